@@ -1,0 +1,72 @@
+"""The backend's FastAPI application: tenancy, access and audit today; every capability mounts here."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from jupyter_mlp import __version__
+from jupyter_mlp.identity import ensure_secret
+from jupyter_mlp.settings import Settings, load_settings
+
+from .db import Database
+from .errors import install_error_handlers
+from .identity import make_resolver
+from .routes import audit as audit_routes
+from .routes import identity as identity_routes
+from .routes import projects as project_routes
+from .schemas import ErrorBody, Health
+
+log = logging.getLogger("jupyter_mlp_backend")
+
+ERROR_RESPONSES = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in {
+        400: "Malformed request",
+        401: "Missing, forged or expired identity",
+        403: "Role too low",
+        404: "Not found (or not yours)",
+        409: "Conflict",
+        422: "Invalid field",
+    }.items()
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        secret = ensure_secret(settings.secret_path)
+        db = Database(settings.effective_database_url)
+        db.migrate()
+        app.state.db = db
+        app.state.resolver = make_resolver(settings, secret)
+        log.info("backend ready (db %s, auth %s)", db.engine.url.render_as_string(hide_password=True),
+                 settings.auth_mode)
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="jupyter-mlp backend",
+        version=__version__,
+        summary="Projects, access and audit of the jupyter-mlp platform",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    api = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+
+    @api.get("/health", response_model=Health, tags=["health"], summary="Liveness; the one route without identity")
+    def health() -> Health:
+        return Health(status="ok", version=__version__)
+
+    api.include_router(identity_routes.router)
+    api.include_router(project_routes.router)
+    api.include_router(audit_routes.router)
+    app.include_router(api)
+    return app

@@ -1,0 +1,82 @@
+"""Who is calling: the backend resolves identity on every request and trusts nothing the client says.
+
+One interface, two implementations: standalone installs verify tokens signed with the install secret;
+JupyterHub deployments ask the hub (`HubAuth.user_for_token`). A user name in a header, query or body is
+never read.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from typing import Protocol
+
+from jupyter_mlp.identity import InvalidToken, verify_token
+from jupyter_mlp.settings import Settings
+
+from .errors import Unauthenticated
+
+
+@dataclass(frozen=True)
+class Identity:
+    user: str
+    is_admin: bool
+
+
+class IdentityResolver(Protocol):
+    mode: str
+
+    def resolve(self, token: str) -> Identity: ...
+
+
+class StandaloneResolver:
+    """Tokens signed by the server extension or CLI with `$MLP_HOME/secret.key`."""
+
+    mode = "standalone"
+
+    def __init__(self, secret: bytes, admins: set[str]):
+        self._secret = secret
+        self._admins = admins
+
+    def resolve(self, token: str) -> Identity:
+        try:
+            user = verify_token(self._secret, token)
+        except InvalidToken as e:
+            raise Unauthenticated(f"Invalid or expired token: {e}") from e
+        return Identity(user=user, is_admin=user in self._admins)
+
+
+class HubResolver:
+    """Tokens issued by JupyterHub, resolved by the hub itself (the backend is a hub service)."""
+
+    mode = "hub"
+
+    def __init__(self, api_url: str | None, api_token: str | None, admins: set[str]):
+        from jupyterhub.services.auth import HubAuth  # the `hub` extra; imported only in hub mode
+
+        kwargs = {k: v for k, v in {"api_url": api_url, "api_token": api_token}.items() if v}
+        self._auth = HubAuth(cache_max_age=30, **kwargs)
+        self._admins = admins
+
+    def resolve(self, token: str) -> Identity:
+        model = self._auth.user_for_token(token, use_cache=True)
+        if not model or not model.get("name") or model.get("kind", "user") != "user":
+            raise Unauthenticated("JupyterHub does not recognise this token")
+        user = model["name"]
+        return Identity(user=user, is_admin=bool(model.get("admin")) or user in self._admins)
+
+
+def make_resolver(settings: Settings, secret: bytes) -> IdentityResolver:
+    if settings.auth_mode == "hub":
+        return HubResolver(settings.hub_api_url, settings.hub_api_token, set(settings.admin_users))
+    admins = set(settings.admin_users) or {getpass.getuser()}
+    return StandaloneResolver(secret, admins)
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthenticated("Missing Authorization header")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Authorization header must be 'Bearer <token>'")
+    return token.strip()

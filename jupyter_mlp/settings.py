@@ -1,0 +1,118 @@
+"""The one typed settings object every jupyter-mlp process reads.
+
+Values come, highest priority first, from: keyword arguments, `MLP_*` environment variables, the optional
+settings file (`MLP_SETTINGS_FILE`, else `$MLP_HOME/settings.toml` when it exists), then the defaults below.
+Every field is documented in docs/configuration.md; a test keeps that page and this class in agreement.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "MLP_"
+
+
+def default_home() -> Path:
+    """`MLP_HOME` when set, else `~/.mlp`: all state of an embedded install lives under it."""
+    return Path(os.environ.get("MLP_HOME") or Path.home() / ".mlp").expanduser()
+
+
+def _settings_file() -> Path:
+    explicit = os.environ.get("MLP_SETTINGS_FILE")
+    return Path(explicit).expanduser() if explicit else default_home() / "settings.toml"
+
+
+class Settings(BaseSettings):
+    """Settings of the backend, the server extension and the CLI."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    home: Path = Field(
+        default_factory=default_home,
+        description="Data directory: database, secret, logs and every managed service's state.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the platform database. Default: SQLite (WAL) at `$MLP_HOME/mlp.db`. "
+        "PostgreSQL: `postgresql+psycopg://user:pass@host/db` (needs the `postgres` extra).",
+    )
+    backend_host: str = Field(default="127.0.0.1", description="Interface the backend listens on.")
+    backend_port: int = Field(
+        default=0, ge=0, le=65535, description="Backend port; 0 picks a free port and records it in `$MLP_HOME/run`."
+    )
+    backend_url: str | None = Field(
+        default=None,
+        description="URL of an already running backend (a hub service, say). When unset, the server extension "
+        "and the CLI reuse the local backend recorded under `$MLP_HOME/run`, or start one.",
+    )
+    auth_mode: Literal["standalone", "hub"] = Field(
+        default="standalone",
+        description="`standalone`: the server extension signs short-lived tokens with `$MLP_HOME/secret.key`. "
+        "`hub`: the backend resolves JupyterHub tokens with `HubAuth.user_for_token`.",
+    )
+    token_ttl_seconds: int = Field(
+        default=60, ge=5, le=3600, description="Lifetime of the identity tokens the server extension signs."
+    )
+    admin_users: list[str] = Field(
+        default_factory=list,
+        description="Users who are platform admins. Empty on a standalone install means the local user "
+        "(the user running the backend) is the only admin.",
+    )
+    hub_api_url: str | None = Field(
+        default=None, description="JupyterHub API URL (hub mode). Default: `JUPYTERHUB_API_URL`."
+    )
+    hub_api_token: str | None = Field(
+        default=None, description="The backend's own hub service token (hub mode). Default: `JUPYTERHUB_API_TOKEN`."
+    )
+    lab_port: int = Field(default=8888, ge=1, le=65535, description="Port `mlp up` starts JupyterLab on.")
+    lab_ip: str = Field(default="127.0.0.1", description="Interface `mlp up` starts JupyterLab on.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    max_page_size: int = Field(default=500, ge=1, le=10000, description="Largest page any list endpoint returns.")
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute_home(cls, v: Path) -> Path:
+        return v.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _settings_file()
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'mlp.db'}"
+
+    @property
+    def run_dir(self) -> Path:
+        """Where running processes record their pid, port and log."""
+        return self.home / "run"
+
+    @property
+    def secret_path(self) -> Path:
+        return self.home / "secret.key"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings now (environment and file are read at every call, so tests can change them)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
