@@ -66,6 +66,9 @@ def start_lab(settings: Settings, root_dir: Path, detach: bool) -> tuple[Lab, su
         sys.executable, "-m", "jupyterlab",
         "--no-browser", f"--ip={settings.lab_ip}", f"--port={port}", "--port-retries=0",
         f"--ServerApp.root_dir={root_dir}",
+        # Hubs of client engagements are often offline: no news feed, no update pings.
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
     if os.geteuid() == 0:
         cmd.append("--allow-root")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
 
 @pytest.fixture
 def mlp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

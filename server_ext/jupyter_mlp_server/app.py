@@ -64,6 +64,11 @@ class MLPServerApp(ExtensionApp):
     async def stop_extension(self) -> None:
         if self._client is not None:
             await self._client.aclose()
-        if self._started is not None and self._started.done() and self._started.exception() is None:
-            self._started.result().stop()
+        if self._started is not None:
+            try:  # a start still under way is waited for, so that what it starts is stopped too
+                started = await asyncio.wait_for(asyncio.wrap_future(self._started), timeout=60)
+            except Exception as e:  # noqa: BLE001
+                self.log.warning("jupyter-mlp backend did not start: %s", e)
+            else:
+                started.stop()
         self._pool.shutdown(wait=False)

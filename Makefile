@@ -1,0 +1,38 @@
+# The README's two commands: `make up` (install into .venv and start the platform) and `make test` (every test).
+# Installing is a file target, so a second run reinstalls only when sources changed.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.mlp-installed
+ARTIFACTS ?= test-artifacts
+# Everything the installed package is built from: the hatch hook rebuilds the labextension on install.
+SOURCES := pyproject.toml package.json yarn.lock tsconfig.json install.json \
+	$(shell find labextension jupyter-config -type f 2>/dev/null)
+
+.PHONY: install up down test test-python test-ts bench clean
+
+install: $(STAMP)
+
+$(STAMP): $(SOURCES)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	# Editable: Python changes are live; the hook builds the labextension into the package and the venv.
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+up: install
+	$(BIN)/mlp up
+
+down:
+	@test -x $(BIN)/mlp && $(BIN)/mlp down || true
+
+test: install
+	@bash tests/run.sh
+
+bench: install
+	$(BIN)/python -m tests.bench.run
+
+clean:
+	rm -rf $(VENV) node_modules lib jupyter_mlp/labextension $(ARTIFACTS)

@@ -1,0 +1,117 @@
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette, InputDialog, showErrorMessage } from '@jupyterlab/apputils';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+import { createProject } from './api';
+import { CurrentProjectStore } from './currentProject';
+import { platformIcon } from './icons';
+import { formatApiError, validateSlug } from './permissions';
+import { ProjectsPanel } from './widgets/ProjectsPanel';
+
+const PLUGIN_ID = 'jupyter-mlp:projects-panel';
+
+/** Command IDs, `jupyter-mlp:<verb-noun>`. */
+export namespace CommandIDs {
+  export const openPanel = 'jupyter-mlp:open-panel';
+  export const createProject = 'jupyter-mlp:create-project';
+}
+
+const PALETTE_CATEGORY = 'ML Platform';
+
+/** The ML Platform sidebar: current project, members, project creation. */
+const projectsPanel: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'The ML Platform sidebar: current project, members and project creation.',
+  autoStart: true,
+  optional: [ISettingRegistry, ICommandPalette, ILayoutRestorer],
+  activate: async (
+    app: JupyterFrontEnd,
+    settingRegistry: ISettingRegistry | null,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null
+  ) => {
+    let settings: ISettingRegistry.ISettings | null = null;
+    if (settingRegistry) {
+      try {
+        settings = await settingRegistry.load(PLUGIN_ID);
+      } catch (error) {
+        console.warn(`${PLUGIN_ID}: settings unavailable, remembering the project locally.`, error);
+      }
+    }
+
+    const panel = new ProjectsPanel(new CurrentProjectStore(settings));
+    panel.id = 'jupyter-mlp-projects';
+    panel.title.icon = platformIcon;
+    panel.title.caption = 'ML Platform';
+    app.shell.add(panel, 'left', { rank: 600 });
+    restorer?.add(panel, panel.id);
+
+    app.commands.addCommand(CommandIDs.openPanel, {
+      label: 'Open ML Platform Panel',
+      caption: 'Show the ML Platform sidebar',
+      icon: platformIcon,
+      execute: () => app.shell.activateById(panel.id)
+    });
+
+    app.commands.addCommand(CommandIDs.createProject, {
+      label: 'Create ML Platform Project…',
+      caption: 'Create a project (platform admins only)',
+      icon: platformIcon,
+      execute: async () => {
+        const body = await promptForProject();
+        if (!body) {
+          return;
+        }
+        try {
+          const created = await createProject(body);
+          await panel.selectProject(created.slug);
+          app.shell.activateById(panel.id);
+        } catch (error) {
+          await showErrorMessage('Could not create the project', formatApiError(error));
+        }
+      }
+    });
+
+    palette?.addItem({ command: CommandIDs.openPanel, category: PALETTE_CATEGORY });
+    palette?.addItem({ command: CommandIDs.createProject, category: PALETTE_CATEGORY });
+  }
+};
+
+/** Ask for a slug (re-asking until it is valid) and a name; null when cancelled. */
+async function promptForProject(): Promise<{ slug: string; name: string } | null> {
+  let slug = '';
+  let problem: string | null = null;
+  do {
+    const answer = await InputDialog.getText({
+      title: 'Create project',
+      label: problem
+        ? `${problem} Project slug (lowercase letters, digits, hyphens):`
+        : 'Project slug (lowercase letters, digits, hyphens):',
+      text: slug,
+      placeholder: 'e.g. churn-2025',
+      okLabel: 'Next'
+    });
+    if (!answer.button.accept || answer.value === null) {
+      return null;
+    }
+    slug = answer.value.trim();
+    problem = validateSlug(slug);
+  } while (problem);
+
+  const name = await InputDialog.getText({
+    title: 'Create project',
+    label: 'Project name:',
+    text: slug,
+    okLabel: 'Create'
+  });
+  if (!name.button.accept || !name.value?.trim()) {
+    return null;
+  }
+  return { slug, name: name.value.trim() };
+}
+
+export default [projectsPanel];

@@ -1,0 +1,189 @@
+import { ReactWidget } from '@jupyterlab/ui-components';
+import { ISignal, Signal } from '@lumino/signaling';
+import React, { useCallback, useEffect, useState } from 'react';
+
+import { createProject, listAllProjects, Project, whoami, WhoAmI } from '../api';
+import { CurrentProjectStore } from '../currentProject';
+import { formatApiError } from '../permissions';
+import { CreateProjectForm } from './CreateProjectForm';
+import { MembersSection } from './MembersSection';
+
+/**
+ * The ML Platform sidebar: who is signed in, the current project, its members, and (for platform
+ * admins) a form to create projects.
+ */
+export class ProjectsPanel extends ReactWidget {
+  private readonly _refreshRequested = new Signal<this, void>(this);
+
+  constructor(private readonly _store: CurrentProjectStore) {
+    super();
+    this.addClass('jp-mlp-panel');
+    this.node.dataset.testid = 'mlp-panel';
+  }
+
+  /** Reload the user, their projects and the current project (e.g. after a command changed them). */
+  refresh(): void {
+    this._refreshRequested.emit();
+  }
+
+  /** Make `slug` the current project and reload. */
+  async selectProject(slug: string): Promise<void> {
+    await this._store.set(slug);
+    this.refresh();
+  }
+
+  protected render(): JSX.Element {
+    return <ProjectsView store={this._store} refreshRequested={this._refreshRequested} />;
+  }
+}
+
+interface IProjectsViewProps {
+  store: CurrentProjectStore;
+  refreshRequested: ISignal<ProjectsPanel, void>;
+}
+
+function ProjectsView({ store, refreshRequested }: IProjectsViewProps): JSX.Element {
+  const [me, setMe] = useState<WhoAmI | null>(null);
+  const [projects, setProjects] = useState<Project[]>([]);
+  const [current, setCurrent] = useState('');
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<string | null>(null);
+
+  const showError = useCallback((err: unknown) => {
+    setError(err === null ? null : formatApiError(err));
+  }, []);
+
+  const reload = useCallback(async () => {
+    setLoading(true);
+    try {
+      const [caller, visible] = await Promise.all([whoami(), listAllProjects()]);
+      setMe(caller);
+      setProjects(visible);
+      const remembered = store.get();
+      // A remembered project may have been deleted or the caller removed from it.
+      const known = visible.some(p => p.slug === remembered);
+      setCurrent(known ? remembered : visible[0]?.slug ?? '');
+    } catch (err) {
+      showError(err);
+    } finally {
+      setLoading(false);
+    }
+  }, [store, showError]);
+
+  useEffect(() => {
+    void reload();
+    const onRefresh = () => void reload();
+    refreshRequested.connect(onRefresh);
+    return () => {
+      refreshRequested.disconnect(onRefresh);
+    };
+  }, [reload, refreshRequested]);
+
+  const choose = (slug: string) => {
+    setCurrent(slug);
+    store.set(slug).catch(showError);
+  };
+
+  const create = async (slug: string, name: string) => {
+    showError(null);
+    try {
+      const created = await createProject({ slug, name });
+      await store.set(created.slug);
+      await reload();
+    } catch (err) {
+      showError(err);
+      throw err;
+    }
+  };
+
+  const project = projects.find(p => p.slug === current) ?? null;
+
+  return (
+    <div className="jp-mlp-body">
+      <header className="jp-mlp-header">
+        <h2 className="jp-mlp-title">ML Platform</h2>
+        <button
+          className="jp-mlp-button jp-mlp-button-small"
+          onClick={() => void reload()}
+          disabled={loading}
+          title="Reload projects and members"
+        >
+          Refresh
+        </button>
+      </header>
+
+      {error && (
+        <div data-testid="mlp-error" role="alert" className="jp-mlp-error">
+          <span>{error}</span>
+          <button
+            className="jp-mlp-button jp-mlp-button-small"
+            aria-label="Dismiss error"
+            onClick={() => setError(null)}
+          >
+            ×
+          </button>
+        </div>
+      )}
+
+      {loading && !me && (
+        <div className="jp-mlp-loading" aria-busy="true">
+          Loading…
+        </div>
+      )}
+
+      {me && (
+        <>
+          <div data-testid="mlp-whoami" className="jp-mlp-whoami">
+            Signed in as <strong>{me.user}</strong>
+            {me.is_admin ? ' (platform admin)' : ''}
+          </div>
+
+          <label className="jp-mlp-field">
+            <span>Project</span>
+            <select
+              data-testid="mlp-project-select"
+              className="jp-mlp-select"
+              value={current}
+              disabled={projects.length === 0}
+              onChange={e => choose(e.target.value)}
+            >
+              {projects.length === 0 && <option value="">No projects</option>}
+              {projects.map(p => (
+                <option key={p.slug} value={p.slug}>
+                  {p.name} ({p.slug})
+                </option>
+              ))}
+            </select>
+          </label>
+
+          {projects.length === 0 && !loading && (
+            <p className="jp-mlp-hint">
+              {me.is_admin
+                ? 'There are no projects yet. Create one below.'
+                : 'You are not a member of any project yet. Ask a project lead to add you.'}
+            </p>
+          )}
+
+          {project && (
+            <>
+              <div className="jp-mlp-role">
+                Your role in this project: <strong>{project.role}</strong>
+              </div>
+              {project.description && <p className="jp-mlp-description">{project.description}</p>}
+              <MembersSection
+                key={project.slug}
+                project={project}
+                caller={me.user}
+                isPlatformAdmin={me.is_admin}
+                onError={showError}
+                onOwnMembershipChanged={() => void reload()}
+              />
+            </>
+          )}
+
+          {me.is_admin && <CreateProjectForm onCreate={create} />}
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,80 @@
+"""Start and stop JupyterLab servers for the benchmarks, with or without jupyter-mlp."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LabServer:
+    proc: subprocess.Popen
+    url: str
+    token: str
+
+    @property
+    def login(self) -> str:
+        return f"{self.url}lab?token={self.token}"
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server process and its children (the backend it started included)."""
+        import psutil
+
+        p = psutil.Process(self.proc.pid)
+        return sum(q.memory_info().rss for q in [p, *p.children(recursive=True)]) / 2**20
+
+    def server_rss_mb(self) -> float:
+        import psutil
+
+        return psutil.Process(self.proc.pid).memory_info().rss / 2**20
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def start_lab(with_mlp: bool, mlp_home: Path, root: Path) -> LabServer:
+    """`with_mlp=False` turns off both halves: the server extension, and the labextension in page_config."""
+    config_dir = Path(tempfile.mkdtemp(prefix="jupyter-config-"))
+    if not with_mlp:
+        (config_dir / "labconfig").mkdir()
+        (config_dir / "labconfig" / "page_config.json").write_text(
+            json.dumps({"disabledExtensions": {"jupyter-mlp": True}})
+        )
+        (config_dir / "jupyter_server_config.json").write_text(
+            json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_mlp_server": False}}})
+        )
+    port, token = free_port(), secrets.token_hex(16)
+    env = {**os.environ, "MLP_HOME": str(mlp_home), "JUPYTER_CONFIG_DIR": str(config_dir), "JUPYTER_TOKEN": token}
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           "--port-retries=0", f"--ServerApp.root_dir={root}", "--allow-root"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = LabServer(proc, f"http://127.0.0.1:{port}/", token)
+    for _ in range(600):
+        try:
+            if httpx.get(f"{server.url}api/status", params={"token": token}, timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError("JupyterLab did not start")

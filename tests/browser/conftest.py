@@ -1,0 +1,81 @@
+"""Browser fixtures: the platform started as a user starts it, and Debian's Chromium driven by Playwright.
+
+- `platform`: `mlp up --detach` in a fresh MLP_HOME; yields the login URL; `mlp down` at teardown.
+- `page`: a Playwright page in headless /usr/bin/chromium (installed by `make test` when missing).
+- `shot(name)`: saves a PNG screenshot under test-artifacts/ (look at them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MLP = Path(sys.executable).parent / "mlp"
+ARTIFACTS = Path(os.environ.get("ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("chromium is not installed; `make test` installs Debian's package")
+    return path
+
+
+@pytest.fixture
+def platform(mlp_home, tmp_path):
+    env = {**os.environ, "MLP_HOME": str(mlp_home), "MLP_LAB_PORT": "18888"}
+    root = tmp_path / "work"
+    root.mkdir()
+    p = subprocess.run([str(MLP), "up", "--detach", "--root-dir", str(root)], env=env, capture_output=True,
+                       text=True, timeout=180)
+    assert p.returncode == 0, p.stdout + p.stderr
+    url = re.search(r"JupyterLab: (http://\S+)", p.stdout).group(1)
+    yield url
+    subprocess.run([str(MLP), "down"], env=env, capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    p = context.new_page()
+    p.set_default_timeout(30_000)
+    yield p
+    context.close()
+
+
+@pytest.fixture
+def shot(page):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def take(name: str) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path))
+        return path
+
+    return take

@@ -1,0 +1,53 @@
+"""The `mlp` CLI against a real backend it starts itself."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from jupyter_mlp.local_backend import find_running
+from jupyter_mlp.settings import load_settings
+
+
+def test_projects_and_members(mlp):
+    out = mlp("projects", "create", "acme", "--name", "Acme credit risk").stdout
+    assert "Created project acme" in out
+    listed = mlp("projects", "list").stdout
+    assert "acme" in listed and "Acme credit risk" in listed and "SLUG" in listed
+    mlp("members", "add", "acme", "alice", "--role", "scientist")
+    members = json.loads(mlp("--json", "members", "list", "acme").stdout)
+    assert {(m["user"], m["role"]) for m in members["items"]} >= {("alice", "scientist")}
+    mlp("members", "remove", "acme", "alice")
+    members = json.loads(mlp("--json", "members", "list", "acme").stdout)
+    assert "alice" not in {m["user"] for m in members["items"]}
+
+
+def test_errors_are_plain_words_and_nonzero(mlp):
+    mlp("projects", "create", "acme")
+    dup = mlp("projects", "create", "acme", check=False)
+    assert dup.returncode == 2 and "already exists" in dup.stderr
+    bad = mlp("projects", "create", "Not A Slug", check=False)
+    assert bad.returncode == 2 and "slug" in bad.stderr
+    missing = mlp("members", "add", "nope", "alice", check=False)
+    assert missing.returncode == 2 and "not found" in missing.stderr
+
+
+def test_audit_verify_names_the_first_bad_entry(mlp, mlp_home):
+    mlp("projects", "create", "acme")
+    mlp("members", "add", "acme", "alice")
+    ok = mlp("audit", "verify")
+    assert "intact" in ok.stdout
+    with sqlite3.connect(mlp_home / "mlp.db") as db:
+        db.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+    bad = mlp("audit", "verify", check=False)
+    assert bad.returncode == 1
+    assert "entry 2" in bad.stdout and "edited" in bad.stdout
+
+
+def test_backend_started_by_the_cli_is_reused(mlp, mlp_home):
+    mlp("projects", "list")
+    first = find_running(load_settings())
+    mlp("projects", "list")
+    assert find_running(load_settings()) == first is not None
+    mlp("down")
+    assert find_running(load_settings()) is None

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Every test: TypeScript (jest, stale-type check) and Python (backend on SQLite and PostgreSQL, server extension,
+# CLI, packaging, browser in Chromium). Starts what the tests need: PostgreSQL, and installs Chromium if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+export PATH="$PWD/$BIN:$PATH"
+ARTIFACTS=${ARTIFACTS:-test-artifacts}
+mkdir -p "$ARTIFACTS"
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "[test] installing Debian's chromium for the browser tests"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+MLP_TEST_POSTGRES_URL=$(bash tests/services/postgres.sh)
+export MLP_TEST_POSTGRES_URL
+
+echo "[test] TypeScript"
+jlpm test --silent
+jlpm check:api
+
+echo "[test] Python"
+set +e
+python -m pytest -p no:cacheprovider "$@"
+rc=$?
+set -e
+# pytest exits 5 when it collected nothing: that is a failure here, never a pass.
+exit $rc
