@@ -61,3 +61,23 @@ async def test_forged_jupyter_token_is_refused(http_server_client, jp_http_port,
         raise_error=False,
     )
     assert r.code in (401, 403)
+
+
+async def test_xsrf_protection_stays_on_for_cookie_sessions(jp_serverapp, http_server_client, jp_http_port, jp_base_url):
+    base = f"http://localhost:{jp_http_port}{jp_base_url}"
+    client = AsyncHTTPClient()
+    # A real browser session: the token in the URL once, a login cookie afterwards.
+    login = await client.fetch(f"{base}api/contents?token={jp_serverapp.identity_provider.token}")
+    cookie = login.headers.get_list("Set-Cookie")[0].split(";")[0]
+    ok = await client.fetch(f"{base}mlp/api/whoami", headers={"Cookie": cookie}, raise_error=False)
+    assert ok.code == 200  # the cookie alone is a valid session for reads
+    # A cross-site POST rides on that cookie but cannot know the XSRF token: refused before the backend sees it.
+    r = await client.fetch(
+        f"{base}mlp/api/projects",
+        method="POST",
+        body=b'{"slug": "csrf", "name": "x"}',
+        headers={"Cookie": cookie, "Content-Type": "application/json"},
+        raise_error=False,
+    )
+    assert r.code == 403 and b"_xsrf" in r.body
+    assert jp_serverapp.web_app.settings.get("xsrf_cookies") is True
