@@ -18,6 +18,16 @@ from jupyter_mlp.settings import load_settings
 from .app import create_app
 
 
+def listen_socket(host: str, port: int) -> socket.socket:
+    # proto must say TCP: asyncio only turns Nagle off (TCP_NODELAY) on accepted sockets whose proto is
+    # IPPROTO_TCP, and a keep-alive client otherwise waits ~40 ms for a delayed ACK on every response.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m jupyter_mlp_backend", description=__doc__)
     parser.add_argument("--host", help="override MLP_BACKEND_HOST")
@@ -28,10 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     port = settings.backend_port if args.port is None else args.port
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    sock = listen_socket(host, port)
     bound_port = sock.getsockname()[1]
     url_host = f"[{host}]" if ":" in host else host
     record = BackendRecord.for_this_process(f"http://{url_host}:{bound_port}", settings.home)

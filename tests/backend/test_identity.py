@@ -78,3 +78,20 @@ def test_hub_mode_resolves_tokens_with_the_hub_and_rejects_standalone_tokens(mlp
         assert any(p.startswith("/hub/api/user") for p in _Hub.seen)
     finally:
         server.shutdown()
+
+
+def test_backend_listening_socket_lets_asyncio_disable_nagle():
+    """Accepted sockets inherit proto; asyncio sets TCP_NODELAY only when it is IPPROTO_TCP (40 ms stalls else)."""
+    import socket
+
+    from jupyter_mlp_backend.__main__ import listen_socket
+
+    sock = listen_socket("127.0.0.1", 0)
+    try:
+        client = socket.create_connection(sock.getsockname())
+        conn, _ = sock.accept()
+        assert conn.proto == socket.IPPROTO_TCP
+        conn.close()
+        client.close()
+    finally:
+        sock.close()

@@ -63,10 +63,24 @@ def start_lab(with_mlp: bool, mlp_home: Path, root: Path) -> LabServer:
         (config_dir / "jupyter_server_config.json").write_text(
             json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_mlp_server": False}}})
         )
+    extra: list[str] = []
+    if not with_mlp:
+        # Disabling is not enough: JupyterLab still fetches a disabled extension's code. The baseline sees a
+        # labextensions folder holding every installed extension but this one.
+        from jupyter_core.paths import jupyter_path
+
+        only_others = config_dir / "labextensions"
+        only_others.mkdir()
+        for folder in map(Path, jupyter_path("labextensions")):
+            for ext in folder.glob("*") if folder.is_dir() else []:
+                if ext.name != "jupyter-mlp" and not (only_others / ext.name).exists():
+                    (only_others / ext.name).symlink_to(ext)
+        extra.append(f"--LabServerApp.labextensions_path={json.dumps([str(only_others)])}")
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "MLP_HOME": str(mlp_home), "JUPYTER_CONFIG_DIR": str(config_dir), "JUPYTER_TOKEN": token}
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           "--port-retries=0", f"--ServerApp.root_dir={root}", "--allow-root"]
+           "--port-retries=0", f"--ServerApp.root_dir={root}", "--allow-root", "--LabApp.news_url=None",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", *extra]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = LabServer(proc, f"http://127.0.0.1:{port}/", token)
     for _ in range(600):
