@@ -42,14 +42,25 @@ def read_secret(path: Path) -> bytes:
     return value.encode()
 
 
-def mint_token(secret: bytes, user: str, ttl_seconds: int = 60, *, now: float | None = None) -> str:
+def mint_token(
+    secret: bytes, user: str, ttl_seconds: int = 60, *, now: float | None = None, **extra: str
+) -> str:
+    """A token for `user`; `extra` claims narrow it (a kernel token carries `scope` and `prj`)."""
     issued = int(now if now is not None else time.time())
-    claims = {"sub": user, "aud": AUDIENCE, "iss": ISSUER, "iat": issued, "exp": issued + ttl_seconds}
+    claims = {**extra, "sub": user, "aud": AUDIENCE, "iss": ISSUER, "iat": issued, "exp": issued + ttl_seconds}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
 def verify_token(secret: bytes, token: str) -> str:
-    """Return the user the token vouches for, or raise InvalidToken."""
+    """Return the user a plain (unscoped) token vouches for, or raise InvalidToken."""
+    claims = verify_claims(secret, token)
+    if "scope" in claims:
+        raise InvalidToken(f"a token scoped to {claims['scope']!r} cannot be used here")
+    return claims["sub"]
+
+
+def verify_claims(secret: bytes, token: str) -> dict:
+    """Return the verified claims of a token, or raise InvalidToken."""
     try:
         claims = jwt.decode(
             token,
@@ -64,4 +75,4 @@ def verify_token(secret: bytes, token: str) -> str:
     user = claims["sub"]
     if not isinstance(user, str) or not user:
         raise InvalidToken("token names no user")
-    return user
+    return claims

@@ -77,7 +77,40 @@ class Settings(BaseSettings):
     lab_port: int = Field(default=8888, ge=1, le=65535, description="Port `mlp up` starts JupyterLab on.")
     lab_ip: str = Field(default="127.0.0.1", description="Interface `mlp up` starts JupyterLab on.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
-    max_page_size: int = Field(default=500, ge=1, le=10000, description="Largest page any list endpoint returns.")
+    max_page_size: int = Field(default=1000, ge=1, le=10000, description="Largest page any list endpoint returns.")
+    mlflow_url: str | None = Field(
+        default=None,
+        description="URL of an existing MLflow tracking server (a team deployment; `unix:///path.sock` for a Unix "
+        "socket). Unset: the backend runs its own on a Unix socket under `$MLP_HOME/run/mlflow`. With an "
+        "existing server, also set `mlflow_backend_store_uri`.",
+    )
+    mlflow_backend_store_uri: str | None = Field(
+        default=None,
+        description="MLflow's store (SQLAlchemy URL). Default: SQLite at `$MLP_HOME/mlflow/mlflow.db`. The backend "
+        "reads it directly for fast run search.",
+    )
+    mlflow_artifacts_destination: str | None = Field(
+        default=None,
+        description="Where the managed MLflow server keeps artifacts (a folder or `s3://` URI). Default: "
+        "`$MLP_HOME/mlflow/artifacts`.",
+    )
+    mlflow_experiment_prefix: str = Field(
+        default="",
+        max_length=64,
+        description="Prefix of the MLflow experiment names the platform creates (`<prefix><project>/<name>`), for "
+        "several platforms sharing one MLflow server.",
+    )
+    kernel_token_ttl_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="Lifetime of the MLflow credentials a notebook kernel receives; they only reach that "
+        "kernel's project, and membership is re-checked on every call.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The backend URL as kernels reach it (a hub service URL, say). Default: the URL the server "
+        "extension uses.",
+    )
 
     @field_validator("home", mode="after")
     @classmethod

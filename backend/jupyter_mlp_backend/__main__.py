@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
             clear_record(settings, record)
             await super().shutdown(sockets)
 
-    config = uvicorn.Config(create_app(settings), log_level=settings.log_level.lower(), access_log=False)
+    config = uvicorn.Config(create_app(settings, eager=True), log_level=settings.log_level.lower(), access_log=False)
     write_record(settings, record)
     Server(config).run(sockets=[sock])
 

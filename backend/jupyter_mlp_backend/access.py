@@ -24,6 +24,8 @@ class Action(str, Enum):
     read_members = "members.read"
     manage_members = "members.manage"
     read_audit = "audit.read"
+    read_runs = "runs.read"
+    write_runs = "runs.write"
 
 
 # The least role each action needs. An action missing here is denied to everyone but platform admins.
@@ -32,6 +34,8 @@ MIN_ROLE: dict[Action, Role] = {
     Action.read_members: Role.viewer,
     Action.manage_members: Role.lead,
     Action.read_audit: Role.lead,
+    Action.read_runs: Role.viewer,
+    Action.write_runs: Role.scientist,
 }
 
 

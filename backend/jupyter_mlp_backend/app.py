@@ -13,6 +13,9 @@ from jupyter_mlp.settings import Settings, load_settings
 
 from .db import Database
 from .errors import install_error_handlers
+from .experiments import gateway
+from .experiments import routes as experiment_routes
+from .experiments.state import Experiments
 from .identity import make_resolver
 from .routes import audit as audit_routes
 from .routes import identity as identity_routes
@@ -34,7 +37,8 @@ ERROR_RESPONSES = {
 }
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI:
+    """The backend app. `eager`: start managed services (MLflow) at once rather than on first use."""
     settings = settings or load_settings()
 
     @asynccontextmanager
@@ -44,10 +48,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.effective_database_url)
         db.migrate()
         app.state.db = db
+        app.state.secret = secret
         app.state.resolver = make_resolver(settings, secret)
+        app.state.experiments = Experiments(settings)
+        if eager:
+            app.state.experiments.start()
         log.info("backend ready (db %s, auth %s)", db.engine.url.render_as_string(hide_password=True),
                  settings.auth_mode)
         yield
+        await app.state.experiments.stop()
         db.dispose()
 
     app = FastAPI(
@@ -68,5 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(identity_routes.router)
     api.include_router(project_routes.router)
     api.include_router(audit_routes.router)
+    api.include_router(experiment_routes.router)
     app.include_router(api)
+    gateway.install(app)
     return app

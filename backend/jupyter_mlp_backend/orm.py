@@ -73,3 +73,16 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class ProjectExperiment(Base):
+    """Which MLflow experiments belong to which project: the gateway's map, written only by the platform."""
+
+    __tablename__ = "project_experiments"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_project_experiment_name"),)
+
+    experiment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(256), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)

@@ -12,8 +12,9 @@ from traitlets import Bool, Float, Unicode
 from jupyter_mlp.local_backend import Started, ensure_backend
 from jupyter_mlp.settings import Settings, load_settings
 
-from .handlers import BackendProxyHandler
+from .handlers import BackendProxyHandler, ProjectOfHandler
 from .identity import IdentityForwarder, make_forwarder
+from .kernels import KernelEnvironment
 
 
 class MLPServerApp(ExtensionApp):
@@ -41,9 +42,13 @@ class MLPServerApp(ExtensionApp):
             # Start in the background: the Jupyter server does not wait on the backend's migrations.
             self._started = self._pool.submit(ensure_backend, self.mlp_settings)
         self.settings["jupyter_mlp"] = self
+        KernelEnvironment(self).install(self.serverapp.session_manager)
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend([(r"/mlp/api/(.*)", BackendProxyHandler)])
+        self.handlers.extend([
+            (r"/mlp/api/(.*)", BackendProxyHandler),
+            (r"/mlp/local/project-of", ProjectOfHandler),
+        ])
 
     async def backend_base(self) -> str:
         if self._started is None:
@@ -52,6 +57,19 @@ class MLPServerApp(ExtensionApp):
             # A failed start is retried on the next request rather than remembered forever.
             self._started = self._pool.submit(ensure_backend, self.mlp_settings)
         return (await asyncio.wrap_future(self._started)).url
+
+    async def backend_request(self, method: str, path: str, body: object = None) -> dict:
+        """Call the backend as the server's owner (for work no browser request carries, like kernel start-up)."""
+        base = await self.backend_base()
+        r = await self.http_client().request(method, f"{base}/api/{path}", json=body,
+                                             headers={"Authorization": f"Bearer {self.forwarder.server_owner()}"})
+        if r.status_code >= 400:
+            try:
+                message = r.json()["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = r.text[:300]
+            raise RuntimeError(f"{r.status_code}: {message}")
+        return r.json() if r.content else {}
 
     def http_client(self) -> httpx.AsyncClient:
         if self._client is None:

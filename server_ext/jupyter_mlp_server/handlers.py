@@ -15,6 +15,8 @@ import httpx
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from .kernels import RULE, project_of
+
 FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "last-event-id")
 FORWARDED_RESPONSE_HEADERS = ("content-type", "retry-after", "cache-control", "content-disposition", "location")
 
@@ -94,3 +96,18 @@ class BackendProxyHandler(APIHandler):
     @web.authenticated
     async def delete(self, path: str) -> None:
         await self._forward(path)
+
+
+class ProjectOfHandler(APIHandler):
+    """Which project a notebook belongs to, by the marker-file rule (shown in the notebook toolbar)."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        path = self.get_query_argument("path", "")
+        if len(path) > 4096 or "\x00" in path:
+            return _error(self, 400, "bad_path", "path is too long or contains NUL")
+        found = project_of(self.settings["jupyter_mlp"].serverapp.root_dir, path)
+        if found.problem and found.marker is None:
+            return _error(self, 400, "bad_path", found.problem)
+        self.finish(json.dumps({"project": found.project, "marker": found.marker, "rule": RULE,
+                                "problem": found.problem}))

@@ -18,6 +18,10 @@ from tornado.web import HTTPError, RequestHandler
 class IdentityForwarder(Protocol):
     def bearer(self, handler: RequestHandler) -> str: ...
 
+    def server_owner(self) -> str:
+        """A token for the user who owns this Jupyter server (kernels run with that user's rights)."""
+        ...
+
 
 class StandaloneForwarder:
     def __init__(self, settings: Settings, user: str | None = None):
@@ -30,6 +34,9 @@ class StandaloneForwarder:
             self._secret = read_secret(self._settings.secret_path)
         return mint_token(self._secret, self._user, self._settings.token_ttl_seconds)
 
+    def server_owner(self) -> str:
+        return self.bearer(None)  # type: ignore[arg-type]
+
 
 class HubForwarder:
     def bearer(self, handler: RequestHandler) -> str:
@@ -37,6 +44,14 @@ class HubForwarder:
         token = hub_auth.get_token(handler) if hub_auth is not None else None
         if not token:
             raise HTTPError(401, "no JupyterHub token for this request")
+        return token
+
+    def server_owner(self) -> str:
+        import os
+
+        token = os.environ.get("JUPYTERHUB_API_TOKEN")
+        if not token:
+            raise RuntimeError("JUPYTERHUB_API_TOKEN is not set: is this a JupyterHub single-user server?")
         return token
 
 

@@ -1,0 +1,301 @@
+"""The Experiments API the panel and `mlp runs` use: search, detail, history, artifacts, compare, live events."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from jupyter_mlp.identity import mint_token
+
+from .. import audit
+from ..access import Action, require
+from ..deps import DB, Caller
+from ..errors import Invalid, MLPError, NotFound
+from ..orm import ProjectExperiment
+from .paths import InvalidArtifactPath, artifact_path
+from .projects import DEFAULT_EXPERIMENT, experiment_ids, experiment_rows, mlflow_name
+from .schemas import (
+    ArtifactEntry,
+    ArtifactList,
+    DatasetRef,
+    ExperimentOut,
+    ExperimentPage,
+    KernelCredentials,
+    Lineage,
+    MetricHistory,
+    MetricPoint,
+    RunColumns,
+    RunComparison,
+    RunDetail,
+    RunPage,
+    RunSummary,
+)
+from .search import RunQuery, RunRow
+
+router = APIRouter(tags=["experiments"])
+
+
+class Unavailable(MLPError):
+    status = 503
+    code = "unavailable"
+
+
+async def _ready(request: Request):  # noqa: ANN202
+    exp = request.app.state.experiments
+    try:
+        await exp.ready()
+    except RuntimeError as e:
+        raise Unavailable(f"MLflow is not available: {e}") from e
+    return exp
+
+
+def _summary(r: RunRow) -> RunSummary:
+    return RunSummary(run_id=r.run_id, run_name=r.run_name, experiment_id=r.experiment_id, status=r.status,
+                      start_time=r.start_time, end_time=r.end_time, user=r.user, params=r.params, metrics=r.metrics,
+                      tags=r.tags)
+
+
+def _lineage(tags: dict[str, str]) -> Lineage:
+    try:
+        datasets = [DatasetRef(**d) for d in json.loads(tags.get("mlp.datasets", "[]"))]
+    except (ValueError, TypeError):
+        datasets = []
+    dirty = tags.get("mlp.git.dirty")
+    return Lineage(
+        notebook_path=tags.get("mlp.notebook.path"),
+        notebook_sha256=tags.get("mlp.notebook.sha256"),
+        git_commit=tags.get("mlp.git.commit"),
+        git_dirty=None if dirty is None else dirty == "true",
+        python_version=tags.get("mlp.python.version"),
+        freeze_sha256=tags.get("mlp.env.freeze_sha256"),
+        datasets=datasets,
+    )
+
+
+def _project_runs(db: DB, who: Caller, slug: str, target: str | None = None) -> tuple[int, list[str]]:
+    grant = require(db, who, slug, Action.read_runs, target=target)
+    ids = experiment_ids(db, grant.project.id)
+    db.commit()
+    return grant.project.id, ids
+
+
+def _owned_run(exp, run_id: str, ids: list[str]) -> RunRow:  # noqa: ANN001
+    if not run_id.isalnum() or exp.experiment_of_run(run_id) not in ids:
+        raise NotFound(f"Run '{run_id}' not found")
+    rows = exp.search.get([run_id])
+    if not rows or rows[0].lifecycle_stage != "active":
+        raise NotFound(f"Run '{run_id}' not found")
+    return rows[0]
+
+
+@router.get("/projects/{slug}/experiments", response_model=ExperimentPage, summary="The project's experiments")
+def list_experiments(slug: str, db: DB, who: Caller) -> ExperimentPage:
+    grant = require(db, who, slug, Action.read_runs)
+    rows = experiment_rows(db, grant.project.id)
+    db.commit()
+    items = [ExperimentOut(experiment_id=r.experiment_id, name=r.name, created_at=int(r.created_at.timestamp() * 1000))
+             for r in rows]
+    return ExperimentPage(items=items, total=len(items))
+
+
+@router.get("/projects/{slug}/runs", response_model=RunPage, summary="Search the project's runs (MLflow filter syntax)")
+async def search_runs(
+    slug: str,
+    request: Request,
+    db: DB,
+    who: Caller,
+    filter: Annotated[str, Query(max_length=4000, description="MLflow filter, e.g. params.alpha = '0.5'")] = "",
+    order_by: Annotated[list[str], Query(max_length=5, description="e.g. metrics.auc DESC")] = [],  # noqa: B006
+    experiment_id: Annotated[list[str], Query(max_length=100)] = [],  # noqa: B006
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> RunPage:
+    exp = await _ready(request)
+    _, ids = await run_in_threadpool(_project_runs, db, who, slug)
+    for e in experiment_id:
+        if e not in ids:
+            raise NotFound(f"Experiment '{e}' not found")
+    q = RunQuery(experiment_ids=experiment_id or ids, filter=filter, order_by=order_by, limit=limit, offset=offset)
+    rows, total = await run_in_threadpool(exp.search.page, q)
+    return RunPage(items=[_summary(r) for r in rows], total=total)
+
+
+@router.get("/projects/{slug}/runs/columns", response_model=RunColumns, summary="Param, metric and tag keys in use")
+async def run_columns(slug: str, request: Request, db: DB, who: Caller) -> RunColumns:
+    exp = await _ready(request)
+    _, ids = await run_in_threadpool(_project_runs, db, who, slug)
+    key = (exp.changes.cursor(slug), tuple(ids))
+    if key not in exp.column_cache:
+        exp.column_cache.put(key, await run_in_threadpool(exp.search.columns, ids) if ids else
+                             {"params": [], "metrics": [], "tags": []})
+    return RunColumns(**exp.column_cache[key])
+
+
+@router.get("/projects/{slug}/runs/events", summary="Server-sent events whenever the project's runs change",
+            response_class=StreamingResponse)
+async def run_events(slug: str, request: Request, db: DB, who: Caller) -> StreamingResponse:
+    exp = await _ready(request)
+    await run_in_threadpool(_project_runs, db, who, slug, "events")
+
+    async def stream():
+        seen = exp.changes.cursor(slug)
+        yield f"event: runs\ndata: {json.dumps({'cursor': seen})}\n\n"
+        while not await request.is_disconnected():
+            now = await exp.changes.wait(slug, seen, timeout=15)
+            if now == seen:
+                yield ": keepalive\n\n"
+                continue
+            seen = now
+            yield f"event: runs\ndata: {json.dumps({'cursor': seen})}\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/projects/{slug}/runs/{run_id}", response_model=RunDetail, summary="One run with its lineage")
+async def get_run(slug: str, run_id: str, request: Request, db: DB, who: Caller) -> RunDetail:
+    exp = await _ready(request)
+    _, ids = await run_in_threadpool(_project_runs, db, who, slug, run_id)
+    r = await run_in_threadpool(_owned_run, exp, run_id, ids)
+    return RunDetail(**_summary(r).model_dump(), artifact_uri=r.artifact_uri, lineage=_lineage(r.tags))
+
+
+@router.get("/projects/{slug}/runs/{run_id}/metrics/{key}", response_model=MetricHistory, summary="Metric history")
+async def metric_history(slug: str, run_id: str, key: str, request: Request, db: DB, who: Caller) -> MetricHistory:
+    exp = await _ready(request)
+    _, ids = await run_in_threadpool(_project_runs, db, who, slug, run_id)
+    await run_in_threadpool(_owned_run, exp, run_id, ids)
+    points = await run_in_threadpool(exp.search.metric_history, run_id, key)
+    return MetricHistory(key=key, points=[MetricPoint(**p) for p in points])
+
+
+def _artifact_base(r: RunRow) -> str:
+    uri = r.artifact_uri or ""
+    if not uri.startswith("mlflow-artifacts:/"):
+        raise NotFound("This run's artifacts are not stored by the platform")
+    return uri[len("mlflow-artifacts:/"):].strip("/")
+
+
+def _clean(path: str) -> str:
+    try:
+        return "/".join(artifact_path(path))
+    except InvalidArtifactPath as e:
+        raise Invalid(str(e), detail=[{"field": "path"}]) from e
+
+
+@router.get("/projects/{slug}/runs/{run_id}/artifacts", response_model=ArtifactList, summary="List artifacts")
+async def list_artifacts(slug: str, run_id: str, request: Request, db: DB, who: Caller, path: str = "") -> ArtifactList:
+    rel = _clean(path)
+    exp = await _ready(request)
+    _, ids = await run_in_threadpool(_project_runs, db, who, slug, run_id)
+    r = await run_in_threadpool(_owned_run, exp, run_id, ids)
+    full = "/".join(p for p in (_artifact_base(r), rel) if p)
+    resp = await exp.mlflow.client.get("/api/2.0/mlflow-artifacts/artifacts", params={"path": full})
+    if resp.status_code != 200:
+        raise NotFound(f"Artifact folder '{rel}' not found")
+    files = resp.json().get("files", [])
+    items = [ArtifactEntry(path="/".join(p for p in (rel, f["path"]) if p), is_dir=f.get("is_dir", False),
+                           file_size=int(f["file_size"]) if f.get("file_size") is not None else None) for f in files]
+    return ArtifactList(path=rel, items=items)
+
+
+@router.get("/projects/{slug}/runs/{run_id}/artifact", summary="Download one artifact file",
+            response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
+async def get_artifact(slug: str, run_id: str, path: str, request: Request, db: DB, who: Caller) -> Response:
+    rel = _clean(path)
+    if not rel:
+        raise Invalid("path must name a file", detail=[{"field": "path"}])
+    exp = await _ready(request)
+    _, ids = await run_in_threadpool(_project_runs, db, who, slug, f"{run_id}:{rel}")
+    r = await run_in_threadpool(_owned_run, exp, run_id, ids)
+    resp = await exp.mlflow.client.get(f"/api/2.0/mlflow-artifacts/artifacts/{_artifact_base(r)}/{rel}")
+    if resp.status_code != 200:
+        raise NotFound(f"Artifact '{rel}' not found")
+    media = mimetypes.guess_type(rel)[0] or "application/octet-stream"
+    name = rel.rsplit("/", 1)[-1].replace('"', "")
+    # Served as a download with a sandboxing CSP: artifact HTML never runs inside the platform's origin.
+    return Response(resp.content, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+    })
+
+
+@router.get("/projects/{slug}/compare", response_model=RunComparison, summary="Compare 2 to 50 runs")
+async def compare_runs(
+    slug: str,
+    request: Request,
+    db: DB,
+    who: Caller,
+    run_ids: Annotated[str, Query(max_length=50 * 40, description="Comma-separated run ids")],
+    metrics: Annotated[str, Query(max_length=2000, description="Comma-separated metrics whose histories to overlay")] = "",
+) -> RunComparison:
+    wanted = list(dict.fromkeys(x for x in run_ids.split(",") if x))
+    if not 2 <= len(wanted) <= 50:
+        raise Invalid(f"Compare takes 2 to 50 runs; got {len(wanted)}", detail=[{"field": "run_ids"}])
+    keys = [m for m in metrics.split(",") if m][:10]
+    exp = await _ready(request)
+    _, ids = await run_in_threadpool(_project_runs, db, who, slug, ",".join(wanted)[:256])
+
+    def load() -> RunComparison:
+        rows = [_owned_run(exp, rid, ids) for rid in wanted]
+        param_keys = sorted({k for r in rows for k in r.params})
+        differing = [k for k in param_keys if len({r.params.get(k) for r in rows}) > 1]
+        metric_keys = sorted({k for r in rows for k in r.metrics})
+        histories = {k: {r.run_id: [MetricPoint(**p) for p in exp.search.metric_history(r.run_id, k)] for r in rows}
+                     for k in keys}
+        return RunComparison(runs=[_summary(r) for r in rows], param_keys=param_keys, differing_params=differing,
+                             metric_keys=metric_keys, histories=histories)
+
+    return await run_in_threadpool(load)
+
+
+@router.post("/projects/{slug}/kernel-token", response_model=KernelCredentials,
+             summary="MLflow credentials for a notebook kernel of this project")
+async def kernel_token(slug: str, request: Request, db: DB, who: Caller) -> KernelCredentials:
+    exp = await _ready(request)
+
+    def grant() -> tuple[int, str | None]:
+        g = require(db, who, slug, Action.read_runs, target="kernel-token")
+        existing = next((r.experiment_id for r in experiment_rows(db, g.project.id) if r.name == DEFAULT_EXPERIMENT),
+                        None)
+        db.commit()
+        return g.project.id, existing
+
+    project_id, default_id = await run_in_threadpool(grant)
+    if default_id is None:
+        default_id = await _create_default_experiment(request, exp, slug, project_id, who.user)
+    settings = request.app.state.settings
+    ttl = settings.kernel_token_ttl_seconds
+    token = mint_token(request.app.state.secret, who.user, ttl, scope="mlflow", prj=slug, adm=who.is_admin)
+    return KernelCredentials(token=token, experiment_id=default_id, tracking_path=f"/mlflow/{slug}",
+                             expires_at=int(time.time()) + ttl)
+
+
+async def _create_default_experiment(request: Request, exp, slug: str, project_id: int, user: str) -> str:  # noqa: ANN001
+    name = mlflow_name(request.app.state.settings, slug, DEFAULT_EXPERIMENT)
+    r = await exp.mlflow.client.post("/api/2.0/mlflow/experiments/create", json={"name": name})
+    if r.status_code == 200:
+        eid = str(r.json()["experiment_id"])
+    else:  # created by a concurrent request, or left from an earlier install of this MLflow
+        got = await exp.mlflow.client.get("/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": name})
+        if got.status_code != 200:
+            raise Unavailable(f"MLflow refused to create the project's experiment: {r.text[:200]}")
+        eid = str(got.json()["experiment"]["experiment_id"])
+
+    def record() -> None:
+        with request.app.state.db.session() as s:
+            if s.get(ProjectExperiment, eid) is None:
+                s.add(ProjectExperiment(experiment_id=eid, project_id=project_id, name=DEFAULT_EXPERIMENT,
+                                        created_by=user))
+                audit.append(s, actor=user, action="experiment.created", decision="allow", project=slug, target=eid,
+                             detail={"name": DEFAULT_EXPERIMENT})
+            s.commit()
+
+    await run_in_threadpool(record)
+    return eid
