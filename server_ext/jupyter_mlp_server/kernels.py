@@ -70,11 +70,11 @@ class KernelEnvironment:
         original_start = session_manager.start_kernel_for_session
         original_env = session_manager.get_kernel_env
 
-        async def start_kernel_for_session(session_id, path, name, type, kernel_name):  # noqa: ANN001, A002
+        async def start_kernel_for_session(session_id, path, name, type, kernel_name, *args, **kwargs):  # noqa: ANN001, A002
             key = _key(session_manager, path, name)
             self._pending[key] = await self.env_for(key)
             try:
-                return await original_start(session_id, path, name, type, kernel_name)
+                return await original_start(session_id, path, name, type, kernel_name, *args, **kwargs)
             finally:
                 self._pending.pop(key, None)
 

@@ -224,7 +224,14 @@ class RunSearch:
             return [], 0
         m = _models()
         run = m.SqlRun
-        clauses, joins = self._filters(parsed)
+        from mlflow.exceptions import MlflowException
+
+        try:
+            clauses, joins = self._filters(parsed)
+        except MlflowException as e:  # MLflow validates comparators as it builds clauses
+            raise InvalidSearch(f"Invalid filter: {e.message}", detail=[{"field": "filter"}]) from e
+        except ValueError as e:  # a metric compared with something that is not a number
+            raise InvalidSearch(f"Invalid filter: {e}", detail=[{"field": "filter"}]) from e
         where = [run.experiment_id.in_([int(x) for x in query.experiment_ids]), run.lifecycle_stage == "active",
                  *clauses]
         ids_q, count_q = select(run.run_uuid), select(func.count()).select_from(run)
