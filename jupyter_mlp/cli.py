@@ -76,6 +76,79 @@ def cmd_members_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fmt_time(ms: int | None) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M") if ms else ""
+
+
+def _run_rows(items: list[dict[str, Any]], metrics: list[str], params: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for r in items:
+        row = {"run_id": r["run_id"], "name": r.get("run_name") or "", "status": r["status"],
+               "started": _fmt_time(r.get("start_time"))}
+        row.update({f"m.{k}": _num(r["metrics"].get(k)) for k in metrics})
+        row.update({f"p.{k}": r["params"].get(k, "") for k in params})
+        rows.append(row)
+    return rows
+
+
+def _num(v: Any) -> str:
+    return "" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    page = _client().get(f"/projects/{args.project}/runs", filter=args.filter or None,
+                         order_by=args.order_by or None, limit=args.limit, offset=args.offset)
+    if args.json:
+        print(json.dumps(page, indent=2))
+        return 0
+    metrics = args.metrics.split(",") if args.metrics else sorted({k for r in page["items"] for k in r["metrics"]})[:4]
+    params = args.params.split(",") if args.params else sorted({k for r in page["items"] for k in r["params"]})[:4]
+    rows = _run_rows(page["items"], metrics, params)
+    print(_table(rows, list(rows[0]) if rows else ["run_id"]))
+    print(f"({len(rows)} of {page['total']} runs)")
+    return 0
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    r = _client().get(f"/projects/{args.project}/runs/{args.run_id}")
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    print(f"Run {r['run_id']}  {r.get('run_name') or ''}  [{r['status']}]  by {r.get('user')}  "
+          f"started {_fmt_time(r.get('start_time'))}")
+    for title, data in (("Params", r["params"]), ("Metrics", {k: _num(v) for k, v in r["metrics"].items()})):
+        print(f"\n{title}:")
+        for k in sorted(data):
+            print(f"  {k:<30} {data[k]}")
+    lin = r["lineage"]
+    print("\nLineage:")
+    for k in ("notebook_path", "notebook_sha256", "git_commit", "git_dirty", "python_version", "freeze_sha256"):
+        print(f"  {k:<30} {'' if lin.get(k) is None else lin[k]}")
+    for d in lin.get("datasets", []):
+        print(f"  dataset {d['name']}: {d.get('sha256') or d.get('snapshot_id')} ({d.get('rows')} rows)")
+    return 0
+
+
+def cmd_runs_compare(args: argparse.Namespace) -> int:
+    c = _client().get(f"/projects/{args.project}/compare", run_ids=",".join(args.run_ids))
+    if args.json:
+        print(json.dumps(c, indent=2))
+        return 0
+    runs = c["runs"]
+    header = ["", *[(r.get("run_name") or r["run_id"][:8]) for r in runs]]
+    rows = []
+    for k in c["param_keys"]:
+        mark = "* " if k in c["differing_params"] else "  "
+        rows.append({"": f"{mark}params.{k}", **{h: r["params"].get(k, "") for h, r in zip(header[1:], runs)}})
+    for k in c["metric_keys"]:
+        rows.append({"": f"  metrics.{k}", **{h: _num(r["metrics"].get(k)) for h, r in zip(header[1:], runs)}})
+    print(_table(rows, header))
+    print("(* marks parameters that differ)")
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     r = _client().post("/audit/verify")
     if args.json:
@@ -126,6 +199,24 @@ def build_parser() -> argparse.ArgumentParser:
     mr.add_argument("project")
     mr.add_argument("user")
     mr.set_defaults(func=cmd_members_remove)
+
+    runs = sub.add_parser("runs", help="experiment runs (MLflow)").add_subparsers(dest="verb", required=True)
+    rl = runs.add_parser("list", help="search runs; filters use MLflow's syntax")
+    rl.add_argument("project")
+    rl.add_argument("--filter", help="e.g. \"params.alpha = '0.5' and metrics.auc > 0.8\"")
+    rl.add_argument("--order-by", action="append", help="e.g. 'metrics.auc DESC' (repeatable)")
+    rl.add_argument("--metrics", help="comma-separated metric columns to show")
+    rl.add_argument("--params", help="comma-separated param columns to show")
+    paged(rl)
+    rl.set_defaults(func=cmd_runs_list)
+    rs = runs.add_parser("show", help="one run with its lineage")
+    rs.add_argument("project")
+    rs.add_argument("run_id")
+    rs.set_defaults(func=cmd_runs_show)
+    rc = runs.add_parser("compare", help="2 to 50 runs side by side; differing params marked")
+    rc.add_argument("project")
+    rc.add_argument("run_ids", nargs="+")
+    rc.set_defaults(func=cmd_runs_compare)
 
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="verb", required=True)
     audit.add_parser("verify", help="recompute the hash chain; name the first bad entry").set_defaults(

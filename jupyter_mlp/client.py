@@ -47,7 +47,7 @@ class BackendClient:
         return resp.json() if resp.content else None
 
     def get(self, path: str, **params: Any) -> Any:
-        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})  # lists repeat
 
     def post(self, path: str, body: Any = None) -> Any:
         return self.request("POST", path, json=body)

@@ -20,7 +20,8 @@ def test_every_setting_is_documented_with_its_default():
         row = rows[name]
         assert f"`MLP_{name.upper()}`" in row
         if field.default_factory is None:
-            assert f"`{field.default}`" in row, f"{name}: default {field.default!r} not in {row}"
+            shown = '`""`' if field.default == "" else f"`{field.default}`"
+            assert shown in row, f"{name}: default {field.default!r} not in {row}"
 
 
 def test_environment_and_file_and_priority(mlp_home, monkeypatch, tmp_path):
