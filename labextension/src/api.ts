@@ -9,6 +9,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import type { components } from './api-types';
 import { ApiError, parseApiError } from './errors';
 import type { Role as PanelRole } from './permissions';
+import { IRunsQuery, runsQueryString } from './runsQuery';
 
 export { ApiError } from './errors';
 
@@ -20,6 +21,29 @@ export type ProjectCreate = Schemas['ProjectCreate'];
 export type ProjectPage = Schemas['ProjectPage'];
 export type Member = Schemas['MemberOut'];
 export type MemberPage = Schemas['MemberPage'];
+export type ExperimentOut = Schemas['ExperimentOut'];
+export type ExperimentPage = Schemas['ExperimentPage'];
+export type RunSummary = Schemas['RunSummary'];
+export type RunPage = Schemas['RunPage'];
+export type RunColumns = Schemas['RunColumns'];
+export type RunDetail = Schemas['RunDetail'];
+export type Lineage = Schemas['Lineage'];
+export type DatasetRef = Schemas['DatasetRef'];
+export type MetricPoint = Schemas['MetricPoint'];
+export type MetricHistory = Schemas['MetricHistory'];
+export type ArtifactEntry = Schemas['ArtifactEntry'];
+export type ArtifactList = Schemas['ArtifactList'];
+export type RunComparison = Schemas['RunComparison'];
+
+/** Which project a notebook belongs to, from the server extension's `project-of` route. */
+export interface ProjectOf {
+  /** The project's slug, or null when no `mlp-project.toml` applies. */
+  project: string | null;
+  /** Path of the `mlp-project.toml` that decided it, or null. */
+  marker: string | null;
+  /** The rule, in words, for how a notebook's project is found. */
+  rule: string;
+}
 
 /**
  * Call the platform API and return the parsed JSON body.
@@ -28,10 +52,28 @@ export type MemberPage = Schemas['MemberPage'];
  * @throws ApiError carrying the backend's error code, message and detail
  */
 export async function requestAPI<T>(endPoint = '', init: RequestInit = {}): Promise<T> {
+  const response = await requestResponse(endPoint, init);
+  return parseJson<T>(response);
+}
+
+/** The full URL of `endPoint` under `/mlp/api/`. */
+export function apiUrl(endPoint: string): string {
   const settings = ServerConnection.makeSettings();
   const [path, query] = splitQuery(endPoint);
-  const url = URLExt.join(settings.baseUrl, 'mlp', 'api', path) + query;
+  return URLExt.join(settings.baseUrl, 'mlp', 'api', path) + query;
+}
 
+/**
+ * Call the platform API and return the successful response unread (for files and streams).
+ *
+ * @throws ApiError carrying the backend's error code, message and detail
+ */
+export async function requestResponse(endPoint: string, init: RequestInit = {}): Promise<Response> {
+  return send(apiUrl(endPoint), init);
+}
+
+async function send(url: string, init: RequestInit): Promise<Response> {
+  const settings = ServerConnection.makeSettings();
   const headers = new Headers(init.headers);
   if (init.body !== undefined && !headers.has('Content-Type')) {
     headers.set('Content-Type', 'application/json');
@@ -41,13 +83,19 @@ export async function requestAPI<T>(endPoint = '', init: RequestInit = {}): Prom
   try {
     response = await ServerConnection.makeRequest(url, { ...init, headers }, settings);
   } catch (error) {
+    if (init.signal?.aborted) {
+      throw error;
+    }
     throw new ApiError(0, 'network_error', 'Could not reach the ML Platform server.', String(error));
   }
-
-  const text = await response.text();
   if (!response.ok) {
-    throw parseApiError(response.status, response.statusText, text);
+    throw parseApiError(response.status, response.statusText, await response.text());
   }
+  return response;
+}
+
+async function parseJson<T>(response: Response): Promise<T> {
+  const text = await response.text();
   if (!text) {
     return undefined as T;
   }
@@ -121,6 +169,103 @@ export async function listAllProjects(pageSize = 50): Promise<Project[]> {
       return projects;
     }
   }
+}
+
+function runPath(slug: string, runId: string): string {
+  return `${projectPath(slug)}/runs/${encodeURIComponent(runId)}`;
+}
+
+/** One page of a project's experiments. */
+export function listExperiments(slug: string, limit = 100, offset = 0): Promise<ExperimentPage> {
+  return requestAPI<ExperimentPage>(`${projectPath(slug)}/experiments?${page(limit, offset)}`);
+}
+
+/** One page of a project's runs, filtered and sorted on the server. */
+export function listRuns(slug: string, query: IRunsQuery, signal?: AbortSignal): Promise<RunPage> {
+  return requestAPI<RunPage>(`${projectPath(slug)}/runs?${runsQueryString(query)}`, { signal });
+}
+
+/** The param, metric and tag keys used by a project's runs. */
+export function getRunColumns(slug: string): Promise<RunColumns> {
+  return requestAPI<RunColumns>(`${projectPath(slug)}/runs/columns`);
+}
+
+/** One run with its lineage. */
+export function getRun(slug: string, runId: string): Promise<RunDetail> {
+  return requestAPI<RunDetail>(runPath(slug, runId));
+}
+
+/** Every logged value of one metric of a run. */
+export function getMetricHistory(slug: string, runId: string, key: string): Promise<MetricHistory> {
+  return requestAPI<MetricHistory>(`${runPath(slug, runId)}/metrics/${encodeURIComponent(key)}`);
+}
+
+/** The artifacts directly inside `path` ('' for the root) of a run. */
+export function listArtifacts(slug: string, runId: string, path = ''): Promise<ArtifactList> {
+  const query = new URLSearchParams({ path }).toString();
+  return requestAPI<ArtifactList>(`${runPath(slug, runId)}/artifacts?${query}`);
+}
+
+/** The URL that downloads one artifact file (usable as a link's href). */
+export function artifactUrl(slug: string, runId: string, path: string): string {
+  const query = new URLSearchParams({ path }).toString();
+  return apiUrl(`${runPath(slug, runId)}/artifact?${query}`);
+}
+
+/** One artifact file's content as text. */
+export async function fetchArtifactText(slug: string, runId: string, path: string): Promise<string> {
+  const query = new URLSearchParams({ path }).toString();
+  const response = await requestResponse(`${runPath(slug, runId)}/artifact?${query}`);
+  return response.text();
+}
+
+/** Params side by side and metric histories of 2 to 50 runs. */
+export function compareRuns(slug: string, runIds: string[], metrics: string[]): Promise<RunComparison> {
+  const query = new URLSearchParams({ run_ids: runIds.join(',') });
+  if (metrics.length > 0) {
+    query.set('metrics', metrics.join(','));
+  }
+  return requestAPI<RunComparison>(`${projectPath(slug)}/compare?${query.toString()}`);
+}
+
+/**
+ * Open a server-sent event stream under `/mlp/api/` and return a reader of its raw bytes.
+ *
+ * Abort `signal` to close it. Feed the chunks to an `SseParser` (runsFeed.ts).
+ * @throws ApiError when the server refuses the stream
+ */
+export async function openEventStream(
+  endPoint: string,
+  signal: AbortSignal
+): Promise<ReadableStreamDefaultReader<Uint8Array>> {
+  const response = await requestResponse(endPoint, {
+    signal,
+    headers: { Accept: 'text/event-stream' },
+    cache: 'no-store'
+  });
+  const type = response.headers.get('Content-Type') ?? '';
+  if (!response.body || !type.startsWith('text/event-stream')) {
+    throw new ApiError(response.status, 'not_a_stream', 'The server did not send an event stream.');
+  }
+  return response.body.getReader();
+}
+
+/** The event stream of a project's run changes (`event: runs`). */
+export function openRunEvents(
+  slug: string,
+  signal: AbortSignal
+): Promise<ReadableStreamDefaultReader<Uint8Array>> {
+  return openEventStream(`${projectPath(slug)}/runs/events`, signal);
+}
+
+/** Which project a notebook (path relative to the Jupyter root) belongs to. */
+export async function projectOf(path: string): Promise<ProjectOf> {
+  const settings = ServerConnection.makeSettings();
+  const url =
+    URLExt.join(settings.baseUrl, 'mlp', 'local', 'project-of') +
+    '?' +
+    new URLSearchParams({ path }).toString();
+  return parseJson<ProjectOf>(await send(url, {}));
 }
 
 // Fails to compile when the backend's roles drift from the panel's ROLES list.

@@ -8,9 +8,14 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { createProject } from './api';
 import { CurrentProjectStore } from './currentProject';
+import { experimentsPlugin, OPEN_EXPERIMENTS } from './experimentsPlugin';
 import { platformIcon } from './icons';
 import { formatApiError, validateSlug } from './permissions';
+import { linkFolderPlugin, notebookProjectPlugin } from './projectMarkerPlugins';
+import { ICurrentProject } from './tokens';
 import { ProjectsPanel } from './widgets/ProjectsPanel';
+
+export { ICurrentProject } from './tokens';
 
 const PLUGIN_ID = 'jupyter-mlp:projects-panel';
 
@@ -23,10 +28,11 @@ export namespace CommandIDs {
 const PALETTE_CATEGORY = 'ML Platform';
 
 /** The ML Platform sidebar: current project, members, project creation. */
-const projectsPanel: JupyterFrontEndPlugin<void> = {
+const projectsPanel: JupyterFrontEndPlugin<ICurrentProject> = {
   id: PLUGIN_ID,
   description: 'The ML Platform sidebar: current project, members and project creation.',
   autoStart: true,
+  provides: ICurrentProject,
   optional: [ISettingRegistry, ICommandPalette, ILayoutRestorer],
   activate: async (
     app: JupyterFrontEnd,
@@ -43,7 +49,8 @@ const projectsPanel: JupyterFrontEndPlugin<void> = {
       }
     }
 
-    const panel = new ProjectsPanel(new CurrentProjectStore(settings));
+    const store = new CurrentProjectStore(settings);
+    const panel = new ProjectsPanel(store, () => void app.commands.execute(OPEN_EXPERIMENTS));
     panel.id = 'jupyter-mlp-projects';
     panel.title.icon = platformIcon;
     panel.title.caption = 'ML Platform';
@@ -78,6 +85,7 @@ const projectsPanel: JupyterFrontEndPlugin<void> = {
 
     palette?.addItem({ command: CommandIDs.openPanel, category: PALETTE_CATEGORY });
     palette?.addItem({ command: CommandIDs.createProject, category: PALETTE_CATEGORY });
+    return store;
   }
 };
 
@@ -114,4 +122,4 @@ async function promptForProject(): Promise<{ slug: string; name: string } | null
   return { slug, name: name.value.trim() };
 }
 
-export default [projectsPanel];
+export default [projectsPanel, experimentsPlugin, notebookProjectPlugin, linkFolderPlugin];

@@ -38,10 +38,17 @@ def chromium_path() -> str:
 
 
 @pytest.fixture
-def platform(mlp_home, tmp_path):
-    env = {**os.environ, "MLP_HOME": str(mlp_home), "MLP_LAB_PORT": "18888"}
+def platform_root(tmp_path):
+    """The folder JupyterLab serves."""
     root = tmp_path / "work"
     root.mkdir()
+    return root
+
+
+@pytest.fixture
+def platform(mlp_home, platform_root):
+    env = {**os.environ, "MLP_HOME": str(mlp_home), "MLP_LAB_PORT": "18888"}
+    root = platform_root
     p = subprocess.run([str(MLP), "up", "--detach", "--root-dir", str(root)], env=env, capture_output=True,
                        text=True, timeout=180)
     assert p.returncode == 0, p.stdout + p.stderr

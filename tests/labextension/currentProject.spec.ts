@@ -19,6 +19,7 @@ function memoryStorage(): IStringStorage & { data: Map<string, string> } {
 function fakeSettings(initial: string): ISettingRegistry.ISettings {
   const values: Record<string, unknown> = { currentProject: initial };
   return {
+    changed: { connect: () => true },
     get: (key: string) => ({ composite: values[key], user: values[key] }),
     set: async (key: string, value: unknown) => {
       values[key] = value;
@@ -49,5 +50,17 @@ describe('CurrentProjectStore', () => {
     const store = new CurrentProjectStore(null, null);
     await store.set('fraud');
     expect(store.get()).toBe('');
+  });
+});
+
+describe('CurrentProjectStore.changed', () => {
+  it('emits the new slug once per change', async () => {
+    const store = new CurrentProjectStore(null, memoryStorage());
+    const seen: string[] = [];
+    store.changed.connect((_, slug) => seen.push(slug));
+    await store.set('churn');
+    await store.set('churn');
+    await store.set('fraud');
+    expect(seen).toEqual(['churn', 'fraud']);
   });
 });

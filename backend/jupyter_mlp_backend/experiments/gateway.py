@@ -342,6 +342,10 @@ def _resolve(method: str, endpoint: str) -> tuple[Handler, bool]:
 
 async def _call(request: Request, slug: str, action: Action, target: str | None, json_body: bool = True) -> Call:
     who, project_id, exps = await _authorize(request, slug, action, target)
+    try:
+        await request.app.state.experiments.ready()
+    except RuntimeError as e:
+        raise GatewayError("TEMPORARILY_UNAVAILABLE", f"MLflow is not available: {e}", 503) from e
     body = await _json_body(request) if json_body else {}
     return Call(request, slug, project_id, who, exps, body)
 

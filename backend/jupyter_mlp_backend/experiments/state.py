@@ -78,6 +78,10 @@ class Experiments:
                 await self._open_store()
 
     async def _open_store(self) -> None:
+        # Import MLflow's store modules once, here, under the lock: a first import racing in several
+        # threadpool workers trips over MLflow's circular imports.
+        await asyncio.to_thread(__import__, "mlflow.store.tracking.dbmodels.models")
+        await asyncio.to_thread(__import__, "mlflow.utils.search_utils")
         url = self.mlflow.backend_store_uri
         engine = create_engine(url, pool_pre_ping=True) if not url.startswith("sqlite") else create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30})

@@ -15,7 +15,10 @@ import { MembersSection } from './MembersSection';
 export class ProjectsPanel extends ReactWidget {
   private readonly _refreshRequested = new Signal<this, void>(this);
 
-  constructor(private readonly _store: CurrentProjectStore) {
+  constructor(
+    private readonly _store: CurrentProjectStore,
+    private readonly _openExperiments?: () => void
+  ) {
     super();
     this.addClass('jp-mlp-panel');
     this.node.dataset.testid = 'mlp-panel';
@@ -33,16 +36,27 @@ export class ProjectsPanel extends ReactWidget {
   }
 
   protected render(): JSX.Element {
-    return <ProjectsView store={this._store} refreshRequested={this._refreshRequested} />;
+    return (
+      <ProjectsView
+        store={this._store}
+        refreshRequested={this._refreshRequested}
+        openExperiments={this._openExperiments}
+      />
+    );
   }
 }
 
 interface IProjectsViewProps {
   store: CurrentProjectStore;
   refreshRequested: ISignal<ProjectsPanel, void>;
+  openExperiments?: () => void;
 }
 
-function ProjectsView({ store, refreshRequested }: IProjectsViewProps): JSX.Element {
+function ProjectsView({
+  store,
+  refreshRequested,
+  openExperiments
+}: IProjectsViewProps): JSX.Element {
   const [me, setMe] = useState<WhoAmI | null>(null);
   const [projects, setProjects] = useState<Project[]>([]);
   const [current, setCurrent] = useState('');
@@ -62,13 +76,27 @@ function ProjectsView({ store, refreshRequested }: IProjectsViewProps): JSX.Elem
       const remembered = store.get();
       // A remembered project may have been deleted or the caller removed from it.
       const known = visible.some(p => p.slug === remembered);
-      setCurrent(known ? remembered : visible[0]?.slug ?? '');
+      const chosen = known ? remembered : visible[0]?.slug ?? '';
+      setCurrent(chosen);
+      if (chosen !== remembered) {
+        // Other panels (Experiments) follow the store, so it must name the project shown here.
+        await store.set(chosen);
+      }
     } catch (err) {
       showError(err);
     } finally {
       setLoading(false);
     }
   }, [store, showError]);
+
+  // The selection can change elsewhere (the settings editor, a command).
+  useEffect(() => {
+    const follow = (_: unknown, slug: string) => setCurrent(slug);
+    store.changed.connect(follow);
+    return () => {
+      store.changed.disconnect(follow);
+    };
+  }, [store]);
 
   useEffect(() => {
     void reload();
@@ -138,23 +166,37 @@ function ProjectsView({ store, refreshRequested }: IProjectsViewProps): JSX.Elem
             {me.is_admin ? ' (platform admin)' : ''}
           </div>
 
-          <label className="jp-mlp-field">
-            <span>Project</span>
-            <select
-              data-testid="mlp-project-select"
-              className="jp-mlp-select"
-              value={current}
-              disabled={projects.length === 0}
-              onChange={e => choose(e.target.value)}
-            >
-              {projects.length === 0 && <option value="">No projects</option>}
-              {projects.map(p => (
-                <option key={p.slug} value={p.slug}>
-                  {p.name} ({p.slug})
-                </option>
-              ))}
-            </select>
-          </label>
+          <div className="jp-mlp-field">
+            <label htmlFor="mlp-project-select">Project</label>
+            <span className="jp-mlp-project-row">
+              <select
+                id="mlp-project-select"
+                data-testid="mlp-project-select"
+                className="jp-mlp-select"
+                value={current}
+                disabled={projects.length === 0}
+                onChange={e => choose(e.target.value)}
+              >
+                {projects.length === 0 && <option value="">No projects</option>}
+                {projects.map(p => (
+                  <option key={p.slug} value={p.slug}>
+                    {p.name} ({p.slug})
+                  </option>
+                ))}
+              </select>
+              {openExperiments && (
+                <button
+                  className="jp-mlp-button"
+                  data-testid="mlp-open-experiments"
+                  disabled={!current}
+                  title="Open the runs of this project"
+                  onClick={openExperiments}
+                >
+                  Experiments
+                </button>
+              )}
+            </span>
+          </div>
 
           {projects.length === 0 && !loading && (
             <p className="jp-mlp-hint">

@@ -1,0 +1,84 @@
+import React, { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+
+/** One line of a chart. */
+export interface IChartSeries {
+  label: string;
+  values: (number | null)[];
+  colour: string;
+}
+
+export interface IMetricChartProps {
+  title: string;
+  /** The x values (steps), shared by every series. */
+  xs: number[];
+  series: IChartSeries[];
+  height?: number;
+}
+
+const STEP_INCREMENTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, 1e6, 1e7];
+
+function themeColour(name: string, fallback: string): string {
+  const value = getComputedStyle(document.body).getPropertyValue(name).trim();
+  return value || fallback;
+}
+
+/** A line chart of metric values by step (uPlot on a canvas), sized to its container's width. */
+export function MetricChart({ title, xs, series, height = 180 }: IMetricChartProps): JSX.Element {
+  const holder = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    const node = holder.current;
+    if (!node) {
+      return;
+    }
+    const text = themeColour('--jp-ui-font-color1', '#333');
+    const grid = themeColour('--jp-border-color2', '#ddd');
+    const axis = {
+      stroke: text,
+      grid: { stroke: grid, width: 1 },
+      ticks: { stroke: grid, width: 1 }
+    };
+    const options: uPlot.Options = {
+      title,
+      width: Math.max(200, node.clientWidth),
+      height,
+      scales: { x: { time: false } },
+      // Steps are whole numbers: no ticks between them.
+      axes: [{ ...axis, label: 'step', incrs: STEP_INCREMENTS }, { ...axis }],
+      series: [
+        { label: 'step' },
+        ...series.map(s => ({
+          label: s.label,
+          stroke: s.colour,
+          width: 1.5,
+          spanGaps: true,
+          points: { show: xs.length < 50 }
+        }))
+      ],
+      legend: { show: true, live: true }
+    };
+    const data = [xs, ...series.map(s => s.values)] as uPlot.AlignedData;
+    const plot = new uPlot(options, data, node);
+    const observer = new ResizeObserver(() => {
+      const width = Math.max(200, node.clientWidth);
+      if (width !== plot.width) {
+        plot.setSize({ width, height });
+      }
+    });
+    observer.observe(node);
+    return () => {
+      observer.disconnect();
+      plot.destroy();
+    };
+  }, [title, xs, series, height]);
+
+  if (xs.length === 0) {
+    return (
+      <div className="jp-mlp-chart jp-mlp-hint" data-testid="mlp-chart-empty">
+        {title}: no values logged.
+      </div>
+    );
+  }
+  return <div ref={holder} className="jp-mlp-chart" data-testid="mlp-chart" data-metric={title} />;
+}

@@ -1,0 +1,90 @@
+"""A data scientist in real JupyterLab: train with autolog in a project notebook, watch the runs arrive in the
+Experiments panel without refreshing, compare two runs and see the differing parameter highlighted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.browser.conftest import MLP
+from tests.browser.test_projects_panel import open_panel
+
+pytestmark = pytest.mark.browser
+
+CELL = """\
+import mlflow
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+mlflow.sklearn.autolog(log_models=False, log_datasets=False)
+X, y = load_iris(return_X_y=True)
+for C in (0.1, 1.0):
+    LogisticRegression(max_iter=300, C=C).fit(X, y)
+print("trained", mlflow.last_active_run().info.experiment_id)
+"""
+
+
+@pytest.fixture
+def project_notebook(mlp_home, platform_root):
+    folder = platform_root / "acme"
+    folder.mkdir()
+    (folder / "mlp-project.toml").write_text('project = "acme"\n')
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": CELL, "outputs": [], "execution_count": None}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (folder / "train.ipynb").write_text(json.dumps(nb))
+    return "acme/train.ipynb"
+
+
+def test_autolog_runs_appear_live_and_compare_highlights_the_difference(
+    mlp_home, platform, project_notebook, page, shot
+):
+    env = {**os.environ, "MLP_HOME": str(mlp_home)}
+    subprocess.run([str(MLP), "projects", "create", "acme", "--name", "Acme credit"], env=env, check=True,
+                   capture_output=True, timeout=120)
+    base, token = platform.split("lab?token=")
+
+    page.goto(f"{base}lab/tree/{project_notebook}?token={token}")
+    page.locator(".jp-NotebookPanel").first.wait_for(state="visible", timeout=90_000)
+    label = page.get_by_test_id("mlp-notebook-project")
+    page.wait_for_function(
+        "() => (document.querySelector('[data-testid=mlp-notebook-project]')?.textContent || '').includes('acme')",
+        timeout=30_000)
+    assert "acme" in label.inner_text()
+
+    open_panel(page)
+    page.get_by_test_id("mlp-project-select").select_option("acme")
+    page.get_by_test_id("mlp-open-experiments").click()
+    experiments = page.get_by_test_id("mlp-experiments")
+    experiments.wait_for(state="visible")
+    shot("experiments-empty")
+    page.get_by_test_id("mlp-runs-count").wait_for()
+    assert page.locator("[data-testid=mlp-runs-table] [data-run-id]").count() == 0
+
+    # Back to the notebook: run the cell. The panel is not touched again before the runs show up in it.
+    page.locator(".lm-TabBar-tab", has_text="train.ipynb").first.click()
+    page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
+    page.keyboard.press("Shift+Enter")
+    page.locator(".jp-NotebookPanel .jp-OutputArea-output", has_text="trained").wait_for(timeout=180_000)
+    shot("experiments-notebook-trained")
+
+    page.locator(".lm-TabBar-tab", has_text="Experiments").first.click()
+    rows = page.locator("[data-testid=mlp-runs-table] [data-run-id]")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=mlp-runs-table] [data-run-id]').length === 2",
+        timeout=15_000)
+    shot("experiments-runs")
+
+    for i in range(2):
+        rows.nth(i).locator("input[type=checkbox]").check()
+    page.get_by_test_id("mlp-compare-button").click()
+    compare = page.get_by_test_id("mlp-compare")
+    compare.wait_for(state="visible")
+    differing = compare.locator("tr[data-param='C']")
+    differing.wait_for()
+    assert differing.get_attribute("data-differs") == "true"
+    same = compare.locator("tr[data-param='max_iter']")
+    assert same.get_attribute("data-differs") == "false"
+    shot("experiments-compare")
