@@ -59,8 +59,12 @@ def test_autolog_runs_appear_live_and_compare_highlights_the_difference(
     page.get_by_test_id("mlp-open-experiments").click()
     experiments = page.get_by_test_id("mlp-experiments")
     experiments.wait_for(state="visible")
+    page.wait_for_function(
+        "() => (document.querySelector('[data-testid=mlp-runs-count]')?.textContent || '').includes('0 runs')",
+        timeout=60_000)
+    # The notebook may grab focus back when its kernel comes up; show the panel for the picture.
+    page.locator(".lm-TabBar-tab", has_text="Experiments").first.click()
     shot("experiments-empty")
-    page.get_by_test_id("mlp-runs-count").wait_for()
     assert page.locator("[data-testid=mlp-runs-table] [data-run-id]").count() == 0
 
     # Back to the notebook: run the cell. The panel is not touched again before the runs show up in it.
