@@ -7,34 +7,39 @@ checks our search returns exactly what MLflow's does.
 from __future__ import annotations
 
 import random
-import sqlite3
 import uuid
 from pathlib import Path
+
+import sqlalchemy as sa
 
 N_PARAMS = 20
 N_METRICS = 20
 
 
-def create_store(db_path: Path, artifacts: Path) -> str:
-    """An empty MLflow store (MLflow's own migrations) with one experiment; returns the experiment id."""
+def _url(db: Path | str) -> str:
+    return f"sqlite:///{db}" if isinstance(db, Path) else db
+
+
+def create_store(db: Path | str, artifacts: Path) -> str:
+    """An empty MLflow store (MLflow's own migrations) with one experiment; returns the experiment id.
+
+    `db`: a SQLite file path, or an SQLAlchemy URL (PostgreSQL).
+    """
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-    store = SqlAlchemyStore(f"sqlite:///{db_path}", str(artifacts))
+    store = SqlAlchemyStore(_url(db), str(artifacts))
     exp_id = store.create_experiment("bench")
     store.engine.dispose()
     return exp_id
 
 
-def fill(db_path: Path, experiment_id: str, n_runs: int, seed: int = 7, nan_every: int = 0) -> None:
+def fill(db: Path | str, experiment_id: str, n_runs: int, seed: int = 7, nan_every: int = 0) -> None:
     """Add `n_runs` finished runs: params p0..p19 (p0 takes 10 values, p1 100, the rest 1000), metrics m0..m19.
 
     Some runs lack metric m1 and param p2, so ordering and filtering meet missing values too; with `nan_every`,
     every n-th run's m0 is NaN.
     """
     rng = random.Random(seed)
-    con = sqlite3.connect(db_path)
-    con.execute("PRAGMA synchronous=OFF")
-    con.execute("PRAGMA journal_mode=MEMORY")
     runs, params, latest, metrics, tags = [], [], [], [], []
     t0 = 1_700_000_000_000
     for i in range(n_runs):
@@ -57,14 +62,22 @@ def fill(db_path: Path, experiment_id: str, n_runs: int, seed: int = 7, nan_ever
             latest.append((f"m{m}", value, start + 4000, 9, is_nan, rid))
             metrics.append((f"m{m}", value, start + 4000, rid, 9, is_nan))
         tags += [("mlflow.runName", f"run-{i}", rid), ("mlflow.user", "bench-user", rid)]
-    con.executemany("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status,"
-                    " start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", runs)
-    con.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?,?,?)", params)
-    con.executemany("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?,?,?,?,?,?)",
-                    latest)
-    con.executemany("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?,?,?,?,?,?)",
-                    metrics)
-    con.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?,?,?)", tags)
-    con.commit()
-    con.close()
+    engine = sa.create_engine(_url(db))
+    cols = {
+        "runs": ("run_uuid", "name", "source_type", "source_name", "entry_point_name", "user_id", "status",
+                 "start_time", "end_time", "source_version", "lifecycle_stage", "artifact_uri", "experiment_id"),
+        "params": ("key", "value", "run_uuid"),
+        "latest_metrics": ("key", "value", "timestamp", "step", "is_nan", "run_uuid"),
+        "metrics": ("key", "value", "timestamp", "run_uuid", "step", "is_nan"),
+        "tags": ("key", "value", "run_uuid"),
+    }
+    rows = {"runs": runs, "params": params, "latest_metrics": latest, "metrics": metrics, "tags": tags}
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA synchronous=OFF")
+        for table, names in cols.items():
+            stmt = sa.text(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})")
+            data = [dict(zip(names, r)) for r in rows[table]]
+            for i in range(0, len(data), 50_000):
+                conn.execute(stmt, data[i:i + 50_000])
+    engine.dispose()

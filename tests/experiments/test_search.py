@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+
 import pytest
 from sqlalchemy import create_engine
 
@@ -28,16 +31,46 @@ QUERIES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request, tmp_path_factory):
+    """The same 1,500 runs in an MLflow store on SQLite, and on PostgreSQL (MLflow's team setting)."""
     d = tmp_path_factory.mktemp("store")
-    exp = create_store(d / "mlflow.db", d / "artifacts")
-    fill(d / "mlflow.db", exp, 1500, nan_every=11)
-    url = f"sqlite:///{d / 'mlflow.db'}"
+    if request.param == "sqlite":
+        url = f"sqlite:///{d / 'mlflow.db'}"
+        cleanup = None
+    else:
+        url, cleanup = _postgres_database()
+    exp = create_store(url if request.param == "postgres" else d / "mlflow.db", d / "artifacts")
+    fill(url if request.param == "postgres" else d / "mlflow.db", exp, 1500, nan_every=11)
     prepare_store(url)
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-    yield exp, RunSearch(create_engine(url)), SqlAlchemyStore(url, str(d / "artifacts"))
+    ours, theirs = create_engine(url), SqlAlchemyStore(url, str(d / "artifacts"))
+    yield exp, RunSearch(ours), theirs
+    ours.dispose()
+    theirs.engine.dispose()
+    if cleanup:
+        cleanup()
+
+
+def _postgres_database():
+    base = os.environ.get("MLP_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("MLP_TEST_POSTGRES_URL is unset: `make test` starts PostgreSQL and sets it")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base)
+    name = f"mlp_search_{uuid.uuid4().hex[:10]}"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
 
 
 def _mlflow_ids(mlstore, exp, flt, order, n):
