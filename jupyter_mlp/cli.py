@@ -149,6 +149,58 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _problems(problems: list[dict[str, Any]]) -> None:
+    for p in problems:
+        where = f"cell {p['cell']}" if p.get("cell") else "notebook"
+        print(f"  {p['severity'].upper():7} {where:>9}  {p['message']}", file=sys.stderr)
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from .client import APIError
+    from .projects import project_of
+
+    path = Path(args.notebook).resolve()
+    try:
+        nb = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        print(f"mlp: cannot read {args.notebook} as a notebook: {e}", file=sys.stderr)
+        return 2
+    project = args.project or project_of("/", str(path)).project
+    if not project:
+        print(f"mlp: {args.notebook} is in no project: add --project, or an mlp-project.toml with "
+              'project = "<slug>" in its folder or a parent', file=sys.stderr)
+        return 2
+    body: dict[str, Any] = {"notebook": nb, "path": args.source_path or str(path)}
+    client = _client()
+    if args.check:
+        rep = client.post(f"/projects/{project}/pipelines/preflight", body)
+        print(json.dumps(rep, indent=2) if args.json else
+              f"Stages: {', '.join(s['name'] for s in rep['stages'])}; "
+              f"parameters: {', '.join(p['name'] for p in rep['parameters']) or 'none'}")
+        _problems(rep["problems"])
+        return 0 if rep["ok"] else 1
+    if args.name:
+        body["name"] = args.name
+    try:
+        r = client.post(f"/projects/{project}/pipelines", body)
+    except APIError as e:
+        if e.code == "preflight_failed":
+            print(f"mlp: {e.message}", file=sys.stderr)
+            _problems(e.detail or [])
+            return 1
+        raise
+    if args.json:
+        print(json.dumps(r, indent=2))
+    else:
+        state = "new version" if r["created"] else "unchanged: same content as an existing version"
+        print(f"Pipeline {r['pipeline']} in {project}: version {r['version'][:12]} ({state})")
+        for s in r["stages"]:
+            deps = f" <- {', '.join(s['depends_on'])}" if s["depends_on"] else ""
+            print(f"  stage {s['name']}: cells {s['cells']}, in {s['inputs']}, out {s['outputs']}{deps}")
+    _problems([p for p in r["problems"] if p["severity"] == "warning"])
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     r = _client().post("/audit/verify")
     if args.json:
@@ -217,6 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("project")
     rc.add_argument("run_ids", nargs="+")
     rc.set_defaults(func=cmd_runs_compare)
+
+    promote = sub.add_parser("promote", help="promote a notebook to a versioned pipeline")
+    promote.add_argument("notebook", help="path of the .ipynb file")
+    promote.add_argument("--project", help="default: from the nearest mlp-project.toml")
+    promote.add_argument("--name", help="pipeline name (default: the notebook's file name)")
+    promote.add_argument("--check", action="store_true", help="only run the pre-flight check")
+    promote.add_argument("--source-path", help="the path to record (default: the absolute path)")
+    promote.set_defaults(func=cmd_promote)
 
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="verb", required=True)
     audit.add_parser("verify", help="recompute the hash chain; name the first bad entry").set_defaults(

@@ -26,6 +26,8 @@ class Action(str, Enum):
     read_audit = "audit.read"
     read_runs = "runs.read"
     write_runs = "runs.write"
+    read_pipelines = "pipelines.read"
+    write_pipelines = "pipelines.write"
 
 
 # The least role each action needs. An action missing here is denied to everyone but platform admins.
@@ -36,6 +38,8 @@ MIN_ROLE: dict[Action, Role] = {
     Action.read_audit: Role.lead,
     Action.read_runs: Role.viewer,
     Action.write_runs: Role.scientist,
+    Action.read_pipelines: Role.viewer,
+    Action.write_pipelines: Role.scientist,
 }
 
 

@@ -17,6 +17,7 @@ from .experiments import gateway
 from .experiments import routes as experiment_routes
 from .experiments.state import Experiments
 from .identity import make_resolver
+from .pipelines import routes as pipeline_routes
 from .routes import audit as audit_routes
 from .routes import identity as identity_routes
 from .routes import projects as project_routes
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     api.include_router(project_routes.router)
     api.include_router(audit_routes.router)
     api.include_router(experiment_routes.router)
+    api.include_router(pipeline_routes.router)
     app.include_router(api)
     gateway.install(app)
     return app

@@ -56,7 +56,11 @@ def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    # The first element says where (body, query, path, header); the rest names the field, which may itself be
+    # called `path` or `body`.
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
     return ".".join(parts) or "body"
 
 

@@ -86,3 +86,38 @@ class ProjectExperiment(Base):
     name: Mapped[str] = mapped_column(String(256), nullable=False)
     created_by: Mapped[str] = mapped_column(String(128), nullable=False)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+
+class Pipeline(Base):
+    """A promoted notebook, by name within its project."""
+
+    __tablename__ = "pipelines"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_pipeline_project_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    source_path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+    versions: Mapped[list[PipelineVersion]] = relationship(back_populates="pipeline", cascade="all, delete-orphan",
+                                                           order_by="PipelineVersion.id")
+
+
+class PipelineVersion(Base):
+    """One immutable, content-hashed version; its files live under `$MLP_HOME/pipelines/<project>/<digest>`."""
+
+    __tablename__ = "pipeline_versions"
+    __table_args__ = (UniqueConstraint("pipeline_id", "digest", name="uq_pipeline_version_digest"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"), nullable=False,
+                                             index=True)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+    pipeline: Mapped[Pipeline] = relationship(back_populates="versions")

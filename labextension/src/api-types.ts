@@ -193,6 +193,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{slug}/pipelines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's pipelines */
+        get: operations["list_pipelines_api_projects__slug__pipelines_get"];
+        put?: never;
+        /** Promote a notebook: a new content-hashed version, or the existing identical one (200) */
+        post: operations["promote_api_projects__slug__pipelines_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{slug}/pipelines/preflight": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Check a notebook before promoting it: stages, parameters and what would break */
+        post: operations["preflight_api_projects__slug__pipelines_preflight_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{slug}/pipelines/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A pipeline and its versions */
+        get: operations["get_pipeline_api_projects__slug__pipelines__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{slug}/runs": {
         parameters: {
             query?: never;
@@ -517,6 +569,99 @@ export interface components {
             /** Value */
             value: number | null;
         };
+        /** NotebookSubmission */
+        NotebookSubmission: {
+            /**
+             * Notebook
+             * @description The notebook, nbformat v4 JSON
+             */
+            notebook: {
+                [key: string]: unknown;
+            };
+            /**
+             * Path
+             * @description Where the notebook lives (path under the Jupyter root)
+             */
+            path: string;
+        };
+        /** ParameterOut */
+        ParameterOut: {
+            /** Default */
+            default: string;
+            /** Name */
+            name: string;
+            /** Type */
+            type: string;
+        };
+        /** PipelineDetail */
+        PipelineDetail: {
+            /** Name */
+            name: string;
+            /** Source Path */
+            source_path: string;
+            /** Versions */
+            versions: components["schemas"]["PipelineVersionOut"][];
+        };
+        /** PipelinePage */
+        PipelinePage: {
+            /** Items */
+            items: components["schemas"]["PipelineSummary"][];
+            /** Total */
+            total: number;
+        };
+        /** PipelineSummary */
+        PipelineSummary: {
+            /** Latest Version */
+            latest_version: string;
+            /** Name */
+            name: string;
+            /** Source Path */
+            source_path: string;
+            /** Updated At */
+            updated_at: string;
+            /** Versions */
+            versions: number;
+        };
+        /** PipelineVersionOut */
+        PipelineVersionOut: {
+            /** Created At */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Order */
+            order: string[];
+            /** Parameters */
+            parameters: components["schemas"]["ParameterOut"][];
+            /** Stages */
+            stages: components["schemas"]["StageOut"][];
+            /** Version */
+            version: string;
+        };
+        /** PreflightReport */
+        PreflightReport: {
+            /** Ok */
+            ok: boolean;
+            /** Parameters */
+            parameters: components["schemas"]["ParameterOut"][];
+            /** Problems */
+            problems: components["schemas"]["Problem"][];
+            /** Stages */
+            stages: components["schemas"]["StageOut"][];
+        };
+        /** Problem */
+        Problem: {
+            /** Cell */
+            cell: number | null;
+            /** Code */
+            code: string;
+            /** Message */
+            message: string;
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity: "error" | "warning";
+        };
         /** ProjectCreate */
         ProjectCreate: {
             /**
@@ -561,6 +706,41 @@ export interface components {
             role: components["schemas"]["Role"];
             /** Slug */
             slug: string;
+        };
+        /** PromoteRequest */
+        PromoteRequest: {
+            /**
+             * Name
+             * @description Pipeline name; default: the notebook's file name
+             */
+            name?: string | null;
+            /**
+             * Notebook
+             * @description The notebook, nbformat v4 JSON
+             */
+            notebook: {
+                [key: string]: unknown;
+            };
+            /**
+             * Path
+             * @description Where the notebook lives (path under the Jupyter root)
+             */
+            path: string;
+        };
+        /** PromoteResult */
+        PromoteResult: {
+            /** Created */
+            created: boolean;
+            /** Parameters */
+            parameters: components["schemas"]["ParameterOut"][];
+            /** Pipeline */
+            pipeline: string;
+            /** Problems */
+            problems: components["schemas"]["Problem"][];
+            /** Stages */
+            stages: components["schemas"]["StageOut"][];
+            /** Version */
+            version: string;
         };
         /**
          * Role
@@ -666,6 +846,19 @@ export interface components {
             };
             /** User */
             user: string | null;
+        };
+        /** StageOut */
+        StageOut: {
+            /** Cells */
+            cells: number[];
+            /** Depends On */
+            depends_on: string[];
+            /** Inputs */
+            inputs: string[];
+            /** Name */
+            name: string;
+            /** Outputs */
+            outputs: string[];
         };
         /** Whoami */
         Whoami: {
@@ -1639,6 +1832,332 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_pipelines_api_projects__slug__pipelines_get: {
+        parameters: {
+            query?: {
+                /** @description Rows per page (at most the server's max_page_size) */
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelinePage"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    promote_api_projects__slug__pipelines_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromoteRequest"];
+            };
+        };
+        responses: {
+            /** @description The same content was promoted before */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromoteResult"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromoteResult"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    preflight_api_projects__slug__pipelines_preflight_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotebookSubmission"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreflightReport"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_pipeline_api_projects__slug__pipelines__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineDetail"];
+                };
             };
             /** @description Malformed request */
             400: {

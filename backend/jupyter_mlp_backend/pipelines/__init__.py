@@ -1,0 +1,1 @@
+"""Pipelines: notebooks promoted to versioned, papermill-parameterised stages (Dagster runs them)."""

@@ -1,0 +1,465 @@
+"""From a notebook to stages: cell tags split it, static analysis finds what flows between stages.
+
+Tags (cell metadata `tags`):
+- `stage:<name>` starts a stage; cells up to the next `stage:` tag belong to it (untagged cells before the first
+  one belong to the first stage). A notebook without stage tags is one stage, `main`.
+- `imports`, `functions`: shared, prepended to every stage. `parameters`: papermill's parameters cell, shared.
+- `skip`: left out. `depends:<stage>`: an explicit dependency of the cell's stage.
+- Display tags other tools use (`hide-input`, `remove-cell`, …) are allowed; any other tag is an error, so a typo
+  like `stage-train` never silently changes the pipeline.
+
+Variables a stage uses that an earlier stage defines are its inputs; they pass between stages as artifacts.
+Preflight reports, with cell numbers (1-based, as the notebook shows them), what would break.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+SHARED_TAGS = ("imports", "functions", "parameters")
+DISPLAY_TAGS = {"hide-input", "hide-output", "hide-cell", "remove-input", "remove-output", "remove-cell",
+                "raises-exception", "injected-parameters"}
+STAGE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+BUILTINS = set(dir(builtins)) | {"__name__", "__file__", "display", "get_ipython", "In", "Out", "exit", "quit"}
+# Constructors whose values cannot be written to disk and read back in another process.
+UNSERIALISABLE_CALLS = {"open", "connect", "Lock", "RLock", "Thread", "socket", "Session", "create_engine",
+                        "Popen", "Pool", "Client"}
+
+
+@dataclass
+class Problem:
+    severity: str  # "error" | "warning"
+    cell: int | None
+    code: str
+    message: str
+
+
+@dataclass
+class Parameter:
+    name: str
+    type: str
+    default: str
+
+
+@dataclass
+class Stage:
+    name: str
+    cells: list[int] = field(default_factory=list)  # 1-based cell numbers of its own cells
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+    explicit: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Analysis:
+    stages: list[Stage]
+    parameters: list[Parameter]
+    problems: list[Problem]
+    shared_cells: list[int]
+    parameters_cell: int | None
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+
+class _Names(ast.NodeVisitor):
+    """Names a piece of code defines and names it reads before defining them (module level only)."""
+
+    def __init__(self) -> None:
+        self.defined: set[str] = set()
+        self.used: list[str] = []
+        self.star = False
+        self.unserialisable: dict[str, str] = {}
+
+    def _bind(self, target: ast.AST) -> None:
+        for node in ast.walk(target):
+            if isinstance(node, ast.Name):
+                self.defined.add(node.id)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for a in node.names:
+            self.defined.add((a.asname or a.name).split(".")[0])
+            self.unserialisable[(a.asname or a.name).split(".")[0]] = "a module"
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        for a in node.names:
+            if a.name == "*":
+                self.star = True
+            else:
+                self.defined.add(a.asname or a.name)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        for d in node.decorator_list:
+            self.visit(d)
+        self.defined.add(node.name)
+        self._inner(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # noqa: N815
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for b in [*node.bases, *node.decorator_list]:
+            self.visit(b)
+        self.defined.add(node.name)
+        self._inner(node)
+
+    def _inner(self, node: ast.AST) -> None:
+        # A function body runs later: it may read module names defined afterwards. Count reads of names it
+        # does not bind itself as uses, so a stage that calls it still receives what it needs.
+        inner = _Names()
+        args = getattr(node, "args", None)
+        local = {a.arg for a in ast.walk(args) if isinstance(a, ast.arg)} if args else set()
+        for stmt in node.body:  # type: ignore[attr-defined]
+            inner.visit(stmt)
+        self.used += [n for n in inner.used if n not in local and n not in inner.defined]
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        local = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+        inner = _Names()
+        inner.visit(node.body)
+        self.used += [n for n in inner.used if n not in local]
+
+    def _comprehension(self, node: ast.AST) -> None:
+        inner = _Names()
+        bound: set[str] = set()
+        for gen in node.generators:  # type: ignore[attr-defined]
+            inner.visit(gen.iter)
+            bound |= {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
+            for cond in gen.ifs:
+                inner.visit(cond)
+        for part in ("elt", "key", "value"):
+            if hasattr(node, part):
+                inner.visit(getattr(node, part))
+        self.used += [n for n in inner.used if n not in bound and n not in self.defined]
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comprehension  # noqa: N815
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        for t in node.targets:
+            self._bind(t)
+            self._note_value(t, node.value)
+            for sub in ast.walk(t):  # subscripts and attributes on the left read their base
+                if isinstance(sub, (ast.Subscript, ast.Attribute)):
+                    self.visit(sub.value)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+            self._note_value(node.target, node.value)
+        self._bind(node.target)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.target, ast.Name) and node.target.id not in self.defined:
+            self.used.append(node.target.id)
+        self.visit(node.value)
+        self._bind(node.target)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self._bind(node.target)
+
+    def visit_For(self, node: ast.For) -> None:
+        self.visit(node.iter)
+        self._bind(node.target)
+        for stmt in [*node.body, *node.orelse]:
+            self.visit(stmt)
+
+    visit_AsyncFor = visit_For  # noqa: N815
+
+    def visit_With(self, node: ast.With) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            if item.optional_vars is not None:
+                self._bind(item.optional_vars)
+                self.unserialisable[getattr(item.optional_vars, "id", "")] = "a context-managed resource"
+        for stmt in node.body:
+            self.visit(stmt)
+
+    visit_AsyncWith = visit_With  # noqa: N815
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            self.defined.add(node.name)
+        for stmt in node.body:
+            self.visit(stmt)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load) and node.id not in self.defined:
+            self.used.append(node.id)
+        elif isinstance(node.ctx, (ast.Store, ast.Del)):
+            self.defined.add(node.id)
+
+    def _note_value(self, target: ast.AST, value: ast.AST) -> None:
+        if not isinstance(target, ast.Name):
+            return
+        why = None
+        if isinstance(value, ast.Lambda):
+            why = "a lambda"
+        elif isinstance(value, ast.GeneratorExp):
+            why = "a generator"
+        elif isinstance(value, ast.Call):
+            fn = value.func
+            name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", "")
+            if name in UNSERIALISABLE_CALLS:
+                why = f"the result of {name}() (a live resource)"
+        if why:
+            self.unserialisable[target.id] = why
+        else:
+            self.unserialisable.pop(target.id, None)
+
+
+@dataclass
+class _Cell:
+    number: int
+    source: str
+    tags: list[str]
+    ran: bool  # it has an execution count or outputs: it worked when last run
+
+
+def _source(cell: dict[str, Any]) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def _strip_magics(cell: _Cell, problems: list[Problem], in_stage: bool) -> str:
+    out = []
+    for line in cell.source.splitlines():
+        s = line.lstrip()
+        if s.startswith(("!", "%")) or re.match(r"^\w+\s*=\s*[!%]", s):
+            if in_stage:
+                problems.append(Problem("error", cell.number, "magic",
+                                        f"cell {cell.number}: shell escapes and magics do not run in a pipeline "
+                                        f"stage: {s[:60]!r}"))
+            out.append("")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _param_type(value: ast.AST) -> tuple[str, str]:
+    try:
+        v = ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError):
+        return "other", ast.unparse(value)
+    t = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict", type(None): "none"}
+    return t.get(type(v), "other"), ast.unparse(value)
+
+
+def parameters_of(source: str) -> list[Parameter]:
+    params = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            kind, default = _param_type(node.value)
+            params.append(Parameter(node.targets[0].id, kind, default))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            kind, default = _param_type(node.value)
+            params.append(Parameter(node.target.id, kind, default))
+    return params
+
+
+def analyse(nb: dict[str, Any]) -> Analysis:
+    """Split a notebook (nbformat v4 JSON) into stages and check it, without running anything."""
+    problems: list[Problem] = []
+    cells: list[_Cell] = []
+    for i, c in enumerate(nb.get("cells", []), start=1):
+        if c.get("cell_type") != "code":
+            continue
+        tags = [str(t) for t in (c.get("metadata", {}).get("tags") or [])]
+        ran = c.get("execution_count") is not None or bool(c.get("outputs"))
+        cells.append(_Cell(i, _source(c), tags, ran))
+
+    # 1. Tags → stages, shared cells, parameters.
+    stages: list[Stage] = []
+    shared: list[_Cell] = []
+    params_cell: _Cell | None = None
+    own: dict[str, list[_Cell]] = {}
+    pending: list[_Cell] = []  # untagged cells before the first stage tag
+    current: Stage | None = None
+    for cell in cells:
+        unknown = [t for t in cell.tags if t not in (*SHARED_TAGS, "skip") and t not in DISPLAY_TAGS
+                   and not t.startswith(("stage:", "depends:"))]
+        for t in unknown:
+            problems.append(Problem("error", cell.number, "unknown_tag",
+                                    f"cell {cell.number}: unknown tag '{t}' (known: stage:<name>, depends:<stage>, "
+                                    "imports, functions, parameters, skip)"))
+        if "skip" in cell.tags:
+            continue
+        if "parameters" in cell.tags:
+            if params_cell is not None:
+                problems.append(Problem("error", cell.number, "two_parameters_cells",
+                                        f"cell {cell.number}: a second 'parameters' cell (the first is cell "
+                                        f"{params_cell.number})"))
+            params_cell = cell
+            continue
+        if any(t in cell.tags for t in ("imports", "functions")):
+            shared.append(cell)
+            continue
+        stage_tags = [t.split(":", 1)[1] for t in cell.tags if t.startswith("stage:")]
+        if len(stage_tags) > 1:
+            problems.append(Problem("error", cell.number, "two_stages",
+                                    f"cell {cell.number}: tagged with two stages {stage_tags}"))
+        if stage_tags:
+            name = stage_tags[0]
+            if not STAGE_NAME.match(name):
+                problems.append(Problem("error", cell.number, "bad_stage_name",
+                                        f"cell {cell.number}: stage name '{name}' must be lowercase letters, digits, "
+                                        "'-' or '_', starting with a letter"))
+            if name in own:
+                problems.append(Problem("error", cell.number, "duplicate_stage",
+                                        f"cell {cell.number}: stage '{name}' starts again (stages are contiguous)"))
+            current = Stage(name)
+            stages.append(current)
+            own[name] = list(pending)
+            pending = []
+        if current is None:
+            pending.append(cell)
+            continue
+        own[current.name].append(cell)
+        current.explicit += [t.split(":", 1)[1] for t in cell.tags if t.startswith("depends:")]
+    if not stages:
+        stages = [Stage("main")]
+        own["main"] = pending
+    for s in stages:
+        s.cells = [c.number for c in own[s.name]]
+
+    # 2. Parameters.
+    parameters: list[Parameter] = []
+    param_names: set[str] = set()
+    if params_cell is not None:
+        try:
+            parameters = parameters_of(_strip_magics(params_cell, problems, True))
+            param_names = {p.name for p in parameters}
+        except SyntaxError as e:
+            problems.append(Problem("error", params_cell.number, "syntax",
+                                    f"cell {params_cell.number}: parameters cell does not parse: {e.msg}"))
+
+    # 3. Shared cells define names every stage sees.
+    shared_names: set[str] = set()
+    for cell in shared:
+        code = _strip_magics(cell, problems, True)
+        try:
+            v = _Names()
+            v.visit(ast.parse(code))
+        except SyntaxError as e:
+            problems.append(Problem("error", cell.number, "syntax", f"cell {cell.number}: does not parse: {e.msg}"))
+            continue
+        if v.star:
+            problems.append(Problem("error", cell.number, "star_import",
+                                    f"cell {cell.number}: 'from … import *' hides which names a stage needs"))
+        shared_names |= v.defined
+
+    # 4. Data flow between stages.
+    known = BUILTINS | shared_names | param_names
+    defined_by: dict[str, str] = {}  # name -> latest stage (in notebook order) that defines it
+    unserialisable: dict[str, tuple[str, int]] = {}
+    for s in stages:
+        local: set[str] = set()
+        inputs: list[str] = []
+        for cell in own[s.name]:
+            code = _strip_magics(cell, problems, True)
+            try:
+                v = _Names()
+                v.visit(ast.parse(code))
+            except SyntaxError as e:
+                problems.append(Problem("error", cell.number, "syntax",
+                                        f"cell {cell.number}: does not parse: {e.msg} (line {e.lineno})"))
+                continue
+            if v.star:
+                problems.append(Problem("error", cell.number, "star_import",
+                                        f"cell {cell.number}: 'from … import *' hides which names a stage needs"))
+            for name in dict.fromkeys(v.used):
+                if name in local or name in known or name in inputs:
+                    continue
+                if name in defined_by:
+                    inputs.append(name)
+                    src = defined_by[name]
+                    if src not in s.depends_on:
+                        s.depends_on.append(src)
+                    producer = next(x for x in stages if x.name == src)
+                    if name not in producer.outputs:
+                        producer.outputs.append(name)
+                    if name in unserialisable:
+                        why, where = unserialisable[name]
+                        problems.append(Problem("error", cell.number, "unserialisable",
+                                                f"cell {cell.number}: '{name}' is {why} (cell {where}, stage '{src}')"
+                                                f" and cannot be passed to stage '{s.name}'"))
+                elif cell.ran:
+                    problems.append(Problem("error", cell.number, "hidden_state",
+                                            f"cell {cell.number}: '{name}' is not defined by any cell in the "
+                                            "notebook, though this cell ran: it came from a cell that is gone"))
+                else:
+                    problems.append(Problem("error", cell.number, "undefined",
+                                            f"cell {cell.number}: '{name}' is used but never defined before this "
+                                            f"stage ('{s.name}')"))
+            local |= v.defined
+            for name in v.defined:
+                if name in v.unserialisable:
+                    unserialisable[name] = (v.unserialisable[name], cell.number)
+                else:
+                    unserialisable.pop(name, None)
+        s.inputs = inputs
+        for name in local:
+            defined_by[name] = s.name
+
+    # 5. Explicit dependencies, unknown ones, and cycles.
+    by_name = {s.name: s for s in stages}
+    for s in stages:
+        for dep in s.explicit:
+            if dep not in by_name:
+                problems.append(Problem("error", s.cells[0] if s.cells else None, "unknown_dependency",
+                                        f"stage '{s.name}' depends on '{dep}', which is not a stage"))
+            elif dep not in s.depends_on and dep != s.name:
+                s.depends_on.append(dep)
+    cycle = _cycle(stages)
+    if cycle:
+        problems.append(Problem("error", None, "cycle", "stages depend on each other in a cycle: "
+                                + " → ".join(cycle)))
+    for s in stages:
+        if not s.cells:
+            problems.append(Problem("warning", None, "empty_stage", f"stage '{s.name}' has no cells"))
+    return Analysis(stages, parameters, problems, [c.number for c in shared],
+                    params_cell.number if params_cell else None)
+
+
+def _cycle(stages: list[Stage]) -> list[str] | None:
+    graph = {s.name: list(s.depends_on) for s in stages}
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        state[n] = 1
+        path.append(n)
+        for m in graph.get(n, []):
+            if state.get(m) == 1:
+                return path[path.index(m):] + [m]
+            if m not in state and (found := visit(m)):
+                return found
+        state[n] = 2
+        path.pop()
+        return None
+
+    for n in graph:
+        if n not in state and (found := visit(n)):
+            return found
+    return None
+
+
+def topological(stages: list[Stage]) -> list[str]:
+    """Stage names in an order where every stage comes after what it depends on (notebook order breaks ties)."""
+    done: list[str] = []
+    remaining = list(stages)
+    while remaining:
+        ready = [s for s in remaining if all(d in done for d in s.depends_on)]
+        if not ready:
+            raise ValueError("cycle")
+        done.append(ready[0].name)
+        remaining.remove(ready[0])
+    return done
