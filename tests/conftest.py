@@ -35,8 +35,8 @@ def mlp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
+def fresh_postgres_database(prefix: str = "mlp_test"):
+    """A new, empty PostgreSQL database: (SQLAlchemy URL, function that drops it). Skips without a server."""
     base = os.environ.get("MLP_TEST_POSTGRES_URL")
     if not base:
         pytest.skip("MLP_TEST_POSTGRES_URL is unset: `make test` starts PostgreSQL and sets it")
@@ -44,15 +44,25 @@ def postgres_url() -> Iterator[str]:
     from sqlalchemy.engine import make_url
 
     url = make_url(base)
-    name = f"mlp_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
+
+    def drop() -> None:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    url, drop = fresh_postgres_database()
+    try:
+        yield url
+    finally:
+        drop()
 
 
 class Api:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
 from sqlalchemy import create_engine
 
 from jupyter_mlp_backend.experiments.search import InvalidSearch, RunQuery, RunSearch, prepare_store
 from tests.bench.runs_store import create_store, fill
+from tests.conftest import fresh_postgres_database
 
 QUERIES = [
     ("", []),
@@ -39,7 +37,7 @@ def store(request, tmp_path_factory):
         url = f"sqlite:///{d / 'mlflow.db'}"
         cleanup = None
     else:
-        url, cleanup = _postgres_database()
+        url, cleanup = fresh_postgres_database("mlp_search")
     exp = create_store(url if request.param == "postgres" else d / "mlflow.db", d / "artifacts")
     fill(url if request.param == "postgres" else d / "mlflow.db", exp, 1500, nan_every=11)
     prepare_store(url)
@@ -51,26 +49,6 @@ def store(request, tmp_path_factory):
     theirs.engine.dispose()
     if cleanup:
         cleanup()
-
-
-def _postgres_database():
-    base = os.environ.get("MLP_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("MLP_TEST_POSTGRES_URL is unset: `make test` starts PostgreSQL and sets it")
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(base)
-    name = f"mlp_search_{uuid.uuid4().hex[:10]}"
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return url.set(database=name).render_as_string(hide_password=False), drop
 
 
 def _mlflow_ids(mlstore, exp, flt, order, n):

@@ -262,15 +262,24 @@ def run_scoped(path: str, method: str = "POST", write: bool = True, protect_tags
     return handler
 
 
-async def runs_search(call: Call) -> Response:
-    body = dict(call.body)
-    asked = [str(e) for e in body.get("experiment_ids") or []]
-    for e in asked:
-        _own_experiment(call, e)
-    body["experiment_ids"] = asked or sorted(call.experiments)
-    if not body["experiment_ids"]:
-        return Response(json.dumps({"runs": []}), media_type="application/json")
-    return await _forward(call, "POST", f"{API}/runs/search", body=body)
+def _scoped_search(path: str, empty: dict[str, Any]):
+    """A search whose `experiment_ids` must be the project's: named ones are checked, none means all of them."""
+
+    async def handler(call: Call) -> Response:
+        body = dict(call.body)
+        asked = [str(e) for e in body.get("experiment_ids") or []]
+        for e in asked:
+            _own_experiment(call, e)
+        body["experiment_ids"] = asked or sorted(call.experiments)
+        if not body["experiment_ids"]:
+            return Response(json.dumps(empty), media_type="application/json")
+        return await _forward(call, "POST", f"{API}/{path}", body=body)
+
+    return handler
+
+
+runs_search = _scoped_search("runs/search", {"runs": []})
+logged_models_search = _scoped_search("logged-models/search", {"models": []})
 
 
 async def logged_models_create(call: Call) -> Response:
@@ -283,15 +292,6 @@ async def logged_models_create(call: Call) -> Response:
         if model.get("model_id"):
             call.exp.model_experiment.put(model["model_id"], str(model.get("experiment_id")))
     return resp
-
-
-async def logged_models_search(call: Call) -> Response:
-    body = dict(call.body)
-    asked = [str(e) for e in body.get("experiment_ids") or []]
-    for e in asked:
-        _own_experiment(call, e)
-    body["experiment_ids"] = asked or sorted(call.experiments)
-    return await _forward(call, "POST", f"{API}/logged-models/search", body=body)
 
 
 async def logged_model_item(call: Call, rest: str) -> Response:
