@@ -34,6 +34,15 @@ export type MetricHistory = Schemas['MetricHistory'];
 export type ArtifactEntry = Schemas['ArtifactEntry'];
 export type ArtifactList = Schemas['ArtifactList'];
 export type RunComparison = Schemas['RunComparison'];
+export type StageOut = Schemas['StageOut'];
+export type ParameterOut = Schemas['ParameterOut'];
+export type Problem = Schemas['Problem'];
+export type PreflightReport = Schemas['PreflightReport'];
+export type NotebookSubmission = Schemas['NotebookSubmission'];
+export type PromoteRequest = Schemas['PromoteRequest'];
+export type PromoteResult = Schemas['PromoteResult'];
+export type PipelineSummary = Schemas['PipelineSummary'];
+export type PipelinePage = Schemas['PipelinePage'];
 
 /** Which project a notebook belongs to, from the server extension's `project-of` route. */
 export interface ProjectOf {
@@ -256,6 +265,32 @@ export function openRunEvents(
   signal: AbortSignal
 ): Promise<ReadableStreamDefaultReader<Uint8Array>> {
   return openEventStream(`${projectPath(slug)}/runs/events`, signal);
+}
+
+/** What promoting a notebook would give (stages, parameters, problems), without storing anything. */
+export function preflightPipeline(slug: string, body: NotebookSubmission): Promise<PreflightReport> {
+  return requestAPI<PreflightReport>(`${projectPath(slug)}/pipelines/preflight`, {
+    method: 'POST',
+    body: JSON.stringify(body)
+  });
+}
+
+/**
+ * Store the notebook as a new version of a pipeline; `created` is false when an identical version
+ * already existed.
+ *
+ * @throws ApiError `preflight_failed` (422) with the problems as detail when preflight has errors
+ */
+export function promotePipeline(slug: string, body: PromoteRequest): Promise<PromoteResult> {
+  return requestAPI<PromoteResult>(`${projectPath(slug)}/pipelines`, {
+    method: 'POST',
+    body: JSON.stringify(body)
+  });
+}
+
+/** One page of a project's pipelines. */
+export function listPipelines(slug: string, limit = 50, offset = 0): Promise<PipelinePage> {
+  return requestAPI<PipelinePage>(`${projectPath(slug)}/pipelines?${page(limit, offset)}`);
 }
 
 /** Which project a notebook (path relative to the Jupyter root) belongs to. */

@@ -12,6 +12,7 @@ import { experimentsPlugin, OPEN_EXPERIMENTS } from './experimentsPlugin';
 import { platformIcon } from './icons';
 import { formatApiError, validateSlug } from './permissions';
 import { linkFolderPlugin, notebookProjectPlugin } from './projectMarkerPlugins';
+import { promoteNotebookPlugin } from './promotePlugin';
 import { ICurrentProject } from './tokens';
 import { ProjectsPanel } from './widgets/ProjectsPanel';
 
@@ -122,4 +123,10 @@ async function promptForProject(): Promise<{ slug: string; name: string } | null
   return { slug, name: name.value.trim() };
 }
 
-export default [projectsPanel, experimentsPlugin, notebookProjectPlugin, linkFolderPlugin];
+export default [
+  projectsPanel,
+  experimentsPlugin,
+  notebookProjectPlugin,
+  linkFolderPlugin,
+  promoteNotebookPlugin
+];

@@ -49,16 +49,13 @@ export const linkFolderPlugin: JupyterFrontEndPlugin<void> = {
       caption:
         'Notebooks in this folder and below log their runs to the current ML Platform project',
       icon: platformIcon,
-      isEnabled: () => {
-        const item = browser.selectedItems().next();
-        return !item.done && item.value?.type === 'directory';
-      },
-      execute: async () => {
-        const item = browser.selectedItems().next();
-        if (item.done || item.value?.type !== 'directory') {
+      isEnabled: args => typeof args.folder === 'string' || selectedFolder(browser) !== null,
+      execute: async args => {
+        // `folder` lets other commands (promote-notebook) link a folder the browser does not show.
+        const folder = typeof args.folder === 'string' ? args.folder : selectedFolder(browser);
+        if (folder === null) {
           return;
         }
-        const folder = item.value.path;
         const slug = project.get();
         if (!slug) {
           await showErrorMessage(
@@ -85,6 +82,7 @@ export const linkFolderPlugin: JupyterFrontEndPlugin<void> = {
             content: projectMarkerContent(slug)
           });
           markersChanged.emit();
+          return path;
         } catch (error) {
           await showErrorMessage('Could not link the folder', formatApiError(error));
         }
@@ -92,3 +90,9 @@ export const linkFolderPlugin: JupyterFrontEndPlugin<void> = {
     });
   }
 };
+
+/** The folder selected in the file browser, or null when the selection is not a folder. */
+function selectedFolder(browser: IDefaultFileBrowser): string | null {
+  const item = browser.selectedItems().next();
+  return !item.done && item.value?.type === 'directory' ? item.value.path : null;
+}
