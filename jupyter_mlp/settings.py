@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         description="Prefix of the MLflow experiment names the platform creates (`<prefix><project>/<name>`), for "
         "several platforms sharing one MLflow server.",
     )
+    dagster_url: str | None = Field(
+        default=None,
+        description="URL of an existing Dagster webserver whose workspace loads "
+        "`jupyter_mlp_backend.pipelines.dagster_location`. Unset: the backend runs its own on a loopback port.",
+    )
     kernel_token_ttl_seconds: int = Field(
         default=7 * 24 * 3600,
         ge=60,

@@ -28,6 +28,7 @@ class Action(str, Enum):
     write_runs = "runs.write"
     read_pipelines = "pipelines.read"
     write_pipelines = "pipelines.write"
+    run_pipelines = "pipelines.run"
 
 
 # The least role each action needs. An action missing here is denied to everyone but platform admins.
@@ -40,6 +41,7 @@ MIN_ROLE: dict[Action, Role] = {
     Action.write_runs: Role.scientist,
     Action.read_pipelines: Role.viewer,
     Action.write_pipelines: Role.scientist,
+    Action.run_pipelines: Role.scientist,
 }
 
 

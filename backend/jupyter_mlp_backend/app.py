@@ -18,6 +18,8 @@ from .experiments import routes as experiment_routes
 from .experiments.state import Experiments
 from .identity import make_resolver
 from .pipelines import routes as pipeline_routes
+from .pipelines import runs as pipeline_runs
+from .pipelines.dagster_service import DagsterService
 from .routes import audit as audit_routes
 from .routes import identity as identity_routes
 from .routes import projects as project_routes
@@ -52,11 +54,13 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.secret = secret
         app.state.resolver = make_resolver(settings, secret)
         app.state.experiments = Experiments(settings)
+        app.state.dagster = DagsterService(settings)
         if eager:
             app.state.experiments.start()
         log.info("backend ready (db %s, auth %s)", db.engine.url.render_as_string(hide_password=True),
                  settings.auth_mode)
         yield
+        await app.state.dagster.stop()
         await app.state.experiments.stop()
         db.dispose()
 
@@ -80,6 +84,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     api.include_router(audit_routes.router)
     api.include_router(experiment_routes.router)
     api.include_router(pipeline_routes.router)
+    api.include_router(pipeline_runs.router)
     app.include_router(api)
     gateway.install(app)
     return app

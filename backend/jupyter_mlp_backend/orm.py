@@ -121,3 +121,22 @@ class PipelineVersion(Base):
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
 
     pipeline: Mapped[Pipeline] = relationship(back_populates="versions")
+
+
+class PipelineRunRecord(Base):
+    """One run of a pipeline version: its Dagster run, its parameters, its MLflow parent run."""
+
+    __tablename__ = "pipeline_runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # our id; also names the run folder
+    version_id: Mapped[int] = mapped_column(ForeignKey("pipeline_versions.id", ondelete="CASCADE"), nullable=False,
+                                            index=True)
+    dagster_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    parameters: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="QUEUED")
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    version: Mapped[PipelineVersion] = relationship()

@@ -260,16 +260,13 @@ async def compare_runs(
 async def kernel_token(slug: str, request: Request, db: DB, who: Caller) -> KernelCredentials:
     exp = await _ready(request)
 
-    def grant() -> tuple[int, str | None]:
+    def grant() -> int:
         g = require(db, who, slug, Action.read_runs, target="kernel-token")
-        existing = next((r.experiment_id for r in experiment_rows(db, g.project.id) if r.name == DEFAULT_EXPERIMENT),
-                        None)
         db.commit()
-        return g.project.id, existing
+        return g.project.id
 
-    project_id, default_id = await run_in_threadpool(grant)
-    if default_id is None:
-        default_id = await _create_default_experiment(request, exp, slug, project_id, who.user)
+    project_id = await run_in_threadpool(grant)
+    default_id = await ensure_default_experiment(request, exp, slug, project_id, who.user)
     settings = request.app.state.settings
     ttl = settings.kernel_token_ttl_seconds
     token = mint_token(request.app.state.secret, who.user, ttl, scope="mlflow", prj=slug, adm=who.is_admin)
@@ -277,7 +274,17 @@ async def kernel_token(slug: str, request: Request, db: DB, who: Caller) -> Kern
                              expires_at=int(time.time()) + ttl)
 
 
-async def _create_default_experiment(request: Request, exp, slug: str, project_id: int, user: str) -> str:  # noqa: ANN001
+async def ensure_default_experiment(request: Request, exp, slug: str, project_id: int, user: str) -> str:  # noqa: ANN001
+    """The id of the project's Default experiment, created in MLflow (and mapped) on first need."""
+
+    def existing() -> str | None:
+        with request.app.state.db.session() as s:
+            return next((r.experiment_id for r in experiment_rows(s, project_id) if r.name == DEFAULT_EXPERIMENT),
+                        None)
+
+    found = await run_in_threadpool(existing)
+    if found is not None:
+        return found
     name = mlflow_name(request.app.state.settings, slug, DEFAULT_EXPERIMENT)
     r = await exp.mlflow.client.post("/api/2.0/mlflow/experiments/create", json={"name": name})
     if r.status_code == 200:

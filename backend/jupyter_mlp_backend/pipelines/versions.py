@@ -21,9 +21,11 @@ from .analysis import Analysis
 FORMAT = 1
 
 
-def _cell(source: str, tags: list[str] | None = None) -> dict[str, Any]:
-    return {"cell_type": "code", "execution_count": None, "metadata": {"tags": tags or []}, "outputs": [],
-            "source": source}
+def _cell(source: str, tags: list[str] | None = None, number: int | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"tags": tags or []}
+    if number is not None:
+        meta["mlp_source_cell"] = number  # where a failing cell came from, for error messages
+    return {"cell_type": "code", "execution_count": None, "metadata": meta, "outputs": [], "source": source}
 
 
 def _src(cell: dict[str, Any]) -> str:
@@ -43,13 +45,14 @@ def stage_notebooks(nb: dict[str, Any], a: Analysis) -> dict[str, dict[str, Any]
                                                               "language": "python"}
     out = {}
     for s in a.stages:
-        body = [_cell(_src(by_number[n])) for n in a.shared_cells]
-        body.append(_cell(_src(by_number[a.parameters_cell]) if a.parameters_cell else "", ["parameters"]))
+        body = [_cell(_src(by_number[n]), number=n) for n in a.shared_cells]
+        body.append(_cell(_src(by_number[a.parameters_cell]) if a.parameters_cell else "", ["parameters"],
+                          a.parameters_cell))
         if s.inputs:
             body.append(_cell("from jupyter_mlp.pipeline_io import load_inputs as _mlp_load\n"
                               f"globals().update(_mlp_load({json.dumps(producers[s.name], sort_keys=True)}))",
                               ["mlp-inputs"]))
-        body += [_cell(_src(by_number[n])) for n in s.cells]
+        body += [_cell(_src(by_number[n]), number=n) for n in s.cells]
         if s.outputs:
             values = ", ".join(f'"{n}": {n}' for n in sorted(s.outputs))
             body.append(_cell("from jupyter_mlp.pipeline_io import save_outputs as _mlp_save\n"

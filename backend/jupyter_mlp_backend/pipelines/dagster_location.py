@@ -1,0 +1,75 @@
+"""The Dagster code location the platform generates from stored pipeline versions.
+
+Dagster loads this module (`workspace.yaml` names it). It reads `$MLP_HOME/dagster/pipelines.json`, which the
+backend rewrites from its database whenever a version is promoted, and defines for every version one asset per
+stage (dependencies from the data flow) and one job over them. Each asset runs its stage notebook with
+papermill (`stage_runner`). Imported only by Dagster's processes.
+"""
+
+
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from .dagster_service import job_name
+from .stage_runner import StageFailed, run_stage
+
+INDEX = "pipelines.json"
+
+
+class PipelineRun(dg.ConfigurableResource):
+    """What one run needs, given by the backend in the run config."""
+
+    project: str
+    run_dir: str
+    parameters_json: str = "{}"
+    tracking_uri: str = ""
+    token: str = ""
+    experiment_id: str = ""
+    parent_run_id: str = ""
+
+    def as_config(self) -> dict:
+        return {"project": self.project, "run_dir": self.run_dir, "parameters": json.loads(self.parameters_json),
+                "tracking_uri": self.tracking_uri, "token": self.token, "experiment_id": self.experiment_id,
+                "parent_run_id": self.parent_run_id}
+
+
+def _asset(version_dir: Path, prefix: list[str], stage: dict, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    name = stage["name"].replace("-", "_")
+
+    @dg.asset(key=dg.AssetKey([*prefix, name]), deps=deps, group_name="_".join(prefix).replace("-", "_"),
+              description=f"Stage '{stage['name']}' (cells {stage['cells']})")
+    def _stage(context: dg.AssetExecutionContext, mlp: PipelineRun) -> dg.MaterializeResult:
+        try:
+            result = run_stage(version_dir, stage["name"], mlp.as_config())
+        except StageFailed as e:
+            raise dg.Failure(description=str(e), metadata={
+                "stage": e.stage, "cell": e.cell if e.cell is not None else -1, "error": f"{e.ename}: {e.evalue}",
+                "traceback": dg.MetadataValue.md(f"```\n{e.tb[-4000:]}\n```")}) from None
+        return dg.MaterializeResult(metadata={"output_notebook": str(result.output_notebook),
+                                              "mlflow_run_id": result.mlflow_run_id or ""})
+
+    return _stage
+
+
+def build(home: Path) -> dg.Definitions:
+    index_path = home / "dagster" / INDEX
+    entries = json.loads(index_path.read_text()) if index_path.exists() else []
+    assets, jobs = [], []
+    for e in entries:
+        version_dir = home / "pipelines" / e["project"] / e["version"]
+        desc = json.loads((version_dir / "pipeline.json").read_text())
+        prefix = [e["project"].replace("-", "_"), e["pipeline"].replace("-", "_"), f"v{e['version'][:12]}"]
+        keys = {s["name"]: dg.AssetKey([*prefix, s["name"].replace("-", "_")]) for s in desc["stages"]}
+        defs = [_asset(version_dir, prefix, s, [keys[d] for d in s["depends_on"]]) for s in desc["stages"]]
+        assets += defs
+        jobs.append(dg.define_asset_job(job_name(e["project"], e["pipeline"], e["version"]),
+                                        selection=dg.AssetSelection.assets(*defs),
+                                        executor_def=dg.in_process_executor))
+    return dg.Definitions(assets=assets, jobs=jobs,
+                          resources={"mlp": PipelineRun.configure_at_launch()})
+
+
+defs = build(Path(os.environ.get("MLP_HOME", Path.home() / ".mlp")))

@@ -1,0 +1,217 @@
+"""Dagster as the backend's managed child: a webserver over the generated code location, driven by GraphQL.
+
+Embedded default: `dagster-webserver` on a loopback port with `DAGSTER_HOME=$MLP_HOME/dagster` (SQLite storage,
+runs launched at once by the default coordinator, telemetry off). A team deployment names an existing
+Dagster instead (`MLP_DAGSTER_URL`) whose workspace loads `jupyter_mlp_backend.pipelines.dagster_location`.
+Started on first use, like MLflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from jupyter_mlp.settings import Settings
+
+LOCATION = "jupyter_mlp"
+REPOSITORY = "__repository__"
+
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: DefaultRunCoordinator
+"""
+
+WORKSPACE_YAML = f"""\
+load_from:
+  - python_module:
+      module_name: jupyter_mlp_backend.pipelines.dagster_location
+      location_name: {LOCATION}
+"""
+
+
+def job_name(project: str, pipeline: str, version: str) -> str:
+    """The Dagster job of one pipeline version (Dagster names allow letters, digits and underscores)."""
+    return f"{project}__{pipeline}__{version[:12]}".replace("-", "_")
+
+
+class DagsterUnavailable(RuntimeError):
+    pass
+
+
+class DagsterService:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.home = settings.home / "dagster"
+        self._proc: subprocess.Popen | None = None
+        self._url: str | None = settings.dagster_url.rstrip("/") if settings.dagster_url else None
+        self._lock = asyncio.Lock()
+        self._ready = False
+        self._loaded: str | None = None  # the index content Dagster last loaded
+
+    @property
+    def index(self) -> Path:
+        return self.home / "pipelines.json"
+
+    def write_index(self, entries: list[dict[str, str]]) -> None:
+        """Record which versions the code location defines (the backend's database is the source)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(sorted(entries, key=lambda e: (e["project"], e["pipeline"], e["version"])), indent=1)
+        if self.index.exists() and self.index.read_text() == text:
+            return
+        tmp = self.index.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(self.index)
+
+    def _start(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.settings.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.home / "dagster.yaml").write_text(DAGSTER_YAML)
+        (self.home / "workspace.yaml").write_text(WORKSPACE_YAML)
+        if not self.index.exists():
+            self.write_index([])
+        pidfile = self.settings.run_dir / "dagster.pid"
+        try:  # a webserver left by a backend that died
+            os.killpg(int(pidfile.read_text()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {**os.environ, "DAGSTER_HOME": str(self.home), "MLP_HOME": str(self.settings.home)}
+        log = open(self.settings.run_dir / "dagster.log", "ab")
+        self._proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port),
+             "-w", str(self.home / "workspace.yaml")],
+            cwd=self.home, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        log.close()
+        pidfile.write_text(str(self._proc.pid))
+        self._url = f"http://127.0.0.1:{port}"
+
+    async def ready(self, timeout: float = 180.0) -> str:
+        async with self._lock:
+            if self._ready:
+                return self._url
+            if self._url is None:
+                self._start()
+            deadline = time.monotonic() + timeout
+            async with httpx.AsyncClient(timeout=2.0) as client:
+                while time.monotonic() < deadline:
+                    if self._proc is not None and self._proc.poll() is not None:
+                        raise DagsterUnavailable(f"Dagster exited with code {self._proc.returncode}; see "
+                                                 f"{self.settings.run_dir / 'dagster.log'}")
+                    try:
+                        if (await client.get(f"{self._url}/server_info")).status_code == 200:
+                            self._ready = True
+                            return self._url
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(0.3)
+            raise DagsterUnavailable(f"Dagster did not answer within {timeout:.0f} s")
+
+    async def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        url = await self.ready()
+        async with httpx.AsyncClient(timeout=120.0) as client:
+            r = await client.post(f"{url}/graphql", json={"query": query, "variables": variables or {}})
+        body = r.json()
+        if r.status_code != 200 or body.get("errors"):
+            raise DagsterUnavailable(f"Dagster GraphQL error: {json.dumps(body.get('errors') or body)[:500]}")
+        return body["data"]
+
+    async def reload(self) -> None:
+        """Make Dagster load the code location again if the index changed since it last did."""
+        current = self.index.read_text() if self.index.exists() else ""
+        if current == self._loaded:
+            return
+        data = await self.graphql(RELOAD, {"name": LOCATION})
+        result = data["reloadRepositoryLocation"]
+        if result.get("__typename") != "WorkspaceLocationEntry":
+            raise DagsterUnavailable(f"Dagster could not reload the pipelines: {result.get('message', result)}")
+        status = (result.get("locationOrLoadError") or {})
+        if status.get("__typename") == "PythonError":
+            raise DagsterUnavailable(f"The generated code location does not load: {status.get('message')}")
+        self._loaded = current
+
+    async def launch(self, job: str, run_config: dict[str, Any], tags: dict[str, str]) -> str:
+        data = await self.graphql(LAUNCH, {"params": {
+            "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": job},
+            "runConfigData": run_config,
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
+        }})
+        result = data["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise DagsterUnavailable(f"Dagster refused the run: {result.get('message', result['__typename'])}")
+        return result["run"]["runId"]
+
+    async def run(self, run_id: str) -> dict[str, Any] | None:
+        data = await self.graphql(RUN, {"runId": run_id})
+        r = data["runOrError"]
+        return r if r.get("__typename") == "Run" else None
+
+    async def terminate(self, run_id: str) -> None:
+        await self.graphql(TERMINATE, {"runId": run_id})
+
+    async def stop(self) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            return
+        try:
+            os.killpg(self._proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        for _ in range(100):
+            if self._proc.poll() is not None:
+                return
+            await asyncio.sleep(0.1)
+        os.killpg(self._proc.pid, signal.SIGKILL)
+
+
+RELOAD = """
+mutation Reload($name: String!) {
+  reloadRepositoryLocation(repositoryLocationName: $name) {
+    __typename
+    ... on WorkspaceLocationEntry { locationOrLoadError { __typename ... on PythonError { message } } }
+    ... on PythonError { message }
+    ... on RepositoryLocationNotFound { message }
+  }
+}"""
+
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId status } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on PipelineNotFoundError { message }
+    ... on InvalidSubsetError { message }
+    ... on RunConflict { message }
+  }
+}"""
+
+RUN = """
+query Run($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run {
+      runId status startTime endTime
+      stepStats { stepKey status startTime endTime }
+    }
+  }
+}"""
+
+TERMINATE = """
+mutation Terminate($runId: String!) { terminateRun(runId: $runId) { __typename } }
+"""

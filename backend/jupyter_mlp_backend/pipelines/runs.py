@@ -1,0 +1,305 @@
+"""Run a pipeline version through Dagster, watch it stage by stage, with an MLflow parent run per run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from datetime import timezone
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from jupyter_mlp.identity import mint_token
+
+from .. import audit
+from ..access import Action, require
+from ..deps import DB, Caller, Paging
+from ..errors import Conflict, Invalid, MLPError, NotFound
+from ..orm import Pipeline, PipelineRunRecord, PipelineVersion, utcnow
+from .dagster_service import DagsterUnavailable, job_name
+
+router = APIRouter(tags=["pipelines"])
+TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+class Unavailable(MLPError):
+    status = 503
+    code = "unavailable"
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{12,64}$")] | None = Field(
+        default=None, description="Version (or a unique prefix of at least 12 hex digits); default: the latest")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="Values for the parameters cell")
+
+
+class StageStatus(BaseModel):
+    name: str
+    status: str
+    start_time: float | None = None
+    end_time: float | None = None
+    error: dict[str, Any] | None = None
+
+
+class PipelineRunOut(BaseModel):
+    run_id: str
+    pipeline: str
+    version: str
+    status: str
+    parameters: dict[str, Any]
+    created_by: str
+    created_at: str
+    mlflow_run_id: str | None
+    stages: list[StageStatus]
+
+
+class PipelineRunPage(BaseModel):
+    items: list[PipelineRunOut]
+    total: int
+
+
+def coerce_parameters(declared: list[dict[str, str]], given: dict[str, Any]) -> dict[str, Any]:
+    """Check names and types against the parameters cell; values stay data (papermill writes them as literals)."""
+    known = {p["name"]: p["type"] for p in declared}
+    out: dict[str, Any] = {}
+    for name, value in given.items():
+        if name not in known:
+            raise Invalid(f"'{name}' is not a parameter of this pipeline (its parameters: "
+                          f"{', '.join(known) or 'none'})", detail=[{"field": f"parameters.{name}"}])
+        kind = known[name]
+        ok = {
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "str": isinstance(value, str),
+            "bool": isinstance(value, bool),
+            "list": isinstance(value, list),
+            "dict": isinstance(value, dict),
+        }.get(kind, True)
+        if not ok:
+            raise Invalid(f"Parameter '{name}' must be {kind}, got {type(value).__name__}",
+                          detail=[{"field": f"parameters.{name}"}])
+        out[name] = float(value) if kind == "float" else value
+    return out
+
+
+def _iso(dt) -> str:  # noqa: ANN001
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def _find_version(db: DB, project_id: int, name: str, version: str | None) -> tuple[Pipeline, PipelineVersion]:
+    p = db.execute(select(Pipeline).where(Pipeline.project_id == project_id, Pipeline.name == name)
+                   ).scalar_one_or_none()
+    if p is None:
+        raise NotFound(f"Pipeline '{name}' not found")
+    if version is None:
+        return p, p.versions[-1]
+    matches = [v for v in p.versions if v.digest.startswith(version)]
+    if len(matches) != 1:
+        raise NotFound(f"Version '{version}' of '{name}' not found")
+    return p, matches[0]
+
+
+def _index_entries(db: DB) -> list[dict[str, str]]:
+    from ..orm import Project
+
+    rows = db.execute(select(Project.slug, Pipeline.name, PipelineVersion.digest)
+                      .join(Pipeline, Pipeline.project_id == Project.id)
+                      .join(PipelineVersion, PipelineVersion.pipeline_id == Pipeline.id)).all()
+    return [{"project": s, "pipeline": n, "version": d} for s, n, d in rows]
+
+
+@router.post("/projects/{slug}/pipelines/{name}/runs", response_model=PipelineRunOut, status_code=201,
+             summary="Run a pipeline version with parameters")
+async def start_run(slug: str, name: str, body: RunRequest, request: Request, db: DB, who: Caller) -> PipelineRunOut:
+    app = request.app
+
+    def prepare():  # noqa: ANN202
+        grant = require(db, who, slug, Action.run_pipelines, target=name)
+        pipeline, version = _find_version(db, grant.project.id, name, body.version)
+        desc = json.loads(version.description)
+        params = coerce_parameters(desc["parameters"], body.parameters)
+        entries = _index_entries(db)
+        db.commit()
+        return grant.project.id, pipeline.name, version.id, version.digest, params, entries
+
+    project_id, pipeline_name, version_id, digest, params, entries = await run_in_threadpool(prepare)
+    dagster = app.state.dagster
+    exp = app.state.experiments
+    try:
+        dagster.write_index(entries)
+        await dagster.ready()
+        await dagster.reload()
+        await exp.ready()
+    except (DagsterUnavailable, RuntimeError) as e:
+        raise Unavailable(str(e)) from e
+
+    from ..experiments.routes import ensure_default_experiment
+
+    experiment_id = await ensure_default_experiment(request, exp, slug, project_id, who.user)
+    home = app.state.settings.home
+    version_dir = home / "pipelines" / slug / digest
+    env_hash = hashlib.sha256((version_dir / "environment.txt").read_bytes()).hexdigest()
+    parent = await exp.mlflow.client.post("/api/2.0/mlflow/runs/create", json={
+        "experiment_id": experiment_id, "user_id": who.user, "start_time": int(time.time() * 1000),
+        "run_name": f"{pipeline_name} @ {digest[:12]}",
+        "tags": [{"key": k, "value": v} for k, v in {
+            "mlflow.user": who.user, "mlp.project": slug, "mlp.pipeline.name": pipeline_name,
+            "mlp.pipeline.version": digest, "mlp.env.freeze_sha256": env_hash,
+            "mlp.pipeline.parameters": json.dumps(params, sort_keys=True)[:5000]}.items()]})
+    if parent.status_code != 200:
+        raise Unavailable(f"MLflow refused the pipeline run: {parent.text[:300]}")
+    parent_id = parent.json()["run"]["info"]["run_id"]
+    exp.run_experiment.put(parent_id, experiment_id)
+    if params:
+        await exp.mlflow.client.post("/api/2.0/mlflow/runs/log-batch", json={
+            "run_id": parent_id, "params": [{"key": k, "value": json.dumps(v) if not isinstance(v, str) else v}
+                                            for k, v in params.items()]})
+    run_id = str(uuid.uuid4())
+    settings = app.state.settings
+    token = mint_token(app.state.secret, who.user, settings.kernel_token_ttl_seconds, scope="mlflow", prj=slug,
+                       adm=who.is_admin)
+    base = (settings.public_url or str(request.base_url)).rstrip("/")
+    run_config = {"resources": {"mlp": {"config": {
+        "project": slug, "run_dir": str(home / "pipeline-runs" / slug / run_id),
+        "parameters_json": json.dumps(params), "tracking_uri": f"{base}/mlflow/{slug}", "token": token,
+        "experiment_id": experiment_id, "parent_run_id": parent_id}}}}
+    try:
+        dagster_id = await dagster.launch(job_name(slug, pipeline_name, digest), run_config,
+                                          {"mlp/project": slug, "mlp/pipeline": pipeline_name,
+                                           "mlp/version": digest, "mlp/user": who.user})
+    except DagsterUnavailable as e:
+        await exp.mlflow.client.post("/api/2.0/mlflow/runs/update", json={"run_id": parent_id, "status": "FAILED"})
+        raise Unavailable(str(e)) from e
+
+    def record() -> PipelineRunRecord:
+        rec = PipelineRunRecord(id=run_id, version_id=version_id, dagster_run_id=dagster_id, mlflow_run_id=parent_id,
+                                parameters=json.dumps(params), status="STARTED", created_by=who.user)
+        db.add(rec)
+        audit.append(db, actor=who.user, action="pipeline.run", decision="allow", project=slug,
+                     target=f"{pipeline_name}@{digest[:12]}", detail={"run": run_id, "parameters": params})
+        db.commit()
+        return rec
+
+    rec = await run_in_threadpool(record)
+    await exp.changes.bump(slug)
+    return await _describe(request, db, slug, rec, pipeline_name, digest)
+
+
+async def _describe(request: Request, db: DB, slug: str, rec: PipelineRunRecord, pipeline: str,
+                    digest: str) -> PipelineRunOut:
+    """Current state from Dagster; a run that just ended closes its MLflow parent run and is stored as ended."""
+    app = request.app
+    home = app.state.settings.home
+    desc = json.loads((home / "pipelines" / slug / digest / "pipeline.json").read_text())
+    stages = {s["name"]: StageStatus(name=s["name"], status="PENDING") for s in desc["stages"]}
+    status = rec.status
+    if rec.status not in TERMINAL and rec.dagster_run_id:
+        try:
+            run = await app.state.dagster.run(rec.dagster_run_id)
+        except DagsterUnavailable:
+            run = None
+        if run is not None:
+            status = run["status"]
+            for step in run.get("stepStats") or []:
+                stage = step["stepKey"].rsplit("__", 1)[-1]
+                match = next((n for n in stages if n.replace("-", "_") == stage), None)
+                if match:
+                    stages[match] = StageStatus(name=match, status=step["status"] or "PENDING",
+                                                start_time=step.get("startTime"), end_time=step.get("endTime"))
+            if status in TERMINAL:
+                await _close(request, db, rec, status, stages)
+    run_dir = home / "pipeline-runs" / slug / rec.id
+    for name, st in stages.items():
+        err = run_dir / f"{name}.error.json"
+        if err.exists():
+            st.error = json.loads(err.read_text())
+            st.status = "FAILURE"
+    return PipelineRunOut(run_id=rec.id, pipeline=pipeline, version=digest, status=status,
+                          parameters=json.loads(rec.parameters), created_by=rec.created_by,
+                          created_at=_iso(rec.created_at), mlflow_run_id=rec.mlflow_run_id,
+                          stages=list(stages.values()))
+
+
+async def _close(request: Request, db: DB, rec: PipelineRunRecord, status: str, stages: dict) -> None:
+    exp = request.app.state.experiments
+    if rec.mlflow_run_id:
+        await exp.mlflow.client.post("/api/2.0/mlflow/runs/update", json={
+            "run_id": rec.mlflow_run_id, "status": {"SUCCESS": "FINISHED", "CANCELED": "KILLED"}.get(status, "FAILED"),
+            "end_time": int(time.time() * 1000)})
+
+    def store() -> None:
+        rec.status, rec.finished_at = status, utcnow()
+        db.add(rec)
+        db.commit()
+
+    await run_in_threadpool(store)
+
+
+@router.get("/projects/{slug}/pipeline-runs/{run_id}", response_model=PipelineRunOut,
+            summary="A pipeline run with the status of each stage")
+async def get_run(slug: str, run_id: str, request: Request, db: DB, who: Caller) -> PipelineRunOut:
+    def load():  # noqa: ANN202
+        grant = require(db, who, slug, Action.read_pipelines, target=run_id)
+        row = db.execute(select(PipelineRunRecord, Pipeline.name, PipelineVersion.digest)
+                         .join(PipelineVersion, PipelineRunRecord.version_id == PipelineVersion.id)
+                         .join(Pipeline, PipelineVersion.pipeline_id == Pipeline.id)
+                         .where(PipelineRunRecord.id == run_id, Pipeline.project_id == grant.project.id)
+                         ).one_or_none()
+        db.commit()
+        if row is None:
+            raise NotFound(f"Pipeline run '{run_id}' not found")
+        return row
+
+    rec, pipeline, digest = await run_in_threadpool(load)
+    return await _describe(request, db, slug, rec, pipeline, digest)
+
+
+@router.get("/projects/{slug}/pipelines/{name}/runs", response_model=PipelineRunPage,
+            summary="Runs of a pipeline, newest first")
+async def list_runs(slug: str, name: str, request: Request, db: DB, who: Caller, page: Paging) -> PipelineRunPage:
+    def load():  # noqa: ANN202
+        grant = require(db, who, slug, Action.read_pipelines, target=name)
+        p = db.execute(select(Pipeline).where(Pipeline.project_id == grant.project.id, Pipeline.name == name)
+                       ).scalar_one_or_none()
+        if p is None:
+            db.commit()
+            raise NotFound(f"Pipeline '{name}' not found")
+        q = (select(PipelineRunRecord, PipelineVersion.digest)
+             .join(PipelineVersion, PipelineRunRecord.version_id == PipelineVersion.id)
+             .where(PipelineVersion.pipeline_id == p.id))
+        total = len(db.execute(q).all())
+        rows = db.execute(q.order_by(PipelineRunRecord.created_at.desc()).limit(page.limit).offset(page.offset)).all()
+        db.commit()
+        return rows, total
+
+    rows, total = await run_in_threadpool(load)
+    return PipelineRunPage(items=[await _describe(request, db, slug, r, name, d) for r, d in rows], total=total)
+
+
+@router.post("/projects/{slug}/pipeline-runs/{run_id}/cancel", response_model=PipelineRunOut,
+             summary="Cancel a running pipeline run")
+async def cancel_run(slug: str, run_id: str, request: Request, db: DB, who: Caller) -> PipelineRunOut:
+    def load():  # noqa: ANN202
+        grant = require(db, who, slug, Action.run_pipelines, target=run_id)
+        row = db.execute(select(PipelineRunRecord, Pipeline.name, PipelineVersion.digest)
+                         .join(PipelineVersion, PipelineRunRecord.version_id == PipelineVersion.id)
+                         .join(Pipeline, PipelineVersion.pipeline_id == Pipeline.id)
+                         .where(PipelineRunRecord.id == run_id, Pipeline.project_id == grant.project.id)
+                         ).one_or_none()
+        db.commit()
+        if row is None:
+            raise NotFound(f"Pipeline run '{run_id}' not found")
+        return row
+
+    rec, pipeline, digest = await run_in_threadpool(load)
+    if rec.status in TERMINAL:
+        raise Conflict(f"Run '{run_id}' already ended ({rec.status})")
+    await request.app.state.dagster.terminate(rec.dagster_run_id)
+    return await _describe(request, db, slug, rec, pipeline, digest)

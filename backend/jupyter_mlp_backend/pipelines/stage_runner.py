@@ -1,0 +1,133 @@
+"""Run one stage notebook with papermill, inside a Dagster asset, recording it as an MLflow child run.
+
+Imported only by Dagster's processes (code server, run worker), never by the backend's request path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class StageResult:
+    output_notebook: Path
+    mlflow_run_id: str | None
+
+
+class StageFailed(Exception):
+    """A stage raised: which cell, and the traceback, in words."""
+
+    def __init__(self, stage: str, cell: int | None, ename: str, evalue: str, tb: str):
+        self.stage, self.cell, self.ename, self.evalue, self.tb = stage, cell, ename, evalue, tb
+        where = f" in cell {cell}" if cell is not None else ""
+        super().__init__(f"stage '{stage}' failed{where}: {ename}: {evalue}")
+
+
+@contextmanager
+def _environ(values: dict[str, str]):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _child_run(cfg: dict[str, Any], stage: str, version: str) -> str | None:
+    """An MLflow child run of the pipeline run for this stage, through the project's gateway."""
+    if not cfg.get("tracking_uri") or not cfg.get("parent_run_id"):
+        return None
+    from mlflow import MlflowClient
+
+    with _environ({"MLFLOW_TRACKING_TOKEN": cfg["token"]}):
+        client = MlflowClient(tracking_uri=cfg["tracking_uri"])
+        run = client.create_run(cfg["experiment_id"], run_name=stage, tags={
+            "mlflow.parentRunId": cfg["parent_run_id"],
+            "mlp.pipeline.version": version,
+            "mlp.pipeline.stage": stage,
+            "mlp.pipeline.parameters": json.dumps(cfg.get("parameters", {}), sort_keys=True)[:5000],
+        })
+        for k, v in cfg.get("parameters", {}).items():
+            client.log_param(run.info.run_id, k, v)
+        return run.info.run_id
+
+
+def _finish(cfg: dict[str, Any], run_id: str | None, output: Path, ok: bool) -> None:
+    if run_id is None:
+        return
+    from mlflow import MlflowClient
+
+    with _environ({"MLFLOW_TRACKING_TOKEN": cfg["token"]}):
+        client = MlflowClient(tracking_uri=cfg["tracking_uri"])
+        if output.exists():
+            client.log_artifact(run_id, str(output), "output")
+        client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
+
+
+def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult:
+    """Execute `stages/<stage>.ipynb` of a version with the run's parameters; raise StageFailed on an error."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    run_dir = Path(cfg["run_dir"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    output = run_dir / f"{stage}.ipynb"
+    version = version_dir.name
+    child = _child_run(cfg, stage, version)
+    env = {"MLP_STAGE_IO": str(run_dir / "io"), "MLP_STAGE": stage, "MLP_PIPELINE_VERSION": version}
+    if child:
+        # The stage's own `mlflow` calls land in its child run, in the project, as the user who launched it.
+        env.update(MLFLOW_TRACKING_URI=cfg["tracking_uri"], MLFLOW_TRACKING_TOKEN=cfg["token"],
+                   MLFLOW_EXPERIMENT_ID=cfg["experiment_id"], MLFLOW_RUN_ID=child, MLP_PROJECT=cfg["project"])
+    ok = False
+    try:
+        with _environ(env):
+            papermill.execute_notebook(
+                str(version_dir / "stages" / f"{stage}.ipynb"), str(output),
+                parameters=cfg.get("parameters", {}), kernel_name=cfg.get("kernel", "python3"),
+                cwd=str(run_dir), progress_bar=False, log_output=False,
+            )
+        ok = True
+    except PapermillExecutionError as e:
+        failed = StageFailed(stage, _source_cell(output, e.cell_index), e.ename, e.evalue,
+                             "\n".join(e.traceback) if isinstance(e.traceback, list) else str(e.traceback))
+        _record_failure(run_dir, failed)
+        raise failed from None
+    except Exception as e:  # noqa: BLE001 - a kernel that died, a notebook that does not load
+        failed = StageFailed(stage, None, type(e).__name__, str(e), traceback.format_exc())
+        _record_failure(run_dir, failed)
+        raise failed from None
+    finally:
+        _finish(cfg, child, output, ok)
+    return StageResult(output, child)
+
+
+def _record_failure(run_dir: Path, e: StageFailed) -> None:
+    """What the panel shows of a failed stage: the cell, the error, the traceback (ANSI colours removed)."""
+    import re
+
+    tb = re.sub(r"\x1b\[[0-9;]*m", "", e.tb)[-8000:]
+    (run_dir / f"{e.stage}.error.json").write_text(json.dumps(
+        {"stage": e.stage, "cell": e.cell, "error": f"{e.ename}: {e.evalue}", "traceback": tb}))
+
+
+def _source_cell(output: Path, index: int) -> int | None:
+    """The promoted notebook's number of the cell that raised (papermill inserts cells, so find the error output)."""
+    try:
+        cells = json.loads(output.read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return None
+    for cell in cells:
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            return cell.get("metadata", {}).get("mlp_source_cell")
+    return None

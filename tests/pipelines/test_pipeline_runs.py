@@ -1,0 +1,98 @@
+"""Pipelines run for real: Dagster's webserver (managed by the backend) launches them via GraphQL, papermill
+executes each stage, and MLflow records a parent run with a child run per stage."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+CELLS = [
+    ("import math", ["imports"]),
+    ("alpha = 0.5\nepochs = 3\nlabel = 'base'", ["parameters"]),
+    ("data = [i * alpha for i in range(epochs)]", ["stage:prep"]),
+    ("import mlflow\nscore = math.fsum(data)\nmlflow.log_metric('score', score)", ["stage:train"]),
+]
+
+
+def _nb(cells):
+    return {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {"tags": t}, "outputs": [],
+                       "source": s} for s, t in cells],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def _wait(client, slug, run_id, timeout=240):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = client.get(f"/projects/{slug}/pipeline-runs/{run_id}").json()
+        if r["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+            return r
+        time.sleep(1)
+    raise AssertionError(f"run {run_id} did not finish: {r}")
+
+
+@pytest.fixture
+def promoted(backend, project):
+    sam = backend.client("sam")
+    ok = sam.post(f"/projects/{project}/pipelines", json={"notebook": _nb(CELLS), "path": "acme/t.ipynb",
+                                                           "name": "train"})
+    bad = sam.post(f"/projects/{project}/pipelines", json={"notebook": _nb(
+        [*CELLS[:3], ("raise ValueError('broken ' + str(len(data)))", ["stage:train"]),
+         ("done = True", ["stage:report", "depends:train"])]), "path": "acme/b.ipynb", "name": "broken"})
+    assert ok.status_code == 201 and bad.status_code == 201, (ok.text, bad.text)
+    return sam
+
+
+def test_run_with_parameters_then_a_failing_one(backend, project, promoted):
+    sam = promoted
+    r = sam.post(f"/projects/{project}/pipelines/train/runs", json={"parameters": {"alpha": 2, "epochs": 4}})
+    assert r.status_code == 201, r.text
+    run = _wait(sam, project, r.json()["run_id"])
+    assert run["status"] == "SUCCESS", run
+    assert [(s["name"], s["status"]) for s in run["stages"]] == [("prep", "SUCCESS"), ("train", "SUCCESS")]
+    assert run["parameters"] == {"alpha": 2.0, "epochs": 4}
+
+    runs = sam.get(f"/projects/{project}/runs", params={"filter": "tags.mlp.pipeline.stage = 'train'"}).json()
+    assert runs["total"] == 1
+    child = runs["items"][0]
+    assert child["metrics"]["score"] == 0 + 2 + 4 + 6  # the stage's own mlflow call landed in its child run
+    assert child["tags"]["mlflow.parentRunId"] == run["mlflow_run_id"]
+    assert child["tags"]["mlp.pipeline.version"] == run["version"]
+    assert child["user"] == "sam"
+    parent = sam.get(f"/projects/{project}/runs/{run['mlflow_run_id']}").json()
+    assert parent["status"] == "FINISHED" and parent["params"]["alpha"] == "2.0"
+    assert parent["tags"]["mlp.env.freeze_sha256"]
+    arts = sam.get(f"/projects/{project}/runs/{child['run_id']}/artifacts", params={"path": "output"}).json()
+    assert [a["path"] for a in arts["items"]] == ["output/train.ipynb"]
+
+    r = sam.post(f"/projects/{project}/pipelines/broken/runs", json={})
+    run = _wait(sam, project, r.json()["run_id"])
+    assert run["status"] == "FAILURE"
+    stages = {s["name"]: s for s in run["stages"]}
+    assert stages["prep"]["status"] == "SUCCESS"
+    assert stages["train"]["status"] == "FAILURE"
+    assert stages["train"]["error"]["cell"] == 4 and "ValueError: broken 3" in stages["train"]["error"]["error"]
+    assert stages["report"]["status"] != "SUCCESS"
+    parent = sam.get(f"/projects/{project}/runs/{run['mlflow_run_id']}").json()
+    assert parent["status"] == "FAILED"
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"nope": 1}, "parameters.nope"),
+    ({"epochs": "three"}, "parameters.epochs"),
+    ({"epochs": 2.5}, "parameters.epochs"),
+    ({"label": 5}, "parameters.label"),
+])
+def test_bad_parameters_are_refused_before_anything_runs(backend, project, promoted, params, field):
+    r = promoted.post(f"/projects/{project}/pipelines/train/runs", json={"parameters": params})
+    assert r.status_code == 422 and field in json.dumps(r.json()["error"]["detail"])
+    assert promoted.get(f"/projects/{project}/pipelines/train/runs").json()["total"] == 0
+
+
+def test_roles_and_other_projects(backend, project, promoted):
+    assert backend.client("vic").post(f"/projects/{project}/pipelines/train/runs", json={}).status_code == 403
+    assert backend.client("gus").post(f"/projects/{project}/pipelines/train/runs", json={}).status_code == 404
+    assert promoted.post(f"/projects/{project}/pipelines/nope/runs", json={}).status_code == 404
+    assert promoted.get(f"/projects/{project}/pipeline-runs/not-a-run").status_code == 404
