@@ -201,6 +201,76 @@ def cmd_promote(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_param(text: str) -> tuple[str, Any]:
+    """`name=value`; the value is JSON when it parses (numbers, true, lists…), else a plain string."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name:
+        raise SystemExit(f"mlp: parameter '{text}' must look like name=value")
+    try:
+        return name, json.loads(raw)
+    except ValueError:
+        return name, raw
+
+
+def cmd_pipelines_list(args: argparse.Namespace) -> int:
+    page = _client().get(f"/projects/{args.project}/pipelines", limit=args.limit, offset=args.offset)
+    for item in page["items"]:
+        item["latest_version"] = item["latest_version"][:12]
+    _emit(args, page, ["name", "versions", "latest_version", "updated_at", "source_path"])
+    return 0
+
+
+def cmd_pipelines_show(args: argparse.Namespace) -> int:
+    p = _client().get(f"/projects/{args.project}/pipelines/{args.name}")
+    if args.json:
+        print(json.dumps(p, indent=2))
+        return 0
+    print(f"Pipeline {p['name']} (from {p['source_path']}), {len(p['versions'])} version(s)")
+    for v in p["versions"]:
+        print(f"  {v['version'][:12]}  {v['created_at'][:19]}  by {v['created_by']}  stages: {' -> '.join(v['order'])}")
+    if p["versions"]:
+        params = p["versions"][0]["parameters"]
+        print("Parameters: " + (", ".join(f"{x['name']}: {x['type']} = {x['default']}" for x in params) or "none"))
+    return 0
+
+
+def _print_run(r: dict[str, Any]) -> None:
+    print(f"Run {r['run_id']}  {r['pipeline']}@{r['version'][:12]}  {r['status']}  (MLflow run {r['mlflow_run_id']})")
+    for s in r["stages"]:
+        line = f"  {s['name']:<20} {s['status']}"
+        if s.get("error"):
+            line += f"  cell {s['error'].get('cell')}: {s['error'].get('error')}"
+        print(line)
+
+
+def cmd_pipelines_run(args: argparse.Namespace) -> int:
+    client = _client()
+    body: dict[str, Any] = {"parameters": dict(_parse_param(p) for p in args.param or [])}
+    if args.version:
+        body["version"] = args.version
+    r = client.post(f"/projects/{args.project}/pipelines/{args.name}/runs", body)
+    if args.wait:
+        import time
+
+        while r["status"] not in ("SUCCESS", "FAILURE", "CANCELED"):
+            time.sleep(1)
+            r = client.get(f"/projects/{args.project}/pipeline-runs/{r['run_id']}")
+    print(json.dumps(r, indent=2)) if args.json else _print_run(r)
+    return 0 if r["status"] in ("SUCCESS", "STARTED", "QUEUED", "STARTING") else 1
+
+
+def cmd_pipelines_status(args: argparse.Namespace) -> int:
+    r = _client().get(f"/projects/{args.project}/pipeline-runs/{args.run_id}")
+    print(json.dumps(r, indent=2)) if args.json else _print_run(r)
+    return 0
+
+
+def cmd_pipelines_cancel(args: argparse.Namespace) -> int:
+    r = _client().post(f"/projects/{args.project}/pipeline-runs/{args.run_id}/cancel")
+    print(json.dumps(r, indent=2)) if args.json else _print_run(r)
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     r = _client().post("/audit/verify")
     if args.json:
@@ -277,6 +347,32 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--check", action="store_true", help="only run the pre-flight check")
     promote.add_argument("--source-path", help="the path to record (default: the absolute path)")
     promote.set_defaults(func=cmd_promote)
+
+    pipes = sub.add_parser("pipelines", help="promoted pipelines and their runs").add_subparsers(dest="verb",
+                                                                                                required=True)
+    pl2 = pipes.add_parser("list")
+    pl2.add_argument("project")
+    paged(pl2)
+    pl2.set_defaults(func=cmd_pipelines_list)
+    ps = pipes.add_parser("show", help="versions, stages and parameters")
+    ps.add_argument("project")
+    ps.add_argument("name")
+    ps.set_defaults(func=cmd_pipelines_show)
+    pr = pipes.add_parser("run", help="run a version (default: the latest) with parameters")
+    pr.add_argument("project")
+    pr.add_argument("name")
+    pr.add_argument("-p", "--param", action="append", help="name=value (value parsed as JSON when it can be)")
+    pr.add_argument("--version", help="version digest or a prefix of at least 12 hex digits")
+    pr.add_argument("--wait", action="store_true", help="wait for the run to end; exit 1 if it failed")
+    pr.set_defaults(func=cmd_pipelines_run)
+    pst = pipes.add_parser("status", help="a run, stage by stage")
+    pst.add_argument("project")
+    pst.add_argument("run_id")
+    pst.set_defaults(func=cmd_pipelines_status)
+    pc2 = pipes.add_parser("cancel")
+    pc2.add_argument("project")
+    pc2.add_argument("run_id")
+    pc2.set_defaults(func=cmd_pipelines_cancel)
 
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="verb", required=True)
     audit.add_parser("verify", help="recompute the hash chain; name the first bad entry").set_defaults(

@@ -96,3 +96,26 @@ def test_roles_and_other_projects(backend, project, promoted):
     assert backend.client("gus").post(f"/projects/{project}/pipelines/train/runs", json={}).status_code == 404
     assert promoted.post(f"/projects/{project}/pipelines/nope/runs", json={}).status_code == 404
     assert promoted.get(f"/projects/{project}/pipeline-runs/not-a-run").status_code == 404
+
+
+def test_cli_runs_a_pipeline_and_shows_the_failing_cell(backend, project, promoted):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    mlp = Path(sys.executable).parent / "mlp"
+    env = {**os.environ, "MLP_HOME": str(backend.settings.home), "MLP_BACKEND_URL": backend.url, "USER": "sam",
+           "LOGNAME": "sam"}
+
+    def run(*args):
+        return subprocess.run([str(mlp), *args], env=env, capture_output=True, text=True, timeout=300)
+
+    shown = run("pipelines", "show", project, "train")
+    assert "stages: prep -> train" in shown.stdout and "alpha: float = 0.5" in shown.stdout
+    ok = run("pipelines", "run", project, "train", "-p", "alpha=1", "-p", "epochs=2", "--wait")
+    assert ok.returncode == 0 and "SUCCESS" in ok.stdout, ok.stdout + ok.stderr
+    bad = run("pipelines", "run", project, "broken", "--wait")
+    assert bad.returncode == 1 and "cell 4: ValueError: broken 3" in bad.stdout
+    wrong = run("pipelines", "run", project, "train", "-p", "nope=1")
+    assert wrong.returncode == 2 and "'nope' is not a parameter" in wrong.stderr
