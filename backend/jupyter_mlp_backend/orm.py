@@ -138,5 +138,6 @@ class PipelineRunRecord(Base):
     created_by: Mapped[str] = mapped_column(String(128), nullable=False)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    stage_status: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON, written when the run ends
 
     version: Mapped[PipelineVersion] = relationship()

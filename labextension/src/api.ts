@@ -43,6 +43,12 @@ export type PromoteRequest = Schemas['PromoteRequest'];
 export type PromoteResult = Schemas['PromoteResult'];
 export type PipelineSummary = Schemas['PipelineSummary'];
 export type PipelinePage = Schemas['PipelinePage'];
+export type PipelineDetail = Schemas['PipelineDetail'];
+export type PipelineVersion = Schemas['PipelineVersionOut'];
+export type PipelineRun = Schemas['PipelineRunOut'];
+export type PipelineRunPage = Schemas['PipelineRunPage'];
+export type RunRequest = Schemas['RunRequest'];
+export type StageStatus = Schemas['StageStatus'];
 
 /** Which project a notebook belongs to, from the server extension's `project-of` route. */
 export interface ProjectOf {
@@ -291,6 +297,51 @@ export function promotePipeline(slug: string, body: PromoteRequest): Promise<Pro
 /** One page of a project's pipelines. */
 export function listPipelines(slug: string, limit = 50, offset = 0): Promise<PipelinePage> {
   return requestAPI<PipelinePage>(`${projectPath(slug)}/pipelines?${page(limit, offset)}`);
+}
+
+function pipelinePath(slug: string, name: string): string {
+  return `${projectPath(slug)}/pipelines/${encodeURIComponent(name)}`;
+}
+
+function pipelineRunPath(slug: string, runId: string): string {
+  return `${projectPath(slug)}/pipeline-runs/${encodeURIComponent(runId)}`;
+}
+
+/** A pipeline and its versions, oldest first. */
+export function getPipeline(slug: string, name: string): Promise<PipelineDetail> {
+  return requestAPI<PipelineDetail>(pipelinePath(slug, name));
+}
+
+/** One page of a pipeline's runs, newest first. */
+export function listPipelineRuns(
+  slug: string,
+  name: string,
+  limit = 50,
+  offset = 0
+): Promise<PipelineRunPage> {
+  return requestAPI<PipelineRunPage>(`${pipelinePath(slug, name)}/runs?${page(limit, offset)}`);
+}
+
+/**
+ * Run a version of a pipeline with the given parameters (the others keep their defaults).
+ *
+ * @throws ApiError `validation_error` (422) naming `parameters.<name>` in `detail[0].field`
+ */
+export function startPipelineRun(slug: string, name: string, body: RunRequest): Promise<PipelineRun> {
+  return requestAPI<PipelineRun>(`${pipelinePath(slug, name)}/runs`, {
+    method: 'POST',
+    body: JSON.stringify(body)
+  });
+}
+
+/** A pipeline run with the status of each stage. */
+export function getPipelineRun(slug: string, runId: string, signal?: AbortSignal): Promise<PipelineRun> {
+  return requestAPI<PipelineRun>(pipelineRunPath(slug, runId), { signal });
+}
+
+/** Cancel a pipeline run that has not ended; a 409 when it has. */
+export function cancelPipelineRun(slug: string, runId: string): Promise<PipelineRun> {
+  return requestAPI<PipelineRun>(`${pipelineRunPath(slug, runId)}/cancel`, { method: 'POST' });
 }
 
 /** Which project a notebook (path relative to the Jupyter root) belongs to. */

@@ -31,7 +31,13 @@ export const experimentsPlugin: JupyterFrontEndPlugin<void> = {
       label: 'Open Experiments',
       caption: 'Runs of the current ML Platform project',
       icon: platformIcon,
-      execute: async () => {
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: { runId: { type: 'string', description: 'A run of the current project to show' } }
+        }
+      },
+      execute: async args => {
         let widget = tracker.currentWidget;
         if (!widget || widget.isDisposed) {
           const content = new ExperimentsPanel(project, {
@@ -51,6 +57,9 @@ export const experimentsPlugin: JupyterFrontEndPlugin<void> = {
           app.shell.add(widget, 'main');
         }
         app.shell.activateById(widget.id);
+        if (typeof args.runId === 'string' && args.runId) {
+          widget.content.showRun(args.runId);
+        }
       }
     });
 

@@ -11,6 +11,7 @@ import { CurrentProjectStore } from './currentProject';
 import { experimentsPlugin, OPEN_EXPERIMENTS } from './experimentsPlugin';
 import { platformIcon } from './icons';
 import { formatApiError, validateSlug } from './permissions';
+import { OPEN_PIPELINES, pipelinesPlugin } from './pipelinesPlugin';
 import { linkFolderPlugin, notebookProjectPlugin } from './projectMarkerPlugins';
 import { promoteNotebookPlugin } from './promotePlugin';
 import { ICurrentProject } from './tokens';
@@ -51,7 +52,11 @@ const projectsPanel: JupyterFrontEndPlugin<ICurrentProject> = {
     }
 
     const store = new CurrentProjectStore(settings);
-    const panel = new ProjectsPanel(store, () => void app.commands.execute(OPEN_EXPERIMENTS));
+    const panel = new ProjectsPanel(
+      store,
+      () => void app.commands.execute(OPEN_EXPERIMENTS),
+      () => void app.commands.execute(OPEN_PIPELINES)
+    );
     panel.id = 'jupyter-mlp-projects';
     panel.title.icon = platformIcon;
     panel.title.caption = 'ML Platform';
@@ -126,6 +131,7 @@ async function promptForProject(): Promise<{ slug: string; name: string } | null
 export default [
   projectsPanel,
   experimentsPlugin,
+  pipelinesPlugin,
   notebookProjectPlugin,
   linkFolderPlugin,
   promoteNotebookPlugin

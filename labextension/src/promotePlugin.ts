@@ -7,6 +7,7 @@ import type { Widget } from '@lumino/widgets';
 
 import { preflightPipeline, projectOf, promotePipeline } from './api';
 import { platformIcon } from './icons';
+import { OPEN_PIPELINES } from './pipelinesPlugin';
 import { LINK_FOLDER } from './projectMarkerPlugins';
 import { promoteFailure } from './promote';
 import { PromoteDialogBody } from './widgets/PromoteDialog';
@@ -120,7 +121,16 @@ export const promoteNotebookPlugin: JupyterFrontEndPlugin<void> = {
             path,
             project,
             report,
-            promote: name => promotePipeline(project, { notebook, path, name })
+            promote: name => promotePipeline(project, { notebook, path, name }),
+            openInPipelines: result => {
+              // Button 0 (Close): the dialog has no default button for resolve() to fall back on.
+              dialog.resolve(0);
+              void commands.execute(OPEN_PIPELINES, {
+                project,
+                pipeline: result.pipeline,
+                version: result.version
+              });
+            }
           });
           const dialog = new Dialog({
             title: 'Promote to Pipeline',

@@ -2,3 +2,4 @@ import 'uplot/dist/uPlot.min.css';
 import './base.css';
 import './experiments.css';
 import './pipelines.css';
+import './pipelines-panel.css';

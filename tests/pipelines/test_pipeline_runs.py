@@ -53,6 +53,8 @@ def test_run_with_parameters_then_a_failing_one(backend, project, promoted):
     assert run["status"] == "SUCCESS", run
     assert [(s["name"], s["status"]) for s in run["stages"]] == [("prep", "SUCCESS"), ("train", "SUCCESS")]
     assert run["parameters"] == {"alpha": 2.0, "epochs": 4}
+    later = sam.get(f"/projects/{project}/pipelines/train/runs").json()["items"][0]  # read back after it ended
+    assert [(s["name"], s["status"]) for s in later["stages"]] == [("prep", "SUCCESS"), ("train", "SUCCESS")]
 
     runs = sam.get(f"/projects/{project}/runs", params={"filter": "tags.mlp.pipeline.stage = 'train'"}).json()
     assert runs["total"] == 1

@@ -199,6 +199,8 @@ async def _describe(request: Request, db: DB, slug: str, rec: PipelineRunRecord,
     home = app.state.settings.home
     desc = json.loads((home / "pipelines" / slug / digest / "pipeline.json").read_text())
     stages = {s["name"]: StageStatus(name=s["name"], status="PENDING") for s in desc["stages"]}
+    if rec.stage_status:
+        stages.update({k: StageStatus(**v) for k, v in json.loads(rec.stage_status).items()})
     status = rec.status
     if rec.status not in TERMINAL and rec.dagster_run_id:
         try:
@@ -236,6 +238,7 @@ async def _close(request: Request, db: DB, rec: PipelineRunRecord, status: str, 
 
     def store() -> None:
         rec.status, rec.finished_at = status, utcnow()
+        rec.stage_status = json.dumps({k: v.model_dump(exclude={"error"}) for k, v in stages.items()})
         db.add(rec)
         db.commit()
 

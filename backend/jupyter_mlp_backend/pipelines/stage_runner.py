@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,41 +74,56 @@ def _finish(cfg: dict[str, Any], run_id: str | None, output: Path, ok: bool) -> 
 
 
 def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult:
-    """Execute `stages/<stage>.ipynb` of a version with the run's parameters; raise StageFailed on an error."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
+    """Execute `stages/<stage>.ipynb` of a version with the run's parameters; raise StageFailed on an error.
+
+    papermill runs as its own process: the kernel it starts, and the signals jupyter_client sends to stop that
+    kernel, stay away from Dagster's run worker (running papermill in-process here killed the worker now and then).
+    """
+    import subprocess
+    import sys
 
     run_dir = Path(cfg["run_dir"])
     run_dir.mkdir(parents=True, exist_ok=True)
     output = run_dir / f"{stage}.ipynb"
     version = version_dir.name
     child = _child_run(cfg, stage, version)
-    env = {"MLP_STAGE_IO": str(run_dir / "io"), "MLP_STAGE": stage, "MLP_PIPELINE_VERSION": version}
+    env = {**os.environ, "MLP_STAGE_IO": str(run_dir / "io"), "MLP_STAGE": stage, "MLP_PIPELINE_VERSION": version}
     if child:
         # The stage's own `mlflow` calls land in its child run, in the project, as the user who launched it.
         env.update(MLFLOW_TRACKING_URI=cfg["tracking_uri"], MLFLOW_TRACKING_TOKEN=cfg["token"],
                    MLFLOW_EXPERIMENT_ID=cfg["experiment_id"], MLFLOW_RUN_ID=child, MLP_PROJECT=cfg["project"])
     ok = False
     try:
-        with _environ(env):
-            papermill.execute_notebook(
-                str(version_dir / "stages" / f"{stage}.ipynb"), str(output),
-                parameters=cfg.get("parameters", {}), kernel_name=cfg.get("kernel", "python3"),
-                cwd=str(run_dir), progress_bar=False, log_output=False,
-            )
+        # Parameters travel as JSON (valid YAML) and papermill writes them into the notebook as literals.
+        proc = subprocess.run(
+            [sys.executable, "-m", "papermill", str(version_dir / "stages" / f"{stage}.ipynb"), str(output),
+             "-k", cfg.get("kernel", "python3"), "--cwd", str(run_dir), "--no-progress-bar",
+             "-y", json.dumps(cfg.get("parameters", {}))],
+            env=env, capture_output=True, text=True, start_new_session=True)
+        if proc.returncode != 0:
+            raise _failure(stage, output, proc.stderr)
         ok = True
-    except PapermillExecutionError as e:
-        failed = StageFailed(stage, _source_cell(output, e.cell_index), e.ename, e.evalue,
-                             "\n".join(e.traceback) if isinstance(e.traceback, list) else str(e.traceback))
+    except StageFailed as failed:
         _record_failure(run_dir, failed)
-        raise failed from None
-    except Exception as e:  # noqa: BLE001 - a kernel that died, a notebook that does not load
-        failed = StageFailed(stage, None, type(e).__name__, str(e), traceback.format_exc())
-        _record_failure(run_dir, failed)
-        raise failed from None
+        raise
     finally:
         _finish(cfg, child, output, ok)
     return StageResult(output, child)
+
+
+def _failure(stage: str, output: Path, stderr: str) -> StageFailed:
+    """The error a stage raised, read from the executed notebook (or papermill's own message)."""
+    try:
+        cells = json.loads(output.read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        cells = []
+    for cell in cells:
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "error":
+                return StageFailed(stage, cell.get("metadata", {}).get("mlp_source_cell"), o.get("ename", "Error"),
+                                   o.get("evalue", ""), "\n".join(o.get("traceback", [])))
+    last = (stderr.strip().splitlines() or ["papermill failed"])[-1]
+    return StageFailed(stage, None, "StageError", last, stderr[-8000:])
 
 
 def _record_failure(run_dir: Path, e: StageFailed) -> None:
@@ -119,15 +133,3 @@ def _record_failure(run_dir: Path, e: StageFailed) -> None:
     tb = re.sub(r"\x1b\[[0-9;]*m", "", e.tb)[-8000:]
     (run_dir / f"{e.stage}.error.json").write_text(json.dumps(
         {"stage": e.stage, "cell": e.cell, "error": f"{e.ename}: {e.evalue}", "traceback": tb}))
-
-
-def _source_cell(output: Path, index: int) -> int | None:
-    """The promoted notebook's number of the cell that raised (papermill inserts cells, so find the error output)."""
-    try:
-        cells = json.loads(output.read_text())["cells"]
-    except (OSError, ValueError, KeyError):
-        return None
-    for cell in cells:
-        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-            return cell.get("metadata", {}).get("mlp_source_cell")
-    return None

@@ -1,4 +1,5 @@
 import { ReactWidget } from '@jupyterlab/ui-components';
+import { ISignal, Signal } from '@lumino/signaling';
 import React, { useCallback, useEffect, useMemo, useState } from 'react';
 
 import {
@@ -43,6 +44,9 @@ export interface IExperimentsActions {
 
 /** The Experiments main-area panel: runs of the current project, run detail and compare. */
 export class ExperimentsPanel extends ReactWidget {
+  private readonly _runRequested = new Signal<this, string>(this);
+  private _pendingRun: string | null = null;
+
   constructor(
     private readonly _store: ICurrentProject,
     private readonly _actions: IExperimentsActions
@@ -52,9 +56,33 @@ export class ExperimentsPanel extends ReactWidget {
     this.node.dataset.testid = 'mlp-experiments';
   }
 
-  protected render(): JSX.Element {
-    return <ExperimentsView store={this._store} actions={this._actions} />;
+  /** Show one run of the current project in the detail pane (e.g. a pipeline run's MLflow run). */
+  showRun(runId: string): void {
+    this._pendingRun = runId;
+    this._runRequested.emit(runId);
   }
+
+  /** Emitted with a run id when `showRun` is called. */
+  get runRequested(): ISignal<this, string> {
+    return this._runRequested;
+  }
+
+  /** The run asked for before the view could show it; read once. */
+  takePendingRun(): string | null {
+    const runId = this._pendingRun;
+    this._pendingRun = null;
+    return runId;
+  }
+
+  protected render(): JSX.Element {
+    return <ExperimentsView panel={this} store={this._store} actions={this._actions} />;
+  }
+}
+
+/** Where the view learns of runs asked for from outside. */
+interface IRunRequests {
+  takePendingRun(): string | null;
+  readonly runRequested: ISignal<ExperimentsPanel, string>;
 }
 
 function storage(): IChoiceStorage | null {
@@ -75,9 +103,11 @@ const FEED_HINTS: Record<FeedState, string> = {
 };
 
 function ExperimentsView({
+  panel,
   store,
   actions
 }: {
+  panel: IRunRequests;
   store: ICurrentProject;
   actions: IExperimentsActions;
 }): JSX.Element {
@@ -100,14 +130,16 @@ function ExperimentsView({
     );
   }
   // A new project starts with a fresh view (columns, filter, selection).
-  return <ProjectRuns key={slug} slug={slug} actions={actions} />;
+  return <ProjectRuns key={slug} slug={slug} panel={panel} actions={actions} />;
 }
 
 function ProjectRuns({
   slug,
+  panel,
   actions
 }: {
   slug: string;
+  panel: IRunRequests;
   actions: IExperimentsActions;
 }): JSX.Element {
   const [available, setAvailable] = useState<RunColumns | null>(null);
@@ -115,7 +147,10 @@ function ProjectRuns({
   const [sort, setSort] = useState<ISortState>(DEFAULT_SORT);
   const [filter, setFilter] = useState(EMPTY_FILTER);
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [side, setSide] = useState<SidePane>(null);
+  const [side, setSide] = useState<SidePane>(() => {
+    const runId = panel.takePendingRun();
+    return runId ? { kind: 'run', runId } : null;
+  });
   const [total, setTotal] = useState<number | null>(null);
   const [refreshToken, setRefreshToken] = useState(0);
   const [feedState, setFeedState] = useState<FeedState>('stopped');
@@ -136,6 +171,17 @@ function ProjectRuns({
   useEffect(() => {
     void loadColumns();
   }, [loadColumns]);
+
+  useEffect(() => {
+    const onRun = (_: ExperimentsPanel, runId: string) => {
+      panel.takePendingRun();
+      setSide({ kind: 'run', runId });
+    };
+    panel.runRequested.connect(onRun);
+    return () => {
+      panel.runRequested.disconnect(onRun);
+    };
+  }, [panel]);
 
   useEffect(() => {
     const feed = new RunsFeed({

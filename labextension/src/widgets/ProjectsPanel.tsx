@@ -17,7 +17,8 @@ export class ProjectsPanel extends ReactWidget {
 
   constructor(
     private readonly _store: CurrentProjectStore,
-    private readonly _openExperiments?: () => void
+    private readonly _openExperiments?: () => void,
+    private readonly _openPipelines?: () => void
   ) {
     super();
     this.addClass('jp-mlp-panel');
@@ -41,6 +42,7 @@ export class ProjectsPanel extends ReactWidget {
         store={this._store}
         refreshRequested={this._refreshRequested}
         openExperiments={this._openExperiments}
+        openPipelines={this._openPipelines}
       />
     );
   }
@@ -50,12 +52,14 @@ interface IProjectsViewProps {
   store: CurrentProjectStore;
   refreshRequested: ISignal<ProjectsPanel, void>;
   openExperiments?: () => void;
+  openPipelines?: () => void;
 }
 
 function ProjectsView({
   store,
   refreshRequested,
-  openExperiments
+  openExperiments,
+  openPipelines
 }: IProjectsViewProps): JSX.Element {
   const [me, setMe] = useState<WhoAmI | null>(null);
   const [projects, setProjects] = useState<Project[]>([]);
@@ -193,6 +197,17 @@ function ProjectsView({
                   onClick={openExperiments}
                 >
                   Experiments
+                </button>
+              )}
+              {openPipelines && (
+                <button
+                  className="jp-mlp-button"
+                  data-testid="mlp-open-pipelines"
+                  disabled={!current}
+                  title="Open the pipelines of this project"
+                  onClick={openPipelines}
+                >
+                  Pipelines
                 </button>
               )}
             </span>

@@ -25,6 +25,8 @@ export interface IPromoteDialogProps {
   report: PreflightReport;
   /** Store the notebook as a version of pipeline `name`. */
   promote: (name: string) => Promise<PromoteResult>;
+  /** Open the Pipelines panel on the stored pipeline version (offered after a promotion). */
+  openInPipelines?: (result: PromoteResult) => void;
 }
 
 /**
@@ -122,10 +124,18 @@ function ProblemList({ problems }: { problems: Problem[] }): JSX.Element {
   );
 }
 
-function ResultView({ result }: { result: PromoteResult }): JSX.Element {
+function ResultView({
+  result,
+  onOpen
+}: {
+  result: PromoteResult;
+  onOpen?: (result: PromoteResult) => void;
+}): JSX.Element {
   const node = useRef<HTMLDivElement>(null);
   // The result comes last in a long dialog: bring it into view.
-  useEffect(() => node.current?.scrollIntoView?.({ block: 'nearest' }), []);
+  useEffect(() => {
+    node.current?.scrollIntoView?.({ block: 'nearest' });
+  }, []);
   return (
     <div
       ref={node}
@@ -152,11 +162,20 @@ function ResultView({ result }: { result: PromoteResult }): JSX.Element {
           </tr>
         </tbody>
       </table>
+      {onOpen && (
+        <button
+          className="jp-mlp-button jp-mod-accept"
+          data-testid="mlp-promote-open-pipelines"
+          onClick={() => onOpen(result)}
+        >
+          Open in Pipelines
+        </button>
+      )}
     </div>
   );
 }
 
-function PromoteView({ path, project, report, promote }: IPromoteDialogProps): JSX.Element {
+function PromoteView({ path, project, report, promote, openInPipelines }: IPromoteDialogProps): JSX.Element {
   const [name, setName] = useState(() => pipelineNameFromPath(path));
   const [problems, setProblems] = useState<Problem[]>(report.problems);
   const [busy, setBusy] = useState(false);
@@ -247,7 +266,7 @@ function PromoteView({ path, project, report, promote }: IPromoteDialogProps): J
           {error}
         </div>
       )}
-      {result && <ResultView result={result} />}
+      {result && <ResultView result={result} onOpen={openInPipelines} />}
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import React, { useMemo } from 'react';
 
 import type { StageOut } from '../api';
+import { statusLabel, statusTone } from '../pipelineRuns';
 import { fitLabel, layoutStageGraph } from '../stageGraph';
 
 /** Characters that fit in a box of the default width at the UI font size. */
@@ -17,8 +18,17 @@ function stageTitle(stage: StageOut): string {
   );
 }
 
-/** A pipeline's stages as boxes, top to bottom by dependency depth, with arrows to dependents. */
-export function StageGraph({ stages }: { stages: StageOut[] }): JSX.Element | null {
+/**
+ * A pipeline's stages as boxes, top to bottom by dependency depth, with arrows to dependents; with
+ * `statuses` (stage name → run status) each box is coloured by its stage's status.
+ */
+export function StageGraph({
+  stages,
+  statuses
+}: {
+  stages: StageOut[];
+  statuses?: Record<string, string>;
+}): JSX.Element | null {
   const layout = useMemo(() => layoutStageGraph(stages), [stages]);
   // Marker ids are document-wide; two graphs on the page must not share one.
   const markerId = useMemo(() => `jp-mlp-arrow-${++nextGraphId}`, []);
@@ -64,9 +74,21 @@ export function StageGraph({ stages }: { stages: StageOut[] }): JSX.Element | nu
       ))}
       {layout.nodes.map(node => {
         const stage = byName.get(node.name);
+        const status = statuses?.[node.name];
+        const tone = status ? ` jp-mlp-tone-${statusTone(status)}` : '';
         return (
-          <g key={node.name} data-stage={node.name} className="jp-mlp-stage-node">
-            {stage && <title>{stageTitle(stage)}</title>}
+          <g
+            key={node.name}
+            data-stage={node.name}
+            data-status={status}
+            className={`jp-mlp-stage-node${tone}`}
+          >
+            {stage && (
+              <title>
+                {stageTitle(stage)}
+                {status ? `\nstatus ${statusLabel(status)}` : ''}
+              </title>
+            )}
             <rect x={node.x} y={node.y} width={node.width} height={node.height} rx={4} ry={4} />
             <text
               x={node.x + node.width / 2}
