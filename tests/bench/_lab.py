@@ -77,7 +77,9 @@ def start_lab(with_mlp: bool, mlp_home: Path, root: Path) -> LabServer:
                     (only_others / ext.name).symlink_to(ext)
         extra.append(f"--LabServerApp.labextensions_path={json.dumps([str(only_others)])}")
     port, token = free_port(), secrets.token_hex(16)
-    env = {**os.environ, "MLP_HOME": str(mlp_home), "JUPYTER_CONFIG_DIR": str(config_dir), "JUPYTER_TOKEN": token}
+    env = {**os.environ, "MLP_HOME": str(mlp_home), "JUPYTER_CONFIG_DIR": str(config_dir), "JUPYTER_TOKEN": token,
+           "JUPYTERLAB_WORKSPACES_DIR": str(config_dir / "workspaces"),
+           "JUPYTERLAB_SETTINGS_DIR": str(config_dir / "settings")}
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            "--port-retries=0", f"--ServerApp.root_dir={root}", "--allow-root", "--LabApp.news_url=None",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", *extra]

@@ -47,8 +47,15 @@ def platform_root(tmp_path):
 
 @pytest.fixture
 def platform(mlp_home, platform_root):
-    env = {**os.environ, "MLP_HOME": str(mlp_home), "MLP_LAB_PORT": "18888"}
+    # Workspaces and user settings of its own: a layout restored from another test would change what is shown.
+    env = {**os.environ, "MLP_HOME": str(mlp_home), "MLP_LAB_PORT": "18888",
+           "JUPYTERLAB_WORKSPACES_DIR": str(mlp_home.parent / "lab-workspaces"),
+           "JUPYTERLAB_SETTINGS_DIR": str(mlp_home.parent / "lab-settings")}
     root = platform_root
+    # No "would you like news?" toast over the screenshots (the machine is offline anyway).
+    news = mlp_home.parent / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True, exist_ok=True)
+    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     p = subprocess.run([str(MLP), "up", "--detach", "--root-dir", str(root)], env=env, capture_output=True,
                        text=True, timeout=180)
     assert p.returncode == 0, p.stdout + p.stderr

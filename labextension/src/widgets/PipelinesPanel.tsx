@@ -88,16 +88,24 @@ function PipelinesView({ panel, store, actions, visibility, target }: IViewProps
   const [slug, setSlug] = useState(store.get());
   const [visible, setVisible] = useState(panel.isVisible);
   const [selected, setSelected] = useState<IPipelineTarget | null>(() => panel.takePending());
+  // Bumped whenever the list may be stale: a pipeline was just promoted, or the panel came back into view.
+  const [listToken, setListToken] = useState(0);
 
   useEffect(() => {
     const onProject = (_: ICurrentProject, next: string) => {
       setSlug(next);
       setSelected(null);
     };
-    const onVisibility = (_: PipelinesPanel, shown: boolean) => setVisible(shown);
+    const onVisibility = (_: PipelinesPanel, shown: boolean) => {
+      setVisible(shown);
+      if (shown) {
+        setListToken(t => t + 1);
+      }
+    };
     const onTarget = (_: PipelinesPanel, next: IPipelineTarget) => {
       panel.takePending();
       setSelected(next);
+      setListToken(t => t + 1);
     };
     store.changed.connect(onProject);
     visibility.connect(onVisibility);
@@ -125,6 +133,7 @@ function PipelinesView({ panel, store, actions, visibility, target }: IViewProps
       <PipelineList
         key={slug}
         slug={slug}
+        reloadToken={listToken}
         selected={selected?.pipeline ?? null}
         onSelect={name => setSelected({ pipeline: name })}
       />
@@ -145,10 +154,12 @@ function PipelinesView({ panel, store, actions, visibility, target }: IViewProps
 
 function PipelineList({
   slug,
+  reloadToken,
   selected,
   onSelect
 }: {
   slug: string;
+  reloadToken: number;
   selected: string | null;
   onSelect: (name: string) => void;
 }): JSX.Element {
@@ -171,7 +182,7 @@ function PipelineList({
 
   useEffect(() => {
     void load();
-  }, [load]);
+  }, [load, reloadToken]);
 
   const total = page?.total ?? 0;
   const last = Math.min(offset + PIPELINES_PAGE_SIZE, total);

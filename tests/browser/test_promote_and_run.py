@@ -1,0 +1,70 @@
+"""A data scientist right-clicks a tagged notebook, promotes it, runs it with another parameter value, and
+watches every stage succeed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.browser.conftest import MLP
+
+pytestmark = pytest.mark.browser
+
+CELLS = [
+    ("import math", ["imports"]),
+    ("alpha = 0.5\nepochs = 3", ["parameters"]),
+    ("data = [i * alpha for i in range(epochs)]", ["stage:prep"]),
+    ("score = math.fsum(data)\nprint('score', score)", ["stage:train"]),
+]
+
+
+@pytest.fixture
+def tagged_notebook(platform_root):
+    folder = platform_root / "acme"
+    folder.mkdir()
+    (folder / "mlp-project.toml").write_text('project = "acme"\n')
+    nb = {"cells": [{"cell_type": "code", "metadata": {"tags": t}, "source": s, "outputs": [],
+                     "execution_count": None} for s, t in CELLS],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (folder / "train.ipynb").write_text(json.dumps(nb))
+
+
+def test_right_click_promote_run_with_changed_parameter(mlp_home, tagged_notebook, platform, page, shot):
+    env = {**os.environ, "MLP_HOME": str(mlp_home)}
+    subprocess.run([str(MLP), "projects", "create", "acme"], env=env, check=True, capture_output=True, timeout=120)
+    base, token = platform.split("lab?token=")
+    page.goto(f"{base}lab/tree/acme?token={token}")
+    item = page.locator(".jp-DirListing-item[data-file-type='notebook']", has_text="train.ipynb")
+    item.wait_for(state="attached", timeout=60_000)
+    if not item.is_visible():  # a restored layout may show another sidebar
+        page.locator(".jp-SideBar [data-id='filebrowser']").first.click()
+    item.wait_for(timeout=30_000)
+    item.click(button="right")
+    page.locator(".lm-Menu-itemLabel", has_text="Promote to Pipeline").click()
+
+    dialog = page.get_by_test_id("mlp-promote-dialog")
+    dialog.wait_for(timeout=30_000)
+    page.get_by_test_id("mlp-stage-graph").locator("[data-stage='train']").wait_for()
+    shot("promote-dialog")
+    page.get_by_test_id("mlp-promote-confirm").click()
+    result = page.get_by_test_id("mlp-promote-result")
+    result.wait_for()
+    assert "new version" in result.inner_text().lower()
+    page.get_by_test_id("mlp-promote-open-pipelines").click()
+
+    form = page.get_by_test_id("mlp-run-form")
+    form.wait_for(timeout=30_000)
+    alpha = form.locator("[data-param='alpha']")
+    alpha.fill("2")
+    page.get_by_test_id("mlp-run-pipeline").click()
+    run = page.get_by_test_id("mlp-pipeline-run")
+    run.wait_for(timeout=60_000)
+    for stage in ("prep", "train"):
+        run.locator(f"[data-stage='{stage}'][data-status='SUCCESS']").first.wait_for(timeout=180_000)
+    assert "alpha" in page.get_by_test_id("mlp-pipeline-run-params").inner_text()
+    assert "2" in page.get_by_test_id("mlp-pipeline-run-params").locator("[data-param='alpha']").inner_text()
+    shot("pipeline-run-succeeded")
