@@ -121,3 +121,32 @@ def test_cli_runs_a_pipeline_and_shows_the_failing_cell(backend, project, promot
     assert bad.returncode == 1 and "cell 4: ValueError: broken 3" in bad.stdout
     wrong = run("pipelines", "run", project, "train", "-p", "nope=1")
     assert wrong.returncode == 2 and "'nope' is not a parameter" in wrong.stderr
+
+
+def test_killing_a_stage_fails_the_run_and_a_retry_works(backend, project):
+    import psutil
+
+    sam = backend.client("sam")
+    nb = _nb([("import time", ["imports"]), ("seconds = 60", ["parameters"]),
+              ("time.sleep(seconds)\nslept = seconds", ["stage:wait"]), ("done = slept", ["stage:after"])])
+    assert sam.post(f"/projects/{project}/pipelines", json={"notebook": nb, "path": "w.ipynb",
+                                                           "name": "wait"}).status_code == 201
+    run = sam.post(f"/projects/{project}/pipelines/wait/runs", json={}).json()
+    run_dir = str(backend.settings.home / "pipeline-runs" / project / run["run_id"])
+    victim = None
+    for _ in range(240):  # the stage's papermill process, found by the run folder on its command line
+        victim = next((p for p in psutil.process_iter(["cmdline"])
+                       if "papermill" in " ".join(p.info["cmdline"] or []) and run_dir in " ".join(
+                           p.info["cmdline"] or [])), None)
+        if victim:
+            break
+        time.sleep(0.5)
+    assert victim is not None, "the stage never started"
+    time.sleep(2)
+    victim.kill()
+    ended = _wait(sam, project, run["run_id"])
+    stages = {s["name"]: s for s in ended["stages"]}
+    assert ended["status"] == "FAILURE" and stages["wait"]["status"] == "FAILURE"
+    assert stages["after"]["status"] != "SUCCESS"
+    retry = sam.post(f"/projects/{project}/pipelines/wait/runs", json={"parameters": {"seconds": 0}}).json()
+    assert _wait(sam, project, retry["run_id"])["status"] == "SUCCESS"
