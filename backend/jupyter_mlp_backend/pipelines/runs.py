@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from jupyter_mlp.identity import mint_token
@@ -277,7 +277,7 @@ async def list_runs(slug: str, name: str, request: Request, db: DB, who: Caller,
         q = (select(PipelineRunRecord, PipelineVersion.digest)
              .join(PipelineVersion, PipelineRunRecord.version_id == PipelineVersion.id)
              .where(PipelineVersion.pipeline_id == p.id))
-        total = len(db.execute(q).all())
+        total = db.execute(select(func.count()).select_from(q.subquery())).scalar_one()
         rows = db.execute(q.order_by(PipelineRunRecord.created_at.desc()).limit(page.limit).offset(page.offset)).all()
         db.commit()
         return rows, total
