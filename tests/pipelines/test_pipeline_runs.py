@@ -150,3 +150,22 @@ def test_killing_a_stage_fails_the_run_and_a_retry_works(backend, project):
     assert stages["after"]["status"] != "SUCCESS"
     retry = sam.post(f"/projects/{project}/pipelines/wait/runs", json={"parameters": {"seconds": 0}}).json()
     assert _wait(sam, project, retry["run_id"])["status"] == "SUCCESS"
+
+
+def test_cancel_a_running_pipeline(backend, project):
+    sam = backend.client("sam")
+    nb = _nb([("import time", ["imports"]), ("seconds = 120", ["parameters"]), ("time.sleep(seconds)", ["stage:s"])])
+    assert sam.post(f"/projects/{project}/pipelines", json={"notebook": nb, "path": "c.ipynb",
+                                                           "name": "sleepy"}).status_code == 201
+    run = sam.post(f"/projects/{project}/pipelines/sleepy/runs", json={}).json()
+    for _ in range(120):
+        if sam.get(f"/projects/{project}/pipeline-runs/{run['run_id']}").json()["stages"][0]["status"] == "IN_PROGRESS":
+            break
+        time.sleep(0.5)
+    assert backend.client("vic").post(f"/projects/{project}/pipeline-runs/{run['run_id']}/cancel").status_code == 403
+    r = sam.post(f"/projects/{project}/pipeline-runs/{run['run_id']}/cancel")
+    assert r.status_code == 200
+    ended = _wait(sam, project, run["run_id"], timeout=90)
+    assert ended["status"] in ("CANCELED", "FAILURE") and ended["status"] != "SUCCESS"
+    again = sam.post(f"/projects/{project}/pipeline-runs/{run['run_id']}/cancel")
+    assert again.status_code == 409

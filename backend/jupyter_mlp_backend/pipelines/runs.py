@@ -245,22 +245,24 @@ async def _close(request: Request, db: DB, rec: PipelineRunRecord, status: str, 
     await run_in_threadpool(store)
 
 
+def _load_run(db: DB, who: Caller, slug: str, run_id: str, action: Action):  # noqa: ANN202
+    """(record, pipeline name, version digest) of one of the project's runs; another project's is missing."""
+    grant = require(db, who, slug, action, target=run_id)
+    row = db.execute(select(PipelineRunRecord, Pipeline.name, PipelineVersion.digest)
+                     .join(PipelineVersion, PipelineRunRecord.version_id == PipelineVersion.id)
+                     .join(Pipeline, PipelineVersion.pipeline_id == Pipeline.id)
+                     .where(PipelineRunRecord.id == run_id, Pipeline.project_id == grant.project.id)
+                     ).one_or_none()
+    db.commit()
+    if row is None:
+        raise NotFound(f"Pipeline run '{run_id}' not found")
+    return row
+
+
 @router.get("/projects/{slug}/pipeline-runs/{run_id}", response_model=PipelineRunOut,
             summary="A pipeline run with the status of each stage")
 async def get_run(slug: str, run_id: str, request: Request, db: DB, who: Caller) -> PipelineRunOut:
-    def load():  # noqa: ANN202
-        grant = require(db, who, slug, Action.read_pipelines, target=run_id)
-        row = db.execute(select(PipelineRunRecord, Pipeline.name, PipelineVersion.digest)
-                         .join(PipelineVersion, PipelineRunRecord.version_id == PipelineVersion.id)
-                         .join(Pipeline, PipelineVersion.pipeline_id == Pipeline.id)
-                         .where(PipelineRunRecord.id == run_id, Pipeline.project_id == grant.project.id)
-                         ).one_or_none()
-        db.commit()
-        if row is None:
-            raise NotFound(f"Pipeline run '{run_id}' not found")
-        return row
-
-    rec, pipeline, digest = await run_in_threadpool(load)
+    rec, pipeline, digest = await run_in_threadpool(_load_run, db, who, slug, run_id, Action.read_pipelines)
     return await _describe(request, db, slug, rec, pipeline, digest)
 
 
@@ -289,19 +291,7 @@ async def list_runs(slug: str, name: str, request: Request, db: DB, who: Caller,
 @router.post("/projects/{slug}/pipeline-runs/{run_id}/cancel", response_model=PipelineRunOut,
              summary="Cancel a running pipeline run")
 async def cancel_run(slug: str, run_id: str, request: Request, db: DB, who: Caller) -> PipelineRunOut:
-    def load():  # noqa: ANN202
-        grant = require(db, who, slug, Action.run_pipelines, target=run_id)
-        row = db.execute(select(PipelineRunRecord, Pipeline.name, PipelineVersion.digest)
-                         .join(PipelineVersion, PipelineRunRecord.version_id == PipelineVersion.id)
-                         .join(Pipeline, PipelineVersion.pipeline_id == Pipeline.id)
-                         .where(PipelineRunRecord.id == run_id, Pipeline.project_id == grant.project.id)
-                         ).one_or_none()
-        db.commit()
-        if row is None:
-            raise NotFound(f"Pipeline run '{run_id}' not found")
-        return row
-
-    rec, pipeline, digest = await run_in_threadpool(load)
+    rec, pipeline, digest = await run_in_threadpool(_load_run, db, who, slug, run_id, Action.run_pipelines)
     if rec.status in TERMINAL:
         raise Conflict(f"Run '{run_id}' already ended ({rec.status})")
     await request.app.state.dagster.terminate(rec.dagster_run_id)
