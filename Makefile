@@ -18,6 +18,8 @@ install: $(STAMP)
 $(STAMP): $(SOURCES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	# A development build (`jlpm build`) leaves install.json in the output; the wheel maps the root one there too.
+	rm -f jupyter_mlp/labextension/install.json
 	# Editable: Python changes are live; the hook builds the labextension into the package and the venv.
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
