@@ -271,6 +271,19 @@ def cmd_pipelines_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_runs_replay(args: argparse.Namespace) -> int:
+    client = _client()
+    r = client.post(f"/projects/{args.project}/pipeline-runs/{args.run_id}/replay")
+    if args.wait:
+        import time
+
+        while r["status"] not in ("SUCCESS", "FAILURE", "CANCELED"):
+            time.sleep(1)
+            r = client.get(f"/projects/{args.project}/pipeline-runs/{r['run_id']}")
+    print(json.dumps(r, indent=2)) if args.json else _print_run(r)
+    return 0 if r["status"] != "FAILURE" else 1
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     r = _client().post("/audit/verify")
     if args.json:
@@ -339,6 +352,11 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("project")
     rc.add_argument("run_ids", nargs="+")
     rc.set_defaults(func=cmd_runs_compare)
+    rr = runs.add_parser("replay", help="run a pipeline run again exactly: same version, parameters and data")
+    rr.add_argument("project")
+    rr.add_argument("run_id", help="a pipeline run id")
+    rr.add_argument("--wait", action="store_true")
+    rr.set_defaults(func=cmd_runs_replay)
 
     promote = sub.add_parser("promote", help="promote a notebook to a versioned pipeline")
     promote.add_argument("notebook", help="path of the .ipynb file")

@@ -1,7 +1,10 @@
 """The project's dataset helper: read data through it and every run records exactly which data it saw.
 
-Today: files (CSV, Parquet) identified by the sha256 of their content. Iceberg tables with snapshot ids arrive
-with the pipelines work; the record format (`name`, `path`, `sha256`, `snapshot_id`, `rows`) already has room.
+- `register(name, data)`: a DataFrame, CSV or Parquet file becomes a new snapshot of the project's Iceberg table
+  `name` (through the backend, which alone opens the catalog); `read(name)` reads it back. Both record the
+  snapshot id, so runs started afterwards carry it in their lineage. Inside a pipeline run, `read` uses the
+  snapshot the run pinned (`MLP_DATASET_SNAPSHOTS`), so a replay sees the same rows.
+- `read_csv` / `read_parquet`: plain files, identified by the sha256 of their content.
 """
 
 from __future__ import annotations
@@ -62,3 +65,63 @@ def read_csv(path: str | os.PathLike, name: str | None = None, **kwargs: Any):  
 def read_parquet(path: str | os.PathLike, name: str | None = None, **kwargs: Any):  # noqa: ANN201
     """`pandas.read_parquet`, recorded with the file's sha256."""
     return _read(path, "read_parquet", name, **kwargs)
+
+
+def _gateway() -> tuple[str, dict[str, str]]:
+    base = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if "/mlflow/" not in base:
+        raise RuntimeError("No project here: datasets are available in notebooks inside a project folder "
+                           "(mlp-project.toml) and in pipeline stages")
+    return base.rstrip("/"), {"Authorization": f"Bearer {os.environ.get('MLFLOW_TRACKING_TOKEN', '')}"}
+
+
+def _check(r: Any) -> None:
+    if r.status_code >= 400:
+        try:
+            message = r.json().get("message") or r.text
+        except ValueError:
+            message = r.text
+        raise RuntimeError(f"dataset request failed ({r.status_code}): {message}")
+
+
+def register(name: str, data: Any, mode: str = "overwrite") -> int:
+    """Write `data` (DataFrame, or a .csv/.parquet path) as a new snapshot of table `name`; return its id."""
+    import io
+
+    import httpx
+    import pandas as pd
+
+    if isinstance(data, (str, os.PathLike)):
+        p = Path(data)
+        data = pd.read_csv(p) if p.suffix.lower() == ".csv" else pd.read_parquet(p)
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError("register() takes a pandas DataFrame or the path of a CSV or Parquet file")
+    buf = io.BytesIO()
+    data.to_parquet(buf, index=False)
+    base, headers = _gateway()
+    r = httpx.put(f"{base}/mlp/datasets/{name}", params={"mode": mode}, content=buf.getvalue(), headers=headers,
+                  timeout=600)
+    _check(r)
+    body = r.json()
+    record(name, snapshot_id=str(body["snapshot_id"]), rows=body["rows"])
+    return int(body["snapshot_id"])
+
+
+def read(name: str, snapshot_id: int | None = None):  # noqa: ANN201
+    """The table `name` as a DataFrame: at `snapshot_id`, the run's pinned snapshot, or the current one."""
+    import io
+    import json
+
+    import httpx
+    import pandas as pd
+
+    if snapshot_id is None:
+        pinned = json.loads(os.environ.get("MLP_DATASET_SNAPSHOTS") or "{}")
+        snapshot_id = pinned.get(name)
+    base, headers = _gateway()
+    params = {"snapshot_id": snapshot_id} if snapshot_id is not None else {}
+    r = httpx.get(f"{base}/mlp/datasets/{name}", params=params, headers=headers, timeout=600)
+    _check(r)
+    df = pd.read_parquet(io.BytesIO(r.content))
+    record(name, snapshot_id=r.headers["X-MLP-Snapshot-Id"], rows=len(df))
+    return df

@@ -12,6 +12,8 @@ from jupyter_mlp.identity import ensure_secret
 from jupyter_mlp.settings import Settings, load_settings
 
 from .db import Database
+from .datasets import routes as dataset_routes
+from .datasets.catalog import Catalog
 from .errors import install_error_handlers
 from .experiments import gateway
 from .experiments import routes as experiment_routes
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.resolver = make_resolver(settings, secret)
         app.state.experiments = Experiments(settings)
         app.state.dagster = DagsterService(settings)
+        app.state.datasets = Catalog(settings.home)
         if eager:
             app.state.experiments.start()
         log.info("backend ready (db %s, auth %s)", db.engine.url.render_as_string(hide_password=True),
@@ -85,6 +88,8 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     api.include_router(experiment_routes.router)
     api.include_router(pipeline_routes.router)
     api.include_router(pipeline_runs.router)
+    api.include_router(dataset_routes.router)
     app.include_router(api)
     gateway.install(app)
+    app.include_router(dataset_routes.gateway)
     return app

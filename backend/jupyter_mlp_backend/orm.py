@@ -139,5 +139,7 @@ class PipelineRunRecord(Base):
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
     stage_status: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON, written when the run ends
+    snapshots: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON {dataset: snapshot id} it pinned
+    replay_of: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
     version: Mapped[PipelineVersion] = relationship()

@@ -344,6 +344,11 @@ export function cancelPipelineRun(slug: string, runId: string): Promise<Pipeline
   return requestAPI<PipelineRun>(`${pipelineRunPath(slug, runId)}/cancel`, { method: 'POST' });
 }
 
+/** Run again exactly: the same version, parameters and dataset snapshots (a new run). */
+export function replayPipelineRun(slug: string, runId: string): Promise<PipelineRun> {
+  return requestAPI<PipelineRun>(`${pipelineRunPath(slug, runId)}/replay`, { method: 'POST' });
+}
+
 /** Which project a notebook (path relative to the Jupyter root) belongs to. */
 export async function projectOf(path: string): Promise<ProjectOf> {
   const settings = ServerConnection.makeSettings();

@@ -68,3 +68,9 @@ def test_right_click_promote_run_with_changed_parameter(mlp_home, tagged_noteboo
     assert "alpha" in page.get_by_test_id("mlp-pipeline-run-params").inner_text()
     assert "2" in page.get_by_test_id("mlp-pipeline-run-params").locator("[data-param='alpha']").inner_text()
     shot("pipeline-run-succeeded")
+
+    page.get_by_test_id("mlp-replay").click()  # same version, parameters and data snapshots, as a new run
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=mlp-pipeline-runs] > li').length === 2", timeout=60_000)
+    run.locator("[data-stage='train'][data-status='SUCCESS']").first.wait_for(timeout=180_000)
+    assert "2" in page.get_by_test_id("mlp-pipeline-run-params").locator("[data-param='alpha']").inner_text()

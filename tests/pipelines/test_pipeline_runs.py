@@ -169,3 +169,37 @@ def test_cancel_a_running_pipeline(backend, project):
     assert ended["status"] in ("CANCELED", "FAILURE") and ended["status"] != "SUCCESS"
     again = sam.post(f"/projects/{project}/pipeline-runs/{run['run_id']}/cancel")
     assert again.status_code == 409
+
+
+def test_replay_reads_the_same_snapshots_after_new_rows_arrive(backend, project, use_mlflow, monkeypatch):
+    import pandas as pd
+
+    from jupyter_mlp import datasets
+
+    use_mlflow(backend.kernel_env("sam", project))
+    monkeypatch.setenv("MLP_PROJECT", project)
+    datasets.register("obs", pd.DataFrame({"v": [1.0, 2.0, 3.0]}))
+    sam = backend.client("sam")
+    nb = _nb([("import mlflow\nfrom jupyter_mlp import datasets", ["imports"]), ("scale = 2", ["parameters"]),
+              ("df = datasets.read('obs')\nmlflow.log_metric('total', float(df.v.sum()) * scale)", ["stage:sum"])])
+    assert sam.post(f"/projects/{project}/pipelines", json={"notebook": nb, "path": "s.ipynb",
+                                                           "name": "sums"}).status_code == 201
+
+    def total(run):
+        child = sam.get(f"/projects/{project}/runs", params={
+            "filter": f"tags.mlflow.parentRunId = '{run['mlflow_run_id']}'"}).json()["items"][0]
+        return child["metrics"]["total"]
+
+    first = _wait(sam, project, sam.post(f"/projects/{project}/pipelines/sums/runs", json={}).json()["run_id"])
+    assert first["status"] == "SUCCESS" and total(first) == 12.0
+    datasets.register("obs", pd.DataFrame({"v": [100.0]}), mode="append")  # new rows arrive
+
+    replay = sam.post(f"/projects/{project}/pipeline-runs/{first['run_id']}/replay")
+    assert replay.status_code == 201 and replay.json()["replay_of"] == first["run_id"]
+    replayed = _wait(sam, project, replay.json()["run_id"])
+    assert replayed["status"] == "SUCCESS" and replayed["snapshots"] == first["snapshots"]
+    assert total(replayed) == 12.0  # same version, parameters and snapshots: the same number
+
+    fresh = _wait(sam, project, sam.post(f"/projects/{project}/pipelines/sums/runs", json={}).json()["run_id"])
+    assert total(fresh) == 212.0  # a new run sees the new rows
+    assert backend.client("vic").post(f"/projects/{project}/pipeline-runs/{first['run_id']}/replay").status_code == 403

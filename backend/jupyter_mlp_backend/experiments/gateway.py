@@ -77,7 +77,7 @@ def _check(request: Request, slug: str, action: Action, target: str | None) -> t
         return who, grant.project.id, exps
 
 
-async def _authorize(request: Request, slug: str, action: Action, target: str | None) -> tuple[Identity, int, set[str]]:
+async def authorize(request: Request, slug: str, action: Action, target: str | None) -> tuple[Identity, int, set[str]]:
     try:
         return await run_in_threadpool(_check, request, slug, action, target)
     except Unauthenticated as e:
@@ -341,7 +341,7 @@ def _resolve(method: str, endpoint: str) -> tuple[Handler, bool]:
 
 
 async def _call(request: Request, slug: str, action: Action, target: str | None, json_body: bool = True) -> Call:
-    who, project_id, exps = await _authorize(request, slug, action, target)
+    who, project_id, exps = await authorize(request, slug, action, target)
     try:
         await request.app.state.experiments.ready()
     except RuntimeError as e:

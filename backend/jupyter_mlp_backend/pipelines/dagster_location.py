@@ -29,11 +29,12 @@ class PipelineRun(dg.ConfigurableResource):
     token: str = ""
     experiment_id: str = ""
     parent_run_id: str = ""
+    snapshots_json: str = "{}"
 
     def as_config(self) -> dict:
         return {"project": self.project, "run_dir": self.run_dir, "parameters": json.loads(self.parameters_json),
                 "tracking_uri": self.tracking_uri, "token": self.token, "experiment_id": self.experiment_id,
-                "parent_run_id": self.parent_run_id}
+                "parent_run_id": self.parent_run_id, "snapshots": json.loads(self.snapshots_json)}
 
 
 def _asset(version_dir: Path, prefix: list[str], stage: dict, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:

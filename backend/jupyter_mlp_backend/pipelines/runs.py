@@ -57,6 +57,8 @@ class PipelineRunOut(BaseModel):
     created_by: str
     created_at: str
     mlflow_run_id: str | None
+    snapshots: dict[str, int] = Field(default_factory=dict, description="Dataset snapshots the run pinned")
+    replay_of: str | None = None
     stages: list[StageStatus]
 
 
@@ -118,18 +120,44 @@ def _index_entries(db: DB) -> list[dict[str, str]]:
 @router.post("/projects/{slug}/pipelines/{name}/runs", response_model=PipelineRunOut, status_code=201,
              summary="Run a pipeline version with parameters")
 async def start_run(slug: str, name: str, body: RunRequest, request: Request, db: DB, who: Caller) -> PipelineRunOut:
-    app = request.app
-
     def prepare():  # noqa: ANN202
         grant = require(db, who, slug, Action.run_pipelines, target=name)
         pipeline, version = _find_version(db, grant.project.id, name, body.version)
-        desc = json.loads(version.description)
-        params = coerce_parameters(desc["parameters"], body.parameters)
-        entries = _index_entries(db)
+        params = coerce_parameters(json.loads(version.description)["parameters"], body.parameters)
         db.commit()
-        return grant.project.id, pipeline.name, version.id, version.digest, params, entries
+        return grant.project.id, pipeline.name, version.id, version.digest, params
 
-    project_id, pipeline_name, version_id, digest, params, entries = await run_in_threadpool(prepare)
+    project_id, pipeline_name, version_id, digest, params = await run_in_threadpool(prepare)
+    current = {d["name"]: d["current_snapshot_id"] for d in
+               await run_in_threadpool(request.app.state.datasets.list, slug)}
+    return await _launch(request, db, who, slug, project_id, pipeline_name, version_id, digest, params, current, None)
+
+
+@router.post("/projects/{slug}/pipeline-runs/{run_id}/replay", response_model=PipelineRunOut, status_code=201,
+             summary="Run again exactly: same version, same parameters, same dataset snapshots")
+async def replay_run(slug: str, run_id: str, request: Request, db: DB, who: Caller) -> PipelineRunOut:
+    rec, pipeline, digest = await run_in_threadpool(_load_run, db, who, slug, run_id, Action.run_pipelines)
+
+    def project_id() -> int:
+        pid = require(db, who, slug, Action.run_pipelines, target=f"replay:{run_id}").project.id
+        db.commit()
+        return pid
+
+    pid = await run_in_threadpool(project_id)
+    return await _launch(request, db, who, slug, pid, pipeline, rec.version_id, digest, json.loads(rec.parameters),
+                         json.loads(rec.snapshots or "{}"), rec.id)
+
+
+async def _launch(request: Request, db: DB, who: Caller, slug: str, project_id: int, pipeline_name: str,
+                  version_id: int, digest: str, params: dict[str, Any], snapshots: dict[str, int],
+                  replay_of: str | None) -> PipelineRunOut:
+    app = request.app
+    def entries_now() -> list[dict[str, str]]:
+        entries = _index_entries(db)
+        db.commit()  # end the read: on SQLite an open transaction holds the write lock
+        return entries
+
+    entries = await run_in_threadpool(entries_now)
     dagster = app.state.dagster
     exp = app.state.experiments
     try:
@@ -146,13 +174,16 @@ async def start_run(slug: str, name: str, body: RunRequest, request: Request, db
     home = app.state.settings.home
     version_dir = home / "pipelines" / slug / digest
     env_hash = hashlib.sha256((version_dir / "environment.txt").read_bytes()).hexdigest()
+    tags = {"mlflow.user": who.user, "mlp.project": slug, "mlp.pipeline.name": pipeline_name,
+            "mlp.pipeline.version": digest, "mlp.env.freeze_sha256": env_hash,
+            "mlp.pipeline.parameters": json.dumps(params, sort_keys=True)[:5000],
+            "mlp.datasets.pinned": json.dumps(snapshots, sort_keys=True)[:5000]}
+    if replay_of:
+        tags["mlp.pipeline.replay_of"] = replay_of
     parent = await exp.mlflow.client.post("/api/2.0/mlflow/runs/create", json={
         "experiment_id": experiment_id, "user_id": who.user, "start_time": int(time.time() * 1000),
-        "run_name": f"{pipeline_name} @ {digest[:12]}",
-        "tags": [{"key": k, "value": v} for k, v in {
-            "mlflow.user": who.user, "mlp.project": slug, "mlp.pipeline.name": pipeline_name,
-            "mlp.pipeline.version": digest, "mlp.env.freeze_sha256": env_hash,
-            "mlp.pipeline.parameters": json.dumps(params, sort_keys=True)[:5000]}.items()]})
+        "run_name": f"{pipeline_name} @ {digest[:12]}" + (" (replay)" if replay_of else ""),
+        "tags": [{"key": k, "value": v} for k, v in tags.items()]})
     if parent.status_code != 200:
         raise Unavailable(f"MLflow refused the pipeline run: {parent.text[:300]}")
     parent_id = parent.json()["run"]["info"]["run_id"]
@@ -169,7 +200,7 @@ async def start_run(slug: str, name: str, body: RunRequest, request: Request, db
     run_config = {"resources": {"mlp": {"config": {
         "project": slug, "run_dir": str(home / "pipeline-runs" / slug / run_id),
         "parameters_json": json.dumps(params), "tracking_uri": f"{base}/mlflow/{slug}", "token": token,
-        "experiment_id": experiment_id, "parent_run_id": parent_id}}}}
+        "experiment_id": experiment_id, "parent_run_id": parent_id, "snapshots_json": json.dumps(snapshots)}}}}
     try:
         dagster_id = await dagster.launch(job_name(slug, pipeline_name, digest), run_config,
                                           {"mlp/project": slug, "mlp/pipeline": pipeline_name,
@@ -180,10 +211,12 @@ async def start_run(slug: str, name: str, body: RunRequest, request: Request, db
 
     def record() -> PipelineRunRecord:
         rec = PipelineRunRecord(id=run_id, version_id=version_id, dagster_run_id=dagster_id, mlflow_run_id=parent_id,
-                                parameters=json.dumps(params), status="STARTED", created_by=who.user)
+                                parameters=json.dumps(params), status="STARTED", created_by=who.user,
+                                snapshots=json.dumps(snapshots), replay_of=replay_of)
         db.add(rec)
-        audit.append(db, actor=who.user, action="pipeline.run", decision="allow", project=slug,
-                     target=f"{pipeline_name}@{digest[:12]}", detail={"run": run_id, "parameters": params})
+        audit.append(db, actor=who.user, action="pipeline.replay" if replay_of else "pipeline.run", decision="allow",
+                     project=slug, target=f"{pipeline_name}@{digest[:12]}",
+                     detail={"run": run_id, "parameters": params, "snapshots": snapshots, "replay_of": replay_of})
         db.commit()
         return rec
 
@@ -225,6 +258,7 @@ async def _describe(request: Request, db: DB, slug: str, rec: PipelineRunRecord,
             st.status = "FAILURE"
     return PipelineRunOut(run_id=rec.id, pipeline=pipeline, version=digest, status=status,
                           parameters=json.loads(rec.parameters), created_by=rec.created_by,
+                          snapshots=json.loads(rec.snapshots or "{}"), replay_of=rec.replay_of,
                           created_at=_iso(rec.created_at), mlflow_run_id=rec.mlflow_run_id,
                           stages=list(stages.values()))
 

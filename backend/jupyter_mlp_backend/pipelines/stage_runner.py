@@ -87,7 +87,9 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
     output = run_dir / f"{stage}.ipynb"
     version = version_dir.name
     child = _child_run(cfg, stage, version)
-    env = {**os.environ, "MLP_STAGE_IO": str(run_dir / "io"), "MLP_STAGE": stage, "MLP_PIPELINE_VERSION": version}
+    env = {**os.environ, "MLP_STAGE_IO": str(run_dir / "io"), "MLP_STAGE": stage, "MLP_PIPELINE_VERSION": version,
+           # jupyter_mlp.datasets.read() uses these: every stage of a run (and its replays) sees the same rows
+           "MLP_DATASET_SNAPSHOTS": json.dumps(cfg.get("snapshots", {}))}
     if child:
         # The stage's own `mlflow` calls land in its child run, in the project, as the user who launched it.
         env.update(MLFLOW_TRACKING_URI=cfg["tracking_uri"], MLFLOW_TRACKING_TOKEN=cfg["token"],

@@ -26,6 +26,8 @@ export interface IPipelineRunDetailProps {
   onClose: () => void;
   onCancel: () => Promise<void>;
   onRerun: () => void;
+  /** Start a new run with this run's version, parameters and dataset snapshots. */
+  onReplay: () => Promise<void>;
 }
 
 /** One pipeline run: parameters, stages coloured by status, failures, and what can be done with it. */
@@ -36,7 +38,8 @@ export function PipelineRunDetail({
   actions,
   onClose,
   onCancel,
-  onRerun
+  onRerun,
+  onReplay
 }: IPipelineRunDetailProps): JSX.Element {
   const [busy, setBusy] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
@@ -95,6 +98,14 @@ export function PipelineRunDetail({
           onClick={onRerun}
         >
           Re-run
+        </button>
+        <button
+          className="jp-mlp-button"
+          data-testid="mlp-replay"
+          title="Run again exactly: same version, parameters and dataset snapshots"
+          onClick={() => void onReplay()}
+        >
+          Replay exactly
         </button>
         {run.mlflow_run_id && (
           <button

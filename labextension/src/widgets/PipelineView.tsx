@@ -7,6 +7,7 @@ import {
   listPipelineRuns,
   PipelineDetail,
   PipelineRun,
+  replayPipelineRun,
   startPipelineRun
 } from '../api';
 import { formatApiError } from '../errors';
@@ -167,6 +168,17 @@ export function PipelineView({
     }
   };
 
+  const replay = async (run: PipelineRun) => {
+    try {
+      const started = await replayPipelineRun(slug, run.run_id);
+      setRuns(current => [started, ...current.filter(r => r.run_id !== started.run_id)]);
+      setRunsTotal(t => t + 1);
+      setActiveRun(started.run_id);
+    } catch (err) {
+      setError(formatApiError(err));
+    }
+  };
+
   const shown = runs.find(r => r.run_id === activeRun) ?? null;
   const shownStages = versions.find(v => v.version === shown?.version)?.stages ?? [];
 
@@ -254,6 +266,7 @@ export function PipelineView({
                 onClose={() => setActiveRun(null)}
                 onCancel={() => cancel(shown)}
                 onRerun={() => rerun(shown)}
+                onReplay={() => replay(shown)}
               />
             )}
           </div>

@@ -1,0 +1,1 @@
+"""Project datasets as Iceberg tables (pyiceberg), reached through the backend so projects stay apart."""

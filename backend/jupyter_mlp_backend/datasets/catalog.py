@@ -1,0 +1,109 @@
+"""The platform's Iceberg catalog: one namespace per project, every write a snapshot that can be read again.
+
+Embedded default: pyiceberg's SQL catalog on SQLite with a local warehouse under `$MLP_HOME/iceberg`.
+Only the backend opens it; kernels and pipeline stages read and write through the backend's dataset routes.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class DatasetError(ValueError):
+    pass
+
+
+@dataclass
+class Snapshot:
+    name: str
+    snapshot_id: int
+    rows: int
+
+
+def _namespace(slug: str) -> str:
+    return "p_" + slug.replace("-", "_")
+
+
+class Catalog:
+    def __init__(self, home: Path):
+        self.root = home / "iceberg"
+        self._catalog = None
+        self._lock = threading.Lock()  # pyiceberg's SQL catalog commits are not safe across threads at once
+
+    def _open(self):  # noqa: ANN202
+        if self._catalog is None:
+            from pyiceberg.catalog.sql import SqlCatalog
+
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._catalog = SqlCatalog("mlp", uri=f"sqlite:///{self.root / 'catalog.db'}",
+                                       warehouse=f"file://{self.root / 'warehouse'}")
+        return self._catalog
+
+    def write(self, slug: str, name: str, parquet: bytes, mode: str) -> Snapshot:
+        import pyarrow.parquet as pq
+
+        if not NAME.match(name):
+            raise DatasetError(f"Dataset name '{name}' must be lowercase letters, digits and '_', starting with a letter")
+        if mode not in ("overwrite", "append"):
+            raise DatasetError("mode must be 'overwrite' or 'append'")
+        try:
+            table_data = pq.read_table(io.BytesIO(parquet))
+        except Exception as e:  # noqa: BLE001 - anything unreadable is the client's problem, said in words
+            raise DatasetError(f"The body is not a Parquet file: {e}") from e
+        with self._lock:
+            cat = self._open()
+            ns = _namespace(slug)
+            if ns not in {n[0] for n in cat.list_namespaces()}:
+                cat.create_namespace(ns)
+            ident = f"{ns}.{name}"
+            if cat.table_exists(ident):
+                table = cat.load_table(ident)
+            else:
+                table = cat.create_table(ident, schema=table_data.schema)
+            try:
+                if mode == "append":
+                    table.append(table_data)
+                else:
+                    table.overwrite(table_data)
+            except ValueError as e:  # schema mismatch and the like
+                raise DatasetError(f"Cannot write to '{name}': {e}") from e
+            snap = table.current_snapshot()
+            return Snapshot(name, snap.snapshot_id, table.scan(snapshot_id=snap.snapshot_id).to_arrow().num_rows)
+
+    def read(self, slug: str, name: str, snapshot_id: int | None) -> tuple[bytes, Snapshot]:
+        import pyarrow.parquet as pq
+
+        with self._lock:
+            cat = self._open()
+            ident = f"{_namespace(slug)}.{name}"
+            if not NAME.match(name) or not cat.table_exists(ident):
+                raise LookupError(name)
+            table = cat.load_table(ident)
+            if snapshot_id is None:
+                snapshot_id = table.current_snapshot().snapshot_id
+            elif table.snapshot_by_id(snapshot_id) is None:
+                raise LookupError(f"{name}@{snapshot_id}")
+            data = table.scan(snapshot_id=snapshot_id).to_arrow()
+        buf = io.BytesIO()
+        pq.write_table(data, buf)
+        return buf.getvalue(), Snapshot(name, snapshot_id, data.num_rows)
+
+    def list(self, slug: str) -> list[dict]:
+        with self._lock:
+            cat = self._open()
+            ns = _namespace(slug)
+            if ns not in {n[0] for n in cat.list_namespaces()}:
+                return []
+            out = []
+            for ident in cat.list_tables(ns):
+                table = cat.load_table(ident)
+                snaps = [{"snapshot_id": s.snapshot_id, "timestamp_ms": s.timestamp_ms} for s in table.snapshots()]
+                out.append({"name": ident[-1], "current_snapshot_id": table.current_snapshot().snapshot_id,
+                            "snapshots": snaps})
+            return out
