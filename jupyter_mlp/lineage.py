@@ -55,24 +55,24 @@ def git_state(folder: Path) -> tuple[str | None, bool | None]:
 
 
 class _Uploader:
-    """Content-addressed uploads to the project's gateway, each digest at most once per process."""
+    """Content-addressed uploads to the project's gateway, each digest at most once per gateway and process."""
 
     def __init__(self) -> None:
-        self.done: set[str] = set()
+        self.done: set[tuple[str, str]] = set()
 
     def put(self, data: bytes) -> str:
         digest = _sha256(data)
-        if digest in self.done:
+        base = os.environ["MLFLOW_TRACKING_URI"].rstrip("/")
+        if (base, digest) in self.done:
             return digest
         import requests  # MLflow's own HTTP client library, present wherever MLflow is
 
-        base = os.environ["MLFLOW_TRACKING_URI"].rstrip("/")
         headers = {"Authorization": f"Bearer {os.environ.get('MLFLOW_TRACKING_TOKEN', '')}"}
         url = f"{base}/mlp/blobs/{digest}"
         if requests.head(url, headers=headers, timeout=10).status_code != 200:
             r = requests.put(url, data=data, headers=headers, timeout=60)
             r.raise_for_status()
-        self.done.add(digest)
+        self.done.add((base, digest))
         return digest
 
 
