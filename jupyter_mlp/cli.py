@@ -243,12 +243,8 @@ def _print_run(r: dict[str, Any]) -> None:
         print(line)
 
 
-def cmd_pipelines_run(args: argparse.Namespace) -> int:
-    client = _client()
-    body: dict[str, Any] = {"parameters": dict(_parse_param(p) for p in args.param or [])}
-    if args.version:
-        body["version"] = args.version
-    r = client.post(f"/projects/{args.project}/pipelines/{args.name}/runs", body)
+def _show_run(args: argparse.Namespace, client: Any, r: dict[str, Any]) -> dict[str, Any]:
+    """Print a pipeline run; with --wait, first follow it until it ends."""
     if args.wait:
         import time
 
@@ -256,6 +252,16 @@ def cmd_pipelines_run(args: argparse.Namespace) -> int:
             time.sleep(1)
             r = client.get(f"/projects/{args.project}/pipeline-runs/{r['run_id']}")
     print(json.dumps(r, indent=2)) if args.json else _print_run(r)
+    return r
+
+
+def cmd_pipelines_run(args: argparse.Namespace) -> int:
+    client = _client()
+    body: dict[str, Any] = {"parameters": dict(_parse_param(p) for p in args.param or [])}
+    if args.version:
+        body["version"] = args.version
+    r = client.post(f"/projects/{args.project}/pipelines/{args.name}/runs", body)
+    r = _show_run(args, client, r)
     return 0 if r["status"] in ("SUCCESS", "STARTED", "QUEUED", "STARTING") else 1
 
 
@@ -274,13 +280,7 @@ def cmd_pipelines_cancel(args: argparse.Namespace) -> int:
 def cmd_runs_replay(args: argparse.Namespace) -> int:
     client = _client()
     r = client.post(f"/projects/{args.project}/pipeline-runs/{args.run_id}/replay")
-    if args.wait:
-        import time
-
-        while r["status"] not in ("SUCCESS", "FAILURE", "CANCELED"):
-            time.sleep(1)
-            r = client.get(f"/projects/{args.project}/pipeline-runs/{r['run_id']}")
-    print(json.dumps(r, indent=2)) if args.json else _print_run(r)
+    r = _show_run(args, client, r)
     return 0 if r["status"] != "FAILURE" else 1
 
 
