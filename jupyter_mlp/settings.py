@@ -105,6 +105,35 @@ class Settings(BaseSettings):
         description="URL of an existing Dagster webserver whose workspace loads "
         "`jupyter_mlp_backend.pipelines.dagster_location`. Unset: the backend runs its own on a loopback port.",
     )
+    container_engine: Literal["auto", "docker", "none"] = Field(
+        default="auto",
+        description="Where pipeline stages run. `auto`: in Docker containers when a Docker engine answers "
+        "(`DOCKER_HOST` or the default socket), else in a local subprocess; `docker`: containers or fail; "
+        "`none`: always a local subprocess.",
+    )
+    container_cpus: float = Field(
+        default=1.0,
+        gt=0,
+        le=64,
+        description="CPU limit of a stage container, unless the notebook's metadata `mlp.container.cpus` asks "
+        "for another.",
+    )
+    container_memory: str = Field(
+        default="2g",
+        pattern=r"^[1-9][0-9]*[kmg]$",
+        description="Memory limit of a stage container (Docker's notation: `512m`, `2g`), unless the notebook's "
+        "metadata `mlp.container.memory` asks for another.",
+    )
+    container_base_image: str = Field(
+        default="mlp-base:bookworm",
+        description="Local image stage images are built on: Debian with Python, made by debootstrap when missing "
+        "(no registry is needed).",
+    )
+    debian_mirror: str | None = Field(
+        default=None,
+        description="Debian mirror debootstrap builds the base image from. Default: the first one in "
+        "`/etc/apt/sources.list*`, else `http://deb.debian.org/debian`.",
+    )
     kernel_token_ttl_seconds: int = Field(
         default=7 * 24 * 3600,
         ge=60,

@@ -172,9 +172,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def backend(mlp_home: Path, mlflow_server: MlflowService):
+def backend(request, mlp_home: Path, mlflow_server: MlflowService):
+    # Pipeline stages run in local subprocesses unless a test is marked `containers` (then Docker or fail).
+    engine = "docker" if request.node.get_closest_marker("containers") else "none"
     settings = Settings(
         home=mlp_home,
+        container_engine=engine,
         admin_users=["admin"],
         mlflow_url=f"unix://{mlflow_server.socket}",
         mlflow_backend_store_uri=mlflow_server.backend_store_uri,

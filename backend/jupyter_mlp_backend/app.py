@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -21,6 +22,7 @@ from .experiments.state import Experiments
 from .identity import make_resolver
 from .pipelines import routes as pipeline_routes
 from .pipelines import runs as pipeline_runs
+from .pipelines import schedules as pipeline_schedules
 from .pipelines.dagster_service import DagsterService
 from .routes import audit as audit_routes
 from .routes import identity as identity_routes
@@ -42,6 +44,13 @@ ERROR_RESPONSES = {
 }
 
 
+async def _resume_schedules(app: FastAPI) -> None:
+    try:
+        await pipeline_schedules.resume(app)
+    except Exception:  # a broken Dagster must not stop the backend; the log says why
+        log.exception("could not start Dagster's daemon for the pipeline schedules")
+
+
 def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI:
     """The backend app. `eager`: start managed services (MLflow) at once rather than on first use."""
     settings = settings or load_settings()
@@ -58,11 +67,15 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.experiments = Experiments(settings)
         app.state.dagster = DagsterService(settings)
         app.state.datasets = Catalog(settings.home)
+        background = []
         if eager:
             app.state.experiments.start()
+            background.append(asyncio.create_task(_resume_schedules(app)))
         log.info("backend ready (db %s, auth %s)", db.engine.url.render_as_string(hide_password=True),
                  settings.auth_mode)
         yield
+        for task in background:
+            task.cancel()
         await app.state.dagster.stop()
         await app.state.experiments.stop()
         db.dispose()
@@ -88,6 +101,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     api.include_router(experiment_routes.router)
     api.include_router(pipeline_routes.router)
     api.include_router(pipeline_runs.router)
+    api.include_router(pipeline_schedules.router)
     api.include_router(dataset_routes.router)
     app.include_router(api)
     gateway.install(app)

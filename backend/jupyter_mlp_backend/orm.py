@@ -141,5 +141,26 @@ class PipelineRunRecord(Base):
     stage_status: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON, written when the run ends
     snapshots: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON {dataset: snapshot id} it pinned
     replay_of: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    executor: Mapped[str | None] = mapped_column(String(16), nullable=True)  # "docker" or "subprocess"
+    schedule_id: Mapped[int | None] = mapped_column(nullable=True)  # set when a schedule launched it
 
     version: Mapped[PipelineVersion] = relationship()
+
+
+class PipelineSchedule(Base):
+    """A cron schedule of a pipeline: Dagster's daemon ticks it, the backend launches the run as its creator."""
+
+    __tablename__ = "pipeline_schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"), nullable=False,
+                                             index=True)
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("pipeline_versions.id", ondelete="CASCADE"),
+                                                   nullable=True)  # None: the latest version at each tick
+    cron: Mapped[str] = mapped_column(String(64), nullable=False)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
+    parameters: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+    pipeline: Mapped[Pipeline] = relationship()

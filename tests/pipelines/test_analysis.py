@@ -83,6 +83,15 @@ def test_names_bound_inside_functions_and_comprehensions_are_local(make_nb):
     assert a.ok, a.problems
 
 
+def test_a_function_reads_a_module_imported_earlier_in_its_own_cell(make_nb):
+    a = analyse(make_nb(
+        ("import pathlib\ndef size(p):\n    return pathlib.Path(p).stat().st_size\nn = size('.')", ["stage:s"]),
+        ("def late():\n    return undefined_anywhere", ["stage:t"]),
+    ))
+    assert [p.message for p in a.problems if p.severity == "error"] == [
+        "cell 2: 'undefined_anywhere' is used but never defined before this stage ('t')"]
+
+
 def test_bad_stage_names_and_syntax_errors(make_nb):
     a = analyse(make_nb(("x = (", ["stage:Bad Name"])))
     got = [c for c, _ in codes(a)]

@@ -116,7 +116,7 @@ class _Names(ast.NodeVisitor):
         local = {a.arg for a in ast.walk(args) if isinstance(a, ast.arg)} if args else set()
         for stmt in node.body:  # type: ignore[attr-defined]
             inner.visit(stmt)
-        self.used += [n for n in inner.used if n not in local and n not in inner.defined]
+        self.used += [n for n in inner.used if n not in local and n not in inner.defined and n not in self.defined]
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         local = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}

@@ -30,11 +30,14 @@ class PipelineRun(dg.ConfigurableResource):
     experiment_id: str = ""
     parent_run_id: str = ""
     snapshots_json: str = "{}"
+    executor: str = "subprocess"
+    container_json: str = "{}"
 
     def as_config(self) -> dict:
         return {"project": self.project, "run_dir": self.run_dir, "parameters": json.loads(self.parameters_json),
                 "tracking_uri": self.tracking_uri, "token": self.token, "experiment_id": self.experiment_id,
-                "parent_run_id": self.parent_run_id, "snapshots": json.loads(self.snapshots_json)}
+                "parent_run_id": self.parent_run_id, "snapshots": json.loads(self.snapshots_json),
+                "executor": self.executor, "container": json.loads(self.container_json)}
 
 
 def _asset(version_dir: Path, prefix: list[str], stage: dict, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -55,10 +58,53 @@ def _asset(version_dir: Path, prefix: list[str], stage: dict, deps: list[dg.Asse
     return _stage
 
 
+def _ask_backend(home: Path, schedule_id: int, scheduled_time: str) -> dict:
+    """The backend prepares a scheduled run (MLflow parent run, pinned snapshots, credentials, audit) as the
+    schedule's creator, after checking they may still run it; Dagster then launches what it returns."""
+    import httpx
+
+    from jupyter_mlp.identity import mint_token, read_secret
+    from jupyter_mlp.local_backend import read_record
+    from jupyter_mlp.settings import load_settings
+
+    settings = load_settings(home=home)
+    url = settings.public_url or (read_record(settings).url if read_record(settings) else None)
+    if not url:
+        raise RuntimeError("the platform's backend is not running")
+    # This process is the backend's own child and reads its secret; the token only opens this schedule's tick.
+    token = mint_token(read_secret(settings.secret_path), "dagster-scheduler", 60, scope="schedule",
+                       sch=str(schedule_id))
+    r = httpx.post(f"{url.rstrip('/')}/api/pipeline-schedules/{schedule_id}/ticks",
+                   json={"scheduled_time": scheduled_time}, headers={"Authorization": f"Bearer {token}"}, timeout=120)
+    if r.status_code != 201:
+        try:
+            message = r.json().get("message", r.text)
+        except ValueError:
+            message = r.text
+        raise RuntimeError(f"{r.status_code}: {message[:300]}")
+    return r.json()
+
+
+def _schedule(home: Path, e: dict, job: str) -> dg.ScheduleDefinition:
+    @dg.schedule(name=f"mlp_schedule_{e['id']}", cron_schedule=e["cron"], execution_timezone=e["timezone"],
+                 job_name=job, default_status=dg.DefaultScheduleStatus.RUNNING,
+                 description=f"{e['project']}/{e['pipeline']} @ {e['version'][:12]}, schedule {e['id']}")
+    def _tick(context: dg.ScheduleEvaluationContext):
+        when = context.scheduled_execution_time.isoformat()
+        try:
+            prepared = _ask_backend(home, e["id"], when)
+        except Exception as err:  # noqa: BLE001 - the reason is shown on the tick in Dagster's UI
+            return dg.SkipReason(f"The platform did not prepare this run: {err}")
+        return dg.RunRequest(run_key=prepared["run_id"], run_config=prepared["run_config"], tags=prepared["tags"])
+
+    return _tick
+
+
 def build(home: Path) -> dg.Definitions:
     index_path = home / "dagster" / INDEX
-    entries = json.loads(index_path.read_text()) if index_path.exists() else []
-    assets, jobs = [], []
+    index = json.loads(index_path.read_text()) if index_path.exists() else {}
+    entries = index.get("versions", []) if isinstance(index, dict) else index
+    assets, jobs, schedules = [], [], []
     for e in entries:
         version_dir = home / "pipelines" / e["project"] / e["version"]
         desc = json.loads((version_dir / "pipeline.json").read_text())
@@ -69,7 +115,12 @@ def build(home: Path) -> dg.Definitions:
         jobs.append(dg.define_asset_job(job_name(e["project"], e["pipeline"], e["version"]),
                                         selection=dg.AssetSelection.assets(*defs),
                                         executor_def=dg.in_process_executor))
-    return dg.Definitions(assets=assets, jobs=jobs,
+    known = {j.name for j in jobs}
+    for e in index.get("schedules", []) if isinstance(index, dict) else []:
+        job = job_name(e["project"], e["pipeline"], e["version"])
+        if job in known:
+            schedules.append(_schedule(home, e, job))
+    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules,
                           resources={"mlp": PipelineRun.configure_at_launch()})
 
 

@@ -60,15 +60,20 @@ class DagsterService:
         self._lock = asyncio.Lock()
         self._ready = False
         self._loaded: str | None = None  # the index content Dagster last loaded
+        self._daemon: subprocess.Popen | None = None
+        self._daemon_index: str | None = None  # the index the running daemon loaded
 
     @property
     def index(self) -> Path:
         return self.home / "pipelines.json"
 
-    def write_index(self, entries: list[dict[str, str]]) -> None:
-        """Record which versions the code location defines (the backend's database is the source)."""
+    def write_index(self, entries: dict[str, list[dict[str, Any]]]) -> None:
+        """Record which versions and schedules the code location defines (the backend's database is the source)."""
         self.home.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(sorted(entries, key=lambda e: (e["project"], e["pipeline"], e["version"])), indent=1)
+        index = {"versions": sorted(entries.get("versions", []),
+                                    key=lambda e: (e["project"], e["pipeline"], e["version"])),
+                 "schedules": sorted(entries.get("schedules", []), key=lambda e: e["id"])}
+        text = json.dumps(index, indent=1)
         if self.index.exists() and self.index.read_text() == text:
             return
         tmp = self.index.with_suffix(".tmp")
@@ -81,12 +86,13 @@ class DagsterService:
         (self.home / "dagster.yaml").write_text(DAGSTER_YAML)
         (self.home / "workspace.yaml").write_text(WORKSPACE_YAML)
         if not self.index.exists():
-            self.write_index([])
+            self.write_index({})
+        for name in ("dagster.pid", "dagster-daemon.pid"):
+            try:  # a webserver or daemon left by a backend that died
+                os.killpg(int((self.settings.run_dir / name).read_text()), signal.SIGTERM)
+            except (OSError, ValueError):
+                pass
         pidfile = self.settings.run_dir / "dagster.pid"
-        try:  # a webserver left by a backend that died
-            os.killpg(int(pidfile.read_text()), signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -161,21 +167,71 @@ class DagsterService:
         r = data["runOrError"]
         return r if r.get("__typename") == "Run" else None
 
+    async def run_by_tag(self, key: str, value: str) -> str | None:
+        data = await self.graphql(RUNS_BY_TAG, {"filter": {"tags": [{"key": key, "value": value}]}})
+        runs = (data["runsOrError"] or {}).get("results") or []
+        return runs[0]["runId"] if runs else None
+
     async def terminate(self, run_id: str) -> None:
         await self.graphql(TERMINATE, {"runId": run_id})
 
-    async def stop(self) -> None:
-        if self._proc is None or self._proc.poll() is not None:
-            return
+    def _schedules_in_index(self) -> bool:
         try:
-            os.killpg(self._proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
+            return bool(json.loads(self.index.read_text()).get("schedules"))
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    async def sync_daemon(self) -> None:
+        """Run `dagster-daemon` (it ticks schedules) while any schedule exists, on the index it last loaded.
+
+        The daemon loads the code location once; when schedules change it is restarted, so a tick never runs
+        against a schedule that was deleted or misses one that was added. An external Dagster runs its own.
+        """
+        if self.settings.dagster_url:
             return
-        for _ in range(100):
-            if self._proc.poll() is not None:
-                return
-            await asyncio.sleep(0.1)
-        os.killpg(self._proc.pid, signal.SIGKILL)
+        current = self.index.read_text() if self.index.exists() else ""
+        wanted = self._schedules_in_index()
+        running = self._daemon is not None and self._daemon.poll() is None
+        if running and (not wanted or current != self._daemon_index):
+            await _stop_group(self._daemon)
+            self._daemon = None
+            running = False
+        if wanted and not running:
+            await self.ready()
+            env = {**os.environ, "DAGSTER_HOME": str(self.home), "MLP_HOME": str(self.settings.home)}
+            log = open(self.settings.run_dir / "dagster-daemon.log", "ab")
+            self._daemon = subprocess.Popen(
+                [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(self.home / "workspace.yaml")],
+                cwd=self.home, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+            log.close()
+            (self.settings.run_dir / "dagster-daemon.pid").write_text(str(self._daemon.pid))
+            self._daemon_index = current
+
+    @property
+    def daemon_running(self) -> bool:
+        return self._daemon is not None and self._daemon.poll() is None
+
+    async def stop(self) -> None:
+        for proc in (self._daemon, self._proc):
+            await _stop_group(proc)
+
+
+async def _stop_group(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    for _ in range(100):
+        if proc.poll() is not None:
+            return
+        await asyncio.sleep(0.1)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 RELOAD = """
@@ -210,6 +266,11 @@ query Run($runId: ID!) {
       stepStats { stepKey status startTime endTime }
     }
   }
+}"""
+
+RUNS_BY_TAG = """
+query Runs($filter: RunsFilter!) {
+  runsOrError(filter: $filter, limit: 1) { __typename ... on Runs { results { runId status } } }
 }"""
 
 TERMINATE = """

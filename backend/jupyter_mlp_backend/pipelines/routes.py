@@ -9,6 +9,7 @@ from datetime import timezone
 from pathlib import PurePosixPath
 
 from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
@@ -22,6 +23,7 @@ from ..orm import Pipeline, PipelineVersion, utcnow
 from . import versions
 from .analysis import Analysis, analyse
 from .schemas import (
+    ContainerRequest,
     NotebookSubmission,
     ParameterOut,
     PipelineDetail,
@@ -62,6 +64,20 @@ def _report(a: Analysis) -> tuple[list[StageOut], list[ParameterOut], list[Probl
     return stages, [ParameterOut(**asdict(p)) for p in a.parameters], [Problem(**asdict(p)) for p in a.problems]
 
 
+def _container_request(nb: dict) -> dict | None:
+    asked = (nb.get("metadata", {}).get("mlp") or {}).get("container")
+    if asked is None:
+        return None
+    try:
+        req = ContainerRequest.model_validate(asked)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise Invalid(f"metadata.mlp.container{'.' + where if where else ''}: {first['msg']}",
+                      detail=[{"field": f"notebook.metadata.mlp.container.{where}".rstrip(".")}]) from None
+    return req.model_dump(exclude_none=True, exclude_defaults=True) or None
+
+
 def _default_name(path: str) -> str:
     stem = PurePosixPath(path).stem.lower()
     return (re.sub(r"[^a-z0-9]+", "-", stem).strip("-") or "pipeline")[:63]
@@ -95,7 +111,7 @@ def promote(slug: str, body: PromoteRequest, request: Request, response: Respons
         raise PreflightFailed(f"Promotion refused: {len(errors)} problem(s); first: {errors[0].message}",
                               detail=[p.model_dump() for p in problems])
     name = body.name or _default_name(body.path)
-    desc = versions.description(a, body.path)
+    desc = versions.description(a, body.path, _container_request(body.notebook))
     notebooks = versions.stage_notebooks(body.notebook, a)
     environment = package_freeze()
     digest = versions.digest(desc, notebooks, environment)

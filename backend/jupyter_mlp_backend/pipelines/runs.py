@@ -6,10 +6,12 @@ import hashlib
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +23,7 @@ from ..access import Action, require
 from ..deps import DB, Caller, Paging
 from ..errors import Conflict, Invalid, MLPError, NotFound
 from ..orm import Pipeline, PipelineRunRecord, PipelineVersion, utcnow
+from . import containers
 from .dagster_service import DagsterUnavailable, job_name
 
 router = APIRouter(tags=["pipelines"])
@@ -59,6 +62,8 @@ class PipelineRunOut(BaseModel):
     mlflow_run_id: str | None
     snapshots: dict[str, int] = Field(default_factory=dict, description="Dataset snapshots the run pinned")
     replay_of: str | None = None
+    executor: str | None = Field(default=None, description="Where the stages ran: docker or subprocess")
+    schedule_id: int | None = Field(default=None, description="The schedule that launched this run, if any")
     stages: list[StageStatus]
 
 
@@ -108,13 +113,20 @@ def _find_version(db: DB, project_id: int, name: str, version: str | None) -> tu
     return p, matches[0]
 
 
-def _index_entries(db: DB) -> list[dict[str, str]]:
-    from ..orm import Project
+def _index_entries(db: DB) -> dict[str, list[dict[str, Any]]]:
+    """What the generated code location defines: every stored version, and every schedule."""
+    from ..orm import PipelineSchedule, Project
 
     rows = db.execute(select(Project.slug, Pipeline.name, PipelineVersion.digest)
                       .join(Pipeline, Pipeline.project_id == Project.id)
                       .join(PipelineVersion, PipelineVersion.pipeline_id == Pipeline.id)).all()
-    return [{"project": s, "pipeline": n, "version": d} for s, n, d in rows]
+    scheds = db.execute(select(PipelineSchedule, Project.slug, Pipeline.name, PipelineVersion.digest)
+                        .join(Pipeline, PipelineSchedule.pipeline_id == Pipeline.id)
+                        .join(Project, Pipeline.project_id == Project.id)
+                        .join(PipelineVersion, PipelineSchedule.version_id == PipelineVersion.id)).all()
+    return {"versions": [{"project": s, "pipeline": n, "version": d} for s, n, d in rows],
+            "schedules": [{"id": sc.id, "project": s, "pipeline": n, "version": d, "cron": sc.cron,
+                           "timezone": sc.timezone} for sc, s, n, d in scheds]}
 
 
 @router.post("/projects/{slug}/pipelines/{name}/runs", response_model=PipelineRunOut, status_code=201,
@@ -148,11 +160,23 @@ async def replay_run(slug: str, run_id: str, request: Request, db: DB, who: Call
                          json.loads(rec.snapshots or "{}"), rec.id)
 
 
-async def _launch(request: Request, db: DB, who: Caller, slug: str, project_id: int, pipeline_name: str,
-                  version_id: int, digest: str, params: dict[str, Any], snapshots: dict[str, int],
-                  replay_of: str | None) -> PipelineRunOut:
+@dataclass
+class Prepared:
+    run_id: str
+    parent_id: str
+    run_config: dict[str, Any]
+    tags: dict[str, str]
+    executor: str
+
+
+async def _prepare(request: Request, db: DB, who: Caller, slug: str, project_id: int, pipeline_name: str,
+                   digest: str, params: dict[str, Any], snapshots: dict[str, int], replay_of: str | None,
+                   run_id: str | None = None) -> Prepared:
+    """Everything a run needs before Dagster launches it: the code location loaded, the MLflow parent run,
+    credentials for its stages, and where the stages will run."""
     app = request.app
-    def entries_now() -> list[dict[str, str]]:
+
+    def entries_now() -> list[dict[str, Any]]:
         entries = _index_entries(db)
         db.commit()  # end the read: on SQLite an open transaction holds the write lock
         return entries
@@ -167,17 +191,23 @@ async def _launch(request: Request, db: DB, who: Caller, slug: str, project_id: 
         await exp.ready()
     except (DagsterUnavailable, RuntimeError) as e:
         raise Unavailable(str(e)) from e
+    settings = app.state.settings
+    try:
+        where = await run_in_threadpool(containers.executor, settings)
+    except containers.ContainerError as e:
+        raise Unavailable(str(e)) from e
 
     from ..experiments.routes import ensure_default_experiment
 
     experiment_id = await ensure_default_experiment(request, exp, slug, project_id, who.user)
-    home = app.state.settings.home
+    home = settings.home
     version_dir = home / "pipelines" / slug / digest
     env_hash = hashlib.sha256((version_dir / "environment.txt").read_bytes()).hexdigest()
     tags = {"mlflow.user": who.user, "mlp.project": slug, "mlp.pipeline.name": pipeline_name,
             "mlp.pipeline.version": digest, "mlp.env.freeze_sha256": env_hash,
             "mlp.pipeline.parameters": json.dumps(params, sort_keys=True)[:5000],
-            "mlp.datasets.pinned": json.dumps(snapshots, sort_keys=True)[:5000]}
+            "mlp.datasets.pinned": json.dumps(snapshots, sort_keys=True)[:5000],
+            "mlp.pipeline.executor": where["kind"]}
     if replay_of:
         tags["mlp.pipeline.replay_of"] = replay_of
     parent = await exp.mlflow.client.post("/api/2.0/mlflow/runs/create", json={
@@ -192,35 +222,54 @@ async def _launch(request: Request, db: DB, who: Caller, slug: str, project_id: 
         await exp.mlflow.client.post("/api/2.0/mlflow/runs/log-batch", json={
             "run_id": parent_id, "params": [{"key": k, "value": json.dumps(v) if not isinstance(v, str) else v}
                                             for k, v in params.items()]})
-    run_id = str(uuid.uuid4())
-    settings = app.state.settings
+    desc = json.loads((version_dir / "pipeline.json").read_text())
+    container = {**containers.limits(settings, desc), "home": str(home),
+                 "base_image": settings.container_base_image, "debian_mirror": settings.debian_mirror}
+    run_id = run_id or str(uuid.uuid4())
     token = mint_token(app.state.secret, who.user, settings.kernel_token_ttl_seconds, scope="mlflow", prj=slug,
                        adm=who.is_admin)
     base = (settings.public_url or str(request.base_url)).rstrip("/")
     run_config = {"resources": {"mlp": {"config": {
         "project": slug, "run_dir": str(home / "pipeline-runs" / slug / run_id),
         "parameters_json": json.dumps(params), "tracking_uri": f"{base}/mlflow/{slug}", "token": token,
-        "experiment_id": experiment_id, "parent_run_id": parent_id, "snapshots_json": json.dumps(snapshots)}}}}
+        "experiment_id": experiment_id, "parent_run_id": parent_id, "snapshots_json": json.dumps(snapshots),
+        "executor": where["kind"], "container_json": json.dumps(container)}}}}
+    run_tags = {"mlp/project": slug, "mlp/pipeline": pipeline_name, "mlp/version": digest, "mlp/user": who.user,
+                "mlp/run_id": run_id, "mlp/executor": where["kind"]}
+    return Prepared(run_id, parent_id, run_config, run_tags, where["kind"])
+
+
+def _record(db: DB, who: Caller, slug: str, pipeline_name: str, version_id: int, digest: str, p: Prepared,
+            params: dict[str, Any], snapshots: dict[str, int], replay_of: str | None, dagster_id: str | None,
+            schedule_id: int | None = None) -> PipelineRunRecord:
+    rec = PipelineRunRecord(id=p.run_id, version_id=version_id, dagster_run_id=dagster_id,
+                            mlflow_run_id=p.parent_id, parameters=json.dumps(params),
+                            status="STARTED" if dagster_id else "QUEUED", created_by=who.user,
+                            snapshots=json.dumps(snapshots), replay_of=replay_of, executor=p.executor,
+                            schedule_id=schedule_id)
+    db.add(rec)
+    action = "pipeline.replay" if replay_of else "pipeline.scheduled_run" if schedule_id else "pipeline.run"
+    audit.append(db, actor=who.user, action=action, decision="allow", project=slug,
+                 target=f"{pipeline_name}@{digest[:12]}",
+                 detail={"run": p.run_id, "parameters": params, "snapshots": snapshots, "replay_of": replay_of,
+                         "schedule": schedule_id, "executor": p.executor})
+    db.commit()
+    return rec
+
+
+async def _launch(request: Request, db: DB, who: Caller, slug: str, project_id: int, pipeline_name: str,
+                  version_id: int, digest: str, params: dict[str, Any], snapshots: dict[str, int],
+                  replay_of: str | None) -> PipelineRunOut:
+    exp = request.app.state.experiments
+    p = await _prepare(request, db, who, slug, project_id, pipeline_name, digest, params, snapshots, replay_of)
     try:
-        dagster_id = await dagster.launch(job_name(slug, pipeline_name, digest), run_config,
-                                          {"mlp/project": slug, "mlp/pipeline": pipeline_name,
-                                           "mlp/version": digest, "mlp/user": who.user})
+        dagster_id = await request.app.state.dagster.launch(job_name(slug, pipeline_name, digest), p.run_config,
+                                                            p.tags)
     except DagsterUnavailable as e:
-        await exp.mlflow.client.post("/api/2.0/mlflow/runs/update", json={"run_id": parent_id, "status": "FAILED"})
+        await exp.mlflow.client.post("/api/2.0/mlflow/runs/update", json={"run_id": p.parent_id, "status": "FAILED"})
         raise Unavailable(str(e)) from e
-
-    def record() -> PipelineRunRecord:
-        rec = PipelineRunRecord(id=run_id, version_id=version_id, dagster_run_id=dagster_id, mlflow_run_id=parent_id,
-                                parameters=json.dumps(params), status="STARTED", created_by=who.user,
-                                snapshots=json.dumps(snapshots), replay_of=replay_of)
-        db.add(rec)
-        audit.append(db, actor=who.user, action="pipeline.replay" if replay_of else "pipeline.run", decision="allow",
-                     project=slug, target=f"{pipeline_name}@{digest[:12]}",
-                     detail={"run": run_id, "parameters": params, "snapshots": snapshots, "replay_of": replay_of})
-        db.commit()
-        return rec
-
-    rec = await run_in_threadpool(record)
+    rec = await run_in_threadpool(_record, db, who, slug, pipeline_name, version_id, digest, p, params, snapshots,
+                                  replay_of, dagster_id)
     await exp.changes.bump(slug)
     return await _describe(request, db, slug, rec, pipeline_name, digest)
 
@@ -235,6 +284,8 @@ async def _describe(request: Request, db: DB, slug: str, rec: PipelineRunRecord,
     if rec.stage_status:
         stages.update({k: StageStatus(**v) for k, v in json.loads(rec.stage_status).items()})
     status = rec.status
+    if rec.status not in TERMINAL and not rec.dagster_run_id and rec.schedule_id is not None:
+        await _adopt_scheduled(request, db, rec)
     if rec.status not in TERMINAL and rec.dagster_run_id:
         try:
             run = await app.state.dagster.run(rec.dagster_run_id)
@@ -260,7 +311,24 @@ async def _describe(request: Request, db: DB, slug: str, rec: PipelineRunRecord,
                           parameters=json.loads(rec.parameters), created_by=rec.created_by,
                           snapshots=json.loads(rec.snapshots or "{}"), replay_of=rec.replay_of,
                           created_at=_iso(rec.created_at), mlflow_run_id=rec.mlflow_run_id,
-                          stages=list(stages.values()))
+                          executor=rec.executor, schedule_id=rec.schedule_id, stages=list(stages.values()))
+
+
+async def _adopt_scheduled(request: Request, db: DB, rec: PipelineRunRecord) -> None:
+    """A schedule's run is launched by Dagster's daemon: find it by our run id tag and remember its Dagster id."""
+    try:
+        found = await request.app.state.dagster.run_by_tag("mlp/run_id", rec.id)
+    except DagsterUnavailable:
+        return
+    if found is None:
+        return
+
+    def store() -> None:
+        rec.dagster_run_id, rec.status = found, "STARTED"
+        db.add(rec)
+        db.commit()
+
+    await run_in_threadpool(store)
 
 
 async def _close(request: Request, db: DB, rec: PipelineRunRecord, status: str, stages: dict) -> None:
@@ -328,5 +396,40 @@ async def cancel_run(slug: str, run_id: str, request: Request, db: DB, who: Call
     rec, pipeline, digest = await run_in_threadpool(_load_run, db, who, slug, run_id, Action.run_pipelines)
     if rec.status in TERMINAL:
         raise Conflict(f"Run '{run_id}' already ended ({rec.status})")
-    await request.app.state.dagster.terminate(rec.dagster_run_id)
+    if rec.dagster_run_id:
+        await request.app.state.dagster.terminate(rec.dagster_run_id)
+    # Dagster stops the run worker; its stage container goes with it, and at once rather than when it notices.
+    await run_in_threadpool(containers.kill_run, request.app.state.settings, rec.id)
     return await _describe(request, db, slug, rec, pipeline, digest)
+
+
+class ExecutorOut(BaseModel):
+    kind: str = Field(description="docker: stages run in containers; subprocess: in a local process")
+    detail: str
+
+
+@router.get("/pipeline-executor", response_model=ExecutorOut, summary="Where pipeline stages run on this platform")
+async def get_executor(request: Request, who: Caller) -> ExecutorOut:
+    try:
+        return ExecutorOut(**await run_in_threadpool(containers.executor, request.app.state.settings))
+    except containers.ContainerError as e:
+        return ExecutorOut(kind="unavailable", detail=str(e))
+
+
+@router.get("/projects/{slug}/pipeline-runs/{run_id}/stages/{stage}/log", response_class=PlainTextResponse,
+            summary="What a stage printed (papermill, the kernel's stderr, the container), last megabyte",
+            responses={200: {"content": {"text/plain": {}}}})
+async def stage_log(slug: str, run_id: str, stage: str, request: Request, db: DB, who: Caller) -> PlainTextResponse:
+    rec, pipeline, digest = await run_in_threadpool(_load_run, db, who, slug, run_id, Action.read_pipelines)
+    desc = json.loads((request.app.state.settings.home / "pipelines" / slug / digest / "pipeline.json").read_text())
+    if stage not in {s["name"] for s in desc["stages"]}:  # also keeps the name from reaching the file system
+        raise NotFound(f"Stage '{stage}' not found in this run")
+    run_dir = request.app.state.settings.home / "pipeline-runs" / slug / rec.id
+    parts = []
+    for name in (f"{stage}.build.log", f"{stage}.log"):
+        f = run_dir / name
+        if f.exists():
+            with f.open("rb") as fh:
+                fh.seek(max(0, f.stat().st_size - 1_000_000))
+                parts.append(fh.read().decode(errors="replace"))
+    return PlainTextResponse("".join(parts))

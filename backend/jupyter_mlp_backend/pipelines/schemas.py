@@ -17,6 +17,17 @@ class NotebookSubmission(BaseModel):
         description="Where the notebook lives (path under the Jupyter root)")
 
 
+class ContainerRequest(BaseModel):
+    """What a pipeline asks of its stage containers, in the notebook's metadata as `mlp.container`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpus: float | None = Field(default=None, gt=0, le=64, description="CPU limit")
+    memory: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*[kmg]$")] | None = Field(
+        default=None, description="Memory limit in Docker's notation (512m, 2g)")
+    network: bool = Field(default=False, description="Give the stages a network (default: none)")
+
+
 class PromoteRequest(NotebookSubmission):
     name: PipelineName | None = Field(default=None, description="Pipeline name; default: the notebook's file name")
 

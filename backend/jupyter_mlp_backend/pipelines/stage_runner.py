@@ -94,16 +94,22 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
         # The stage's own `mlflow` calls land in its child run, in the project, as the user who launched it.
         env.update(MLFLOW_TRACKING_URI=cfg["tracking_uri"], MLFLOW_TRACKING_TOKEN=cfg["token"],
                    MLFLOW_EXPERIMENT_ID=cfg["experiment_id"], MLFLOW_RUN_ID=child, MLP_PROJECT=cfg["project"])
+    args = [str(version_dir / "stages" / f"{stage}.ipynb"), str(output), "-k", cfg.get("kernel", "python3"),
+            "--cwd", str(run_dir), "--no-progress-bar", "-y", json.dumps(cfg.get("parameters", {}))]
+    log_path = run_dir / f"{stage}.log"
     ok = False
     try:
         # Parameters travel as JSON (valid YAML) and papermill writes them into the notebook as literals.
-        proc = subprocess.run(
-            [sys.executable, "-m", "papermill", str(version_dir / "stages" / f"{stage}.ipynb"), str(output),
-             "-k", cfg.get("kernel", "python3"), "--cwd", str(run_dir), "--no-progress-bar",
-             "-y", json.dumps(cfg.get("parameters", {}))],
-            env=env, capture_output=True, text=True, start_new_session=True)
-        if proc.returncode != 0:
-            raise _failure(stage, output, proc.stderr)
+        if cfg.get("executor") == "docker":
+            code = _in_container(version_dir, run_dir, stage, cfg, env, args, log_path)
+            stderr = log_path.read_text(errors="replace") if log_path.exists() else ""
+        else:
+            proc = subprocess.run([sys.executable, "-m", "papermill", *args], env=env, capture_output=True,
+                                  text=True, start_new_session=True)
+            log_path.write_text(proc.stdout + proc.stderr)
+            code, stderr = proc.returncode, proc.stderr
+        if code != 0:
+            raise _failure(stage, output, stderr)
         ok = True
     except StageFailed as failed:
         _record_failure(run_dir, failed)
@@ -111,6 +117,46 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
     finally:
         _finish(cfg, child, output, ok)
     return StageResult(output, child)
+
+
+# What a stage in a container sees of the host's environment: only what the stage itself needs.
+_CONTAINER_ENV = ("MLP_STAGE_IO", "MLP_STAGE", "MLP_PIPELINE_VERSION", "MLP_DATASET_SNAPSHOTS", "MLP_PROJECT",
+                  "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID")
+
+
+def _in_container(version_dir: Path, run_dir: Path, stage: str, cfg: dict[str, Any], env: dict[str, str],
+                  args: list[str], log_path: Path) -> int:
+    from urllib.parse import urlsplit
+
+    from jupyter_mlp.settings import Settings
+
+    from . import containers
+
+    c = cfg.get("container") or {}
+    settings = Settings(home=c.get("home") or version_dir.parents[2], container_engine="docker",
+                        container_base_image=c.get("base_image") or "mlp-base:bookworm",
+                        debian_mirror=c.get("debian_mirror"))
+    build_log = run_dir / f"{stage}.build.log"
+
+    def note(line: str) -> None:
+        with build_log.open("a") as f:
+            f.write(line + "\n")
+
+    try:
+        client = containers.docker_client(settings)
+        image = containers.ensure_stage_image(client, settings, version_dir, note)
+    except containers.ContainerError as e:
+        raise StageFailed(stage, None, "ContainerError", str(e), str(e)) from None
+    backend = None
+    if cfg.get("tracking_uri"):
+        u = urlsplit(cfg["tracking_uri"])
+        backend = (u.hostname or "127.0.0.1", u.port or (443 if u.scheme == "https" else 80))
+    limit = {k: c[k] for k in ("cpus", "memory", "network") if k in c} or containers.limits(settings, {})
+    return containers.run_stage(
+        client, image, version_dir=version_dir, run_dir=run_dir, run_id=Path(cfg["run_dir"]).name,
+        project=cfg["project"], stage=stage, papermill_args=args,
+        env={k: env[k] for k in _CONTAINER_ENV if k in env}, backend=backend,
+        limit=limit, log_path=log_path)
 
 
 def _failure(stage: str, output: Path, stderr: str) -> StageFailed:

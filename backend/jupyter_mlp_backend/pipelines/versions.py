@@ -61,16 +61,21 @@ def stage_notebooks(nb: dict[str, Any], a: Analysis) -> dict[str, dict[str, Any]
     return out
 
 
-def description(a: Analysis, source_path: str) -> dict[str, Any]:
+def description(a: Analysis, source_path: str, container: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the version is; `container` (from the notebook's metadata `mlp.container`) only when it asks for
+    something, so versions promoted before it existed keep their digest."""
     from .analysis import topological
 
-    return {
+    desc = {
         "format": FORMAT,
         "source_path": source_path,
         "stages": [asdict(s) for s in a.stages],
         "order": topological(a.stages),
         "parameters": [asdict(p) for p in a.parameters],
     }
+    if container:
+        desc["container"] = container
+    return desc
 
 
 def digest(desc: dict[str, Any], notebooks: dict[str, dict[str, Any]], environment: str) -> str:
