@@ -235,7 +235,9 @@ def cmd_pipelines_show(args: argparse.Namespace) -> int:
 
 
 def _print_run(r: dict[str, Any]) -> None:
-    print(f"Run {r['run_id']}  {r['pipeline']}@{r['version'][:12]}  {r['status']}  (MLflow run {r['mlflow_run_id']})")
+    where = {"docker": "in Docker containers", "subprocess": "in local subprocesses"}.get(r.get("executor") or "", "")
+    print(f"Run {r['run_id']}  {r['pipeline']}@{r['version'][:12]}  {r['status']}  (MLflow run {r['mlflow_run_id']})"
+          + (f"  {where}" if where else "") + (f"  scheduled #{r['schedule_id']}" if r.get("schedule_id") else ""))
     for s in r["stages"]:
         line = f"  {s['name']:<20} {s['status']}"
         if s.get("error"):
@@ -274,6 +276,43 @@ def cmd_pipelines_status(args: argparse.Namespace) -> int:
 def cmd_pipelines_cancel(args: argparse.Namespace) -> int:
     r = _client().post(f"/projects/{args.project}/pipeline-runs/{args.run_id}/cancel")
     print(json.dumps(r, indent=2)) if args.json else _print_run(r)
+    return 0
+
+
+def cmd_pipelines_log(args: argparse.Namespace) -> int:
+    text = _client().get(f"/projects/{args.project}/pipeline-runs/{args.run_id}/stages/{args.stage}/log")
+    sys.stdout.write(text or "(no output yet)\n")
+    return 0
+
+
+def cmd_pipelines_schedule(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"cron": args.cron, "timezone": args.timezone,
+                            "parameters": dict(_parse_param(p) for p in args.param or [])}
+    if args.version:
+        body["version"] = args.version
+    s = _client().post(f"/projects/{args.project}/pipelines/{args.name}/schedules", body)
+    if args.json:
+        print(json.dumps(s, indent=2))
+    else:
+        print(f"Schedule {s['id']}: {s['pipeline']}@{s['version'][:12]} at '{s['cron']}' ({s['timezone']}); "
+              f"next: {', '.join(t[:16] for t in s['next_ticks'])}")
+    return 0
+
+
+def cmd_pipelines_schedules(args: argparse.Namespace) -> int:
+    page = _client().get(f"/projects/{args.project}/pipelines/{args.name}/schedules", limit=args.limit,
+                         offset=args.offset)
+    for item in page["items"]:
+        item["version"] = item["version"][:12]
+        item["next"] = item["next_ticks"][0][:16] if item["next_ticks"] else ""
+        item["parameters"] = json.dumps(item["parameters"], sort_keys=True)
+    _emit(args, page, ["id", "cron", "timezone", "version", "parameters", "next", "last_run", "created_by"])
+    return 0
+
+
+def cmd_pipelines_unschedule(args: argparse.Namespace) -> int:
+    _client().delete(f"/projects/{args.project}/pipeline-schedules/{args.schedule_id}")
+    print(f"Schedule {args.schedule_id} deleted; the runs it launched stay.")
     return 0
 
 
@@ -391,6 +430,28 @@ def build_parser() -> argparse.ArgumentParser:
     pc2.add_argument("project")
     pc2.add_argument("run_id")
     pc2.set_defaults(func=cmd_pipelines_cancel)
+    plog = pipes.add_parser("log", help="what a stage of a run printed")
+    plog.add_argument("project")
+    plog.add_argument("run_id")
+    plog.add_argument("stage")
+    plog.set_defaults(func=cmd_pipelines_log)
+    psch = pipes.add_parser("schedule", help="run a version on a cron schedule (a Dagster schedule)")
+    psch.add_argument("project")
+    psch.add_argument("name")
+    psch.add_argument("--cron", required=True, help="five fields, e.g. '0 6 * * 1-5'")
+    psch.add_argument("--timezone", default="UTC", help="IANA time zone (default UTC)")
+    psch.add_argument("-p", "--param", action="append", help="name=value (value parsed as JSON when it can be)")
+    psch.add_argument("--version", help="version digest or prefix (default: the latest now; the schedule keeps it)")
+    psch.set_defaults(func=cmd_pipelines_schedule)
+    pscs = pipes.add_parser("schedules", help="a pipeline's schedules and their next ticks")
+    pscs.add_argument("project")
+    pscs.add_argument("name")
+    paged(pscs)
+    pscs.set_defaults(func=cmd_pipelines_schedules)
+    pun = pipes.add_parser("unschedule", help="delete a schedule")
+    pun.add_argument("project")
+    pun.add_argument("schedule_id", type=int)
+    pun.set_defaults(func=cmd_pipelines_unschedule)
 
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="verb", required=True)
     audit.add_parser("verify", help="recompute the hash chain; name the first bad entry").set_defaults(

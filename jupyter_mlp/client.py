@@ -44,7 +44,9 @@ class BackendClient:
                 raise APIError(resp.status_code, err.get("code", ""), err.get("message", resp.text), err.get("detail"))
             except (ValueError, KeyError, TypeError):
                 raise APIError(resp.status_code, "http_error", resp.text or resp.reason_phrase) from None
-        return resp.json() if resp.content else None
+        if not resp.content:
+            return None
+        return resp.json() if resp.headers.get("content-type", "").startswith("application/json") else resp.text
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})  # lists repeat

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: TypeScript (jest, stale-type check) and Python (backend on SQLite and PostgreSQL, server extension,
-# CLI, packaging, browser in Chromium). Starts what the tests need: PostgreSQL, and installs Chromium if missing.
+# CLI, packaging, browser in Chromium, pipelines in Docker). Starts what the tests need: PostgreSQL and a Docker
+# engine, and installs Chromium if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -14,6 +15,10 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 MLP_TEST_POSTGRES_URL=$(bash tests/services/postgres.sh)
 export MLP_TEST_POSTGRES_URL
+# A real Docker engine: one pipeline runs in containers (tests/pipelines/test_containers.py must not skip).
+DOCKERD_PID=$(bash tests/services/docker.sh)
+export MLP_TEST_DOCKER=1
+if [ -n "$DOCKERD_PID" ]; then trap 'kill "$DOCKERD_PID" 2>/dev/null || true' EXIT; fi
 
 echo "[test] TypeScript"
 jlpm test --silent

@@ -48,7 +48,8 @@ def platform_root(tmp_path):
 @pytest.fixture
 def platform(mlp_home, platform_root):
     # Workspaces and user settings of its own: a layout restored from another test would change what is shown.
-    env = {**os.environ, "MLP_HOME": str(mlp_home), "MLP_LAB_PORT": "18888",
+    # Stages in local subprocesses: the panel then says so, and no image is built (tests/pipelines covers Docker).
+    env = {**os.environ, "MLP_HOME": str(mlp_home), "MLP_LAB_PORT": "18888", "MLP_CONTAINER_ENGINE": "none",
            "JUPYTERLAB_WORKSPACES_DIR": str(mlp_home.parent / "lab-workspaces"),
            "JUPYTERLAB_SETTINGS_DIR": str(mlp_home.parent / "lab-settings")}
     root = platform_root

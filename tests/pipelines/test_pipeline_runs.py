@@ -117,6 +117,18 @@ def test_cli_runs_a_pipeline_and_shows_the_failing_cell(backend, project, promot
     assert "stages: prep -> train" in shown.stdout and "alpha: float = 0.5" in shown.stdout
     ok = run("pipelines", "run", project, "train", "-p", "alpha=1", "-p", "epochs=2", "--wait")
     assert ok.returncode == 0 and "SUCCESS" in ok.stdout, ok.stdout + ok.stderr
+    assert "in local subprocesses" in ok.stdout
+    run_id = ok.stdout.split()[1]
+    log = run("pipelines", "log", project, run_id, "train")
+    assert log.returncode == 0 and "Input Notebook" in log.stdout, log.stdout + log.stderr
+    assert run("pipelines", "log", project, run_id, "../../secret").returncode == 2
+    made = run("pipelines", "schedule", project, "train", "--cron", "30 2 * * *", "-p", "alpha=3")
+    assert made.returncode == 0 and "at '30 2 * * *' (UTC)" in made.stdout, made.stdout + made.stderr
+    listed = run("pipelines", "schedules", project, "train")
+    assert '{"alpha": 3.0}' in listed.stdout and "T02:30" in listed.stdout, listed.stdout
+    sched_id = made.stdout.split()[1].rstrip(":")
+    assert run("pipelines", "unschedule", project, sched_id).returncode == 0
+    assert "(none)" in run("pipelines", "schedules", project, "train").stdout
     bad = run("pipelines", "run", project, "broken", "--wait")
     assert bad.returncode == 1 and "cell 4: ValueError: broken 3" in bad.stdout
     wrong = run("pipelines", "run", project, "train", "-p", "nope=1")

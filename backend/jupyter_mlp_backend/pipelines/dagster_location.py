@@ -68,7 +68,9 @@ def _ask_backend(home: Path, schedule_id: int, scheduled_time: str) -> dict:
     from jupyter_mlp.settings import load_settings
 
     settings = load_settings(home=home)
-    url = settings.public_url or (read_record(settings).url if read_record(settings) else None)
+    index = json.loads((home / "dagster" / INDEX).read_text())
+    record = read_record(settings)
+    url = index.get("backend_url") or settings.public_url or (record.url if record else None)
     if not url:
         raise RuntimeError("the platform's backend is not running")
     # This process is the backend's own child and reads its secret; the token only opens this schedule's tick.

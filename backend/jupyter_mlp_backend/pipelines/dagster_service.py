@@ -60,6 +60,7 @@ class DagsterService:
         self._lock = asyncio.Lock()
         self._ready = False
         self._loaded: str | None = None  # the index content Dagster last loaded
+        self.backend_url: str | None = settings.public_url  # where schedule ticks reach the backend
         self._daemon: subprocess.Popen | None = None
         self._daemon_index: str | None = None  # the index the running daemon loaded
 
@@ -70,7 +71,8 @@ class DagsterService:
     def write_index(self, entries: dict[str, list[dict[str, Any]]]) -> None:
         """Record which versions and schedules the code location defines (the backend's database is the source)."""
         self.home.mkdir(parents=True, exist_ok=True)
-        index = {"versions": sorted(entries.get("versions", []),
+        index = {"backend_url": self.backend_url,
+                 "versions": sorted(entries.get("versions", []),
                                     key=lambda e: (e["project"], e["pipeline"], e["version"])),
                  "schedules": sorted(entries.get("schedules", []), key=lambda e: e["id"])}
         text = json.dumps(index, indent=1)

@@ -114,6 +114,8 @@ async def _sync_dagster(request: Request, db: DB) -> None:
         return e
 
     dagster = request.app.state.dagster
+    if not request.app.state.settings.public_url:
+        dagster.backend_url = str(request.base_url).rstrip("/")
     try:
         dagster.write_index(await run_in_threadpool(entries))
         await dagster.ready()
@@ -239,6 +241,11 @@ async def resume(app) -> None:  # noqa: ANN001
         if not s.execute(select(func.count()).select_from(PipelineSchedule)).scalar_one():
             return
         entries = _index_entries(s)
+    if not app.state.dagster.backend_url:
+        from jupyter_mlp.local_backend import read_record
+
+        record = read_record(app.state.settings)
+        app.state.dagster.backend_url = record.url if record else None
     app.state.dagster.write_index(entries)
     await app.state.dagster.sync_daemon()
 
