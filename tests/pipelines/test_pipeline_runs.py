@@ -62,10 +62,13 @@ def test_run_with_parameters_then_a_failing_one(backend, project, promoted):
     assert child["metrics"]["score"] == 0 + 2 + 4 + 6  # the stage's own mlflow call landed in its child run
     assert child["tags"]["mlflow.parentRunId"] == run["mlflow_run_id"]
     assert child["tags"]["mlp.pipeline.version"] == run["version"]
+    assert json.loads(child["tags"]["mlp.pipeline.parameters"]) == {"alpha": 2.0, "epochs": 4}
+    assert json.loads(child["tags"]["mlp.datasets.pinned"]) == run["snapshots"]
+    assert child["tags"]["mlp.pipeline.executor"] == "subprocess"
     assert child["user"] == "sam"
     parent = sam.get(f"/projects/{project}/runs/{run['mlflow_run_id']}").json()
     assert parent["status"] == "FINISHED" and parent["params"]["alpha"] == "2.0"
-    assert parent["tags"]["mlp.env.freeze_sha256"]
+    assert parent["tags"]["mlp.env.freeze_sha256"] == child["tags"]["mlp.env.freeze_sha256"]
     arts = sam.get(f"/projects/{project}/runs/{child['run_id']}/artifacts", params={"path": "output"}).json()
     assert [a["path"] for a in arts["items"]] == ["output/train.ipynb"]
 

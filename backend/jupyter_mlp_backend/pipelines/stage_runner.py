@@ -42,11 +42,16 @@ def _environ(values: dict[str, str]):
                 os.environ[k] = v
 
 
-def _child_run(cfg: dict[str, Any], stage: str, version: str) -> str | None:
+def _child_run(cfg: dict[str, Any], stage: str, version_dir: Path) -> str | None:
     """An MLflow child run of the pipeline run for this stage, through the project's gateway."""
     if not cfg.get("tracking_uri") or not cfg.get("parent_run_id"):
         return None
+    import hashlib
+
     from mlflow import MlflowClient
+
+    version = version_dir.name
+    env_hash = hashlib.sha256((version_dir / "environment.txt").read_bytes()).hexdigest()
 
     with _environ({"MLFLOW_TRACKING_TOKEN": cfg["token"]}):
         client = MlflowClient(tracking_uri=cfg["tracking_uri"])
@@ -55,6 +60,9 @@ def _child_run(cfg: dict[str, Any], stage: str, version: str) -> str | None:
             "mlp.pipeline.version": version,
             "mlp.pipeline.stage": stage,
             "mlp.pipeline.parameters": json.dumps(cfg.get("parameters", {}), sort_keys=True)[:5000],
+            "mlp.datasets.pinned": json.dumps(cfg.get("snapshots", {}), sort_keys=True)[:5000],
+            "mlp.env.freeze_sha256": env_hash,
+            "mlp.pipeline.executor": cfg.get("executor", "subprocess"),
         })
         for k, v in cfg.get("parameters", {}).items():
             client.log_param(run.info.run_id, k, v)
@@ -86,7 +94,7 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
     run_dir.mkdir(parents=True, exist_ok=True)
     output = run_dir / f"{stage}.ipynb"
     version = version_dir.name
-    child = _child_run(cfg, stage, version)
+    child = _child_run(cfg, stage, version_dir)
     env = {**os.environ, "MLP_STAGE_IO": str(run_dir / "io"), "MLP_STAGE": stage, "MLP_PIPELINE_VERSION": version,
            # jupyter_mlp.datasets.read() uses these: every stage of a run (and its replays) sees the same rows
            "MLP_DATASET_SNAPSHOTS": json.dumps(cfg.get("snapshots", {}))}
