@@ -134,6 +134,11 @@ class Settings(BaseSettings):
         description="Debian mirror debootstrap builds the base image from. Default: the first one in "
         "`/etc/apt/sources.list*`, else `http://deb.debian.org/debian`.",
     )
+    signer: str = Field(
+        default="file",
+        description="What signs model manifests: `file` (an ed25519 key in `$MLP_HOME/keys`, created on first "
+        "use) or `module:Class` of a signer with `key_id`, `sign(bytes)` and `public_keys()` (a KMS, say).",
+    )
     kernel_token_ttl_seconds: int = Field(
         default=7 * 24 * 3600,
         ge=60,

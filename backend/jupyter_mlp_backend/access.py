@@ -29,6 +29,9 @@ class Action(str, Enum):
     read_pipelines = "pipelines.read"
     write_pipelines = "pipelines.write"
     run_pipelines = "pipelines.run"
+    read_models = "models.read"
+    write_models = "models.write"  # register, ask for an alias to move
+    approve_models = "models.approve"  # approve or reject a gate decision; set gates
 
 
 # The least role each action needs. An action missing here is denied to everyone but platform admins.
@@ -42,6 +45,9 @@ MIN_ROLE: dict[Action, Role] = {
     Action.read_pipelines: Role.viewer,
     Action.write_pipelines: Role.scientist,
     Action.run_pipelines: Role.scientist,
+    Action.read_models: Role.viewer,
+    Action.write_models: Role.scientist,
+    Action.approve_models: Role.lead,
 }
 
 

@@ -24,6 +24,7 @@ from .pipelines import routes as pipeline_routes
 from .pipelines import runs as pipeline_runs
 from .pipelines import schedules as pipeline_schedules
 from .pipelines.dagster_service import DagsterService
+from .registry import routes as registry_routes
 from .routes import audit as audit_routes
 from .routes import identity as identity_routes
 from .routes import projects as project_routes
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     api.include_router(pipeline_routes.router)
     api.include_router(pipeline_runs.router)
     api.include_router(pipeline_schedules.router)
+    api.include_router(registry_routes.router)
     api.include_router(dataset_routes.router)
     app.include_router(api)
     gateway.install(app)

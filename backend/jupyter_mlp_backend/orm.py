@@ -164,3 +164,72 @@ class PipelineSchedule(Base):
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
 
     pipeline: Mapped[Pipeline] = relationship()
+
+
+class RegisteredModel(Base):
+    """A model name in a project; in MLflow's registry it is `<prefix><project>.<name>`."""
+
+    __tablename__ = "registered_models"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_registered_models_project_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    mlflow_name: Mapped[str] = mapped_column(String(256), nullable=False, unique=True)
+    gates: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON GateConfig
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+
+class ModelVersion(Base):
+    """One registered version: where its files are, its lineage, and the signed manifest of its files."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"), nullable=False,
+                                          index=True)
+    version: Mapped[int] = mapped_column(nullable=False)
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    source: Mapped[str] = mapped_column(String(512), nullable=False)  # mlflow-artifacts:/... resolved by us
+    pipeline_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    lineage: Mapped[str] = mapped_column(Text, nullable=False)  # JSON
+    statement: Mapped[str | None] = mapped_column(Text, nullable=True)  # the signed manifest (canonical JSON)
+    signature: Mapped[str | None] = mapped_column(Text, nullable=True)  # base64 ed25519
+    key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    metrics: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    params: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+    model: Mapped[RegisteredModel] = relationship()
+
+
+class ModelAlias(Base):
+    __tablename__ = "model_aliases"
+
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+
+class GateDecision(Base):
+    """One request to move an alias to a version: what the gates found, and who decided."""
+
+    __tablename__ = "gate_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False,
+                                            index=True)
+    alias: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # passed failed pending approved rejected
+    evidence: Mapped[str] = mapped_column(Text, nullable=False)  # JSON
+    requested_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    decided_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    version: Mapped[ModelVersion] = relationship()

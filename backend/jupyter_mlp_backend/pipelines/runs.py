@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -300,7 +301,7 @@ async def _describe(request: Request, db: DB, slug: str, rec: PipelineRunRecord,
                     stages[match] = StageStatus(name=match, status=step["status"] or "PENDING",
                                                 start_time=step.get("startTime"), end_time=step.get("endTime"))
             if status in TERMINAL:
-                await _close(request, db, rec, status, stages)
+                await _close(request, db, rec, status, stages, slug, pipeline)
     run_dir = home / "pipeline-runs" / slug / rec.id
     for name, st in stages.items():
         err = run_dir / f"{name}.error.json"
@@ -331,20 +332,42 @@ async def _adopt_scheduled(request: Request, db: DB, rec: PipelineRunRecord) -> 
     await run_in_threadpool(store)
 
 
-async def _close(request: Request, db: DB, rec: PipelineRunRecord, status: str, stages: dict) -> None:
-    exp = request.app.state.experiments
-    if rec.mlflow_run_id:
-        await exp.mlflow.client.post("/api/2.0/mlflow/runs/update", json={
-            "run_id": rec.mlflow_run_id, "status": {"SUCCESS": "FINISHED", "CANCELED": "KILLED"}.get(status, "FAILED"),
-            "end_time": int(time.time() * 1000)})
+_closing: dict[str, asyncio.Lock] = {}
 
-    def store() -> None:
-        rec.status, rec.finished_at = status, utcnow()
-        rec.stage_status = json.dumps({k: v.model_dump(exclude={"error"}) for k, v in stages.items()})
-        db.add(rec)
-        db.commit()
 
-    await run_in_threadpool(store)
+async def _close(request: Request, db: DB, rec: PipelineRunRecord, status: str, stages: dict,
+                 slug: str, pipeline: str) -> None:
+    """Record the end of a run once, however many requests notice it at the same time."""
+    lock = _closing.setdefault(rec.id, asyncio.Lock())
+    async with lock:
+        def ended() -> bool:
+            db.refresh(rec)
+            db.commit()
+            return rec.status in TERMINAL
+
+        if await run_in_threadpool(ended):
+            return
+        exp = request.app.state.experiments
+        if status == "SUCCESS" and rec.mlflow_run_id:
+            # Models the stages logged are registered (signed, with lineage) before the run reads as ended; a run
+            # that failed or was cancelled registers nothing.
+            from ..registry.routes import register_pipeline_models
+
+            await register_pipeline_models(request, db, slug, rec, pipeline)
+        if rec.mlflow_run_id:
+            await exp.mlflow.client.post("/api/2.0/mlflow/runs/update", json={
+                "run_id": rec.mlflow_run_id,
+                "status": {"SUCCESS": "FINISHED", "CANCELED": "KILLED"}.get(status, "FAILED"),
+                "end_time": int(time.time() * 1000)})
+
+        def store() -> None:
+            rec.status, rec.finished_at = status, utcnow()
+            rec.stage_status = json.dumps({k: v.model_dump(exclude={"error"}) for k, v in stages.items()})
+            db.add(rec)
+            db.commit()
+
+        await run_in_threadpool(store)
+    _closing.pop(rec.id, None)
 
 
 def _load_run(db: DB, who: Caller, slug: str, run_id: str, action: Action):  # noqa: ANN202

@@ -1,0 +1,1 @@
+"""Model registry: registration with lineage, signing, the verified loader, gates."""
