@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 MetricName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-/ ]{1,250}$")]
 
@@ -61,12 +61,6 @@ class GateConfig(BaseModel):
     challenger: ChallengerRule | None = None
     evaluation: Evaluation | None = None
     require_approval: bool = Field(default=False, description="A lead approves before `champion` moves")
-
-    @model_validator(mode="after")
-    def _challenger_needs_data(self) -> GateConfig:
-        if self.challenger is not None and self.evaluation is None:
-            raise ValueError("challenger-beats-champion needs `evaluation` data: both are scored on the same rows")
-        return self
 
 
 OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}

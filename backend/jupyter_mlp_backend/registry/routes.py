@@ -460,6 +460,10 @@ def set_gates(slug: str, name: str, body: dict[str, Any], db: DB, who: Caller) -
         where = ".".join(str(x) for x in first["loc"])
         db.commit()
         raise Invalid(f"{where + ': ' if where else ''}{first['msg']}", detail=[{"field": where or "gates"}]) from None
+    if cfg.challenger is not None and cfg.evaluation is None:
+        db.commit()
+        raise Invalid("challenger-beats-champion needs `evaluation` data: both versions are scored on the same rows",
+                      detail=[{"field": "challenger"}])
     m.gates = cfg.model_dump_json()
     audit.append(db, actor=who.user, action="model.gates.set", decision="allow", project=slug, target=name,
                  detail=cfg.model_dump())
