@@ -49,6 +49,10 @@ export type PipelineRun = Schemas['PipelineRunOut'];
 export type PipelineRunPage = Schemas['PipelineRunPage'];
 export type RunRequest = Schemas['RunRequest'];
 export type StageStatus = Schemas['StageStatus'];
+export type Executor = Schemas['ExecutorOut'];
+export type Schedule = Schemas['ScheduleOut'];
+export type SchedulePage = Schemas['SchedulePage'];
+export type ScheduleRequest = Schemas['ScheduleRequest'];
 
 /** Which project a notebook belongs to, from the server extension's `project-of` route. */
 export interface ProjectOf {
@@ -347,6 +351,49 @@ export function cancelPipelineRun(slug: string, runId: string): Promise<Pipeline
 /** Run again exactly: the same version, parameters and dataset snapshots (a new run). */
 export function replayPipelineRun(slug: string, runId: string): Promise<PipelineRun> {
   return requestAPI<PipelineRun>(`${pipelineRunPath(slug, runId)}/replay`, { method: 'POST' });
+}
+
+/** What a stage printed (image build, papermill, the container's output) as plain text; '' when nothing yet. */
+export async function getStageLog(slug: string, runId: string, stage: string): Promise<string> {
+  const response = await requestResponse(
+    `${pipelineRunPath(slug, runId)}/stages/${encodeURIComponent(stage)}/log`,
+    { cache: 'no-store' }
+  );
+  return response.text();
+}
+
+/** Where pipeline stages run on this platform: Docker containers, a local subprocess, or nowhere. */
+export function getPipelineExecutor(): Promise<Executor> {
+  return requestAPI<Executor>('pipeline-executor');
+}
+
+/** One page of a pipeline's schedules, oldest first, each with its next ticks. */
+export function listSchedules(
+  slug: string,
+  name: string,
+  limit = 20,
+  offset = 0
+): Promise<SchedulePage> {
+  return requestAPI<SchedulePage>(`${pipelinePath(slug, name)}/schedules?${page(limit, offset)}`);
+}
+
+/**
+ * Schedule a version of a pipeline (default the latest) with parameters, on a cron expression.
+ *
+ * @throws ApiError `validation_error` (422) naming `cron`, `timezone` or `parameters.<name>` in `detail[0].field`
+ */
+export function createSchedule(slug: string, name: string, body: ScheduleRequest): Promise<Schedule> {
+  return requestAPI<Schedule>(`${pipelinePath(slug, name)}/schedules`, {
+    method: 'POST',
+    body: JSON.stringify(body)
+  });
+}
+
+/** Delete a schedule; the runs it launched stay. */
+export async function deleteSchedule(slug: string, scheduleId: number): Promise<void> {
+  await requestAPI<void>(`${projectPath(slug)}/pipeline-schedules/${encodeURIComponent(String(scheduleId))}`, {
+    method: 'DELETE'
+  });
 }
 
 /** Which project a notebook (path relative to the Jupyter root) belongs to. */

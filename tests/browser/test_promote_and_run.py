@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -58,6 +59,12 @@ def test_right_click_promote_run_with_changed_parameter(mlp_home, tagged_noteboo
 
     form = page.get_by_test_id("mlp-run-form")
     form.wait_for(timeout=30_000)
+    # The platform runs with MLP_CONTAINER_ENGINE=none: the panel says stages run in a local subprocess.
+    notice = page.get_by_test_id("mlp-executor-notice")
+    notice.wait_for(timeout=30_000)
+    assert notice.is_visible()
+    assert notice.get_attribute("data-kind") == "subprocess"
+    assert "local subprocess" in notice.inner_text()
     alpha = form.locator("[data-param='alpha']")
     alpha.fill("2")
     page.get_by_test_id("mlp-run-pipeline").click()
@@ -74,3 +81,32 @@ def test_right_click_promote_run_with_changed_parameter(mlp_home, tagged_noteboo
         "() => document.querySelectorAll('[data-testid=mlp-pipeline-runs] > li').length === 2", timeout=60_000)
     run.locator("[data-stage='train'][data-status='SUCCESS']").first.wait_for(timeout=180_000)
     assert "2" in page.get_by_test_id("mlp-pipeline-run-params").locator("[data-param='alpha']").inner_text()
+
+    # Where the stages ran, and what a stage printed.
+    assert "local subprocess" in page.get_by_test_id("mlp-run-executor").inner_text()
+    run.locator("[data-testid='mlp-stage-log-button'][data-stage='train']").click()
+    log = run.locator("[data-testid='mlp-stage-log'][data-stage='train']")
+    log.wait_for(timeout=30_000)
+    text = log.inner_text().strip()
+    assert text and text != "No output yet.", text
+
+    # Schedule the version with the Run form's values (alpha=2), see its next run, then delete it.
+    schedules_empty = page.get_by_test_id("mlp-schedules-empty")
+    schedules_empty.wait_for(timeout=30_000)
+    assert schedules_empty.inner_text() == "No schedules."
+    assert page.get_by_test_id("mlp-schedule-timezone").input_value() == "UTC"
+    page.get_by_test_id("mlp-schedule-cron").fill("0 3 * * *")
+    page.get_by_test_id("mlp-schedule-create").click()
+    row = page.get_by_test_id("mlp-schedule-row")
+    row.wait_for(timeout=120_000)
+    assert page.get_by_test_id("mlp-schedule-error").count() == 0
+    assert row.count() == 1
+    assert "0 3 * * *" in row.inner_text()
+    assert "alpha" in row.inner_text()
+    next_run = row.get_by_test_id("mlp-schedule-next").inner_text().strip()
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}\s+\d{2}:\d{2}:00", next_run), next_run  # 03:00 UTC, in local time
+    row.scroll_into_view_if_needed()
+    shot("pipelines-schedules")
+    row.get_by_test_id("mlp-schedule-delete").click()
+    schedules_empty.wait_for(timeout=120_000)
+    assert page.get_by_test_id("mlp-schedule-row").count() == 0

@@ -1,7 +1,8 @@
-import React, { useMemo, useState } from 'react';
+import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 
-import type { PipelineRun, StageOut } from '../api';
+import { getStageLog, PipelineRun, StageOut } from '../api';
 import { formatApiError } from '../errors';
+import { runExecutorLine } from '../executor';
 import {
   canCancel,
   chipClass,
@@ -14,6 +15,15 @@ import {
 import { shortVersion } from '../promote';
 import { inlineJson } from '../runForm';
 import { formatTimestamp } from '../runFormat';
+import {
+  cleanLog,
+  EMPTY_LOG_TEXT,
+  IFetchedLog,
+  isEmptyLog,
+  logButtonAction,
+  logButtonLabel,
+  needsFetch
+} from '../stageLog';
 import type { IPipelinesActions } from './PipelinesPanel';
 import { StageGraph } from './StageGraph';
 
@@ -43,6 +53,9 @@ export function PipelineRunDetail({
 }: IPipelineRunDetailProps): JSX.Element {
   const [busy, setBusy] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
+  // Stage name → whether its log is shown, and how often the user asked for it again.
+  const [logOpen, setLogOpen] = useState<Record<string, boolean>>({});
+  const [logRefresh, setLogRefresh] = useState<Record<string, number>>({});
   const statuses = useMemo(() => stageStatuses(run.stages), [run.stages]);
   const params = Object.entries(run.parameters).sort(([a], [b]) => a.localeCompare(b));
 
@@ -79,6 +92,14 @@ export function PipelineRunDetail({
       <p className="jp-mlp-description">
         Version <code title={run.version}>{shortVersion(run.version)}</code>, started by {run.created_by}{' '}
         {formatTimestamp(Date.parse(run.created_at))}.
+      </p>
+      <p
+        className="jp-mlp-description"
+        data-testid="mlp-run-executor"
+        data-executor={run.executor ?? ''}
+        title="Where this run's stages ran"
+      >
+        {runExecutorLine(run)}
       </p>
       <div className="jp-mlp-actions">
         {canCancel(run) && (
@@ -154,6 +175,16 @@ export function PipelineRunDetail({
                 <span className={chipClass(stage.status)} data-stage={stage.name} data-status={stage.status}>
                   {stage.name}: {statusLabel(stage.status)}
                 </span>
+                <StageLogButton
+                  open={logOpen[stage.name] ?? false}
+                  runActive={!isTerminal(run.status)}
+                  onOpen={() => setLogOpen(current => ({ ...current, [stage.name]: true }))}
+                  onHide={() => setLogOpen(current => ({ ...current, [stage.name]: false }))}
+                  onRefresh={() =>
+                    setLogRefresh(current => ({ ...current, [stage.name]: (current[stage.name] ?? 0) + 1 }))
+                  }
+                  stage={stage.name}
+                />
                 {finished && run.mlflow_run_id && (
                   <button
                     className="jp-mlp-button jp-mlp-button-small"
@@ -170,6 +201,17 @@ export function PipelineRunDetail({
                   </button>
                 )}
               </div>
+              {logOpen[stage.name] && (
+                <StageLog
+                  slug={slug}
+                  runId={run.run_id}
+                  stage={stage.name}
+                  stageStatus={stage.status}
+                  runActive={!isTerminal(run.status)}
+                  refreshToken={logRefresh[stage.name] ?? 0}
+                  onHide={() => setLogOpen(current => ({ ...current, [stage.name]: false }))}
+                />
+              )}
               {failure && (
                 <div className="jp-mlp-stage-failure" data-testid="mlp-stage-error" data-stage={stage.name}>
                   <div className="jp-mlp-error">{stageErrorHeadline(failure)}</div>
@@ -186,5 +228,151 @@ export function PipelineRunDetail({
         })}
       </ul>
     </section>
+  );
+}
+
+function StageLogButton({
+  stage,
+  open,
+  runActive,
+  onOpen,
+  onHide,
+  onRefresh
+}: {
+  stage: string;
+  open: boolean;
+  runActive: boolean;
+  onOpen: () => void;
+  onHide: () => void;
+  onRefresh: () => void;
+}): JSX.Element {
+  const action = logButtonAction(open, runActive);
+  return (
+    <button
+      className="jp-mlp-button jp-mlp-button-small"
+      data-testid="mlp-stage-log-button"
+      data-stage={stage}
+      aria-expanded={open}
+      title={`What ${stage} printed (image build, papermill, the stage's own output)`}
+      onClick={() => (action === 'open' ? onOpen() : action === 'refresh' ? onRefresh() : onHide())}
+    >
+      {logButtonLabel(action)}
+    </button>
+  );
+}
+
+/** Logs already read, by run and stage: reopening a finished stage's log asks the server no more. */
+const fetchedLogs = new Map<string, IFetchedLog>();
+/** Logs kept in memory at most (each is up to a megabyte). */
+const FETCHED_LOGS_KEPT = 20;
+
+function rememberLog(key: string, log: IFetchedLog): void {
+  fetchedLogs.delete(key);
+  fetchedLogs.set(key, log);
+  for (const oldest of fetchedLogs.keys()) {
+    if (fetchedLogs.size <= FETCHED_LOGS_KEPT) {
+      break;
+    }
+    fetchedLogs.delete(oldest);
+  }
+}
+
+function StageLog({
+  slug,
+  runId,
+  stage,
+  stageStatus,
+  runActive,
+  refreshToken,
+  onHide
+}: {
+  slug: string;
+  runId: string;
+  stage: string;
+  /** The stage's status: the log is read again whenever it changes (it grows while the stage runs). */
+  stageStatus: string;
+  runActive: boolean;
+  /** Bumped when the user asks for the log again. */
+  refreshToken: number;
+  onHide: () => void;
+}): JSX.Element {
+  const cacheKey = `${slug}/${runId}/${stage}`;
+  const [log, setLog] = useState<IFetchedLog | null>(() => fetchedLogs.get(cacheKey) ?? null);
+  const [loading, setLoading] = useState(() => needsFetch(fetchedLogs.get(cacheKey)));
+  const [error, setError] = useState<string | null>(null);
+  const activeRef = useRef(runActive);
+  activeRef.current = runActive;
+  const lastRefresh = useRef(refreshToken);
+
+  const fetchLog = useCallback(
+    async (signal: { live: boolean }) => {
+      setLoading(true);
+      const final = !activeRef.current;
+      try {
+        const text = cleanLog(await getStageLog(slug, runId, stage));
+        if (signal.live) {
+          const fetched = { text, final };
+          rememberLog(cacheKey, fetched);
+          setLog(fetched);
+          setError(null);
+        }
+      } catch (err) {
+        if (signal.live) {
+          setError(formatApiError(err));
+        }
+      } finally {
+        if (signal.live) {
+          setLoading(false);
+        }
+      }
+    },
+    [slug, runId, stage, cacheKey]
+  );
+
+  // On opening (unless read after the run ended), when the stage's status moves, and on Refresh.
+  useEffect(() => {
+    const signal = { live: true };
+    const explicit = refreshToken !== lastRefresh.current;
+    lastRefresh.current = refreshToken;
+    if (explicit || needsFetch(fetchedLogs.get(cacheKey))) {
+      void fetchLog(signal);
+    }
+    return () => {
+      signal.live = false;
+    };
+  }, [fetchLog, cacheKey, stageStatus, runActive, refreshToken]);
+
+  const empty = isEmptyLog(log?.text);
+  return (
+    <div className="jp-mlp-stage-log-box" data-stage={stage}>
+      <div className="jp-mlp-stage-log-header">
+        <span className="jp-mlp-hint">
+          Log of {stage}
+          {loading ? ' · loading…' : runActive ? ' · the run is still going' : ''}
+        </span>
+        <button
+          className="jp-mlp-button jp-mlp-button-small"
+          aria-label={`Hide the log of ${stage}`}
+          onClick={onHide}
+        >
+          ×
+        </button>
+      </div>
+      {error && (
+        <div className="jp-mlp-error" role="alert">
+          {error}
+        </div>
+      )}
+      {(log || !loading) && !error && (
+        <pre
+          className={`jp-mlp-stage-log${empty ? ' jp-mod-empty' : ''}`}
+          data-testid="mlp-stage-log"
+          data-stage={stage}
+          tabIndex={0}
+        >
+          {empty ? EMPTY_LOG_TEXT : log!.text}
+        </pre>
+      )}
+    </div>
   );
 }

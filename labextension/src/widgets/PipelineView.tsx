@@ -17,6 +17,7 @@ import { formatTimestamp } from '../runFormat';
 import { editField, formWithValues, initialForm, RunFormState, runBody, runFailure } from '../runForm';
 import type { IPipelinesActions } from './PipelinesPanel';
 import { PipelineRunDetail } from './PipelineRunDetail';
+import { PipelineSchedules } from './PipelineSchedules';
 import { RunForm } from './RunForm';
 import { StageGraph } from './StageGraph';
 
@@ -247,6 +248,13 @@ export function PipelineView({
                     setServerErrors({});
                   }}
                   onSubmit={() => void submit()}
+                />
+                <PipelineSchedules
+                  slug={slug}
+                  name={name}
+                  version={version.version}
+                  body={body}
+                  onParameterErrors={setServerErrors}
                 />
               </>
             )}

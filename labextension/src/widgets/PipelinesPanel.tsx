@@ -3,9 +3,10 @@ import type { Message } from '@lumino/messaging';
 import { ISignal, Signal } from '@lumino/signaling';
 import React, { useCallback, useEffect, useState } from 'react';
 
-import { listPipelines, PipelinePage, PipelineRun } from '../api';
+import { Executor, getPipelineExecutor, listPipelines, PipelinePage, PipelineRun } from '../api';
 import type { ICurrentProject } from '../currentProject';
 import { formatApiError } from '../errors';
+import { executorNotice } from '../executor';
 import { PIPELINES_PAGE_SIZE } from '../pipelineRuns';
 import { shortVersion } from '../promote';
 import { formatTimestamp } from '../runFormat';
@@ -121,6 +122,7 @@ function PipelinesView({ panel, store, actions, visibility, target }: IViewProps
     return (
       <div className="jp-mlp-body jp-mlp-empty-state">
         <h2 className="jp-mlp-title">Pipelines</h2>
+        <ExecutorNotice visible={visible} />
         <p>No project is selected. Choose a project in the ML Platform sidebar to see its pipelines.</p>
       </div>
     );
@@ -130,6 +132,7 @@ function PipelinesView({ panel, store, actions, visibility, target }: IViewProps
       <header className="jp-mlp-experiments-toolbar">
         <h2 className="jp-mlp-title">Pipelines · {slug}</h2>
       </header>
+      <ExecutorNotice visible={visible} />
       <PipelineList
         key={slug}
         slug={slug}
@@ -148,6 +151,44 @@ function PipelinesView({ panel, store, actions, visibility, target }: IViewProps
           onClose={() => setSelected(null)}
         />
       )}
+    </div>
+  );
+}
+
+/** Where stages run on this platform, read once when the panel is first shown. */
+let executorRequest: Promise<Executor> | null = null;
+
+function ExecutorNotice({ visible }: { visible: boolean }): JSX.Element | null {
+  const [executor, setExecutor] = useState<Executor | null>(null);
+
+  useEffect(() => {
+    if (!visible || executor) {
+      return;
+    }
+    let live = true;
+    executorRequest ??= getPipelineExecutor();
+    executorRequest
+      .then(found => live && setExecutor(found))
+      .catch(() => {
+        executorRequest = null; // an old backend, or the server was away: ask again next time the panel shows
+      });
+    return () => {
+      live = false;
+    };
+  }, [visible, executor]);
+
+  if (!executor) {
+    return null;
+  }
+  const notice = executorNotice(executor);
+  return (
+    <div
+      className={notice.className}
+      data-testid="mlp-executor-notice"
+      data-kind={notice.kind}
+      role={notice.tone === 'warning' ? 'status' : undefined}
+    >
+      {notice.text}
     </div>
   );
 }
