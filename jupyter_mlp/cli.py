@@ -323,6 +323,88 @@ def cmd_runs_replay(args: argparse.Namespace) -> int:
     return 0 if r["status"] != "FAILURE" else 1
 
 
+def _project(args: argparse.Namespace) -> str:
+    """--project, else the nearest mlp-project.toml above the working directory."""
+    from .projects import project_of
+
+    slug = args.project or project_of("/", str(Path.cwd() / "_")).project
+    if not slug:
+        raise SystemExit("mlp: no project: add --project, or run inside a folder with an mlp-project.toml")
+    return slug
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    page = _client().get(f"/projects/{_project(args)}/models", limit=args.limit, offset=args.offset)
+    for m in page["items"]:
+        m["aliases"] = ", ".join(f"{a}=v{v}" for a, v in sorted(m["aliases"].items())) or "-"
+    _emit(args, page, ["name", "latest_version", "versions", "aliases", "pending_approvals"])
+    return 0
+
+
+def cmd_models_show(args: argparse.Namespace) -> int:
+    client, slug = _client(), _project(args)
+    m = client.get(f"/projects/{slug}/models/{args.name}")
+    versions = client.get(f"/projects/{slug}/models/{args.name}/versions", limit=args.limit, offset=args.offset)
+    pending = client.get(f"/projects/{slug}/gate-decisions", status="pending", model=args.name)
+    if args.json:
+        print(json.dumps({"model": m, "versions": versions, "pending": pending}, indent=2))
+        return 0
+    aliases = ", ".join(f"{a} -> v{v}" for a, v in sorted(m["aliases"].items())) or "none"
+    print(f"Model {m['name']} in {slug} (MLflow: {m['mlflow_name']}); aliases: {aliases}")
+    g = m["gates"]
+    rules = [f"{t['metric']} {t['op']} {t['value']}" for t in g["thresholds"]]
+    if g.get("challenger"):
+        rules.append(f"beats champion on {g['challenger']['metric']} by {g['challenger']['margin']}")
+    if g.get("require_approval"):
+        rules.append("lead approval for champion")
+    print("Gates: " + ("; ".join(rules) or "none"))
+    for v in versions["items"]:
+        sig = f"signed ({v['key_id']})" if v["signed"] else "UNSIGNED"
+        print(f"  v{v['version']:<4} {', '.join(v['aliases']) or '-':<18} {sig:<26} data {v['lineage']['data_sha256'][:12]}"
+              f"  run {v['run_id']}  by {v['created_by']}")
+    for d in pending["items"]:
+        print(f"  pending approval #{d['id']}: v{d['version']} -> {d['alias']} (asked by {d['requested_by']})")
+    return 0
+
+
+def cmd_models_register(args: argparse.Namespace) -> int:
+    v = _client().post(f"/projects/{_project(args)}/models",
+                       {"name": args.name, "run_id": args.run, "artifact_path": args.path})
+    print(json.dumps(v, indent=2) if args.json else
+          f"Registered {v['name']} version {v['version']}: {v['files']} files signed with key {v['key_id']}")
+    return 0
+
+
+def cmd_models_verify(args: argparse.Namespace) -> int:
+    r = _client().post(f"/projects/{_project(args)}/models/{args.name}/versions/{args.version}/verify")
+    print(json.dumps(r, indent=2) if args.json else ("OK: " if r["ok"] else "REFUSED: ") + r["message"])
+    return 0 if r["ok"] else 1
+
+
+def _print_decision(args: argparse.Namespace, d: dict[str, Any]) -> None:
+    if args.json:
+        print(json.dumps(d, indent=2))
+        return
+    print(f"Decision #{d['id']}: {d['model']} v{d['version']} -> {d['alias']}: {d['status'].upper()}"
+          + (f" (by {d['decided_by']}: {d['reason']})" if d.get("reason") else ""))
+    for r in d["evidence"].get("results", []):
+        print(f"  {'ok  ' if r['passed'] else 'FAIL'} {r['gate']}: {r['message']}")
+
+
+def cmd_models_promote(args: argparse.Namespace) -> int:
+    d = _client().post(f"/projects/{_project(args)}/models/{args.name}/versions/{args.version}/promote",
+                       {"alias": args.alias})
+    _print_decision(args, d)
+    return 1 if d["status"] == "failed" else 0
+
+
+def cmd_models_decide(args: argparse.Namespace) -> int:
+    d = _client().post(f"/projects/{_project(args)}/gate-decisions/{args.decision}/{args.verb}",
+                       {"reason": args.reason})
+    _print_decision(args, d)
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     r = _client().post("/audit/verify")
     if args.json:
@@ -452,6 +534,40 @@ def build_parser() -> argparse.ArgumentParser:
     pun.add_argument("project")
     pun.add_argument("schedule_id", type=int)
     pun.set_defaults(func=cmd_pipelines_unschedule)
+
+    models = sub.add_parser("models", help="registered models: signed versions, gates, aliases").add_subparsers(
+        dest="verb", required=True)
+
+    def with_project(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.add_argument("-P", "--project", help="project slug (default: the nearest mlp-project.toml)")
+        return parser
+
+    mdl = with_project(models.add_parser("list", help="the project's models and their aliases"))
+    paged(mdl)
+    mdl.set_defaults(func=cmd_models_list)
+    mds = with_project(models.add_parser("show", help="versions, aliases, gates and pending approvals"))
+    mds.add_argument("name")
+    paged(mds)
+    mds.set_defaults(func=cmd_models_show)
+    mdr = with_project(models.add_parser("register", help="register a run's model (hashed and signed)"))
+    mdr.add_argument("name")
+    mdr.add_argument("--run", required=True, help="MLflow run id in the project")
+    mdr.add_argument("--path", default="model", help="logged model name or artifact folder (default: model)")
+    mdr.set_defaults(func=cmd_models_register)
+    mdv = with_project(models.add_parser("verify", help="re-hash the files and check the signature"))
+    mdv.add_argument("name")
+    mdv.add_argument("version", type=int)
+    mdv.set_defaults(func=cmd_models_verify)
+    mdp = with_project(models.add_parser("promote", help="ask for an alias to move; the gates decide"))
+    mdp.add_argument("name")
+    mdp.add_argument("version", type=int)
+    mdp.add_argument("--alias", choices=["staging", "champion"], default="champion")
+    mdp.set_defaults(func=cmd_models_promote)
+    for verb in ("approve", "reject"):
+        mda = with_project(models.add_parser(verb, help=f"{verb} a pending gate decision (leads)"))
+        mda.add_argument("decision", type=int)
+        mda.add_argument("--reason", required=True)
+        mda.set_defaults(func=cmd_models_decide)
 
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="verb", required=True)
     audit.add_parser("verify", help="recompute the hash chain; name the first bad entry").set_defaults(

@@ -779,6 +779,14 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AliasRequest */
+        AliasRequest: {
+            /**
+             * Alias
+             * @enum {string}
+             */
+            alias: "staging" | "champion";
+        };
         /** ArtifactEntry */
         ArtifactEntry: {
             /** File Size */
@@ -1357,6 +1365,26 @@ export interface components {
             /** Slug */
             slug: string;
         };
+        /** PromoteRequest */
+        PromoteRequest: {
+            /**
+             * Name
+             * @description Pipeline name; default: the notebook's file name
+             */
+            name?: string | null;
+            /**
+             * Notebook
+             * @description The notebook, nbformat v4 JSON
+             */
+            notebook: {
+                [key: string]: unknown;
+            };
+            /**
+             * Path
+             * @description Where the notebook lives (path under the Jupyter root)
+             */
+            path: string;
+        };
         /** PromoteResult */
         PromoteResult: {
             /** Created */
@@ -1728,34 +1756,6 @@ export interface components {
             projects: components["schemas"]["ProjectRole"][];
             /** User */
             user: string;
-        };
-        /** PromoteRequest */
-        jupyter_mlp_backend__pipelines__schemas__PromoteRequest: {
-            /**
-             * Name
-             * @description Pipeline name; default: the notebook's file name
-             */
-            name?: string | null;
-            /**
-             * Notebook
-             * @description The notebook, nbformat v4 JSON
-             */
-            notebook: {
-                [key: string]: unknown;
-            };
-            /**
-             * Path
-             * @description Where the notebook lives (path under the Jupyter root)
-             */
-            path: string;
-        };
-        /** PromoteRequest */
-        jupyter_mlp_backend__registry__routes__PromoteRequest: {
-            /**
-             * Alias
-             * @enum {string}
-             */
-            alias: "staging" | "champion";
         };
     };
     responses: never;
@@ -3978,7 +3978,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["jupyter_mlp_backend__registry__routes__PromoteRequest"];
+                "application/json": components["schemas"]["AliasRequest"];
             };
         };
         responses: {
@@ -4600,7 +4600,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["jupyter_mlp_backend__pipelines__schemas__PromoteRequest"];
+                "application/json": components["schemas"]["PromoteRequest"];
             };
         };
         responses: {

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from test_pipeline_runs import _nb, _wait  # same folder: pytest puts it on sys.path
+from tests.helpers import notebook as _nb
+from tests.helpers import wait_run as _wait
 
 pytestmark = pytest.mark.containers
 

@@ -8,29 +8,15 @@ import time
 
 import pytest
 
+from tests.helpers import notebook as _nb
+from tests.helpers import wait_run as _wait
+
 CELLS = [
     ("import math", ["imports"]),
     ("alpha = 0.5\nepochs = 3\nlabel = 'base'", ["parameters"]),
     ("data = [i * alpha for i in range(epochs)]", ["stage:prep"]),
     ("import mlflow\nscore = math.fsum(data)\nmlflow.log_metric('score', score)", ["stage:train"]),
 ]
-
-
-def _nb(cells):
-    return {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {"tags": t}, "outputs": [],
-                       "source": s} for s, t in cells],
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-            "nbformat": 4, "nbformat_minor": 5}
-
-
-def _wait(client, slug, run_id, timeout=240):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = client.get(f"/projects/{slug}/pipeline-runs/{run_id}").json()
-        if r["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
-            return r
-        time.sleep(1)
-    raise AssertionError(f"run {run_id} did not finish: {r}")
 
 
 @pytest.fixture

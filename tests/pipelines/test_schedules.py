@@ -8,7 +8,8 @@ import time
 import httpx
 
 from jupyter_mlp.identity import mint_token, read_secret
-from test_pipeline_runs import _nb, _wait  # same folder: pytest puts it on sys.path
+from tests.helpers import notebook as _nb
+from tests.helpers import wait_run as _wait
 
 
 def _promote(sam, project):

@@ -64,9 +64,25 @@ def _child_run(cfg: dict[str, Any], stage: str, version_dir: Path) -> str | None
             "mlp.env.freeze_sha256": env_hash,
             "mlp.pipeline.executor": cfg.get("executor", "subprocess"),
         })
-        for k, v in cfg.get("parameters", {}).items():
-            client.log_param(run.info.run_id, k, v)
+        from mlflow.entities import Param
+
+        effective = {**_defaults(version_dir), **cfg.get("parameters", {})}
+        if effective:  # every parameter the stage ran with, the cell's defaults included: the model's config
+            client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in effective.items()])
         return run.info.run_id
+
+
+def _defaults(version_dir: Path) -> dict[str, Any]:
+    """The parameters cell's default values (literals; anything else as its source text)."""
+    import ast
+
+    out: dict[str, Any] = {}
+    for p in json.loads((version_dir / "pipeline.json").read_text()).get("parameters", []):
+        try:
+            out[p["name"]] = ast.literal_eval(p["default"])
+        except (ValueError, SyntaxError):
+            out[p["name"]] = p["default"]
+    return out
 
 
 def _finish(cfg: dict[str, Any], run_id: str | None, output: Path, ok: bool) -> None:

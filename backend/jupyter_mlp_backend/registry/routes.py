@@ -99,7 +99,7 @@ class VerifyOut(BaseModel):
     key_id: str | None
 
 
-class PromoteRequest(BaseModel):
+class AliasRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     alias: Literal["staging", "champion"]
@@ -539,7 +539,7 @@ async def _evidence(request: Request, db: DB, slug: str, project_id: int, m: Reg
 
 @router.post("/projects/{slug}/models/{name}/versions/{version}/promote", response_model=DecisionOut,
              status_code=201, summary="Ask for an alias to move to a version: the gates decide (and maybe a lead)")
-async def promote(slug: str, name: str, version: int, body: PromoteRequest, request: Request, db: DB,
+async def promote(slug: str, name: str, version: int, body: AliasRequest, request: Request, db: DB,
                   who: Caller) -> DecisionOut:
     def load():  # noqa: ANN202
         g = require(db, who, slug, Action.write_models, target=f"{name}/{version}@{body.alias}")
