@@ -53,6 +53,26 @@ export type Executor = Schemas['ExecutorOut'];
 export type Schedule = Schemas['ScheduleOut'];
 export type SchedulePage = Schemas['SchedulePage'];
 export type ScheduleRequest = Schemas['ScheduleRequest'];
+export type ModelSummary = Schemas['ModelSummary'];
+export type ModelPage = Schemas['ModelPage'];
+export type ModelDetail = Schemas['ModelDetail'];
+export type ModelVersion = Schemas['VersionOut'];
+export type ModelVersionPage = Schemas['VersionPage'];
+export type RegisterModelRequest = Schemas['RegisterRequest'];
+export type VerifyResult = Schemas['VerifyOut'];
+export type GateConfig = Schemas['GateConfig'];
+export type GateThreshold = Schemas['Threshold'];
+export type GateChallenger = Schemas['ChallengerRule'];
+export type GateEvaluation = Schemas['Evaluation'];
+export type GateDecision = Schemas['DecisionOut'];
+export type GateDecisionPage = Schemas['DecisionPage'];
+export type GateDecisionStatus = GateDecision['status'];
+export type ModelAlias = Schemas['AliasRequest']['alias'];
+export type LineageGraph = Schemas['LineageGraph'];
+export type LineageNode = Schemas['LineageNode'];
+export type LineageEdge = Schemas['LineageEdge'];
+export type VersionDiff = Schemas['VersionDiff'];
+export type DiffRow = Schemas['DiffRow'];
 
 /** Which project a notebook belongs to, from the server extension's `project-of` route. */
 export interface ProjectOf {
@@ -394,6 +414,134 @@ export async function deleteSchedule(slug: string, scheduleId: number): Promise<
   await requestAPI<void>(`${projectPath(slug)}/pipeline-schedules/${encodeURIComponent(String(scheduleId))}`, {
     method: 'DELETE'
   });
+}
+
+function modelPath(slug: string, name: string): string {
+  return `${projectPath(slug)}/models/${encodeURIComponent(name)}`;
+}
+
+function modelVersionPath(slug: string, name: string, version: number): string {
+  return `${modelPath(slug, name)}/versions/${encodeURIComponent(String(version))}`;
+}
+
+function decisionPath(slug: string, decisionId: number): string {
+  return `${projectPath(slug)}/gate-decisions/${encodeURIComponent(String(decisionId))}`;
+}
+
+/** One page of a project's registered models, each with its aliases and pending approvals. */
+export function listModels(slug: string, limit = 50, offset = 0): Promise<ModelPage> {
+  return requestAPI<ModelPage>(`${projectPath(slug)}/models?${page(limit, offset)}`);
+}
+
+/**
+ * Register a run's logged model as a new version of `body.name` (hashed, signed, with lineage).
+ *
+ * @throws ApiError `validation_error` (422) naming `name`, `run_id` or `artifact_path` in `detail[0].field`;
+ *   `not_found` (404) for a run that is not the project's
+ */
+export function registerModel(slug: string, body: RegisterModelRequest): Promise<ModelVersion> {
+  return requestAPI<ModelVersion>(`${projectPath(slug)}/models`, {
+    method: 'POST',
+    body: JSON.stringify(body)
+  });
+}
+
+/** A registered model with its aliases and gates. */
+export function getModel(slug: string, name: string): Promise<ModelDetail> {
+  return requestAPI<ModelDetail>(modelPath(slug, name));
+}
+
+/** One page of a model's versions, newest first. */
+export function listModelVersions(
+  slug: string,
+  name: string,
+  limit = 50,
+  offset = 0
+): Promise<ModelVersionPage> {
+  return requestAPI<ModelVersionPage>(`${modelPath(slug, name)}/versions?${page(limit, offset)}`);
+}
+
+/** Check a version's files against its signed manifest; `ok` false says why not. */
+export function verifyModelVersion(slug: string, name: string, version: number): Promise<VerifyResult> {
+  return requestAPI<VerifyResult>(`${modelVersionPath(slug, name, version)}/verify`, { method: 'POST' });
+}
+
+/**
+ * Replace a model's validation gates (leads only; 403 otherwise).
+ *
+ * @throws ApiError `validation_error` (422) naming the field, e.g. `thresholds.0.value` or `challenger`
+ */
+export function setModelGates(slug: string, name: string, gates: GateConfig): Promise<GateConfig> {
+  return requestAPI<GateConfig>(`${modelPath(slug, name)}/gates`, {
+    method: 'PUT',
+    body: JSON.stringify(gates)
+  });
+}
+
+/**
+ * Ask for `alias` to move to a version: the gates decide (and maybe a lead). Can take several seconds
+ * while the versions are scored.
+ */
+export function promoteModelVersion(
+  slug: string,
+  name: string,
+  version: number,
+  alias: ModelAlias
+): Promise<GateDecision> {
+  return requestAPI<GateDecision>(`${modelVersionPath(slug, name, version)}/promote`, {
+    method: 'POST',
+    body: JSON.stringify({ alias })
+  });
+}
+
+/** Filters for the gate decisions of a project. */
+export interface IDecisionQuery {
+  status?: GateDecisionStatus;
+  model?: string;
+  limit?: number;
+  offset?: number;
+}
+
+/** One page of a project's gate decisions, newest first (`status: 'pending'`: what waits for a lead). */
+export function listGateDecisions(slug: string, query: IDecisionQuery = {}): Promise<GateDecisionPage> {
+  const params = new URLSearchParams({
+    limit: String(query.limit ?? 50),
+    offset: String(query.offset ?? 0)
+  });
+  if (query.status) {
+    params.set('status', query.status);
+  }
+  if (query.model) {
+    params.set('model', query.model);
+  }
+  return requestAPI<GateDecisionPage>(`${projectPath(slug)}/gate-decisions?${params.toString()}`);
+}
+
+/** Approve a pending decision (leads); the alias moves. A 409 when it is no longer pending. */
+export function approveGateDecision(slug: string, decisionId: number, reason: string): Promise<GateDecision> {
+  return requestAPI<GateDecision>(`${decisionPath(slug, decisionId)}/approve`, {
+    method: 'POST',
+    body: JSON.stringify({ reason })
+  });
+}
+
+/** Reject a pending decision (leads); the alias stays. A 409 when it is no longer pending. */
+export function rejectGateDecision(slug: string, decisionId: number, reason: string): Promise<GateDecision> {
+  return requestAPI<GateDecision>(`${decisionPath(slug, decisionId)}/reject`, {
+    method: 'POST',
+    body: JSON.stringify({ reason })
+  });
+}
+
+/** Where a version came from: dataset snapshots → pipeline version → runs → the version → deployments. */
+export function getModelLineage(slug: string, name: string, version: number): Promise<LineageGraph> {
+  return requestAPI<LineageGraph>(`${modelVersionPath(slug, name, version)}/lineage`);
+}
+
+/** Two versions side by side: parameters, metrics, data snapshots, lineage digests and code. */
+export function diffModelVersions(slug: string, name: string, a: number, b: number): Promise<VersionDiff> {
+  const query = new URLSearchParams({ a: String(a), b: String(b) }).toString();
+  return requestAPI<VersionDiff>(`${modelPath(slug, name)}/diff?${query}`);
 }
 
 /** Which project a notebook (path relative to the Jupyter root) belongs to. */

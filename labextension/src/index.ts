@@ -10,6 +10,7 @@ import { createProject } from './api';
 import { CurrentProjectStore } from './currentProject';
 import { experimentsPlugin, OPEN_EXPERIMENTS } from './experimentsPlugin';
 import { platformIcon } from './icons';
+import { modelsPlugin, OPEN_MODELS } from './modelsPlugin';
 import { formatApiError, validateSlug } from './permissions';
 import { OPEN_PIPELINES, pipelinesPlugin } from './pipelinesPlugin';
 import { linkFolderPlugin, notebookProjectPlugin } from './projectMarkerPlugins';
@@ -55,7 +56,8 @@ const projectsPanel: JupyterFrontEndPlugin<ICurrentProject> = {
     const panel = new ProjectsPanel(
       store,
       () => void app.commands.execute(OPEN_EXPERIMENTS),
-      () => void app.commands.execute(OPEN_PIPELINES)
+      () => void app.commands.execute(OPEN_PIPELINES),
+      () => void app.commands.execute(OPEN_MODELS)
     );
     panel.id = 'jupyter-mlp-projects';
     panel.title.icon = platformIcon;
@@ -132,6 +134,7 @@ export default [
   projectsPanel,
   experimentsPlugin,
   pipelinesPlugin,
+  modelsPlugin,
   notebookProjectPlugin,
   linkFolderPlugin,
   promoteNotebookPlugin

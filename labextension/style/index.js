@@ -3,3 +3,4 @@ import './base.css';
 import './experiments.css';
 import './pipelines.css';
 import './pipelines-panel.css';
+import './models.css';

@@ -18,7 +18,8 @@ export class ProjectsPanel extends ReactWidget {
   constructor(
     private readonly _store: CurrentProjectStore,
     private readonly _openExperiments?: () => void,
-    private readonly _openPipelines?: () => void
+    private readonly _openPipelines?: () => void,
+    private readonly _openModels?: () => void
   ) {
     super();
     this.addClass('jp-mlp-panel');
@@ -43,6 +44,7 @@ export class ProjectsPanel extends ReactWidget {
         refreshRequested={this._refreshRequested}
         openExperiments={this._openExperiments}
         openPipelines={this._openPipelines}
+        openModels={this._openModels}
       />
     );
   }
@@ -53,13 +55,15 @@ interface IProjectsViewProps {
   refreshRequested: ISignal<ProjectsPanel, void>;
   openExperiments?: () => void;
   openPipelines?: () => void;
+  openModels?: () => void;
 }
 
 function ProjectsView({
   store,
   refreshRequested,
   openExperiments,
-  openPipelines
+  openPipelines,
+  openModels
 }: IProjectsViewProps): JSX.Element {
   const [me, setMe] = useState<WhoAmI | null>(null);
   const [projects, setProjects] = useState<Project[]>([]);
@@ -208,6 +212,17 @@ function ProjectsView({
                   onClick={openPipelines}
                 >
                   Pipelines
+                </button>
+              )}
+              {openModels && (
+                <button
+                  className="jp-mlp-button"
+                  data-testid="mlp-open-models"
+                  disabled={!current}
+                  title="Open the registered models of this project"
+                  onClick={openModels}
+                >
+                  Models
                 </button>
               )}
             </span>
