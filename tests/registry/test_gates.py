@@ -95,3 +95,29 @@ def test_gates_move_aliases_only_when_they_pass(backend, project, log_model, xy,
     rows = {r["key"]: r for r in diff["params"]}
     assert rows["rows"]["a"] == "12" and rows["rows"]["b"] == "400" and rows["rows"]["changed"]
     assert sam.get(f"/projects/{project}/models/churn/diff", params={"a": 1, "b": 9}).status_code == 404
+
+
+def test_a_notebook_cannot_go_around_the_gates_through_mlflow(backend, project, log_model, xy, use_mlflow):
+    """The gateway a kernel talks to has no registry endpoints: registering or moving `champion` with plain
+    MLflow calls is refused, so aliases move only through the gates."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = xy
+    run = log_model(LogisticRegression().fit(x, y))
+    sam = backend.client("sam")
+    assert sam.post(f"/projects/{project}/models", json={"name": "churn", "run_id": run}).status_code == 201
+    mlflow_name = sam.get(f"/projects/{project}/models/churn").json()["mlflow_name"]
+    use_mlflow(backend.kernel_env("sam", project))
+    client = MlflowClient()
+    for attempt in (lambda: client.create_registered_model("sneaky"),
+                    lambda: client.set_registered_model_alias(mlflow_name, "champion", "1"),
+                    lambda: client.create_model_version(mlflow_name, f"runs:/{run}/model", run_id=run)):
+        try:
+            attempt()
+        except MlflowException as e:
+            assert "not available through the platform" in str(e), e
+        else:
+            raise AssertionError("the gateway let a registry call through")
+    assert sam.get(f"/projects/{project}/models/churn").json()["aliases"] == {}

@@ -748,8 +748,16 @@ def diff(slug: str, name: str, request: Request, db: DB, who: Caller, a: Annotat
                                                     f"v{a}/{f}", f"v{b}/{f}")) for f in sorted(set(ca) | set(cb)))
         code = text or "The stage notebooks' code is identical."
     else:
-        code = (f"v{a} notebook sha256 {la.get('code', {}).get('notebook_sha256')}, v{b} "
-                f"{lb.get('code', {}).get('notebook_sha256')} (code diffs need pipeline versions)")
+        def nb(v: int, lin: dict[str, Any]) -> str:
+            c = lin.get("code") or {}
+            if not c.get("notebook_sha256"):
+                return f"v{v} was not logged from a notebook the platform recorded"
+            return f"v{v} from {c.get('notebook_path') or 'a notebook'} (sha256 {c['notebook_sha256'][:12]})"
+
+        same = (la.get("code") or {}).get("notebook_sha256") == (lb.get("code") or {}).get("notebook_sha256")
+        code = (f"{nb(a, la)}; {nb(b, lb)}. "
+                + ("Same notebook. " if same and (la.get("code") or {}).get("notebook_sha256") else "")
+                + "A line-by-line code diff needs versions made by pipelines (their stage notebooks are stored).")
     data_a = {**{f"pinned:{k}": v for k, v in (la.get("data", {}).get("pinned") or {}).items()},
               **{f"read:{r.get('name')}": r.get("snapshot_id") or r.get("sha256") for r in
                  la.get("data", {}).get("reads") or []}}
