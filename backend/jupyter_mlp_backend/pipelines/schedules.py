@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
@@ -186,7 +186,9 @@ async def delete_schedule(slug: str, schedule_id: int, request: Request, db: DB,
     return Response(status_code=204)
 
 
-def _scheduler_claims(request: Request, schedule_id: int) -> None:
+def _scheduler_claims(request: Request) -> None:
+    """A dependency, so that it runs before the path and body are validated: no token, no 422 either."""
+    schedule_id = request.path_params.get("schedule_id")
     token = bearer_token(request.headers.get("authorization"))
     try:
         claims = verify_claims(request.app.state.secret, token)
@@ -197,9 +199,9 @@ def _scheduler_claims(request: Request, schedule_id: int) -> None:
 
 
 @router.post("/pipeline-schedules/{schedule_id}/ticks", response_model=TickOut, status_code=201,
+             dependencies=[Depends(_scheduler_claims)],
              summary="(Dagster's scheduler only) prepare the run of one tick, as the schedule's creator")
 async def tick(schedule_id: int, body: TickRequest, request: Request, db: DB) -> TickOut:
-    _scheduler_claims(request, schedule_id)
     # One run per (schedule, tick), even when the daemon retries a tick.
     run_key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"mlp-schedule:{schedule_id}:{body.scheduled_time.isoformat()}"))
 
