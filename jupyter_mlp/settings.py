@@ -139,6 +139,28 @@ class Settings(BaseSettings):
         description="What signs model manifests: `file` (an ed25519 key in `$MLP_HOME/keys`, created on first "
         "use) or `module:Class` of a signer with `key_id`, `sign(bytes)` and `public_keys()` (a KMS, say).",
     )
+    serving_max_body_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body a serving endpoint accepts; a larger one gets 413 before it is read.",
+    )
+    serving_key_rate: float = Field(
+        default=2000.0,
+        gt=0,
+        description="Requests per second one API key may send to serving endpoints (a burst of one second's "
+        "worth is allowed), unless the key sets its own; more get 429 with Retry-After.",
+    )
+    serving_project_rate: float = Field(
+        default=5000.0,
+        gt=0,
+        description="Requests per second all keys of one project together may send; more get 429 with "
+        "Retry-After, so one project's burst cannot take the capacity of another's.",
+    )
+    serving_worker_start_timeout: float = Field(
+        default=180.0,
+        gt=0,
+        description="Seconds a serving worker may take to verify and load its model before the deployment fails.",
+    )
     kernel_token_ttl_seconds: int = Field(
         default=7 * 24 * 3600,
         ge=60,

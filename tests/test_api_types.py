@@ -35,3 +35,10 @@ def test_generated_types_match_the_committed_ones(tmp_path):
     assert p.returncode == 0, p.stderr
     committed = (ROOT / "labextension" / "src" / "api-types.ts").read_text()
     assert out.read_text() == committed, "labextension/src/api-types.ts is stale: run `jlpm gen:api`"
+
+
+def test_schema_names_are_unique():
+    """Two pydantic models with one name get module-qualified names in the document, which renames the types the
+    panel imports (it broke the build once): every schema keeps its own short name."""
+    qualified = [name for name in document()["components"]["schemas"] if "__" in name]
+    assert qualified == [], f"rename one of each pair: {qualified}"

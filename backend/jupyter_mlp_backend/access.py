@@ -32,6 +32,9 @@ class Action(str, Enum):
     read_models = "models.read"
     write_models = "models.write"  # register, ask for an alias to move
     approve_models = "models.approve"  # approve or reject a gate decision; set gates
+    read_serving = "serving.read"
+    write_serving = "serving.write"  # deploy, switch, roll back, scale, stop
+    manage_keys = "serving.keys"  # create and revoke API keys of client systems
 
 
 # The least role each action needs. An action missing here is denied to everyone but platform admins.
@@ -48,6 +51,9 @@ MIN_ROLE: dict[Action, Role] = {
     Action.read_models: Role.viewer,
     Action.write_models: Role.scientist,
     Action.approve_models: Role.lead,
+    Action.read_serving: Role.viewer,
+    Action.write_serving: Role.scientist,
+    Action.manage_keys: Role.lead,
 }
 
 

@@ -28,6 +28,10 @@ from .registry import routes as registry_routes
 from .routes import audit as audit_routes
 from .routes import identity as identity_routes
 from .routes import projects as project_routes
+from .serving import routes as serving_routes
+from .serving.gateway import Gateway
+from .serving.manager import Manager
+from .serving.metrics import install as install_metrics
 from .schemas import ErrorBody, Health
 
 log = logging.getLogger("jupyter_mlp_backend")
@@ -43,6 +47,28 @@ ERROR_RESPONSES = {
         422: "Invalid field",
     }.items()
 }
+
+
+async def _resume_deployments(app: FastAPI) -> None:
+    try:
+        await serving_routes.resume(app)
+    except Exception:
+        log.exception("could not resume the deployments")
+
+
+class ServeDispatch:
+    """`/serve/...` goes straight to the serving gateway: the hot path skips FastAPI's routing and dependencies."""
+
+    def __init__(self, app):  # noqa: ANN001
+        self.app = app
+
+    async def __call__(self, scope, receive, send):  # noqa: ANN001
+        if scope["type"] == "http" and scope["path"].startswith("/serve/"):
+            gateway = getattr(scope["app"].state, "gateway", None)
+            if gateway is not None:
+                await gateway(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 async def _resume_schedules(app: FastAPI) -> None:
@@ -68,15 +94,23 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.experiments = Experiments(settings)
         app.state.dagster = DagsterService(settings)
         app.state.datasets = Catalog(settings.home)
+        app.state.serving = Manager(settings.home, settings.serving_worker_start_timeout)
+        app.state.serving.on_event = serving_routes.record_event(app)
+        app.state.serving.start_supervisor()
+        app.state.gateway = Gateway(app.state.serving, serving_routes.key_lookup(app),
+                                    key_rate=settings.serving_key_rate, project_rate=settings.serving_project_rate,
+                                    max_body=settings.serving_max_body_bytes)
         background = []
         if eager:
             app.state.experiments.start()
             background.append(asyncio.create_task(_resume_schedules(app)))
+            background.append(asyncio.create_task(_resume_deployments(app)))
         log.info("backend ready (db %s, auth %s)", db.engine.url.render_as_string(hide_password=True),
                  settings.auth_mode)
         yield
         for task in background:
             task.cancel()
+        await app.state.serving.shutdown()
         await app.state.dagster.stop()
         await app.state.experiments.stop()
         db.dispose()
@@ -105,7 +139,10 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     api.include_router(pipeline_schedules.router)
     api.include_router(registry_routes.router)
     api.include_router(dataset_routes.router)
+    api.include_router(serving_routes.router)
     app.include_router(api)
+    install_metrics(app)
+    app.add_middleware(ServeDispatch)
     gateway.install(app)
     app.include_router(dataset_routes.gateway)
     return app

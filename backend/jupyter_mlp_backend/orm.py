@@ -233,3 +233,67 @@ class GateDecision(Base):
     decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     version: Mapped[ModelVersion] = relationship()
+
+
+class Deployment(Base):
+    """A stable endpoint of a project serving one model version through worker processes."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_deployments_project_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"), nullable=False)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False)
+    previous_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"),
+                                                            nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # deploying ready failed stopped
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    min_workers: Mapped[int] = mapped_column(nullable=False, default=1)
+    max_workers: Mapped[int] = mapped_column(nullable=False, default=1)
+    sla_ms: Mapped[float] = mapped_column(nullable=False, default=100.0)
+    max_batch: Mapped[int] = mapped_column(nullable=False, default=64)
+    max_wait_ms: Mapped[float] = mapped_column(nullable=False, default=0.0)
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+    model: Mapped[RegisteredModel] = relationship()
+    version: Mapped[ModelVersion] = relationship(foreign_keys=[version_id])
+
+
+class DeploymentEvent(Base):
+    """What happened to a deployment and who did it: deploy, switch, rollback, scale, restart, stop."""
+
+    __tablename__ = "deployment_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False,
+                                               index=True)
+    action: Mapped[str] = mapped_column(String(16), nullable=False)
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"),
+                                                   nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+
+class ApiKey(Base):
+    """A client system's key to a project's endpoints (or one deployment's); only its sha256 is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False,
+                                            index=True)
+    deployment_id: Mapped[int | None] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"),
+                                                      nullable=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False, unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    rate_per_s: Mapped[float | None] = mapped_column(nullable=True)
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -1,0 +1,270 @@
+"""The serving gateway: a stable URL per deployment, API keys, rate limits, then the deployment's workers.
+
+    /serve/{project}/{deployment}/invocations                MLflow scoring protocol (POST)
+    /serve/{project}/{deployment}/ping | /health             MLflow liveness (GET)
+    /serve/{project}/{deployment}/v2/health/live | ready     Open Inference Protocol v2 (GET)
+    /serve/{project}/{deployment}/v2/models/{model}[/versions/{v}]            metadata (GET)
+    /serve/{project}/{deployment}/v2/models/{model}[/versions/{v}]/ready      (GET)
+    /serve/{project}/{deployment}/v2/models/{model}[/versions/{v}]/infer      (POST)
+
+A plain ASGI app mounted beside the FastAPI routes: it is the hot path, so it does only what must happen here —
+the key (looked up once, then from memory), the deployment, two token buckets (the key's and the project's), a
+size check, and one frame to the least busy worker, which parses, validates and micro-batches. Every answer has a
+prediction id (`X-Prediction-Id`, and in the body). Identity for these URLs is the API key alone; a platform token
+does not open them, and a key opens nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import wire
+from .manager import Live, Manager
+
+JSON = (b"content-type", b"application/json")
+
+
+@dataclass
+class KeyInfo:
+    id: int
+    prefix: str
+    secret_sha256: str
+    project_id: int
+    project: str
+    deployment_id: int | None
+    rate_per_s: float | None
+    revoked: bool
+
+
+class Bucket:
+    """A token bucket: `rate` per second, up to one second's worth banked."""
+
+    __slots__ = ("rate", "tokens", "last")
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self.tokens = rate
+        self.last = time.monotonic()
+
+    def take(self) -> float:
+        """0 when allowed; else the seconds until a token is there."""
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+def split_key(raw: str) -> tuple[str, str] | None:
+    """`mlpk_<prefix>_<secret>` -> (prefix, secret)."""
+    if not raw.startswith("mlpk_"):
+        return None
+    prefix, _, secret = raw[5:].partition("_")
+    if not prefix or not secret or len(raw) > 200:
+        return None
+    return prefix, secret
+
+
+class Gateway:
+    def __init__(self, manager: Manager, lookup_key: Callable[[str], KeyInfo | None], *, key_rate: float,
+                 project_rate: float, max_body: int):
+        self.manager = manager
+        self.lookup_key = lookup_key  # prefix -> KeyInfo from the database (run in a thread)
+        self.keys: dict[str, tuple[float, KeyInfo | None]] = {}
+        self.key_rate, self.project_rate, self.max_body = key_rate, project_rate, max_body
+        self.key_buckets: dict[int, Bucket] = {}
+        self.project_buckets: dict[int, Bucket] = {}
+        self.on_prediction: Callable[..., None] | None = None
+        self.rejected_keys = 0
+
+    def forget_key(self, prefix: str) -> None:
+        self.keys.pop(prefix, None)
+
+    async def _key(self, raw: str) -> KeyInfo | None:
+        parts = split_key(raw)
+        if parts is None:
+            return None
+        prefix, secret = parts
+        cached = self.keys.get(prefix)
+        now = time.monotonic()
+        if cached is None or (cached[1] is None and now - cached[0] > 5):  # unknown prefixes re-checked after 5 s
+            info = await asyncio.get_running_loop().run_in_executor(None, self.lookup_key, prefix)
+            if len(self.keys) > 100_000:
+                self.keys.clear()
+            self.keys[prefix] = (now, info)
+        else:
+            info = cached[1]
+        if info is None or info.revoked:
+            return None
+        if not hmac.compare_digest(hashlib.sha256(secret.encode()).hexdigest(), info.secret_sha256):
+            return None
+        return info
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return
+        t0 = time.perf_counter()
+        pid = uuid.uuid4().hex
+        parts = scope["path"].split("/")  # ["", "serve", project, deployment, ...rest]
+        method = scope["method"]
+        headers = dict(scope["headers"])
+        live: Live | None = None
+        status = 500
+        try:
+            raw = _api_key(headers)
+            info = await self._key(raw) if raw else None
+            if info is None:
+                self.rejected_keys += 1
+                status = 401
+                await _send(send, 401, _err("unauthenticated", "A valid API key is needed: "
+                                             "'Authorization: Bearer mlpk_…' or 'X-API-Key: mlpk_…'"), pid,
+                            extra=[(b"www-authenticate", b"Bearer")])
+                return
+            if len(parts) < 5 or not parts[4]:
+                status = 404
+                await _send(send, 404, _err("not_found", "Use /serve/{project}/{deployment}/invocations or "
+                                            "/serve/{project}/{deployment}/v2/…"), pid)
+                return
+            project, name, rest = parts[2], parts[3], parts[4:]
+            live = self.manager.get(project, name)
+            if live is None or live.project_id != info.project_id:  # another project's looks like a missing one
+                status = 404
+                await _send(send, 404, _err("not_found", f"Deployment '{project}/{name}' not found"), pid)
+                live = None
+                return
+            if info.deployment_id is not None and info.deployment_id != live.id:
+                status = 403
+                await _send(send, 403, _err("forbidden", f"This key is for another deployment, not '{name}'"), pid)
+                return
+            wait = self._limit(info)
+            if wait:
+                status = 429
+                await _send(send, 429, _err("rate_limited", f"Too many requests: retry in {wait:.2f} s"), pid,
+                            extra=[(b"retry-after", str(max(1, math.ceil(wait))).encode())])
+                return
+            status = await self._route(live, method, rest, headers, receive, send, pid)
+        finally:
+            if live is not None:
+                live.stats.record((time.perf_counter() - t0) * 1000, status)
+
+    def _limit(self, info: KeyInfo) -> float:
+        kb = self.key_buckets.get(info.id)
+        if kb is None:
+            kb = self.key_buckets[info.id] = Bucket(info.rate_per_s or self.key_rate)
+        pb = self.project_buckets.get(info.project_id)
+        if pb is None:
+            pb = self.project_buckets[info.project_id] = Bucket(self.project_rate)
+        wait = kb.take()
+        if wait:
+            return wait
+        wait = pb.take()
+        if wait:
+            kb.tokens = min(kb.rate, kb.tokens + 1)  # not served: give the key its token back
+        return wait
+
+    async def _route(self, live: Live, method: str, rest: list[str], headers: dict[bytes, bytes],
+                     receive: Callable, send: Callable, pid: str) -> int:
+        path = "/".join(rest).rstrip("/")
+        if path == "invocations":
+            if method != "POST":
+                return await _send(send, 405, _err("method_not_allowed", "Use POST for /invocations"), pid)
+            return await self._infer(live, wire.MLFLOW, headers, receive, send, pid)
+        if path in ("ping", "health", "v2/health/live", "v2/health/ready"):
+            ready = live.pool is not None and bool(live.pool.live())
+            code = 200 if ready or path == "v2/health/live" else 503
+            return await _send(send, code, json.dumps({"live": True, "ready": ready}).encode(), pid)
+        if rest[0] == "v2" and len(rest) >= 3 and rest[1] == "models":
+            model, tail = rest[2], rest[3:]
+            if len(tail) >= 2 and tail[0] == "versions":
+                if live.version is None or tail[1] != str(live.version):
+                    return await _send(send, 404, _err("not_found", f"Model '{model}' version {tail[1]} is not "
+                                                       f"served here (version {live.version} is)"), pid)
+                tail = tail[2:]
+            if model != live.model:
+                return await _send(send, 404, _err("not_found", f"Model '{model}' is not served here "
+                                                   f"('{live.model}' is)"), pid)
+            if tail == ["infer"]:
+                if method != "POST":
+                    return await _send(send, 405, _err("method_not_allowed", "Use POST for infer"), pid)
+                return await self._infer(live, wire.V2, headers, receive, send, pid)
+            if tail == ["ready"]:
+                ready = live.pool is not None and bool(live.pool.live())
+                return await _send(send, 200 if ready else 503, json.dumps(
+                    {"name": model, "ready": ready}).encode(), pid)
+            if not tail:
+                pool = live.pool
+                sig = pool.workers[0].signature if pool and pool.workers else []
+                return await _send(send, 200, json.dumps({
+                    "name": live.model, "versions": [str(live.version)] if live.version else [],
+                    "platform": "mlflow", "inputs": sig, "outputs": []}).encode(), pid)
+        return await _send(send, 404, _err("not_found", f"No such endpoint: /{path}"), pid)
+
+    async def _infer(self, live: Live, kind: int, headers: dict[bytes, bytes], receive: Callable, send: Callable,
+                     pid: str) -> int:
+        ctype = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
+        if ctype != b"application/json":
+            return await _send(send, 415, _err("unsupported_media_type",
+                                               f"Send JSON (Content-Type: application/json), not {ctype.decode()}"), pid)
+        try:
+            declared = int(headers.get(b"content-length", b"0"))
+        except ValueError:
+            declared = 0
+        if declared > self.max_body:
+            return await _send(send, 413, _err("too_large", f"The body is {declared} bytes; the most a request "
+                                               f"may send is {self.max_body}"), pid)
+        chunks, size = [], 0
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return 499
+            body = msg.get("body", b"")
+            size += len(body)
+            if size > self.max_body:
+                return await _send(send, 413, _err("too_large", f"The body is over the {self.max_body} bytes a "
+                                                   "request may send"), pid)
+            chunks.append(body)
+            if not msg.get("more_body"):
+                break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        try:
+            status, answer = await self.manager.forward(live, kind, body, pid)
+        except wire.WorkerGone as e:
+            return await _send(send, 503, _err("unavailable", f"The worker answering this request stopped ({e}); "
+                                               "retry"), pid, extra=[(b"retry-after", b"1")])
+        if self.on_prediction is not None and status == 200:
+            self.on_prediction(live, pid, kind, body, answer)
+        return await _send(send, status, answer, pid)
+
+
+def _api_key(headers: dict[bytes, bytes]) -> str | None:
+    auth = headers.get(b"authorization")
+    if auth:
+        scheme, _, value = auth.decode("latin-1").partition(" ")
+        if scheme.lower() == "bearer" and value:
+            return value.strip()
+    key = headers.get(b"x-api-key")
+    return key.decode("latin-1").strip() if key else None
+
+
+def _err(code: str, message: str) -> bytes:
+    return json.dumps({"error": {"code": code, "message": message, "detail": None}}).encode()
+
+
+async def _send(send: Callable, status: int, body: bytes, pid: str,
+                extra: list[tuple[bytes, bytes]] | None = None) -> int:
+    headers = [JSON, (b"content-length", str(len(body)).encode()), (b"x-prediction-id", pid.encode())]
+    if extra:
+        headers += extra
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+    return status

@@ -1,0 +1,415 @@
+"""Serving workers: started, watched, restarted, scaled and switched by the backend.
+
+A deployment holds one *pool* of workers, all serving the same verified version. Deploying another version starts
+a new pool beside the old one; traffic moves (one pointer, atomically) only once every new worker has verified
+and loaded its model and answered a ping; the old pool then drains its in-flight requests and stops. A worker
+that dies is replaced; the requests it held fail with 503 and Retry-After, nothing else does. When the p95 latency
+of a window breaches the deployment's SLA the pool grows by one worker (up to the maximum); after a window idle it
+shrinks (down to the minimum).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .wire import PING, WorkerConnection, WorkerGone
+
+log = logging.getLogger(__name__)
+
+WINDOW_S = 10.0  # one point of the charts, and the autoscaler's window
+KEEP_WINDOWS = 360  # one hour of history
+BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+
+
+class StartFailed(Exception):
+    """A worker did not become ready; the message says why (verification refused, load failed, timeout)."""
+
+
+@dataclass
+class Spec:
+    """What a pool serves and how."""
+
+    deployment_id: int
+    project: str
+    deployment: str
+    model: str
+    version: int
+    version_id: int
+    folder: Path  # <root>/model, beside statement.json, signature, trusted.json
+    max_batch: int
+    max_wait_ms: float
+
+
+class Worker:
+    def __init__(self, spec: Spec, index: int, socket_dir: Path, log_dir: Path):
+        self.spec, self.index = spec, index
+        self.socket = socket_dir / f"{spec.deployment_id}-{spec.version}-{index}-{os.urandom(3).hex()}.sock"
+        self.log_path = log_dir / f"worker-v{spec.version}-{index}.log"
+        self.proc: asyncio.subprocess.Process | None = None
+        self.conn: WorkerConnection | None = None
+        self.started_at = 0.0
+        self.signature: list[dict[str, Any]] = []
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None and self.conn is not None and \
+            not self.conn.closed
+
+    async def start(self, timeout: float) -> None:
+        s = self.spec
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        logf = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "jupyter_mlp_backend.serving.worker", "--dir", str(s.folder),
+                "--socket", str(self.socket), "--project", s.project, "--model", s.model, "--version", str(s.version),
+                "--max-batch", str(s.max_batch), "--max-wait-ms", str(s.max_wait_ms),
+                stdout=asyncio.subprocess.PIPE, stderr=logf, start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
+        finally:
+            logf.close()
+        assert self.proc.stdout is not None
+        try:
+            line = (await asyncio.wait_for(self.proc.stdout.readline(), timeout)).decode().strip()
+        except asyncio.TimeoutError:
+            await self.stop(0)
+            raise StartFailed(f"worker did not load the model within {timeout:.0f} s") from None
+        if not line.startswith("READY"):
+            await self.stop(0)
+            reason = line[len("REFUSED "):] if line.startswith("REFUSED") else self._tail()
+            raise StartFailed(f"version {s.version} refused: {reason}" if line.startswith("REFUSED")
+                              else f"worker exited while loading the model: {reason}")
+        with contextlib.suppress(ValueError):
+            self.signature = json.loads(line[len("READY"):].strip() or "{}").get("signature", [])
+        self.conn = WorkerConnection(str(self.socket))
+        await self.conn.connect()
+        status, _ = await asyncio.wait_for(self.conn.call(PING, b""), 10)
+        if status != 200:
+            raise StartFailed("worker did not answer its first ping")
+        self.started_at = time.time()
+        asyncio.get_running_loop().create_task(self._drain_stdout())
+
+    async def _drain_stdout(self) -> None:
+        with contextlib.suppress(Exception):
+            while self.proc and self.proc.stdout and await self.proc.stdout.readline():
+                pass
+
+    def _tail(self, n: int = 2000) -> str:
+        try:
+            return self.log_path.read_bytes()[-n:].decode(errors="replace").strip().splitlines()[-1]
+        except (OSError, IndexError):
+            return "no output"
+
+    async def stop(self, grace: float = 10.0) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), grace)
+            except asyncio.TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.kill()
+                await self.proc.wait()
+        if self.conn is not None:
+            await self.conn.close()
+        self.socket.unlink(missing_ok=True)
+
+
+class Pool:
+    """The workers of one version. `pick` sends a request to the least busy live worker."""
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.workers: list[Worker] = []
+        self.next_index = 0
+
+    def live(self) -> list[Worker]:
+        return [w for w in self.workers if w.alive]
+
+    def pick(self) -> Worker | None:
+        best, load = None, math.inf
+        for w in self.workers:
+            if w.alive and w.conn.inflight < load:  # type: ignore[union-attr]
+                best, load = w, w.conn.inflight  # type: ignore[union-attr]
+        return best
+
+    def inflight(self) -> int:
+        return sum(w.conn.inflight for w in self.workers if w.conn is not None)
+
+
+@dataclass
+class Window:
+    start: float
+    count: int = 0
+    errors: int = 0
+    rejected: int = 0  # 429
+    latencies: list[float] = field(default_factory=list)  # ms of answered requests
+
+
+class Stats:
+    """Latency and traffic of one deployment: Prometheus buckets (with the SLA among them) and 10-second windows
+    for the panel's charts and the autoscaler."""
+
+    def __init__(self, sla_ms: float):
+        self.set_sla(sla_ms)
+        self.windows: deque[Window] = deque(maxlen=KEEP_WINDOWS)
+        self.total = 0
+        self.sum_ms = 0.0
+        self.by_status: dict[str, int] = {}
+
+    def set_sla(self, sla_ms: float) -> None:
+        old = getattr(self, "bucket_counts", None)
+        self.sla_ms = sla_ms
+        self.buckets = tuple(sorted(set(BUCKETS_MS) | {sla_ms}))
+        self.bucket_counts = [0] * len(self.buckets)
+        if old is not None:  # counts stay cumulative per bound; re-derive is impossible, so restart them
+            self.total, self.sum_ms = 0, 0.0
+
+    def _window(self, now: float) -> Window:
+        start = now - now % WINDOW_S
+        if not self.windows or self.windows[-1].start != start:
+            self.windows.append(Window(start))
+        return self.windows[-1]
+
+    def record(self, ms: float, status: int) -> None:
+        w = self._window(time.time())
+        key = str(status)
+        self.by_status[key] = self.by_status.get(key, 0) + 1
+        if status == 429:
+            w.rejected += 1
+            return
+        w.count += 1
+        if status >= 500:
+            w.errors += 1
+        w.latencies.append(ms)
+        self.total += 1
+        self.sum_ms += ms
+        for i, b in enumerate(self.buckets):
+            if ms <= b:
+                self.bucket_counts[i] += 1
+                break
+
+    def series(self, since: float | None = None) -> list[dict[str, Any]]:
+        out = []
+        for w in self.windows:
+            if since is not None and w.start < since:
+                continue
+            lat = sorted(w.latencies)
+            out.append({"start": w.start, "requests": w.count, "errors": w.errors, "rejected": w.rejected,
+                        "p50_ms": _q(lat, 0.50), "p95_ms": _q(lat, 0.95), "p99_ms": _q(lat, 0.99)})
+        return out
+
+
+def _q(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    return sorted_values[min(len(sorted_values) - 1, int(math.ceil(q * len(sorted_values))) - 1)]
+
+
+class Live:
+    """A deployment as the gateway sees it: the pool in service, limits, stats."""
+
+    def __init__(self, deployment_id: int, project_id: int, project: str, name: str, model: str, sla_ms: float,
+                 min_workers: int, max_workers: int):
+        self.id, self.project_id, self.project, self.name, self.model = deployment_id, project_id, project, name, model
+        self.min_workers, self.max_workers = min_workers, max_workers
+        self.pool: Pool | None = None
+        self.stats = Stats(sla_ms)
+        self.lock = asyncio.Lock()
+        self.status = "deploying"
+        self.message: str | None = None
+        self.last_busy = time.time()
+        self.last_scale = 0.0
+
+    @property
+    def version(self) -> int | None:
+        return self.pool.spec.version if self.pool else None
+
+
+class Manager:
+    """Every live deployment of this backend, by (project, name)."""
+
+    def __init__(self, home: Path, start_timeout: float):
+        self.home = home
+        self.start_timeout = start_timeout
+        self.live: dict[tuple[str, str], Live] = {}
+        # Unix socket paths are limited to ~100 bytes: keep them short, private, out of MLP_HOME.
+        self.socket_dir = Path(tempfile.mkdtemp(prefix="mlp-serve-"))
+        os.chmod(self.socket_dir, 0o700)
+        self._supervisor: asyncio.Task | None = None
+        self.on_event = None  # callable(live, action, detail) set by the app: records restarts and scaling
+
+    def folder(self, project: str, deployment: str, version: int) -> Path:
+        return self.home / "serving" / project / deployment / f"v{version}"
+
+    def log_dir(self, project: str, deployment: str) -> Path:
+        return self.home / "serving" / project / deployment / "logs"
+
+    @staticmethod
+    def write_meta(root: Path, statement: str, signature: str, trusted: dict[str, bytes]) -> None:
+        (root / "statement.json").write_text(statement)
+        (root / "signature").write_text(signature)
+        (root / "trusted.json").write_text(json.dumps({k: base64.b64encode(v).decode() for k, v in trusted.items()}))
+
+    def get(self, project: str, name: str) -> Live | None:
+        return self.live.get((project, name))
+
+    async def _start_pool(self, spec: Spec, n: int) -> Pool:
+        pool = Pool(spec)
+        workers = [self._new_worker(pool) for _ in range(n)]
+        results = await asyncio.gather(*(w.start(self.start_timeout) for w in workers), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            await asyncio.gather(*(w.stop(0) for w in workers), return_exceptions=True)
+            e = errors[0]
+            raise e if isinstance(e, StartFailed) else StartFailed(f"{type(e).__name__}: {e}")
+        pool.workers = workers
+        return pool
+
+    def _new_worker(self, pool: Pool) -> Worker:
+        w = Worker(pool.spec, pool.next_index, self.socket_dir, self.log_dir(pool.spec.project, pool.spec.deployment))
+        pool.next_index += 1
+        return w
+
+    async def deploy(self, live: Live, spec: Spec) -> int | None:
+        """Serve spec's version; returns the version it replaced. Traffic moves only once the new pool is ready;
+        on failure the old pool keeps serving and StartFailed is raised."""
+        async with live.lock:
+            self.live[(live.project, live.name)] = live
+            new = await self._start_pool(spec, max(1, live.min_workers))
+            old, live.pool = live.pool, new
+            live.status, live.message = "ready", None
+        if old is not None:
+            asyncio.get_running_loop().create_task(self._drain(old))
+        return old.spec.version if old else None
+
+    async def _drain(self, pool: Pool, timeout: float = 30.0) -> None:
+        deadline = time.time() + timeout
+        while pool.inflight() and time.time() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.gather(*(w.stop() for w in pool.workers), return_exceptions=True)
+
+    async def stop(self, project: str, name: str) -> None:
+        live = self.live.pop((project, name), None)
+        if live is not None and live.pool is not None:
+            async with live.lock:
+                pool, live.pool = live.pool, None
+                live.status = "stopped"
+            await self._drain(pool, 10)
+
+    async def forward(self, live: Live, kind: int, body: bytes, pid: str, wait: float = 30.0) -> tuple[int, bytes]:
+        """Send to the least busy worker. While a replacement worker starts (none alive), new requests wait for it
+        rather than fail: only the requests a dying worker held fail."""
+        pool = live.pool
+        w = pool.pick() if pool else None
+        if w is None:
+            deadline = time.monotonic() + wait
+            while w is None and time.monotonic() < deadline and live.status == "ready":
+                await asyncio.sleep(0.02)
+                pool = live.pool
+                w = pool.pick() if pool else None
+            if w is None:
+                raise WorkerGone("no worker is ready")
+        return await w.conn.call(kind, body, pid)  # type: ignore[union-attr]
+
+    # -- supervision ----------------------------------------------------------------------------------------------
+
+    def start_supervisor(self) -> None:
+        if self._supervisor is None:
+            self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
+
+    async def _supervise(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            for live in list(self.live.values()):
+                try:
+                    await self._check(live)
+                except Exception:  # keep supervising the others
+                    log.exception("supervising %s/%s", live.project, live.name)
+
+    async def _check(self, live: Live) -> None:
+        pool = live.pool
+        if pool is None or live.lock.locked():
+            return
+        dead = [w for w in pool.workers if not w.alive]
+        for w in dead:
+            pool.workers.remove(w)
+            code = w.proc.returncode if w.proc else None
+            await w.stop(0)
+            self._event(live, "restart", {"worker": w.index, "exit_code": code, "version": pool.spec.version})
+        want = max(live.min_workers, len(pool.workers) + len(dead))
+        want = min(want, live.max_workers)
+        now = time.time()
+        # Autoscale on the last complete window.
+        windows = live.stats.windows
+        last = windows[-2] if len(windows) >= 2 and windows[-1].start > now - WINDOW_S else (
+            windows[-1] if windows and windows[-1].start <= now - WINDOW_S else None)
+        if last is not None and now - live.last_scale > WINDOW_S:
+            p95 = _q(sorted(last.latencies), 0.95)
+            if p95 is not None and p95 > live.stats.sla_ms and len(pool.workers) < live.max_workers:
+                want = len(pool.workers) + 1
+                live.last_scale = now
+                self._event(live, "scale", {"from": len(pool.workers), "to": want, "p95_ms": round(p95, 2),
+                                            "sla_ms": live.stats.sla_ms})
+        if last is not None and last.count:
+            live.last_busy = now
+        if (not windows or windows[-1].start < now - 2 * WINDOW_S or (last is not None and last.count == 0)) \
+                and now - live.last_busy > 3 * WINDOW_S and len(pool.workers) > live.min_workers \
+                and now - live.last_scale > 3 * WINDOW_S:
+            victim = max(pool.workers, key=lambda w: w.index)
+            pool.workers.remove(victim)
+            live.last_scale = now
+            self._event(live, "scale", {"from": len(pool.workers) + 1, "to": len(pool.workers), "reason": "idle"})
+            asyncio.get_running_loop().create_task(self._drain_worker(victim))
+            return
+        while len(pool.workers) < want:
+            w = self._new_worker(pool)
+            try:
+                await w.start(self.start_timeout)
+            except StartFailed as e:
+                live.message = str(e)
+                self._event(live, "failed", {"message": str(e)})
+                return
+            if live.pool is pool:
+                pool.workers.append(w)
+            else:  # switched meanwhile
+                await w.stop(0)
+                return
+
+    async def _drain_worker(self, w: Worker) -> None:
+        deadline = time.time() + 30
+        while w.conn is not None and w.conn.inflight and time.time() < deadline:
+            await asyncio.sleep(0.05)
+        await w.stop()
+
+    def _event(self, live: Live, action: str, detail: dict[str, Any]) -> None:
+        log.info("deployment %s/%s: %s %s", live.project, live.name, action, detail)
+        if self.on_event is not None:
+            try:
+                self.on_event(live, action, detail)
+            except Exception:
+                log.exception("recording a deployment event")
+
+    async def shutdown(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+        for key in list(self.live):
+            live = self.live.pop(key)
+            if live.pool is not None:
+                await asyncio.gather(*(w.stop(5) for w in live.pool.workers), return_exceptions=True)
+        shutil.rmtree(self.socket_dir, ignore_errors=True)

@@ -1,0 +1,642 @@
+"""Deployments API: deploy a version, switch, roll back, scale, stop; API keys; metrics, events and worker logs.
+
+Only versions that passed the registry's gates (a `staging` or `champion` decision that passed or was approved)
+can be deployed: what serves is what was validated. Every worker verifies the signed manifest before it loads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import shutil
+import time
+from datetime import timezone
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+
+from .. import audit
+from ..access import Action, require
+from ..deps import DB, Caller, Paging
+from ..errors import Conflict, Invalid, NotFound
+from ..orm import (
+    ApiKey,
+    Deployment,
+    DeploymentEvent,
+    GateDecision,
+    ModelAlias,
+    ModelVersion,
+    Project,
+    RegisteredModel,
+    utcnow,
+)
+from ..registry.routes import fetch_verified, signer
+from ..registry.service import MODEL_NAME, Refused
+from .gateway import KeyInfo
+from .manager import WINDOW_S, Live, Spec, StartFailed
+
+router = APIRouter(tags=["serving"])
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+ModelName = Annotated[str, StringConstraints(pattern=MODEL_NAME.pattern)]
+
+
+# --- schemas ---------------------------------------------------------------------------------------------------
+
+class Scaling(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_workers: int = Field(default=1, ge=1, le=16, description="Workers kept running")
+    max_workers: int = Field(default=2, ge=1, le=16, description="Workers added while p95 breaches the SLA")
+    sla_ms: float = Field(default=100.0, gt=0, le=60000, description="Latency objective (p95), milliseconds")
+    max_batch: int = Field(default=64, ge=1, le=10000, description="Most rows scored in one model call")
+    max_wait_ms: float = Field(default=0.0, ge=0, le=1000, description="How long a batch may wait for more rows")
+
+    @model_validator(mode="after")
+    def _order(self) -> Scaling:
+        if self.max_workers < self.min_workers:
+            raise ValueError("max_workers must be at least min_workers")
+        return self
+
+
+class DeployRequest(Scaling):
+    name: Name = Field(description="Deployment name: part of its URL")
+    model: ModelName
+    version: int | None = Field(default=None, ge=1, description="A version number, or give an alias")
+    alias: Literal["staging", "champion"] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> DeployRequest:
+        if (self.version is None) == (self.alias is None):
+            raise ValueError("give either version or alias")
+        return self
+
+
+class SwitchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(default=None, ge=1)
+    alias: Literal["staging", "champion"] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SwitchRequest:
+        if (self.version is None) == (self.alias is None):
+            raise ValueError("give either version or alias")
+        return self
+
+
+class ScaleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_workers: int | None = Field(default=None, ge=1, le=16)
+    max_workers: int | None = Field(default=None, ge=1, le=16)
+    sla_ms: float | None = Field(default=None, gt=0, le=60000)
+
+
+class WorkerOut(BaseModel):
+    index: int
+    pid: int | None
+    version: int
+    inflight: int
+    started_at: float
+
+
+class DeploymentOut(BaseModel):
+    name: str
+    model: str
+    version: int
+    previous_version: int | None
+    status: str
+    message: str | None
+    min_workers: int
+    max_workers: int
+    sla_ms: float
+    max_batch: int
+    max_wait_ms: float
+    url: str = Field(description="Path of the MLflow scoring endpoint under the backend")
+    v2_url: str = Field(description="Path of the Open Inference Protocol v2 infer endpoint")
+    workers: list[WorkerOut]
+    created_by: str
+    created_at: str
+    updated_at: str
+
+
+class DeploymentPage(BaseModel):
+    items: list[DeploymentOut]
+    total: int
+
+
+class EventOut(BaseModel):
+    id: int
+    action: str
+    version: int | None
+    detail: dict[str, Any] | None
+    actor: str
+    at: str
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    total: int
+
+
+class TrafficPoint(BaseModel):
+    start: float
+    requests: int
+    errors: int
+    rejected: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+class DeploymentMetrics(BaseModel):
+    window_seconds: float
+    sla_ms: float
+    requests: int
+    errors: int
+    rejected: int
+    error_rate: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    sla_compliance: float | None = Field(description="Share of answered requests within the SLA")
+    series: list[TrafficPoint]
+
+
+class LogOut(BaseModel):
+    worker: str
+    lines: list[str]
+
+
+class KeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    deployment: Name | None = Field(default=None, description="Limit the key to one deployment")
+    rate_per_s: float | None = Field(default=None, gt=0, le=1e6, description="This key's own rate limit")
+
+
+class KeyOut(BaseModel):
+    name: str
+    prefix: str
+    deployment: str | None
+    rate_per_s: float | None
+    created_by: str
+    created_at: str
+    revoked_at: str | None
+
+
+class NewKeyOut(KeyOut):
+    key: str = Field(description="The key itself: shown once, stored only as a hash")
+
+
+class KeyPage(BaseModel):
+    items: list[KeyOut]
+    total: int
+
+
+# --- helpers -----------------------------------------------------------------------------------------------------
+
+def _iso(dt) -> str | None:  # noqa: ANN001
+    if dt is None:
+        return None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def _deployment(db: DB, project_id: int, name: str) -> Deployment:
+    d = db.execute(select(Deployment).where(Deployment.project_id == project_id, Deployment.name == name)
+                   ).scalar_one_or_none()
+    if d is None:
+        raise NotFound(f"Deployment '{name}' not found")
+    return d
+
+
+def _model(db: DB, project_id: int, name: str) -> RegisteredModel:
+    m = db.execute(select(RegisteredModel).where(RegisteredModel.project_id == project_id,
+                                                 RegisteredModel.name == name)).scalar_one_or_none()
+    if m is None:
+        raise NotFound(f"Model '{name}' not found")
+    return m
+
+
+def _resolve_version(db: DB, m: RegisteredModel, version: int | None, alias: str | None) -> ModelVersion:
+    if alias is not None:
+        row = db.get(ModelAlias, (m.id, alias))
+        if row is None:
+            raise Conflict(f"Model '{m.name}' has no '{alias}' yet: promote a version first")
+        return db.get(ModelVersion, row.version_id)
+    v = db.execute(select(ModelVersion).where(ModelVersion.model_id == m.id, ModelVersion.version == version)
+                   ).scalar_one_or_none()
+    if v is None:
+        raise NotFound(f"Model '{m.name}' has no version {version}")
+    return v
+
+
+def _validated(db: DB, v: ModelVersion) -> None:
+    ok = db.execute(select(func.count()).select_from(GateDecision).where(
+        GateDecision.version_id == v.id, GateDecision.status.in_(("passed", "approved")))).scalar_one()
+    if not ok:
+        raise Conflict(f"{v.model.name} version {v.version} has not passed the gates: promote it to staging or "
+                       "champion first (only validated versions are served)")
+
+
+def _version_number(db: DB, version_id: int | None) -> int | None:
+    if version_id is None:
+        return None
+    v = db.get(ModelVersion, version_id)
+    return v.version if v else None
+
+
+def _out(db: DB, slug: str, d: Deployment, live: Live | None) -> DeploymentOut:
+    workers = []
+    if live is not None and live.pool is not None:
+        for w in live.pool.workers:
+            workers.append(WorkerOut(index=w.index, pid=w.proc.pid if w.proc else None, version=w.spec.version,
+                                     inflight=w.conn.inflight if w.conn else 0, started_at=w.started_at))
+    status = d.status
+    if live is not None and live.status == "ready" and d.status == "ready" and live.pool is not None \
+            and not live.pool.live():
+        status = "degraded"
+    return DeploymentOut(
+        name=d.name, model=d.model.name, version=d.version.version,
+        previous_version=_version_number(db, d.previous_version_id), status=status,
+        message=(live.message if live is not None and live.message else d.message), min_workers=d.min_workers,
+        max_workers=d.max_workers, sla_ms=d.sla_ms, max_batch=d.max_batch, max_wait_ms=d.max_wait_ms,
+        url=f"/serve/{slug}/{d.name}/invocations", v2_url=f"/serve/{slug}/{d.name}/v2/models/{d.model.name}/infer",
+        workers=workers, created_by=d.created_by, created_at=_iso(d.created_at), updated_at=_iso(d.updated_at))
+
+
+def _event(db: DB, d: Deployment, action: str, actor: str, version_id: int | None, detail: dict | None) -> None:
+    db.add(DeploymentEvent(deployment_id=d.id, action=action, version_id=version_id,
+                           detail=json.dumps(detail) if detail is not None else None, actor=actor))
+
+
+async def start_version(app, slug: str, project_id: int, d_id: int, version_id: int) -> int | None:  # noqa: ANN001
+    """Fetch and verify a version into the deployment's folder and move the deployment's traffic to it."""
+    db_ = app.state.db
+    manager = app.state.serving
+
+    def load():  # noqa: ANN202
+        with db_.session() as s:
+            d = s.get(Deployment, d_id)
+            v = s.get(ModelVersion, version_id)
+            return (d.name, d.model.name, v.version, v.source, v.statement, v.signature, d.min_workers,
+                    d.max_workers, d.sla_ms, d.max_batch, d.max_wait_ms, d.project_id)
+
+    name, model, number, source, st, sig, mn, mx, sla, mb, mw, pid = await run_in_threadpool(load)
+    root = manager.folder(slug, name, number)
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "model").mkdir(parents=True, mode=0o700)
+    from ..experiments.projects import experiment_ids
+    from ..registry import service
+
+    exp = app.state.experiments
+    await exp.ready()
+
+    def ids():  # noqa: ANN202
+        with db_.session() as s:
+            return experiment_ids(s, project_id)
+
+    sgn = app.state.signer if getattr(app.state, "signer", None) else _signer(app)
+    try:
+        await service.fetch_verified(exp, sgn, slug=slug, name=model, version=number, source=source,
+                                     statement_json=st, signature=sig, experiment_ids=await run_in_threadpool(ids),
+                                     dest=root / "model")
+    except Refused as e:
+        raise StartFailed(e.message) from None
+    manager.write_meta(root, st, sig, sgn.public_keys())
+    live = manager.get(slug, name)
+    if live is None:
+        live = Live(d_id, pid, slug, name, model, sla, mn, mx)
+    live.min_workers, live.max_workers = mn, mx
+    spec = Spec(deployment_id=d_id, project=slug, deployment=name, model=model, version=number,
+                version_id=version_id, folder=root / "model", max_batch=mb, max_wait_ms=mw)
+    return await manager.deploy(live, spec)
+
+
+def _signer(app):  # noqa: ANN001, ANN202
+    from jupyter_mlp.signing import make_signer
+
+    app.state.signer = make_signer(app.state.settings.home, app.state.settings.signer)
+    return app.state.signer
+
+
+async def _switch(request: Request, db: DB, who: Caller, slug: str, d: Deployment, v: ModelVersion,
+                  action: str) -> DeploymentOut:
+    """Start v beside what serves now; move traffic when ready; record it. On failure the old version serves on."""
+    app = request.app
+    project_id, d_id, v_id, before = d.project_id, d.id, v.id, d.version_id
+    try:
+        await start_version(app, slug, project_id, d_id, v_id)
+    except StartFailed as e:
+        def failed():  # noqa: ANN202
+            dd = db.get(Deployment, d_id)
+            live = app.state.serving.get(slug, dd.name)
+            if live is None or live.pool is None:
+                dd.status = "failed"
+            dd.message, dd.updated_at = str(e), utcnow()
+            _event(db, dd, "failed", who.user, v_id, {"message": str(e), "action": action})
+            audit.append(db, actor=who.user, action=f"deployment.{action}", decision="deny", project=slug,
+                         target=dd.name, detail={"version_id": v_id, "reason": str(e)})
+            db.commit()
+        await run_in_threadpool(failed)
+        raise Conflict(f"Deployment '{d.name}' did not start version {v.version}: {e}") from None
+
+    def done() -> DeploymentOut:
+        dd = db.get(Deployment, d_id)
+        if before != v_id:
+            dd.previous_version_id = before
+        dd.version_id, dd.status, dd.message, dd.updated_at = v_id, "ready", None, utcnow()
+        _event(db, dd, action, who.user, v_id, {"from_version": _version_number(db, before)})
+        audit.append(db, actor=who.user, action=f"deployment.{action}", decision="allow", project=slug,
+                     target=dd.name, detail={"version": v.version, "model": dd.model.name,
+                                             "from_version": _version_number(db, before)})
+        db.commit()
+        return _out(db, slug, dd, app.state.serving.get(slug, dd.name))
+
+    return await run_in_threadpool(done)
+
+
+# --- deployments -------------------------------------------------------------------------------------------------
+
+@router.post("/projects/{slug}/deployments", response_model=DeploymentOut, status_code=201,
+             summary="Deploy a validated model version: workers verify and load it, then the endpoint answers")
+async def deploy(slug: str, body: DeployRequest, request: Request, db: DB, who: Caller) -> DeploymentOut:
+    def create():  # noqa: ANN202
+        g = require(db, who, slug, Action.write_serving, target=body.name)
+        m = _model(db, g.project.id, body.model)
+        v = _resolve_version(db, m, body.version, body.alias)
+        _validated(db, v)
+        exists = db.execute(select(Deployment.id).where(Deployment.project_id == g.project.id,
+                                                        Deployment.name == body.name)).scalar_one_or_none()
+        if exists is not None:
+            raise Conflict(f"Deployment '{body.name}' exists: switch its version instead", detail=[{"field": "name"}])
+        d = Deployment(project_id=g.project.id, name=body.name, model_id=m.id, version_id=v.id, status="deploying",
+                       min_workers=body.min_workers, max_workers=body.max_workers, sla_ms=body.sla_ms,
+                       max_batch=body.max_batch, max_wait_ms=body.max_wait_ms, created_by=who.user)
+        db.add(d)
+        db.flush()
+        db.commit()
+        return d, v
+
+    d, v = await run_in_threadpool(create)
+    try:
+        return await _switch(request, db, who, slug, d, v, "deploy")
+    except Conflict:
+        raise
+
+
+@router.get("/projects/{slug}/deployments", response_model=DeploymentPage, summary="The project's deployments")
+def list_deployments(slug: str, request: Request, db: DB, who: Caller, page: Paging) -> DeploymentPage:
+    g = require(db, who, slug, Action.read_serving)
+    q = select(Deployment).where(Deployment.project_id == g.project.id)
+    total = db.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = db.execute(q.order_by(Deployment.name).limit(page.limit).offset(page.offset)).scalars().all()
+    out = [_out(db, slug, d, request.app.state.serving.get(slug, d.name)) for d in rows]
+    db.commit()
+    return DeploymentPage(items=out, total=total)
+
+
+@router.get("/projects/{slug}/deployments/{name}", response_model=DeploymentOut, summary="A deployment")
+def get_deployment(slug: str, name: str, request: Request, db: DB, who: Caller) -> DeploymentOut:
+    g = require(db, who, slug, Action.read_serving, target=name)
+    d = _deployment(db, g.project.id, name)
+    out = _out(db, slug, d, request.app.state.serving.get(slug, name))
+    db.commit()
+    return out
+
+
+@router.put("/projects/{slug}/deployments/{name}/version", response_model=DeploymentOut,
+            summary="Serve another validated version; traffic moves when its workers are ready")
+async def switch(slug: str, name: str, body: SwitchRequest, request: Request, db: DB, who: Caller) -> DeploymentOut:
+    def load():  # noqa: ANN202
+        g = require(db, who, slug, Action.write_serving, target=name)
+        d = _deployment(db, g.project.id, name)
+        v = _resolve_version(db, d.model, body.version, body.alias)
+        _validated(db, v)
+        db.commit()
+        return d, v
+
+    d, v = await run_in_threadpool(load)
+    return await _switch(request, db, who, slug, d, v, "switch")
+
+
+@router.post("/projects/{slug}/deployments/{name}/rollback", response_model=DeploymentOut,
+             summary="Serve the version that served before the last switch")
+async def rollback(slug: str, name: str, request: Request, db: DB, who: Caller) -> DeploymentOut:
+    def load():  # noqa: ANN202
+        g = require(db, who, slug, Action.write_serving, target=name)
+        d = _deployment(db, g.project.id, name)
+        if d.previous_version_id is None:
+            raise Conflict(f"Deployment '{name}' has no earlier version to roll back to")
+        v = db.get(ModelVersion, d.previous_version_id)
+        db.commit()
+        return d, v
+
+    d, v = await run_in_threadpool(load)
+    return await _switch(request, db, who, slug, d, v, "rollback")
+
+
+@router.patch("/projects/{slug}/deployments/{name}", response_model=DeploymentOut,
+              summary="Change the worker range and the latency objective")
+def scale(slug: str, name: str, body: ScaleRequest, request: Request, db: DB, who: Caller) -> DeploymentOut:
+    g = require(db, who, slug, Action.write_serving, target=name)
+    d = _deployment(db, g.project.id, name)
+    mn = body.min_workers if body.min_workers is not None else d.min_workers
+    mx = body.max_workers if body.max_workers is not None else d.max_workers
+    if mx < mn:
+        db.commit()
+        raise Invalid("max_workers must be at least min_workers", detail=[{"field": "max_workers"}])
+    before = {"min_workers": d.min_workers, "max_workers": d.max_workers, "sla_ms": d.sla_ms}
+    d.min_workers, d.max_workers = mn, mx
+    if body.sla_ms is not None:
+        d.sla_ms = body.sla_ms
+    d.updated_at = utcnow()
+    after = {"min_workers": mn, "max_workers": mx, "sla_ms": d.sla_ms}
+    _event(db, d, "configure", who.user, d.version_id, {"before": before, "after": after})
+    audit.append(db, actor=who.user, action="deployment.configure", decision="allow", project=slug, target=name,
+                 detail=after)
+    db.commit()
+    live = request.app.state.serving.get(slug, name)
+    if live is not None:
+        live.min_workers, live.max_workers = mn, mx
+        if body.sla_ms is not None:
+            live.stats.set_sla(body.sla_ms)
+    return _out(db, slug, d, live)
+
+
+@router.delete("/projects/{slug}/deployments/{name}", status_code=204, summary="Stop and remove a deployment")
+async def delete_deployment(slug: str, name: str, request: Request, db: DB, who: Caller) -> None:
+    def remove() -> None:
+        g = require(db, who, slug, Action.write_serving, target=name)
+        d = _deployment(db, g.project.id, name)
+        audit.append(db, actor=who.user, action="deployment.delete", decision="allow", project=slug, target=name,
+                     detail={"version": d.version.version})
+        db.delete(d)
+        db.commit()
+
+    await run_in_threadpool(remove)
+    await request.app.state.serving.stop(slug, name)
+    shutil.rmtree(request.app.state.serving.folder(slug, name, 0).parent, ignore_errors=True)
+
+
+@router.get("/projects/{slug}/deployments/{name}/events", response_model=EventPage,
+            summary="Deploys, switches, rollbacks, scaling and restarts, newest first")
+def events(slug: str, name: str, db: DB, who: Caller, page: Paging) -> EventPage:
+    g = require(db, who, slug, Action.read_serving, target=name)
+    d = _deployment(db, g.project.id, name)
+    q = select(DeploymentEvent).where(DeploymentEvent.deployment_id == d.id)
+    total = db.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = db.execute(q.order_by(DeploymentEvent.id.desc()).limit(page.limit).offset(page.offset)).scalars().all()
+    out = [EventOut(id=e.id, action=e.action, version=_version_number(db, e.version_id),
+                    detail=json.loads(e.detail) if e.detail else None, actor=e.actor, at=_iso(e.created_at))
+           for e in rows]
+    db.commit()
+    return EventPage(items=out, total=total)
+
+
+@router.get("/projects/{slug}/deployments/{name}/metrics", response_model=DeploymentMetrics,
+            summary="Latency percentiles, errors and traffic in 10-second windows (this backend's memory)")
+def metrics(slug: str, name: str, request: Request, db: DB, who: Caller,
+            minutes: Annotated[float, Query(gt=0, le=60)] = 15) -> DeploymentMetrics:
+    g = require(db, who, slug, Action.read_serving, target=name)
+    d = _deployment(db, g.project.id, name)
+    db.commit()
+    live = request.app.state.serving.get(slug, name)
+    series = live.stats.series(time.time() - minutes * 60) if live else []
+    lat = sorted(x for w in (live.stats.windows if live else []) if w.start >= time.time() - minutes * 60
+                 for x in w.latencies)
+    from .manager import _q
+
+    req = sum(p["requests"] for p in series)
+    err = sum(p["errors"] for p in series)
+    return DeploymentMetrics(window_seconds=WINDOW_S, sla_ms=d.sla_ms, requests=req, errors=err,
+                      rejected=sum(p["rejected"] for p in series), error_rate=(err / req) if req else None,
+                      p50_ms=_q(lat, 0.5), p95_ms=_q(lat, 0.95), p99_ms=_q(lat, 0.99),
+                      sla_compliance=(sum(1 for x in lat if x <= d.sla_ms) / len(lat)) if lat else None,
+                      series=[TrafficPoint(**p) for p in series])
+
+
+@router.get("/projects/{slug}/deployments/{name}/logs", response_model=list[LogOut],
+            summary="The last lines each worker wrote")
+def logs(slug: str, name: str, request: Request, db: DB, who: Caller,
+         lines: Annotated[int, Query(ge=1, le=2000)] = 200) -> list[LogOut]:
+    g = require(db, who, slug, Action.read_serving, target=name)
+    _deployment(db, g.project.id, name)
+    db.commit()
+    folder = request.app.state.serving.log_dir(slug, name)
+    out = []
+    for f in sorted(folder.glob("worker-*.log")) if folder.is_dir() else []:
+        data = f.read_bytes()[-200_000:].decode(errors="replace").splitlines()[-lines:]
+        out.append(LogOut(worker=f.stem, lines=data))
+    return out
+
+
+# --- API keys ----------------------------------------------------------------------------------------------------
+
+def _key_out(db: DB, k: ApiKey, cls=KeyOut, **extra):  # noqa: ANN001, ANN003, ANN202
+    dep = db.get(Deployment, k.deployment_id).name if k.deployment_id else None
+    return cls(name=k.name, prefix=k.prefix, deployment=dep, rate_per_s=k.rate_per_s, created_by=k.created_by,
+               created_at=_iso(k.created_at), revoked_at=_iso(k.revoked_at), **extra)
+
+
+@router.post("/projects/{slug}/api-keys", response_model=NewKeyOut, status_code=201,
+             summary="A key for a client system (leads); the key is shown once and kept only as a hash")
+def create_key(slug: str, body: KeyRequest, db: DB, who: Caller) -> NewKeyOut:
+    g = require(db, who, slug, Action.manage_keys, target=body.name)
+    dep_id = _deployment(db, g.project.id, body.deployment).id if body.deployment else None
+    prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    k = ApiKey(project_id=g.project.id, deployment_id=dep_id, name=body.name, prefix=prefix,
+               secret_sha256=hashlib.sha256(secret.encode()).hexdigest(), rate_per_s=body.rate_per_s,
+               created_by=who.user)
+    db.add(k)
+    db.flush()
+    audit.append(db, actor=who.user, action="apikey.create", decision="allow", project=slug, target=prefix,
+                 detail={"name": body.name, "deployment": body.deployment, "rate_per_s": body.rate_per_s})
+    db.commit()
+    return _key_out(db, k, NewKeyOut, key=f"mlpk_{prefix}_{secret}")
+
+
+@router.get("/projects/{slug}/api-keys", response_model=KeyPage, summary="The project's keys (never the secrets)")
+def list_keys(slug: str, db: DB, who: Caller, page: Paging) -> KeyPage:
+    g = require(db, who, slug, Action.read_serving)
+    q = select(ApiKey).where(ApiKey.project_id == g.project.id)
+    total = db.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = db.execute(q.order_by(ApiKey.id.desc()).limit(page.limit).offset(page.offset)).scalars().all()
+    out = [_key_out(db, k) for k in rows]
+    db.commit()
+    return KeyPage(items=out, total=total)
+
+
+@router.delete("/projects/{slug}/api-keys/{prefix}", response_model=KeyOut,
+               summary="Revoke a key: its next request gets 401")
+def revoke_key(slug: str, prefix: str, request: Request, db: DB, who: Caller) -> KeyOut:
+    g = require(db, who, slug, Action.manage_keys, target=prefix)
+    k = db.execute(select(ApiKey).where(ApiKey.project_id == g.project.id, ApiKey.prefix == prefix)
+                   ).scalar_one_or_none()
+    if k is None:
+        db.commit()
+        raise NotFound(f"API key '{prefix}' not found")
+    if k.revoked_at is None:
+        k.revoked_at, k.revoked_by = utcnow(), who.user
+        audit.append(db, actor=who.user, action="apikey.revoke", decision="allow", project=slug, target=prefix,
+                     detail={"name": k.name})
+    db.commit()
+    request.app.state.gateway.forget_key(prefix)
+    return _key_out(db, k)
+
+
+# --- wiring ------------------------------------------------------------------------------------------------------
+
+def key_lookup(app):  # noqa: ANN001, ANN201
+    """prefix -> KeyInfo, read from the database (the gateway caches it)."""
+
+    def lookup(prefix: str) -> KeyInfo | None:
+        with app.state.db.session() as s:
+            row = s.execute(select(ApiKey, Project.slug).join(Project, ApiKey.project_id == Project.id)
+                            .where(ApiKey.prefix == prefix)).one_or_none()
+            if row is None:
+                return None
+            k, slug = row
+            return KeyInfo(id=k.id, prefix=k.prefix, secret_sha256=k.secret_sha256, project_id=k.project_id,
+                           project=slug, deployment_id=k.deployment_id, rate_per_s=k.rate_per_s,
+                           revoked=k.revoked_at is not None)
+
+    return lookup
+
+
+def record_event(app):  # noqa: ANN001, ANN201
+    """The manager's restarts and scaling, into deployment_events."""
+
+    def record(live: Live, action: str, detail: dict[str, Any]) -> None:
+        with app.state.db.session() as s:
+            d = s.get(Deployment, live.id)
+            if d is None:
+                return
+            _event(s, d, action, "platform", d.version_id, detail)
+            s.commit()
+
+    return record
+
+
+async def resume(app) -> None:  # noqa: ANN001
+    """Start again what was serving when the backend stopped."""
+    def rows():  # noqa: ANN202
+        with app.state.db.session() as s:
+            return [(slug, d.project_id, d.id, d.version_id) for d, slug in s.execute(
+                select(Deployment, Project.slug).join(Project, Deployment.project_id == Project.id)
+                .where(Deployment.status.in_(("ready", "deploying")))).all()]
+
+    for slug, project_id, d_id, v_id in await run_in_threadpool(rows):
+        try:
+            await start_version(app, slug, project_id, d_id, v_id)
+        except Exception as e:  # one broken deployment must not stop the others
+            import logging
+
+            logging.getLogger(__name__).warning("could not resume deployment %s/%s: %s", slug, d_id, e)
+    await asyncio.sleep(0)

@@ -1,0 +1,243 @@
+"""A serving worker: one process, one verified model, micro-batched predictions over a Unix socket.
+
+    python -m jupyter_mlp_backend.serving.worker --dir FOLDER --socket PATH --project P --model M --version V
+        [--max-batch 64] [--max-wait-ms 0]
+
+Before anything is deserialised the worker checks the folder against the version's signed statement
+(`FOLDER/../statement.json`, `signature`) with the platform's trusted keys (`trusted.json`), then loads the model once with
+`mlflow.pyfunc.load_model` and prints `READY` on stdout. Requests are parsed and checked against the model's
+signature as they arrive (a bad one is answered alone); requests with the same columns are scored together, up to
+`max-batch` rows: while one batch is being predicted the next one gathers, and `max-wait-ms` can hold a batch open
+longer to make it bigger.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import signal
+import sys
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from . import protocol, wire
+
+
+class Item:
+    __slots__ = ("rid", "writer", "kind", "pid", "parsed", "t0")
+
+    def __init__(self, rid: int, writer: asyncio.StreamWriter, kind: int, pid: str, parsed: protocol.Parsed,
+                 t0: float):
+        self.rid, self.writer, self.kind, self.pid, self.parsed, self.t0 = rid, writer, kind, pid, parsed, t0
+
+
+class Worker:
+    def __init__(self, model: Any, schema: protocol.Schema, *, name: str, version: int, max_batch: int,
+                 max_wait: float):
+        self.model = model
+        self.schema = schema
+        self.name, self.version = name, version
+        self.max_batch = max(1, max_batch)
+        self.max_wait = max(0.0, max_wait)
+        self.queue: deque[Item] = deque()
+        self.wake = asyncio.Event()
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="predict")
+        self.dtypes = ({c.name: protocol.CHECKS[c.type][1] for c in schema.columns} if schema.columns else {})
+
+    # -- connections --------------------------------------------------------------------------------------------
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readexactly(wire.REQUEST.size)
+                rid, n, kind = wire.REQUEST.unpack(head)
+                payload = await reader.readexactly(n)
+                pid, body = payload[:wire.PID_LEN].decode(), payload[wire.PID_LEN:]
+                if kind == wire.PING:
+                    writer.write(wire.answer(rid, 200, json.dumps(
+                        {"ready": True, "model": self.name, "version": self.version, "pid": os.getpid(),
+                         "queued": len(self.queue)}).encode()))
+                    continue
+                try:
+                    parsed = (protocol.parse_v2 if kind == wire.V2 else protocol.parse_mlflow)(body, self.schema)
+                except protocol.BadRequest as e:
+                    writer.write(wire.answer(rid, 400, wire.error_body("bad_request", str(e))))
+                    continue
+                except Exception as e:  # never let one request take the worker down
+                    writer.write(wire.answer(rid, 400, wire.error_body("bad_request", f"cannot read the input: {e}")))
+                    continue
+                self.queue.append(Item(rid, writer, kind, pid, parsed, time.perf_counter()))
+                self.wake.set()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass  # the gateway closed the connection, or the worker is stopping
+        finally:
+            writer.close()
+
+    # -- batching -----------------------------------------------------------------------------------------------
+
+    def _take(self) -> list[Item]:
+        """The oldest request and every queued one with the same columns (and no params), up to max-batch rows."""
+        first = self.queue.popleft()
+        batch, rows = [first], first.parsed.rows
+        if first.parsed.params:
+            return batch
+        keep: deque[Item] = deque()
+        while self.queue and rows < self.max_batch:
+            it = self.queue.popleft()
+            if it.parsed.key == first.parsed.key and not it.parsed.params and rows + it.parsed.rows <= self.max_batch:
+                batch.append(it)
+                rows += it.parsed.rows
+            else:
+                keep.append(it)
+        keep.extend(self.queue)
+        self.queue = keep
+        return batch
+
+    def _frame(self, batch: list[Item]) -> Any:
+        import numpy as np
+        import pandas as pd
+
+        cols: dict[str, Any] = {}
+        for name in batch[0].parsed.columns:
+            values = batch[0].parsed.columns[name] if len(batch) == 1 else [
+                v for it in batch for v in it.parsed.columns[name]]
+            dtype = self.dtypes.get(name)
+            if dtype and dtype not in ("object", "datetime64[ns]") and None not in values:
+                cols[name] = np.asarray(values, dtype=dtype)
+            elif dtype == "datetime64[ns]":
+                cols[name] = pd.to_datetime(values)
+            else:
+                cols[name] = values
+        return pd.DataFrame(cols, copy=False)
+
+    def _predict(self, batch: list[Item]) -> list[Any]:
+        frame = self._frame(batch)
+        params = batch[0].parsed.params
+        out = self.model.predict(frame, params=params) if params else self.model.predict(frame)
+        return protocol.jsonable(out)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self.queue:
+                self.wake.clear()
+                await self.wake.wait()
+            if self.max_wait and sum(it.parsed.rows for it in self.queue) < self.max_batch:
+                await asyncio.sleep(self.max_wait)
+            batch = self._take()
+            try:
+                rows = await loop.run_in_executor(self.pool, self._predict, batch)
+            except Exception as e:  # the model raised: every request of the batch gets the reason
+                body = wire.error_body("prediction_failed", f"the model raised {type(e).__name__}: {e}"[:2000])
+                for it in batch:
+                    it.writer.write(wire.answer(it.rid, 500, body))
+                continue
+            at = 0
+            for it in batch:
+                part = rows[at:at + it.parsed.rows]
+                at += it.parsed.rows
+                if it.kind == wire.V2:
+                    doc = {"model_name": self.name, "model_version": str(self.version),
+                           "id": it.parsed.request_id or it.pid, "parameters": {"prediction_id": it.pid},
+                           "outputs": protocol.v2_outputs(part)}
+                else:
+                    doc = {"predictions": part, "prediction_id": it.pid}
+                it.writer.write(wire.answer(it.rid, 200, _dumps(doc)))
+
+
+def _finite(v: Any) -> Any:
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, list):
+        return [_finite(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    return v
+
+
+def _dumps(doc: dict[str, Any]) -> bytes:
+    """Strict JSON: a model's NaN or infinity comes back as null rather than as an invalid token."""
+    try:
+        return json.dumps(doc, allow_nan=False).encode()
+    except ValueError:
+        return json.dumps(_finite(doc), allow_nan=False, default=str).encode()
+    except TypeError:
+        return json.dumps(_finite(doc), allow_nan=False, default=str).encode()
+
+
+def load(folder: Path, project: str, name: str, version: int) -> tuple[Any, protocol.Schema]:
+    """Verify the folder against its signed statement, then (and only then) load the model. The statement, its
+    signature and the trusted public keys lie beside the folder, written by the backend."""
+    import base64
+
+    import yaml
+
+    from jupyter_mlp.signing import VerificationError, verify_model_dir
+
+    meta = folder.parent
+    statement = json.loads((meta / "statement.json").read_text())
+    signature = (meta / "signature").read_text().strip()
+    trusted = {k: base64.b64decode(v) for k, v in json.loads((meta / "trusted.json").read_text()).items()}
+    try:
+        verify_model_dir(folder, statement, signature, trusted, project=project, model=name, version=version)
+    except VerificationError as e:
+        print(f"REFUSED {e}", flush=True)
+        sys.exit(3)
+    import mlflow.pyfunc
+
+    model = mlflow.pyfunc.load_model(str(folder))
+    schema = protocol.Schema.from_mlmodel(yaml.safe_load((folder / "MLmodel").read_text()))
+    return model, schema
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    model, schema = load(Path(args.dir), args.project, args.model, args.version)
+    worker = Worker(model, schema, name=args.model, version=args.version, max_batch=args.max_batch,
+                    max_wait=args.max_wait_ms / 1000)
+    sock = Path(args.socket)
+    sock.unlink(missing_ok=True)
+    server = await asyncio.start_unix_server(worker.serve, path=str(sock), limit=1 << 24)
+    os.chmod(sock, 0o600)
+    batcher = asyncio.create_task(worker.run())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print("READY", json.dumps({"pid": os.getpid(), "signature": schema.describe()}), flush=True)
+    await stop.wait()
+    server.close()
+    # drain: answer what is queued before leaving
+    for _ in range(200):
+        if not worker.queue:
+            break
+        await asyncio.sleep(0.01)
+    batcher.cancel()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="jupyter_mlp_backend.serving.worker")
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--socket", required=True)
+    ap.add_argument("--project", required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--version", required=True, type=int)
+    ap.add_argument("--max-batch", type=int, default=64)
+    ap.add_argument("--max-wait-ms", type=float, default=0.0)
+    args = ap.parse_args(argv)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        pass
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
