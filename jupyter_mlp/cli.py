@@ -367,6 +367,129 @@ def cmd_models_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_deployment(args: argparse.Namespace, d: dict[str, Any]) -> None:
+    if args.json:
+        print(json.dumps(d, indent=2))
+        return
+    prev = f" (previous v{d['previous_version']})" if d.get("previous_version") else ""
+    print(f"Deployment {d['name']}: {d['model']} v{d['version']}{prev} — {d['status'].upper()}"
+          + (f": {d['message']}" if d.get("message") else ""))
+    print(f"  MLflow protocol: POST <backend>{d['url']}")
+    print(f"  Open Inference v2: POST <backend>{d['v2_url']}")
+    print(f"  workers {len(d['workers'])} (min {d['min_workers']}, max {d['max_workers']}), SLA p95 {d['sla_ms']:g} ms, "
+          f"batches up to {d['max_batch']} rows")
+
+
+def _target(spec: str) -> tuple[str, dict[str, Any]]:
+    """NAME@ALIAS or NAME@VERSION (or NAME:VERSION) -> (model, {alias|version})."""
+    name, sep, what = spec.replace(":", "@").partition("@")
+    if not sep or not name or not what:
+        raise SystemExit(f"mlp: '{spec}' is not MODEL@ALIAS or MODEL@VERSION (e.g. churn@champion, churn@3)")
+    return name, ({"version": int(what)} if what.isdigit() else {"alias": what})
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    model, target = _target(args.target)
+    body = {"name": args.name or model, "model": model, **target, "min_workers": args.min_workers,
+            "max_workers": args.max_workers, "sla_ms": args.sla_ms, "max_batch": args.max_batch,
+            "max_wait_ms": args.max_wait_ms}
+    client, slug = _client(), _project(args)
+    from .client import APIError
+
+    try:
+        d = client.post(f"/projects/{slug}/deployments", body)
+    except APIError as e:
+        if e.status != 409 or "exists" not in e.message:
+            raise
+        d = client.put(f"/projects/{slug}/deployments/{body['name']}/version", target)  # deploy = switch when it exists
+    _print_deployment(args, d)
+    return 0
+
+
+def cmd_deployments_list(args: argparse.Namespace) -> int:
+    page = _client().get(f"/projects/{_project(args)}/deployments", limit=args.limit, offset=args.offset)
+    for d in page["items"]:
+        d["workers"] = len(d["workers"])
+    _emit(args, page, ["name", "model", "version", "status", "workers", "sla_ms", "url"])
+    return 0
+
+
+def cmd_deployments_show(args: argparse.Namespace) -> int:
+    client, slug = _client(), _project(args)
+    d = client.get(f"/projects/{slug}/deployments/{args.name}")
+    if args.json:
+        m = client.get(f"/projects/{slug}/deployments/{args.name}/metrics", minutes=args.minutes)
+        print(json.dumps({"deployment": d, "metrics": m}, indent=2))
+        return 0
+    _print_deployment(args, d)
+    m = client.get(f"/projects/{slug}/deployments/{args.name}/metrics", minutes=args.minutes)
+
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f} ms"
+
+    rate = "-" if m["error_rate"] is None else f"{m['error_rate']:.2%}"
+    sla = "-" if m["sla_compliance"] is None else f"{m['sla_compliance']:.2%}"
+    print(f"  last {args.minutes:g} min: {m['requests']} requests, errors {rate}, rate-limited {m['rejected']}, "
+          f"p50 {ms(m['p50_ms'])}, p95 {ms(m['p95_ms'])}, p99 {ms(m['p99_ms'])}, within SLA {sla}")
+    for e in client.get(f"/projects/{slug}/deployments/{args.name}/events", limit=5)["items"]:
+        print(f"  {e['at'][:19]} {e['action']:<9} v{e['version'] or '-'} by {e['actor']}")
+    return 0
+
+
+def cmd_deployments_switch(args: argparse.Namespace) -> int:
+    _, target = _target(f"x@{args.target}")
+    _print_deployment(args, _client().put(f"/projects/{_project(args)}/deployments/{args.name}/version", target))
+    return 0
+
+
+def cmd_deployments_rollback(args: argparse.Namespace) -> int:
+    _print_deployment(args, _client().post(f"/projects/{_project(args)}/deployments/{args.name}/rollback"))
+    return 0
+
+
+def cmd_deployments_scale(args: argparse.Namespace) -> int:
+    body = {k: v for k, v in (("min_workers", args.min_workers), ("max_workers", args.max_workers),
+                              ("sla_ms", args.sla_ms)) if v is not None}
+    _print_deployment(args, _client().patch(f"/projects/{_project(args)}/deployments/{args.name}", body))
+    return 0
+
+
+def cmd_deployments_delete(args: argparse.Namespace) -> int:
+    _client().delete(f"/projects/{_project(args)}/deployments/{args.name}")
+    print(f"Deployment {args.name} stopped and removed")
+    return 0
+
+
+def cmd_deployments_logs(args: argparse.Namespace) -> int:
+    for w in _client().get(f"/projects/{_project(args)}/deployments/{args.name}/logs", lines=args.lines):
+        print(f"== {w['worker']}")
+        print("\n".join(w["lines"]))
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    k = _client().post(f"/projects/{_project(args)}/api-keys",
+                       {"name": args.name, "deployment": args.deployment, "rate_per_s": args.rate})
+    if args.json:
+        print(json.dumps(k, indent=2))
+    else:
+        print(k["key"])
+        print(f"(key '{k['name']}', prefix {k['prefix']}: shown once, kept only as a hash)", file=sys.stderr)
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    page = _client().get(f"/projects/{_project(args)}/api-keys", limit=args.limit, offset=args.offset)
+    _emit(args, page, ["prefix", "name", "deployment", "rate_per_s", "created_by", "revoked_at"])
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    k = _client().delete(f"/projects/{_project(args)}/api-keys/{args.prefix}")
+    print(json.dumps(k, indent=2) if args.json else f"Revoked key {k['prefix']} ({k['name']})")
+    return 0
+
+
 def cmd_models_register(args: argparse.Namespace) -> int:
     v = _client().post(f"/projects/{_project(args)}/models",
                        {"name": args.name, "run_id": args.run, "artifact_path": args.path})
@@ -568,6 +691,56 @@ def build_parser() -> argparse.ArgumentParser:
         mda.add_argument("decision", type=int)
         mda.add_argument("--reason", required=True)
         mda.set_defaults(func=cmd_models_decide)
+
+    dp = with_project(sub.add_parser("deploy", help="serve a validated model version: MODEL@ALIAS or MODEL@VERSION"))
+    dp.add_argument("target", help="e.g. churn@champion or churn@3")
+    dp.add_argument("--name", help="deployment name (default: the model's); an existing one switches version")
+    dp.add_argument("--min-workers", type=int, default=1)
+    dp.add_argument("--max-workers", type=int, default=2)
+    dp.add_argument("--sla-ms", type=float, default=100.0, help="p95 latency objective")
+    dp.add_argument("--max-batch", type=int, default=64)
+    dp.add_argument("--max-wait-ms", type=float, default=0.0)
+    dp.set_defaults(func=cmd_deploy)
+    deps = sub.add_parser("deployments", help="serving endpoints").add_subparsers(dest="verb", required=True)
+    dl = with_project(deps.add_parser("list", help="the project's deployments"))
+    paged(dl)
+    dl.set_defaults(func=cmd_deployments_list)
+    ds = with_project(deps.add_parser("show", help="status, workers, latency and recent events"))
+    ds.add_argument("name")
+    ds.add_argument("--minutes", type=float, default=15)
+    ds.set_defaults(func=cmd_deployments_show)
+    dsw = with_project(deps.add_parser("switch", help="serve another version (ALIAS or VERSION), no downtime"))
+    dsw.add_argument("name")
+    dsw.add_argument("target", help="champion, staging or a version number")
+    dsw.set_defaults(func=cmd_deployments_switch)
+    dr = with_project(deps.add_parser("rollback", help="serve the version that served before the last switch"))
+    dr.add_argument("name")
+    dr.set_defaults(func=cmd_deployments_rollback)
+    dsc = with_project(deps.add_parser("scale", help="worker range and latency objective"))
+    dsc.add_argument("name")
+    dsc.add_argument("--min-workers", type=int)
+    dsc.add_argument("--max-workers", type=int)
+    dsc.add_argument("--sla-ms", type=float)
+    dsc.set_defaults(func=cmd_deployments_scale)
+    dd = with_project(deps.add_parser("delete", help="stop and remove a deployment"))
+    dd.add_argument("name")
+    dd.set_defaults(func=cmd_deployments_delete)
+    dlg = with_project(deps.add_parser("logs", help="the workers' last lines"))
+    dlg.add_argument("name")
+    dlg.add_argument("--lines", type=int, default=100)
+    dlg.set_defaults(func=cmd_deployments_logs)
+    keys = sub.add_parser("keys", help="API keys of client systems (leads)").add_subparsers(dest="verb", required=True)
+    kc = with_project(keys.add_parser("create", help="print a new key (once)"))
+    kc.add_argument("name")
+    kc.add_argument("--deployment", help="limit the key to one deployment")
+    kc.add_argument("--rate", type=float, help="requests per second for this key")
+    kc.set_defaults(func=cmd_keys_create)
+    kl = with_project(keys.add_parser("list", help="the project's keys (prefixes, never secrets)"))
+    paged(kl)
+    kl.set_defaults(func=cmd_keys_list)
+    kr = with_project(keys.add_parser("revoke", help="revoke a key by its prefix"))
+    kr.add_argument("prefix")
+    kr.set_defaults(func=cmd_keys_revoke)
 
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="verb", required=True)
     audit.add_parser("verify", help="recompute the hash chain; name the first bad entry").set_defaults(

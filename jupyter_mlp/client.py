@@ -57,5 +57,8 @@ class BackendClient:
     def put(self, path: str, body: Any = None) -> Any:
         return self.request("PUT", path, json=body)
 
+    def patch(self, path: str, body: Any = None) -> Any:
+        return self.request("PATCH", path, json=body)
+
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
