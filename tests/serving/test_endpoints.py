@@ -161,3 +161,10 @@ def test_only_validated_versions_are_deployed(backend, project, use_mlflow, xy):
     bad = sam.post(f"/projects/{project}/deployments", json={"name": "Bad Name", "model": "raw", "version": 1})
     assert bad.status_code == 422 and bad.json()["error"]["detail"][0]["field"] == "name"
     assert sam.get(f"/projects/{project}/deployments").json()["total"] == 0
+
+
+def test_lineage_walks_down_to_the_deployments(backend, project, deployed):
+    graph = backend.client("vic").get(f"/projects/{project}/models/churn/versions/1/lineage").json()
+    deployments = [n for n in graph["nodes"] if n["kind"] == "deployment"]
+    assert [(n["label"], n["detail"]["serving"]) for n in deployments] == [("deployment churn-api", True)]
+    assert {"source": "model:churn/1", "target": "deploy:churn-api"} in graph["edges"]

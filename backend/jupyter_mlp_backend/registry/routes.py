@@ -679,7 +679,19 @@ def _graph_for_versions(db: DB, slug: str, versions: list[tuple[RegisteredModel,
             d = f"data:{r['name']}@{r.get('snapshot_id') or r.get('sha256', '')[:12]}"
             nodes[d] = LineageNode(id=d, kind="dataset", label=d[5:], detail=r)
             edges.add((d, run))
-    # Deployments arrive with serving; none exist yet, so nothing lies downstream of a model version.
+        # Downstream: the deployments serving this version now, and those that served it before.
+        from ..orm import Deployment, DeploymentEvent
+
+        serving = {d.name: d for d in db.execute(select(Deployment).where(Deployment.version_id == v.id)).scalars()}
+        served = db.execute(select(Deployment.name, Deployment.status).join(
+            DeploymentEvent, DeploymentEvent.deployment_id == Deployment.id).where(
+            DeploymentEvent.version_id == v.id).distinct()).all()
+        for name, status in served:
+            dn = f"deploy:{name}"
+            now = name in serving
+            nodes[dn] = LineageNode(id=dn, kind="deployment", label=f"deployment {name}",
+                                    detail={"deployment": name, "status": status, "serving": now})
+            edges.add((mv, dn))
     return LineageGraph(nodes=list(nodes.values()), edges=[LineageEdge(source=a, target=b) for a, b in sorted(edges)])
 
 
