@@ -31,6 +31,7 @@ from .routes import projects as project_routes
 from .serving import routes as serving_routes
 from .serving.gateway import Gateway
 from .serving.manager import Manager
+from .serving.predlog import PredictionLog
 from .serving.metrics import install as install_metrics
 from .schemas import ErrorBody, Health
 
@@ -100,6 +101,8 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.gateway = Gateway(app.state.serving, serving_routes.key_lookup(app),
                                     key_rate=settings.serving_key_rate, project_rate=settings.serving_project_rate,
                                     max_body=settings.serving_max_body_bytes)
+        app.state.gateway.predlog = PredictionLog(app.state.datasets)
+        app.state.gateway.predlog.start()
         background = []
         if eager:
             app.state.experiments.start()
@@ -111,6 +114,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         for task in background:
             task.cancel()
         await app.state.serving.shutdown()
+        await app.state.gateway.predlog.stop()
         await app.state.dagster.stop()
         await app.state.experiments.stop()
         db.dispose()

@@ -255,6 +255,7 @@ class Deployment(Base):
     sla_ms: Mapped[float] = mapped_column(nullable=False, default=100.0)
     max_batch: Mapped[int] = mapped_column(nullable=False, default=64)
     max_wait_ms: Mapped[float] = mapped_column(nullable=False, default=0.0)
+    log_predictions: Mapped[bool] = mapped_column(nullable=False, default=True)
     created_by: Mapped[str] = mapped_column(String(128), nullable=False)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)

@@ -315,6 +315,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{slug}/deployments/{name}/predictions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The prediction log, newest first, with labels posted as feedback */
+        get: operations["predictions_api_projects__slug__deployments__name__predictions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{slug}/deployments/{name}/rollback": {
         parameters: {
             query?: never;
@@ -1096,6 +1113,12 @@ export interface components {
             /** Alias */
             alias?: ("staging" | "champion") | null;
             /**
+             * Log Predictions
+             * @description Append every prediction (input, output, latency) to the deployment's Iceberg table
+             * @default true
+             */
+            log_predictions?: boolean;
+            /**
              * Max Batch
              * @description Most rows scored in one model call
              * @default 64
@@ -1172,6 +1195,8 @@ export interface components {
             created_at: string;
             /** Created By */
             created_by: string;
+            /** Log Predictions */
+            log_predictions: boolean;
             /** Max Batch */
             max_batch: number;
             /** Max Wait Ms */
@@ -1186,6 +1211,11 @@ export interface components {
             model: string;
             /** Name */
             name: string;
+            /**
+             * Prediction Table
+             * @description The Iceberg table (project dataset) of its prediction log
+             */
+            prediction_table: string | null;
             /** Previous Version */
             previous_version: number | null;
             /** Sla Ms */
@@ -1668,6 +1698,37 @@ export interface components {
             stages: components["schemas"]["StageOut"][];
             /** Version */
             version: string;
+        };
+        /** PredictionOut */
+        PredictionOut: {
+            /**
+             * Label
+             * @description Ground truth posted later to /feedback (JSON), if any
+             */
+            label: string | null;
+            /** Latency Ms */
+            latency_ms: number;
+            /** Prediction Id */
+            prediction_id: string;
+            /** Protocol */
+            protocol: string;
+            /** Request */
+            request: string;
+            /** Response */
+            response: string;
+            /** Ts */
+            ts: string;
+            /** Version */
+            version: number;
+        };
+        /** PredictionPage */
+        PredictionPage: {
+            /** Items */
+            items: components["schemas"]["PredictionOut"][];
+            /** Table */
+            table: string;
+            /** Total */
+            total: number;
         };
         /** PreflightReport */
         PreflightReport: {
@@ -3925,6 +3986,87 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeploymentMetrics"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    predictions_api_projects__slug__deployments__name__predictions_get: {
+        parameters: {
+            query?: {
+                /** @description Rows per page (at most the server's max_page_size) */
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                slug: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PredictionPage"];
                 };
             };
             /** @description Malformed request */

@@ -119,9 +119,11 @@ def main() -> None:
             assert r.status_code == 201, r.text
             assert api.post(f"/projects/bench/models/{name}/versions/1/promote",
                             json={"alias": "champion"}).json()["status"] == "passed"
-            r = api.post("/projects/bench/deployments", json={"name": name, "model": name, "alias": "champion",
-                                                              "min_workers": 1, "max_workers": 1})
-            assert r.status_code == 201, r.text
+            for dep, logged in ((name, True), (f"{name}-nolog", False)):
+                r = api.post("/projects/bench/deployments", json={"name": dep, "model": name, "alias": "champion",
+                                                                  "min_workers": 1, "max_workers": 1,
+                                                                  "log_predictions": logged})
+                assert r.status_code == 201, r.text
             if key is None:
                 key = api.post("/projects/bench/api-keys", json={"name": "bench", "rate_per_s": 1e6}).json()["key"]
             mlflow.set_tracking_uri(mlflow_url)  # MLflow's own server reads its own model, straight from its store
@@ -129,7 +131,9 @@ def main() -> None:
             mlflow.set_tracking_uri(f"{base}{creds['tracking_path']}")
             proc, url = start_mlflow_serve(folder)
             procs.append(proc)
-            servers[name] = {"ours": (f"{base}/serve/bench/{name}/invocations", {"Authorization": f"Bearer {key}"}),
+            auth = {"Authorization": f"Bearer {key}"}
+            servers[name] = {"ours": (f"{base}/serve/bench/{name}/invocations", auth),
+                             "ours, no log": (f"{base}/serve/bench/{name}-nolog/invocations", auth),
                              "mlflow": (f"{url}/invocations", {})}
             # Same answer from both, before timing anything.
             a = httpx.post(servers[name]["ours"][0], content=body, headers={
@@ -139,14 +143,14 @@ def main() -> None:
             assert a == b == est.predict(row).tolist(), (a, b)
         mlflow.set_tracking_uri(mlflow_url)
         for name in models:
-            for who in ("ours", "mlflow"):  # warm-up
+            for who in servers[name]:  # warm-up
                 url, headers = servers[name][who]
                 wrk(url, body, headers, 10, 3, tmp)
             for c in CONCURRENCY:
-                for who in ("mlflow", "ours") if c % 2 else ("ours", "mlflow"):
+                for who in ("mlflow", "ours", "ours, no log") if c % 2 else ("ours, no log", "ours", "mlflow"):
                     url, headers = servers[name][who]
                     results[(name, who, c)] = res = wrk(url, body, headers, c, args.seconds, tmp)
-                    if who == "ours":  # MLflow's own failures are reported, not asserted
+                    if who != "mlflow":  # MLflow's own failures are reported, not asserted
                         assert res["non2xx"] == 0 and res["socket_errors"] == 0, (name, who, c, res)
     finally:
         for p in procs:
@@ -165,6 +169,12 @@ def main() -> None:
                   f"{m['p99']:6.2f}ms {m['rps']:8.0f} | {o['rps'] / m['rps']:11.2f}x {o['p50'] / m['p50']:9.2f}"
                   + (f"   (MLflow: {m['socket_errors']} timeouts/socket errors, {m['non2xx']} non-2xx)"
                      if m["socket_errors"] or m["non2xx"] else ""))
+    print("prediction log cost (ours with the log vs the same deployment without it):")
+    for name in models:
+        for c in CONCURRENCY:
+            o, n = results[(name, "ours", c)], results[(name, "ours, no log", c)]
+            print(f"  {name:7s} {c:3d} clients: p50 {o['p50']:.2f} vs {n['p50']:.2f} ms, p99 {o['p99']:.2f} vs "
+                  f"{n['p99']:.2f} ms, {o['rps']:.0f} vs {n['rps']:.0f} req/s ({o['rps'] / n['rps'] - 1:+.1%})")
 
 
 if __name__ == "__main__":

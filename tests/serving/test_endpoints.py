@@ -168,3 +168,40 @@ def test_lineage_walks_down_to_the_deployments(backend, project, deployed):
     deployments = [n for n in graph["nodes"] if n["kind"] == "deployment"]
     assert [(n["label"], n["detail"]["serving"]) for n in deployments] == [("deployment churn-api", True)]
     assert {"source": "model:churn/1", "target": "deploy:churn-api"} in graph["edges"]
+
+
+def test_predictions_are_logged_with_ids_and_feedback_joins_them(backend, project, deployed):
+    ep, model = deployed
+    c = ep.client()
+    ids = []
+    for i in range(5):
+        r = c.post("/invocations", json={"dataframe_records": [{"x1": float(i), "x2": -1.0}]})
+        ids.append(r.json()["prediction_id"])
+    v2 = c.post("/v2/models/churn/infer", json={"inputs": [{"name": "x1", "shape": [1], "datatype": "FP64",
+                                                            "data": [0.1]},
+                                                           {"name": "x2", "shape": [1], "datatype": "FP64",
+                                                            "data": [0.2]}]})
+    ids.append(v2.json()["parameters"]["prediction_id"])
+    assert c.post("/invocations", json={"dataframe_records": [{"x1": "bad", "x2": 1.0}]}).status_code == 400
+    fb = c.post("/feedback", json={"labels": [{"prediction_id": ids[0], "label": 1},
+                                              {"prediction_id": ids[5], "label": 0}]})
+    assert fb.status_code == 200 and fb.json() == {"accepted": 2}
+    for body, words in [({"labels": [{"prediction_id": "nope", "label": 1}]}, "32-character id"),
+                        ({"labels": [{"prediction_id": ids[1], "label": [1, 2]}]}, "must be a number"),
+                        ({"labels": []}, "send"), ({"labels": [{"prediction_id": ids[1]}]}, "exactly")]:
+        r = c.post("/feedback", json=body)
+        assert r.status_code == 400 and words in r.json()["error"]["message"], (body, r.text)
+    page = backend.client("vic").get(f"/projects/{project}/deployments/churn-api/predictions").json()
+    assert page["table"] == "predictions_churn_api" and page["total"] == 6  # the refused request is not logged
+    logged = {p["prediction_id"]: p for p in page["items"]}
+    assert set(logged) == set(ids)
+    first = logged[ids[0]]
+    assert json.loads(first["request"]) == {"dataframe_records": [{"x1": 0.0, "x2": -1.0}]}
+    assert json.loads(first["response"])["predictions"] == model.predict(
+        pd.DataFrame({"x1": [0.0], "x2": [-1.0]})).tolist()
+    assert first["version"] == 1 and first["protocol"] == "mlflow" and first["latency_ms"] > 0
+    assert first["label"] == "1" and logged[ids[5]]["label"] == "0" and logged[ids[5]]["protocol"] == "v2"
+    assert logged[ids[2]]["label"] is None
+    # the log is a project dataset: readable like any other Iceberg table of the project
+    names = [d["name"] for d in backend.client("sam").get(f"/projects/{project}/datasets").json()["items"]]
+    assert {"predictions_churn_api", "feedback_churn_api"} <= set(names)

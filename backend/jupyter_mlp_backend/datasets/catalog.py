@@ -76,6 +76,32 @@ class Catalog:
             snap = table.current_snapshot()
             return Snapshot(name, snap.snapshot_id, table.scan(snapshot_id=snap.snapshot_id).to_arrow().num_rows)
 
+    def append_arrow(self, slug: str, name: str, data) -> int:  # noqa: ANN001 - a pyarrow.Table
+        """Append rows the platform itself produced (prediction logs, feedback); returns the new snapshot id.
+        Creates the table on first use. No row count: these tables only grow, and counting would scan them."""
+        with self._lock:
+            cat = self._open()
+            ns = _namespace(slug)
+            if ns not in {n[0] for n in cat.list_namespaces()}:
+                cat.create_namespace(ns)
+            ident = f"{ns}.{name}"
+            table = cat.load_table(ident) if cat.table_exists(ident) else cat.create_table(ident, schema=data.schema)
+            table.append(data)
+            return table.current_snapshot().snapshot_id
+
+    def scan(self, slug: str, name: str, snapshot_id: int | None = None, row_filter: str | None = None):  # noqa: ANN201
+        """A table's rows as pyarrow (optionally filtered, e.g. "prediction_id == 'x'"); LookupError if missing."""
+        with self._lock:
+            cat = self._open()
+            ident = f"{_namespace(slug)}.{name}"
+            if not cat.table_exists(ident):
+                raise LookupError(name)
+            table = cat.load_table(ident)
+            kwargs = {"snapshot_id": snapshot_id} if snapshot_id else {}
+            if row_filter:
+                kwargs["row_filter"] = row_filter
+            return table.scan(**kwargs).to_arrow()
+
     def read(self, slug: str, name: str, snapshot_id: int | None) -> tuple[bytes, Snapshot]:
         import pyarrow.parquet as pq
 

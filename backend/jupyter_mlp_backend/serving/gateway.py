@@ -6,6 +6,7 @@
     /serve/{project}/{deployment}/v2/models/{model}[/versions/{v}]            metadata (GET)
     /serve/{project}/{deployment}/v2/models/{model}[/versions/{v}]/ready      (GET)
     /serve/{project}/{deployment}/v2/models/{model}[/versions/{v}]/infer      (POST)
+    /serve/{project}/{deployment}/feedback                   ground-truth labels by prediction id (POST)
 
 A plain ASGI app mounted beside the FastAPI routes: it is the hot path, so it does only what must happen here —
 the key (looked up once, then from memory), the deployment, two token buckets (the key's and the project's), a
@@ -26,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import wire
+from . import predlog, wire
 from .manager import Live, Manager
 
 JSON = (b"content-type", b"application/json")
@@ -84,7 +85,7 @@ class Gateway:
         self.key_rate, self.project_rate, self.max_body = key_rate, project_rate, max_body
         self.key_buckets: dict[int, Bucket] = {}
         self.project_buckets: dict[int, Bucket] = {}
-        self.on_prediction: Callable[..., None] | None = None
+        self.predlog: predlog.PredictionLog | None = None
         self.rejected_keys = 0
 
     def forget_key(self, prefix: str) -> None:
@@ -152,7 +153,7 @@ class Gateway:
                 await _send(send, 429, _err("rate_limited", f"Too many requests: retry in {wait:.2f} s"), pid,
                             extra=[(b"retry-after", str(max(1, math.ceil(wait))).encode())])
                 return
-            status = await self._route(live, method, rest, headers, receive, send, pid)
+            status = await self._route(live, method, rest, headers, receive, send, pid, t0, info)
         finally:
             if live is not None:
                 live.stats.record((time.perf_counter() - t0) * 1000, status)
@@ -173,12 +174,16 @@ class Gateway:
         return wait
 
     async def _route(self, live: Live, method: str, rest: list[str], headers: dict[bytes, bytes],
-                     receive: Callable, send: Callable, pid: str) -> int:
+                     receive: Callable, send: Callable, pid: str, t0: float, info: KeyInfo) -> int:
         path = "/".join(rest).rstrip("/")
         if path == "invocations":
             if method != "POST":
                 return await _send(send, 405, _err("method_not_allowed", "Use POST for /invocations"), pid)
-            return await self._infer(live, wire.MLFLOW, headers, receive, send, pid)
+            return await self._infer(live, wire.MLFLOW, headers, receive, send, pid, t0)
+        if path == "feedback":
+            if method != "POST":
+                return await _send(send, 405, _err("method_not_allowed", "Use POST for /feedback"), pid)
+            return await self._feedback(live, headers, receive, send, pid, info)
         if path in ("ping", "health", "v2/health/live", "v2/health/ready"):
             ready = live.pool is not None and bool(live.pool.live())
             code = 200 if ready or path == "v2/health/live" else 503
@@ -196,7 +201,7 @@ class Gateway:
             if tail == ["infer"]:
                 if method != "POST":
                     return await _send(send, 405, _err("method_not_allowed", "Use POST for infer"), pid)
-                return await self._infer(live, wire.V2, headers, receive, send, pid)
+                return await self._infer(live, wire.V2, headers, receive, send, pid, t0)
             if tail == ["ready"]:
                 ready = live.pool is not None and bool(live.pool.live())
                 return await _send(send, 200 if ready else 503, json.dumps(
@@ -209,8 +214,9 @@ class Gateway:
                     "platform": "mlflow", "inputs": sig, "outputs": []}).encode(), pid)
         return await _send(send, 404, _err("not_found", f"No such endpoint: /{path}"), pid)
 
-    async def _infer(self, live: Live, kind: int, headers: dict[bytes, bytes], receive: Callable, send: Callable,
-                     pid: str) -> int:
+    async def _body(self, headers: dict[bytes, bytes], receive: Callable, send: Callable,
+                    pid: str) -> bytes | int:
+        """The request body, or the status already sent (415, 413, 499)."""
         ctype = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
         if ctype != b"application/json":
             return await _send(send, 415, _err("unsupported_media_type",
@@ -235,15 +241,39 @@ class Gateway:
             chunks.append(body)
             if not msg.get("more_body"):
                 break
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _infer(self, live: Live, kind: int, headers: dict[bytes, bytes], receive: Callable, send: Callable,
+                     pid: str, t0: float) -> int:
+        body = await self._body(headers, receive, send, pid)
+        if isinstance(body, int):
+            return body
         try:
             status, answer = await self.manager.forward(live, kind, body, pid)
         except wire.WorkerGone as e:
             return await _send(send, 503, _err("unavailable", f"The worker answering this request stopped ({e}); "
                                                "retry"), pid, extra=[(b"retry-after", b"1")])
-        if self.on_prediction is not None and status == 200:
-            self.on_prediction(live, pid, kind, body, answer)
+        if status == 200 and live.log_predictions and self.predlog is not None:
+            self.predlog.add(live.project, live.name, predlog.row(
+                pid, live.model, live.version, "v2" if kind == wire.V2 else "mlflow",
+                (time.perf_counter() - t0) * 1000, body, answer))
         return await _send(send, status, answer, pid)
+
+    async def _feedback(self, live: Live, headers: dict[bytes, bytes], receive: Callable, send: Callable, pid: str,
+                        info: KeyInfo) -> int:
+        body = await self._body(headers, receive, send, pid)
+        if isinstance(body, int):
+            return body
+        try:
+            rows = predlog.feedback_rows(body, f"key:{info.prefix}")
+        except predlog.FeedbackError as e:
+            return await _send(send, 400, _err("bad_request", str(e)), pid)
+        catalog = self.predlog.catalog if self.predlog else None
+        if catalog is None:
+            return await _send(send, 503, _err("unavailable", "Feedback cannot be stored now"), pid)
+        await asyncio.get_running_loop().run_in_executor(None, predlog.write_feedback, catalog, live.project,
+                                                         live.name, rows)
+        return await _send(send, 200, json.dumps({"accepted": len(rows)}).encode(), pid)
 
 
 def _api_key(headers: dict[bytes, bytes]) -> str | None:

@@ -235,6 +235,7 @@ class Live:
         self.message: str | None = None
         self.last_busy = time.time()
         self.last_scale = 0.0
+        self.log_predictions = True
 
     @property
     def version(self) -> int | None:

@@ -37,6 +37,7 @@ from ..orm import (
 )
 from ..registry.routes import fetch_verified, signer
 from ..registry.service import MODEL_NAME, Refused
+from . import predlog
 from .gateway import KeyInfo
 from .manager import WINDOW_S, Live, Spec, StartFailed
 
@@ -55,6 +56,8 @@ class Scaling(BaseModel):
     sla_ms: float = Field(default=100.0, gt=0, le=60000, description="Latency objective (p95), milliseconds")
     max_batch: int = Field(default=64, ge=1, le=10000, description="Most rows scored in one model call")
     max_wait_ms: float = Field(default=0.0, ge=0, le=1000, description="How long a batch may wait for more rows")
+    log_predictions: bool = Field(default=True, description="Append every prediction (input, output, latency) "
+                                                            "to the deployment's Iceberg table")
 
     @model_validator(mode="after")
     def _order(self) -> Scaling:
@@ -117,6 +120,8 @@ class DeploymentOut(BaseModel):
     sla_ms: float
     max_batch: int
     max_wait_ms: float
+    log_predictions: bool
+    prediction_table: str | None = Field(description="The Iceberg table (project dataset) of its prediction log")
     url: str = Field(description="Path of the MLflow scoring endpoint under the backend")
     v2_url: str = Field(description="Path of the Open Inference Protocol v2 infer endpoint")
     workers: list[WorkerOut]
@@ -267,6 +272,8 @@ def _out(db: DB, slug: str, d: Deployment, live: Live | None) -> DeploymentOut:
         previous_version=_version_number(db, d.previous_version_id), status=status,
         message=(live.message if live is not None and live.message else d.message), min_workers=d.min_workers,
         max_workers=d.max_workers, sla_ms=d.sla_ms, max_batch=d.max_batch, max_wait_ms=d.max_wait_ms,
+        log_predictions=d.log_predictions,
+        prediction_table=predlog.table_name("predictions", d.name) if d.log_predictions else None,
         url=f"/serve/{slug}/{d.name}/invocations", v2_url=f"/serve/{slug}/{d.name}/v2/models/{d.model.name}/infer",
         workers=workers, created_by=d.created_by, created_at=_iso(d.created_at), updated_at=_iso(d.updated_at))
 
@@ -286,9 +293,9 @@ async def start_version(app, slug: str, project_id: int, d_id: int, version_id: 
             d = s.get(Deployment, d_id)
             v = s.get(ModelVersion, version_id)
             return (d.name, d.model.name, v.version, v.source, v.statement, v.signature, d.min_workers,
-                    d.max_workers, d.sla_ms, d.max_batch, d.max_wait_ms, d.project_id)
+                    d.max_workers, d.sla_ms, d.max_batch, d.max_wait_ms, d.project_id, d.log_predictions)
 
-    name, model, number, source, st, sig, mn, mx, sla, mb, mw, pid = await run_in_threadpool(load)
+    name, model, number, source, st, sig, mn, mx, sla, mb, mw, pid, logp = await run_in_threadpool(load)
     root = manager.folder(slug, name, number)
     shutil.rmtree(root, ignore_errors=True)
     (root / "model").mkdir(parents=True, mode=0o700)
@@ -313,7 +320,7 @@ async def start_version(app, slug: str, project_id: int, d_id: int, version_id: 
     live = manager.get(slug, name)
     if live is None:
         live = Live(d_id, pid, slug, name, model, sla, mn, mx)
-    live.min_workers, live.max_workers = mn, mx
+    live.min_workers, live.max_workers, live.log_predictions = mn, mx, logp
     spec = Spec(deployment_id=d_id, project=slug, deployment=name, model=model, version=number,
                 version_id=version_id, folder=root / "model", max_batch=mb, max_wait_ms=mw)
     return await manager.deploy(live, spec)
@@ -378,7 +385,8 @@ async def deploy(slug: str, body: DeployRequest, request: Request, db: DB, who: 
             raise Conflict(f"Deployment '{body.name}' exists: switch its version instead", detail=[{"field": "name"}])
         d = Deployment(project_id=g.project.id, name=body.name, model_id=m.id, version_id=v.id, status="deploying",
                        min_workers=body.min_workers, max_workers=body.max_workers, sla_ms=body.sla_ms,
-                       max_batch=body.max_batch, max_wait_ms=body.max_wait_ms, created_by=who.user)
+                       max_batch=body.max_batch, max_wait_ms=body.max_wait_ms,
+                       log_predictions=body.log_predictions, created_by=who.user)
         db.add(d)
         db.flush()
         db.commit()
@@ -535,6 +543,58 @@ def logs(slug: str, name: str, request: Request, db: DB, who: Caller,
         data = f.read_bytes()[-200_000:].decode(errors="replace").splitlines()[-lines:]
         out.append(LogOut(worker=f.stem, lines=data))
     return out
+
+
+class PredictionOut(BaseModel):
+    prediction_id: str
+    ts: str
+    version: int
+    protocol: str
+    latency_ms: float
+    request: str
+    response: str
+    label: str | None = Field(description="Ground truth posted later to /feedback (JSON), if any")
+
+
+class PredictionPage(BaseModel):
+    items: list[PredictionOut]
+    total: int
+    table: str
+
+
+@router.get("/projects/{slug}/deployments/{name}/predictions", response_model=PredictionPage,
+            summary="The prediction log, newest first, with labels posted as feedback")
+async def predictions(slug: str, name: str, request: Request, db: DB, who: Caller, page: Paging) -> PredictionPage:
+    def load() -> Deployment:
+        g = require(db, who, slug, Action.read_serving, target=name)
+        d = _deployment(db, g.project.id, name)
+        db.commit()
+        return d
+
+    d = await run_in_threadpool(load)
+    gw = request.app.state.gateway
+    if gw.predlog is not None:
+        await gw.predlog.flush()  # what was answered before this request is in the table
+    catalog = request.app.state.datasets
+    table = predlog.table_name("predictions", d.name)
+
+    def read() -> tuple[list[dict], int]:
+        try:
+            preds = catalog.scan(slug, table)
+        except LookupError:
+            return [], 0
+        try:
+            fb = catalog.scan(slug, predlog.table_name("feedback", d.name)).to_pylist()
+        except LookupError:
+            fb = []
+        labels = {r["prediction_id"]: r["label"] for r in sorted(fb, key=lambda r: r["ts"])}
+        rows = sorted(preds.to_pylist(), key=lambda r: r["ts"], reverse=True)
+        part = rows[page.offset:page.offset + page.limit]
+        return [{**r, "ts": _iso(r["ts"]), "label": labels.get(r["prediction_id"])} for r in part], len(rows)
+
+    items, total = await run_in_threadpool(read)
+    return PredictionPage(items=[PredictionOut(**{k: v for k, v in r.items() if k != "model"}) for r in items],
+                          total=total, table=table)
 
 
 # --- API keys ----------------------------------------------------------------------------------------------------

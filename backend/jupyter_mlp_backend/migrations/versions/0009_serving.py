@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("sla_ms", sa.Double, nullable=False),
         sa.Column("max_batch", sa.Integer, nullable=False),
         sa.Column("max_wait_ms", sa.Double, nullable=False),
+        sa.Column("log_predictions", sa.Boolean, nullable=False),
         sa.Column("created_by", sa.String(128), nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("updated_at", sa.DateTime, nullable=False),
