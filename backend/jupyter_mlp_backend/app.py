@@ -30,6 +30,8 @@ from .routes import identity as identity_routes
 from .routes import projects as project_routes
 from .serving import routes as serving_routes
 from .serving.gateway import Gateway
+from .serving.batch import BatchRunner
+from .serving.batch import resume as batch_resume
 from .serving.manager import Manager
 from .serving.predlog import PredictionLog
 from .serving.metrics import install as install_metrics
@@ -103,16 +105,19 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
                                     max_body=settings.serving_max_body_bytes)
         app.state.gateway.predlog = PredictionLog(app.state.datasets)
         app.state.gateway.predlog.start()
+        app.state.batch = BatchRunner(app)
         background = []
         if eager:
             app.state.experiments.start()
             background.append(asyncio.create_task(_resume_schedules(app)))
             background.append(asyncio.create_task(_resume_deployments(app)))
+            background.append(asyncio.create_task(batch_resume(app)))
         log.info("backend ready (db %s, auth %s)", db.engine.url.render_as_string(hide_password=True),
                  settings.auth_mode)
         yield
         for task in background:
             task.cancel()
+        await app.state.batch.stop()
         await app.state.serving.shutdown()
         await app.state.gateway.predlog.stop()
         await app.state.dagster.stop()

@@ -298,3 +298,25 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class BatchJob(Base):
+    """Scoring a table or file with a deployment's version, in chunks that survive a crash."""
+
+    __tablename__ = "batch_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False,
+                                               index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # queued running succeeded failed
+    source: Mapped[str] = mapped_column(Text, nullable=False)  # JSON
+    output: Mapped[str] = mapped_column(Text, nullable=False)  # JSON
+    chunk_rows: Mapped[int] = mapped_column(nullable=False)
+    chunks_total: Mapped[int] = mapped_column(nullable=False, default=0)
+    chunks_done: Mapped[int] = mapped_column(nullable=False, default=0)
+    rows: Mapped[int] = mapped_column(nullable=False, default=0)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)

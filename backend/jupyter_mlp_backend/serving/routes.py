@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
+import os
 import secrets
 import shutil
 import time
+import uuid
 from datetime import timezone
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +29,7 @@ from ..deps import DB, Caller, Paging
 from ..errors import Conflict, Invalid, NotFound
 from ..orm import (
     ApiKey,
+    BatchJob,
     Deployment,
     DeploymentEvent,
     GateDecision,
@@ -283,40 +287,51 @@ def _event(db: DB, d: Deployment, action: str, actor: str, version_id: int | Non
                            detail=json.dumps(detail) if detail is not None else None, actor=actor))
 
 
-async def start_version(app, slug: str, project_id: int, d_id: int, version_id: int) -> int | None:  # noqa: ANN001
-    """Fetch and verify a version into the deployment's folder and move the deployment's traffic to it."""
+async def ensure_folder(app, slug: str, project_id: int, deployment: str, version_id: int,  # noqa: ANN001
+                        fresh: bool = True):
+    """The version's files, fetched and verified into the deployment's folder (with the signed statement and the
+    trusted keys beside them, for the workers to verify again). `fresh=False` keeps a folder already there."""
+    from ..experiments.projects import experiment_ids
+    from ..registry import service
+
     db_ = app.state.db
     manager = app.state.serving
 
     def load():  # noqa: ANN202
         with db_.session() as s:
-            d = s.get(Deployment, d_id)
             v = s.get(ModelVersion, version_id)
-            return (d.name, d.model.name, v.version, v.source, v.statement, v.signature, d.min_workers,
-                    d.max_workers, d.sla_ms, d.max_batch, d.max_wait_ms, d.project_id, d.log_predictions)
+            return v.model.name, v.version, v.source, v.statement, v.signature, experiment_ids(s, project_id)
 
-    name, model, number, source, st, sig, mn, mx, sla, mb, mw, pid, logp = await run_in_threadpool(load)
-    root = manager.folder(slug, name, number)
+    model, number, source, st, sig, ids = await run_in_threadpool(load)
+    root = manager.folder(slug, deployment, number)
+    if not fresh and (root / "trusted.json").exists():
+        return root, model, number
     shutil.rmtree(root, ignore_errors=True)
     (root / "model").mkdir(parents=True, mode=0o700)
-    from ..experiments.projects import experiment_ids
-    from ..registry import service
-
     exp = app.state.experiments
     await exp.ready()
-
-    def ids():  # noqa: ANN202
-        with db_.session() as s:
-            return experiment_ids(s, project_id)
-
     sgn = app.state.signer if getattr(app.state, "signer", None) else _signer(app)
     try:
         await service.fetch_verified(exp, sgn, slug=slug, name=model, version=number, source=source,
-                                     statement_json=st, signature=sig, experiment_ids=await run_in_threadpool(ids),
-                                     dest=root / "model")
+                                     statement_json=st, signature=sig, experiment_ids=ids, dest=root / "model")
     except Refused as e:
         raise StartFailed(e.message) from None
     manager.write_meta(root, st, sig, sgn.public_keys())
+    return root, model, number
+
+
+async def start_version(app, slug: str, project_id: int, d_id: int, version_id: int) -> int | None:  # noqa: ANN001
+    """Fetch and verify a version into the deployment's folder and move the deployment's traffic to it."""
+    manager = app.state.serving
+
+    def load():  # noqa: ANN202
+        with app.state.db.session() as s:
+            d = s.get(Deployment, d_id)
+            return (d.name, d.min_workers, d.max_workers, d.sla_ms, d.max_batch, d.max_wait_ms, d.project_id,
+                    d.log_predictions)
+
+    name, mn, mx, sla, mb, mw, pid, logp = await run_in_threadpool(load)
+    root, model, number = await ensure_folder(app, slug, project_id, name, version_id)
     live = manager.get(slug, name)
     if live is None:
         live = Live(d_id, pid, slug, name, model, sla, mn, mx)
@@ -595,6 +610,189 @@ async def predictions(slug: str, name: str, request: Request, db: DB, who: Calle
     items, total = await run_in_threadpool(read)
     return PredictionPage(items=[PredictionOut(**{k: v for k, v in r.items() if k != "model"}) for r in items],
                           total=total, table=table)
+
+
+# --- batch scoring -----------------------------------------------------------------------------------------------
+
+DatasetName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: DatasetName = Field(description="A dataset (Iceberg table) of the project to score")
+    snapshot_id: int | None = Field(default=None, description="Its snapshot; default: the current one")
+    output_dataset: DatasetName | None = Field(default=None, description="Write the scored rows to this dataset "
+                                                                         "(a new snapshot); default: a Parquet file")
+    chunk_rows: int = Field(default=10_000, ge=1, le=1_000_000)
+
+
+class BatchJobOut(BaseModel):
+    id: str
+    deployment: str
+    version: int
+    status: str
+    source: dict[str, Any]
+    output: dict[str, Any]
+    chunk_rows: int
+    chunks_total: int
+    chunks_done: int
+    rows: int
+    message: str | None
+    created_by: str
+    created_at: str
+    finished_at: str | None
+
+
+class BatchJobPage(BaseModel):
+    items: list[BatchJobOut]
+    total: int
+
+
+def _job_out(db: DB, j: BatchJob) -> BatchJobOut:
+    d = db.get(Deployment, j.deployment_id)
+    return BatchJobOut(id=j.id, deployment=d.name, version=_version_number(db, j.version_id) or 0, status=j.status,
+                       source=json.loads(j.source), output=json.loads(j.output), chunk_rows=j.chunk_rows,
+                       chunks_total=j.chunks_total, chunks_done=j.chunks_done, rows=j.rows, message=j.message,
+                       created_by=j.created_by, created_at=_iso(j.created_at), finished_at=_iso(j.finished_at))
+
+
+def _new_job(db: DB, who: Caller, slug: str, name: str, source: dict, output: dict, chunk_rows: int) -> BatchJob:
+    g = require(db, who, slug, Action.write_serving, target=f"{name}:batch")
+    d = _deployment(db, g.project.id, name)
+    j = BatchJob(id=uuid.uuid4().hex, deployment_id=d.id, version_id=d.version_id, status="queued",
+                 source=json.dumps(source), output=json.dumps(output), chunk_rows=chunk_rows, created_by=who.user)
+    db.add(j)
+    db.flush()
+    audit.append(db, actor=who.user, action="deployment.batch", decision="allow", project=slug, target=name,
+                 detail={"job": j.id, "source": source, "output": output, "version": d.version.version})
+    db.commit()
+    return j
+
+
+@router.post("/projects/{slug}/deployments/{name}/batch", response_model=BatchJobOut, status_code=202,
+             summary="Score a project dataset snapshot with the deployment's version, in chunks, in the background")
+async def batch_dataset(slug: str, name: str, body: BatchRequest, request: Request, db: DB,
+                        who: Caller) -> BatchJobOut:
+    def create() -> BatchJobOut:
+        names = {t["name"]: t for t in request.app.state.datasets.list(slug)} if _member(db, who, slug) else {}
+        if body.dataset not in names:
+            raise NotFound(f"Dataset '{body.dataset}' not found", detail=[{"field": "dataset"}])
+        if body.snapshot_id is not None and body.snapshot_id not in {
+                s["snapshot_id"] for s in names[body.dataset]["snapshots"]}:
+            raise NotFound(f"Dataset '{body.dataset}' has no snapshot {body.snapshot_id}",
+                           detail=[{"field": "snapshot_id"}])
+        snap = body.snapshot_id or names[body.dataset]["current_snapshot_id"]
+        out = {"kind": "dataset", "dataset": body.output_dataset} if body.output_dataset else {"kind": "file"}
+        j = _new_job(db, who, slug, name, {"kind": "dataset", "dataset": body.dataset, "snapshot_id": snap}, out,
+                     body.chunk_rows)
+        return _job_out(db, j)
+
+    out = await run_in_threadpool(create)
+    request.app.state.batch.submit(out.id)
+    return out
+
+
+def _member(db: DB, who: Caller, slug: str) -> bool:
+    require(db, who, slug, Action.write_serving, target="batch")
+    return True
+
+
+@router.post("/projects/{slug}/deployments/{name}/batch/upload", response_model=BatchJobOut, status_code=202,
+             summary="Score an uploaded Parquet or CSV file (the request body) with the deployment's version",
+             openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}, "required": True}})
+async def batch_upload(slug: str, name: str, request: Request, db: DB, who: Caller,
+                       format: Annotated[Literal["parquet", "csv"], Query()] = "parquet",
+                       output_dataset: Annotated[DatasetName | None, Query()] = None,
+                       chunk_rows: Annotated[int, Query(ge=1, le=1_000_000)] = 10_000) -> BatchJobOut:
+    from .batch import job_dir
+
+    await run_in_threadpool(_member, db, who, slug)
+    tmp = request.app.state.settings.home / "serving" / "batch" / f"upload-{uuid.uuid4().hex}"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    size = 0
+    with open(tmp, "wb") as f:
+        async for chunk in request.stream():
+            size += len(chunk)
+            f.write(chunk)
+    try:
+        if size == 0:
+            raise Invalid("The body is empty: send the Parquet or CSV file as the request body")
+        await run_in_threadpool(_check_upload, tmp, format)
+        out = {"kind": "dataset", "dataset": output_dataset} if output_dataset else {"kind": "file"}
+        job = await run_in_threadpool(lambda: _job_out(db, _new_job(db, who, slug, name, {
+            "kind": "upload", "format": format, "bytes": size}, out, chunk_rows)))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    folder = job_dir(request.app.state.settings.home, job.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, folder / "upload")
+    request.app.state.batch.submit(job.id)
+    return job
+
+
+def _check_upload(path, fmt: str) -> None:  # noqa: ANN001
+    """Read the file's header now so that a wrong format is a 400, not a failed job later."""
+    try:
+        if fmt == "csv":
+            import pyarrow.csv as pacsv
+
+            with open(path, "rb") as f:
+                head = f.read(1 << 20)
+            if not head.strip():
+                raise ValueError("no rows")
+            pacsv.read_csv(io.BytesIO(head.rsplit(b"\n", 1)[0] + b"\n" if b"\n" in head else head))
+        else:
+            import pyarrow.parquet as pq
+
+            pq.ParquetFile(path).schema_arrow  # noqa: B018
+    except Exception as e:  # noqa: BLE001
+        raise Invalid(f"The body is not a readable {fmt.upper()} file: {e}", detail=[{"field": "format"}]) from None
+
+
+@router.get("/projects/{slug}/deployments/{name}/batch", response_model=BatchJobPage,
+            summary="Batch jobs of a deployment, newest first")
+def list_batch(slug: str, name: str, db: DB, who: Caller, page: Paging) -> BatchJobPage:
+    g = require(db, who, slug, Action.read_serving, target=name)
+    d = _deployment(db, g.project.id, name)
+    q = select(BatchJob).where(BatchJob.deployment_id == d.id)
+    total = db.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = db.execute(q.order_by(BatchJob.created_at.desc()).limit(page.limit).offset(page.offset)).scalars().all()
+    out = [_job_out(db, j) for j in rows]
+    db.commit()
+    return BatchJobPage(items=out, total=total)
+
+
+def _job(db: DB, who: Caller, slug: str, job_id: str) -> BatchJob:
+    g = require(db, who, slug, Action.read_serving, target=f"batch:{job_id}")
+    j = db.get(BatchJob, job_id) if len(job_id) <= 32 else None
+    if j is None or db.get(Deployment, j.deployment_id).project_id != g.project.id:
+        raise NotFound(f"Batch job '{job_id}' not found")
+    return j
+
+
+@router.get("/projects/{slug}/batch-jobs/{job_id}", response_model=BatchJobOut, summary="A batch job's progress")
+def get_batch(slug: str, job_id: str, db: DB, who: Caller) -> BatchJobOut:
+    out = _job_out(db, _job(db, who, slug, job_id))
+    db.commit()
+    return out
+
+
+@router.get("/projects/{slug}/batch-jobs/{job_id}/output", summary="The scored rows as Parquet (file output)",
+            response_class=Response, responses={200: {"content": {"application/vnd.apache.parquet": {}}}})
+def batch_output(slug: str, job_id: str, request: Request, db: DB, who: Caller) -> Response:
+    from .batch import job_dir
+
+    j = _job(db, who, slug, job_id)
+    db.commit()
+    if j.status != "succeeded":
+        raise Conflict(f"Batch job '{job_id}' is {j.status}, not finished")
+    if json.loads(j.output)["kind"] != "file":
+        raise Conflict(f"Batch job '{job_id}' wrote to a dataset, not a file")
+    path = job_dir(request.app.state.settings.home, job_id) / "output.parquet"
+    return Response(path.read_bytes(), media_type="application/vnd.apache.parquet",
+                    headers={"content-disposition": f'attachment; filename="{job_id}.parquet"'})
 
 
 # --- API keys ----------------------------------------------------------------------------------------------------

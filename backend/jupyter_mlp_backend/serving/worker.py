@@ -1,7 +1,7 @@
 """A serving worker: one process, one verified model, micro-batched predictions over a Unix socket.
 
     python -m jupyter_mlp_backend.serving.worker --dir FOLDER --socket PATH --project P --model M --version V
-        [--max-batch 64] [--max-wait-ms 0]
+        [--max-batch 64] [--max-wait-ms 0] [--batch]
 
 Before anything is deserialised the worker checks the folder against the version's signed statement
 (`FOLDER/../statement.json`, `signature`) with the platform's trusted keys (`trusted.json`), then loads the model once with
@@ -196,6 +196,40 @@ def load(folder: Path, project: str, name: str, version: int) -> tuple[Any, prot
     return model, schema
 
 
+def batch_main(args: argparse.Namespace) -> None:
+    """Batch mode: one JSON line per chunk on stdin ({"in": parquet, "out": parquet}), one JSON line back. The
+    output is the chunk's rows with the prediction column(s) added, written to a temporary name and renamed, so
+    a chunk file either is complete or does not exist."""
+    import pandas as pd
+
+    model, schema = load(Path(args.dir), args.project, args.model, args.version)
+    print("READY", json.dumps({"pid": os.getpid()}), flush=True)
+    for line in sys.stdin:
+        try:
+            job = json.loads(line)
+            frame = pd.read_parquet(job["in"])
+            if schema.columns is not None:
+                missing = [c.name for c in schema.columns if c.name not in frame.columns and c.required]
+                if missing:
+                    raise ValueError(f"the input has no column(s) {missing}; the model expects {schema.names}")
+                features = frame[[c.name for c in schema.columns if c.name in frame.columns]]
+            else:
+                features = frame
+            out = model.predict(features)
+            if isinstance(out, pd.DataFrame):
+                scored = pd.concat([frame.reset_index(drop=True),
+                                    out.add_prefix("prediction_").reset_index(drop=True)], axis=1)
+            else:
+                scored = frame.assign(prediction=list(out) if not hasattr(out, "shape") or len(out.shape) == 1
+                                      else [list(r) for r in out])
+            tmp = f"{job['out']}.tmp"
+            scored.to_parquet(tmp, index=False)
+            os.replace(tmp, job["out"])
+            print(json.dumps({"ok": True, "rows": len(frame)}), flush=True)
+        except Exception as e:  # the chunk failed; the worker goes on
+            print(json.dumps({"ok": False, "error": f"{type(e).__name__}: {e}"[:2000]}), flush=True)
+
+
 async def main_async(args: argparse.Namespace) -> None:
     model, schema = load(Path(args.dir), args.project, args.model, args.version)
     worker = Worker(model, schema, name=args.model, version=args.version, max_batch=args.max_batch,
@@ -223,13 +257,17 @@ async def main_async(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="jupyter_mlp_backend.serving.worker")
     ap.add_argument("--dir", required=True)
-    ap.add_argument("--socket", required=True)
+    ap.add_argument("--socket", help="Unix socket to serve on (not with --batch)")
     ap.add_argument("--project", required=True)
     ap.add_argument("--model", required=True)
     ap.add_argument("--version", required=True, type=int)
     ap.add_argument("--max-batch", type=int, default=64)
     ap.add_argument("--max-wait-ms", type=float, default=0.0)
+    ap.add_argument("--batch", action="store_true", help="score Parquet chunks named on stdin instead of serving")
     args = ap.parse_args(argv)
+    if args.batch:
+        batch_main(args)
+        return
     try:
         import uvloop
 

@@ -1,4 +1,4 @@
-"""Serving: deployments of model versions, their history, and client API keys (stored hashed).
+"""Serving: deployments of model versions, their history, client API keys (stored hashed) and batch jobs.
 
 Revision ID: 0009
 Revises: 0008
@@ -65,7 +65,28 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "batch_jobs",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("deployment_id", sa.Integer, sa.ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False,
+                  index=True),
+        sa.Column("version_id", sa.Integer, sa.ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("output", sa.Text, nullable=False),
+        sa.Column("chunk_rows", sa.Integer, nullable=False),
+        sa.Column("chunks_total", sa.Integer, nullable=False),
+        sa.Column("chunks_done", sa.Integer, nullable=False),
+        sa.Column("rows", sa.Integer, nullable=False),
+        sa.Column("message", sa.Text, nullable=True),
+        sa.Column("created_by", sa.String(128), nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("finished_at", sa.DateTime, nullable=True),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("batch_jobs")
     op.drop_table("api_keys")
     op.drop_table("deployment_events")
     op.drop_table("deployments")

@@ -1,0 +1,119 @@
+"""Batch scoring: a dataset snapshot or an uploaded file, chunked on both cores, progress, output as a dataset or
+Parquet; a worker killed mid-way costs only the chunk it held."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import time
+
+import httpx
+import pandas as pd
+import psutil
+
+
+def _wait(client: httpx.Client, project: str, job_id: str, timeout: float = 180) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = client.get(f"/projects/{project}/batch-jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"batch job {job_id} did not finish: {job}")
+
+
+def test_score_a_snapshot_and_an_upload(backend, project, deployed, xy, monkeypatch, use_mlflow):
+    from jupyter_mlp import datasets
+
+    _, model = deployed
+    x, _ = xy
+    monkeypatch.setenv("MLP_PROJECT", project)
+    use_mlflow(backend.kernel_env("sam", project))
+    first = datasets.register("applicants", x.assign(customer=range(len(x))))
+    datasets.register("applicants", pd.concat([x, x]).assign(customer=-1), mode="overwrite")  # a later snapshot
+    sam = backend.client("sam")
+    r = sam.post(f"/projects/{project}/deployments/churn-api/batch", json={
+        "dataset": "applicants", "snapshot_id": first, "output_dataset": "applicants_scored",
+        "chunk_rows": 37})
+    assert r.status_code == 202, r.text
+    job = _wait(sam, project, r.json()["id"])
+    assert job["status"] == "succeeded", job
+    assert (job["chunks_total"], job["chunks_done"], job["rows"]) == (11, 11, 400)  # the pinned snapshot's rows
+    assert job["version"] == 1 and job["output"]["snapshot_id"]
+    scored = datasets.read("applicants_scored")
+    assert scored.customer.tolist() == list(range(400))  # order kept
+    assert scored.prediction.tolist() == model.predict(x).tolist()
+
+    csv = x.iloc[:123].to_csv(index=False).encode()
+    up = sam.post(f"/projects/{project}/deployments/churn-api/batch/upload", params={"format": "csv",
+                                                                                     "chunk_rows": 50},
+                  content=csv, headers={"content-type": "application/octet-stream"})
+    assert up.status_code == 202, up.text
+    done = _wait(sam, project, up.json()["id"])
+    assert done["status"] == "succeeded" and done["chunks_total"] == 3
+    out = pd.read_parquet(io.BytesIO(sam.get(f"/projects/{project}/batch-jobs/{done['id']}/output").content))
+    assert out.prediction.tolist() == model.predict(x.iloc[:123]).tolist()
+    listed = backend.client("vic").get(f"/projects/{project}/deployments/churn-api/batch").json()
+    assert listed["total"] == 2
+
+    # bad input, named; nothing queued
+    bad = [
+        (sam.post(f"/projects/{project}/deployments/churn-api/batch/upload", params={"format": "parquet"},
+                  content=b"not parquet"), 422, "not a readable PARQUET"),
+        (sam.post(f"/projects/{project}/deployments/churn-api/batch/upload", params={"format": "csv"},
+                  content=b""), 422, "empty"),
+        (sam.post(f"/projects/{project}/deployments/churn-api/batch", json={"dataset": "nope"}), 404,
+         "Dataset 'nope' not found"),
+        (sam.post(f"/projects/{project}/deployments/churn-api/batch", json={"dataset": "applicants",
+                                                                            "snapshot_id": 1}), 404, "no snapshot"),
+        (backend.client("vic").post(f"/projects/{project}/deployments/churn-api/batch",
+                                    json={"dataset": "applicants"}), 403, "does not allow"),
+    ]
+    for resp, status, words in bad:
+        assert resp.status_code == status and words in resp.json()["error"]["message"], resp.text
+    assert backend.client("vic").get(f"/projects/{project}/deployments/churn-api/batch").json()["total"] == 2
+    wrong = sam.post(f"/projects/{project}/deployments/churn-api/batch/upload", params={"format": "csv"},
+                     content=b"a,b\n1,2\n")
+    failed = _wait(sam, project, wrong.json()["id"])
+    assert failed["status"] == "failed" and "no column(s) ['x1', 'x2']" in failed["message"]
+
+
+def test_a_killed_worker_costs_only_its_chunk(backend, project, publish, monkeypatch, use_mlflow):
+    import numpy as np
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from jupyter_mlp import datasets
+
+    rng = np.random.default_rng(1)
+    x = pd.DataFrame(rng.normal(size=(20000, 8)), columns=[f"f{i}" for i in range(8)])
+    y = (x.f0 > 0).astype(int)
+    model = KNeighborsClassifier(n_neighbors=15, algorithm="brute").fit(x, y)  # slow to predict on purpose
+    publish(model, x.iloc[:50], project, name="knn")
+    sam = backend.client("sam")
+    assert sam.post(f"/projects/{project}/deployments", json={"name": "knn-api", "model": "knn",
+                                                              "alias": "staging"}).status_code == 201
+    monkeypatch.setenv("MLP_PROJECT", project)
+    use_mlflow(backend.kernel_env("sam", project))
+    datasets.register("bulk", x.iloc[:12000])
+    job = sam.post(f"/projects/{project}/deployments/knn-api/batch", json={"dataset": "bulk", "chunk_rows": 300}).json()
+    out_dir = backend.settings.home / "serving" / "batch" / job["id"] / "out"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        progress = sam.get(f"/projects/{project}/batch-jobs/{job['id']}").json()
+        if progress["chunks_done"] >= 6:
+            break
+        time.sleep(0.05)
+    assert progress["status"] == "running" and progress["chunks_total"] == 40, progress
+    before = {p.name: p.stat().st_mtime_ns for p in out_dir.glob("*.parquet")}
+    workers = [p for p in psutil.Process(os.getpid()).children(recursive=True)
+               if "--batch" in p.cmdline() and "knn" in p.cmdline()]
+    assert len(workers) == 2  # both cores
+    for w in workers:
+        os.kill(w.pid, signal.SIGKILL)
+    done = _wait(sam, project, job["id"])
+    assert done["status"] == "succeeded" and done["rows"] == 12000, done
+    after = {p.name: p.stat().st_mtime_ns for p in out_dir.glob("*.parquet")}
+    assert all(after[name] == t for name, t in before.items())  # finished chunks were not scored again
+    scored = pd.read_parquet(io.BytesIO(sam.get(f"/projects/{project}/batch-jobs/{job['id']}/output").content))
+    assert scored.prediction.tolist() == model.predict(x.iloc[:12000]).tolist()
