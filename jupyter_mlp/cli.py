@@ -467,6 +467,46 @@ def cmd_deployments_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    import time
+
+    client, slug = _client(), _project(args)
+    base = f"/projects/{slug}/deployments/{args.deployment}/batch"
+    if bool(args.dataset) == bool(args.input):
+        raise SystemExit("mlp: give either --dataset NAME or --input FILE")
+    if args.dataset:
+        job = client.post(base, {"dataset": args.dataset, "snapshot_id": args.snapshot,
+                                 "output_dataset": args.output_dataset, "chunk_rows": args.chunk_rows})
+    else:
+        path = Path(args.input)
+        fmt = "csv" if path.suffix.lower() == ".csv" else "parquet"
+        params = {"format": fmt, "chunk_rows": args.chunk_rows}
+        if args.output_dataset:
+            params["output_dataset"] = args.output_dataset
+        job = client.request("POST", f"{base}/upload", params=params, content=path.read_bytes(),
+                             headers_extra={"content-type": "application/octet-stream"})
+    print(f"Batch job {job['id']}: {args.deployment} v{job['version']}", file=sys.stderr)
+    while job["status"] in ("queued", "running"):
+        time.sleep(0.5)
+        job = client.get(f"/projects/{slug}/batch-jobs/{job['id']}")
+        if job["chunks_total"] and not args.json:
+            done, total = job["chunks_done"], job["chunks_total"]
+            bar = "#" * int(30 * done / total)
+            print(f"\r  [{bar:<30}] {done}/{total} chunks", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    if job["status"] != "succeeded":
+        print(f"FAILED: {job['message']}", file=sys.stderr)
+        return 1
+    if job["output"]["kind"] == "file":
+        target = Path(args.output or f"{job['id']}.parquet")
+        target.write_bytes(client.request("GET", f"/projects/{slug}/batch-jobs/{job['id']}/output", raw=True))
+        where = str(target)
+    else:
+        where = f"dataset {job['output']['dataset']} @ {job['output']['snapshot_id']}"
+    print(json.dumps(job, indent=2) if args.json else f"Scored {job['rows']} rows -> {where}")
+    return 0
+
+
 def cmd_keys_create(args: argparse.Namespace) -> int:
     k = _client().post(f"/projects/{_project(args)}/api-keys",
                        {"name": args.name, "deployment": args.deployment, "rate_per_s": args.rate})
@@ -729,6 +769,15 @@ def build_parser() -> argparse.ArgumentParser:
     dlg.add_argument("name")
     dlg.add_argument("--lines", type=int, default=100)
     dlg.set_defaults(func=cmd_deployments_logs)
+    bt = with_project(sub.add_parser("batch", help="score a dataset or a file with a deployment's version"))
+    bt.add_argument("deployment")
+    bt.add_argument("--dataset", help="a project dataset (Iceberg table)")
+    bt.add_argument("--snapshot", type=int, help="its snapshot id (default: current)")
+    bt.add_argument("--input", help="a local .parquet or .csv file, uploaded")
+    bt.add_argument("--output-dataset", help="write the scored rows to this dataset")
+    bt.add_argument("--output", help="else download them to this Parquet file (default: JOB_ID.parquet)")
+    bt.add_argument("--chunk-rows", type=int, default=10_000)
+    bt.set_defaults(func=cmd_batch)
     keys = sub.add_parser("keys", help="API keys of client systems (leads)").add_subparsers(dest="verb", required=True)
     kc = with_project(keys.add_parser("create", help="print a new key (once)"))
     kc.add_argument("name")

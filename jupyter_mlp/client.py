@@ -36,14 +36,18 @@ class BackendClient:
             return token
         return mint_token(read_secret(self.settings.secret_path), self._user, self.settings.token_ttl_seconds)
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        resp = self._http.request(method, path, headers={"Authorization": f"Bearer {self._token()}"}, **kwargs)
+    def request(self, method: str, path: str, raw: bool = False, headers_extra: dict[str, str] | None = None,
+                **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self._token()}", **(headers_extra or {})}
+        resp = self._http.request(method, path, headers=headers, **kwargs)
         if resp.status_code >= 400:
             try:
                 err = resp.json()["error"]
                 raise APIError(resp.status_code, err.get("code", ""), err.get("message", resp.text), err.get("detail"))
             except (ValueError, KeyError, TypeError):
                 raise APIError(resp.status_code, "http_error", resp.text or resp.reason_phrase) from None
+        if raw:
+            return resp.content
         if not resp.content:
             return None
         return resp.json() if resp.headers.get("content-type", "").startswith("application/json") else resp.text

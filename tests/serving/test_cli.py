@@ -60,3 +60,20 @@ def test_deploy_call_switch_rollback_and_keys_from_the_cli(backend, project, pub
     assert _mlp(backend, "deployments", "delete", "-P", project, "churn-api").returncode == 0
     assert httpx.post(f"{backend.url}/serve/{project}/churn-api/invocations", json=body,
                       headers={"Authorization": f"Bearer {key}"}).status_code == 401
+
+
+def test_batch_from_the_cli(backend, project, deployed, xy, tmp_path):
+    import pandas as pd
+
+    _, model = deployed
+    x, _ = xy
+    src = tmp_path / "in.csv"
+    x.iloc[:90].to_csv(src, index=False)
+    out = tmp_path / "scored.parquet"
+    r = _mlp(backend, "batch", "-P", project, "churn-api", "--input", str(src), "--output", str(out),
+             "--chunk-rows", "40")
+    assert r.returncode == 0, r.stderr
+    assert "3/3 chunks" in r.stderr and f"Scored 90 rows -> {out}" in r.stdout
+    assert pd.read_parquet(out).prediction.tolist() == model.predict(x.iloc[:90]).tolist()
+    both = _mlp(backend, "batch", "-P", project, "churn-api")
+    assert both.returncode != 0 and "either --dataset" in both.stderr
