@@ -128,3 +128,32 @@ def test_rate_limits_answer_429_with_retry_after(backend, project, deployed):
     assert ep.client().post("/invocations", json=GOOD).status_code == 200  # other keys are not held back
     time.sleep(1.0)
     assert c.post("/invocations", json=GOOD).status_code == 200  # and the slow key recovers
+
+
+def test_workers_scale_up_on_an_sla_breach_and_down_when_idle(backend, project, deployed, monkeypatch):
+    from jupyter_mlp_backend.serving import manager
+
+    monkeypatch.setattr(manager, "WINDOW_S", 1.0)  # the backend runs in this process: short windows for the test
+    ep, _ = deployed
+    sam = backend.client("sam")
+    assert sam.patch(f"/projects/{project}/deployments/churn-api", json={"max_workers": 2, "sla_ms": 0.01}
+                     ).status_code == 200  # any real latency breaches 10 microseconds
+    with Load(ep.base, ep.key, 2):
+        for _ in range(150):
+            if len(sam.get(f"/projects/{project}/deployments/churn-api").json()["workers"]) == 2:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("no second worker while p95 breached the SLA")
+    for _ in range(200):  # idle: back to the minimum
+        if len(sam.get(f"/projects/{project}/deployments/churn-api").json()["workers"]) == 1:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the extra worker stayed while idle")
+    time.sleep(3.0)  # and it stays down: the last busy window does not count once traffic stopped
+    assert len(sam.get(f"/projects/{project}/deployments/churn-api").json()["workers"]) == 1
+    scale = [e["detail"] for e in sam.get(f"/projects/{project}/deployments/churn-api/events").json()["items"]
+             if e["action"] == "scale"]
+    assert scale[-1]["to"] == 2 and scale[-1]["p95_ms"] > 0.01 and scale[0] == {"from": 2, "to": 1,
+                                                                                   "reason": "idle"}

@@ -171,6 +171,7 @@ class Stats:
         self.total = 0
         self.sum_ms = 0.0
         self.by_status: dict[str, int] = {}
+        self.last_request = 0.0
 
     def set_sla(self, sla_ms: float) -> None:
         old = getattr(self, "bucket_counts", None)
@@ -187,7 +188,9 @@ class Stats:
         return self.windows[-1]
 
     def record(self, ms: float, status: int) -> None:
-        w = self._window(time.time())
+        now = time.time()
+        self.last_request = now
+        w = self._window(now)
         key = str(status)
         self.by_status[key] = self.by_status.get(key, 0) + 1
         if status == 429:
@@ -233,7 +236,6 @@ class Live:
         self.lock = asyncio.Lock()
         self.status = "deploying"
         self.message: str | None = None
-        self.last_busy = time.time()
         self.last_scale = 0.0
         self.log_predictions = True
 
@@ -358,8 +360,8 @@ class Manager:
         now = time.time()
         # Autoscale on the last complete window.
         windows = live.stats.windows
-        last = windows[-2] if len(windows) >= 2 and windows[-1].start > now - WINDOW_S else (
-            windows[-1] if windows and windows[-1].start <= now - WINDOW_S else None)
+        # The window that just closed; an older one (traffic stopped) says nothing about now.
+        last = next((w for w in reversed(windows) if now - 2 * WINDOW_S <= w.start <= now - WINDOW_S), None)
         if last is not None and now - live.last_scale > WINDOW_S:
             p95 = _q(sorted(last.latencies), 0.95)
             if p95 is not None and p95 > live.stats.sla_ms and len(pool.workers) < live.max_workers:
@@ -367,11 +369,8 @@ class Manager:
                 live.last_scale = now
                 self._event(live, "scale", {"from": len(pool.workers), "to": want, "p95_ms": round(p95, 2),
                                             "sla_ms": live.stats.sla_ms})
-        if last is not None and last.count:
-            live.last_busy = now
-        if (not windows or windows[-1].start < now - 2 * WINDOW_S or (last is not None and last.count == 0)) \
-                and now - live.last_busy > 3 * WINDOW_S and len(pool.workers) > live.min_workers \
-                and now - live.last_scale > 3 * WINDOW_S:
+        idle = now - max(live.stats.last_request, live.last_scale) > 3 * WINDOW_S
+        if idle and len(pool.workers) > live.min_workers:
             victim = max(pool.workers, key=lambda w: w.index)
             pool.workers.remove(victim)
             live.last_scale = now
