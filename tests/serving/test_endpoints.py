@@ -49,6 +49,10 @@ def test_both_protocols_answer_with_the_models_predictions(backend, project, dep
 
     d = backend.client("vic").get(f"/projects/{project}/deployments/churn-api").json()  # viewers may look
     assert d["status"] == "ready" and d["version"] == 1 and len(d["workers"]) == 1
+    import psutil
+
+    rss = psutil.Process(d["workers"][0]["pid"]).memory_info().rss
+    assert rss < 300 * 1024 * 1024, f"a scikit-learn worker uses {rss / 2**20:.0f} MiB (budget 300 MB)"
     assert d["url"] == f"/serve/{project}/churn-api/invocations"
 
 

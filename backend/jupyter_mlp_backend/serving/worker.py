@@ -189,11 +189,48 @@ def load(folder: Path, project: str, name: str, version: int) -> tuple[Any, prot
     except VerificationError as e:
         print(f"REFUSED {e}", flush=True)
         sys.exit(3)
-    import mlflow.pyfunc
+    mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
+    model = _load_sklearn(folder, mlmodel)
+    if model is None:
+        import mlflow.pyfunc
 
-    model = mlflow.pyfunc.load_model(str(folder))
-    schema = protocol.Schema.from_mlmodel(yaml.safe_load((folder / "MLmodel").read_text()))
-    return model, schema
+        model = mlflow.pyfunc.load_model(str(folder))
+    return model, protocol.Schema.from_mlmodel(mlmodel)
+
+
+class _Sklearn:
+    """A scikit-learn model as MLflow's pyfunc wrapper calls it (`predict_fn` of the python_function flavor)."""
+
+    def __init__(self, estimator: Any, predict_fn: str):
+        self._fn = getattr(estimator, predict_fn)
+
+    def predict(self, frame: Any, params: dict[str, Any] | None = None) -> Any:
+        return self._fn(frame)
+
+
+def _load_sklearn(folder: Path, mlmodel: dict[str, Any]) -> _Sklearn | None:
+    """Load a pickled scikit-learn model without importing MLflow (about 90 MB less per worker); None for every
+    other flavor or format, which `mlflow.pyfunc` loads."""
+    import pickle
+
+    flavors = mlmodel.get("flavors") or {}
+    sk, py = flavors.get("sklearn"), flavors.get("python_function") or {}
+    if not sk or sk.get("code") or py.get("loader_module") != "mlflow.sklearn" or py.get("code"):
+        return None
+    fmt = sk.get("serialization_format", "cloudpickle")
+    if fmt not in ("cloudpickle", "pickle"):
+        return None
+    path = (folder / sk["pickled_model"]).resolve()
+    if folder.resolve() not in path.parents:
+        raise ValueError("the model file lies outside the model folder")
+    with open(path, "rb") as f:
+        if fmt == "cloudpickle":
+            import cloudpickle
+
+            estimator = cloudpickle.load(f)
+        else:
+            estimator = pickle.load(f)  # noqa: S301 - verified against the signed manifest just before
+    return _Sklearn(estimator, py.get("predict_fn") or "predict")
 
 
 def batch_main(args: argparse.Namespace) -> None:
