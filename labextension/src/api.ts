@@ -73,6 +73,21 @@ export type LineageNode = Schemas['LineageNode'];
 export type LineageEdge = Schemas['LineageEdge'];
 export type VersionDiff = Schemas['VersionDiff'];
 export type DiffRow = Schemas['DiffRow'];
+export type Deployment = Schemas['DeploymentOut'];
+export type DeploymentPage = Schemas['DeploymentPage'];
+export type DeployRequest = Schemas['DeployRequest'];
+export type SwitchRequest = Schemas['SwitchRequest'];
+export type ScaleRequest = Schemas['ScaleRequest'];
+export type DeploymentWorker = Schemas['WorkerOut'];
+export type DeploymentEvent = Schemas['EventOut'];
+export type DeploymentEventPage = Schemas['EventPage'];
+export type DeploymentMetrics = Schemas['DeploymentMetrics'];
+export type TrafficPoint = Schemas['TrafficPoint'];
+export type WorkerLog = Schemas['LogOut'];
+export type ApiKey = Schemas['KeyOut'];
+export type NewApiKey = Schemas['NewKeyOut'];
+export type ApiKeyPage = Schemas['KeyPage'];
+export type ApiKeyRequest = Schemas['KeyRequest'];
 
 /** Which project a notebook belongs to, from the server extension's `project-of` route. */
 export interface ProjectOf {
@@ -542,6 +557,106 @@ export function getModelLineage(slug: string, name: string, version: number): Pr
 export function diffModelVersions(slug: string, name: string, a: number, b: number): Promise<VersionDiff> {
   const query = new URLSearchParams({ a: String(a), b: String(b) }).toString();
   return requestAPI<VersionDiff>(`${modelPath(slug, name)}/diff?${query}`);
+}
+
+function deploymentPath(slug: string, name: string): string {
+  return `${projectPath(slug)}/deployments/${encodeURIComponent(name)}`;
+}
+
+/** One page of a project's deployments, by name, each with its status and workers. */
+export function listDeployments(slug: string, limit = 50, offset = 0): Promise<DeploymentPage> {
+  return requestAPI<DeploymentPage>(`${projectPath(slug)}/deployments?${page(limit, offset)}`);
+}
+
+/**
+ * Deploy a validated version; returns once its workers verified and loaded it (typically 3–10 s).
+ *
+ * @throws ApiError `conflict` (409) when the version has not passed the gates, the name exists or the workers
+ *   did not start; `validation_error` (422) naming the field
+ */
+export function createDeployment(slug: string, body: DeployRequest): Promise<Deployment> {
+  return requestAPI<Deployment>(`${projectPath(slug)}/deployments`, {
+    method: 'POST',
+    body: JSON.stringify(body)
+  });
+}
+
+/** A deployment with its status and workers. */
+export function getDeployment(slug: string, name: string, signal?: AbortSignal): Promise<Deployment> {
+  return requestAPI<Deployment>(deploymentPath(slug, name), { signal });
+}
+
+/** Serve another validated version; traffic moves when its workers are ready (the old version serves meanwhile). */
+export function switchDeploymentVersion(slug: string, name: string, body: SwitchRequest): Promise<Deployment> {
+  return requestAPI<Deployment>(`${deploymentPath(slug, name)}/version`, {
+    method: 'PUT',
+    body: JSON.stringify(body)
+  });
+}
+
+/** Serve the version that served before the last switch; a 409 when there is none. */
+export function rollbackDeployment(slug: string, name: string): Promise<Deployment> {
+  return requestAPI<Deployment>(`${deploymentPath(slug, name)}/rollback`, { method: 'POST' });
+}
+
+/** Change the worker range and the latency objective. */
+export function scaleDeployment(slug: string, name: string, body: ScaleRequest): Promise<Deployment> {
+  return requestAPI<Deployment>(deploymentPath(slug, name), {
+    method: 'PATCH',
+    body: JSON.stringify(body)
+  });
+}
+
+/** Stop and remove a deployment; its endpoint answers 404 from then on. */
+export async function deleteDeployment(slug: string, name: string): Promise<void> {
+  await requestAPI<void>(deploymentPath(slug, name), { method: 'DELETE' });
+}
+
+/** One page of a deployment's events (deploy, switch, rollback, restart, scale, configure, failed), newest first. */
+export function listDeploymentEvents(
+  slug: string,
+  name: string,
+  limit = 20,
+  offset = 0
+): Promise<DeploymentEventPage> {
+  return requestAPI<DeploymentEventPage>(`${deploymentPath(slug, name)}/events?${page(limit, offset)}`);
+}
+
+/** Latency percentiles, errors and traffic of the last `minutes`, in 10-second windows. */
+export function getDeploymentMetrics(
+  slug: string,
+  name: string,
+  minutes = 15,
+  signal?: AbortSignal
+): Promise<DeploymentMetrics> {
+  const query = new URLSearchParams({ minutes: String(minutes) }).toString();
+  return requestAPI<DeploymentMetrics>(`${deploymentPath(slug, name)}/metrics?${query}`, { signal });
+}
+
+/** The last `lines` each worker of a deployment wrote. */
+export function getDeploymentLogs(slug: string, name: string, lines = 200): Promise<WorkerLog[]> {
+  const query = new URLSearchParams({ lines: String(lines) }).toString();
+  return requestAPI<WorkerLog[]>(`${deploymentPath(slug, name)}/logs?${query}`);
+}
+
+/** One page of a project's API keys, newest first (never the secrets). */
+export function listApiKeys(slug: string, limit = 50, offset = 0): Promise<ApiKeyPage> {
+  return requestAPI<ApiKeyPage>(`${projectPath(slug)}/api-keys?${page(limit, offset)}`);
+}
+
+/** Create a key for a client system (leads); `key` in the answer is the only time the secret is shown. */
+export function createApiKey(slug: string, body: ApiKeyRequest): Promise<NewApiKey> {
+  return requestAPI<NewApiKey>(`${projectPath(slug)}/api-keys`, {
+    method: 'POST',
+    body: JSON.stringify(body)
+  });
+}
+
+/** Revoke a key (leads): its next request gets 401. */
+export function revokeApiKey(slug: string, prefix: string): Promise<ApiKey> {
+  return requestAPI<ApiKey>(`${projectPath(slug)}/api-keys/${encodeURIComponent(prefix)}`, {
+    method: 'DELETE'
+  });
 }
 
 /** Which project a notebook (path relative to the Jupyter root) belongs to. */

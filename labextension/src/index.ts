@@ -8,6 +8,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { createProject } from './api';
 import { CurrentProjectStore } from './currentProject';
+import { deploymentsPlugin, OPEN_DEPLOYMENTS } from './deploymentsPlugin';
 import { experimentsPlugin, OPEN_EXPERIMENTS } from './experimentsPlugin';
 import { platformIcon } from './icons';
 import { modelsPlugin, OPEN_MODELS } from './modelsPlugin';
@@ -57,7 +58,8 @@ const projectsPanel: JupyterFrontEndPlugin<ICurrentProject> = {
       store,
       () => void app.commands.execute(OPEN_EXPERIMENTS),
       () => void app.commands.execute(OPEN_PIPELINES),
-      () => void app.commands.execute(OPEN_MODELS)
+      () => void app.commands.execute(OPEN_MODELS),
+      () => void app.commands.execute(OPEN_DEPLOYMENTS)
     );
     panel.id = 'jupyter-mlp-projects';
     panel.title.icon = platformIcon;
@@ -135,6 +137,7 @@ export default [
   experimentsPlugin,
   pipelinesPlugin,
   modelsPlugin,
+  deploymentsPlugin,
   notebookProjectPlugin,
   linkFolderPlugin,
   promoteNotebookPlugin

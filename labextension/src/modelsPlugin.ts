@@ -1,6 +1,7 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 
+import { OPEN_DEPLOYMENTS } from './deploymentsPlugin';
 import { OPEN_EXPERIMENTS } from './experimentsPlugin';
 import { platformIcon } from './icons';
 import { ICurrentProject } from './tokens';
@@ -44,7 +45,8 @@ export const modelsPlugin: JupyterFrontEndPlugin<void> = {
         let widget = tracker.currentWidget;
         if (!widget || widget.isDisposed) {
           const content = new ModelsPanel(project, {
-            openMlflowRun: runId => void commands.execute(OPEN_EXPERIMENTS, { runId })
+            openMlflowRun: runId => void commands.execute(OPEN_EXPERIMENTS, { runId }),
+            deploy: prefill => void commands.execute(OPEN_DEPLOYMENTS, { ...prefill })
           });
           widget = new MainAreaWidget({ content });
           widget.id = 'jupyter-mlp-models';

@@ -4,3 +4,4 @@ import './experiments.css';
 import './pipelines.css';
 import './pipelines-panel.css';
 import './models.css';
+import './deployments.css';

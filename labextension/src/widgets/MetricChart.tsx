@@ -6,14 +6,18 @@ export interface IChartSeries {
   label: string;
   values: (number | null)[];
   colour: string;
+  /** Dash pattern (e.g. `[6, 4]` for a threshold line); solid when absent. */
+  dash?: number[];
 }
 
 export interface IMetricChartProps {
   title: string;
-  /** The x values (steps), shared by every series. */
+  /** The x values (steps, or unix seconds when `time`), shared by every series. */
   xs: number[];
   series: IChartSeries[];
   height?: number;
+  /** The x values are unix seconds: the axis shows clock times. */
+  time?: boolean;
 }
 
 const STEP_INCREMENTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, 1e6, 1e7];
@@ -24,7 +28,7 @@ function themeColour(name: string, fallback: string): string {
 }
 
 /** A line chart of metric values by step (uPlot on a canvas), sized to its container's width. */
-export function MetricChart({ title, xs, series, height = 180 }: IMetricChartProps): JSX.Element {
+export function MetricChart({ title, xs, series, height = 180, time = false }: IMetricChartProps): JSX.Element {
   const holder = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -43,17 +47,19 @@ export function MetricChart({ title, xs, series, height = 180 }: IMetricChartPro
       title,
       width: Math.max(200, node.clientWidth),
       height,
-      scales: { x: { time: false } },
+      scales: { x: { time } },
       // Steps are whole numbers: no ticks between them.
-      axes: [{ ...axis, label: 'step', incrs: STEP_INCREMENTS }, { ...axis }],
+      axes: [time ? { ...axis } : { ...axis, label: 'step', incrs: STEP_INCREMENTS }, { ...axis }],
       series: [
-        { label: 'step' },
+        { label: time ? 'time' : 'step' },
         ...series.map(s => ({
           label: s.label,
           stroke: s.colour,
           width: 1.5,
+          dash: s.dash,
           spanGaps: true,
-          points: { show: xs.length < 50 }
+          // A sparse line (a few values among gaps) would not show at all without its points.
+          points: { show: s.values.filter(v => v !== null).length < 50 }
         }))
       ],
       legend: { show: true, live: true }
@@ -71,7 +77,7 @@ export function MetricChart({ title, xs, series, height = 180 }: IMetricChartPro
       observer.disconnect();
       plot.destroy();
     };
-  }, [title, xs, series, height]);
+  }, [title, xs, series, height, time]);
 
   if (xs.length === 0) {
     return (

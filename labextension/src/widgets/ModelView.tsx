@@ -13,6 +13,7 @@ import {
   verifyModelVersion,
   VerifyResult
 } from '../api';
+import { isDeployable, prefillFromVersion } from '../deployments';
 import { formatApiError } from '../errors';
 import {
   aliasChipClass,
@@ -189,6 +190,7 @@ export function ModelView({
                 {versions.map(v => (
                   <VersionRow
                     key={v.version}
+                    model={name}
                     version={v}
                     mayWrite={mayWrite}
                     promoting={promoting}
@@ -272,6 +274,7 @@ export function ModelView({
 }
 
 function VersionRow({
+  model,
   version: v,
   mayWrite,
   promoting,
@@ -282,6 +285,7 @@ function VersionRow({
   onPromote,
   onLineage
 }: {
+  model: string;
   version: ModelVersion;
   mayWrite: boolean;
   promoting: string | null;
@@ -375,6 +379,16 @@ function VersionRow({
                   {promoting === `${v.version}:${alias}` ? 'Checking…' : `→ ${alias}`}
                 </button>
               ))}
+            {mayWrite && actions.deploy && isDeployable(v) && (
+              <button
+                className="jp-mlp-button jp-mlp-button-small"
+                data-testid="mlp-models-deploy"
+                title={`Open Deployments with v${v.version} in the Deploy form`}
+                onClick={() => actions.deploy?.(prefillFromVersion(model, v))}
+              >
+                Deploy…
+              </button>
+            )}
           </span>
         </td>
       </tr>

@@ -5,6 +5,7 @@ import React, { useCallback, useEffect, useState } from 'react';
 
 import { getProject, listModels, ModelPage, Role } from '../api';
 import type { ICurrentProject } from '../currentProject';
+import type { IDeployPrefill } from '../deployments';
 import { formatApiError } from '../errors';
 import { aliasChipClass, aliasEntries, canWriteModels, MODELS_PAGE_SIZE } from '../models';
 import { formatTimestamp } from '../runFormat';
@@ -16,6 +17,8 @@ import { RegisterModelForm } from './RegisterModelForm';
 export interface IModelsActions {
   /** Show an MLflow run in the Experiments panel. */
   openMlflowRun: (runId: string) => void;
+  /** Open the Deployments panel with its Deploy form filled for a version. */
+  deploy?: (prefill: IDeployPrefill) => void;
 }
 
 /** The Models main-area panel: the current project's registered models, their versions, gates and decisions. */

@@ -19,7 +19,8 @@ export class ProjectsPanel extends ReactWidget {
     private readonly _store: CurrentProjectStore,
     private readonly _openExperiments?: () => void,
     private readonly _openPipelines?: () => void,
-    private readonly _openModels?: () => void
+    private readonly _openModels?: () => void,
+    private readonly _openDeployments?: () => void
   ) {
     super();
     this.addClass('jp-mlp-panel');
@@ -45,6 +46,7 @@ export class ProjectsPanel extends ReactWidget {
         openExperiments={this._openExperiments}
         openPipelines={this._openPipelines}
         openModels={this._openModels}
+        openDeployments={this._openDeployments}
       />
     );
   }
@@ -56,6 +58,7 @@ interface IProjectsViewProps {
   openExperiments?: () => void;
   openPipelines?: () => void;
   openModels?: () => void;
+  openDeployments?: () => void;
 }
 
 function ProjectsView({
@@ -63,7 +66,8 @@ function ProjectsView({
   refreshRequested,
   openExperiments,
   openPipelines,
-  openModels
+  openModels,
+  openDeployments
 }: IProjectsViewProps): JSX.Element {
   const [me, setMe] = useState<WhoAmI | null>(null);
   const [projects, setProjects] = useState<Project[]>([]);
@@ -223,6 +227,17 @@ function ProjectsView({
                   onClick={openModels}
                 >
                   Models
+                </button>
+              )}
+              {openDeployments && (
+                <button
+                  className="jp-mlp-button"
+                  data-testid="mlp-open-deployments"
+                  disabled={!current}
+                  title="Open the serving endpoints of this project"
+                  onClick={openDeployments}
+                >
+                  Deployments
                 </button>
               )}
             </span>
