@@ -75,7 +75,9 @@ class MLPServerApp(ExtensionApp):
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.request_timeout, connect=10.0),
-                limits=httpx.Limits(max_keepalive_connections=20),
+                # Idle connections are dropped before the backend's own keep-alive timeout (uvicorn: 5 s) could
+                # close one under a request the proxy just sent on it.
+                limits=httpx.Limits(max_keepalive_connections=20, keepalive_expiry=2.0),
             )
         return self._client
 

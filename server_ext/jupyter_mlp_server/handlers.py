@@ -55,6 +55,14 @@ class BackendProxyHandler(APIHandler):
         )
         try:
             resp = await client.send(req, stream=True)
+        except (httpx.RemoteProtocolError, httpx.ConnectError) as e:
+            if self.request.method not in ("GET", "HEAD"):
+                return _error(self, 502, "backend_error", f"Could not reach the ML platform backend: {e}")
+            try:  # a pooled connection the backend had just closed: a read is safe to send again, once
+                resp = await client.send(client.build_request(self.request.method, url, headers=headers),
+                                         stream=True)
+            except httpx.HTTPError as e2:
+                return _error(self, 502, "backend_error", f"Could not reach the ML platform backend: {e2}")
         except httpx.HTTPError as e:
             return _error(self, 502, "backend_error", f"Could not reach the ML platform backend: {e}")
         try:
