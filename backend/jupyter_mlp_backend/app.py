@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.gateway = Gateway(app.state.serving, serving_routes.key_lookup(app),
                                     key_rate=settings.serving_key_rate, project_rate=settings.serving_project_rate,
                                     max_body=settings.serving_max_body_bytes)
-        app.state.gateway.predlog = PredictionLog(app.state.datasets)
+        app.state.gateway.predlog = PredictionLog(app.state.datasets, settings.home)
         app.state.gateway.predlog.start()
         app.state.batch = BatchRunner(app)
         background = []

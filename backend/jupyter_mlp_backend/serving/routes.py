@@ -589,7 +589,7 @@ async def predictions(slug: str, name: str, request: Request, db: DB, who: Calle
     d = await run_in_threadpool(load)
     gw = request.app.state.gateway
     if gw.predlog is not None:
-        await gw.predlog.flush()  # what was answered before this request is in the table
+        await gw.predlog.drain(slug, d.name)  # what was answered before this request is in the table
     catalog = request.app.state.datasets
     table = predlog.table_name("predictions", d.name)
 
