@@ -7,6 +7,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import type { components } from './api-types';
+import { batchBody, quoteSnapshotIds } from './batchJobs';
 import { ApiError, parseApiError } from './errors';
 import type { Role as PanelRole } from './permissions';
 import { IRunsQuery, runsQueryString } from './runsQuery';
@@ -88,6 +89,18 @@ export type ApiKey = Schemas['KeyOut'];
 export type NewApiKey = Schemas['NewKeyOut'];
 export type ApiKeyPage = Schemas['KeyPage'];
 export type ApiKeyRequest = Schemas['KeyRequest'];
+export type BatchJob = Schemas['BatchJobOut'];
+export type BatchJobPage = Schemas['BatchJobPage'];
+
+/** A batch request as the panel sends it: the snapshot id kept exact, as a string of digits (64-bit). */
+export type BatchSubmit = Omit<Schemas['BatchRequest'], 'snapshot_id'> & { snapshot_id?: string };
+
+/** A project dataset for the batch form's picker; snapshot ids kept exact, as strings of digits (64-bit). */
+export interface DatasetChoice {
+  name: string;
+  current_snapshot_id: string;
+  snapshots: { snapshot_id: string; timestamp_ms: number }[];
+}
 
 /** Which project a notebook belongs to, from the server extension's `project-of` route. */
 export interface ProjectOf {
@@ -673,3 +686,49 @@ export async function projectOf(path: string): Promise<ProjectOf> {
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const rolesMatch: Same<Role, PanelRole> = true;
 void rolesMatch;
+
+// --- batch scoring ---------------------------------------------------------------------------------------
+
+/** A JSON body whose snapshot ids (64-bit) arrive as exact strings. */
+async function parseWithSnapshotIds<T>(response: Response): Promise<T> {
+  const text = await response.text();
+  try {
+    return JSON.parse(quoteSnapshotIds(text)) as T;
+  } catch {
+    throw new ApiError(response.status, 'invalid_response', 'The server sent a response that is not JSON.');
+  }
+}
+
+/** The project's datasets with their snapshots (for the batch form's picker). */
+export async function listDatasets(slug: string): Promise<DatasetChoice[]> {
+  const page = await parseWithSnapshotIds<{ items: DatasetChoice[] }>(
+    await requestResponse(`${projectPath(slug)}/datasets`)
+  );
+  return page.items;
+}
+
+/** Score a dataset snapshot with a deployment's version in the background (a queued job). */
+export async function submitBatchJob(slug: string, name: string, body: BatchSubmit): Promise<BatchJob> {
+  return parseWithSnapshotIds<BatchJob>(
+    await requestResponse(`${deploymentPath(slug, name)}/batch`, { method: 'POST', body: batchBody(body) })
+  );
+}
+
+/** One page of a deployment's batch jobs, newest first. */
+export async function listBatchJobs(
+  slug: string,
+  name: string,
+  limit = 10,
+  offset = 0,
+  signal?: AbortSignal
+): Promise<BatchJobPage> {
+  return parseWithSnapshotIds<BatchJobPage>(
+    await requestResponse(`${deploymentPath(slug, name)}/batch?${page(limit, offset)}`, { signal })
+  );
+}
+
+/** A succeeded job's scored rows as a Parquet file (fetched with the session's credentials). */
+export async function fetchBatchOutput(slug: string, id: string): Promise<Blob> {
+  const response = await requestResponse(`${projectPath(slug)}/batch-jobs/${encodeURIComponent(id)}/output`);
+  return response.blob();
+}

@@ -1,5 +1,6 @@
-"""A project lead in real JupyterLab: deploy the champion from the Models panel's Deploy button, create an API key,
-call the endpoint with it, see the calls in the charts, switch to staging and roll back, and revoke the key."""
+"""A project lead in real JupyterLab: deploy the champion from the Models panel's Deploy button, score a dataset
+in a batch job, create an API key, call the endpoint with it, see the calls in the charts, switch to staging and
+roll back, and revoke the key."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def figure(page, key: str) -> int:
     return int(page.get_by_test_id(f"mlp-metric-{key}").get_attribute("data-value"))
 
 
-def test_deploy_call_watch_switch_rollback_and_revoke(platform, published, page, shot):
+def test_deploy_call_watch_switch_rollback_and_revoke(platform, published, page, shot, monkeypatch):
     backend, columns, row = published
     page.goto(platform)
     page.locator("#jp-main-dock-panel").wait_for(state="visible", timeout=60_000)
@@ -100,6 +101,38 @@ def test_deploy_call_watch_switch_rollback_and_revoke(platform, published, page,
     assert view.get_by_test_id("mlp-deployment-version").get_attribute("data-version") == "1"
     assert view.get_by_test_id("mlp-deployment-url").inner_text() == "<backend>/serve/acme/credit-api/invocations"
     assert view.get_by_test_id("mlp-rollback").is_disabled()  # nothing served before
+
+    # Batch scoring: a dataset registered from a kernel, scored from the panel in chunks of 40 (4 chunks).
+    import pandas as pd
+    from sklearn.datasets import load_iris
+
+    from jupyter_mlp import datasets
+
+    monkeypatch.setenv("MLP_PROJECT", "acme")
+    iris = pd.DataFrame(load_iris().data, columns=columns)
+    snap = datasets.register("applicants", iris.assign(customer=range(len(iris))))
+    batch = view.get_by_test_id("mlp-batch")
+    batch.get_by_test_id("mlp-batch-dataset").focus()  # reloads the project's datasets
+    batch.locator("[data-testid=mlp-batch-dataset] option[value=applicants]").wait_for(state="attached",
+                                                                                      timeout=30_000)
+    batch.get_by_test_id("mlp-batch-dataset").select_option("applicants")
+    batch.get_by_test_id("mlp-batch-chunk-rows").fill("0")
+    batch.get_by_test_id("mlp-batch-submit").click()
+    assert "Rows per chunk" in batch.get_by_test_id("mlp-batch-error").inner_text()
+    batch.get_by_test_id("mlp-batch-chunk-rows").fill("40")
+    batch.get_by_test_id("mlp-batch-output").fill("applicants_scored")
+    batch.get_by_test_id("mlp-batch-submit").click()
+    job = batch.get_by_test_id("mlp-batch-row").first
+    job.wait_for(timeout=30_000)
+    batch.locator("[data-testid=mlp-batch-row][data-status=succeeded]").wait_for(timeout=120_000)
+    progress = job.get_by_test_id("mlp-batch-progress")
+    assert (progress.get_attribute("data-done"), progress.get_attribute("data-total")) == ("4", "4")
+    assert "4/4 chunks · 150 rows" in job.inner_text()
+    assert job.get_by_test_id("mlp-batch-status").inner_text().strip() == "Succeeded"
+    assert re.search(rf"applicants @ {snap} → applicants_scored @ \d+", job.inner_text()), job.inner_text()
+    assert datasets.read("applicants_scored").customer.tolist() == list(range(len(iris)))
+    batch.evaluate("el => el.scrollIntoView({block: 'start'})")
+    shot("deployments-batch")
 
     # A key for the CRM, limited to this deployment: shown once.
     keys = page.get_by_test_id("mlp-keys")

@@ -23,6 +23,7 @@ import {
 } from '../deployments';
 import { formatApiError } from '../errors';
 import { formatDuration, formatTimestamp } from '../runFormat';
+import { BatchJobs } from './BatchJobs';
 import { DeploymentActivity } from './DeploymentActivity';
 import { DeploymentCharts } from './DeploymentCharts';
 import { DeploymentControls } from './DeploymentControls';
@@ -57,7 +58,7 @@ function useTicker(active: boolean, ms: number): number {
   return tick;
 }
 
-/** One deployment: status, version, endpoint, switch and rollback, scaling, charts, events and logs. */
+/** One deployment: status, version, endpoint, switch and rollback, scaling, charts, batch jobs, events and logs. */
 export function DeploymentView({
   slug,
   name,
@@ -223,6 +224,7 @@ export function DeploymentView({
           </div>
           <Workers deployment={d} />
           <DeploymentCharts slug={slug} name={name} tick={tick} />
+          <BatchJobs slug={slug} name={name} mayWrite={mayWrite} visible={visible} tick={tick} />
           <DeploymentActivity slug={slug} name={name} tick={tick} reloadToken={ownToken} />
         </>
       )}
