@@ -257,6 +257,7 @@ def ensure_stage_image(client, settings: Settings, version_dir: Path,  # noqa: A
     tag = f"mlp-stage:{env[:20]}"
     with _locked(settings.home / "run" / f"image-{env[:20]}.lock"):
         if _image(client, tag) is not None:
+            log(f"stage image {tag} reused (already built for this environment)")
             return tag
         started = time.monotonic()
         log(f"building stage image {tag}: {len(pins)} distributions from this environment")
