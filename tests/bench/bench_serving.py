@@ -156,7 +156,7 @@ def main() -> None:
         for p in procs:
             p.terminate()
         server.should_exit = True
-        time.sleep(1)
+        time.sleep(3)  # the backend's shutdown stops its workers (and workers leave by themselves if it cannot)
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"one-row requests, wrk -t1, {args.seconds:.0f} s per cell; ratio = ours vs MLflow")

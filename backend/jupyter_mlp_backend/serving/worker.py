@@ -280,8 +280,17 @@ async def main_async(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    parent = os.getppid()
+
+    async def orphaned() -> None:  # the backend died without stopping us: do not serve on as an orphan
+        while os.getppid() == parent:
+            await asyncio.sleep(1.0)
+        stop.set()
+
+    watch = asyncio.create_task(orphaned())
     print("READY", json.dumps({"pid": os.getpid(), "signature": schema.describe()}), flush=True)
     await stop.wait()
+    watch.cancel()
     server.close()
     # drain: answer what is queued before leaving
     for _ in range(200):
