@@ -234,13 +234,17 @@ async def _exp(request: Request):  # noqa: ANN202
     return exp
 
 
-def signer(request: Request):  # noqa: ANN201
-    app = request.app
+def app_signer(app):  # noqa: ANN001, ANN201
+    """The platform's signer, made once per app (registration, verification, serving)."""
     if getattr(app.state, "signer", None) is None:
         from jupyter_mlp.signing import make_signer
 
         app.state.signer = make_signer(app.state.settings.home, app.state.settings.signer)
     return app.state.signer
+
+
+def signer(request: Request):  # noqa: ANN201
+    return app_signer(request.app)
 
 
 # --- registration ------------------------------------------------------------------------------------------------

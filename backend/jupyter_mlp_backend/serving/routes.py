@@ -39,7 +39,7 @@ from ..orm import (
     RegisteredModel,
     utcnow,
 )
-from ..registry.routes import fetch_verified, signer
+from ..registry.routes import app_signer
 from ..registry.service import MODEL_NAME, Refused
 from . import predlog
 from .gateway import KeyInfo
@@ -310,7 +310,7 @@ async def ensure_folder(app, slug: str, project_id: int, deployment: str, versio
     (root / "model").mkdir(parents=True, mode=0o700)
     exp = app.state.experiments
     await exp.ready()
-    sgn = app.state.signer if getattr(app.state, "signer", None) else _signer(app)
+    sgn = app_signer(app)
     try:
         await service.fetch_verified(exp, sgn, slug=slug, name=model, version=number, source=source,
                                      statement_json=st, signature=sig, experiment_ids=ids, dest=root / "model")
@@ -339,13 +339,6 @@ async def start_version(app, slug: str, project_id: int, d_id: int, version_id: 
     spec = Spec(deployment_id=d_id, project=slug, deployment=name, model=model, version=number,
                 version_id=version_id, folder=root / "model", max_batch=mb, max_wait_ms=mw)
     return await manager.deploy(live, spec)
-
-
-def _signer(app):  # noqa: ANN001, ANN202
-    from jupyter_mlp.signing import make_signer
-
-    app.state.signer = make_signer(app.state.settings.home, app.state.settings.signer)
-    return app.state.signer
 
 
 async def _switch(request: Request, db: DB, who: Caller, slug: str, d: Deployment, v: ModelVersion,
@@ -408,10 +401,7 @@ async def deploy(slug: str, body: DeployRequest, request: Request, db: DB, who: 
         return d, v
 
     d, v = await run_in_threadpool(create)
-    try:
-        return await _switch(request, db, who, slug, d, v, "deploy")
-    except Conflict:
-        raise
+    return await _switch(request, db, who, slug, d, v, "deploy")
 
 
 @router.get("/projects/{slug}/deployments", response_model=DeploymentPage, summary="The project's deployments")

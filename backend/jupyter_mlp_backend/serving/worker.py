@@ -20,7 +20,6 @@ import math
 import os
 import signal
 import sys
-import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,11 +29,10 @@ from . import protocol, wire
 
 
 class Item:
-    __slots__ = ("rid", "writer", "kind", "pid", "parsed", "t0")
+    __slots__ = ("rid", "writer", "kind", "pid", "parsed")
 
-    def __init__(self, rid: int, writer: asyncio.StreamWriter, kind: int, pid: str, parsed: protocol.Parsed,
-                 t0: float):
-        self.rid, self.writer, self.kind, self.pid, self.parsed, self.t0 = rid, writer, kind, pid, parsed, t0
+    def __init__(self, rid: int, writer: asyncio.StreamWriter, kind: int, pid: str, parsed: protocol.Parsed):
+        self.rid, self.writer, self.kind, self.pid, self.parsed = rid, writer, kind, pid, parsed
 
 
 class Worker:
@@ -72,7 +70,7 @@ class Worker:
                 except Exception as e:  # never let one request take the worker down
                     writer.write(wire.answer(rid, 400, wire.error_body("bad_request", f"cannot read the input: {e}")))
                     continue
-                self.queue.append(Item(rid, writer, kind, pid, parsed, time.perf_counter()))
+                self.queue.append(Item(rid, writer, kind, pid, parsed))
                 self.wake.set()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass  # the gateway closed the connection, or the worker is stopping
