@@ -338,14 +338,19 @@ def kill_run(settings: Settings, run_id: str) -> int:
     client = docker_client(settings) if settings.container_engine != "none" else None
     if client is None:
         return 0
-    found = client.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"})
-    for c in found:
+    # The low-level listing returns summaries only: the high-level one inspects each container after
+    # listing it, and a container removed in between (the stage runner removing its own) raised NotFound.
+    def listed() -> list[str]:
+        return [c["Id"] for c in client.api.containers(all=True, filters={"label": f"{LABEL}={run_id}"})]
+
+    found = listed()
+    for cid in found:
         try:
-            c.remove(force=True)
+            client.api.remove_container(cid, force=True)
         except Exception:  # noqa: BLE001 - it ended meanwhile, or the stage runner is removing it
             pass
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and client.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"}):
+    while time.monotonic() < deadline and listed():
         time.sleep(0.2)
     return len(found)
 

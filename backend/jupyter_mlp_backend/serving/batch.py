@@ -135,6 +135,7 @@ class BatchRunner:
         for i in pending:
             queue.put_nowait(i)
         restarts = {"n": 0}
+        tries: dict[int, int] = {}  # failed answers per chunk
         done = {"n": total - len(pending)}
         failure: list[str] = []
         self.pids[job_id] = []
@@ -151,10 +152,25 @@ class BatchRunner:
             self.pids[job_id].append(p.pid)
             return p
 
+        async def restart(p: asyncio.subprocess.Process | None, why: str) -> asyncio.subprocess.Process | None:
+            """A worker died (or would not start): start another, up to MAX_RESTARTS for the whole job."""
+            while True:
+                if p is not None and p.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        p.kill()
+                restarts["n"] += 1
+                if restarts["n"] > MAX_RESTARTS:
+                    failure.append(f"batch workers died {restarts['n']} times; the last time: {why}")
+                    return None
+                try:
+                    return await start()
+                except RuntimeError as e:
+                    why, p = str(e), None
+
         async def worker() -> None:
-            p = await start()
+            p: asyncio.subprocess.Process | None = await start()
             try:
-                while not failure:
+                while not failure and p is not None:
                     try:
                         i = queue.get_nowait()
                     except asyncio.QueueEmpty:
@@ -165,26 +181,25 @@ class BatchRunner:
                                                    "out": str(out)}) + "\n").encode())
                         await p.stdin.drain()  # type: ignore[union-attr]
                         line = await p.stdout.readline()  # type: ignore[union-attr]
-                    except (BrokenPipeError, ConnectionResetError):
-                        line = b""
-                    if not line:  # the worker died with this chunk: score it again in a new one
+                        answer = json.loads(line) if line.endswith(b"\n") else None
+                    except (BrokenPipeError, ConnectionResetError, ValueError):
+                        answer = None
+                    if answer is None:  # the worker died with this chunk: score it again in a new one
                         queue.put_nowait(i)
-                        restarts["n"] += 1
-                        if restarts["n"] > MAX_RESTARTS:
-                            failure.append(f"batch workers died {restarts['n']} times")
-                            return
-                        with contextlib.suppress(ProcessLookupError):
-                            p.kill()
-                        p = await start()
+                        p = await restart(p, f"the worker ended while scoring chunk {i}")
                         continue
-                    answer = json.loads(line)
                     if not answer["ok"]:
+                        tries[i] = tries.get(i, 0) + 1
+                        if tries[i] == 1:  # once more in a fresh worker: a passing fault should not end the job
+                            queue.put_nowait(i)
+                            p = await restart(p, f"chunk {i}: {answer['error']}")
+                            continue
                         failure.append(f"chunk {i}: {answer['error']}")
                         return
                     done["n"] += 1
                     await run_in_threadpool(self._update, job_id, chunks_done=done["n"])
             finally:
-                if p.returncode is None:
+                if p is not None and p.returncode is None:
                     with contextlib.suppress(ProcessLookupError):
                         p.stdin.close()  # type: ignore[union-attr]
                         await asyncio.wait_for(p.wait(), 10)
