@@ -161,6 +161,22 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a serving worker may take to verify and load its model before the deployment fails.",
     )
+    monitor_interval_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=86400,
+        description="How often Dagster's sensor asks the backend to evaluate every enabled monitor.",
+    )
+    monitor_reference_rows: int = Field(
+        default=200_000,
+        ge=1000,
+        description="Most training rows a version's drift reference keeps (a seeded sample of larger tables).",
+    )
+    webhook_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Webhook hosts, addresses or CIDR ranges allowed although they are loopback, link-local or "
+        "private (refused otherwise). A JSON list in the environment: `MLP_WEBHOOK_ALLOW_HOSTS='[\"hooks.lan\", \"10.0.0.0/8\"]'`.",
+    )
     kernel_token_ttl_seconds: int = Field(
         default=7 * 24 * 3600,
         ge=60,

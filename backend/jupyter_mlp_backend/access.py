@@ -35,6 +35,10 @@ class Action(str, Enum):
     read_serving = "serving.read"
     write_serving = "serving.write"  # deploy, switch, roll back, scale, stop
     manage_keys = "serving.keys"  # create and revoke API keys of client systems
+    read_monitoring = "monitoring.read"  # windows, alerts, retrainings, reports
+    write_monitoring = "monitoring.write"  # create or change a monitor, evaluate now
+    manage_webhooks = "webhooks.manage"  # where alerts go (URLs and secrets)
+    read_dashboard = "dashboard.read"  # the stakeholder dashboard
 
 
 # The least role each action needs. An action missing here is denied to everyone but platform admins.
@@ -54,6 +58,10 @@ MIN_ROLE: dict[Action, Role] = {
     Action.read_serving: Role.viewer,
     Action.write_serving: Role.scientist,
     Action.manage_keys: Role.lead,
+    Action.read_monitoring: Role.viewer,
+    Action.write_monitoring: Role.scientist,
+    Action.manage_webhooks: Role.lead,
+    Action.read_dashboard: Role.viewer,
 }
 
 

@@ -20,6 +20,8 @@ from .experiments import gateway
 from .experiments import routes as experiment_routes
 from .experiments.state import Experiments
 from .identity import make_resolver
+from .monitoring import routes as monitoring_routes
+from .monitoring.service import State as MonitoringState
 from .pipelines import routes as pipeline_routes
 from .pipelines import runs as pipeline_runs
 from .pipelines import schedules as pipeline_schedules
@@ -106,6 +108,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.gateway.predlog = PredictionLog(app.state.datasets, settings.home)
         app.state.gateway.predlog.start()
         app.state.batch = BatchRunner(app)
+        app.state.monitoring = MonitoringState()
         background = []
         if eager:
             app.state.experiments.start()
@@ -149,6 +152,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     api.include_router(registry_routes.router)
     api.include_router(dataset_routes.router)
     api.include_router(serving_routes.router)
+    api.include_router(monitoring_routes.router)
     app.include_router(api)
     install_metrics(app)
     app.add_middleware(ServeDispatch)

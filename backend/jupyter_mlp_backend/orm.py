@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -320,3 +320,145 @@ class BatchJob(Base):
     created_by: Mapped[str] = mapped_column(String(128), nullable=False)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ReferenceProfile(Base):
+    """A version's reference for drift: its training data profiled, with one calibrated threshold per feature.
+    The statistics themselves (sorted values, category counts) are files under `$MLP_HOME/monitoring/profiles/`."""
+
+    __tablename__ = "reference_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False,
+                                            unique=True)
+    dataset: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    snapshot_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    target: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # ready failed
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    window_size: Mapped[int] = mapped_column(nullable=False)
+    rows: Mapped[int] = mapped_column(nullable=False, default=0)
+    features: Mapped[str] = mapped_column(Text, nullable=False, default="[]")  # JSON: describe() per feature
+    thresholds: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON {feature: threshold}
+    method: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON: how they were calibrated
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+
+class Monitor(Base):
+    """Drift and performance watch over one deployment's prediction log, with its alerting and retraining."""
+
+    __tablename__ = "monitors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False,
+                                               unique=True)
+    window_size: Mapped[int] = mapped_column(nullable=False)
+    tolerance: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON {metric: allowed loss}
+    retrain: Mapped[bool] = mapped_column(nullable=False, default=False)
+    retrain_on: Mapped[str] = mapped_column(String(16), nullable=False, default="any")  # drift performance any
+    cooldown_s: Mapped[int] = mapped_column(nullable=False, default=3600)
+    enabled: Mapped[bool] = mapped_column(nullable=False, default=True)
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    evaluated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class MonitorWindow(Base):
+    """One window of a deployment's predictions: drift per feature (fixed once the window is full) and
+    performance on the labels that have arrived so far (recomputed while labels come in)."""
+
+    __tablename__ = "monitor_windows"
+    __table_args__ = (UniqueConstraint("monitor_id", "version_id", "seq", name="uq_monitor_windows_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False,
+                                            index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False)
+    seq: Mapped[int] = mapped_column(nullable=False)  # the window's number among this version's predictions
+    start_ts: Mapped[datetime] = mapped_column(nullable=False)
+    end_ts: Mapped[datetime] = mapped_column(nullable=False)
+    rows: Mapped[int] = mapped_column(nullable=False)
+    status: Mapped[str] = mapped_column(String(24), nullable=False)  # ok drift "insufficient data" "schema changed"
+    drift: Mapped[str] = mapped_column(Text, nullable=False)  # JSON WindowResult
+    labelled: Mapped[int] = mapped_column(nullable=False, default=0)
+    performance: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON {metrics, verdicts, status}
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+
+class Alert(Base):
+    """A condition a monitor found: firing until a later window no longer shows it, then resolved. One row per
+    episode: while it fires, later windows update it instead of raising it again."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False,
+                                            index=True)
+    key: Mapped[str] = mapped_column(String(256), nullable=False)  # drift:<feature> performance:<metric> data:schema
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # drift performance data
+    severity: Mapped[str] = mapped_column(String(16), nullable=False)  # warning critical
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # firing resolved
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    detail: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    windows: Mapped[int] = mapped_column(nullable=False, default=1)  # how many windows showed it
+    started_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    external: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON {hook id: issue key}
+
+
+class Webhook(Base):
+    """Where a project's alerts go: Slack, Jira (issue creation) or any URL (JSON signed with HMAC)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    secret: Mapped[str | None] = mapped_column(Text, nullable=True)  # never returned by the API
+    jira_project: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    jira_issue_type: Mapped[str] = mapped_column(String(64), nullable=False, default="Bug")
+    enabled: Mapped[bool] = mapped_column(nullable=False, default=True)
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False, index=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False, index=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # the alert's state it announced
+    ok: Mapped[bool] = mapped_column(nullable=False)
+    status_code: Mapped[int | None] = mapped_column(nullable=True)
+    attempts: Mapped[int] = mapped_column(nullable=False, default=1)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+
+class Retraining(Base):
+    """One automatic retraining: the alert that asked for it, the pipeline run, the version it produced, the gate
+    decision, and whether the deployment moved."""
+
+    __tablename__ = "retrainings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False,
+                                            index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"), nullable=True)
+    pipeline_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    status: Mapped[str] = mapped_column(String(24), nullable=False)
+    # launched, run failed, no new version, gates failed, awaiting approval, deployed, failed
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"),
+                                                   nullable=True)
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("gate_decisions.id", ondelete="SET NULL"),
+                                                    nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)

@@ -38,6 +38,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read-only summary of the caller's projects: performance trends, deployment status, SLA */
+        get: operations["dashboard_api_dashboard_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -49,6 +66,23 @@ export interface paths {
         get: operations["health_api_health_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/monitoring/ticks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** (Dagster's sensor only) evaluate every enabled monitor */
+        post: operations["tick_api_monitoring_ticks_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -116,6 +150,23 @@ export interface paths {
         };
         /** One project */
         get: operations["get_project_api_projects__slug__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{slug}/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alerts, newest first */
+        get: operations["list_alerts_api_projects__slug__alerts_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -376,6 +427,92 @@ export interface paths {
         };
         /** Latency percentiles, errors and traffic in 10-second windows (this backend's memory) */
         get: operations["metrics_api_projects__slug__deployments__name__metrics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{slug}/deployments/{name}/monitor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A deployment's monitor: reference profile, thresholds, baseline, status */
+        get: operations["get_monitor_api_projects__slug__deployments__name__monitor_get"];
+        /** Watch a deployment: profile its version's training data and calibrate drift thresholds */
+        put: operations["put_monitor_api_projects__slug__deployments__name__monitor_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{slug}/deployments/{name}/monitor/evaluate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Evaluate the monitor now: new windows, alerts, webhooks, retraining */
+        post: operations["evaluate_now_api_projects__slug__deployments__name__monitor_evaluate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{slug}/deployments/{name}/monitor/retrainings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Automatic retrainings of a deployment: alert, run, version, gate decision, outcome */
+        get: operations["list_retrainings_api_projects__slug__deployments__name__monitor_retrainings_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{slug}/deployments/{name}/monitor/windows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The monitor's windows, newest first: drift per feature and performance */
+        get: operations["list_windows_api_projects__slug__deployments__name__monitor_windows_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{slug}/deployments/{name}/monitor/windows/{window_id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Evidently's HTML drift report for one window (served sandboxed) */
+        get: operations["window_report_api_projects__slug__deployments__name__monitor_windows__window_id__report_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1001,6 +1138,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{slug}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's webhooks */
+        get: operations["list_webhooks_api_projects__slug__webhooks_get"];
+        put?: never;
+        /** Send the project's alerts to Slack, Jira or any URL (JSON signed with HMAC) */
+        post: operations["create_webhook_api_projects__slug__webhooks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{slug}/webhooks/{hook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Stop sending alerts to a webhook */
+        delete: operations["delete_webhook_api_projects__slug__webhooks__hook_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/whoami": {
         parameters: {
             query?: never;
@@ -1022,6 +1194,44 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AlertOut */
+        AlertOut: {
+            /** Deliveries */
+            deliveries: components["schemas"]["DeliveryOut"][];
+            /** Deployment */
+            deployment: string;
+            /** Detail */
+            detail: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: number;
+            /** Key */
+            key: string;
+            /** Kind */
+            kind: string;
+            /** Resolved At */
+            resolved_at: string | null;
+            /** Severity */
+            severity: string;
+            /** Started At */
+            started_at: string | null;
+            /** State */
+            state: string;
+            /** Title */
+            title: string;
+            /** Updated At */
+            updated_at: string | null;
+            /** Windows */
+            windows: number;
+        };
+        /** AlertPage */
+        AlertPage: {
+            /** Items */
+            items: components["schemas"]["AlertOut"][];
+            /** Total */
+            total: number;
+        };
         /** AliasRequest */
         AliasRequest: {
             /**
@@ -1166,6 +1376,59 @@ export interface components {
             /** Metric */
             metric: string;
         };
+        /** Dashboard */
+        Dashboard: {
+            /** Generated At */
+            generated_at: string;
+            /** Projects */
+            projects: components["schemas"]["DashboardProject"][];
+            /** User */
+            user: string;
+        };
+        /** DashboardDeployment */
+        DashboardDeployment: {
+            /** Drift Status */
+            drift_status: string;
+            /** Firing Alerts */
+            firing_alerts: number;
+            /** Model */
+            model: string;
+            /** Name */
+            name: string;
+            /** P95 Ms */
+            p95_ms: number | null;
+            /**
+             * Performance
+             * @description Per window, oldest first: end time and metrics
+             */
+            performance: {
+                [key: string]: unknown;
+            }[];
+            /** Predictions 24H */
+            predictions_24h: number;
+            /**
+             * Sla Compliance
+             * @description Share of the last 24 h's predictions answered within the SLA
+             */
+            sla_compliance: number | null;
+            /** Sla Ms */
+            sla_ms: number;
+            /** Status */
+            status: string;
+            /** Version */
+            version: number;
+        };
+        /** DashboardProject */
+        DashboardProject: {
+            /** Deployments */
+            deployments: components["schemas"]["DashboardDeployment"][];
+            /** Name */
+            name: string;
+            /** Role */
+            role: string;
+            /** Slug */
+            slug: string;
+        };
         /** DatasetOut */
         DatasetOut: {
             /** Current Snapshot Id */
@@ -1241,6 +1504,23 @@ export interface components {
         DecisionRequest: {
             /** Reason */
             reason: string;
+        };
+        /** DeliveryOut */
+        DeliveryOut: {
+            /** At */
+            at: string | null;
+            /** Attempts */
+            attempts: number;
+            /** Error */
+            error: string | null;
+            /** Ok */
+            ok: boolean;
+            /** State */
+            state: string;
+            /** Status Code */
+            status_code: number | null;
+            /** Webhook */
+            webhook: string;
         };
         /** DeployRequest */
         DeployRequest: {
@@ -1421,6 +1701,24 @@ export interface components {
              * @description Label column
              */
             target: string;
+        };
+        /** EvaluationOut */
+        EvaluationOut: {
+            /** Fired */
+            fired: string[];
+            /** Message */
+            message: string | null;
+            /** Resolved */
+            resolved: string[];
+            /** Retraining */
+            retraining: string[];
+            /** Summary */
+            summary: string;
+            /**
+             * Windows
+             * @description New full windows
+             */
+            windows: number;
         };
         /** EventOut */
         EventOut: {
@@ -1694,6 +1992,92 @@ export interface components {
             /** Versions */
             versions: number;
         };
+        /** MonitorOut */
+        MonitorOut: {
+            /** Baseline */
+            baseline: {
+                [key: string]: unknown;
+            };
+            /** Cooldown S */
+            cooldown_s: number;
+            /** Created At */
+            created_at: string | null;
+            /** Created By */
+            created_by: string;
+            /** Deployment */
+            deployment: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Evaluated At */
+            evaluated_at: string | null;
+            /** Firing */
+            firing: number;
+            /** Message */
+            message: string | null;
+            /** Model */
+            model: string;
+            /**
+             * Pending Rows
+             * @description Predictions of the served version not yet in a full window
+             */
+            pending_rows: number;
+            profile: components["schemas"]["ProfileOut"] | null;
+            /** Retrain */
+            retrain: boolean;
+            /** Retrain On */
+            retrain_on: string;
+            /**
+             * Status
+             * @description The newest window's drift status, or 'waiting' before the first full window
+             */
+            status: string;
+            /** Tolerance */
+            tolerance: {
+                [key: string]: number;
+            };
+            /** Version */
+            version: number;
+            /** Window Size */
+            window_size: number;
+        };
+        /** MonitorRequest */
+        MonitorRequest: {
+            /**
+             * Cooldown S
+             * @description Least time between two automatic retrainings
+             * @default 3600
+             */
+            cooldown_s?: number;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled?: boolean;
+            /**
+             * Retrain
+             * @description Retrain automatically when an alert fires
+             * @default false
+             */
+            retrain?: boolean;
+            /**
+             * Retrain On
+             * @default any
+             * @enum {string}
+             */
+            retrain_on?: "drift" | "performance" | "any";
+            /**
+             * Tolerance
+             * @description Allowed loss per metric against the validated baseline (absolute; default 0.05 for roc_auc, f1 and ece, 10% of the baseline for rmse)
+             */
+            tolerance?: {
+                [key: string]: number;
+            };
+            /**
+             * Window Size
+             * @description Predictions per window (default: the platform's, see the docs)
+             */
+            window_size?: number | null;
+        };
         /** NewKeyOut */
         NewKeyOut: {
             /** Created At */
@@ -1889,6 +2273,40 @@ export interface components {
              */
             severity: "error" | "warning";
         };
+        /** ProfileOut */
+        ProfileOut: {
+            /** Created At */
+            created_at: string | null;
+            /** Dataset */
+            dataset: string | null;
+            /** Features */
+            features: {
+                [key: string]: unknown;
+            }[];
+            /** Message */
+            message: string | null;
+            /** Method */
+            method: {
+                [key: string]: unknown;
+            };
+            /** Rows */
+            rows: number;
+            /**
+             * Snapshot Id
+             * @description As text: 19-digit ids do not fit a JavaScript number
+             */
+            snapshot_id: string | null;
+            /** Status */
+            status: string;
+            /** Thresholds */
+            thresholds: {
+                [key: string]: number;
+            };
+            /** Version */
+            version: number;
+            /** Window Size */
+            window_size: number;
+        };
         /** ProjectCreate */
         ProjectCreate: {
             /**
@@ -1987,6 +2405,38 @@ export interface components {
              * @description A run of the project
              */
             run_id: string;
+        };
+        /** RetrainingOut */
+        RetrainingOut: {
+            /** Alert */
+            alert: string | null;
+            /** Alert Id */
+            alert_id: number | null;
+            /** Created At */
+            created_at: string | null;
+            /** Decision Id */
+            decision_id: number | null;
+            /** Deployment */
+            deployment: string;
+            /** Id */
+            id: number;
+            /** Message */
+            message: string | null;
+            /** Pipeline Run Id */
+            pipeline_run_id: string | null;
+            /** Status */
+            status: string;
+            /** Updated At */
+            updated_at: string | null;
+            /** Version */
+            version: number | null;
+        };
+        /** RetrainingPage */
+        RetrainingPage: {
+            /** Items */
+            items: components["schemas"]["RetrainingOut"][];
+            /** Total */
+            total: number;
         };
         /**
          * Role
@@ -2256,6 +2706,13 @@ export interface components {
              */
             scheduled_time: string;
         };
+        /** TickResult */
+        TickResult: {
+            /** Monitors */
+            monitors: number;
+            /** Summary */
+            summary: string;
+        };
         /** TrafficPoint */
         TrafficPoint: {
             /** Errors */
@@ -2348,6 +2805,68 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** WebhookOut */
+        WebhookOut: {
+            /** Created At */
+            created_at: string | null;
+            /** Created By */
+            created_by: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Id */
+            id: number;
+            /** Jira Issue Type */
+            jira_issue_type: string;
+            /** Jira Project */
+            jira_project: string | null;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Secret Set */
+            secret_set: boolean;
+            /** Url */
+            url: string;
+        };
+        /** WebhookPage */
+        WebhookPage: {
+            /** Items */
+            items: components["schemas"]["WebhookOut"][];
+            /** Total */
+            total: number;
+        };
+        /** WebhookRequest */
+        WebhookRequest: {
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled?: boolean;
+            /**
+             * Jira Issue Type
+             * @default Bug
+             */
+            jira_issue_type?: string;
+            /** Jira Project */
+            jira_project?: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "slack" | "jira" | "generic";
+            /** Name */
+            name: string;
+            /**
+             * Secret
+             * @description generic: the HMAC key; jira: `user:api_token`. Never shown again
+             */
+            secret?: string | null;
+            /**
+             * Url
+             * @description Slack: the incoming-webhook URL; Jira: the site's base URL; generic: where to POST
+             */
+            url: string;
+        };
         /** Whoami */
         Whoami: {
             /** Auth Mode */
@@ -2358,6 +2877,40 @@ export interface components {
             projects: components["schemas"]["ProjectRole"][];
             /** User */
             user: string;
+        };
+        /** WindowOut */
+        WindowOut: {
+            /** Drift */
+            drift: {
+                [key: string]: unknown;
+            };
+            /** End */
+            end: string | null;
+            /** Id */
+            id: number;
+            /** Labelled */
+            labelled: number;
+            /** Performance */
+            performance: {
+                [key: string]: unknown;
+            } | null;
+            /** Rows */
+            rows: number;
+            /** Seq */
+            seq: number;
+            /** Start */
+            start: string | null;
+            /** Status */
+            status: string;
+            /** Version */
+            version: number;
+        };
+        /** WindowPage */
+        WindowPage: {
+            /** Items */
+            items: components["schemas"]["WindowOut"][];
+            /** Total */
+            total: number;
         };
         /** WorkerOut */
         WorkerOut: {
@@ -2533,6 +3086,80 @@ export interface operations {
             };
         };
     };
+    dashboard_api_dashboard_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dashboard"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     health_api_health_get: {
         parameters: {
             query?: never;
@@ -2549,6 +3176,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    tick_api_monitoring_ticks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TickResult"];
                 };
             };
             /** @description Malformed request */
@@ -2935,6 +3636,88 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProjectOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_alerts_api_projects__slug__alerts_get: {
+        parameters: {
+            query?: {
+                state?: ("firing" | "resolved") | null;
+                deployment?: string | null;
+                /** @description Rows per page (at most the server's max_page_size) */
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertPage"];
                 };
             };
             /** @description Malformed request */
@@ -4521,6 +5304,481 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeploymentMetrics"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_monitor_api_projects__slug__deployments__name__monitor_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MonitorOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_monitor_api_projects__slug__deployments__name__monitor_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MonitorRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MonitorOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    evaluate_now_api_projects__slug__deployments__name__monitor_evaluate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_retrainings_api_projects__slug__deployments__name__monitor_retrainings_get: {
+        parameters: {
+            query?: {
+                /** @description Rows per page (at most the server's max_page_size) */
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                slug: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetrainingPage"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_windows_api_projects__slug__deployments__name__monitor_windows_get: {
+        parameters: {
+            query?: {
+                /** @description Rows per page (at most the server's max_page_size) */
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                slug: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WindowPage"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    window_report_api_projects__slug__deployments__name__monitor_windows__window_id__report_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+                name: string;
+                window_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
                 };
             };
             /** @description Malformed request */
@@ -7773,6 +9031,241 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["MetricHistory"];
                 };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_webhooks_api_projects__slug__webhooks_get: {
+        parameters: {
+            query?: {
+                /** @description Rows per page (at most the server's max_page_size) */
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookPage"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_webhook_api_projects__slug__webhooks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_webhook_api_projects__slug__webhooks__hook_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+                hook_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Malformed request */
             400: {

@@ -58,9 +58,9 @@ def _asset(version_dir: Path, prefix: list[str], stage: dict, deps: list[dg.Asse
     return _stage
 
 
-def _ask_backend(home: Path, schedule_id: int, scheduled_time: str) -> dict:
-    """The backend prepares a scheduled run (MLflow parent run, pinned snapshots, credentials, audit) as the
-    schedule's creator, after checking they may still run it; Dagster then launches what it returns."""
+def _post_backend(home: Path, path: str, body: dict, timeout: float, **claims: str) -> dict:
+    """POST to the platform's backend with a short token minted from its secret (this process is the backend's
+    own child and reads it); the claims open only what the caller needs."""
     import httpx
 
     from jupyter_mlp.identity import mint_token, read_secret
@@ -73,18 +73,40 @@ def _ask_backend(home: Path, schedule_id: int, scheduled_time: str) -> dict:
     url = index.get("backend_url") or settings.public_url or (record.url if record else None)
     if not url:
         raise RuntimeError("the platform's backend is not running")
-    # This process is the backend's own child and reads its secret; the token only opens this schedule's tick.
-    token = mint_token(read_secret(settings.secret_path), "dagster-scheduler", 60, scope="schedule",
-                       sch=str(schedule_id))
-    r = httpx.post(f"{url.rstrip('/')}/api/pipeline-schedules/{schedule_id}/ticks",
-                   json={"scheduled_time": scheduled_time}, headers={"Authorization": f"Bearer {token}"}, timeout=120)
-    if r.status_code != 201:
+    token = mint_token(read_secret(settings.secret_path), "dagster-scheduler", 60, **claims)
+    r = httpx.post(f"{url.rstrip('/')}{path}", json=body, headers={"Authorization": f"Bearer {token}"},
+                   timeout=timeout)
+    if r.status_code not in (200, 201):
         try:
             message = r.json().get("message", r.text)
         except ValueError:
             message = r.text
         raise RuntimeError(f"{r.status_code}: {message[:300]}")
     return r.json()
+
+
+def _ask_backend(home: Path, schedule_id: int, scheduled_time: str) -> dict:
+    """The backend prepares a scheduled run (MLflow parent run, pinned snapshots, credentials, audit) as the
+    schedule's creator, after checking they may still run it; Dagster then launches what it returns."""
+    return _post_backend(home, f"/api/pipeline-schedules/{schedule_id}/ticks", {"scheduled_time": scheduled_time},
+                         120, scope="schedule", sch=str(schedule_id))
+
+
+def _monitor_sensor(home: Path, interval: int) -> dg.SensorDefinition:
+    """Every `interval` seconds the backend evaluates every enabled monitor: new windows, alerts, webhooks, and
+    retraining (it launches the model's pipeline itself, as the monitor's creator, so the run is recorded and
+    audited like any other). The sensor's tick shows what happened."""
+
+    @dg.sensor(name="mlp_monitors", minimum_interval_seconds=interval, default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Evaluates the platform's drift and performance monitors")
+    def _evaluate(context: dg.SensorEvaluationContext):
+        try:
+            out = _post_backend(home, "/api/monitoring/ticks", {}, 600, scope="monitors")
+        except Exception as err:  # noqa: BLE001 - shown on the tick in Dagster's UI
+            return dg.SkipReason(f"The platform could not evaluate its monitors: {err}")
+        return dg.SkipReason(out.get("summary") or "monitors evaluated")
+
+    return _evaluate
 
 
 def _schedule(home: Path, e: dict, job: str) -> dg.ScheduleDefinition:
@@ -122,7 +144,12 @@ def build(home: Path) -> dg.Definitions:
         job = job_name(e["project"], e["pipeline"], e["version"])
         if job in known:
             schedules.append(_schedule(home, e, job))
-    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules,
+    sensors = []
+    if isinstance(index, dict) and index.get("monitors"):
+        from jupyter_mlp.settings import load_settings
+
+        sensors.append(_monitor_sensor(home, load_settings(home=home).monitor_interval_seconds))
+    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,
                           resources={"mlp": PipelineRun.configure_at_launch()})
 
 

@@ -74,7 +74,8 @@ class DagsterService:
         index = {"backend_url": self.backend_url,
                  "versions": sorted(entries.get("versions", []),
                                     key=lambda e: (e["project"], e["pipeline"], e["version"])),
-                 "schedules": sorted(entries.get("schedules", []), key=lambda e: e["id"])}
+                 "schedules": sorted(entries.get("schedules", []), key=lambda e: e["id"]),
+                 "monitors": entries.get("monitors", 0)}
         text = json.dumps(index, indent=1)
         if self.index.exists() and self.index.read_text() == text:
             return
@@ -179,12 +180,14 @@ class DagsterService:
 
     def _schedules_in_index(self) -> bool:
         try:
-            return bool(json.loads(self.index.read_text()).get("schedules"))
+            index = json.loads(self.index.read_text())
+            return bool(index.get("schedules") or index.get("monitors"))
         except (OSError, ValueError, AttributeError):
             return False
 
     async def sync_daemon(self) -> None:
-        """Run `dagster-daemon` (it ticks schedules) while any schedule exists, on the index it last loaded.
+        """Run `dagster-daemon` (it ticks schedules and the monitors' sensor) while any schedule or enabled monitor
+        exists, on the index it last loaded.
 
         The daemon loads the code location once; when schedules change it is restarted, so a tick never runs
         against a schedule that was deleted or misses one that was added. An external Dagster runs its own.

@@ -115,8 +115,9 @@ def _find_version(db: DB, project_id: int, name: str, version: str | None) -> tu
 
 
 def _index_entries(db: DB) -> dict[str, list[dict[str, Any]]]:
-    """What the generated code location defines: every stored version, and every schedule."""
-    from ..orm import PipelineSchedule, Project
+    """What the generated code location defines: every stored version, every schedule, and whether the
+    monitors' sensor is wanted (any enabled monitor)."""
+    from ..orm import Monitor, PipelineSchedule, Project
 
     rows = db.execute(select(Project.slug, Pipeline.name, PipelineVersion.digest)
                       .join(Pipeline, Pipeline.project_id == Project.id)
@@ -127,7 +128,8 @@ def _index_entries(db: DB) -> dict[str, list[dict[str, Any]]]:
                         .join(PipelineVersion, PipelineSchedule.version_id == PipelineVersion.id)).all()
     return {"versions": [{"project": s, "pipeline": n, "version": d} for s, n, d in rows],
             "schedules": [{"id": sc.id, "project": s, "pipeline": n, "version": d, "cron": sc.cron,
-                           "timezone": sc.timezone} for sc, s, n, d in scheds]}
+                           "timezone": sc.timezone} for sc, s, n, d in scheds],
+            "monitors": db.execute(select(func.count()).select_from(Monitor).where(Monitor.enabled)).scalar_one()}
 
 
 @router.post("/projects/{slug}/pipelines/{name}/runs", response_model=PipelineRunOut, status_code=201,

@@ -238,11 +238,11 @@ async def tick(schedule_id: int, body: TickRequest, request: Request, db: DB) ->
 
 
 async def resume(app) -> None:  # noqa: ANN001
-    """At backend start: if schedules exist, start Dagster and its daemon so they keep ticking."""
+    """At backend start: if schedules or monitors exist, start Dagster and its daemon so they keep ticking."""
     with app.state.db.session() as s:
-        if not s.execute(select(func.count()).select_from(PipelineSchedule)).scalar_one():
-            return
         entries = _index_entries(s)
+        if not entries["schedules"] and not entries["monitors"]:
+            return
     if not app.state.dagster.backend_url:
         from jupyter_mlp.local_backend import read_record
 

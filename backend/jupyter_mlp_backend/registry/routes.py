@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import json
 import shutil
@@ -499,6 +500,37 @@ async def _move_alias(request: Request, db: DB, who: str, slug: str, m: Register
     await run_in_threadpool(store)
 
 
+def _input_names(folder: Path) -> list[str] | None:
+    """The model's input columns from its signature (None: no column signature)."""
+    import yaml
+
+    from ..serving.protocol import Schema
+
+    try:
+        return Schema.from_mlmodel(yaml.safe_load((folder / "MLmodel").read_text())).names
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+
+
+def _profile_later(app, slug: str, version_id: int, inputs: list[str] | None, target: str | None) -> None:  # noqa: ANN001
+    """A validated version gets its drift reference (training data profile, calibrated thresholds) in the
+    background; a monitor created before it is done builds it itself."""
+    from ..monitoring import drift, service as monitoring
+
+    async def build() -> None:
+        try:
+            await run_in_threadpool(monitoring.build_reference, app, slug, version_id, inputs, drift.DEFAULT_WINDOW,
+                                    target)
+        except Exception:  # noqa: BLE001 - logged; the monitor retries
+            import logging
+
+            logging.getLogger(__name__).exception("reference profile of version %s", version_id)
+
+    task = asyncio.get_running_loop().create_task(build())
+    app.state.monitoring.tasks.add(task)
+    task.add_done_callback(app.state.monitoring.tasks.discard)
+
+
 async def _evidence(request: Request, db: DB, slug: str, project_id: int, m: RegisteredModel, v: ModelVersion,
                     alias: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     cfg = gate_rules.GateConfig.model_validate_json(m.gates or "{}")
@@ -508,6 +540,7 @@ async def _evidence(request: Request, db: DB, slug: str, project_id: int, m: Reg
     try:
         folders["challenger"] = await fetch_verified(request, db, slug, project_id, m, v)
         evidence["verification"] = {"ok": True, "key_id": v.key_id}
+        evidence["inputs"] = _input_names(folders["challenger"])
         results.append({"gate": "signature", "passed": True, "message": f"files match the manifest (key {v.key_id})"})
     except Refused as e:
         evidence["verification"] = {"ok": False, "message": e.message}
@@ -574,8 +607,19 @@ async def promote(slug: str, name: str, version: int, body: AliasRequest, reques
     d = await run_in_threadpool(record)
     if status == "passed":
         await _move_alias(request, db, who.user, slug, m, v, body.alias, d.id)
+    if passed and not await run_in_threadpool(_has_profile, db, v.id):
+        _profile_later(request.app, slug, v.id, evidence.get("inputs"),
+                       cfg.evaluation.target if cfg.evaluation else None)
     out = await run_in_threadpool(lambda: (_decision_out(db, db.get(GateDecision, d.id)), db.commit())[0])
     return out
+
+
+def _has_profile(db: DB, version_id: int) -> bool:
+    from ..orm import ReferenceProfile
+
+    found = db.execute(select(ReferenceProfile.id).where(ReferenceProfile.version_id == version_id)).first()
+    db.commit()
+    return found is not None
 
 
 def _decision(db: DB, project_id: int, decision_id: int) -> GateDecision:

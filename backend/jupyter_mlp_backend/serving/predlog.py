@@ -243,8 +243,12 @@ def feedback_rows(body: bytes, who: str) -> list[tuple]:
         pid, label = it["prediction_id"], it["label"]
         if not isinstance(pid, str) or not PID.match(pid):
             raise FeedbackError(f"labels[{i}].prediction_id must be the 32-character id a prediction returned")
-        if not isinstance(label, (int, float, str, bool)) or isinstance(label, str) and len(label) > 1000:
-            raise FeedbackError(f"labels[{i}].label must be a number, a string or true/false")
+        scalars = label if isinstance(label, list) else [label]
+        if (not scalars or len(scalars) > 10_000
+                or any(not isinstance(v, (int, float, str, bool)) or isinstance(v, str) and len(v) > 1000
+                       for v in scalars)):
+            raise FeedbackError(f"labels[{i}].label must be a number, a string or true/false — or, for a request "
+                                "that scored several rows, a list of them, one per row in order")
         out.append((pid, now, json.dumps(label), who))
     return out
 

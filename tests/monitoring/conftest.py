@@ -1,0 +1,112 @@
+"""Monitoring fixtures: a model trained on a project dataset (so its lineage names the training snapshot),
+validated, deployed on real workers, a client key, and a local HTTP receiver that records what webhooks send."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from monitoring_data import training_frame
+
+
+@dataclass
+class Monitored:
+    project: str
+    deployment: str
+    base: str
+    key: str
+
+    def serve(self, frame) -> list[str]:  # noqa: ANN001
+        """Score a frame in requests of 50 rows; returns their prediction ids."""
+        ids = []
+        with httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {self.key}"}, timeout=60) as c:
+            for i in range(0, len(frame), 50):
+                part = frame.iloc[i:i + 50]
+                r = c.post("/invocations", json={"dataframe_split": {"columns": list(part.columns),
+                                                                      "data": part.values.tolist()}})
+                assert r.status_code == 200, r.text
+                ids.append(r.headers["x-prediction-id"])
+        return ids
+
+    def label(self, labels: list[dict]) -> httpx.Response:
+        with httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {self.key}"}, timeout=60) as c:
+            return c.post("/feedback", json={"labels": labels})
+
+
+@pytest.fixture
+def monitored(backend, project, use_mlflow, monkeypatch) -> Monitored:
+    """LogisticRegression `risk` trained on dataset `train` (read through the SDK inside the run), validated with
+    a gate evaluation on `holdout` (the baseline), deployed as `risk-api`; key from lead lena."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlp import datasets
+
+    x, y = training_frame()
+    monkeypatch.setenv("MLP_PROJECT", project)
+    use_mlflow(backend.kernel_env("sam", project))
+    datasets.register("train", x.assign(y=y))
+    hx, hy = training_frame(1000, seed=5)
+    datasets.register("holdout", hx.assign(y=hy))
+    with mlflow.start_run() as r:
+        frame = datasets.read("train")
+        model = LogisticRegression().fit(frame[["x1", "x2", "x3"]], frame.y)
+        mlflow.sklearn.log_model(model, name="model", signature=infer_signature(x, model.predict(x)),
+                                 pip_requirements=["scikit-learn"], serialization_format="cloudpickle")
+    sam, lena = backend.client("sam"), backend.client("lena")
+    assert sam.post(f"/projects/{project}/models", json={"name": "risk", "run_id": r.info.run_id}).status_code == 201
+    assert lena.put(f"/projects/{project}/models/risk/gates", json={
+        "evaluation": {"dataset": "holdout", "target": "y"}}).status_code == 200
+    d = sam.post(f"/projects/{project}/models/risk/versions/1/promote", json={"alias": "champion"})
+    assert d.status_code == 201 and d.json()["status"] == "passed", d.text
+    r = sam.post(f"/projects/{project}/deployments", json={"name": "risk-api", "model": "risk", "version": 1})
+    assert r.status_code == 201, r.text
+    key = lena.post(f"/projects/{project}/api-keys", json={"name": "crm"})
+    assert key.status_code == 201, key.text
+    return Monitored(project, "risk-api", f"{backend.url}/serve/{project}/risk-api", key.json()["key"])
+
+
+@dataclass
+class Receiver:
+    url: str
+    received: list[dict] = field(default_factory=list)
+
+    def bodies(self, path: str | None = None) -> list[dict]:
+        return [r["json"] for r in self.received if path is None or r["path"] == path]
+
+
+@pytest.fixture
+def receiver():
+    """A local HTTP server that records every POST (path, headers, JSON body) and answers like Slack/Jira."""
+    got: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            try:
+                doc = json.loads(body)
+            except ValueError:
+                doc = None
+            got.append({"path": self.path, "headers": dict(self.headers), "body": body, "json": doc})
+            answer = json.dumps({"key": f"OPS-{len(got)}"} if self.path.endswith("/rest/api/2/issue") else {"ok": 1})
+            self.send_response(201 if self.path.endswith("/issue") else 200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(answer.encode())
+
+        def log_message(self, *a):  # noqa: ANN002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    rec = Receiver(f"http://127.0.0.1:{server.server_address[1]}")
+    rec.received = got
+    yield rec
+    server.shutdown()
