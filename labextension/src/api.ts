@@ -91,6 +91,21 @@ export type ApiKeyPage = Schemas['KeyPage'];
 export type ApiKeyRequest = Schemas['KeyRequest'];
 export type BatchJob = Schemas['BatchJobOut'];
 export type BatchJobPage = Schemas['BatchJobPage'];
+export type MonitorOut = Schemas['MonitorOut'];
+export type MonitorRequest = Schemas['MonitorRequest'];
+export type MonitorProfile = Schemas['ProfileOut'];
+export type MonitorWindow = Schemas['WindowOut'];
+export type MonitorWindowPage = Schemas['WindowPage'];
+export type MonitorEvaluation = Schemas['EvaluationOut'];
+export type Alert = Schemas['AlertOut'];
+export type AlertPage = Schemas['AlertPage'];
+export type AlertDelivery = Schemas['DeliveryOut'];
+export type Retraining = Schemas['RetrainingOut'];
+export type RetrainingPage = Schemas['RetrainingPage'];
+export type Webhook = Schemas['WebhookOut'];
+export type WebhookPage = Schemas['WebhookPage'];
+export type WebhookRequest = Schemas['WebhookRequest'];
+export type Dashboard = Schemas['Dashboard'];
 
 /** A batch request as the panel sends it: the snapshot id kept exact, as a string of digits (64-bit). */
 export type BatchSubmit = Omit<Schemas['BatchRequest'], 'snapshot_id'> & { snapshot_id?: string };
@@ -731,4 +746,92 @@ export async function listBatchJobs(
 export async function fetchBatchOutput(slug: string, id: string): Promise<Blob> {
   const response = await requestResponse(`${projectPath(slug)}/batch-jobs/${encodeURIComponent(id)}/output`);
   return response.blob();
+}
+
+// --- monitoring ------------------------------------------------------------------------------------------
+
+function monitorPath(slug: string, name: string): string {
+  return `${deploymentPath(slug, name)}/monitor`;
+}
+
+/** A deployment's monitor; ApiError 404 when it has none. */
+export function getMonitor(slug: string, name: string, signal?: AbortSignal): Promise<MonitorOut> {
+  return requestAPI<MonitorOut>(monitorPath(slug, name), { signal });
+}
+
+/** Create or change a deployment's monitor (scientists and up); builds the reference profile. */
+export function putMonitor(slug: string, name: string, body: MonitorRequest): Promise<MonitorOut> {
+  return requestAPI<MonitorOut>(monitorPath(slug, name), { method: 'PUT', body: JSON.stringify(body) });
+}
+
+/** Evaluate the monitor now: new windows, alerts, webhooks, retraining. */
+export function evaluateMonitor(slug: string, name: string): Promise<MonitorEvaluation> {
+  return requestAPI<MonitorEvaluation>(`${monitorPath(slug, name)}/evaluate`, { method: 'POST' });
+}
+
+/** One page of the monitor's windows, newest first. */
+export function listMonitorWindows(
+  slug: string,
+  name: string,
+  limit = 20,
+  offset = 0,
+  signal?: AbortSignal
+): Promise<MonitorWindowPage> {
+  return requestAPI<MonitorWindowPage>(`${monitorPath(slug, name)}/windows?${page(limit, offset)}`, { signal });
+}
+
+/** A window's Evidently report as HTML text (shown in a sandboxed frame, never at the platform's origin). */
+export async function fetchWindowReport(slug: string, name: string, windowId: number): Promise<string> {
+  const response = await requestResponse(
+    `${monitorPath(slug, name)}/windows/${encodeURIComponent(String(windowId))}/report`,
+    { headers: { Accept: 'text/html' } }
+  );
+  return response.text();
+}
+
+/** One page of a project's alerts, newest first, optionally of one state or deployment. */
+export function listAlerts(
+  slug: string,
+  query: { state?: 'firing' | 'resolved'; deployment?: string; limit?: number; offset?: number } = {},
+  signal?: AbortSignal
+): Promise<AlertPage> {
+  const params = new URLSearchParams({ limit: String(query.limit ?? 10), offset: String(query.offset ?? 0) });
+  if (query.state) {
+    params.set('state', query.state);
+  }
+  if (query.deployment) {
+    params.set('deployment', query.deployment);
+  }
+  return requestAPI<AlertPage>(`${projectPath(slug)}/alerts?${params.toString()}`, { signal });
+}
+
+/** One page of a deployment's automatic retrainings, newest first. */
+export function listRetrainings(
+  slug: string,
+  name: string,
+  limit = 10,
+  offset = 0,
+  signal?: AbortSignal
+): Promise<RetrainingPage> {
+  return requestAPI<RetrainingPage>(`${monitorPath(slug, name)}/retrainings?${page(limit, offset)}`, { signal });
+}
+
+/** One page of a project's webhooks. */
+export function listWebhooks(slug: string, limit = 50, offset = 0): Promise<WebhookPage> {
+  return requestAPI<WebhookPage>(`${projectPath(slug)}/webhooks?${page(limit, offset)}`);
+}
+
+/** Send the project's alerts somewhere (leads); the secret is never shown again. */
+export function createWebhook(slug: string, body: WebhookRequest): Promise<Webhook> {
+  return requestAPI<Webhook>(`${projectPath(slug)}/webhooks`, { method: 'POST', body: JSON.stringify(body) });
+}
+
+/** Stop sending alerts to a webhook (leads). */
+export async function deleteWebhook(slug: string, id: number): Promise<void> {
+  await requestAPI<void>(`${projectPath(slug)}/webhooks/${encodeURIComponent(String(id))}`, { method: 'DELETE' });
+}
+
+/** The read-only summary of the caller's projects the stakeholder dashboard shows. */
+export function getDashboard(): Promise<Dashboard> {
+  return requestAPI<Dashboard>('dashboard');
 }

@@ -2,6 +2,7 @@ import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyte
 import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 
 import { platformIcon } from './icons';
+import { OPEN_MONITORING } from './monitoringPlugin';
 import { ICurrentProject } from './tokens';
 import { DeploymentsPanel } from './widgets/DeploymentsPanel';
 
@@ -45,7 +46,9 @@ export const deploymentsPlugin: JupyterFrontEndPlugin<void> = {
         }
         let widget = tracker.currentWidget;
         if (!widget || widget.isDisposed) {
-          const content = new DeploymentsPanel(project);
+          const content = new DeploymentsPanel(project, deployment => {
+            void commands.execute(OPEN_MONITORING, { deployment });
+          });
           widget = new MainAreaWidget({ content });
           widget.id = 'jupyter-mlp-deployments';
           widget.title.label = 'Deployments';

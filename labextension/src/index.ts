@@ -12,6 +12,7 @@ import { deploymentsPlugin, OPEN_DEPLOYMENTS } from './deploymentsPlugin';
 import { experimentsPlugin, OPEN_EXPERIMENTS } from './experimentsPlugin';
 import { platformIcon } from './icons';
 import { modelsPlugin, OPEN_MODELS } from './modelsPlugin';
+import { monitoringPlugin, OPEN_MONITORING } from './monitoringPlugin';
 import { formatApiError, validateSlug } from './permissions';
 import { OPEN_PIPELINES, pipelinesPlugin } from './pipelinesPlugin';
 import { linkFolderPlugin, notebookProjectPlugin } from './projectMarkerPlugins';
@@ -59,7 +60,8 @@ const projectsPanel: JupyterFrontEndPlugin<ICurrentProject> = {
       () => void app.commands.execute(OPEN_EXPERIMENTS),
       () => void app.commands.execute(OPEN_PIPELINES),
       () => void app.commands.execute(OPEN_MODELS),
-      () => void app.commands.execute(OPEN_DEPLOYMENTS)
+      () => void app.commands.execute(OPEN_DEPLOYMENTS),
+      () => void app.commands.execute(OPEN_MONITORING)
     );
     panel.id = 'jupyter-mlp-projects';
     panel.title.icon = platformIcon;
@@ -138,6 +140,7 @@ export default [
   pipelinesPlugin,
   modelsPlugin,
   deploymentsPlugin,
+  monitoringPlugin,
   notebookProjectPlugin,
   linkFolderPlugin,
   promoteNotebookPlugin

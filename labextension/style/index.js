@@ -5,3 +5,4 @@ import './pipelines.css';
 import './pipelines-panel.css';
 import './models.css';
 import './deployments.css';
+import './monitoring.css';

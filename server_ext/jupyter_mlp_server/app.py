@@ -12,6 +12,7 @@ from traitlets import Bool, Float, Unicode
 from jupyter_mlp.local_backend import Started, ensure_backend
 from jupyter_mlp.settings import Settings, load_settings
 
+from .dashboard import DashboardHandler
 from .handlers import BackendProxyHandler, ProjectOfHandler
 from .identity import IdentityForwarder, make_forwarder
 from .kernels import KernelEnvironment
@@ -48,6 +49,7 @@ class MLPServerApp(ExtensionApp):
         self.handlers.extend([
             (r"/mlp/api/(.*)", BackendProxyHandler),
             (r"/mlp/local/project-of", ProjectOfHandler),
+            (r"/mlp/dashboard/?", DashboardHandler),  # the stakeholder dashboard (read-only page)
         ])
 
     async def backend_base(self) -> str:

@@ -18,7 +18,10 @@ from tornado import web
 from .kernels import RULE, project_of
 
 FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "last-event-id")
-FORWARDED_RESPONSE_HEADERS = ("content-type", "retry-after", "cache-control", "content-disposition", "location")
+# content-security-policy and x-content-type-options: a window's Evidently report is served with a sandbox CSP
+# (an opaque origin for its scripts), which must reach the browser unchanged.
+FORWARDED_RESPONSE_HEADERS = ("content-type", "retry-after", "cache-control", "content-disposition", "location",
+                              "content-security-policy", "x-content-type-options")
 
 
 def _error(handler: APIHandler, status: int, code: str, message: str) -> None:
@@ -77,7 +80,8 @@ class BackendProxyHandler(APIHandler):
                 self.write(chunk)
                 if streaming:
                     await self.flush()
-            self.finish()
+            # APIHandler.finish would label every body JSON; keep the backend's type (HTML reports, files).
+            self.finish(set_content_type=resp.headers.get("content-type", "application/json"))
         except (httpx.HTTPError, asyncio.CancelledError) as e:
             self.log.warning("jupyter-mlp stream from backend broke off: %s", e)
             if not self._finished:

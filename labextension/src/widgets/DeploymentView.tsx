@@ -38,6 +38,8 @@ export interface IDeploymentViewProps {
   onChanged: () => void;
   onDeleted: () => void;
   onClose: () => void;
+  /** Open the Monitoring panel on this deployment (absent: no button). */
+  onMonitor?: () => void;
 }
 
 /** A counter that goes up every `ms` while `active`: what polls the deployment, its charts and events. */
@@ -66,7 +68,8 @@ export function DeploymentView({
   visible,
   onChanged,
   onDeleted,
-  onClose
+  onClose,
+  onMonitor
 }: IDeploymentViewProps): JSX.Element {
   const [deployment, setDeployment] = useState<Deployment | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -142,9 +145,21 @@ export function DeploymentView({
             </>
           )}
         </span>
-        <button className="jp-mlp-button jp-mlp-button-small" aria-label="Close deployment" onClick={onClose}>
-          ×
-        </button>
+        <span className="jp-mlp-actions">
+          {onMonitor && (
+            <button
+              className="jp-mlp-button jp-mlp-button-small"
+              data-testid="mlp-deployment-monitoring"
+              title="Drift, performance, alerts and retraining of this deployment"
+              onClick={onMonitor}
+            >
+              Monitoring
+            </button>
+          )}
+          <button className="jp-mlp-button jp-mlp-button-small" aria-label="Close deployment" onClick={onClose}>
+            ×
+          </button>
+        </span>
       </header>
       {d?.message && (
         <div className={d.status === 'ready' ? 'jp-mlp-hint' : 'jp-mlp-error'} role="status">

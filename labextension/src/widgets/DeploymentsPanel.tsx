@@ -29,7 +29,11 @@ export class DeploymentsPanel extends ReactWidget {
   private _pendingPrefill: IDeployPrefill | null = null;
   private _pendingTarget: string | null = null;
 
-  constructor(private readonly _store: ICurrentProject) {
+  constructor(
+    private readonly _store: ICurrentProject,
+    /** Open the Monitoring panel on a deployment (absent: no Monitoring button). */
+    private readonly _openMonitoring?: (name: string) => void
+  ) {
     super();
     this.addClass('jp-mlp-deployments');
     this.node.dataset.testid = 'mlp-deployments';
@@ -73,6 +77,7 @@ export class DeploymentsPanel extends ReactWidget {
         visibility={this._visibility}
         prefill={this._prefill}
         target={this._target}
+        openMonitoring={this._openMonitoring}
       />
     );
   }
@@ -84,9 +89,10 @@ interface IViewProps {
   visibility: ISignal<DeploymentsPanel, boolean>;
   prefill: ISignal<DeploymentsPanel, IDeployPrefill>;
   target: ISignal<DeploymentsPanel, string>;
+  openMonitoring?: (name: string) => void;
 }
 
-function DeploymentsView({ panel, store, visibility, prefill, target }: IViewProps): JSX.Element {
+function DeploymentsView({ panel, store, visibility, prefill, target, openMonitoring }: IViewProps): JSX.Element {
   const [initial] = useState(() => panel.takePending());
   const [slug, setSlug] = useState(store.get());
   const [selected, setSelected] = useState<string | null>(initial.target);
@@ -196,6 +202,7 @@ function DeploymentsView({ panel, store, visibility, prefill, target }: IViewPro
             setListToken(t => t + 1);
           }}
           onClose={() => setSelected(null)}
+          onMonitor={openMonitoring ? () => openMonitoring(selected) : undefined}
         />
       )}
       <ApiKeys

@@ -20,7 +20,8 @@ export class ProjectsPanel extends ReactWidget {
     private readonly _openExperiments?: () => void,
     private readonly _openPipelines?: () => void,
     private readonly _openModels?: () => void,
-    private readonly _openDeployments?: () => void
+    private readonly _openDeployments?: () => void,
+    private readonly _openMonitoring?: () => void
   ) {
     super();
     this.addClass('jp-mlp-panel');
@@ -47,6 +48,7 @@ export class ProjectsPanel extends ReactWidget {
         openPipelines={this._openPipelines}
         openModels={this._openModels}
         openDeployments={this._openDeployments}
+        openMonitoring={this._openMonitoring}
       />
     );
   }
@@ -59,6 +61,7 @@ interface IProjectsViewProps {
   openPipelines?: () => void;
   openModels?: () => void;
   openDeployments?: () => void;
+  openMonitoring?: () => void;
 }
 
 function ProjectsView({
@@ -67,7 +70,8 @@ function ProjectsView({
   openExperiments,
   openPipelines,
   openModels,
-  openDeployments
+  openDeployments,
+  openMonitoring
 }: IProjectsViewProps): JSX.Element {
   const [me, setMe] = useState<WhoAmI | null>(null);
   const [projects, setProjects] = useState<Project[]>([]);
@@ -238,6 +242,17 @@ function ProjectsView({
                   onClick={openDeployments}
                 >
                   Deployments
+                </button>
+              )}
+              {openMonitoring && (
+                <button
+                  className="jp-mlp-button"
+                  data-testid="mlp-open-monitoring"
+                  disabled={!current}
+                  title="Drift, performance, alerts and retraining of this project's deployments"
+                  onClick={openMonitoring}
+                >
+                  Monitoring
                 </button>
               )}
             </span>
