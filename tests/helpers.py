@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 def notebook(cells):
@@ -23,3 +29,48 @@ def wait_run(client, slug, run_id, timeout=240):
             return r
         time.sleep(1)
     raise AssertionError(f"run {run_id} did not finish: {r}")
+
+
+@dataclass
+class Receiver:
+    """What a local HTTP server received: one entry per POST with path, headers, raw body and JSON body."""
+
+    url: str
+    received: list[dict] = field(default_factory=list)
+
+    def bodies(self, path: str | None = None) -> list[dict]:
+        return [r["json"] for r in self.received if path is None or r["path"] == path]
+
+
+@contextlib.contextmanager
+def recording_server() -> Iterator[Receiver]:
+    """Stands in for Slack, Jira and any webhook receiver: records every POST and answers 200 (201 with an
+    issue key for Jira's issue creation)."""
+    rec = Receiver("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            try:
+                doc = json.loads(body)
+            except ValueError:
+                doc = None
+            rec.received.append({"path": self.path, "headers": dict(self.headers), "body": body, "json": doc})
+            issue = self.path.endswith("/rest/api/2/issue")
+            answer = json.dumps({"key": f"OPS-{len(rec.received)}"} if issue else {"ok": True}).encode()
+            self.send_response(201 if issue else 200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *a):  # noqa: ANN002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    rec.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield rec
+    finally:
+        server.shutdown()

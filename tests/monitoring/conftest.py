@@ -3,14 +3,13 @@ validated, deployed on real workers, a client key, and a local HTTP receiver tha
 
 from __future__ import annotations
 
-import json
-import threading
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 
 import httpx
 import pytest
 from monitoring_data import training_frame
+
+from tests.helpers import recording_server
 
 
 @dataclass
@@ -72,41 +71,8 @@ def monitored(backend, project, use_mlflow, monkeypatch) -> Monitored:
     return Monitored(project, "risk-api", f"{backend.url}/serve/{project}/risk-api", key.json()["key"])
 
 
-@dataclass
-class Receiver:
-    url: str
-    received: list[dict] = field(default_factory=list)
-
-    def bodies(self, path: str | None = None) -> list[dict]:
-        return [r["json"] for r in self.received if path is None or r["path"] == path]
-
-
 @pytest.fixture
 def receiver():
     """A local HTTP server that records every POST (path, headers, JSON body) and answers like Slack/Jira."""
-    got: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            try:
-                doc = json.loads(body)
-            except ValueError:
-                doc = None
-            got.append({"path": self.path, "headers": dict(self.headers), "body": body, "json": doc})
-            answer = json.dumps({"key": f"OPS-{len(got)}"} if self.path.endswith("/rest/api/2/issue") else {"ok": 1})
-            self.send_response(201 if self.path.endswith("/issue") else 200)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(answer.encode())
-
-        def log_message(self, *a):  # noqa: ANN002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    rec = Receiver(f"http://127.0.0.1:{server.server_address[1]}")
-    rec.received = got
-    yield rec
-    server.shutdown()
+    with recording_server() as rec:
+        yield rec

@@ -120,7 +120,8 @@ def test_calibrated_thresholds_keep_a_null_stream_quiet_and_catch_a_shift() -> N
     profile = drift.build_profile(frame(60_000), seed=0)
     assert profile.window_size == drift.DEFAULT_WINDOW
     m = profile.method
-    assert m["alpha"] == 0.01 and m["features_tested"] == 10 and m["per_feature_level"] == pytest.approx(0.001)
+    assert m["alpha"] == drift.DEFAULT_ALPHA and m["features_tested"] == 10
+    assert m["per_feature_level"] == pytest.approx(drift.DEFAULT_ALPHA / 10)
     assert m["held_out_rows"] == 12_000 and m["held_out_windows"] == drift.CALIBRATION_WINDOWS
     alarms = sum(drift.check_window(profile, frame(profile.window_size)).status == "drift" for _ in range(300))
     assert alarms <= 6, f"{alarms} of 300 null windows alarmed"

@@ -16,6 +16,7 @@ CELLS = [
      "from jupyter_mlp import datasets\nfrom sklearn.linear_model import LogisticRegression", ["imports"]),
     ("C = 1.0", ["parameters"]),
     ("frame = datasets.read('train')", ["stage:prep"]),
+    # Only log_model: the stage's child run must be active for the model to be linked to it (and registered).
     ("x = frame[['x1', 'x2', 'x3']]\nmodel = LogisticRegression(C=C).fit(x, frame.y)\n"
      "mlflow.sklearn.log_model(model, name='model', signature=infer_signature(x, model.predict(x)),\n"
      "                         pip_requirements=['scikit-learn'])", ["stage:train"]),
@@ -57,6 +58,8 @@ def test_sensor_drift_retrains_and_gates_decide(backend, project, use_mlflow, mo
                                                             "name": "risk"}).status_code == 201
     first = _wait(sam, project, sam.post(f"/projects/{project}/pipelines/risk/runs", json={}).json()["run_id"])
     assert first["status"] == "SUCCESS", first
+    models = sam.get(f"/projects/{project}/models").json()["items"]
+    assert [m["name"] for m in models] == ["risk"], models
     assert lena.put(f"/projects/{project}/models/risk/gates", json={
         "evaluation": {"dataset": "holdout", "target": "y"},
         "thresholds": [{"metric": "roc_auc", "op": ">=", "value": 0.8}]}).status_code == 200

@@ -410,8 +410,7 @@ async def window_report(slug: str, name: str, window_id: int, request: Request, 
         profile = service.load_profile(request.app, w.version_id)
         frame = service.log_frame(request.app, slug, d_name)
         part = frame[frame["__version"] == number].iloc[w.seq * w.rows:(w.seq + 1) * w.rows]
-        features = part.drop(columns=[c for c in part.columns if c.startswith("__")])
-        return drift.evidently_html(profile, features)
+        return drift.evidently_html(profile, service.window_features(part))
 
     try:
         html = await run_in_threadpool(render)

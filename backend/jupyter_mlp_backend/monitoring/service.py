@@ -213,7 +213,8 @@ def log_frame(app, slug: str, deployment: str):  # noqa: ANN001, ANN201
             continue
     schema = protocol.Schema(None)
     cols: dict[str, list[Any]] = {}
-    meta: dict[str, list[Any]] = {"__pid": [], "__ts": [], "__version": [], "__pred": [], "__label": []}
+    meta: dict[str, list[Any]] = {"__pid": [], "__ts": [], "__version": [], "__pred": [], "__label": [],
+                                  "__keys": []}  # which columns each request sent (absent is not the same as null)
     skipped = 0
     for r in sorted(preds, key=lambda r: r["ts"]):
         body = r["request"].encode()
@@ -238,6 +239,7 @@ def log_frame(app, slug: str, deployment: str):  # noqa: ANN001, ANN201
         meta["__version"].extend([r["version"]] * n)
         meta["__pred"].extend(_predictions(r["response"], n))
         meta["__label"].extend(row_labels)
+        meta["__keys"].extend(["\x1f".join(parsed.columns)] * n)
     frame = pd.DataFrame({**cols, **meta})
     frame.attrs["skipped_requests"] = skipped
     known = {r["prediction_id"] for r in preds}
@@ -397,8 +399,7 @@ def _windows_for(app, monitor_id: int, frame, profiles: dict[int, Any], baseline
                 perf = performance(rows, baselines.get(version_id, {}).get("metrics", {}), tolerance)
                 if w is None:
                     profile = profiles.get(version_id)
-                    features = rows.drop(columns=[c for c in rows.columns if c.startswith("__")])
-                    features = features.dropna(axis=1, how="all") if len(features.columns) else features
+                    features = window_features(rows)
                     if profile is None:
                         result = {"status": "insufficient data", "rows": len(rows), "features": [],
                                   "added_columns": [], "missing_columns": [],
@@ -414,6 +415,15 @@ def _windows_for(app, monitor_id: int, frame, profiles: dict[int, Any], baseline
                 w.labelled, w.performance = labelled, json.dumps(perf, default=_jsonable)
         s.commit()
     return new
+
+
+def window_features(rows):  # noqa: ANN001, ANN201
+    """The feature columns of a window: those its requests sent (a column no request sent is missing, one sent
+    as null is all-NaN — drift tells the two apart)."""
+    sent = set()
+    for keys in rows["__keys"].unique():
+        sent.update(k for k in keys.split("\x1f") if k)
+    return rows[[c for c in rows.columns if not c.startswith("__") and c in sent]]
 
 
 def _jsonable(v: Any) -> Any:
