@@ -73,6 +73,8 @@ def test_sensor_drift_retrains_and_gates_decide(backend, project, use_mlflow, mo
         "window_size": WINDOW, "retrain": True, "retrain_on": "drift", "cooldown_s": 0})
     assert mon.status_code == 200, mon.text
     assert mon.json()["profile"]["status"] == "ready", mon.json()
+    # The stage that logged the model read nothing itself; the reference is what the pipeline's stages read.
+    assert mon.json()["profile"]["dataset"] == "train", mon.json()["profile"]
 
     # New rows arrive in the training table; traffic drifts. Nobody presses anything: the sensor notices.
     more, more_y = training_frame(1000, seed=9)

@@ -626,7 +626,8 @@ async def dashboard(request: Request, db: DB, who: Caller) -> Dashboard:
                     pm = json.loads(w.performance or "{}")
                     perf.append({"end": _iso(w.end_ts), "labelled": w.labelled, "status": pm.get("status"),
                                  "metrics": pm.get("metrics", {})})
-                status = ws[0].status if ws else "waiting"
+                current = [w for w in ws if w.version_id == d.version_id]  # the served version's newest window
+                status = current[0].status if current else "waiting"
                 db.commit()
                 return status, firing, perf
 

@@ -67,7 +67,9 @@ def _schema_names(app, slug: str, deployment: str, number: int) -> list[str] | N
     return Schema.from_mlmodel(yaml.safe_load(path.read_text())).names
 
 
-def _training_candidates(lineage: dict[str, Any]) -> list[tuple[str, int | None]]:
+def _training_candidates(lineage: dict[str, Any], evaluation: str | None = None) -> list[tuple[str, int | None]]:
+    """Datasets the version was trained on: what its run (or its pipeline's stages) read first, then the snapshots
+    its pipeline run pinned — less the gates' evaluation table, unless training read it."""
     data = lineage.get("data") or {}
     out: list[tuple[str, int | None]] = []
     def snap_id(v: Any) -> int | None:  # lineage may carry ids as text (19 digits do not survive JSON numbers)
@@ -80,13 +82,13 @@ def _training_candidates(lineage: dict[str, Any]) -> list[tuple[str, int | None]
         if r.get("name"):
             out.append((r["name"], snap_id(r.get("snapshot_id"))))
     for name, snap in (data.get("pinned") or {}).items():
-        if (name, snap_id(snap)) not in out:
+        if (name, snap_id(snap)) not in out and name != evaluation:
             out.append((name, snap_id(snap)))
     return out
 
 
 def build_reference(app, slug: str, version_id: int, features: list[str] | None, window_size: int,  # noqa: ANN001
-                    target: str | None) -> ReferenceProfile:
+                    target: str | None, evaluation: str | None = None) -> ReferenceProfile:
     """Profile the version's training snapshot and calibrate its thresholds (runs in a worker thread)."""
     import pandas as pd
 
@@ -97,7 +99,7 @@ def build_reference(app, slug: str, version_id: int, features: list[str] | None,
         v = s.get(ModelVersion, version_id)
         lineage = json.loads(v.lineage or "{}")
     chosen, frame, why = None, None, "its lineage records no dataset snapshot it was trained on"
-    for name, snap in _training_candidates(lineage):
+    for name, snap in _training_candidates(lineage, evaluation):
         try:
             data, snapshot = app.state.datasets.read(slug, name, snap)
         except LookupError:
@@ -138,7 +140,7 @@ def build_reference(app, slug: str, version_id: int, features: list[str] | None,
 
 async def ensure_profile(app, slug: str, deployment: str, version_id: int, window_size: int,  # noqa: ANN001
                          fresh: bool = False) -> ReferenceProfile:
-    def existing() -> tuple[ReferenceProfile | None, int, str | None]:
+    def existing() -> tuple[ReferenceProfile | None, int, str | None, str | None]:
         with app.state.db.session() as s:
             row = s.execute(select(ReferenceProfile).where(ReferenceProfile.version_id == version_id)
                             ).scalar_one_or_none()
@@ -147,15 +149,16 @@ async def ensure_profile(app, slug: str, deployment: str, version_id: int, windo
             target = (gates.get("evaluation") or {}).get("target")
             if row is not None:
                 s.expunge(row)
-            return row, v.version, target
+            return row, v.version, target, (gates.get("evaluation") or {}).get("dataset")
 
-    row, number, target = await run_in_threadpool(existing)
+    row, number, target, evaluation = await run_in_threadpool(existing)
     features = await run_in_threadpool(_schema_names, app, slug, deployment, number)
     if row is not None and not fresh and row.status == "ready" and row.window_size == window_size:
         have = [f.get("feature") for f in json.loads(row.features or "[]")]
         if features is None or sorted(have) == sorted(features):
             return row
-    return await run_in_threadpool(build_reference, app, slug, version_id, features, window_size, target)
+    return await run_in_threadpool(build_reference, app, slug, version_id, features, window_size, target,
+                                   evaluation)
 
 
 def load_profile(app, version_id: int):  # noqa: ANN001, ANN201
@@ -626,9 +629,6 @@ async def _evaluate(app, request, monitor_id: int) -> Outcome:  # noqa: ANN001
             return [s.get(Alert, i).key for i in ids]
 
     out.fired, out.resolved = await run_in_threadpool(names_of, fired), await run_in_threadpool(names_of, resolved)
-    from . import retraining
-
-    out.retraining = await retraining.step(app, request, monitor_id, fired)
 
     def finish() -> None:
         with app.state.db.session() as s:
@@ -644,6 +644,9 @@ async def _evaluate(app, request, monitor_id: int) -> Outcome:  # noqa: ANN001
             s.commit()
 
     await run_in_threadpool(finish)
+    from . import retraining
+
+    out.retraining = await retraining.step(app, request, monitor_id, fired)
     out.message = message
     return out
 

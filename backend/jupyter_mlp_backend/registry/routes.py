@@ -266,6 +266,16 @@ async def register_version(request: Request, db: DB, who: Identity, slug: str, n
     src = await service.resolve_source(exp, ids, run_id, artifact_path)
     run = (await exp.mlflow.client.get("/api/2.0/mlflow/runs/get", params={"run_id": run_id})).json()["run"]
     pipeline = await run_in_threadpool(_pipeline_of_run, db, slug, run)
+    if pipeline is not None:
+        # What every stage of the pipeline run read: the stage that logs the model often gets its data from an
+        # earlier stage, so its own run records no read (drift references are built from these).
+        parent = {t["key"]: t["value"] for t in run["data"].get("tags", [])}["mlflow.parentRunId"]
+        siblings = await exp.mlflow.client.post("/api/2.0/mlflow/runs/search", json={
+            "experiment_ids": [run["info"]["experiment_id"]], "filter": f"tags.mlflow.parentRunId = '{parent}'",
+            "max_results": 100})
+        pipeline["stage_reads"] = [t["value"] for r in (siblings.json().get("runs", []) if siblings.status_code == 200
+                                                        else []) for t in r["data"].get("tags", [])
+                                   if t["key"] == "mlp.datasets"]
     folder = Path(tempfile.mkdtemp(prefix="mlp-register-"))
     try:  # hashed as they arrive; never loaded
         files = await service.download_tree(exp, src.base, folder)
@@ -512,7 +522,8 @@ def _input_names(folder: Path) -> list[str] | None:
         return None
 
 
-def _profile_later(app, slug: str, version_id: int, inputs: list[str] | None, target: str | None) -> None:  # noqa: ANN001
+def _profile_later(app, slug: str, version_id: int, inputs: list[str] | None, target: str | None,  # noqa: ANN001
+                   evaluation: str | None) -> None:
     """A validated version gets its drift reference (training data profile, calibrated thresholds) in the
     background; a monitor created before it is done builds it itself."""
     from ..monitoring import drift, service as monitoring
@@ -520,7 +531,7 @@ def _profile_later(app, slug: str, version_id: int, inputs: list[str] | None, ta
     async def build() -> None:
         try:
             await run_in_threadpool(monitoring.build_reference, app, slug, version_id, inputs, drift.DEFAULT_WINDOW,
-                                    target)
+                                    target, evaluation)
         except Exception:  # noqa: BLE001 - logged; the monitor retries
             import logging
 
@@ -609,7 +620,8 @@ async def promote(slug: str, name: str, version: int, body: AliasRequest, reques
         await _move_alias(request, db, who.user, slug, m, v, body.alias, d.id)
     if passed and not await run_in_threadpool(_has_profile, db, v.id):
         _profile_later(request.app, slug, v.id, evidence.get("inputs"),
-                       cfg.evaluation.target if cfg.evaluation else None)
+                       cfg.evaluation.target if cfg.evaluation else None,
+                       cfg.evaluation.dataset if cfg.evaluation else None)
     out = await run_in_threadpool(lambda: (_decision_out(db, db.get(GateDecision, d.id)), db.commit())[0])
     return out
 

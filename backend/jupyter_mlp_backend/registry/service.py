@@ -144,10 +144,12 @@ def lineage(run: dict[str, Any], pipeline: dict[str, Any] | None, home: Path) ->
     """sha256 digests of data, configuration, code and environment of the run that made a model."""
     tags = {t["key"]: t["value"] for t in run["data"].get("tags", [])}
     params = {p["key"]: p["value"] for p in run["data"].get("params", [])}
-    try:
-        reads = json.loads(tags.get("mlp.datasets", "[]"))
-    except ValueError:
-        reads = []
+    reads: list[Any] = []
+    for text in [tags.get("mlp.datasets", "[]"), *(pipeline or {}).get("stage_reads", [])]:
+        try:
+            reads += [r for r in json.loads(text) if r not in reads]
+        except (ValueError, TypeError):
+            continue
     pinned = (pipeline or {}).get("snapshots") or {}
     if not pinned:
         try:

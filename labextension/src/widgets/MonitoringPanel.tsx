@@ -172,8 +172,8 @@ function DeploymentPicker({
     }
   }, [slug]);
 
-  // The list changes rarely: loaded when the project changes and every few ticks.
-  const slow = Math.floor(tick / 6);
+  // Loaded when the project changes and every other tick: a retraining moves the served version.
+  const slow = Math.floor(tick / 2);
   useEffect(() => {
     void load();
   }, [load, slow]);
