@@ -353,7 +353,8 @@ class Monitor(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False,
                                                unique=True)
-    window_size: Mapped[int] = mapped_column(nullable=False)
+    window_size: Mapped[int] = mapped_column(nullable=False)  # rows per window (and what thresholds expect)
+    window_seconds: Mapped[int | None] = mapped_column(nullable=True)  # set: windows by time instead of count
     tolerance: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON {metric: allowed loss}
     retrain: Mapped[bool] = mapped_column(nullable=False, default=False)
     retrain_on: Mapped[str] = mapped_column(String(16), nullable=False, default="any")  # drift performance any
@@ -362,6 +363,7 @@ class Monitor(Base):
     created_by: Mapped[str] = mapped_column(String(128), nullable=False)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     evaluated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    pending_rows: Mapped[int] = mapped_column(nullable=False, default=0)  # served rows not yet in a window
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 

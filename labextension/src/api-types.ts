@@ -2018,7 +2018,7 @@ export interface components {
             model: string;
             /**
              * Pending Rows
-             * @description Predictions of the served version not yet in a full window
+             * @description Scored rows of the served version not yet in a complete window, as of the last evaluation
              */
             pending_rows: number;
             profile: components["schemas"]["ProfileOut"] | null;
@@ -2037,6 +2037,8 @@ export interface components {
             };
             /** Version */
             version: number;
+            /** Window Seconds */
+            window_seconds: number | null;
             /** Window Size */
             window_size: number;
         };
@@ -2072,6 +2074,11 @@ export interface components {
             tolerance?: {
                 [key: string]: number;
             };
+            /**
+             * Window Seconds
+             * @description Windows by time instead of count: the predictions of each slice of this many seconds (UTC clock), evaluated once the slice has ended. Thresholds stay calibrated for window_size rows (KS p-values hold for any size; PSI thresholds scale with the rows a window has)
+             */
+            window_seconds?: number | null;
             /**
              * Window Size
              * @description Predictions per window (default: the platform's, see the docs)

@@ -41,6 +41,11 @@ class MonitorRequest(BaseModel):
 
     window_size: int | None = Field(default=None, ge=50, le=1_000_000,
                                     description="Predictions per window (default: the platform's, see the docs)")
+    window_seconds: int | None = Field(
+        default=None, ge=60, le=30 * 86400,
+        description="Windows by time instead of count: the predictions of each slice of this many seconds (UTC "
+                    "clock), evaluated once the slice has ended. Thresholds stay calibrated for window_size rows "
+                    "(KS p-values hold for any size; PSI thresholds scale with the rows a window has)")
     tolerance: dict[Metric, Annotated[float, Field(ge=0, le=1e9)]] = Field(
         default_factory=dict, description="Allowed loss per metric against the validated baseline (absolute; "
                                           "default 0.05 for roc_auc, f1 and ece, 10% of the baseline for rmse)")
@@ -70,6 +75,7 @@ class MonitorOut(BaseModel):
     model: str
     version: int
     window_size: int
+    window_seconds: int | None
     tolerance: dict[str, float]
     retrain: bool
     retrain_on: str
@@ -82,7 +88,8 @@ class MonitorOut(BaseModel):
     profile: ProfileOut | None
     baseline: dict[str, Any]
     status: str = Field(description="The newest window's drift status, or 'waiting' before the first full window")
-    pending_rows: int = Field(description="Predictions of the served version not yet in a full window")
+    pending_rows: int = Field(description="Scored rows of the served version not yet in a complete window, as of "
+                                          "the last evaluation")
     firing: int
 
 
@@ -230,22 +237,21 @@ def _profile_out(row: ReferenceProfile | None, number: int) -> ProfileOut | None
                       created_at=_iso(row.created_at))
 
 
-def _monitor_out(db: DB, m: Monitor, d: Deployment, pending: int = 0) -> MonitorOut:
+def _monitor_out(db: DB, m: Monitor, d: Deployment) -> MonitorOut:
     v = db.get(ModelVersion, d.version_id)
     prof = db.execute(select(ReferenceProfile).where(ReferenceProfile.version_id == d.version_id)).scalar_one_or_none()
     latest = db.execute(select(MonitorWindow).where(MonitorWindow.monitor_id == m.id,
                                                     MonitorWindow.version_id == d.version_id)
                         .order_by(MonitorWindow.seq.desc())).scalars().first()
-    served = db.execute(select(func.coalesce(func.sum(MonitorWindow.rows), 0)).where(
-        MonitorWindow.monitor_id == m.id, MonitorWindow.version_id == d.version_id)).scalar_one()
     firing = db.execute(select(func.count()).select_from(Alert).where(Alert.monitor_id == m.id,
                                                                       Alert.state == "firing")).scalar_one()
     return MonitorOut(deployment=d.name, model=d.model.name, version=v.version, window_size=m.window_size,
+                      window_seconds=m.window_seconds,
                       tolerance=json.loads(m.tolerance or "{}"), retrain=m.retrain, retrain_on=m.retrain_on,
                       cooldown_s=m.cooldown_s, enabled=m.enabled, created_by=m.created_by,
                       created_at=_iso(m.created_at), evaluated_at=_iso(m.evaluated_at), message=m.message,
                       profile=_profile_out(prof, v.version), baseline=service.baseline_of(db, d.version_id),
-                      status=latest.status if latest else "waiting", pending_rows=max(0, pending - int(served)),
+                      status=latest.status if latest else "waiting", pending_rows=m.pending_rows,
                       firing=firing)
 
 
@@ -281,20 +287,6 @@ def _retraining_out(db: DB, r: Retraining, d_name: str) -> RetrainingOut:
                          updated_at=_iso(r.updated_at))
 
 
-async def _count_pending(request: Request, slug: str, d_name: str, version: int) -> int:
-    from ..serving import predlog
-
-    def count() -> int:
-        try:
-            t = request.app.state.datasets.scan(slug, predlog.table_name("predictions", d_name),
-                                                row_filter=f"version == {int(version)}")
-        except LookupError:
-            return 0
-        return t.num_rows
-
-    return await run_in_threadpool(count)
-
-
 # --- monitors ---------------------------------------------------------------------------------------------------
 
 @router.put("/projects/{slug}/deployments/{name}/monitor", response_model=MonitorOut,
@@ -313,6 +305,7 @@ async def put_monitor(slug: str, name: str, body: MonitorRequest, request: Reque
                         window_size=body.window_size or drift.DEFAULT_WINDOW)
             db.add(m)
         m.window_size = body.window_size or m.window_size or drift.DEFAULT_WINDOW
+        m.window_seconds = body.window_seconds
         m.tolerance, m.retrain, m.retrain_on = json.dumps(body.tolerance), body.retrain, body.retrain_on
         m.cooldown_s, m.enabled = body.cooldown_s, body.enabled
         if body.retrain:
@@ -343,17 +336,15 @@ def _note(db: DB, slug: str, name: str, message: str) -> None:
 @router.get("/projects/{slug}/deployments/{name}/monitor", response_model=MonitorOut,
             summary="A deployment's monitor: reference profile, thresholds, baseline, status")
 async def get_monitor(slug: str, name: str, request: Request, db: DB, who: Caller) -> MonitorOut:
-    def load() -> tuple[Monitor, Deployment, int]:
+    def load() -> tuple[Monitor, Deployment]:
         g = require(db, who, slug, Action.read_monitoring, target=name)
         d = _deployment(db, g.project.id, name)
         m = _monitor(db, d)
-        number = db.get(ModelVersion, d.version_id).version
         db.commit()
-        return m, d, number
+        return m, d
 
-    m, d, number = await run_in_threadpool(load)
-    pending = await _count_pending(request, slug, d.name, number)
-    return await run_in_threadpool(lambda: (_monitor_out(db, m, d, pending), db.commit())[0])
+    m, d = await run_in_threadpool(load)
+    return await run_in_threadpool(lambda: (_monitor_out(db, m, d), db.commit())[0])
 
 
 @router.post("/projects/{slug}/deployments/{name}/monitor/evaluate", response_model=EvaluationOut,
@@ -392,7 +383,7 @@ def list_windows(slug: str, name: str, db: DB, who: Caller, page: Paging) -> Win
 async def window_report(slug: str, name: str, window_id: int, request: Request, db: DB, who: Caller) -> Response:
     from . import drift
 
-    def load() -> tuple[MonitorWindow, str, int]:
+    def load() -> tuple[MonitorWindow, str, int, int, int | None]:
         g = require(db, who, slug, Action.read_monitoring, target=f"{name}/window:{window_id}")
         d = _deployment(db, g.project.id, name)
         m = _monitor(db, d)
@@ -402,15 +393,17 @@ async def window_report(slug: str, name: str, window_id: int, request: Request, 
         number = db.get(ModelVersion, w.version_id).version
         db.expunge(w)
         db.commit()
-        return w, d.name, number
+        return w, d.name, number, m.window_size, m.window_seconds
 
-    w, d_name, number = await run_in_threadpool(load)
+    w, d_name, number, size, seconds = await run_in_threadpool(load)
 
     def render() -> str:
         profile = service.load_profile(request.app, w.version_id)
         frame = service.log_frame(request.app, slug, d_name)
-        part = frame[frame["__version"] == number].iloc[w.seq * w.rows:(w.seq + 1) * w.rows]
-        return drift.evidently_html(profile, service.window_features(part))
+        rows = dict(service.cut(frame[frame["__version"] == number], size, seconds)).get(w.seq)
+        if rows is None:
+            raise FileNotFoundError(w.seq)
+        return drift.evidently_html(profile, service.window_features(rows))
 
     try:
         html = await run_in_threadpool(render)

@@ -370,9 +370,24 @@ class State:
         return self.locks.setdefault(monitor_id, asyncio.Lock())
 
 
+def cut(part, window_size: int, window_seconds: int | None, now: datetime | None = None):  # noqa: ANN001, ANN201
+    """A version's predictions (time order) as complete windows [(seq, rows)]: by count, `window_size` rows each
+    (seq counts windows); by time, the predictions of each `window_seconds` slice of the clock that has ended
+    (seq is the slice's number since the epoch). The predictions after the last complete window wait."""
+    import pandas as pd
+
+    if not window_seconds:
+        return [(i, part.iloc[i * window_size:(i + 1) * window_size]) for i in range(len(part) // window_size)]
+    now = now or datetime.now(timezone.utc)
+    bucket = (part["__ts"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=window_seconds)
+    current = int(now.timestamp()) // window_seconds
+    return [(int(b), rows) for b, rows in part.groupby(bucket, sort=True) if int(b) < current]
+
+
 def _windows_for(app, monitor_id: int, frame, profiles: dict[int, Any], baselines, tolerance,  # noqa: ANN001
-                 window_size: int) -> int:
-    """Store every newly full window; recompute the performance of the newest ones. Returns how many were new."""
+                 window_size: int, window_seconds: int | None = None) -> int:
+    """Store every newly complete window; recompute the performance of the newest ones; note how many of the
+    served version's rows wait for the next window. Returns how many windows were new."""
     from . import drift
 
     db = app.state.db
@@ -388,13 +403,14 @@ def _windows_for(app, monitor_id: int, frame, profiles: dict[int, Any], baseline
             version_id = numbers.get(int(number))
             if version_id is None:
                 continue
-            full = len(part) // window_size
-            recent = max(0, full - PERF_WINDOWS)
-            for seq in range(full):
+            windows = cut(part, window_size, window_seconds)
+            if version_id == d.version_id:
+                mon.pending_rows = len(part) - sum(len(rows) for _, rows in windows)
+            recent = {seq for seq, _ in windows[-PERF_WINDOWS:]}
+            for seq, rows in windows:
                 key = (version_id, seq)
-                if key in stored and seq < recent:
+                if key in stored and seq not in recent:
                     continue
-                rows = part.iloc[seq * window_size:(seq + 1) * window_size]
                 labelled = int(rows["__label"].notna().sum())
                 w = stored.get(key)
                 if w is not None and w.labelled == labelled and w.performance is not None:
@@ -619,7 +635,7 @@ async def _evaluate(app, request, monitor_id: int) -> Outcome:  # noqa: ANN001
     profiles, baselines = await run_in_threadpool(prepare)
     tolerance = json.loads(mon.tolerance or "{}")
     out.windows = await run_in_threadpool(_windows_for, app, monitor_id, frame, profiles, baselines, tolerance,
-                                          mon.window_size)
+                                          mon.window_size, mon.window_seconds)
     fired, resolved = await run_in_threadpool(_update_alerts, app, monitor_id)
     if fired or resolved:
         await deliver(app, fired + resolved)

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("project_id", sa.Integer, _fk("projects"), nullable=False, index=True),
         sa.Column("deployment_id", sa.Integer, _fk("deployments"), nullable=False, unique=True),
         sa.Column("window_size", sa.Integer, nullable=False),
+        sa.Column("window_seconds", sa.Integer, nullable=True),
         sa.Column("tolerance", sa.Text, nullable=False),
         sa.Column("retrain", sa.Boolean, nullable=False),
         sa.Column("retrain_on", sa.String(16), nullable=False),
@@ -50,6 +51,7 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(128), nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("evaluated_at", sa.DateTime, nullable=True),
+        sa.Column("pending_rows", sa.Integer, nullable=False, server_default="0"),
         sa.Column("message", sa.Text, nullable=True),
     )
     op.create_table(
