@@ -35,3 +35,35 @@ def test_a_column_no_request_sent_is_absent_not_null():
     rows = pd.DataFrame({"a": [1.0, 2.0], "b": [None, None], "c": [None, None], "__keys": ["a\x1fb", "a\x1fb"],
                          "__ts": pd.to_datetime(["2026-11-30", "2026-11-30"], utc=True)})
     assert list(window_features(rows).columns) == ["a", "b"]  # b was sent as null; c was never sent
+
+
+def _labelled(pred, label) -> pd.DataFrame:  # noqa: ANN001
+    return pd.DataFrame({"__pred": list(pred), "__label": list(label)})
+
+
+def test_performance_with_probabilities_has_calibration_and_compares_with_the_baseline():
+    import numpy as np
+
+    from jupyter_mlp_backend.monitoring.service import performance
+
+    rng = np.random.default_rng(0)
+    p = rng.random(2000)
+    y = (rng.random(2000) < p).astype(int)  # calibrated: the outcome happens with the predicted probability
+    good = performance(_labelled(p, y), {"roc_auc": 0.84, "ece": 0.02}, {})
+    assert good["status"] == "ok" and good["metrics"]["ece"] < 0.05 and 0.8 < good["metrics"]["roc_auc"] < 0.9
+    overconfident = np.where(p > 0.5, 0.99, 0.01)  # same ranking of cases, confidence it does not have
+    bad = performance(_labelled(overconfident, y), {"roc_auc": 0.84, "ece": 0.02}, {"roc_auc": 0.5})
+    checks = {c["metric"]: c for c in bad["checks"]}
+    assert bad["status"] == "degraded" and checks["ece"]["degraded"] and not checks["roc_auc"]["degraded"]
+    assert checks["ece"]["value"] > 0.2
+
+
+def test_performance_rmse_tolerance_is_relative_and_few_labels_are_said():
+    from jupyter_mlp_backend.monitoring.service import performance
+
+    y = [float(i % 7) for i in range(100)]
+    off = [v + 1.0 for v in y]  # rmse 1.0
+    assert performance(_labelled(off, y), {"rmse": 0.95}, {})["status"] == "ok"  # within 10% of 0.95
+    assert performance(_labelled(off, y), {"rmse": 0.8}, {})["status"] == "degraded"
+    few = performance(_labelled(off[:10], y[:10]), {"rmse": 0.8}, {})
+    assert few["status"] == "insufficient data" and "10 labelled" in few["message"]
