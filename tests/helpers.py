@@ -74,3 +74,18 @@ def recording_server() -> Iterator[Receiver]:
         yield rec
     finally:
         server.shutdown()
+
+
+def serve_frame(base: str, key: str, frame, rows: int = 50) -> list[str]:  # noqa: ANN001
+    """Score a DataFrame at a deployment's URL in requests of `rows` rows (dataframe_split); their prediction ids."""
+    import httpx
+
+    ids = []
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
+        for i in range(0, len(frame), rows):
+            part = frame.iloc[i:i + rows]
+            r = c.post("/invocations", json={"dataframe_split": {"columns": list(part.columns),
+                                                                  "data": part.values.tolist()}})
+            assert r.status_code == 200, r.text
+            ids.append(r.headers["x-prediction-id"])
+    return ids

@@ -8,11 +8,10 @@ from __future__ import annotations
 import getpass
 import time
 
-import httpx
 import pytest
 
 from tests.browser.test_projects_panel import open_panel
-from tests.helpers import notebook, recording_server
+from tests.helpers import notebook, recording_server, serve_frame
 
 pytestmark = pytest.mark.browser
 
@@ -81,15 +80,6 @@ def served(platform, use_mlflow, monkeypatch):
     return f"{client.url}/serve/acme/risk-api", key
 
 
-def _serve(base: str, key: str, frame) -> None:  # noqa: ANN001
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
-        for i in range(0, len(frame), 50):
-            part = frame.iloc[i:i + 50]
-            r = c.post("/invocations", json={"dataframe_split": {"columns": list(part.columns),
-                                                                  "data": part.values.tolist()}})
-            assert r.status_code == 200, r.text
-
-
 def test_drift_alert_webhook_retraining_and_dashboard(platform, served, page, shot):
     base, key = served
     page.goto(platform)
@@ -131,7 +121,7 @@ def test_drift_alert_webhook_retraining_and_dashboard(platform, served, page, sh
         # Traffic whose x2 moved by one standard deviation; the sensor (every 5 s) evaluates the monitor.
         drifted, _ = _frame(WINDOW, 13)
         drifted["x2"] = drifted["x2"] + 1.0
-        _serve(base, key, drifted)
+        serve_frame(base, key, drifted)
         page.locator("[data-testid='heat-x2-0'][data-status='drift']").wait_for(timeout=120_000)
         assert page.locator("[data-testid='heat-x1-0']").get_attribute("data-status") == "ok"
         alert = page.locator("[data-testid='alert-row-drift:x2']").first

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from monitoring_data import training_frame
 
-from tests.helpers import recording_server
+from tests.helpers import recording_server, serve_frame
 
 
 @dataclass
@@ -21,15 +21,7 @@ class Monitored:
 
     def serve(self, frame) -> list[str]:  # noqa: ANN001
         """Score a frame in requests of 50 rows; returns their prediction ids."""
-        ids = []
-        with httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {self.key}"}, timeout=60) as c:
-            for i in range(0, len(frame), 50):
-                part = frame.iloc[i:i + 50]
-                r = c.post("/invocations", json={"dataframe_split": {"columns": list(part.columns),
-                                                                      "data": part.values.tolist()}})
-                assert r.status_code == 200, r.text
-                ids.append(r.headers["x-prediction-id"])
-        return ids
+        return serve_frame(self.base, self.key, frame)
 
     def label(self, labels: list[dict]) -> httpx.Response:
         with httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {self.key}"}, timeout=60) as c:

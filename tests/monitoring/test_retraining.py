@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 
-import httpx
 from monitoring_data import training_frame
 
 from tests.helpers import notebook as _nb
+from tests.helpers import serve_frame
 from tests.helpers import wait_run as _wait
 
 CELLS = [
@@ -22,15 +22,6 @@ CELLS = [
      "                         pip_requirements=['scikit-learn'])", ["stage:train"]),
 ]
 WINDOW = 200
-
-
-def _serve(base: str, key: str, frame) -> None:  # noqa: ANN001
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
-        for i in range(0, len(frame), 50):
-            part = frame.iloc[i:i + 50]
-            r = c.post("/invocations", json={"dataframe_split": {"columns": list(part.columns),
-                                                                  "data": part.values.tolist()}})
-            assert r.status_code == 200, r.text
 
 
 def _until(fn, timeout: float, what: str):  # noqa: ANN001, ANN202
@@ -81,7 +72,7 @@ def test_sensor_drift_retrains_and_gates_decide(backend, project, use_mlflow, mo
     datasets.register("train", more.assign(y=more_y), mode="append")
     drifted, _ = training_frame(WINDOW, seed=13)
     drifted["x2"] = drifted["x2"] + 1.0
-    _serve(base, key, drifted)
+    serve_frame(base, key, drifted)
 
     def retraining(status: str):  # noqa: ANN202
         def check():  # noqa: ANN202
@@ -107,7 +98,7 @@ def test_sensor_drift_retrains_and_gates_decide(backend, project, use_mlflow, mo
     assert lena.put(f"/projects/{project}/models/risk/gates", json={
         "evaluation": {"dataset": "holdout", "target": "y"},
         "thresholds": [{"metric": "roc_auc", "op": ">=", "value": 0.9999}]}).status_code == 200
-    _serve(base, key, drifted)
+    serve_frame(base, key, drifted)
     failed = _until(retraining("gates failed"), 400, "the second retraining's gate decision")
     assert failed["version"] == 3 and "roc_auc" in failed["message"], failed
     assert sam.get(f"/projects/{project}/deployments/risk-api").json()["version"] == 2

@@ -76,8 +76,8 @@ async def _launch(app, request, db, mon: Monitor, d: Deployment, slug: str, aler
     try:
         out = await runs._launch(request, db, who, slug, project_id, pipeline, pv_id, digest, params, current, None)
     except MLPError as e:
-        await run_in_threadpool(lambda: _set(db, db.get(Retraining, r.id), slug, "failed",
-                                             f"the pipeline could not be launched: {e}"))
+        await run_in_threadpool(_set, db, db.get(Retraining, r.id), slug, "failed",
+                                f"the pipeline could not be launched: {e}")
         return r
     await run_in_threadpool(lambda: _set(db, db.get(Retraining, r.id), slug, "launched",
                                          f"{pipeline} run {out.run_id} on the current snapshots",

@@ -21,6 +21,7 @@ from ..errors import Invalid, NotFound, Unauthenticated
 from ..identity import bearer_token
 from ..orm import (Alert, Deployment, Membership, ModelVersion, Monitor, MonitorWindow, Project, ReferenceProfile,
                    Retraining, Webhook, WebhookDelivery, utcnow)
+from ..serving.routes import _deployment
 from . import service
 
 router = APIRouter(tags=["monitoring"])
@@ -212,14 +213,6 @@ class TickResult(BaseModel):
 
 # --- helpers ----------------------------------------------------------------------------------------------------
 
-def _deployment(db: DB, project_id: int, name: str) -> Deployment:
-    d = db.execute(select(Deployment).where(Deployment.project_id == project_id, Deployment.name == name)
-                   ).scalar_one_or_none()
-    if d is None:
-        raise NotFound(f"Deployment '{name}' not found")
-    return d
-
-
 def _monitor(db: DB, d: Deployment) -> Monitor:
     m = db.execute(select(Monitor).where(Monitor.deployment_id == d.id)).scalar_one_or_none()
     if m is None:
@@ -322,7 +315,7 @@ async def put_monitor(slug: str, name: str, body: MonitorRequest, request: Reque
     try:
         await _sync_dagster(request, db)  # the sensor that evaluates monitors
     except Exception as e:  # noqa: BLE001 - the monitor works without the sensor ("check now"); say so
-        await run_in_threadpool(lambda: _note(db, slug, d_name, f"Dagster's sensor is not running: {e}"))
+        await run_in_threadpool(_note, db, slug, d_name, f"Dagster's sensor is not running: {e}")
     return await get_monitor(slug, name, request, db, who)
 
 
