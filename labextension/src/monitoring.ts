@@ -865,6 +865,8 @@ export function retrainingChain(r: Retraining): IChainStep[] {
 /** The monitor form's inputs, as typed. */
 export interface IMonitorInput {
   windowSize: string;
+  /** Empty: windows by count; seconds: windows by time (the predictions of each ended clock slice). */
+  windowSeconds: string;
   retrain: boolean;
   retrainOn: 'drift' | 'performance' | 'any';
   cooldownS: string;
@@ -872,13 +874,14 @@ export interface IMonitorInput {
   tolerance: Record<PerfMetric, string>;
 }
 
-export type MonitorField = 'window_size' | 'cooldown_s' | `tolerance.${PerfMetric}`;
+export type MonitorField = 'window_size' | 'window_seconds' | 'cooldown_s' | `tolerance.${PerfMetric}`;
 
 /** The form's inputs: empty for a new monitor, the monitor's settings to change one. */
 export function monitorInput(m?: MonitorOut | null): IMonitorInput {
   const tol = (k: PerfMetric) => (m && typeof m.tolerance[k] === 'number' ? String(m.tolerance[k]) : '');
   return {
     windowSize: m ? String(m.window_size) : '',
+    windowSeconds: m?.window_seconds ? String(m.window_seconds) : '',
     retrain: m?.retrain ?? false,
     retrainOn: (m?.retrain_on as IMonitorInput['retrainOn']) ?? 'any',
     cooldownS: m ? String(m.cooldown_s) : '3600',
@@ -908,6 +911,17 @@ export function monitorRequest(
     }
   } else {
     request.window_size = null;
+  }
+  const seconds = input.windowSeconds.trim();
+  if (seconds) {
+    const n = Number(seconds);
+    if (!Number.isInteger(n) || n < 60 || n > 30 * 86400) {
+      errors.window_seconds = 'A time window is a whole number of seconds from 60 to 2,592,000 (30 days).';
+    } else {
+      request.window_seconds = n;
+    }
+  } else {
+    request.window_seconds = null;
   }
   const cooldown = input.cooldownS.trim();
   if (cooldown) {

@@ -393,21 +393,48 @@ describe('the monitor form', () => {
   it('sends only what was given, with the platform default window when empty', () => {
     const input = monitorInput();
     expect(monitorRequest(input)).toEqual({
-      request: { retrain: false, retrain_on: 'any', enabled: true, tolerance: {}, window_size: null, cooldown_s: 3600 }
+      request: {
+        retrain: false,
+        retrain_on: 'any',
+        enabled: true,
+        tolerance: {},
+        window_size: null,
+        window_seconds: null,
+        cooldown_s: 3600
+      }
     });
     const filled = { ...input, windowSize: '500', retrain: true, retrainOn: 'drift' as const, tolerance: { ...input.tolerance, f1: '0.1' } };
     expect(monitorRequest(filled)).toEqual({
-      request: { retrain: true, retrain_on: 'drift', enabled: true, tolerance: { f1: 0.1 }, window_size: 500, cooldown_s: 3600 }
+      request: {
+        retrain: true,
+        retrain_on: 'drift',
+        enabled: true,
+        tolerance: { f1: 0.1 },
+        window_size: 500,
+        window_seconds: null,
+        cooldown_s: 3600
+      }
+    });
+    const hourly = { ...input, windowSeconds: '3600' };
+    expect('request' in monitorRequest(hourly) && monitorRequest(hourly)).toMatchObject({
+      request: { window_seconds: 3600, window_size: null }
     });
   });
 
   it('names each bad field', () => {
-    const input = { ...monitorInput(), windowSize: '10', cooldownS: '-1', tolerance: { roc_auc: 'x', f1: '', rmse: '-2', ece: '' } };
+    const input = {
+      ...monitorInput(),
+      windowSize: '10',
+      windowSeconds: '30',
+      cooldownS: '-1',
+      tolerance: { roc_auc: 'x', f1: '', rmse: '-2', ece: '' }
+    };
     const out = monitorRequest(input);
     expect('errors' in out && Object.keys(out.errors).sort()).toEqual([
       'cooldown_s',
       'tolerance.rmse',
       'tolerance.roc_auc',
+      'window_seconds',
       'window_size'
     ]);
   });

@@ -370,6 +370,18 @@ function MonitorForm({
             onChange={e => set({ windowSize: e.target.value })}
           />
         </label>
+        <label className="jp-mlp-field" title="Leave empty for windows of a number of predictions">
+          <span>Or by time (s)</span>
+          <input
+            className="jp-mlp-input"
+            data-testid="monitor-window-seconds"
+            inputMode="numeric"
+            placeholder="by count"
+            value={input.windowSeconds}
+            aria-invalid={errors.window_seconds ? 'true' : 'false'}
+            onChange={e => set({ windowSeconds: e.target.value })}
+          />
+        </label>
         <label className="jp-mlp-field jp-mlp-check">
           <span>Retrain</span>
           <span>
