@@ -83,6 +83,10 @@ def test_monitor_check_windows_alerts_and_webhooks_from_the_cli(backend, monitor
     changed = _mlp(backend, "--json", "monitor", "set", "-P", p, d, "--tolerance", "roc_auc=0.02", "--disable")
     m = json.loads(changed.stdout)
     assert (m["window_size"], m["tolerance"], m["enabled"]) == (WINDOW, {"roc_auc": 0.02}, False), m
+    timed = _mlp(backend, "monitor", "set", "-P", p, d, "--window-seconds", "3600")
+    assert "windows of 3600 s of predictions" in timed.stdout and "(DISABLED)" in timed.stdout, timed.stdout
+    m = json.loads(_mlp(backend, "--json", "monitor", "set", "-P", p, d, "--enable", "--window-seconds", "0").stdout)
+    assert (m["window_seconds"], m["enabled"], m["tolerance"]) == (None, True, {"roc_auc": 0.02}), m
     bad = _mlp(backend, "monitor", "set", "-P", p, d, "--tolerance", "auc=high")
     assert bad.returncode != 0 and "metric=value" in bad.stderr
 
