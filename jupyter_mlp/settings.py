@@ -163,9 +163,10 @@ class Settings(BaseSettings):
     )
     monitor_interval_seconds: int = Field(
         default=60,
-        ge=5,
+        ge=0,
         le=86400,
-        description="How often Dagster's sensor asks the backend to evaluate every enabled monitor.",
+        description="How often Dagster's sensor asks the backend to evaluate every enabled monitor. 0: no sensor; "
+        "monitors are evaluated only on demand (Check now, `mlp monitor check`, the API).",
     )
     monitor_reference_rows: int = Field(
         default=200_000,

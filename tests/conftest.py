@@ -182,8 +182,9 @@ def backend(request, mlp_home: Path, mlflow_server: MlflowService):
         mlflow_url=f"unix://{mlflow_server.socket}",
         mlflow_backend_store_uri=mlflow_server.backend_store_uri,
         mlflow_experiment_prefix=f"t{uuid.uuid4().hex[:8]}-",
-        # `@pytest.mark.settings(name=value)`: what a platform admin configured for this backend
-        **(request.node.get_closest_marker("settings").kwargs if request.node.get_closest_marker("settings") else {}),
+        # `@pytest.mark.settings(name=value)` on the test, class or module (the closest wins): what a platform
+        # admin configured for this backend
+        **{k: v for m in reversed(list(request.node.iter_markers("settings"))) for k, v in m.kwargs.items()},
     )
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from monitoring_data import training_frame
 
 from tests.helpers import notebook as _nb
@@ -34,10 +35,10 @@ def _until(fn, timeout: float, what: str):  # noqa: ANN001, ANN202
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.settings(monitor_interval_seconds=5)  # Dagster's sensor evaluates the monitors every 5 s
 def test_sensor_drift_retrains_and_gates_decide(backend, project, use_mlflow, monkeypatch):
     from jupyter_mlp import datasets
 
-    monkeypatch.setenv("MLP_MONITOR_INTERVAL_SECONDS", "5")  # read by Dagster's daemon, which the backend starts
     monkeypatch.setenv("MLP_PROJECT", project)
     use_mlflow(backend.kernel_env("sam", project))
     x, y = training_frame()

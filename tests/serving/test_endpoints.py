@@ -191,7 +191,9 @@ def test_predictions_are_logged_with_ids_and_feedback_joins_them(backend, projec
                                               {"prediction_id": ids[5], "label": 0}]})
     assert fb.status_code == 200 and fb.json() == {"accepted": 2}
     for body, words in [({"labels": [{"prediction_id": "nope", "label": 1}]}, "32-character id"),
-                        ({"labels": [{"prediction_id": ids[1], "label": [1, 2]}]}, "must be a number"),
+                        ({"labels": [{"prediction_id": ids[1], "label": [[1, 2]]}]}, "must be a number"),
+                        ({"labels": [{"prediction_id": ids[1], "label": {"a": 1}}]}, "one per row"),
+                        ({"labels": [{"prediction_id": ids[1], "label": []}]}, "must be a number"),
                         ({"labels": []}, "send"), ({"labels": [{"prediction_id": ids[1]}]}, "exactly")]:
         r = c.post("/feedback", json=body)
         assert r.status_code == 400 and words in r.json()["error"]["message"], (body, r.text)

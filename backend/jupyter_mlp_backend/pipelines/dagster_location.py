@@ -146,9 +146,7 @@ def build(home: Path) -> dg.Definitions:
             schedules.append(_schedule(home, e, job))
     sensors = []
     if isinstance(index, dict) and index.get("monitors"):
-        from jupyter_mlp.settings import load_settings
-
-        sensors.append(_monitor_sensor(home, load_settings(home=home).monitor_interval_seconds))
+        sensors.append(_monitor_sensor(home, int(index.get("monitor_interval") or 60)))
     return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,
                           resources={"mlp": PipelineRun.configure_at_launch()})
 

@@ -75,7 +75,9 @@ class DagsterService:
                  "versions": sorted(entries.get("versions", []),
                                     key=lambda e: (e["project"], e["pipeline"], e["version"])),
                  "schedules": sorted(entries.get("schedules", []), key=lambda e: e["id"]),
-                 "monitors": entries.get("monitors", 0)}
+                 # The monitors' sensor, when any monitor is enabled and the interval is not 0 (0: on demand only)
+                 "monitors": entries.get("monitors", 0) if self.settings.monitor_interval_seconds else 0,
+                 "monitor_interval": self.settings.monitor_interval_seconds}
         text = json.dumps(index, indent=1)
         if self.index.exists() and self.index.read_text() == text:
             return

@@ -241,7 +241,7 @@ async def resume(app) -> None:  # noqa: ANN001
     """At backend start: if schedules or monitors exist, start Dagster and its daemon so they keep ticking."""
     with app.state.db.session() as s:
         entries = _index_entries(s)
-        if not entries["schedules"] and not entries["monitors"]:
+        if not entries["schedules"] and not (entries["monitors"] and app.state.settings.monitor_interval_seconds):
             return
     if not app.state.dagster.backend_url:
         from jupyter_mlp.local_backend import read_record
