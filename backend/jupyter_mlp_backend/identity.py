@@ -11,7 +11,7 @@ import getpass
 from dataclasses import dataclass
 from typing import Protocol
 
-from jupyter_mlp.identity import InvalidToken, verify_token
+from jupyter_mlp.identity import InvalidToken, verify_claims, verify_token
 from jupyter_mlp.settings import Settings
 
 from .errors import Unauthenticated
@@ -80,3 +80,14 @@ def bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Authorization header must be 'Bearer <token>'")
     return token.strip()
+
+
+def require_scope(request, scope: str, refusal: str, **expected: str) -> None:  # noqa: ANN001
+    """For the backend's own processes (Dagster's scheduler and sensor): a token minted from the backend's secret
+    with this scope (and these claims) opens the call; user tokens do not."""
+    try:
+        claims = verify_claims(request.app.state.secret, bearer_token(request.headers.get("authorization")))
+    except InvalidToken as e:
+        raise Unauthenticated(f"Invalid or expired token: {e}") from e
+    if claims.get("scope") != scope or any(claims.get(k) != v for k, v in expected.items()):
+        raise Unauthenticated(refusal)

@@ -168,3 +168,42 @@ def test_dashboard_shows_own_projects_only(backend, monitored, role):
     assert 0 <= dep["sla_compliance"] <= 1 and dep["p95_ms"] > 0
     assert backend.client("stan").get(f"/projects/{monitored.project}/deployments/risk-api/monitor/evaluate"
                                       ).status_code in (403, 405)
+
+
+def test_another_projects_ids_and_bad_input(backend, monitored):
+    p, sam, lena = monitored.project, backend.client("sam"), backend.client("lena")
+    _wait_profile(sam, p)
+    x, _ = training_frame(WINDOW, seed=31)
+    monitored.serve(x)
+    assert sam.post(f"/projects/{p}/deployments/risk-api/monitor/evaluate").json()["windows"] == 1
+    window = sam.get(f"/projects/{p}/deployments/risk-api/monitor/windows").json()["items"][0]["id"]
+    admin = backend.admin
+    assert admin.post("/projects", json={"slug": "globex", "name": "Globex"}).status_code == 201
+    assert admin.put("/projects/globex/members/gus", json={"role": "lead"}).status_code == 200
+    hook = backend.client("gus").post("/projects/globex/webhooks", json={
+        "name": "theirs", "kind": "slack", "url": "http://93.184.216.34/hook"})
+    assert hook.status_code == 201, hook.text
+    gus = backend.client("gus")
+    # Another project's ids look missing, both ways round.
+    assert lena.delete(f"/projects/{p}/webhooks/{hook.json()['id']}").status_code == 404
+    assert lena.delete(f"/projects/globex/webhooks/{hook.json()['id']}").status_code == 404
+    assert gus.get(f"/projects/{p}/deployments/risk-api/monitor/windows/{window}/report").status_code == 404
+    assert gus.get(f"/projects/globex/deployments/risk-api/monitor/windows/{window}/report").status_code == 404
+    assert gus.get(f"/projects/{p}/deployments/risk-api/monitor/retrainings").status_code == 404
+    assert [h["name"] for h in gus.get("/projects/globex/webhooks").json()["items"]] == ["theirs"]
+    assert gus.get("/dashboard").json()["projects"][0]["slug"] == "globex"
+    # Bad input: named, 422, nothing changed.
+    for body, field in [({"window_size": 10}, "window_size"), ({"window_seconds": 5}, "window_seconds"),
+                        ({"tolerance": {"accuracy": 0.1}}, "tolerance"), ({"retrain_on": "always"}, "retrain_on"),
+                        ({"cooldown_s": -1}, "cooldown_s"), ({"surprise": 1}, "surprise")]:
+        r = sam.put(f"/projects/{p}/deployments/risk-api/monitor", json=body)
+        assert r.status_code == 422 and field in r.text, (body, r.text)
+    assert sam.get(f"/projects/{p}/deployments/risk-api/monitor").json()["window_size"] == WINDOW
+    for body in ({"name": "x", "kind": "teams", "url": "https://93.184.216.34/h"},
+                 {"name": "x", "kind": "jira", "url": "https://93.184.216.34"},  # no project key, no secret
+                 {"name": "x", "kind": "slack", "url": "ftp://93.184.216.34/h"},
+                 {"name": "x", "kind": "slack", "url": "https://user:pw@93.184.216.34/h"}):
+        assert lena.post(f"/projects/{p}/webhooks", json=body).status_code == 422, body
+    assert lena.get(f"/projects/{p}/webhooks").json()["total"] == 0
+    assert sam.get(f"/projects/{p}/deployments/nope/monitor").status_code == 404
+    assert sam.get(f"/projects/{p}/deployments/risk-api/monitor/windows/999999/report").status_code == 404

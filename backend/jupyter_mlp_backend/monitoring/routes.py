@@ -12,27 +12,19 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from jupyter_mlp.identity import InvalidToken, verify_claims
-
 from .. import audit
 from ..access import Action, require
 from ..deps import DB, Caller, Paging
-from ..errors import Invalid, NotFound, Unauthenticated
-from ..identity import bearer_token
+from ..errors import Invalid, NotFound
+from ..identity import require_scope
 from ..orm import (Alert, Deployment, Membership, ModelVersion, Monitor, MonitorWindow, Project, ReferenceProfile,
                    Retraining, Webhook, WebhookDelivery, utcnow)
-from ..serving.routes import _deployment
+from ..serving.routes import _deployment, _iso
 from . import service
 
 router = APIRouter(tags=["monitoring"])
 
 Metric = Literal["roc_auc", "f1", "rmse", "ece"]
-
-
-def _iso(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).isoformat()
 
 
 # --- models -----------------------------------------------------------------------------------------------------
@@ -511,13 +503,7 @@ def delete_webhook(slug: str, hook_id: int, db: DB, who: Caller) -> Response:
 # --- Dagster's sensor -------------------------------------------------------------------------------------------
 
 def _sensor_claims(request: Request) -> None:
-    token = bearer_token(request.headers.get("authorization"))
-    try:
-        claims = verify_claims(request.app.state.secret, token)
-    except InvalidToken as e:
-        raise Unauthenticated(f"Invalid or expired token: {e}") from e
-    if claims.get("scope") != "monitors":
-        raise Unauthenticated("This token does not open the monitors' tick")
+    require_scope(request, "monitors", "This token does not open the monitors' tick")
 
 
 @router.post("/monitoring/ticks", response_model=TickResult, dependencies=[Depends(_sensor_claims)],

@@ -21,13 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from jupyter_mlp.identity import InvalidToken, verify_claims
-
 from .. import audit
 from ..access import Action, require
 from ..deps import DB, Caller, Paging
-from ..errors import Conflict, Invalid, NotFound, Unauthenticated
-from ..identity import Identity, bearer_token
+from ..errors import Conflict, Invalid, NotFound
+from ..identity import Identity, require_scope
 from ..orm import Pipeline, PipelineRunRecord, PipelineSchedule, PipelineVersion, Project
 from .dagster_service import DagsterUnavailable
 from .runs import Unavailable, _find_version, _index_entries, _prepare, _record, coerce_parameters
@@ -188,14 +186,8 @@ async def delete_schedule(slug: str, schedule_id: int, request: Request, db: DB,
 
 def _scheduler_claims(request: Request) -> None:
     """A dependency, so that it runs before the path and body are validated: no token, no 422 either."""
-    schedule_id = request.path_params.get("schedule_id")
-    token = bearer_token(request.headers.get("authorization"))
-    try:
-        claims = verify_claims(request.app.state.secret, token)
-    except InvalidToken as e:
-        raise Unauthenticated(f"Invalid or expired token: {e}") from e
-    if claims.get("scope") != "schedule" or claims.get("sch") != str(schedule_id):
-        raise Unauthenticated("This token does not open this schedule's ticks")
+    require_scope(request, "schedule", "This token does not open this schedule's ticks",
+                  sch=str(request.path_params.get("schedule_id")))
 
 
 @router.post("/pipeline-schedules/{schedule_id}/ticks", response_model=TickOut, status_code=201,
