@@ -20,6 +20,8 @@ import httpx
 
 from jupyter_mlp.settings import Settings
 
+from .children import child_options
+
 log = logging.getLogger(__name__)
 
 
@@ -87,9 +89,10 @@ class MlflowService:
             "--uvicorn-opts", f"--uds {self.socket}",
         ]
         logf = open(self.settings.run_dir / "mlflow.log", "ab")
-        # Its own process group, so stopping it stops the uvicorn worker it spawns too.
+        # Its own process group, so stopping it stops the uvicorn worker it spawns too; and it stops (forwarding
+        # SIGTERM to that worker) when the backend dies without stopping it.
         self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, env=env,
-                                      start_new_session=True)
+                                      **child_options())
         logf.close()
         self.pidfile.write_text(str(self._proc.pid))
 

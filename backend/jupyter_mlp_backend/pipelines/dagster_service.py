@@ -23,6 +23,8 @@ import httpx
 
 from jupyter_mlp.settings import Settings
 
+from ..children import child_options
+
 LOCATION = "jupyter_mlp"
 REPOSITORY = "__repository__"
 
@@ -107,7 +109,7 @@ class DagsterService:
             [str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port),
              "-w", str(self.home / "workspace.yaml")],
             cwd=self.home, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            **child_options())
         log.close()
         pidfile.write_text(str(self._proc.pid))
         self._url = f"http://127.0.0.1:{port}"
@@ -210,7 +212,7 @@ class DagsterService:
             self._daemon = subprocess.Popen(
                 [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(self.home / "workspace.yaml")],
                 cwd=self.home, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                **child_options())
             log.close()
             (self.settings.run_dir / "dagster-daemon.pid").write_text(str(self._daemon.pid))
             self._daemon_index = current

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .wire import PING, WorkerConnection, WorkerGone
+from ..children import child_options
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Worker:
         self.conn: WorkerConnection | None = None
         self.started_at = 0.0
         self.signature: list[dict[str, Any]] = []
+        self.outputs: list[dict[str, Any]] = []  # v2 metadata of what the model returns (from its signature)
 
     @property
     def alive(self) -> bool:
@@ -79,7 +81,7 @@ class Worker:
                 sys.executable, "-m", "jupyter_mlp_backend.serving.worker", "--dir", str(s.folder),
                 "--socket", str(self.socket), "--project", s.project, "--model", s.model, "--version", str(s.version),
                 "--max-batch", str(s.max_batch), "--max-wait-ms", str(s.max_wait_ms),
-                stdout=asyncio.subprocess.PIPE, stderr=logf, start_new_session=True,
+                stdout=asyncio.subprocess.PIPE, stderr=logf, **child_options(),
                 env={**os.environ, "PYTHONUNBUFFERED": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
         finally:
             logf.close()
@@ -95,7 +97,8 @@ class Worker:
             raise StartFailed(f"version {s.version} refused: {reason}" if line.startswith("REFUSED")
                               else f"worker exited while loading the model: {reason}")
         with contextlib.suppress(ValueError):
-            self.signature = json.loads(line[len("READY"):].strip() or "{}").get("signature", [])
+            ready = json.loads(line[len("READY"):].strip() or "{}")
+            self.signature, self.outputs = ready.get("signature", []), ready.get("outputs", [])
         self.conn = WorkerConnection(str(self.socket))
         await self.conn.connect()
         status, _ = await asyncio.wait_for(self.conn.call(PING, b""), 10)
