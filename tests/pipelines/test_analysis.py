@@ -96,3 +96,66 @@ def test_bad_stage_names_and_syntax_errors(make_nb):
     a = analyse(make_nb(("x = (", ["stage:Bad Name"])))
     got = [c for c, _ in codes(a)]
     assert "bad_stage_name" in got and "syntax" in got
+
+
+# Issue 18 item 2: scoping. Each snippet is valid Python that runs as one cell and hands its last names to the
+# next stage; preflight must find no problem in any of them.
+VALID_SCOPES = {
+    "lambda_reads_import_of_its_cell": "import re\nclean = lambda s: re.sub(r'\\s+', ' ', s)\nout = clean('a  b')",
+    "lambda_in_call": "import math\nout = sorted([3, 1], key=lambda v: math.fabs(v))",
+    "function_reads_name_defined_later_in_cell": "def f():\n    return helper() + 1\ndef helper():\n    return 1\n"
+                                                 "out = f()",
+    "method_reads_module_name_defined_after_class": "class A:\n    def m(self):\n        return K * 2\nK = 3\n"
+                                                    "out = A().m()",
+    "class_body_reads_its_own_names": "class Cfg:\n    base = 2\n    twice = base * 2\n    items = [base]\n"
+                                      "out = Cfg.twice",
+    "decorator_defined_in_cell": "import functools\ndef deco(fn):\n    @functools.wraps(fn)\n"
+                                 "    def inner(*a):\n        return fn(*a)\n    return inner\n"
+                                 "@deco\ndef g(x):\n    return x\nout = g(1)",
+    "class_decorator_and_method_decorator": "import dataclasses\n@dataclasses.dataclass\nclass P:\n    x: int = 1\n"
+                                            "    @property\n    def y(self):\n        return self.x\nout = P().y",
+    "global_in_function_defines_module_name": "def setup():\n    global model\n    model = 41\nsetup()\nout = model + 1",
+    "nonlocal_counter": "def counter():\n    n = 0\n    def inc():\n        nonlocal n\n        n += 1\n"
+                        "        return n\n    return inc\nout = counter()()",
+    "walrus_in_comprehension_binds_outside": "data = [1, 2, 3]\nbig = [y for x in data if (y := x * 2) > 2]\n"
+                                             "out = y",
+    "walrus_at_module_level": "if (n := 3) > 2:\n    out = n",
+    "nested_comprehension": "m = [[1, 2], [3]]\nout = [v for row in m for v in row if v]",
+    "dict_and_set_comprehension": "keys = 'ab'\nout = {k: {c for c in k} for k in keys}",
+    "match_capture_names": "cmd = {'op': 'add', 'args': [1, 2]}\nmatch cmd:\n"
+                           "    case {'op': 'add', 'args': [a, *rest]}:\n        out = a + len(rest)\n"
+                           "    case {'op': op, **others}:\n        out = op\n    case [x, y] | (x, y):\n"
+                           "        out = x\n    case str() as s:\n        out = s\n    case _:\n        out = None",
+    "try_except_finally": "try:\n    import tomllib as toml\nexcept ImportError as err:\n    toml = None\n"
+                          "    print(err)\nelse:\n    v = 1\nfinally:\n    w = 2\nout = toml",
+    "del_then_rebind": "tmp = 1\ndel tmp\ntmp = 2\nout = tmp",
+    "lambda_default_and_closure": "base = 10\nadd = [lambda v, b=base: v + b for _ in range(2)]\nout = add[0](1)",
+    "generator_reading_cell_name": "limit = 3\nout = sum(i for i in range(limit))",
+}
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(VALID_SCOPES))
+def test_valid_scoping_has_no_false_positive(make_nb, name):
+    a = analyse(make_nb((VALID_SCOPES[name], ["stage:make"]), ("final = out", ["stage:use"]), ran=True))
+    assert a.problems == [], (name, a.problems)
+    assert a.stages[1].inputs == ["out"]
+
+
+def test_del_removes_a_name_a_later_stage_needs(make_nb):
+    a = analyse(make_nb(("big = list(range(10))\nsize = len(big)\ndel big", ["stage:a"]), ("x = big", ["stage:b"])))
+    assert codes(a) == [("undefined", 2)]
+
+
+def test_a_name_only_a_function_binds_locally_is_not_a_module_name(make_nb):
+    a = analyse(make_nb(("def f():\n    local_only = 1\n    return local_only", ["stage:a"]),
+                        ("x = local_only", ["stage:b"])))
+    assert codes(a) == [("undefined", 2)]
+
+
+def test_class_scope_is_not_visible_in_methods(make_nb):
+    # A method cannot read its class body's names unqualified: the stage would fail with NameError.
+    a = analyse(make_nb(("class A:\n    k = 1\n    def m(self):\n        return k\nout = A().m()", ["stage:a"])))
+    assert codes(a) == [("undefined", 1)]
