@@ -35,7 +35,7 @@ from .serving.gateway import Gateway
 from .serving.batch import BatchRunner
 from .serving.batch import resume as batch_resume
 from .serving.manager import Manager
-from .serving.predlog import PredictionLog
+from .serving.predlog import PredictionLog, event_recorder
 from .serving.metrics import install as install_metrics
 from .schemas import ErrorBody, Health
 
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
                                     key_rate=settings.serving_key_rate, project_rate=settings.serving_project_rate,
                                     max_body=settings.serving_max_body_bytes)
         app.state.gateway.predlog = PredictionLog(app.state.datasets, settings.home)
+        app.state.gateway.predlog.on_event = event_recorder(app)
         app.state.gateway.predlog.start()
         app.state.batch = BatchRunner(app)
         app.state.monitoring = MonitoringState()

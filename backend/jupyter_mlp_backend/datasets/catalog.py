@@ -89,6 +89,32 @@ class Catalog:
             table.append(data)
             return table.current_snapshot().snapshot_id
 
+    def append_recorded(self, slug: str, name: str, keys: list[str], load, schema, record: str,  # noqa: ANN001
+                        since_ms: int) -> tuple[list[str], list[str]]:
+        """Append `load(fresh)` (a pyarrow.Table) for the keys no snapshot taken since `since_ms` has recorded under
+        the summary property `record`, and record them in that same commit: what was committed once is never
+        appended again, even when the caller failed (or was killed) after the commit. The check and the append are
+        one optimistic Iceberg commit, so a concurrent writer makes it fail rather than duplicate. Returns
+        (keys appended now, keys found already committed)."""
+        with self._lock:
+            cat = self._open()
+            ns = _namespace(slug)
+            if ns not in {n[0] for n in cat.list_namespaces()}:
+                cat.create_namespace(ns)
+            ident = f"{ns}.{name}"
+            table = cat.load_table(ident) if cat.table_exists(ident) else cat.create_table(ident, schema=schema)
+            done: set[str] = set()
+            for snap in reversed(table.snapshots()):  # commit order: stop at the first one older than the keys
+                if snap.timestamp_ms < since_ms:
+                    break
+                value = snap.summary[record] if snap.summary is not None else None
+                if value:
+                    done.update(value.split())
+            fresh = [k for k in keys if k not in done]
+            if fresh:
+                table.append(load(fresh), snapshot_properties={record: " ".join(fresh)})
+            return fresh, [k for k in keys if k in done]
+
     def scan(self, slug: str, name: str, snapshot_id: int | None = None, row_filter: str | None = None):  # noqa: ANN201
         """A table's rows as pyarrow (optionally filtered, e.g. "prediction_id == 'x'"); LookupError if missing."""
         with self._lock:

@@ -613,10 +613,13 @@ async def _evaluate(app, request, monitor_id: int) -> Outcome:  # noqa: ANN001
 
     mon, d, slug = await run_in_threadpool(load)
     gw = app.state.gateway
-    if gw.predlog is not None:
-        await gw.predlog.drain(slug, d.name)
+    unlogged = await gw.predlog.drain(slug, d.name) if gw.predlog is not None else 0  # the log's barrier
     profile_row = await ensure_profile(app, slug, d.name, d.version_id, mon.window_size)
     message = profile_row.message if profile_row.status != "ready" else None
+    if unlogged:
+        message = "; ".join(filter(None, [message, f"{unlogged} answered prediction(s) are not in the log yet (its "
+                                          "writes are failing: see the deployment's events); the next evaluation "
+                                          "reads them"]))
     frame = await run_in_threadpool(log_frame, app, slug, d.name)
 
     def prepare() -> tuple[dict[int, Any], dict[int, dict]]:

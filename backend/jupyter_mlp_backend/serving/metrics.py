@@ -10,6 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from starlette.concurrency import run_in_threadpool
 
 from ..access import require_platform_admin
+from . import predlog
 
 
 class ServingCollector:
@@ -49,6 +50,7 @@ def _le(x: float) -> str:
 def install(app: FastAPI) -> None:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ServingCollector(app))
+    registry.register(predlog.LogCollector(app))
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

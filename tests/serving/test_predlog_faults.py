@@ -1,0 +1,289 @@
+"""The prediction log under injected faults at each step — the spool write, the Iceberg commit (failing before it
+lands and after), the delete of committed files, the committer killed between commit and delete — keeps every
+answered prediction exactly once; failures are retried, counted, logged under MLP_HOME and recorded as events;
+the barrier readers call returns only once what was answered is in the table. Real pyarrow, pyiceberg (SQL catalog
+on SQLite) and the real committer process; everything local, every wait bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pathlib
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from jupyter_mlp_backend.datasets.catalog import Catalog
+from jupyter_mlp_backend.serving import predlog
+from jupyter_mlp_backend.serving.predlog import PredictionLog, commit_spool, spool_root
+
+P, D = "acme", "churn-api"
+TABLE = predlog.table_name("predictions", D)
+
+
+def answered(log: PredictionLog, n: int) -> list[str]:
+    """n answered predictions handed to the log, as the gateway does; returns their ids."""
+    ids = []
+    for i in range(n):
+        pid = uuid.uuid4().hex
+        log.add(P, D, predlog.row(pid, "churn", 1, "mlflow", 1.5, b'{"inputs": [[%d]]}' % i, b'{"predictions": [0]}'))
+        ids.append(pid)
+    return ids
+
+
+def logged(catalog: Catalog) -> Counter:
+    try:
+        return Counter(catalog.scan(P, TABLE).column("prediction_id").to_pylist())
+    except LookupError:
+        return Counter()
+
+
+def assert_exactly_once(catalog: Catalog, ids: list[str]) -> None:
+    got = logged(catalog)
+    missing = [i for i in ids if i not in got]
+    repeated = {i: n for i, n in got.items() if n > 1}
+    assert not missing and not repeated and len(got) == len(ids), \
+        f"{len(missing)} answered predictions missing, {len(repeated)} stored more than once, {len(got)} stored"
+
+
+def spooled(home: Path) -> list[Path]:
+    return sorted((spool_root(home) / P / D).glob("*.parquet"))
+
+
+def commit_until_empty(catalog: Catalog, home: Path, rounds: int = 40) -> int:
+    """What the committer process does: a round, and again after a failure, until nothing is left."""
+    n = 0
+    for _ in range(rounds):
+        try:
+            n += commit_spool(catalog, spool_root(home))
+        except Exception:  # noqa: BLE001 - the committer retries at its next round
+            pass
+        if not spooled(home):
+            return n
+    raise AssertionError(f"{len(spooled(home))} spool files left after {rounds} rounds")
+
+
+class Faults:
+    """Arm a fault for the next k calls of a step; each call of the step consumes one."""
+
+    def __init__(self) -> None:
+        self.left: dict[str, int] = {}
+        self.hit: Counter = Counter()
+
+    def arm(self, step: str, k: int = 1) -> None:
+        self.left[step] = self.left.get(step, 0) + k
+
+    def fire(self, step: str) -> bool:
+        if self.left.get(step, 0) > 0:
+            self.left[step] -= 1
+            self.hit[step] += 1
+            return True
+        return False
+
+
+@pytest.fixture
+def faults(monkeypatch: pytest.MonkeyPatch) -> Faults:
+    """Faults at each step of the log, injected where the step touches the disk or the catalog."""
+    import pyarrow.parquet as pq
+    from pyiceberg.catalog.sql import SqlCatalog
+    from pyiceberg.exceptions import CommitFailedException
+
+    f = Faults()
+    write_table, commit_table, unlink = pq.write_table, SqlCatalog.commit_table, pathlib.Path.unlink
+
+    def failing_write(table, where, *a, **kw):  # noqa: ANN001, ANN202
+        if "spool" in str(where) and f.fire("spool"):
+            raise PermissionError(1, "Operation not permitted", str(where))
+        return write_table(table, where, *a, **kw)
+
+    def failing_commit(self, table, requirements, updates):  # noqa: ANN001, ANN202
+        if f.fire("commit"):  # refused before anything is written
+            raise CommitFailedException("injected: the catalog is busy")
+        out = commit_table(self, table, requirements, updates)
+        if f.fire("commit-landed"):  # written, but the caller never hears so (a lost answer, a timeout)
+            raise OSError("injected: connection lost after the commit")
+        return out
+
+    def failing_unlink(self, *a, **kw):  # noqa: ANN001, ANN202
+        if self.suffix == ".parquet" and "spool" in str(self) and f.fire("delete"):
+            raise PermissionError(1, "Operation not permitted", str(self))
+        return unlink(self, *a, **kw)
+
+    monkeypatch.setattr(pq, "write_table", failing_write)
+    monkeypatch.setattr(SqlCatalog, "commit_table", failing_commit)
+    monkeypatch.setattr(pathlib.Path, "unlink", failing_unlink)
+    return f
+
+
+def test_a_spool_write_that_fails_loses_nothing(tmp_path: Path, faults: Faults):
+    home = tmp_path / "home"
+    catalog, log = Catalog(home), PredictionLog(Catalog(home), home)
+    events = []
+    log.on_event = lambda *e: events.append(e)
+
+    async def run() -> list[str]:
+        ids = answered(log, 50)
+        faults.arm("spool", 2)
+        assert await log.flush() == 0 and await log.flush() == 0  # the spool folder refuses: rows are kept
+        assert log.pending(P, D) == 50 and log.failures[(P, D, "spool")] == 2
+        ids += answered(log, 30)
+        assert await log.flush() == 80
+        return ids
+
+    ids = asyncio.run(run())
+    assert not list((spool_root(home) / P / D).glob(".*.tmp")), "no half-written file is left behind"
+    commit_until_empty(catalog, home)
+    assert_exactly_once(catalog, ids)
+    # In order: what was answered first is stored first.
+    assert catalog.scan(P, TABLE).column("prediction_id").to_pylist() == ids
+    assert [(e[2], e[3]["stage"]) for e in events] == [("log_failed", "spool"), ("log_recovered", "spool")]
+    assert events[0][3]["pending_rows"] == 50 and "Operation not permitted" in events[0][3]["error"]
+    assert "spool failed, will retry" in predlog.log_path(home).read_text()
+
+
+@pytest.mark.parametrize("step", ["commit", "commit-landed", "delete"])
+def test_a_failed_commit_or_delete_appends_each_file_once(tmp_path: Path, faults: Faults, step: str):
+    home = tmp_path / "home"
+    catalog, log = Catalog(home), PredictionLog(Catalog(home), home)
+    ids = []
+    for _ in range(3):  # three spool files
+        ids += answered(log, 20)
+        asyncio.run(log.flush())
+    assert len(spooled(home)) == 3
+    faults.arm(step, 3)  # the step fails three rounds running, then works
+    commit_until_empty(catalog, home)
+    # After a commit that landed, the next round finds the files recorded and commits nothing more.
+    assert faults.hit[step] == (1 if step == "commit-landed" else 3)
+    assert_exactly_once(catalog, ids)
+
+
+def test_the_committer_killed_between_commit_and_delete_appends_nothing_twice(tmp_path: Path):
+    home = tmp_path / "home"
+    log = PredictionLog(Catalog(home), home)
+    ids = answered(log, 40)
+    asyncio.run(log.flush())
+    ids += answered(log, 40)
+    asyncio.run(log.flush())
+    # A real committer process, killed with SIGKILL the moment its commit has landed (at its first delete).
+    script = ("import os, pathlib, signal, sys\n"
+              "from jupyter_mlp_backend.datasets.catalog import Catalog\n"
+              "from jupyter_mlp_backend.serving.predlog import commit_spool, spool_root\n"
+              "def die(self, *a, **kw): os.kill(os.getpid(), signal.SIGKILL)\n"
+              "pathlib.Path.unlink = die\n"
+              "home = pathlib.Path(sys.argv[1])\n"
+              "commit_spool(Catalog(home), spool_root(home))\n")
+    p = subprocess.run([sys.executable, "-c", script, str(home)], capture_output=True, timeout=120)
+    assert p.returncode == -signal.SIGKILL, p.stderr.decode()[-2000:]
+    assert len(spooled(home)) == 2, "killed before deleting anything"
+    catalog = Catalog(home)
+    assert sum(logged(catalog).values()) == 80, "the commit itself landed"
+    # The next committer (the real process, as the backend starts it) finds them recorded and only deletes them.
+    p = subprocess.run([sys.executable, "-m", "jupyter_mlp_backend.serving.predlog", "--home", str(home),
+                        "--parent", "999999999"], capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    assert_exactly_once(catalog, ids)
+    assert not spooled(home)
+    first = json.loads(p.stdout.splitlines()[0])
+    assert (first["stage"], first["ok"], first["rows"], first["already"]) == ("commit", True, 0, 2), first
+
+
+def test_random_faults_at_every_step_keep_every_prediction_exactly_once(tmp_path: Path, faults: Faults):
+    home = tmp_path / "home"
+    catalog, log = Catalog(home), PredictionLog(Catalog(home), home)
+    rng = random.Random(19)
+    ids: list[str] = []
+
+    async def traffic() -> None:
+        for _ in range(25):
+            ids.extend(answered(log, rng.randint(1, 30)))
+            for step in ("spool", "commit", "commit-landed", "delete"):
+                if rng.random() < 0.3:
+                    faults.arm(step)
+            await log.flush()
+            try:
+                commit_spool(catalog, spool_root(home))
+            except Exception:  # noqa: BLE001 - retried at the next round
+                pass
+
+    asyncio.run(traffic())
+    faults.left.clear()
+    while log.buffers.get((P, D)):
+        asyncio.run(log.flush())
+    commit_until_empty(catalog, home)
+    assert all(faults.hit[s] > 0 for s in ("spool", "commit", "commit-landed", "delete")), faults.hit
+    assert_exactly_once(catalog, ids)
+
+
+def test_the_barrier_waits_for_a_flush_under_way_and_for_the_committer(tmp_path: Path, monkeypatch):
+    """drain() — what an evaluation calls right after traffic — must not return while rows it should see are being
+    spooled by the background flush, nor before the committer process has appended them."""
+    import pyarrow.parquet as pq
+
+    home = tmp_path / "home"
+    catalog, log = Catalog(home), PredictionLog(Catalog(home), home)
+    write_table = pq.write_table
+
+    def slow_write(*a, **kw):  # noqa: ANN002, ANN003, ANN202 - a loaded machine
+        time.sleep(0.5)
+        return write_table(*a, **kw)
+
+    monkeypatch.setattr(pq, "write_table", slow_write)
+
+    async def run() -> tuple[list[str], int]:
+        ids = answered(log, 100)
+        background = asyncio.create_task(log.flush())  # the periodic flush took the rows and is writing them
+        await asyncio.sleep(0.05)
+        try:
+            left = await log.drain(P, D, timeout=90)
+            return ids, left
+        finally:
+            await background
+            await log.stop()
+
+    ids, left = asyncio.run(run())
+    assert_exactly_once(catalog, ids)
+    assert left == 0
+
+
+def test_a_commit_failing_in_the_committer_process_is_surfaced_and_heals(tmp_path: Path):
+    """The real committer process, with the table's data folder unusable (a file where the folder goes): the backend
+    hears of it (event, counter), the reason is in MLP_HOME/run/predlog.log, the barrier says how many rows wait;
+    once the folder is usable, everything lands exactly once and the recovery is recorded."""
+    home = tmp_path / "home"
+    catalog = Catalog(home)
+    catalog.append_recorded(P, TABLE, [], None, predlog._schema("predictions"), predlog.RECORD, 0)  # the table
+    data = next((home / "iceberg" / "warehouse").rglob(TABLE)) / "data"
+    assert not data.exists()
+    data.write_text("not a folder")  # every data file written under it fails
+    log = PredictionLog(Catalog(home), home)
+    events = []
+    log.on_event = lambda *e: events.append(e)
+
+    async def run() -> tuple[list[str], int, int]:
+        ids = answered(log, 60)
+        deadline = time.monotonic() + 90
+        left = await log.drain(P, D, timeout=1)
+        while not log.failures.get((P, D, "commit")) and time.monotonic() < deadline:
+            left = await log.drain(P, D, timeout=1)  # the committer process starts, tries, reports
+        data.unlink()
+        done = await log.drain(P, D, timeout=90)
+        await asyncio.sleep(0.2)  # the delete's report
+        await log.stop()
+        return ids, left, done
+
+    ids, left, done = asyncio.run(run())
+    assert left == 60 and done == 0
+    assert_exactly_once(catalog, ids)
+    assert log.failures[(P, D, "commit")] >= 1 and log.committed[(P, D)] == 60
+    assert [(e[2], e[3]["stage"]) for e in events] == [("log_failed", "commit"), ("log_recovered", "commit")]
+    text = predlog.log_path(home).read_text()
+    assert f"{P}/{D}: commit of 1 file(s) failed, will retry" in text
+    assert not spooled(home)
