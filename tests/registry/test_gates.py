@@ -4,6 +4,7 @@ snapshot (scored in a separate process from verified files), and lead approval. 
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 
@@ -98,8 +99,8 @@ def test_gates_move_aliases_only_when_they_pass(backend, project, log_model, xy,
 
 
 def test_a_notebook_cannot_go_around_the_gates_through_mlflow(backend, project, log_model, xy, use_mlflow):
-    """The gateway a kernel talks to has no registry endpoints: registering or moving `champion` with plain
-    MLflow calls is refused, so aliases move only through the gates."""
+    """A kernel's MLflow client reaches the registry only through the platform: the gated aliases do not move with
+    MLflow calls, MLflow's own (prefixed) names are not names a client can use, and deleting or staging is refused."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
     from sklearn.linear_model import LogisticRegression
@@ -111,13 +112,71 @@ def test_a_notebook_cannot_go_around_the_gates_through_mlflow(backend, project, 
     mlflow_name = sam.get(f"/projects/{project}/models/churn").json()["mlflow_name"]
     use_mlflow(backend.kernel_env("sam", project))
     client = MlflowClient()
-    for attempt in (lambda: client.create_registered_model("sneaky"),
-                    lambda: client.set_registered_model_alias(mlflow_name, "champion", "1"),
-                    lambda: client.create_model_version(mlflow_name, f"runs:/{run}/model", run_id=run)):
+    for attempt in (lambda: client.set_registered_model_alias("churn", "champion", "1"),
+                    lambda: client.set_registered_model_alias(mlflow_name, "staging", "1"),
+                    lambda: client.create_registered_model(mlflow_name),
+                    lambda: client.create_model_version(mlflow_name, f"runs:/{run}/model", run_id=run),
+                    lambda: client.delete_registered_model("churn"),
+                    lambda: client.transition_model_version_stage("churn", "1", "Production")):
         try:
             attempt()
         except MlflowException as e:
-            assert "not available through the platform" in str(e), e
+            assert any(s in str(e) for s in ("not available through the platform", "moves only through the",
+                                             "is not valid", "not found")), e
         else:
             raise AssertionError("the gateway let a registry call through")
     assert sam.get(f"/projects/{project}/models/churn").json()["aliases"] == {}
+
+
+def test_gates_score_auc_from_probabilities_like_the_run_logged_it(backend, project, log_model, monkeypatch):
+    """AUC from predict_proba (what a notebook logs and mlflow.evaluate computes), not from class labels: thresholds
+    and challenger-beats-champion compare the right numbers; a model with labels only gets no AUC and says why."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+    from sklearn.svm import LinearSVC
+
+    from jupyter_mlp import datasets
+
+    monkeypatch.setenv("MLP_PROJECT", project)
+    rng = np.random.default_rng(7)
+    x = pd.DataFrame({"x1": rng.normal(size=600), "x2": rng.normal(size=600)})
+    y = (x.x1 + 0.5 * x.x2 + rng.normal(scale=1.0, size=600) > 0).astype(int).to_numpy()  # noisy: labels lose much
+    strong = LogisticRegression().fit(x[:400], y[:400])
+    weak = LogisticRegression().fit(x[["x2"]].assign(x1=0.0)[["x1", "x2"]][:400], y[:400])  # sees x2 only
+    hx, hy = x[400:], y[400:]
+    expect = {name: float(roc_auc_score(hy, m.predict_proba(hx)[:, 1])) for name, m in
+              (("strong", strong), ("weak", weak))}
+    from_labels = float(roc_auc_score(hy, strong.predict(hx)))
+    assert expect["strong"] - from_labels > 0.05  # the flaw is visible on this data
+    runs = [log_model(weak, metrics={"roc_auc": expect["weak"]}),
+            log_model(strong, metrics={"roc_auc": expect["strong"]}),
+            log_model(LinearSVC().fit(x[:400], y[:400]))]  # no predict_proba: class labels only
+    sam, lena = backend.client("sam"), backend.client("lena")
+    for run in runs:
+        assert sam.post(f"/projects/{project}/models", json={"name": "auc", "run_id": run}).status_code == 201
+    datasets.register("holdout", hx.assign(y=hy))
+    assert lena.put(f"/projects/{project}/models/auc/gates", json={
+        "thresholds": [{"metric": "roc_auc", "op": ">=", "value": 0.6}],
+        "challenger": {"metric": "roc_auc", "margin": 0.01},
+        "evaluation": {"dataset": "holdout", "target": "y"}}).status_code == 200
+
+    def promote(version):
+        r = sam.post(f"/projects/{project}/models/auc/versions/{version}/promote", json={"alias": "champion"})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    d = promote(1)
+    assert d["status"] == "passed", d
+    assert d["evidence"]["evaluation"]["challenger"]["roc_auc"] == pytest.approx(expect["weak"], abs=1e-12)
+    d = promote(2)
+    ev = d["evidence"]["evaluation"]
+    assert ev["challenger"]["roc_auc"] == pytest.approx(expect["strong"], abs=1e-12)
+    assert ev["champion"]["roc_auc"] == pytest.approx(expect["weak"], abs=1e-12)
+    challenger = {r["gate"]: r for r in d["evidence"]["results"]}["challenger"]
+    assert challenger["challenger"] == pytest.approx(expect["strong"]) and challenger["passed"], d
+    assert "ece" in ev["challenger"]  # calibration from the same probabilities: the monitors' baseline has it
+    d = promote(3)  # labels only: no AUC to compare, and the evidence says why
+    ev = d["evidence"]["evaluation"]
+    assert "roc_auc" not in ev["challenger"] and "class labels only" in ev["unavailable"]["challenger"]["roc_auc"]
+    challenger = {r["gate"]: r for r in d["evidence"]["results"]}["challenger"]
+    assert not challenger["passed"] and "class labels only" in challenger["message"], challenger

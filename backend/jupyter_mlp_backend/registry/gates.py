@@ -66,7 +66,10 @@ class GateConfig(BaseModel):
 OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
 
 
-def check_thresholds(cfg: GateConfig, evaluated: dict[str, float], logged: dict[str, float]) -> list[dict[str, Any]]:
+def check_thresholds(cfg: GateConfig, evaluated: dict[str, float], logged: dict[str, float],
+                     why: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """`why`: per metric the evaluation could not compute, the reason (e.g. AUC of a model with labels only)."""
+    why = why or {}
     out = []
     for t in cfg.thresholds:
         value = evaluated.get(t.metric, logged.get(t.metric))
@@ -75,19 +78,21 @@ def check_thresholds(cfg: GateConfig, evaluated: dict[str, float], logged: dict[
         out.append({"gate": "threshold", "metric": t.metric, "op": t.op, "required": t.value, "value": value,
                     "source": source, "passed": bool(ok),
                     "message": (f"{t.metric} = {value:.6g} {'meets' if ok else 'fails'} {t.op} {t.value:g}"
-                                if value is not None else f"{t.metric} was neither evaluated nor logged")})
+                                if value is not None else f"{t.metric} was neither evaluated nor logged"
+                                + (f" ({why[t.metric]})" if t.metric in why else ""))})
     return out
 
 
 def check_challenger(rule: ChallengerRule, challenger: dict[str, float], champion: dict[str, float] | None,
-                     champion_version: int | None) -> dict[str, Any]:
+                     champion_version: int | None, why: dict[str, str] | None = None) -> dict[str, Any]:
     if champion is None:
         return {"gate": "challenger", "metric": rule.metric, "passed": True, "champion_version": None,
                 "message": "no champion yet: nothing to beat"}
     a, b = challenger.get(rule.metric), champion.get(rule.metric)
     if a is None or b is None:
         return {"gate": "challenger", "metric": rule.metric, "passed": False, "champion_version": champion_version,
-                "message": f"{rule.metric} could not be computed on the evaluation data"}
+                "message": f"{rule.metric} could not be computed on the evaluation data"
+                           + (f": {why[rule.metric]}" if why and rule.metric in why else "")}
     better = (a - b) if rule.greater_is_better else (b - a)
     ok = better > 0 and better >= rule.margin  # a tie does not beat; the margin is the least improvement
     return {"gate": "challenger", "metric": rule.metric, "challenger": a, "champion": b, "margin": rule.margin,

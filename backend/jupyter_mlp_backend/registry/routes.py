@@ -577,11 +577,12 @@ async def _evidence(request: Request, db: DB, slug: str, project_id: int, m: Reg
         for f in folders.values():
             shutil.rmtree(f, ignore_errors=True)
     logged = json.loads(v.metrics)
-    results += gate_rules.check_thresholds(cfg, evaluated.get("challenger", {}), logged)
+    why = (evaluated.get("unavailable") or {}).get("challenger")  # e.g. no AUC from a model with labels only
+    results += gate_rules.check_thresholds(cfg, evaluated.get("challenger", {}), logged, why)
     if cfg.challenger is not None and cfg.evaluation is not None and "challenger" in evaluated:
         results.append(gate_rules.check_challenger(
             cfg.challenger, evaluated["challenger"], evaluated.get("champion") if champion_v else None,
-            champion_v.version if champion_v else None))
+            champion_v.version if champion_v else None, why))
     return results, evidence
 
 
