@@ -26,6 +26,7 @@ from .pipelines import routes as pipeline_routes
 from .pipelines import runs as pipeline_runs
 from .pipelines import schedules as pipeline_schedules
 from .pipelines.dagster_service import DagsterService
+from .registry import mlflow_gateway as registry_gateway
 from .registry import routes as registry_routes
 from .routes import audit as audit_routes
 from .routes import identity as identity_routes
@@ -158,5 +159,6 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     install_metrics(app)
     app.add_middleware(ServeDispatch)
     gateway.install(app)
+    registry_gateway.install()
     app.include_router(dataset_routes.gateway)
     return app

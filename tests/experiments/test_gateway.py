@@ -66,7 +66,7 @@ def test_viewer_cannot_write_runs(backend, project, use_mlflow):
 def test_unlisted_endpoints_are_refused(backend, project):
     env = backend.kernel_env("sam", project)
     headers = {"Authorization": f"Bearer {env['MLFLOW_TRACKING_TOKEN']}"}
-    for method, path in [("POST", "registered-models/create"), ("GET", "experiments/list"),
-                         ("POST", "experiments/delete"), ("GET", "model-versions/search")]:
+    for method, path in [("DELETE", "registered-models/delete"), ("GET", "experiments/list"),
+                         ("POST", "experiments/delete"), ("POST", "model-versions/transition-stage")]:
         r = httpx.request(method, f"{env['MLFLOW_TRACKING_URI']}/api/2.0/mlflow/{path}", headers=headers, json={})
         assert r.status_code == 404 and r.json()["error_code"] == "ENDPOINT_NOT_FOUND", path

@@ -353,7 +353,9 @@ async def _call(request: Request, slug: str, action: Action, target: str | None,
 @router.api_route("/mlflow/{slug}/api/2.0/mlflow/{endpoint:path}", methods=["GET", "POST", "PATCH", "DELETE"])
 async def mlflow_api(slug: str, endpoint: str, request: Request) -> Response:
     handler, writes = _resolve(request.method, endpoint)
-    call = await _call(request, slug, Action.write_runs if writes else Action.read_runs, endpoint)
+    # The registry's endpoints (added by registry.mlflow_gateway) are checked with the models' permissions.
+    action = getattr(handler, "action", None) or (Action.write_runs if writes else Action.read_runs)
+    call = await _call(request, slug, action, endpoint)
     resp = await handler(call)
     if writes and resp.status_code == 200:
         await call.exp.changes.bump(slug)
