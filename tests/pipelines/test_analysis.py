@@ -240,3 +240,20 @@ def test_relative_files_beside_the_notebook(make_nb):
                    ("relative_file", 4, "README.md")], a.problems
     assert "FileNotFoundError" in a.problems[0].message
     assert "datasets.register('test', 'data/test.csv')" in a.problems[0].message
+
+
+def test_kale_tags_mean_what_ours_do(make_nb):
+    a = analyse(make_nb(
+        ("import math", ["imports"]),
+        ("rate = 0.1", ["pipeline-parameters"]),
+        ("raw = [1.0, 2.0]", ["block:load_data"]),
+        ("raw.append(3.0)", ["block:"]),
+        ("total = sum(raw) * rate", ["step:train", "prev:load_data", "limit:nvidia.com/gpu:1"]),
+        ("more = math.sqrt(total)", ["step:train"]),
+        ("print(total)", ["pipeline-metrics"]),
+    ))
+    assert a.ok, a.problems
+    assert [(s.name, s.cells, s.depends_on) for s in a.stages] == [
+        ("load_data", [3, 4], []), ("train", [5, 6], ["load_data"]), ("metrics", [7], ["train"])]
+    assert [p.name for p in a.parameters] == ["rate"]
+    assert [(p.code, p.cell) for p in a.problems] == [("kale_tag", 5)]

@@ -654,6 +654,35 @@ def parameters_of(source: str) -> list[Parameter]:
     return params
 
 
+KALE_IGNORED = ("limit:", "annotation:", "label:", "image:")
+
+
+def _kale_tags(cell: int, tags: list[str], problems: list[Problem]) -> list[str]:
+    """Kale's tags (Kubeflow's notebook-to-pipeline tool) mean what ours do: `step:<name>` and its older name
+    `block:<name>` start a stage (empty: the cell continues the stage before it), `prev:<name>` is a dependency,
+    `pipeline-parameters` the parameters cell, `pipeline-metrics` a last stage, `metrics`, that reads what it
+    prints. Its Kubernetes tags (limits, annotations, labels, images) have no meaning here: said, not refused."""
+    out = []
+    for t in tags:
+        if t.startswith(("step:", "block:")):
+            name = t.split(":", 1)[1]
+            if name:
+                out.append(f"stage:{name}")
+        elif t.startswith("prev:"):
+            out.append(f"depends:{t[5:]}")
+        elif t == "pipeline-parameters":
+            out.append("parameters")
+        elif t == "pipeline-metrics":
+            out.append("stage:metrics")
+        elif t.startswith(KALE_IGNORED):
+            problems.append(Problem("warning", cell, "kale_tag", (
+                f"cell {cell}: Kale's tag '{t}' is for Kubeflow and is not used here (stage resources come from "
+                "\"mlp\": {\"container\": …} in the notebook's metadata)")))
+        else:
+            out.append(t)
+    return out
+
+
 def analyse(nb: dict[str, Any], env: Environment | None = None) -> Analysis:
     """Split a notebook (nbformat v4 JSON) into stages and check it, without running anything. `env`: the
     environment stages run in (default: this process's, which is theirs)."""
@@ -662,7 +691,7 @@ def analyse(nb: dict[str, Any], env: Environment | None = None) -> Analysis:
     for i, c in enumerate(nb.get("cells", []), start=1):
         if c.get("cell_type") != "code":
             continue
-        tags = [str(t) for t in (c.get("metadata", {}).get("tags") or [])]
+        tags = _kale_tags(i, [str(t) for t in (c.get("metadata", {}).get("tags") or [])], problems)
         ran = c.get("execution_count") is not None or bool(c.get("outputs"))
         cells.append(_Cell(i, _source(c), tags, ran))
 
@@ -702,9 +731,12 @@ def analyse(nb: dict[str, Any], env: Environment | None = None) -> Analysis:
                 problems.append(Problem("error", cell.number, "bad_stage_name",
                                         f"cell {cell.number}: stage name '{name}' must be lowercase letters, digits, "
                                         "'-' or '_', starting with a letter"))
-            if name in own:
+            if current is not None and name == current.name:  # the same stage again: its next cell
+                stage_tags = []
+            elif name in own:
                 problems.append(Problem("error", cell.number, "duplicate_stage",
                                         f"cell {cell.number}: stage '{name}' starts again (stages are contiguous)"))
+        if stage_tags:
             current = Stage(name)
             stages.append(current)
             own[name] = list(pending)
