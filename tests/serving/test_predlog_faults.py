@@ -287,3 +287,31 @@ def test_a_commit_failing_in_the_committer_process_is_surfaced_and_heals(tmp_pat
     text = predlog.log_path(home).read_text()
     assert f"{P}/{D}: commit of 1 file(s) failed, will retry" in text
     assert not spooled(home)
+
+
+def test_through_the_gateway_a_failing_spool_is_an_event_and_a_metric_and_loses_nothing(backend, project, deployed,
+                                                                                       faults: Faults):
+    ep, _ = deployed
+    c = ep.client()
+    faults.arm("spool", 2)  # the next two spool writes fail
+    ids = [c.post("/invocations", json={"dataframe_records": [{"x1": float(i), "x2": 1.0}]}).json()["prediction_id"]
+           for i in range(30)]
+    vic = backend.client("vic")
+    page = vic.get(f"/projects/{project}/deployments/churn-api/predictions", params={"limit": 100}).json()
+    assert faults.hit["spool"] == 2
+    assert page["total"] == 30 and sorted(p["prediction_id"] for p in page["items"]) == sorted(ids)
+    deadline, actions = time.monotonic() + 30, []
+    while time.monotonic() < deadline and "log_recovered" not in actions:
+        items = vic.get(f"/projects/{project}/deployments/churn-api/events").json()["items"]
+        actions = [e["action"] for e in reversed(items)]
+        time.sleep(0.2)
+    assert actions.count("log_failed") == 1 and actions.index("log_failed") < actions.index("log_recovered"), actions
+    failed = next(e for e in items if e["action"] == "log_failed")
+    assert failed["detail"]["stage"] == "spool" and "Operation not permitted" in failed["detail"]["error"]
+    assert failed["actor"] == "platform"
+    text = c.get(f"{backend.url}/metrics", headers={"Authorization": f"Bearer {backend.token('admin')}"}).text
+    labels = f'deployment="churn-api",project="{project}"'
+    assert f'mlp_serving_prediction_log_failures_total{{{labels},stage="spool"}} 2.0' in text
+    assert f'mlp_serving_prediction_log_pending_rows{{{labels}}} 0.0' in text
+    assert f'mlp_serving_prediction_log_failing{{{labels},stage="spool"}} 0.0' in text
+    assert "spool failed, will retry" in predlog.log_path(backend.settings.home).read_text()
