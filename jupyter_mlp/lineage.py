@@ -7,7 +7,8 @@ the server extension started for a project notebook (it sets `MLP_PROJECT`), it 
 - the notebook's path, sha256 of its saved content, and a copy (uploaded once per content, by digest);
 - the git commit of the notebook's repository and whether the tree had uncommitted changes;
 - the Python version, and sha256 of the package freeze with the freeze itself (uploaded once per kernel);
-- the datasets read so far through `jupyter_mlp.datasets`.
+- the datasets read so far through `jupyter_mlp.datasets`;
+- in a pipeline stage, the stage's run as parent of what starts with no run active (see `_stage`).
 
 Nothing here may break a user's run: any failure leaves the tag out and logs a warning.
 """
@@ -87,7 +88,8 @@ class NotebookLineageContext:
 
     def tags(self) -> dict[str, str]:
         tags: dict[str, str] = {"mlp.python.version": platform.python_version()}
-        for name, fn in (("notebook", self._notebook), ("environment", self._environment), ("datasets", self._datasets)):
+        for name, fn in (("notebook", self._notebook), ("environment", self._environment), ("datasets", self._datasets),
+                         ("pipeline stage", self._stage)):
             try:
                 tags.update(fn())
             except Exception as e:  # noqa: BLE001 - lineage must never stop a run
@@ -111,6 +113,22 @@ class NotebookLineageContext:
 
     def _environment(self) -> dict[str, str]:
         return {"mlp.env.freeze_sha256": _uploader.put(package_freeze().encode())}
+
+    def _stage(self) -> dict[str, str]:
+        """In a pipeline stage, what starts with no run active belongs to the stage's run.
+
+        MLflow resumes the stage's run (MLFLOW_RUN_ID) only at the first `start_run()`; a run started after that one
+        ended would be a top-level run outside the pipeline, and MLflow 3's `log_model` outside any run makes a
+        model linked to no run. MLflow asks these providers for tags of both, and its own tags (`nested=True`'s
+        parent) override ours, so runs nest under the stage's run and models name it."""
+        stage_run = os.environ.get("MLP_STAGE_RUN_ID")
+        if not stage_run:
+            return {}
+        import mlflow
+
+        if mlflow.active_run() is not None:
+            return {}
+        return {"mlflow.parentRunId": stage_run, "mlp.pipeline.stage_run": stage_run}
 
     def _datasets(self) -> dict[str, str]:
         from .datasets import reads

@@ -115,12 +115,15 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
            # jupyter_mlp.datasets.read() uses these: every stage of a run (and its replays) sees the same rows
            "MLP_DATASET_SNAPSHOTS": json.dumps(cfg.get("snapshots", {}))}
     if child:
-        # The stage's own `mlflow` calls land in its child run, in the project, as the user who launched it.
+        # The stage's own `mlflow` calls land in its child run, in the project, as the user who launched it, with
+        # nothing active when the notebook starts, as interactively: MLflow's first `start_run()` (explicit, or
+        # implied by `log_metric`, autolog...) resumes the run named by MLFLOW_RUN_ID, nested runs nest under it,
+        # and jupyter_mlp.lineage hangs whatever starts with no run active (a later `start_run()`, `log_model`
+        # outside a run) under it by MLP_STAGE_RUN_ID.
         env.update(MLFLOW_TRACKING_URI=cfg["tracking_uri"], MLFLOW_TRACKING_TOKEN=cfg["token"],
-                   MLFLOW_EXPERIMENT_ID=cfg["experiment_id"], MLFLOW_RUN_ID=child, MLP_PROJECT=cfg["project"])
+                   MLFLOW_EXPERIMENT_ID=cfg["experiment_id"], MLFLOW_RUN_ID=child, MLP_STAGE_RUN_ID=child,
+                   MLP_PROJECT=cfg["project"])
     source = version_dir / "stages" / f"{stage}.ipynb"
-    if child:
-        source = _with_active_run(source, run_dir / f"{stage}.input.ipynb")
     args = [str(source), str(output), "-k", cfg.get("kernel", "python3"),
             "--cwd", str(run_dir), "--no-progress-bar", "-y", json.dumps(cfg.get("parameters", {}))]
     log_path = run_dir / f"{stage}.log"
@@ -146,32 +149,10 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
     return StageResult(output, child)
 
 
-ACTIVE_RUN_CELL = (
-    "# injected by jupyter-mlp: this stage's MLflow calls land in its child run\n"
-    "import os as _mlp_os\nimport mlflow as _mlp_mlflow\n"
-    "_mlp_mlflow.start_run(run_id=_mlp_os.environ['MLFLOW_RUN_ID'])"
-)
-
-
-def _with_active_run(source: Path, dest: Path) -> Path:
-    """A copy of the stage notebook whose first cell makes the child run active, when the stage uses MLflow.
-
-    `MLFLOW_RUN_ID` alone is read only by calls that start a run (`log_metric`, `log_param`...): MLflow 3's
-    `log_model` with no active run logs a model linked to no run, which the registry could not find. A stage that
-    never mentions mlflow is left alone (importing it costs a second)."""
-    nb = json.loads(source.read_text())
-    if not any("mlflow" in ("".join(c["source"]) if isinstance(c["source"], list) else c["source"])
-               for c in nb.get("cells", [])):
-        return source
-    nb["cells"].insert(0, {"cell_type": "code", "execution_count": None, "outputs": [], "source": ACTIVE_RUN_CELL,
-                           "metadata": {"tags": ["injected-mlflow-run"]}})
-    dest.write_text(json.dumps(nb))
-    return dest
-
-
 # What a stage in a container sees of the host's environment: only what the stage itself needs.
 _CONTAINER_ENV = ("MLP_STAGE_IO", "MLP_STAGE", "MLP_PIPELINE_VERSION", "MLP_DATASET_SNAPSHOTS", "MLP_PROJECT",
-                  "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID")
+                  "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID",
+                  "MLP_STAGE_RUN_ID")
 
 
 def _in_container(version_dir: Path, run_dir: Path, stage: str, cfg: dict[str, Any], env: dict[str, str],

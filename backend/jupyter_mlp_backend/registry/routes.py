@@ -265,13 +265,13 @@ async def register_version(request: Request, db: DB, who: Identity, slug: str, n
     project_id, ids = await run_in_threadpool(grant)
     src = await service.resolve_source(exp, ids, run_id, artifact_path)
     run = (await exp.mlflow.client.get("/api/2.0/mlflow/runs/get", params={"run_id": run_id})).json()["run"]
-    pipeline = await run_in_threadpool(_pipeline_of_run, db, slug, run)
+    pipeline = await run_in_threadpool(_pipeline_of_run, db, slug, await _ancestors(exp, run))
     if pipeline is not None:
         # What every stage of the pipeline run read: the stage that logs the model often gets its data from an
         # earlier stage, so its own run records no read (drift references are built from these).
-        parent = {t["key"]: t["value"] for t in run["data"].get("tags", [])}["mlflow.parentRunId"]
         siblings = await exp.mlflow.client.post("/api/2.0/mlflow/runs/search", json={
-            "experiment_ids": [run["info"]["experiment_id"]], "filter": f"tags.mlflow.parentRunId = '{parent}'",
+            "experiment_ids": [run["info"]["experiment_id"]],
+            "filter": f"tags.mlflow.parentRunId = '{pipeline['mlflow_run']}'",
             "max_results": 100})
         pipeline["stage_reads"] = [t["value"] for r in (siblings.json().get("runs", []) if siblings.status_code == 200
                                                         else []) for t in r["data"].get("tags", [])
@@ -331,20 +331,35 @@ async def register_version(request: Request, db: DB, who: Identity, slug: str, n
         raise
 
 
-def _pipeline_of_run(db: DB, slug: str, run: dict[str, Any]) -> dict[str, Any] | None:
-    """The pipeline run a stage's MLflow run belongs to (by its parent run), if any."""
+NESTING = 5  # how far below a pipeline run a stage's runs may nest (stage run, its nested runs, theirs...)
+
+
+async def _ancestors(exp, run: dict[str, Any]) -> list[str]:  # noqa: ANN001
+    """The run's parent, grandparent... (nearest first, at most NESTING), by their `mlflow.parentRunId` tags."""
+    out: list[str] = []
     tags = {t["key"]: t["value"] for t in run["data"].get("tags", [])}
-    parent = tags.get("mlflow.parentRunId")
-    if not parent:
+    while (parent := tags.get("mlflow.parentRunId")) and parent not in out and len(out) < NESTING:
+        out.append(parent)
+        r = await exp.mlflow.client.get("/api/2.0/mlflow/runs/get", params={"run_id": parent})
+        if r.status_code != 200:
+            break
+        tags = {t["key"]: t["value"] for t in r.json()["run"]["data"].get("tags", [])}
+    return out
+
+
+def _pipeline_of_run(db: DB, slug: str, ancestors: list[str]) -> dict[str, Any] | None:
+    """The pipeline run a stage's MLflow run (or a run nested in one) belongs to, by its ancestor runs, if any."""
+    if not ancestors:
         return None
-    row = db.execute(select(PipelineRunRecord, PipelineVersion.digest)
-                     .join(PipelineVersion, PipelineRunRecord.version_id == PipelineVersion.id)
-                     .where(PipelineRunRecord.mlflow_run_id == parent)).one_or_none()
+    rows = db.execute(select(PipelineRunRecord, PipelineVersion.digest)
+                      .join(PipelineVersion, PipelineRunRecord.version_id == PipelineVersion.id)
+                      .where(PipelineRunRecord.mlflow_run_id.in_(ancestors))).all()
     db.commit()
-    if row is None:
+    if not rows:
         return None
-    rec, digest = row
-    return {"run_id": rec.id, "version": digest, "project": slug, "snapshots": json.loads(rec.snapshots or "{}")}
+    rec, digest = min(rows, key=lambda row: ancestors.index(row[0].mlflow_run_id))
+    return {"run_id": rec.id, "version": digest, "project": slug, "snapshots": json.loads(rec.snapshots or "{}"),
+            "mlflow_run": rec.mlflow_run_id}
 
 
 @router.post("/projects/{slug}/models", response_model=VersionOut, status_code=201,
@@ -358,27 +373,47 @@ async def register(slug: str, body: RegisterRequest, request: Request, db: DB, w
 
 async def register_pipeline_models(request: Request, db: DB, slug: str, rec: PipelineRunRecord,
                                    pipeline_name: str) -> list[str]:
-    """After a pipeline run succeeded: register every model its stages logged, as the run's creator."""
-    exp = request.app.state.experiments
-    children = await exp.mlflow.client.post("/api/2.0/mlflow/runs/search", json={
-        "experiment_ids": [exp.experiment_of_run(rec.mlflow_run_id)],
-        "filter": f"tags.mlflow.parentRunId = '{rec.mlflow_run_id}'", "max_results": 100})
-    done = []
-    for child in children.json().get("runs", []) if children.status_code == 200 else []:
-        cid = child["info"]["run_id"]
-        found = await exp.mlflow.client.post("/api/2.0/mlflow/logged-models/search", json={
-            "experiment_ids": [child["info"]["experiment_id"]], "filter": f"source_run_id = '{cid}'"})
-        for m in found.json().get("models", []) if found.status_code == 200 else []:
-            logged = m["info"].get("name", "model")
-            name = pipeline_name if logged == "model" or not MODEL_NAME.match(logged) else logged
-            try:
-                await register_version(request, db, Identity(user=rec.created_by, is_admin=False), slug,
-                                       name[:63], cid, logged)
-                done.append(f"{name}:{cid}")
-            except Exception as e:  # noqa: BLE001 - one model failing must not hide the others; it is logged
-                import logging
+    """After a pipeline run succeeded: register every model its stages logged, as the run's creator.
 
-                logging.getLogger(__name__).warning("auto-registration of %s from run %s failed: %s", logged, cid, e)
+    A stage's models are those of its run and of the runs nested under it (`start_run(nested=True)`, a run
+    started after the stage's run ended), and those `log_model` made outside any run, which name the stage's
+    run in the `mlp.pipeline.stage_run` tag (jupyter_mlp.lineage)."""
+    exp = request.app.state.experiments
+    experiment = exp.experiment_of_run(rec.mlflow_run_id)
+
+    async def search(path: str, flt: str, key: str) -> list[dict[str, Any]]:
+        r = await exp.mlflow.client.post(f"/api/2.0/mlflow/{path}/search", json={
+            "experiment_ids": [experiment], "filter": flt, "max_results": 1000 if key == "runs" else 100})
+        return r.json().get(key, []) if r.status_code == 200 else []
+
+    found: list[tuple[str, str]] = []  # (run the model belongs to, logged name), in the order the stages ran
+    seen: set[str] = set()
+    level = [rec.mlflow_run_id]
+    for depth in range(NESTING):
+        below = []
+        for parent in level:
+            for run in await search("runs", f"tags.mlflow.parentRunId = '{parent}'", "runs"):
+                rid = run["info"]["run_id"]
+                below.append(rid)
+                unlinked = [] if depth else [
+                    m for m in await search("logged-models", f"tags.`mlp.pipeline.stage_run` = '{rid}'", "models")
+                    if not m["info"].get("source_run_id")]
+                for m in await search("logged-models", f"source_run_id = '{rid}'", "models") + unlinked:
+                    if m["info"]["model_id"] not in seen:
+                        seen.add(m["info"]["model_id"])
+                        found.append((rid, m["info"].get("name", "model")))
+        level = below
+    done = []
+    for rid, logged in found:
+        name = pipeline_name if logged == "model" or not MODEL_NAME.match(logged) else logged
+        try:
+            await register_version(request, db, Identity(user=rec.created_by, is_admin=False), slug,
+                                   name[:63], rid, logged)
+            done.append(f"{name}:{rid}")
+        except Exception as e:  # noqa: BLE001 - one model failing must not hide the others; it is logged
+            import logging
+
+            logging.getLogger(__name__).warning("auto-registration of %s from run %s failed: %s", logged, rid, e)
     return done
 
 

@@ -73,13 +73,15 @@ async def resolve_source(exp, experiment_ids: list[str], run_id: str, path: str)
     if not re.fullmatch(r"[0-9a-f]{32}", run_id or "") or exp.experiment_of_run(run_id) not in experiment_ids:
         raise NotFound(f"Run '{run_id}' not found")
     rel = "/".join(parts)
-    r = await exp.mlflow.client.post("/api/2.0/mlflow/logged-models/search", json={
-        "experiment_ids": [exp.experiment_of_run(run_id)], "filter": f"source_run_id = '{run_id}'",
-        "max_results": 100})
-    if r.status_code == 200:
-        for m in r.json().get("models", []):
+    # A model logged in the run; then one that a pipeline stage's `log_model` made outside any run, which names
+    # the stage's run in a tag (jupyter_mlp.lineage) since MLflow links it to no run.
+    for flt in (f"source_run_id = '{run_id}'", f"tags.`mlp.pipeline.stage_run` = '{run_id}'"):
+        r = await exp.mlflow.client.post("/api/2.0/mlflow/logged-models/search", json={
+            "experiment_ids": [exp.experiment_of_run(run_id)], "filter": flt, "max_results": 100})
+        for m in r.json().get("models", []) if r.status_code == 200 else []:
             info = m.get("info", {})
-            if info.get("name") == rel and info.get("status") in (None, "READY", "LOGGED_MODEL_READY"):
+            if (info.get("name") == rel and info.get("status") in (None, "READY", "LOGGED_MODEL_READY")
+                    and info.get("source_run_id") in (None, "", run_id)):
                 base = _base(info.get("artifact_uri", ""), experiment_ids)
                 return Source(run_id, base, f"mlflow-artifacts:/{base}", info.get("model_id"), rel)
     run = await exp.mlflow.client.get("/api/2.0/mlflow/runs/get", params={"run_id": run_id})
