@@ -149,6 +149,11 @@ def test_killing_a_stage_fails_the_run_and_a_retry_works(backend, project):
     stages = {s["name"]: s for s in ended["stages"]}
     assert ended["status"] == "FAILURE" and stages["wait"]["status"] == "FAILURE"
     assert stages["after"]["status"] != "SUCCESS"
+    # what happened, in words: the stage, killed by which signal, when, and that nothing was registered
+    said = stages["wait"]["error"]["error"]
+    assert said.startswith("StageKilled: Stage 'wait'") and "killed by signal 9 (SIGKILL)" in said, said
+    assert " UTC" in said and "nothing from this run was registered" in said, said
+    assert "IPKernelApp" not in said
     retry = sam.post(f"/projects/{project}/pipelines/wait/runs", json={"parameters": {"seconds": 0}}).json()
     assert _wait(sam, project, retry["run_id"])["status"] == "SUCCESS"
 

@@ -139,7 +139,7 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
             log_path.write_text(proc.stdout + proc.stderr)
             code, stderr = proc.returncode, proc.stderr
         if code != 0:
-            raise _failure(stage, output, stderr)
+            raise _failure(stage, output, stderr, code, cfg.get("executor") == "docker")
         ok = True
     except StageFailed as failed:
         _record_failure(run_dir, failed)
@@ -190,8 +190,8 @@ def _in_container(version_dir: Path, run_dir: Path, stage: str, cfg: dict[str, A
         limit=limit, log_path=log_path)
 
 
-def _failure(stage: str, output: Path, stderr: str) -> StageFailed:
-    """The error a stage raised, read from the executed notebook (or papermill's own message)."""
+def _failure(stage: str, output: Path, stderr: str, code: int = 1, container: bool = False) -> StageFailed:
+    """The error a stage raised, read from the executed notebook; else how its process ended, in words."""
     try:
         cells = json.loads(output.read_text())["cells"]
     except (OSError, ValueError, KeyError):
@@ -201,8 +201,38 @@ def _failure(stage: str, output: Path, stderr: str) -> StageFailed:
             if o.get("output_type") == "error":
                 return StageFailed(stage, cell.get("metadata", {}).get("mlp_source_cell"), o.get("ename", "Error"),
                                    o.get("evalue", ""), "\n".join(o.get("traceback", [])))
+    return _ended(stage, stderr, code, container)
+
+
+def _ended(stage: str, stderr: str, code: int, container: bool) -> StageFailed:
+    """A stage whose process ended with no error in its notebook: killed by a signal, its kernel died, or
+    papermill's own error. (A killed papermill leaves its kernel to print "Parent appears to have exited" as the
+    last line, which says nothing useful.)"""
+    import signal
+    import time
+
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    after = "The run failed; nothing from this run was registered."
+    # A container's main process killed by a signal exits 128 + the signal's number (137: SIGKILL, often the
+    # memory limit); a local process reports minus the number.
+    number = -code if code < 0 else code - 128 if container and 128 < code < 160 else None
+    if number is not None:
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = "unknown signal"
+        why = {"SIGKILL": " (by a person, the out-of-memory killer or a cancel)", "SIGTERM": " (asked to stop)"}
+        return StageFailed(stage, None, "StageKilled",
+                           f"Stage '{stage}': its process was killed by signal {number} ({name}){why.get(name, '')} "
+                           f"at {when}. {after}", stderr[-8000:])
+    if "DeadKernelError" in stderr or "Kernel died" in stderr:
+        return StageFailed(stage, None, "KernelDied",
+                           f"Stage '{stage}': its kernel died at {when} (exit code {code}); out of memory or killed "
+                           f"are the usual causes. {after}", stderr[-8000:])
     last = (stderr.strip().splitlines() or ["papermill failed"])[-1]
-    return StageFailed(stage, None, "StageError", last, stderr[-8000:])
+    return StageFailed(stage, None, "StageError",
+                       f"Stage '{stage}': its process exited with code {code} at {when}: {last}. {after}",
+                       stderr[-8000:])
 
 
 def _record_failure(run_dir: Path, e: StageFailed) -> None:
