@@ -2257,10 +2257,20 @@ export interface components {
         };
         /** PreflightReport */
         PreflightReport: {
+            /**
+             * Existing
+             * @description Whether `pipeline` already exists (promoting adds a version to it)
+             */
+            existing: boolean;
             /** Ok */
             ok: boolean;
             /** Parameters */
             parameters: components["schemas"]["ParameterOut"][];
+            /**
+             * Pipeline
+             * @description The name a promotion without one would use: the pipeline this notebook was last promoted to, else its file name
+             */
+            pipeline: string;
             /** Problems */
             problems: components["schemas"]["Problem"][];
             /** Stages */
@@ -2363,7 +2373,7 @@ export interface components {
         PromoteRequest: {
             /**
              * Name
-             * @description Pipeline name; default: the notebook's file name
+             * @description Pipeline name; default: the pipeline this notebook was last promoted to, else the notebook's file name
              */
             name?: string | null;
             /**
@@ -3394,6 +3404,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A row id */
                 schedule_id: number;
             };
             cookie?: never;
@@ -5773,6 +5784,7 @@ export interface operations {
             path: {
                 slug: string;
                 name: string;
+                /** @description A row id */
                 window_id: number;
             };
             cookie?: never;
@@ -6247,6 +6259,7 @@ export interface operations {
             header?: never;
             path: {
                 slug: string;
+                /** @description A row id */
                 decision_id: number;
             };
             cookie?: never;
@@ -6328,6 +6341,7 @@ export interface operations {
             header?: never;
             path: {
                 slug: string;
+                /** @description A row id */
                 decision_id: number;
             };
             cookie?: never;
@@ -6957,7 +6971,9 @@ export interface operations {
     diff_api_projects__slug__models__name__diff_get: {
         parameters: {
             query: {
+                /** @description A row id */
                 a: number;
+                /** @description A row id */
                 b: number;
             };
             header?: never;
@@ -7205,6 +7221,7 @@ export interface operations {
             path: {
                 slug: string;
                 name: string;
+                /** @description A row id */
                 version: number;
             };
             cookie?: never;
@@ -7283,6 +7300,7 @@ export interface operations {
             path: {
                 slug: string;
                 name: string;
+                /** @description A row id */
                 version: number;
             };
             cookie?: never;
@@ -7361,6 +7379,7 @@ export interface operations {
             path: {
                 slug: string;
                 name: string;
+                /** @description A row id */
                 version: number;
             };
             cookie?: never;
@@ -7443,6 +7462,7 @@ export interface operations {
             path: {
                 slug: string;
                 name: string;
+                /** @description A row id */
                 version: number;
             };
             cookie?: never;
@@ -7829,6 +7849,7 @@ export interface operations {
             header?: never;
             path: {
                 slug: string;
+                /** @description A row id */
                 schedule_id: number;
             };
             cookie?: never;
@@ -9261,6 +9282,7 @@ export interface operations {
             header?: never;
             path: {
                 slug: string;
+                /** @description A row id */
                 hook_id: number;
             };
             cookie?: never;

@@ -3,7 +3,7 @@
  *
  * Pure (no JupyterLab imports) so that jest can test it directly.
  */
-import type { Problem, PromoteResult } from './api';
+import type { PreflightReport, Problem, PromoteResult } from './api';
 import { ApiError, formatApiError } from './errors';
 
 /** How many hex digits of a version the dialog shows (the full hash is on hover). */
@@ -25,6 +25,29 @@ export function pipelineNameFromPath(path: string): string {
     .slice(0, PIPELINE_NAME_MAX)
     .replace(/-+$/, '');
   return slug || 'pipeline';
+}
+
+/**
+ * The name the dialog proposes: the pipeline this notebook was promoted to before (the backend finds it by the
+ * notebook's path, so a re-promotion adds a version to it), else the file name.
+ */
+export function proposedPipelineName(report: Pick<PreflightReport, 'pipeline'> | null, path: string): string {
+  return report?.pipeline || pipelineNameFromPath(path);
+}
+
+/** What promoting under `name` will do, when it adds a version to an existing pipeline. */
+export function promoteTarget(report: Pick<PreflightReport, 'pipeline' | 'existing'>, name: string): string | null {
+  return report.existing && name === report.pipeline
+    ? `Adds a new version to the existing pipeline '${name}'.`
+    : null;
+}
+
+/** A pipeline's versions newest first (by creation time; equal times keep the given order): the first is the latest. */
+export function newestFirst<T extends { created_at: string }>(versions: readonly T[]): T[] {
+  return versions
+    .map((version, index) => ({ version, index }))
+    .sort((a, b) => Date.parse(b.version.created_at) - Date.parse(a.version.created_at) || a.index - b.index)
+    .map(entry => entry.version);
 }
 
 /** Why `name` is not a valid pipeline name, or null when it is. */

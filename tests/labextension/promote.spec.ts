@@ -1,6 +1,9 @@
 import { ApiError } from '../../labextension/src/errors';
 import {
+  newestFirst,
   pipelineNameFromPath,
+  promoteTarget,
+  proposedPipelineName,
   problemLocation,
   problemMessage,
   promoteFailure,
@@ -105,5 +108,32 @@ describe('promote results and failures', () => {
       'Project not found.'
     );
     expect(promoteFailure(new ApiError(404, 'not_found', 'x')).problems).toBeNull();
+  });
+});
+
+describe('re-promoting a notebook', () => {
+  it("proposes the notebook's existing pipeline, else its file name", () => {
+    expect(proposedPipelineName({ pipeline: 'churn' }, 'acme/train.ipynb')).toBe('churn');
+    expect(proposedPipelineName(null, 'acme/train.ipynb')).toBe('train');
+    expect(proposedPipelineName({ pipeline: '' }, 'acme/Train Model.ipynb')).toBe('train-model');
+  });
+
+  it('says a promotion adds a version to the existing pipeline only under its name', () => {
+    const report = { pipeline: 'churn', existing: true };
+    expect(promoteTarget(report, 'churn')).toBe("Adds a new version to the existing pipeline 'churn'.");
+    expect(promoteTarget(report, 'churn-2')).toBeNull();
+    expect(promoteTarget({ pipeline: 'train', existing: false }, 'train')).toBeNull();
+  });
+});
+
+describe('newestFirst', () => {
+  it('puts the newest version first whatever order the versions arrive in', () => {
+    const old = { version: 'a', created_at: '2026-12-01T10:00:00+00:00' };
+    const mid = { version: 'b', created_at: '2026-12-02T10:00:00+00:00' };
+    const recent = { version: 'c', created_at: '2026-12-03T10:00:00.5+00:00' };
+    expect(newestFirst([old, mid, recent]).map(v => v.version)).toEqual(['c', 'b', 'a']);
+    expect(newestFirst([recent, mid, old]).map(v => v.version)).toEqual(['c', 'b', 'a']);
+    const same = { version: 'd', created_at: recent.created_at };
+    expect(newestFirst([recent, same]).map(v => v.version)).toEqual(['c', 'd']);
   });
 });

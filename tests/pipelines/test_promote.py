@@ -121,3 +121,28 @@ def test_roles_and_projects(api, acme, globex, make_nb):
     assert _promote(api.as_user("sam"), nb).status_code == 201
     assert api.as_user("gus").get("/projects/acme/pipelines/train").status_code == 404
     assert api.as_user("sam").get("/projects/acme/pipelines/nope").status_code == 404
+
+
+def test_re_promoting_proposes_the_notebooks_pipeline_and_latest_is_newest(api, acme, make_nb):
+    """Issue 18 item 5: a notebook promoted under another name proposes that pipeline again (preflight and a
+    promotion without a name), and a pipeline's versions read newest first, so the newest is the latest."""
+    sam = api.as_user("sam")
+    fresh = sam.post("/projects/acme/pipelines/preflight", json={"notebook": make_nb(*TRAIN), "path": "acme/train.ipynb"})
+    assert (fresh.json()["pipeline"], fresh.json()["existing"]) == ("train", False)
+    first = _promote(sam, make_nb(*TRAIN), name="churn")
+    assert first.status_code == 201 and first.json()["pipeline"] == "churn"
+
+    edited = make_nb(*TRAIN[:3], ("score = math.fsum(data) * 2", ["stage:train"]))
+    again = sam.post("/projects/acme/pipelines/preflight", json={"notebook": edited, "path": "acme/train.ipynb"})
+    assert (again.json()["pipeline"], again.json()["existing"]) == ("churn", True)
+    second = _promote(sam, edited)  # no name: the notebook's pipeline, not a new one called "train"
+    assert second.status_code == 201 and second.json()["pipeline"] == "churn"
+    assert [p["name"] for p in sam.get("/projects/acme/pipelines").json()["items"]] == ["churn"]
+
+    other = sam.post("/projects/acme/pipelines/preflight", json={"notebook": edited, "path": "acme/other.ipynb"})
+    assert (other.json()["pipeline"], other.json()["existing"]) == ("other", False)
+
+    detail = sam.get("/projects/acme/pipelines/churn").json()
+    assert [v["version"] for v in detail["versions"]] == [second.json()["version"], first.json()["version"]]
+    listed = sam.get("/projects/acme/pipelines").json()["items"][0]
+    assert listed["latest_version"] == second.json()["version"] == detail["versions"][0]["version"]

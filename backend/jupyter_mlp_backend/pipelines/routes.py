@@ -78,18 +78,34 @@ def _container_request(nb: dict) -> dict | None:
     return req.model_dump(exclude_none=True, exclude_defaults=True) or None
 
 
-def _default_name(path: str) -> str:
+def _default_name(db: DB, project_id: int, path: str) -> tuple[str, bool]:
+    """(name, exists): the pipeline this notebook was last promoted to, so a re-promotion adds a version to it
+    whatever it was named; else the file name, slugified."""
+    existing = db.execute(select(Pipeline.name).where(Pipeline.project_id == project_id, Pipeline.source_path == path)
+                          .order_by(Pipeline.updated_at.desc(), Pipeline.id.desc()).limit(1)).scalar_one_or_none()
+    if existing is not None:
+        return existing, True
     stem = PurePosixPath(path).stem.lower()
-    return (re.sub(r"[^a-z0-9]+", "-", stem).strip("-") or "pipeline")[:63]
+    name = (re.sub(r"[^a-z0-9]+", "-", stem).strip("-") or "pipeline")[:63]
+    taken = db.execute(select(Pipeline.id).where(Pipeline.project_id == project_id, Pipeline.name == name)
+                       ).scalar_one_or_none()
+    return name, taken is not None
 
 
 @router.post("/projects/{slug}/pipelines/preflight", response_model=PreflightReport,
              summary="Check a notebook before promoting it: stages, parameters and what would break")
 async def preflight(slug: str, body: NotebookSubmission, db: DB, who: Caller) -> PreflightReport:
-    await run_in_threadpool(_grant, db, who, slug, "preflight")
+    def proposed() -> tuple[str, bool]:
+        grant = _grant(db, who, slug, "preflight")
+        out = _default_name(db, grant.project.id, body.path)
+        db.commit()
+        return out
+
+    name, existing = await run_in_threadpool(proposed)
     a = analyse(_validated(body.notebook))
     stages, params, problems = _report(a)
-    return PreflightReport(ok=a.ok, stages=stages, parameters=params, problems=problems)
+    return PreflightReport(ok=a.ok, stages=stages, parameters=params, problems=problems, pipeline=name,
+                           existing=existing)
 
 
 def _grant(db: DB, who: Caller, slug: str, target: str):  # noqa: ANN202
@@ -110,7 +126,7 @@ def promote(slug: str, body: PromoteRequest, request: Request, response: Respons
         errors = [p for p in problems if p.severity == "error"]
         raise PreflightFailed(f"Promotion refused: {len(errors)} problem(s); first: {errors[0].message}",
                               detail=[p.model_dump() for p in problems])
-    name = body.name or _default_name(body.path)
+    name = body.name or _default_name(db, grant.project.id, body.path)[0]
     desc = versions.description(a, body.path, _container_request(body.notebook))
     notebooks = versions.stage_notebooks(body.notebook, a)
     environment = package_freeze()

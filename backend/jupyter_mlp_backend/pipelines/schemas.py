@@ -29,7 +29,8 @@ class ContainerRequest(BaseModel):
 
 
 class PromoteRequest(NotebookSubmission):
-    name: PipelineName | None = Field(default=None, description="Pipeline name; default: the notebook's file name")
+    name: PipelineName | None = Field(default=None, description="Pipeline name; default: the pipeline this notebook "
+                                      "was last promoted to, else the notebook's file name")
 
 
 class StageOut(BaseModel):
@@ -58,6 +59,9 @@ class PreflightReport(BaseModel):
     stages: list[StageOut]
     parameters: list[ParameterOut]
     problems: list[Problem]
+    pipeline: str = Field(description="The name a promotion without one would use: the pipeline this notebook was "
+                                      "last promoted to, else its file name")
+    existing: bool = Field(description="Whether `pipeline` already exists (promoting adds a version to it)")
 
 
 class PromoteResult(BaseModel):

@@ -12,7 +12,7 @@ import {
 } from '../api';
 import { formatApiError } from '../errors';
 import { chipClass, mergeRuns, nextPollDelay, runsToPoll, statusLabel } from '../pipelineRuns';
-import { shortVersion } from '../promote';
+import { newestFirst, shortVersion } from '../promote';
 import { formatTimestamp } from '../runFormat';
 import { editField, formWithValues, initialForm, RunFormState, runBody, runFailure } from '../runForm';
 import type { IPipelinesActions } from './PipelinesPanel';
@@ -73,11 +73,12 @@ export function PipelineView({
     };
   }, [slug, name]);
 
-  const versions = detail?.versions ?? [];
-  const version = useMemo(() => {
-    const all = detail?.versions ?? [];
-    return all.find(v => v.version === versionId) ?? all[all.length - 1] ?? null;
-  }, [detail, versionId]);
+  // Newest first, whatever order they arrive in: the first is the latest and the one selected by default.
+  const versions = useMemo(() => newestFirst(detail?.versions ?? []), [detail]);
+  const version = useMemo(
+    () => versions.find(v => v.version === versionId) ?? versions[0] ?? null,
+    [versions, versionId]
+  );
 
   // A new version gets a fresh form, or the values of the run being re-run.
   useEffect(() => {
@@ -212,7 +213,7 @@ export function PipelineView({
             </p>
             <h4 className="jp-mlp-heading">Versions</h4>
             <ul className="jp-mlp-versions" data-testid="mlp-pipeline-versions">
-              {[...versions].reverse().map((v, i) => (
+              {versions.map((v, i) => (
                 <li key={v.version}>
                   <label className="jp-mlp-check" title={v.version}>
                     <input

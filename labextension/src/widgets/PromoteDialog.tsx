@@ -4,7 +4,8 @@ import React, { useEffect, useRef, useState } from 'react';
 import type { ParameterOut, PreflightReport, Problem, PromoteResult, StageOut } from '../api';
 import {
   errorsOf,
-  pipelineNameFromPath,
+  promoteTarget,
+  proposedPipelineName,
   problemLocation,
   problemMessage,
   promoteFailure,
@@ -176,7 +177,7 @@ function ResultView({
 }
 
 function PromoteView({ path, project, report, promote, openInPipelines }: IPromoteDialogProps): JSX.Element {
-  const [name, setName] = useState(() => pipelineNameFromPath(path));
+  const [name, setName] = useState(() => proposedPipelineName(report, path));
   const [problems, setProblems] = useState<Problem[]>(report.problems);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -258,6 +259,11 @@ function PromoteView({ path, project, report, promote, openInPipelines }: IPromo
             {busy ? 'Promoting…' : 'Promote'}
           </button>
           {nameProblem && !blocked && <span className="jp-mlp-hint">{nameProblem}</span>}
+          {!nameProblem && !blocked && promoteTarget(report, name) && (
+            <span className="jp-mlp-hint" data-testid="mlp-promote-target">
+              {promoteTarget(report, name)}
+            </span>
+          )}
         </form>
       )}
 
