@@ -315,3 +315,17 @@ def test_through_the_gateway_a_failing_spool_is_an_event_and_a_metric_and_loses_
     assert f'mlp_serving_prediction_log_pending_rows{{{labels}}} 0.0' in text
     assert f'mlp_serving_prediction_log_failing{{{labels},stage="spool"}} 0.0' in text
     assert "spool failed, will retry" in predlog.log_path(backend.settings.home).read_text()
+
+
+def test_a_half_written_spool_file_left_by_a_failure_is_cleaned_up_later(tmp_path: Path):
+    home = tmp_path / "home"
+    log = PredictionLog(Catalog(home), home)
+    ids = answered(log, 5)
+    asyncio.run(log.flush())
+    folder = spool_root(home) / P / D
+    stale, recent = folder / ".01-aaaaaa.parquet.tmp", folder / ".02-bbbbbb.parquet.tmp"
+    stale.write_bytes(b"half"), recent.write_bytes(b"being written")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    commit_until_empty(Catalog(home), home)
+    assert not stale.exists() and recent.exists()  # a write under way is never touched
+    assert_exactly_once(Catalog(home), ids)

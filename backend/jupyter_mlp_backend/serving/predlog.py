@@ -385,6 +385,10 @@ def commit_folder(catalog, folder: Path, report: Callable[..., None] = _report) 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    for tmp in folder.glob(".*.tmp"):  # a spool write that failed between writing and renaming, and could not clean up
+        with contextlib.suppress(OSError):
+            if time.time() - tmp.stat().st_mtime > 600:
+                tmp.unlink()
     files = sorted(folder.glob("*.parquet"))[:MAX_FILES]
     if not files:
         return 0, True
