@@ -189,6 +189,13 @@ class Settings(BaseSettings):
         description="The backend URL as kernels reach it (a hub service URL, say). Default: the URL the server "
         "extension uses.",
     )
+    lab_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="JupyterLab's URL as browsers reach it, ending in '/': where the \"View run\" links MLflow "
+        "prints open the Experiments panel (`/hub/user-redirect/` under JupyterHub). Default: the JupyterLab "
+        "`mlp up` started.",
+    )
 
     @field_validator("home", mode="after")
     @classmethod

@@ -18,6 +18,7 @@ from .datasets.catalog import Catalog
 from .errors import install_error_handlers
 from .experiments import gateway
 from .experiments import routes as experiment_routes
+from .experiments import run_links
 from .experiments.state import Experiments
 from .identity import make_resolver
 from .monitoring import routes as monitoring_routes
@@ -160,5 +161,6 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     app.add_middleware(ServeDispatch)
     gateway.install(app)
     registry_gateway.install()
+    app.include_router(run_links.router)
     app.include_router(dataset_routes.gateway)
     return app
