@@ -2,7 +2,9 @@
 
     /serve/{project}/{deployment}/invocations                MLflow scoring protocol (POST)
     /serve/{project}/{deployment}/ping | /health             MLflow liveness (GET)
-    /serve/{project}/{deployment}/v2/health/live | ready     Open Inference Protocol v2 (GET)
+    /serve/{project}/endpoints/{deployment}/invocations      the same, as `mlflow.deployments` clients call it
+    /serve/{project}/{deployment}/v2                         Open Inference Protocol v2: server metadata (GET)
+    /serve/{project}/{deployment}/v2/health/live | ready     (GET)
     /serve/{project}/{deployment}/v2/models/{model}[/versions/{v}]            metadata (GET)
     /serve/{project}/{deployment}/v2/models/{model}[/versions/{v}]/ready      (GET)
     /serve/{project}/{deployment}/v2/models/{model}[/versions/{v}]/infer      (POST)
@@ -13,6 +15,10 @@ the key (looked up once, then from memory), the deployment, two token buckets (t
 size check, and one frame to the least busy worker, which parses, validates and micro-batches. Every answer has a
 prediction id (`X-Prediction-Id`, and in the body). Identity for these URLs is the API key alone; a platform token
 does not open them, and a key opens nothing else.
+
+Errors under `/v2/` have the protocol's shape, `{"error": "<message>"}`; the others the platform's
+`{"error": {"code", "message", "detail"}}`. v2 infer takes JSON and the binary tensor data extension
+(`Inference-Header-Content-Length`) both ways; the gateway turns binary into JSON before a worker sees it.
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import predlog, wire
+from . import predlog, protocol, wire
 from .manager import Live, Manager
 
 JSON = (b"content-type", b"application/json")
+OCTETS = (b"content-type", b"application/octet-stream")
+SERVER_NAME = "jupyter-mlp"
 
 
 @dataclass
@@ -46,19 +54,21 @@ class KeyInfo:
 
 
 class Bucket:
-    """A token bucket: `rate` per second, up to one second's worth banked."""
+    """A token bucket: `rate` per second, up to one second's worth banked — and never less than one whole token,
+    so that a rate under one per second (a key allowed one request every 10 s) still lets a request through."""
 
-    __slots__ = ("rate", "tokens", "last")
+    __slots__ = ("rate", "capacity", "tokens", "last")
 
     def __init__(self, rate: float):
         self.rate = rate
-        self.tokens = rate
+        self.capacity = max(1.0, rate)
+        self.tokens = self.capacity
         self.last = time.monotonic()
 
     def take(self) -> float:
         """0 when allowed; else the seconds until a token is there."""
         now = time.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
+        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
         self.last = now
         if self.tokens >= 1:
             self.tokens -= 1
@@ -117,6 +127,11 @@ class Gateway:
         t0 = time.perf_counter()
         pid = uuid.uuid4().hex
         parts = scope["path"].split("/")  # ["", "serve", project, deployment, ...rest]
+        if len(parts) >= 6 and parts[3] == "endpoints" and parts[5] == "invocations":
+            # `mlflow.deployments.get_deploy_client("<backend>/serve/<project>").predict(endpoint=...)` calls
+            # /endpoints/{name}/invocations; no deployment route ends that way, so the name is never ambiguous.
+            parts = parts[:3] + parts[4:]
+        v2 = len(parts) > 4 and parts[4] == "v2"  # the protocol's own error shape there
         method = scope["method"]
         headers = dict(scope["headers"])
         live: Live | None = None
@@ -128,7 +143,7 @@ class Gateway:
                 self.rejected_keys += 1
                 status = 401
                 await _send(send, 401, _err("unauthenticated", "A valid API key is needed: "
-                                             "'Authorization: Bearer mlpk_…' or 'X-API-Key: mlpk_…'"), pid,
+                                             "'Authorization: Bearer mlpk_…' or 'X-API-Key: mlpk_…'", v2), pid,
                             extra=[(b"www-authenticate", b"Bearer")])
                 return
             if len(parts) < 5 or not parts[4]:
@@ -140,17 +155,18 @@ class Gateway:
             live = self.manager.get(project, name)
             if live is None or live.project_id != info.project_id:  # another project's looks like a missing one
                 status = 404
-                await _send(send, 404, _err("not_found", f"Deployment '{project}/{name}' not found"), pid)
+                await _send(send, 404, _err("not_found", f"Deployment '{project}/{name}' not found", v2), pid)
                 live = None
                 return
             if info.deployment_id is not None and info.deployment_id != live.id:
                 status = 403
-                await _send(send, 403, _err("forbidden", f"This key is for another deployment, not '{name}'"), pid)
+                await _send(send, 403, _err("forbidden", f"This key is for another deployment, not '{name}'", v2),
+                            pid)
                 return
             wait = self._limit(info)
             if wait:
                 status = 429
-                await _send(send, 429, _err("rate_limited", f"Too many requests: retry in {wait:.2f} s"), pid,
+                await _send(send, 429, _err("rate_limited", f"Too many requests: retry in {wait:.2f} s", v2), pid,
                             extra=[(b"retry-after", str(max(1, math.ceil(wait))).encode())])
                 return
             status = await self._route(live, method, rest, headers, receive, send, pid, t0, info)
@@ -170,7 +186,7 @@ class Gateway:
             return wait
         wait = pb.take()
         if wait:
-            kb.tokens = min(kb.rate, kb.tokens + 1)  # not served: give the key its token back
+            kb.tokens = min(kb.capacity, kb.tokens + 1)  # not served: give the key its token back
         return wait
 
     async def _route(self, live: Live, method: str, rest: list[str], headers: dict[bytes, bytes],
@@ -184,50 +200,86 @@ class Gateway:
             if method != "POST":
                 return await _send(send, 405, _err("method_not_allowed", "Use POST for /feedback"), pid)
             return await self._feedback(live, headers, receive, send, pid, info)
-        if path in ("ping", "health", "v2/health/live", "v2/health/ready"):
+        if path in ("ping", "health"):
             ready = live.pool is not None and bool(live.pool.live())
-            code = 200 if ready or path == "v2/health/live" else 503
-            return await _send(send, code, json.dumps({"live": True, "ready": ready}).encode(), pid)
-        if rest[0] == "v2" and len(rest) >= 3 and rest[1] == "models":
-            model, tail = rest[2], rest[3:]
-            if len(tail) >= 2 and tail[0] == "versions":
-                if live.version is None or tail[1] != str(live.version):
-                    return await _send(send, 404, _err("not_found", f"Model '{model}' version {tail[1]} is not "
-                                                       f"served here (version {live.version} is)"), pid)
-                tail = tail[2:]
-            if model != live.model:
-                return await _send(send, 404, _err("not_found", f"Model '{model}' is not served here "
-                                                   f"('{live.model}' is)"), pid)
-            if tail == ["infer"]:
-                if method != "POST":
-                    return await _send(send, 405, _err("method_not_allowed", "Use POST for infer"), pid)
-                return await self._infer(live, wire.V2, headers, receive, send, pid, t0)
-            if tail == ["ready"]:
-                ready = live.pool is not None and bool(live.pool.live())
-                return await _send(send, 200 if ready else 503, json.dumps(
-                    {"name": model, "ready": ready}).encode(), pid)
-            if not tail:
-                pool = live.pool
-                sig = pool.workers[0].signature if pool and pool.workers else []
-                return await _send(send, 200, json.dumps({
-                    "name": live.model, "versions": [str(live.version)] if live.version else [],
-                    "platform": "mlflow", "inputs": sig, "outputs": []}).encode(), pid)
+            return await _send(send, 200 if ready else 503, json.dumps({"live": True, "ready": ready}).encode(), pid)
+        if rest[0] == "v2":
+            return await self._v2(live, method, rest[1:], headers, receive, send, pid, t0)
         return await _send(send, 404, _err("not_found", f"No such endpoint: /{path}"), pid)
 
+    async def _v2(self, live: Live, method: str, rest: list[str], headers: dict[bytes, bytes], receive: Callable,
+                  send: Callable, pid: str, t0: float) -> int:
+        """Open Inference Protocol v2: every route of the protocol's REST API, errors as `{"error": "<message>"}`.
+        Readiness answers 200 when true and 400 when false, as the protocol says."""
+        rest = [p for p in rest if p]
+        get = method in ("GET", "HEAD")
+
+        async def refuse(status: int, message: str) -> int:
+            return await _send(send, status, _err("", message, True), pid)
+
+        def ready() -> bool:
+            return live.pool is not None and bool(live.pool.live())
+
+        if not rest or rest[0] == "health":
+            if not get:
+                return await refuse(405, "Use GET for server metadata and health")
+            if not rest:
+                return await _send(send, 200, json.dumps({"name": SERVER_NAME, "version": _version(),
+                                                          "extensions": ["binary_tensor_data"]}).encode(), pid)
+            if rest == ["health", "live"]:
+                return await _send(send, 200, json.dumps({"live": True}).encode(), pid)
+            if rest == ["health", "ready"]:
+                ok = ready()
+                return await _send(send, 200 if ok else 400, json.dumps({"ready": ok}).encode(), pid)
+            return await refuse(404, f"No such endpoint: /v2/{'/'.join(rest)}")
+        if rest[0] != "models" or len(rest) < 2:
+            return await refuse(404, f"No such endpoint: /v2/{'/'.join(rest)}: use /v2, /v2/health/live, "
+                                     "/v2/health/ready or /v2/models/{model}[/versions/{version}][/ready|/infer]")
+        model, tail = rest[1], rest[2:]
+        if model != live.model:
+            return await refuse(404, f"Model '{model}' is not served here ('{live.model}' is)")
+        if len(tail) >= 2 and tail[0] == "versions":
+            if live.version is None or tail[1] != str(live.version):
+                return await refuse(404, f"Model '{model}' version {tail[1]} is not served here "
+                                         f"(version {live.version} is)")
+            tail = tail[2:]
+        if tail == ["infer"]:
+            if method != "POST":
+                return await refuse(405, "Use POST for infer")
+            return await self._infer(live, wire.V2, headers, receive, send, pid, t0)
+        if tail == ["ready"]:
+            if not get:
+                return await refuse(405, "Use GET for model readiness")
+            ok = ready()
+            return await _send(send, 200 if ok else 400, json.dumps({"name": model, "ready": ok}).encode(), pid)
+        if not tail:
+            if not get:
+                return await refuse(405, "Use GET for model metadata")
+            pool = live.pool
+            w = pool.workers[0] if pool and pool.workers else None
+            return await _send(send, 200, json.dumps({
+                "name": live.model, "versions": [str(live.version)] if live.version else [],
+                "platform": "mlflow", "inputs": w.signature if w else [],
+                "outputs": w.outputs if w else []}).encode(), pid)
+        return await refuse(404, f"No such endpoint: /v2/{'/'.join(rest)}")
+
     async def _body(self, headers: dict[bytes, bytes], receive: Callable, send: Callable,
-                    pid: str) -> bytes | int:
-        """The request body, or the status already sent (415, 413, 499)."""
+                    pid: str, v2: bool = False) -> bytes | int:
+        """The request body, or the status already sent (415, 413, 499). A v2 request with binary tensors
+        (`Inference-Header-Content-Length`) may be sent as application/octet-stream."""
         ctype = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
-        if ctype != b"application/json":
+        if ctype != b"application/json" and not (
+                v2 and ctype == b"application/octet-stream" and b"inference-header-content-length" in headers):
             return await _send(send, 415, _err("unsupported_media_type",
-                                               f"Send JSON (Content-Type: application/json), not {ctype.decode()}"), pid)
+                                               f"Send JSON (Content-Type: application/json), not {ctype.decode()}",
+                                               v2), pid)
         try:
             declared = int(headers.get(b"content-length", b"0"))
         except ValueError:
             declared = 0
         if declared > self.max_body:
             return await _send(send, 413, _err("too_large", f"The body is {declared} bytes; the most a request "
-                                               f"may send is {self.max_body}"), pid)
+                                               f"may send is {self.max_body}", v2), pid)
         chunks, size = [], 0
         while True:
             msg = await receive()
@@ -237,7 +289,7 @@ class Gateway:
             size += len(body)
             if size > self.max_body:
                 return await _send(send, 413, _err("too_large", f"The body is over the {self.max_body} bytes a "
-                                                   "request may send"), pid)
+                                                   "request may send", v2), pid)
             chunks.append(body)
             if not msg.get("more_body"):
                 break
@@ -245,19 +297,39 @@ class Gateway:
 
     async def _infer(self, live: Live, kind: int, headers: dict[bytes, bytes], receive: Callable, send: Callable,
                      pid: str, t0: float) -> int:
-        body = await self._body(headers, receive, send, pid)
+        v2 = kind == wire.V2
+        body = await self._body(headers, receive, send, pid, v2)
         if isinstance(body, int):
             return body
+        wants = None
+        hlen = headers.get(b"inference-header-content-length")
+        if v2 and (hlen is not None or b"binary_data" in body or b'"outputs"' in body):
+            try:
+                if hlen is not None and not hlen.strip().isdigit():
+                    raise protocol.BadRequest("Inference-Header-Content-Length must be a number of bytes")
+                body, wants = protocol.v2_decode(body, int(hlen) if hlen is not None else None)
+            except protocol.BadRequest as e:
+                return await _send(send, 400, _err("bad_request", str(e), True), pid)
         try:
             status, answer = await self.manager.forward(live, kind, body, pid)
         except wire.WorkerGone as e:
             return await _send(send, 503, _err("unavailable", f"The worker answering this request stopped ({e}); "
-                                               "retry"), pid, extra=[(b"retry-after", b"1")])
+                                               "retry", v2), pid, extra=[(b"retry-after", b"1")])
+        if v2 and status != 200:
+            answer = _flat_error(answer)
+        out, extra, ctype = answer, None, JSON
+        if status == 200 and wants is not None and (wants.names is not None or wants.binary or wants.binary_default):
+            try:
+                out, head = protocol.v2_encode(answer, wants)
+            except protocol.BadRequest as e:
+                return await _send(send, 400, _err("bad_request", str(e), True), pid)
+            if head is not None:  # the JSON header, then the outputs' raw bytes
+                extra, ctype = [(b"inference-header-content-length", str(head).encode())], OCTETS
         if status == 200 and live.log_predictions and self.predlog is not None:
             self.predlog.add(live.project, live.name, predlog.row(
-                pid, live.model, live.version, "v2" if kind == wire.V2 else "mlflow",
+                pid, live.model, live.version, "v2" if v2 else "mlflow",
                 (time.perf_counter() - t0) * 1000, body, answer))
-        return await _send(send, status, answer, pid)
+        return await _send(send, status, out, pid, extra=extra, ctype=ctype)
 
     async def _feedback(self, live: Live, headers: dict[bytes, bytes], receive: Callable, send: Callable, pid: str,
                         info: KeyInfo) -> int:
@@ -286,13 +358,41 @@ def _api_key(headers: dict[bytes, bytes]) -> str | None:
     return key.decode("latin-1").strip() if key else None
 
 
-def _err(code: str, message: str) -> bytes:
+def _err(code: str, message: str, v2: bool = False) -> bytes:
+    """An error body: the platform's shape, or under /v2/ the Open Inference Protocol's `{"error": "<message>"}`."""
+    if v2:
+        return json.dumps({"error": message}).encode()
     return json.dumps({"error": {"code": code, "message": message, "detail": None}}).encode()
 
 
+def _flat_error(body: bytes) -> bytes:
+    """A worker's error (the platform's shape) in the v2 protocol's shape."""
+    try:
+        err = json.loads(body).get("error")
+        message = err.get("message") if isinstance(err, dict) else err
+    except (ValueError, AttributeError):
+        message = body.decode("utf-8", "replace")[:2000]
+    return json.dumps({"error": str(message)}).encode()
+
+
+_VERSION: str | None = None
+
+
+def _version() -> str:
+    global _VERSION
+    if _VERSION is None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            _VERSION = version("jupyter-mlp")
+        except PackageNotFoundError:  # pragma: no cover - a source tree without the package installed
+            _VERSION = "0"
+    return _VERSION
+
+
 async def _send(send: Callable, status: int, body: bytes, pid: str,
-                extra: list[tuple[bytes, bytes]] | None = None) -> int:
-    headers = [JSON, (b"content-length", str(len(body)).encode()), (b"x-prediction-id", pid.encode())]
+                extra: list[tuple[bytes, bytes]] | None = None, ctype: tuple[bytes, bytes] = JSON) -> int:
+    headers = [ctype, (b"content-length", str(len(body)).encode()), (b"x-prediction-id", pid.encode())]
     if extra:
         headers += extra
     await send({"type": "http.response.start", "status": status, "headers": headers})

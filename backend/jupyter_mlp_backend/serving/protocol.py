@@ -41,6 +41,13 @@ CHECKS = {
     "datetime": (lambda v: isinstance(v, str), "datetime64[ns]", "BYTES", "a date-time string"),
     "binary": (lambda v: isinstance(v, str), "object", "BYTES", "a base64 string"),
 }
+# Open Inference Protocol v2 datatypes as little-endian numpy dtypes (binary tensor data extension; BYTES are
+# length-prefixed instead) and numpy dtype names as v2 datatypes (the signature's tensor specs).
+V2_NUMPY = {"BOOL": "?", "UINT8": "<u1", "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8", "INT8": "<i1",
+            "INT16": "<i2", "INT32": "<i4", "INT64": "<i8", "FP16": "<f2", "FP32": "<f4", "FP64": "<f8"}
+NUMPY_V2 = {"bool": "BOOL", "uint8": "UINT8", "uint16": "UINT16", "uint32": "UINT32", "uint64": "UINT64",
+            "int8": "INT8", "int16": "INT16", "int32": "INT32", "int64": "INT64", "float16": "FP16",
+            "float32": "FP32", "float64": "FP64", "object": "BYTES", "str": "BYTES", "bytes": "BYTES"}
 V2_TO_TYPE = {"FP64": "double", "FP32": "double", "FP16": "double", "INT64": "long", "INT32": "long",
               "INT16": "long", "INT8": "long", "UINT8": "long", "UINT16": "long", "UINT32": "long", "UINT64": "long",
               "BOOL": "boolean", "BYTES": "string"}
@@ -59,23 +66,27 @@ class Column:
 
 @dataclass
 class Schema:
-    """The model's input columns (from its MLflow signature); `None` columns: no signature, nothing is checked."""
+    """The model's input columns (from its MLflow signature); `None` columns: no signature, nothing is checked.
+    `outputs`: the v2 description of what the model returns (`{"name", "datatype", "shape"}`), from the
+    signature's outputs; empty when the signature has none."""
 
     columns: list[Column] | None = None
+    outputs: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_mlmodel(cls, mlmodel: dict[str, Any]) -> Schema:
         sig = (mlmodel or {}).get("signature") or {}
+        outputs = describe_outputs(sig.get("outputs"))
         raw = sig.get("inputs")
         if not raw:
-            return cls(None)
+            return cls(None, outputs)
         spec = json.loads(raw) if isinstance(raw, str) else raw
         cols = []
         for i, c in enumerate(spec):
             if c.get("type") not in CHECKS or "name" not in c:  # tensors and nested types: not checked here
-                return cls(None)
+                return cls(None, outputs)
             cols.append(Column(c.get("name", str(i)), c["type"], bool(c.get("required", True))))
-        return cls(cols)
+        return cls(cols, outputs)
 
     @property
     def names(self) -> list[str] | None:
@@ -282,14 +293,204 @@ def jsonable(predictions: Any) -> list[Any]:
     return list(predictions)
 
 
-def v2_outputs(rows: list[Any]) -> list[dict[str, Any]]:
+def describe_outputs(raw: Any) -> list[dict[str, Any]]:
+    """The signature's outputs as v2 metadata: one entry per output column (named as the answer names it), or one
+    `predict` tensor; [] when there is no output signature or it has nested types."""
+    if not raw:
+        return []
+    try:
+        spec = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return []
+    if not isinstance(spec, list) or not spec:
+        return []
+    out = []
+    for c in spec:
+        if not isinstance(c, dict):
+            return []
+        if c.get("type") == "tensor":
+            ts = c.get("tensor-spec") or {}
+            dt = NUMPY_V2.get(str(ts.get("dtype")), "BYTES")
+            shape = [int(d) for d in ts.get("shape") or [-1]]
+        elif c.get("type") in CHECKS:
+            dt, shape = CHECKS[c["type"]][2], [-1]
+        else:
+            return []
+        out.append({"name": c.get("name"), "datatype": dt, "shape": shape})
+    if len(out) > 1 and all(o["name"] for o in out):  # a data frame: one output per column
+        return out
+    # one unnamed column or tensor (or several unnamed columns, answered as rows of lists): the `predict` tensor
+    first = out[0]
+    shape = first["shape"] if len(out) == 1 else [-1, len(out)]
+    return [{"name": first["name"] if len(out) == 1 and first["name"] else "predict", "datatype": first["datatype"],
+             "shape": shape}]
+
+
+def v2_outputs(rows: list[Any], spec: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Model output rows as v2 output tensors; datatypes from the signature's outputs (`spec`) where it names them,
+    else from the values."""
+    types = {o["name"]: o["datatype"] for o in spec or []}
     if rows and isinstance(rows[0], dict):
-        return [{"name": k, "shape": [len(rows)], "datatype": _v2_type([r[k] for r in rows]),
+        return [{"name": k, "shape": [len(rows)], "datatype": types.get(k) or _v2_type([r[k] for r in rows]),
                  "data": [r[k] for r in rows]} for k in rows[0]]
+    name = spec[0]["name"] if spec and len(spec) == 1 else "predict"
     if rows and isinstance(rows[0], list):
-        return [{"name": "predict", "shape": [len(rows), len(rows[0])], "datatype": _v2_type(rows[0]),
+        return [{"name": name, "shape": [len(rows), len(rows[0])], "datatype": types.get(name) or _v2_type(rows[0]),
                  "data": [v for r in rows for v in r]}]
-    return [{"name": "predict", "shape": [len(rows)], "datatype": _v2_type(rows), "data": rows}]
+    return [{"name": name, "shape": [len(rows)], "datatype": types.get(name) or _v2_type(rows), "data": rows}]
+
+
+# -- the binary tensor data extension -----------------------------------------------------------------------------
+# A request with `Inference-Header-Content-Length: N` is N bytes of JSON followed by the raw tensors of the inputs
+# that carry `parameters.binary_data_size`, in order; outputs asked for with `parameters.binary_data` (or every
+# output, with the request's `parameters.binary_data_output`) come back the same way. The gateway turns a binary
+# request into the JSON one before a worker sees it, and the JSON answer into binary after, so the workers and the
+# prediction log only ever hold JSON.
+
+
+@dataclass
+class V2Wants:
+    """What a v2 request asked of its outputs: which (None: all) and which as binary."""
+
+    names: list[str] | None = None
+    binary: dict[str, bool] = field(default_factory=dict)
+    binary_default: bool = False
+
+    def is_binary(self, name: str) -> bool:
+        return self.binary.get(name, self.binary_default)
+
+
+def _decode_tensor(chunk: bytes, datatype: Any, shape: Any, i: int) -> list[Any]:
+    if not isinstance(shape, list) or not all(_is_int(s) and s >= 0 for s in shape):
+        raise BadRequest(f"inputs[{i}] shape must be a list of non-negative integers")
+    n = math.prod(shape)
+    if datatype == "BYTES":
+        import struct
+
+        values, at = [], 0
+        while at < len(chunk):
+            if at + 4 > len(chunk):
+                raise BadRequest(f"inputs[{i}] BYTES data is cut short: each element is a 4-byte length, then bytes")
+            (size,) = struct.unpack_from("<I", chunk, at)
+            at += 4
+            if at + size > len(chunk):
+                raise BadRequest(f"inputs[{i}] BYTES element {len(values)} says {size} bytes but fewer follow")
+            try:
+                values.append(chunk[at:at + size].decode("utf-8"))
+            except UnicodeDecodeError:
+                raise BadRequest(f"inputs[{i}] BYTES element {len(values)} is not UTF-8 text") from None
+            at += size
+        if len(values) != n:
+            raise BadRequest(f"inputs[{i}] has {len(values)} BYTES elements but shape {shape} needs {n}")
+        return values
+    dtype = V2_NUMPY.get(datatype) if isinstance(datatype, str) else None
+    if dtype is None:
+        raise BadRequest(f"inputs[{i}] datatype '{datatype}' is not one of {sorted(V2_NUMPY) + ['BYTES']}")
+    import numpy as np
+
+    width = np.dtype(dtype).itemsize
+    if len(chunk) != n * width:
+        raise BadRequest(f"inputs[{i}] has {len(chunk)} bytes of {datatype} data but shape {shape} needs {n * width}")
+    return np.frombuffer(chunk, dtype=dtype).tolist()
+
+
+def v2_decode(body: bytes, header_len: int | None) -> tuple[bytes, V2Wants]:
+    """A v2 infer request (JSON, or JSON header + binary tensors) as plain JSON for the worker, and what it asked of
+    its outputs. Protocol-only parameters (`binary_data_output`, `binary_data_size`) are taken out."""
+    if header_len is not None and not 0 < header_len <= len(body):
+        raise BadRequest(f"Inference-Header-Content-Length is {header_len} but the body has {len(body)} bytes")
+    doc = loads(body[:header_len] if header_len is not None else body)
+    if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or not doc["inputs"]:
+        raise BadRequest("the body must be an object with a non-empty 'inputs' list of tensors")
+    at = header_len or 0
+    for i, t in enumerate(doc["inputs"]):
+        if not isinstance(t, dict):
+            raise BadRequest(f"inputs[{i}] must be an object with name, shape, datatype and data")
+        params = t.get("parameters")
+        size = params.get("binary_data_size") if isinstance(params, dict) else None
+        if size is None:
+            continue
+        if header_len is None:
+            raise BadRequest(f"inputs[{i}] has binary_data_size but the request has no "
+                             "Inference-Header-Content-Length header")
+        if not _is_int(size) or size < 0:
+            raise BadRequest(f"inputs[{i}] binary_data_size must be a non-negative integer")
+        if at + size > len(body):
+            raise BadRequest(f"inputs[{i}] binary_data_size is {size} but only {len(body) - at} bytes are left")
+        t["data"] = _decode_tensor(body[at:at + size], t.get("datatype"), t.get("shape"), i)
+        at += size
+        del params["binary_data_size"]
+        if not params:
+            del t["parameters"]
+    if header_len is not None and at != len(body):
+        raise BadRequest(f"{len(body) - at} bytes follow the last binary input: binary_data_size of the inputs "
+                         f"adds up to {at - header_len}")
+    wants = V2Wants()
+    params = doc.get("parameters")
+    if isinstance(params, dict) and "binary_data_output" in params:
+        wants.binary_default = bool(params.pop("binary_data_output"))
+        if not params:
+            del doc["parameters"]
+    requested = doc.pop("outputs", None)
+    if requested is not None:
+        if not isinstance(requested, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str)
+                                                      for o in requested):
+            raise BadRequest("'outputs' must be a list of objects with a 'name'")
+        wants.names = [o["name"] for o in requested]
+        for o in requested:
+            p = o.get("parameters")
+            if isinstance(p, dict) and "binary_data" in p:
+                wants.binary[o["name"]] = bool(p["binary_data"])
+    return json.dumps(doc).encode(), wants
+
+
+def _encode_tensor(data: list[Any], datatype: str) -> bytes | None:
+    """Raw little-endian bytes of a tensor, or None where it cannot be sent as binary (missing integer values)."""
+    if datatype == "BYTES":
+        import struct
+
+        parts = []
+        for v in data:
+            raw = v.encode() if isinstance(v, str) else json.dumps(v).encode()
+            parts.append(struct.pack("<I", len(raw)) + raw)
+        return b"".join(parts)
+    dtype = V2_NUMPY.get(datatype)
+    if dtype is None:
+        return None
+    if any(v is None for v in data):
+        if not datatype.startswith("FP"):
+            return None
+        data = [math.nan if v is None else v for v in data]
+    import numpy as np
+
+    return np.asarray(data, dtype=dtype).tobytes()
+
+
+def v2_encode(answer: bytes, wants: V2Wants) -> tuple[bytes, int | None]:
+    """The worker's JSON answer with only the outputs asked for, those asked as binary moved after the JSON header;
+    returns the body and the header's length (None: the body is all JSON)."""
+    doc = json.loads(answer)
+    outputs = doc.get("outputs") or []
+    if wants.names is not None:
+        by_name = {o["name"]: o for o in outputs}
+        missing = [n for n in wants.names if n not in by_name]
+        if missing:
+            raise BadRequest(f"output(s) {missing} are not produced by this model; its outputs are {list(by_name)}")
+        outputs = doc["outputs"] = [by_name[n] for n in wants.names]
+    buffers = []
+    for o in outputs:
+        if not wants.is_binary(o["name"]):
+            continue
+        raw = _encode_tensor(o.get("data") or [], o.get("datatype", ""))
+        if raw is None:
+            continue
+        del o["data"]
+        o.setdefault("parameters", {})["binary_data_size"] = len(raw)
+        buffers.append(raw)
+    head = json.dumps(doc).encode()
+    if not buffers:
+        return head, None
+    return head + b"".join(buffers), len(head)
 
 
 def _v2_type(values: list[Any]) -> str:

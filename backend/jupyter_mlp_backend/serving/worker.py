@@ -143,7 +143,7 @@ class Worker:
                 if it.kind == wire.V2:
                     doc = {"model_name": self.name, "model_version": str(self.version),
                            "id": it.parsed.request_id or it.pid, "parameters": {"prediction_id": it.pid},
-                           "outputs": protocol.v2_outputs(part)}
+                           "outputs": protocol.v2_outputs(part, self.schema.outputs)}
                 else:
                     doc = {"predictions": part, "prediction_id": it.pid}
                 it.writer.write(wire.answer(it.rid, 200, _dumps(doc)))
@@ -286,7 +286,8 @@ async def main_async(args: argparse.Namespace) -> None:
         stop.set()
 
     watch = asyncio.create_task(orphaned())
-    print("READY", json.dumps({"pid": os.getpid(), "signature": schema.describe()}), flush=True)
+    print("READY", json.dumps({"pid": os.getpid(), "signature": schema.describe(), "outputs": schema.outputs}),
+          flush=True)
     await stop.wait()
     watch.cancel()
     server.close()
