@@ -32,10 +32,22 @@ class Monitored:
 def monitored(backend, project, use_mlflow, monkeypatch) -> Monitored:
     """LogisticRegression `risk` trained on dataset `train` (read through the SDK inside the run), validated with
     a gate evaluation on `holdout` (the baseline), deployed as `risk-api`; key from lead lena."""
+    return _deploy(backend, project, use_mlflow, monkeypatch, gate_evaluation=True)
+
+
+@pytest.fixture
+def monitored_logged_baseline(backend, project, use_mlflow, monkeypatch) -> Monitored:
+    """The same model without a gate evaluation: its baseline is the roc_auc its run logged, computed (as notebooks
+    do) from predict_proba on `holdout`."""
+    return _deploy(backend, project, use_mlflow, monkeypatch, gate_evaluation=False)
+
+
+def _deploy(backend, project, use_mlflow, monkeypatch, gate_evaluation: bool) -> Monitored:  # noqa: ANN001
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
     from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
 
     from jupyter_mlp import datasets
 
@@ -48,12 +60,15 @@ def monitored(backend, project, use_mlflow, monkeypatch) -> Monitored:
     with mlflow.start_run() as r:
         frame = datasets.read("train")
         model = LogisticRegression().fit(frame[["x1", "x2", "x3"]], frame.y)
+        if not gate_evaluation:
+            mlflow.log_metric("roc_auc", roc_auc_score(hy, model.predict_proba(hx)[:, 1]))
         mlflow.sklearn.log_model(model, name="model", signature=infer_signature(x, model.predict(x)),
                                  pip_requirements=["scikit-learn"], serialization_format="cloudpickle")
     sam, lena = backend.client("sam"), backend.client("lena")
     assert sam.post(f"/projects/{project}/models", json={"name": "risk", "run_id": r.info.run_id}).status_code == 201
-    assert lena.put(f"/projects/{project}/models/risk/gates", json={
-        "evaluation": {"dataset": "holdout", "target": "y"}}).status_code == 200
+    gates = ({"evaluation": {"dataset": "holdout", "target": "y"}} if gate_evaluation
+             else {"thresholds": [{"metric": "roc_auc", "op": ">=", "value": 0.9}]})
+    assert lena.put(f"/projects/{project}/models/risk/gates", json=gates).status_code == 200
     d = sam.post(f"/projects/{project}/models/risk/versions/1/promote", json={"alias": "champion"})
     assert d.status_code == 201 and d.json()["status"] == "passed", d.text
     r = sam.post(f"/projects/{project}/deployments", json={"name": "risk-api", "model": "risk", "version": 1})

@@ -134,6 +134,44 @@ def test_performance_on_late_labels(backend, monitored):
     assert "1 label" in (mon["message"] or ""), mon  # the unknown prediction id is reported, not silently dropped
 
 
+def test_a_good_classifier_without_drift_raises_no_performance_alert(backend, monitored_logged_baseline):
+    """The baseline is the roc_auc the run logged from predict_proba; the deployment answers its probabilities
+    beside the class labels, the log keeps them and the window's AUC is scored from them: like with like."""
+    import httpx
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    monitored = monitored_logged_baseline
+    p, sam = monitored.project, backend.client("sam")
+    mon = _wait_profile(sam, p)
+    assert mon["baseline"]["source"] == "the version's logged metrics", mon["baseline"]
+    x, y = training_frame(WINDOW, seed=21)
+    with httpx.Client(base_url=monitored.base, headers={"Authorization": f"Bearer {monitored.key}"}) as c:
+        one = c.post("/invocations", json={"dataframe_split": {"columns": list(x.columns),
+                                                                "data": x.iloc[:2].values.tolist()}}).json()
+    served = LogisticRegression().fit(*training_frame())  # the same fit as the notebook's (deterministic)
+    assert one["predictions"] == served.predict(x.iloc[:2]).tolist()  # unchanged for existing clients
+    assert one["classes"] == [0, 1]
+    got = [v for row in one["probabilities"] for v in row]
+    assert got == pytest.approx(served.predict_proba(x.iloc[:2]).ravel().tolist(), abs=1e-9)
+
+    ids = monitored.serve(x.iloc[2:])
+    truth = y.iloc[2:].tolist()
+    assert monitored.label([{"prediction_id": pid, "label": truth[i * 50:(i + 1) * 50]}
+                            for i, pid in enumerate(ids)]).status_code == 200
+    monitored.serve(x.iloc[:2])  # completes the window (these two rows stay unlabelled)
+    ev = sam.post(f"/projects/{p}/deployments/risk-api/monitor/evaluate").json()
+    assert ev["windows"] == 1 and ev["fired"] == [], ev
+    w = sam.get(f"/projects/{p}/deployments/risk-api/monitor/windows").json()["items"][0]
+    perf = w["performance"]
+    auc = roc_auc_score(truth, served.predict_proba(x.iloc[2:])[:, 1])
+    assert perf["status"] == "ok" and perf["metrics"]["roc_auc"] == pytest.approx(auc, abs=1e-9), perf
+    check = {c["metric"]: c for c in perf["checks"]}["roc_auc"]
+    assert not check["degraded"] and check["baseline"] == mon["baseline"]["metrics"]["roc_auc"]
+    assert "ece" in perf["metrics"] and perf["unavailable"] == []
+    assert sam.get(f"/projects/{p}/alerts", params={"state": "firing"}).json()["total"] == 0
+
+
 def test_access_and_tick_token(backend, monitored):
     p = monitored.project
     _wait_profile(backend.client("sam"), p)

@@ -67,3 +67,43 @@ def test_performance_rmse_tolerance_is_relative_and_few_labels_are_said():
     assert performance(_labelled(off, y), {"rmse": 0.8}, {})["status"] == "degraded"
     few = performance(_labelled(off[:10], y[:10]), {"rmse": 0.8}, {})
     assert few["status"] == "insufficient data" and "10 labelled" in few["message"]
+
+
+def _classifier_window(n: int = 1000, seed: int = 3):  # noqa: ANN202
+    """A good logistic model's answers on rows without drift: its labels, its probabilities and the truth."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=n)
+    p = 1 / (1 + np.exp(-3 * z))
+    y = (rng.random(n) < p).astype(int)
+    return (p >= 0.5).astype(int), p, y
+
+
+def test_auc_and_calibration_come_from_the_probabilities_the_deployment_answered():
+    from sklearn.metrics import roc_auc_score
+
+    from jupyter_mlp_backend.monitoring.service import performance
+
+    labels, p, y = _classifier_window()
+    baseline = {"roc_auc": float(roc_auc_score(y, p)), "f1": 0.8}  # what the gates scored from predict_proba
+    window = pd.DataFrame({"__pred": labels.tolist(), "__proba": p.tolist(), "__label": y.tolist()})
+    got = performance(window, baseline, {})
+    assert got["metrics"]["roc_auc"] == baseline["roc_auc"]  # like with like: the same number, not AUC of labels
+    assert got["metrics"]["ece"] < 0.05 and got["unavailable"] == []
+    assert got["status"] == "ok" and not any(c["degraded"] for c in got["checks"]), got
+
+
+def test_with_class_labels_only_auc_and_calibration_are_said_unavailable_not_alarmed():
+    from sklearn.metrics import roc_auc_score
+
+    from jupyter_mlp_backend.monitoring.service import performance
+
+    labels, p, y = _classifier_window()
+    baseline = {"roc_auc": float(roc_auc_score(y, p)), "ece": 0.02}
+    window = pd.DataFrame({"__pred": labels.tolist(), "__proba": [None] * len(y), "__label": y.tolist()})
+    got = performance(window, baseline, {})
+    assert got["status"] == "ok" and [c["metric"] for c in got["checks"]] == [], got  # nothing compared, nothing fires
+    missing = {u["metric"]: u["reason"] for u in got["unavailable"]}
+    assert set(missing) == {"roc_auc", "ece"} and "class labels only" in missing["roc_auc"], got
+    assert "f1" in got["metrics"]

@@ -193,6 +193,21 @@ def _predictions(response: str, n: int) -> list[Any]:
             for p in preds]
 
 
+def _probabilities(response: str, n: int) -> list[Any]:
+    """Per row, the probability of the positive class (the second of two `classes`) that the deployment answered
+    beside its predictions; None where it answered none (class labels only, a multi-class model, Open Inference)."""
+    try:
+        doc = json.loads(response)
+    except ValueError:
+        return [None] * n
+    proba = doc.get("probabilities") if isinstance(doc, dict) else None
+    classes = doc.get("classes") if isinstance(doc, dict) else None
+    if not isinstance(proba, list) or len(proba) != n or not isinstance(classes, list) or len(classes) != 2:
+        return [None] * n
+    return [float(p[1]) if isinstance(p, list) and len(p) == 2 and isinstance(p[1], (int, float)) else None
+            for p in proba]
+
+
 def log_frame(app, slug: str, deployment: str):  # noqa: ANN001, ANN201
     """The deployment's predictions, one row per scored row: features, id, time, version, prediction, label."""
     import pandas as pd
@@ -216,8 +231,10 @@ def log_frame(app, slug: str, deployment: str):  # noqa: ANN001, ANN201
             continue
     schema = protocol.Schema(None)
     cols: dict[str, list[Any]] = {}
-    meta: dict[str, list[Any]] = {"__pid": [], "__ts": [], "__version": [], "__pred": [], "__label": [],
-                                  "__keys": []}  # which columns each request sent (absent is not the same as null)
+    # __keys: which columns each request sent (absent is not the same as null); __proba: the positive class's
+    # probability where the deployment answered one
+    meta: dict[str, list[Any]] = {"__pid": [], "__ts": [], "__version": [], "__pred": [], "__proba": [],
+                                  "__label": [], "__keys": []}
     skipped = 0
     for r in sorted(preds, key=lambda r: r["ts"]):
         body = r["request"].encode()
@@ -241,6 +258,7 @@ def log_frame(app, slug: str, deployment: str):  # noqa: ANN001, ANN201
         meta["__ts"].extend([r["ts"]] * n)
         meta["__version"].extend([r["version"]] * n)
         meta["__pred"].extend(_predictions(r["response"], n))
+        meta["__proba"].extend(_probabilities(r["response"], n))
         meta["__label"].extend(row_labels)
         meta["__keys"].extend(["\x1f".join(parsed.columns)] * n)
     frame = pd.DataFrame({**cols, **meta})
@@ -252,49 +270,46 @@ def log_frame(app, slug: str, deployment: str):  # noqa: ANN001, ANN201
 
 # --- performance ------------------------------------------------------------------------------------------------
 
-def _ece(y: Any, p: Any, bins: int = 10) -> float | None:
-    import numpy as np
-
-    p = np.asarray(p, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if p.size == 0 or np.nanmin(p) < 0 or np.nanmax(p) > 1 or not set(np.unique(y)) <= {0.0, 1.0}:
-        return None
-    if np.all((p == 0) | (p == 1)):
-        return None  # hard labels: there is no confidence to calibrate
-    idx = np.minimum((p * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        m = idx == b
-        if m.any():
-            total += m.sum() / p.size * abs(y[m].mean() - p[m].mean())
-    return float(total)
-
-
 def performance(window: Any, baseline: dict[str, float], tolerance: dict[str, float]) -> dict[str, Any]:
-    """AUC, F1, RMSE, ECE of a window's labelled rows, each against the baseline and its tolerance."""
+    """AUC, F1, RMSE, ECE of a window's labelled rows, each against the baseline and its tolerance. AUC and ECE
+    come from the probabilities the deployment answered (`__proba`), scored as the gates scored the baseline;
+    where it answered class labels only they are listed under `unavailable` with the reason, never alarmed on."""
     import numpy as np
 
     from ..registry.evaluate import score
 
     rows = window[window["__label"].notna() & window["__pred"].notna()]
-    out: dict[str, Any] = {"labelled": int(len(rows)), "metrics": {}, "checks": [], "status": "ok"}
+    out: dict[str, Any] = {"labelled": int(len(rows)), "metrics": {}, "checks": [], "unavailable": [],
+                           "status": "ok"}
     if len(rows) < MIN_LABELS:
         out["status"] = "insufficient data"
         out["message"] = f"{len(rows)} labelled predictions in this window; at least {MIN_LABELS} are needed"
         return out
-    y = rows["__label"].to_numpy()
-    pred = rows["__pred"].to_numpy()
+    has = rows["__proba"].notna() if "__proba" in rows else None
+    notes: dict[str, str] = {}
     try:
-        y_arr = np.asarray(y.tolist())
-        p_arr = np.asarray(pred.tolist())
-        got = score(y_arr, p_arr)
-        if (e := _ece(y_arr, p_arr)) is not None:
-            got["ece"] = e
+        y_arr = np.asarray(rows["__label"].tolist())
+        p_arr = np.asarray(rows["__pred"].tolist())
+        if has is not None and has.all():
+            got = score(y_arr, p_arr, rows["__proba"].to_numpy(dtype=float), notes)
+        else:
+            got = score(y_arr, p_arr, None, notes)
+            if has is not None and int(has.sum()) >= MIN_LABELS:  # only some requests carried probabilities
+                mask = has.to_numpy()
+                part: dict[str, str] = {}
+                sub = score(y_arr[mask], p_arr[mask], rows["__proba"][has].to_numpy(dtype=float), part)
+                for k in ("roc_auc", "ece"):
+                    if k in sub:
+                        got[k] = sub[k]
+                        notes.pop(k, None)
+                out["probability_rows"] = int(mask.sum())
     except (ValueError, TypeError) as err:
         out["status"] = "error"
         out["message"] = f"the labels and predictions cannot be compared: {err}"
         return out
     out["metrics"] = {k: got[k] for k in HIGHER_IS_BETTER if k in got and math.isfinite(got[k])}
+    out["unavailable"] = [{"metric": k, "reason": notes[k]} for k in HIGHER_IS_BETTER
+                          if k in notes and k not in out["metrics"]]
     degraded = False
     for metric, value in out["metrics"].items():
         base = baseline.get(metric)
@@ -497,6 +512,8 @@ def _findings(latest: MonitorWindow | None, latest_perf: MonitorWindow | None) -
                                           "labelled": perf.get("labelled"), **c}}
             else:
                 fine.add(key)
+        for u in perf.get("unavailable", []):  # cannot be computed from what was served: nothing to alarm on
+            fine.add(f"performance:{u['metric']}")
     return firing, fine
 
 

@@ -9,6 +9,11 @@ Before anything is deserialised the worker checks the folder against the version
 signature as they arrive (a bad one is answered alone); requests with the same columns are scored together, up to
 `max-batch` rows: while one batch is being predicted the next one gathers, and `max-wait-ms` can hold a batch open
 longer to make it bigger.
+
+A classifier that has class probabilities (scikit-learn's, XGBoost's or CatBoost's `predict_proba`, the models
+`mlflow.evaluate` takes them from) answers the MLflow protocol with `predictions` unchanged plus `probabilities`
+(one list per row, in the order of `classes`): the prediction log keeps them, so monitoring scores AUC and
+calibration from the same numbers the gates did.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class Worker:
         self.wake = asyncio.Event()
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="predict")
         self.dtypes = ({c.name: protocol.CHECKS[c.type][1] for c in schema.columns} if schema.columns else {})
+        self.proba, self.classes = probabilities_of(model)
 
     # -- connections --------------------------------------------------------------------------------------------
 
@@ -114,11 +120,17 @@ class Worker:
                 cols[name] = values
         return pd.DataFrame(cols, copy=False)
 
-    def _predict(self, batch: list[Item]) -> list[Any]:
+    def _predict(self, batch: list[Item]) -> tuple[list[Any], list[Any] | None]:
         frame = self._frame(batch)
         params = batch[0].parsed.params
         out = self.model.predict(frame, params=params) if params else self.model.predict(frame)
-        return protocol.jsonable(out)
+        proba = None
+        if self.proba is not None and any(it.kind != wire.V2 for it in batch):
+            try:
+                proba = protocol.jsonable(self.proba(frame))
+            except Exception:  # noqa: BLE001 - the predictions stand; only the probabilities are left out
+                proba = None
+        return protocol.jsonable(out), proba
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -130,7 +142,7 @@ class Worker:
                 await asyncio.sleep(self.max_wait)
             batch = self._take()
             try:
-                rows = await loop.run_in_executor(self.pool, self._predict, batch)
+                rows, proba = await loop.run_in_executor(self.pool, self._predict, batch)
             except Exception as e:  # the model raised: every request of the batch gets the reason
                 body = wire.error_body("prediction_failed", f"the model raised {type(e).__name__}: {e}"[:2000])
                 for it in batch:
@@ -146,6 +158,9 @@ class Worker:
                            "outputs": protocol.v2_outputs(part, self.schema.outputs)}
                 else:
                     doc = {"predictions": part, "prediction_id": it.pid}
+                    if proba is not None and len(proba) == len(rows):
+                        doc["probabilities"] = proba[at - it.parsed.rows:at]
+                        doc["classes"] = self.classes
                 it.writer.write(wire.answer(it.rid, 200, _dumps(doc)))
 
 
@@ -196,10 +211,32 @@ def load(folder: Path, project: str, name: str, version: int) -> tuple[Any, prot
     return model, protocol.Schema.from_mlmodel(mlmodel)
 
 
+def probabilities_of(model: Any) -> tuple[Any, list[Any] | None]:
+    """(predict_proba, classes) of a classifier whose raw model has them and whose predictions are not already
+    probabilities (`pyfunc_predict_fn="predict_proba"`); (None, None) otherwise."""
+    if isinstance(model, _Sklearn):
+        raw, fn_name = model.estimator, model.predict_fn
+    else:
+        py = (getattr(getattr(model, "metadata", None), "flavors", None) or {}).get("python_function") or {}
+        if py.get("loader_module") not in ("mlflow.sklearn", "mlflow.xgboost", "mlflow.catboost"):
+            return None, None
+        try:
+            raw = model.get_raw_model()
+        except (NotImplementedError, AttributeError):
+            return None, None
+        fn_name = py.get("predict_fn") or "predict"
+    fn = getattr(raw, "predict_proba", None)  # scikit-learn's available_if: absent when the model cannot
+    classes = getattr(raw, "classes_", None)
+    if fn is None or fn_name != "predict" or classes is None:
+        return None, None
+    return fn, protocol.jsonable(classes)
+
+
 class _Sklearn:
     """A scikit-learn model as MLflow's pyfunc wrapper calls it (`predict_fn` of the python_function flavor)."""
 
     def __init__(self, estimator: Any, predict_fn: str):
+        self.estimator, self.predict_fn = estimator, predict_fn
         self._fn = getattr(estimator, predict_fn)
 
     def predict(self, frame: Any, params: dict[str, Any] | None = None) -> Any:
