@@ -6,9 +6,19 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from .identity import Identity, bearer_token
+
+
+# Every integer the API takes is bounded, so that one beyond what the databases hold (64 bits) is a 422 rather than
+# an OverflowError inside the driver; a test walks the OpenAPI document for integers without bounds.
+INT64_MAX = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=INT64_MAX, description="A row id")]
+"""A database id (path parameters such as `{decision_id}`, body fields that name a row or a version)."""
+Int64 = Annotated[int, Field(ge=-(2**63), le=INT64_MAX)]
+"""Any integer a 64-bit column holds (Iceberg snapshot ids are random 63-bit numbers)."""
 
 
 def db_session(request: Request) -> Iterator[Session]:
@@ -25,8 +35,9 @@ class Page:
     def __init__(
         self,
         request: Request,
-        limit: Annotated[int, Query(ge=1, description="Rows per page (at most the server's max_page_size)")] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=INT64_MAX,
+                                    description="Rows per page (at most the server's max_page_size)")] = 50,
+        offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
     ):
         self.limit = min(limit, request.app.state.settings.max_page_size)
         self.offset = offset

@@ -1746,6 +1746,13 @@ export interface components {
         };
         /** ExecutorOut */
         ExecutorOut: {
+            /**
+             * Base Image
+             * @description What the platform found of the stage base image when it started (state: building, ready, failed; image; detail; since): a first run waits while it is building
+             */
+            base_image?: {
+                [key: string]: unknown;
+            } | null;
             /** Detail */
             detail: string;
             /**
@@ -2678,6 +2685,11 @@ export interface components {
             } | null;
             /** Name */
             name: string;
+            /**
+             * Progress
+             * @description While a stage in a container starts: what it is doing, e.g. '[step 2/3] building stage image ...: Step 2/4 : COPY site /opt/mlp/site' (the whole build log is in the stage's log)
+             */
+            progress?: string | null;
             /** Start Time */
             start_time?: number | null;
             /** Status */

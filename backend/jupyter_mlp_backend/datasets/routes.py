@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from ..access import Action, require
-from ..deps import DB, Caller
+from ..deps import DB, Caller, Int64
 from ..experiments.gateway import authorize
 from ..experiments.mlflow_errors import GatewayError
 from .catalog import DatasetError
@@ -60,7 +60,7 @@ async def write_dataset(slug: str, name: str, request: Request,
 
 
 @gateway.get("/mlflow/{slug}/mlp/datasets/{name}")
-async def read_dataset(slug: str, name: str, request: Request, snapshot_id: int | None = None) -> Response:
+async def read_dataset(slug: str, name: str, request: Request, snapshot_id: Int64 | None = None) -> Response:
     """The table at a snapshot (default: the current one) as Parquet; the snapshot id is in the headers."""
     await authorize(request, slug, Action.read_runs, f"dataset:{name}")
     try:

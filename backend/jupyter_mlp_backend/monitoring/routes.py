@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import audit
 from ..access import Action, require
-from ..deps import DB, Caller, Paging
+from ..deps import DB, Caller, Id, Paging
 from ..errors import Invalid, NotFound
 from ..identity import require_scope
 from ..orm import (Alert, Deployment, Membership, ModelVersion, Monitor, MonitorWindow, Project, ReferenceProfile,
@@ -365,7 +365,7 @@ def list_windows(slug: str, name: str, db: DB, who: Caller, page: Paging) -> Win
 @router.get("/projects/{slug}/deployments/{name}/monitor/windows/{window_id}/report",
             response_class=Response, summary="Evidently's HTML drift report for one window (served sandboxed)",
             responses={200: {"content": {"text/html": {}}}})
-async def window_report(slug: str, name: str, window_id: int, request: Request, db: DB, who: Caller) -> Response:
+async def window_report(slug: str, name: str, window_id: Id, request: Request, db: DB, who: Caller) -> Response:
     from . import drift
 
     def load() -> tuple[MonitorWindow, str, int, int, int | None]:
@@ -489,7 +489,7 @@ def list_webhooks(slug: str, db: DB, who: Caller, page: Paging) -> WebhookPage:
 
 @router.delete("/projects/{slug}/webhooks/{hook_id}", status_code=204, response_class=Response,
                summary="Stop sending alerts to a webhook")
-def delete_webhook(slug: str, hook_id: int, db: DB, who: Caller) -> Response:
+def delete_webhook(slug: str, hook_id: Id, db: DB, who: Caller) -> Response:
     g = require(db, who, slug, Action.manage_webhooks, target=f"webhook:{hook_id}")
     h = db.get(Webhook, hook_id)
     if h is None or h.project_id != g.project.id:

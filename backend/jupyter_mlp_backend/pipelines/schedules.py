@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import audit
 from ..access import Action, require
-from ..deps import DB, Caller, Paging
+from ..deps import DB, Caller, Id, Paging
 from ..errors import Conflict, Invalid, NotFound
 from ..identity import Identity, require_scope
 from ..orm import Pipeline, PipelineRunRecord, PipelineSchedule, PipelineVersion, Project
@@ -165,7 +165,7 @@ def list_schedules(slug: str, name: str, db: DB, who: Caller, page: Paging) -> S
 
 @router.delete("/projects/{slug}/pipeline-schedules/{schedule_id}", status_code=204,
                summary="Delete a schedule (runs it launched stay)")
-async def delete_schedule(slug: str, schedule_id: int, request: Request, db: DB, who: Caller) -> Response:
+async def delete_schedule(slug: str, schedule_id: Id, request: Request, db: DB, who: Caller) -> Response:
     def delete() -> None:
         grant = require(db, who, slug, Action.run_pipelines, target=f"schedule:{schedule_id}")
         sc = db.execute(select(PipelineSchedule).join(Pipeline, PipelineSchedule.pipeline_id == Pipeline.id)
@@ -193,7 +193,7 @@ def _scheduler_claims(request: Request) -> None:
 @router.post("/pipeline-schedules/{schedule_id}/ticks", response_model=TickOut, status_code=201,
              dependencies=[Depends(_scheduler_claims)],
              summary="(Dagster's scheduler only) prepare the run of one tick, as the schedule's creator")
-async def tick(schedule_id: int, body: TickRequest, request: Request, db: DB) -> TickOut:
+async def tick(schedule_id: Id, body: TickRequest, request: Request, db: DB) -> TickOut:
     # One run per (schedule, tick), even when the daemon retries a tick.
     run_key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"mlp-schedule:{schedule_id}:{body.scheduled_time.isoformat()}"))
 

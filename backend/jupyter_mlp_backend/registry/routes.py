@@ -20,7 +20,7 @@ from jupyter_mlp.signing import canonical
 
 from .. import audit
 from ..access import Action, require
-from ..deps import DB, Caller, Paging
+from ..deps import DB, Caller, Id, Int64, Paging
 from ..errors import Conflict, Invalid, NotFound
 from ..experiments.projects import experiment_ids
 from ..identity import Identity
@@ -455,7 +455,7 @@ def list_versions(slug: str, name: str, db: DB, who: Caller, page: Paging) -> Ve
 
 @router.get("/projects/{slug}/models/{name}/versions/{version}", response_model=VersionOut,
             summary="One version with its lineage digests")
-def get_version(slug: str, name: str, version: int, db: DB, who: Caller) -> VersionOut:
+def get_version(slug: str, name: str, version: Id, db: DB, who: Caller) -> VersionOut:
     g = require(db, who, slug, Action.read_models, target=f"{name}/{version}")
     m = _model(db, g.project.id, name)
     out = _version_out(db, m, _version(db, m, version))
@@ -477,7 +477,7 @@ async def fetch_verified(request: Request, db: DB, slug: str, project_id: int, m
 
 @router.post("/projects/{slug}/models/{name}/versions/{version}/verify", response_model=VerifyOut,
              summary="Re-hash every file and check the signature; says what is wrong")
-async def verify(slug: str, name: str, version: int, request: Request, db: DB, who: Caller) -> VerifyOut:
+async def verify(slug: str, name: str, version: Id, request: Request, db: DB, who: Caller) -> VerifyOut:
     def load():  # noqa: ANN202
         g = require(db, who, slug, Action.read_models, target=f"{name}/{version}")
         m = _model(db, g.project.id, name)
@@ -623,7 +623,7 @@ async def _evidence(request: Request, db: DB, slug: str, project_id: int, m: Reg
 
 @router.post("/projects/{slug}/models/{name}/versions/{version}/promote", response_model=DecisionOut,
              status_code=201, summary="Ask for an alias to move to a version: the gates decide (and maybe a lead)")
-async def promote(slug: str, name: str, version: int, body: AliasRequest, request: Request, db: DB,
+async def promote(slug: str, name: str, version: Id, body: AliasRequest, request: Request, db: DB,
                   who: Caller) -> DecisionOut:
     def load():  # noqa: ANN202
         g = require(db, who, slug, Action.write_models, target=f"{name}/{version}@{body.alias}")
@@ -703,14 +703,14 @@ async def _decide(slug: str, decision_id: int, body: DecisionRequest, request: R
 
 @router.post("/projects/{slug}/gate-decisions/{decision_id}/approve", response_model=DecisionOut,
              summary="Approve a pending decision (leads); the alias moves")
-async def approve(slug: str, decision_id: int, body: DecisionRequest, request: Request, db: DB,
+async def approve(slug: str, decision_id: Id, body: DecisionRequest, request: Request, db: DB,
                   who: Caller) -> DecisionOut:
     return await _decide(slug, decision_id, body, request, db, who, "approved")
 
 
 @router.post("/projects/{slug}/gate-decisions/{decision_id}/reject", response_model=DecisionOut,
              summary="Reject a pending decision (leads); the alias stays")
-async def reject(slug: str, decision_id: int, body: DecisionRequest, request: Request, db: DB,
+async def reject(slug: str, decision_id: Id, body: DecisionRequest, request: Request, db: DB,
                  who: Caller) -> DecisionOut:
     return await _decide(slug, decision_id, body, request, db, who, "rejected")
 
@@ -793,7 +793,7 @@ def _graph_for_versions(db: DB, slug: str, versions: list[tuple[RegisteredModel,
 
 @router.get("/projects/{slug}/models/{name}/versions/{version}/lineage", response_model=LineageGraph,
             summary="Dataset snapshots → pipeline version → run → this model version → deployments")
-def version_lineage(slug: str, name: str, version: int, db: DB, who: Caller) -> LineageGraph:
+def version_lineage(slug: str, name: str, version: Id, db: DB, who: Caller) -> LineageGraph:
     g = require(db, who, slug, Action.read_models, target=f"{name}/{version}")
     m = _model(db, g.project.id, name)
     out = _graph_for_versions(db, slug, [(m, _version(db, m, version))])
@@ -804,7 +804,7 @@ def version_lineage(slug: str, name: str, version: int, db: DB, who: Caller) -> 
 @router.get("/projects/{slug}/datasets/{dataset}/lineage", response_model=LineageGraph,
             summary="What was made from a dataset (optionally one snapshot): runs and model versions")
 def dataset_lineage(slug: str, dataset: str, db: DB, who: Caller,
-                    snapshot_id: Annotated[int | None, Query()] = None) -> LineageGraph:
+                    snapshot_id: Annotated[Int64 | None, Query()] = None) -> LineageGraph:
     g = require(db, who, slug, Action.read_models, target=f"dataset:{dataset}")
     rows = db.execute(select(RegisteredModel, ModelVersion).join(ModelVersion, ModelVersion.model_id ==
                                                                  RegisteredModel.id)
@@ -842,8 +842,8 @@ def _code(home, slug: str, lin: dict[str, Any]) -> dict[str, str]:  # noqa: ANN0
 
 @router.get("/projects/{slug}/models/{name}/diff", response_model=VersionDiff,
             summary="Two versions side by side: parameters, metrics, data snapshots, lineage, code")
-def diff(slug: str, name: str, request: Request, db: DB, who: Caller, a: Annotated[int, Query(ge=1)],
-         b: Annotated[int, Query(ge=1)]) -> VersionDiff:
+def diff(slug: str, name: str, request: Request, db: DB, who: Caller, a: Annotated[Id, Query()],
+         b: Annotated[Id, Query()]) -> VersionDiff:
     g = require(db, who, slug, Action.read_models, target=f"{name}/{a}..{b}")
     m = _model(db, g.project.id, name)
     va, vb = _version(db, m, a), _version(db, m, b)

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import audit
 from ..access import Action, require
-from ..deps import DB, Caller, Paging
+from ..deps import DB, Caller, INT64_MAX, Int64, Paging
 from ..errors import Conflict, Invalid, NotFound
 from ..orm import (
     ApiKey,
@@ -73,7 +73,7 @@ class Scaling(BaseModel):
 class DeployRequest(Scaling):
     name: Name = Field(description="Deployment name: part of its URL")
     model: ModelName
-    version: int | None = Field(default=None, ge=1, description="A version number, or give an alias")
+    version: int | None = Field(default=None, ge=1, le=INT64_MAX, description="A version number, or give an alias")
     alias: Literal["staging", "champion"] | None = None
 
     @model_validator(mode="after")
@@ -86,7 +86,7 @@ class DeployRequest(Scaling):
 class SwitchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=INT64_MAX)
     alias: Literal["staging", "champion"] | None = None
 
     @model_validator(mode="after")
@@ -611,7 +611,7 @@ class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset: DatasetName = Field(description="A dataset (Iceberg table) of the project to score")
-    snapshot_id: int | None = Field(default=None, description="Its snapshot; default: the current one")
+    snapshot_id: Int64 | None = Field(default=None, description="Its snapshot; default: the current one")
     output_dataset: DatasetName | None = Field(default=None, description="Write the scored rows to this dataset "
                                                                          "(a new snapshot); default: a Parquet file")
     chunk_rows: int = Field(default=10_000, ge=1, le=1_000_000)
@@ -867,6 +867,14 @@ def record_event(app):  # noqa: ANN001, ANN201
             if d is None:
                 return
             _event(s, d, action, "platform", d.version_id, detail)
+            if action == "failed" and detail.get("gave_up"):  # the manager stopped restarting: say so, and say
+                d.status, d.message, d.updated_at = "failed", detail.get("message"), utcnow()  # what serves now
+                fallback = detail.get("fallback_version")
+                if fallback is not None:
+                    back = s.execute(select(ModelVersion).where(ModelVersion.model_id == d.model_id,
+                                                                ModelVersion.version == fallback)).scalar_one_or_none()
+                    if back is not None:
+                        d.previous_version_id, d.version_id = d.version_id, back.id
             s.commit()
 
     return record
