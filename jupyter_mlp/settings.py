@@ -78,6 +78,18 @@ class Settings(BaseSettings):
     lab_ip: str = Field(default="127.0.0.1", description="Interface `mlp up` starts JupyterLab on.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
     max_page_size: int = Field(default=1000, ge=1, le=10000, description="Largest page any list endpoint returns.")
+    max_request_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body an `/api` route accepts (16 MiB: a notebook with its outputs); a larger "
+        "one gets 413 before it is parsed. Uploads have their own limit, `max_upload_bytes`.",
+    )
+    max_upload_bytes: int = Field(
+        default=2 * 1024 * 1024 * 1024,
+        ge=1024,
+        description="Largest file an upload route (batch scoring's `…/batch/upload`) accepts; it is streamed to "
+        "disk, never held in memory. A larger one gets 413.",
+    )
     mlflow_url: str | None = Field(
         default=None,
         description="URL of an existing MLflow tracking server (a team deployment; `unix:///path.sock` for a Unix "

@@ -7,6 +7,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
 
 from jupyter_mlp import __version__
 from jupyter_mlp.identity import ensure_secret
@@ -40,6 +41,8 @@ from .serving.manager import Manager
 from .serving.predlog import PredictionLog, event_recorder
 from .serving.metrics import install as install_metrics
 from .schemas import ErrorBody, Health
+from .deps import Caller
+from .limits import BodyLimit
 
 log = logging.getLogger("jupyter_mlp_backend")
 
@@ -118,6 +121,11 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
             background.append(asyncio.create_task(_resume_schedules(app)))
             background.append(asyncio.create_task(_resume_deployments(app)))
             background.append(asyncio.create_task(batch_resume(app)))
+            if settings.container_engine != "none":
+                # Announced, in the background: the first pipeline run must not pay for the image build unawares.
+                from .pipelines.containers import prepare_base_image_in_background
+
+                prepare_base_image_in_background(settings, log.info)
         log.info("backend ready (db %s, auth %s)", db.engine.url.render_as_string(hide_password=True),
                  settings.auth_mode)
         yield
@@ -135,6 +143,9 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         version=__version__,
         summary="Projects, access and audit of the jupyter-mlp platform",
         lifespan=lifespan,
+        # No unauthenticated documentation: the document is `/api/openapi.json` (any signed-in user) and
+        # `python -m jupyter_mlp_backend.openapi`; the interactive pages would load their scripts from a CDN.
+        docs_url=None, redoc_url=None, openapi_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -144,6 +155,10 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     @api.get("/health", response_model=Health, tags=["health"], summary="Liveness; the one route without identity")
     def health() -> Health:
         return Health(status="ok", version=__version__)
+
+    @api.get("/openapi.json", include_in_schema=False)
+    def openapi_document(who: Caller) -> JSONResponse:  # noqa: ARG001 - identity required, any user
+        return JSONResponse(app.openapi())
 
     api.include_router(identity_routes.router)
     api.include_router(project_routes.router)
@@ -159,6 +174,8 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     app.include_router(api)
     install_metrics(app)
     app.add_middleware(ServeDispatch)
+    app.add_middleware(BodyLimit, max_request_bytes=settings.max_request_bytes,
+                       max_upload_bytes=settings.max_upload_bytes)
     gateway.install(app)
     registry_gateway.install()
     app.include_router(run_links.router)

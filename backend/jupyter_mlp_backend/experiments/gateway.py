@@ -88,6 +88,17 @@ async def authorize(request: Request, slug: str, action: Action, target: str | N
         raise GatewayError("PERMISSION_DENIED", e.message) from e
 
 
+async def authenticate(request: Request, slug: str) -> None:
+    """Identity before anything about the request is checked: without credentials, 401 — never a 400 or a 404
+    that tells a stranger which paths, endpoints or digests exist or are well formed."""
+    try:
+        await run_in_threadpool(_identity, request, slug)
+    except Unauthenticated as e:
+        raise GatewayError("UNAUTHENTICATED", e.message) from e
+    except NotFound as e:
+        raise GatewayError("RESOURCE_DOES_NOT_EXIST", e.message) from e
+
+
 async def _json_body(request: Request) -> dict[str, Any]:
     if request.method in ("GET", "DELETE", "HEAD"):
         return {}
@@ -352,6 +363,7 @@ async def _call(request: Request, slug: str, action: Action, target: str | None,
 
 @router.api_route("/mlflow/{slug}/api/2.0/mlflow/{endpoint:path}", methods=["GET", "POST", "PATCH", "DELETE"])
 async def mlflow_api(slug: str, endpoint: str, request: Request) -> Response:
+    await authenticate(request, slug)
     handler, writes = _resolve(request.method, endpoint)
     # The registry's endpoints (added by registry.mlflow_gateway) are checked with the models' permissions.
     action = getattr(handler, "action", None) or (Action.write_runs if writes else Action.read_runs)
@@ -364,6 +376,7 @@ async def mlflow_api(slug: str, endpoint: str, request: Request) -> Response:
 
 @router.api_route("/mlflow/{slug}/api/2.0/mlflow-artifacts/artifacts{sub:path}", methods=["GET", "PUT", "DELETE"])
 async def mlflow_artifacts(slug: str, sub: str, request: Request) -> Response:
+    await authenticate(request, slug)
     writes = request.method != "GET"
     listing = sub in ("", "/")
     raw = sub.lstrip("/") if not listing else request.query_params.get("path", "")
@@ -392,6 +405,7 @@ async def mlflow_artifacts(slug: str, sub: str, request: Request) -> Response:
 @router.api_route("/mlflow/{slug}/mlp/blobs/{digest}", methods=["PUT", "HEAD"])
 async def lineage_blob(slug: str, digest: str, request: Request) -> Response:
     """Content-addressed upload of a notebook copy or package freeze, attached to runs by their digest."""
+    await authenticate(request, slug)
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise GatewayError("INVALID_PARAMETER_VALUE", "Blob name must be a sha256 hex digest")
     call = await _call(request, slug, Action.write_runs, f"blob:{digest[:12]}", json_body=False)
