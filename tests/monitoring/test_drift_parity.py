@@ -207,3 +207,24 @@ def test_profile_roundtrip_and_html(small_profile: drift.ReferenceProfile, tmp_p
         assert drift.check_window(loaded, w).to_dict() == drift.check_window(small_profile, w).to_dict()
     html = drift.evidently_html(loaded, mixed(300, rng, shift=0.5).assign(single="only"))
     assert "<html" in html.lower() and "normal" in html
+
+
+def test_one_verdict_evidentlys_dataset_drift_follows_the_per_feature_rule() -> None:
+    """The report's dataset-level verdict agrees with the window's: one drifted feature of three is drift (Evidently's
+    default share-of-columns rule, 0.5, said "Dataset Drift is NOT detected" under the panel's red Drift badge), and
+    the report opens with the window's verdict in the panel's words and the rule."""
+    import html as html_lib
+
+    rng = np.random.default_rng(3)
+    ref = pd.DataFrame({"a": rng.normal(size=3000), "b": rng.normal(size=3000), "c": rng.normal(size=3000)})
+    profile = drift.build_profile(ref, window_size=300, seed=1)
+    calm = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300), "c": rng.normal(size=300)})
+    for window, status in ((calm, "ok"), (calm.assign(a=calm.a + 1.0), "drift")):
+        result = drift.check_window(profile, window)
+        assert result.status == status and sum(f.status == "drift" for f in result.features) == (status == "drift")
+        page = drift.evidently_html(profile, window)
+        assert ("Dataset Drift is detected" in page) == (status == "drift"), status
+        assert ("Dataset Drift is NOT detected" in page) == (status == "ok"), status
+        assert f'id="mlp-verdict" data-status="{status}"' in page
+        banner = html_lib.unescape(page[page.index('id="mlp-verdict"'):page.index("</div>", page.index("mlp-verdict"))])
+        assert result.message in banner and drift.RULE in banner

@@ -741,6 +741,16 @@ def _psi_window(profile: ReferenceProfile, f: str, vals: pd.Series) -> float:
 
 # --- Evidently -----------------------------------------------------------------------------------------------------
 
+RULE = ("A window is drifted when any feature's own test finds drift (KS for continuous, PSI for categorical "
+        "features, with thresholds calibrated for this model); one drifted feature is enough.")
+
+
+def one_column_share(testable: int) -> float:
+    """Evidently's `drift_share` under which its dataset-level verdict follows RULE: its dataset drifts when the
+    share of drifted columns is >= drift_share, so 1/n makes one drifted column of n enough."""
+    return 1.0 / max(1, testable)
+
+
 def _evidently_inputs(profile: ReferenceProfile, window: pd.DataFrame):  # noqa: ANN202
     """The preset (per-column method and threshold from the profile) and both datasets, for the testable features;
     plus the shared per-feature outcome of the input checks."""
@@ -762,7 +772,8 @@ def _evidently_inputs(profile: ReferenceProfile, window: pd.DataFrame):  # noqa:
     definition = DataDefinition(numerical_columns=[f for f in testable if profile.kinds[f] == CONTINUOUS],
                                 categorical_columns=[f for f in testable if profile.kinds[f] == CATEGORICAL])
     preset = DataDriftPreset(columns=testable, per_column_method={f: profile.tests[f] for f in testable},
-                             per_column_threshold={f: profile.threshold_for(f, prepared[f].n) for f in testable})
+                             per_column_threshold={f: profile.threshold_for(f, prepared[f].n) for f in testable},
+                             drift_share=one_column_share(len(testable)))
     data = (Dataset.from_pandas(cur_frame, data_definition=definition),
             Dataset.from_pandas(ref_frame, data_definition=definition))
     return rows, added, missing, prepared, testable, (preset, data)
@@ -807,17 +818,43 @@ def evidently_check(profile: ReferenceProfile, window: pd.DataFrame) -> WindowRe
 
 
 def evidently_html(profile: ReferenceProfile, window: pd.DataFrame) -> str:
-    """Evidently's HTML drift report for the window (same configuration as ``evidently_check``)."""
+    """Evidently's HTML drift report for the window (same configuration as ``evidently_check``, its dataset-level
+    verdict set to RULE), headed by the platform's verdict for the window in the words the panel and alerts use."""
     from evidently import Report
 
     _, _, _, prepared, testable, run = _evidently_inputs(profile, window)
+    head = verdict_html(profile, check_window(profile, window), len(testable))
     if run is None:
         problems = "".join(f"<li>{_html_escape(f)}: {_html_escape(prepared[f].status)} — "
                            f"{_html_escape(prepared[f].message)}</li>" for f in profile.features)
-        return ("<!doctype html><html><body><p>No feature of this window can be tested.</p>"
+        return (f"<!doctype html><html><body>{head}<p>No feature of this window can be tested.</p>"
                 f"<ul>{problems}</ul></body></html>")
     preset, (cur, ref) = run
-    return Report([preset]).run(cur, ref).get_html_str(as_iframe=False)
+    html = Report([preset]).run(cur, ref).get_html_str(as_iframe=False)
+    at = html.find("<body")
+    at = html.find(">", at) + 1 if at >= 0 else 0
+    return html[:at] + head + html[at:]
+
+
+VERDICT_WORDS = {"ok": "No drift", "drift": "Drift", "schema changed": "Schema changed",
+                 "insufficient data": "Insufficient data"}
+
+
+def verdict_html(profile: ReferenceProfile, result: WindowResult, tested: int) -> str:
+    """The banner on top of a window's report: the window's status and message (as stored and shown in the panel),
+    the rule, and how Evidently's dataset-level verdict below was set to follow it."""
+    colours = {"ok": ("#1a7f37", "#dafbe1"), "drift": ("#cf222e", "#ffebe9"),
+               "schema changed": ("#cf222e", "#ffebe9")}
+    fg, bg = colours.get(result.status, ("#9a6700", "#fff8c5"))
+    untested = [f for f in result.features if f.statistic is None]
+    note = (f" {len(untested)} feature(s) were not tested and are not in Evidently's tables: "
+            + "; ".join(f"{f.feature} ({f.status}: {f.message})" for f in untested) + "." if untested else "")
+    return (f'<div id="mlp-verdict" data-status="{_html_escape(result.status)}" style="font: 14px/1.45 system-ui, '
+            f'sans-serif; margin: 8px; padding: 8px 12px; border-left: 4px solid {fg}; background: {bg}; '
+            f'color: #1f2328"><strong style="color: {fg}">{_html_escape(VERDICT_WORDS.get(result.status, result.status))}'
+            f'</strong> — {_html_escape(result.message)}.<br>{_html_escape(RULE)} Evidently\'s dataset verdict below '
+            f'uses the same rule (drift share {one_column_share(tested):.4g}: 1 of {tested} tested column(s)).'
+            f'{_html_escape(note)}</div>')
 
 
 def _html_escape(s: str) -> str:
