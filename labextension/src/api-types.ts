@@ -1605,10 +1605,22 @@ export interface components {
         };
         /** DeploymentOut */
         DeploymentOut: {
+            /**
+             * Base Url
+             * @description The backend's address as clients call it (the `public_url` setting, else the address this request reached); with one deployment
+             */
+            base_url?: string | null;
             /** Created At */
             created_at: string;
             /** Created By */
             created_by: string;
+            /**
+             * Example
+             * @description A `dataframe_split` body for the model's signature: its columns and an example row; with one deployment
+             */
+            example?: {
+                [key: string]: unknown;
+            } | null;
             /** Log Predictions */
             log_predictions: boolean;
             /** Max Batch */
@@ -2951,6 +2963,11 @@ export interface components {
             pid: number | null;
             /** Started At */
             started_at: number;
+            /**
+             * Uptime S
+             * @description Seconds since it answered its first ping, on the backend's monotonic clock
+             */
+            uptime_s: number;
             /** Version */
             version: number;
         };

@@ -247,14 +247,57 @@ export function deployFailure(err: unknown, describe: (err: unknown) => string):
 
 // --- the endpoint --------------------------------------------------------------------------------------
 
-/** A curl call of the MLflow scoring endpoint at `path`, with placeholders for the backend, key and features. */
-export function curlExample(path: string, base = BACKEND_PLACEHOLDER): string {
+/** A `dataframe_split` body: the model signature's columns and one example row (from the backend). */
+export interface IExampleBody {
+  columns: string[];
+  data: unknown[][];
+}
+
+/** Whether the backend's example is a usable `dataframe_split` body. */
+function isExample(value: unknown): value is IExampleBody {
+  const v = value as IExampleBody | null | undefined;
+  return (
+    !!v &&
+    Array.isArray(v.columns) &&
+    v.columns.every(c => typeof c === 'string') &&
+    Array.isArray(v.data) &&
+    v.data.length > 0 &&
+    Array.isArray(v.data[0])
+  );
+}
+
+/**
+ * A curl call of the MLflow scoring endpoint at `path` under `base` (the backend's address as the deployment
+ * reports it), with the model signature's columns and an example row; placeholders only for what the panel
+ * cannot know (the key, and the backend or the columns when they are not known).
+ */
+export function curlExample(path: string, base?: string | null, example?: unknown): string {
+  const body = isExample(example)
+    ? JSON.stringify({ dataframe_split: { columns: example.columns, data: [example.data[0]] } })
+    : '{"dataframe_split": {"columns": ["<feature>", …], "data": [[<value>, …]]}}';
   return [
-    `curl -X POST '${base}${path}' \\`,
+    `curl -X POST '${base || BACKEND_PLACEHOLDER}${path}' \\`,
     "  -H 'Authorization: Bearer <your API key>' \\",
     "  -H 'Content-Type: application/json' \\",
-    `  -d '{"dataframe_split": {"columns": ["<feature>", …], "data": [[<value>, …]]}}'`
+    `  -d '${body.replace(/'/g, "'\\''")}'`
   ].join('\n');
+}
+
+/** How long a worker has been up, from the backend's reading (its own monotonic clock, so it never jumps). */
+export function workerUptime(uptimeSeconds: number | null | undefined): string {
+  if (typeof uptimeSeconds !== 'number' || !Number.isFinite(uptimeSeconds) || uptimeSeconds < 0) {
+    return '—';
+  }
+  const s = Math.floor(uptimeSeconds);
+  if (s < 60) {
+    return `${s} s`;
+  }
+  const m = Math.floor(s / 60);
+  if (m < 60) {
+    return `${m} min ${s % 60} s`;
+  }
+  const h = Math.floor(m / 60);
+  return h < 48 ? `${h} h ${m % 60} min` : `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
 // --- events --------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import {
   canDeploy,
   canManageKeys,
   curlExample,
+  workerUptime,
   deployFailure,
   deployInput,
   deploymentStatus,
@@ -181,6 +182,24 @@ describe('the endpoint', () => {
     expect(curlExample('/serve/a/b/invocations', 'https://ml.example.com')).toContain(
       "'https://ml.example.com/serve/a/b/invocations'"
     );
+  });
+
+  it("shows the backend's real URL and the signature's columns with an example row", () => {
+    const curl = curlExample('/serve/acme/credit-api/invocations', 'http://127.0.0.1:8765', {
+      columns: ['age', 'owner'],
+      data: [[41.5, "O'Neil"]]
+    });
+    expect(curl.split('\n')[0]).toBe("curl -X POST 'http://127.0.0.1:8765/serve/acme/credit-api/invocations' \\");
+    expect(curl).not.toContain('<feature>');
+    expect(curl).not.toContain('<backend>');
+    const body = curl.split('\n')[3].trim().replace(/^-d '/, '').replace(/'$/, '').replace(/'\\''/g, "'");
+    expect(JSON.parse(body)).toEqual({ dataframe_split: { columns: ['age', 'owner'], data: [[41.5, "O'Neil"]] } });
+    expect(curlExample('/p', null, { columns: 'nope' })).toContain('<feature>'); // no usable example: placeholders
+  });
+
+  it("reads a worker's uptime from the backend's monotonic reading", () => {
+    expect([5.9, 65, 3 * 3600 + 120, 3 * 86400].map(workerUptime)).toEqual(['5 s', '1 min 5 s', '3 h 2 min', '3 d 0 h']);
+    expect(workerUptime(undefined)).toBe('—');
   });
 
   it('counts workers against their range', () => {

@@ -3,6 +3,8 @@ tensors and JSON, metadata, readiness, errors), and MLflow's own deployments cli
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -113,3 +115,24 @@ def test_a_key_slower_than_one_request_a_second_can_call(backend, project, deplo
     assert c.post("/invocations", json=body).status_code == 200
     limited = c.post("/invocations", json=body)
     assert limited.status_code == 429 and limited.headers["retry-after"] == "5", limited.text
+
+
+def test_the_deployment_shows_the_url_a_client_calls_with_an_example_body(backend, project, deployed, xy):
+    import httpx
+
+    ep, model = deployed
+    sam = backend.client("sam")
+    d = sam.get(f"/projects/{project}/deployments/churn-api").json()
+    assert d["base_url"] == backend.url and d["base_url"] + d["url"] == f"{ep.base}/invocations"
+    assert d["example"]["columns"] == ["x1", "x2"] and len(d["example"]["data"][0]) == 2
+    # the example is a body the endpoint takes, at the URL shown
+    r = httpx.post(d["base_url"] + d["url"], json={"dataframe_split": d["example"]},
+                   headers={"Authorization": f"Bearer {ep.key}"})
+    assert r.status_code == 200, r.text
+    # uptime is the backend's reading on a monotonic clock: it only grows between readings of the same process
+    ups = []
+    for _ in range(3):
+        w = sam.get(f"/projects/{project}/deployments/churn-api").json()["workers"][0]
+        ups.append((w["pid"], w["uptime_s"]))
+        time.sleep(0.3)
+    assert len({p for p, _ in ups}) == 1 and ups[0][1] < ups[1][1] < ups[2][1], ups

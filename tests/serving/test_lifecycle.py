@@ -157,3 +157,45 @@ def test_workers_scale_up_on_an_sla_breach_and_down_when_idle(backend, project, 
              if e["action"] == "scale"]
     assert scale[-1]["to"] == 2 and scale[-1]["p95_ms"] > 0.01 and scale[0] == {"from": 2, "to": 1,
                                                                                    "reason": "idle"}
+
+
+def test_a_refused_version_backs_off_gives_up_and_the_last_good_one_serves(backend, project, deployed, publish, xy,
+                                                                            monkeypatch):
+    from sklearn.dummy import DummyClassifier
+
+    from jupyter_mlp_backend.serving import manager
+
+    monkeypatch.setattr(manager, "RESTART_BACKOFF_S", 0.4)  # 0.4 s, then 0.8 s, then give up: a short test
+    monkeypatch.setattr(manager, "RESTART_TRIES", 3)
+    ep, model = deployed
+    x, y = xy
+    sam = backend.client("sam")
+    publish(DummyClassifier(strategy="constant", constant=1).fit(x, y), x, project)  # churn v2: always 1
+    assert sam.put(f"/projects/{project}/deployments/churn-api/version", json={"version": 2}).status_code == 200
+    v1_rows = model.predict(pd.DataFrame(GOOD["dataframe_split"]["data"], columns=["x1", "x2"])).tolist()
+    assert ep.client().post("/invocations", json=GOOD).json()["predictions"] == [1, 1]
+    # v2's files change on disk after it started: a new worker refuses them at verification
+    folder = backend.settings.home / "serving" / project / "churn-api" / "v2" / "model"
+    with open(folder / "MLmodel", "a") as f:
+        f.write("# changed after signing\n")
+    victim = sam.get(f"/projects/{project}/deployments/churn-api").json()["workers"][0]["pid"]
+    os.kill(victim, signal.SIGKILL)
+    started = time.monotonic()
+    for _ in range(300):
+        d = sam.get(f"/projects/{project}/deployments/churn-api").json()
+        if d["status"] == "failed":
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"the deployment was not marked failed: {d}")
+    took = time.monotonic() - started
+    assert took > 1.0, took  # it backed off (0.4 s + 0.8 s) rather than restarting every half second
+    assert "could not be restarted (3 tries)" in d["message"] and "refused" in d["message"], d["message"]
+    assert "Version 1, which served before it, serves again" in d["message"]
+    assert d["version"] == 1 and d["previous_version"] == 2 and len(d["workers"]) == 1
+    assert ep.client().post("/invocations", json=GOOD).json()["predictions"] == v1_rows  # the last good version
+    time.sleep(2.0)  # and it stopped trying
+    events = sam.get(f"/projects/{project}/deployments/churn-api/events").json()["items"]
+    failed = [e["detail"] for e in events if e["action"] == "failed"]
+    assert len(failed) == 3 and failed[0]["gave_up"] and failed[0]["fallback_version"] == 1, failed
+    assert [f["attempt"] for f in failed[1:]] == [2, 1] and failed[2]["retry_in_s"] == 0.4

@@ -35,6 +35,12 @@ log = logging.getLogger(__name__)
 WINDOW_S = 10.0  # one point of the charts, and the autoscaler's window
 KEEP_WINDOWS = 360  # one hour of history
 BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+# A worker that cannot be started again (its model refused at verification, a load that fails) is retried after
+# 1, 2, 4, … seconds; after RESTART_TRIES failures in a row the pool stops trying, the deployment is marked failed
+# with the reason, and when nothing of that version still serves, the version that served before it is started.
+RESTART_BACKOFF_S = 1.0
+RESTART_BACKOFF_MAX_S = 60.0
+RESTART_TRIES = 5
 
 
 class StartFailed(Exception):
@@ -64,6 +70,7 @@ class Worker:
         self.proc: asyncio.subprocess.Process | None = None
         self.conn: WorkerConnection | None = None
         self.started_at = 0.0
+        self.started_mono = 0.0
         self.signature: list[dict[str, Any]] = []
         self.outputs: list[dict[str, Any]] = []  # v2 metadata of what the model returns (from its signature)
 
@@ -105,6 +112,7 @@ class Worker:
         if status != 200:
             raise StartFailed("worker did not answer its first ping")
         self.started_at = time.time()
+        self.started_mono = time.monotonic()  # uptime is measured on this clock: it never jumps
         asyncio.get_running_loop().create_task(self._drain_stdout())
 
     async def _drain_stdout(self) -> None:
@@ -140,6 +148,9 @@ class Pool:
         self.spec = spec
         self.workers: list[Worker] = []
         self.next_index = 0
+        self.failures = 0  # failed starts in a row
+        self.retry_at = 0.0  # monotonic time of the next start attempt
+        self.gave_up = False
 
     def live(self) -> list[Worker]:
         return [w for w in self.workers if w.alive]
@@ -241,6 +252,7 @@ class Live:
         self.message: str | None = None
         self.last_scale = 0.0
         self.log_predictions = True
+        self.previous: Spec | None = None  # what served before the pool in service: the fallback when it fails
 
     @property
     def version(self) -> int | None:
@@ -300,6 +312,8 @@ class Manager:
             new = await self._start_pool(spec, max(1, live.min_workers))
             old, live.pool = live.pool, new
             live.status, live.message = "ready", None
+            if old is not None and old.spec.version != spec.version:
+                live.previous = old.spec
         if old is not None:
             asyncio.get_running_loop().create_task(self._drain(old))
         return old.spec.version if old else None
@@ -381,18 +395,56 @@ class Manager:
             asyncio.get_running_loop().create_task(self._drain_worker(victim))
             return
         while len(pool.workers) < want:
+            if pool.gave_up or time.monotonic() < pool.retry_at:
+                return
             w = self._new_worker(pool)
             try:
                 await w.start(self.start_timeout)
             except StartFailed as e:
+                pool.failures += 1
                 live.message = str(e)
-                self._event(live, "failed", {"message": str(e)})
+                if pool.failures >= RESTART_TRIES:
+                    pool.gave_up = True
+                    await self._give_up(live, pool, str(e))
+                    return
+                delay = min(RESTART_BACKOFF_MAX_S, RESTART_BACKOFF_S * 2 ** (pool.failures - 1))
+                pool.retry_at = time.monotonic() + delay
+                self._event(live, "failed", {"message": str(e), "attempt": pool.failures,
+                                             "retry_in_s": round(delay, 2), "version": pool.spec.version})
                 return
+            pool.failures = 0
             if live.pool is pool:
                 pool.workers.append(w)
             else:  # switched meanwhile
                 await w.stop(0)
                 return
+
+    async def _give_up(self, live: Live, pool: Pool, reason: str) -> None:
+        """Stop restarting `pool`'s version: mark the deployment failed with the reason; where none of its workers
+        still serves, start the version that served before it (verified again), so that something good serves."""
+        version, tries = pool.spec.version, pool.failures
+        message = f"Version {version} could not be restarted ({tries} tries): {reason}"
+        fallback = None
+        prev = live.previous
+        if not pool.live() and prev is not None and live.pool is pool:
+            try:
+                async with live.lock:
+                    new = await self._start_pool(prev, max(1, live.min_workers))
+                    old, live.pool = live.pool, new
+                    live.previous = old.spec if old is not None else None
+                fallback = prev.version
+                message += f". Version {fallback}, which served before it, serves again"
+                if old is not None:
+                    asyncio.get_running_loop().create_task(self._drain(old))
+            except StartFailed as e:
+                message += f". Version {prev.version}, which served before it, did not start either: {e}"
+        elif pool.live():
+            message += f". Its {len(pool.live())} running worker(s) go on serving"
+        if fallback is None and not pool.live():
+            live.status = "failed"
+        live.message = message
+        self._event(live, "failed", {"message": message, "gave_up": True, "attempts": tries, "version": version,
+                                     "fallback_version": fallback})
 
     async def _drain_worker(self, w: Worker) -> None:
         deadline = time.time() + 30

@@ -110,6 +110,7 @@ class WorkerOut(BaseModel):
     version: int
     inflight: int
     started_at: float
+    uptime_s: float = Field(description="Seconds since it answered its first ping, on the backend's monotonic clock")
 
 
 class DeploymentOut(BaseModel):
@@ -129,6 +130,10 @@ class DeploymentOut(BaseModel):
     url: str = Field(description="Path of the MLflow scoring endpoint under the backend")
     v2_url: str = Field(description="Path of the Open Inference Protocol v2 infer endpoint")
     workers: list[WorkerOut]
+    base_url: str | None = Field(default=None, description="The backend's address as clients call it (the "
+                                 "`public_url` setting, else the address this request reached); with one deployment")
+    example: dict[str, Any] | None = Field(default=None, description="A `dataframe_split` body for the model's "
+                                           "signature: its columns and an example row; with one deployment")
     created_by: str
     created_at: str
     updated_at: str
@@ -266,7 +271,8 @@ def _out(db: DB, slug: str, d: Deployment, live: Live | None) -> DeploymentOut:
     if live is not None and live.pool is not None:
         for w in live.pool.workers:
             workers.append(WorkerOut(index=w.index, pid=w.proc.pid if w.proc else None, version=w.spec.version,
-                                     inflight=w.conn.inflight if w.conn else 0, started_at=w.started_at))
+                                     inflight=w.conn.inflight if w.conn else 0, started_at=w.started_at,
+                                     uptime_s=round(time.monotonic() - w.started_mono, 1) if w.started_mono else 0.0))
     status = d.status
     if live is not None and live.status == "ready" and d.status == "ready" and live.pool is not None \
             and not live.pool.live():
@@ -280,6 +286,27 @@ def _out(db: DB, slug: str, d: Deployment, live: Live | None) -> DeploymentOut:
         prediction_table=predlog.table_name("predictions", d.name) if d.log_predictions else None,
         url=f"/serve/{slug}/{d.name}/invocations", v2_url=f"/serve/{slug}/{d.name}/v2/models/{d.model.name}/infer",
         workers=workers, created_by=d.created_by, created_at=_iso(d.created_at), updated_at=_iso(d.updated_at))
+
+
+_EXAMPLE_VALUES = {"FP64": 0.0, "FP32": 0.0, "FP16": 0.0, "INT64": 0, "INT32": 0, "INT16": 0, "INT8": 0, "BOOL": False,
+                   "BYTES": "text"}
+
+
+def _example(live: Live | None) -> dict[str, Any] | None:
+    """The signature's columns with one row: the input example logged with the model where it has these columns,
+    else a value of each column's type."""
+    w = live.pool.workers[0] if live is not None and live.pool is not None and live.pool.workers else None
+    if w is None or not w.signature:
+        return None
+    columns = [c["name"] for c in w.signature]
+    row = [_EXAMPLE_VALUES.get(c.get("datatype"), "") for c in w.signature]
+    try:
+        logged = json.loads((live.pool.spec.folder / "input_example.json").read_text())
+        if isinstance(logged, dict) and logged.get("columns") == columns and logged.get("data"):
+            row = logged["data"][0]
+    except (OSError, ValueError):
+        pass
+    return {"columns": columns, "data": [row]}
 
 
 def _event(db: DB, d: Deployment, action: str, actor: str, version_id: int | None, detail: dict | None) -> None:
@@ -419,7 +446,10 @@ def list_deployments(slug: str, request: Request, db: DB, who: Caller, page: Pag
 def get_deployment(slug: str, name: str, request: Request, db: DB, who: Caller) -> DeploymentOut:
     g = require(db, who, slug, Action.read_serving, target=name)
     d = _deployment(db, g.project.id, name)
-    out = _out(db, slug, d, request.app.state.serving.get(slug, name))
+    live = request.app.state.serving.get(slug, name)
+    out = _out(db, slug, d, live)
+    out.base_url = (request.app.state.settings.public_url or str(request.base_url)).rstrip("/")
+    out.example = _example(live)
     db.commit()
     return out
 

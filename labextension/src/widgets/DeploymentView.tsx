@@ -19,10 +19,11 @@ import {
   describeTarget,
   isStarting,
   statusChipClass,
-  workersLabel
+  workersLabel,
+  workerUptime
 } from '../deployments';
 import { formatApiError } from '../errors';
-import { formatDuration, formatTimestamp } from '../runFormat';
+import { formatTimestamp } from '../runFormat';
 import { BatchJobs } from './BatchJobs';
 import { DeploymentActivity } from './DeploymentActivity';
 import { DeploymentCharts } from './DeploymentCharts';
@@ -249,7 +250,8 @@ export function DeploymentView({
 
 function Endpoint({ deployment: d }: { deployment: Deployment }): JSX.Element {
   const [copied, setCopied] = useState(false);
-  const curl = curlExample(d.url);
+  const base = d.base_url || BACKEND_PLACEHOLDER;
+  const curl = curlExample(d.url, d.base_url, d.example);
   return (
     <section className="jp-mlp-deployment-endpoint">
       <h4 className="jp-mlp-heading">Endpoint</h4>
@@ -258,13 +260,13 @@ function Endpoint({ deployment: d }: { deployment: Deployment }): JSX.Element {
           <tr>
             <th>MLflow scoring</th>
             <td>
-              POST <code data-testid="mlp-deployment-url">{BACKEND_PLACEHOLDER + d.url}</code>
+              POST <code data-testid="mlp-deployment-url">{base + d.url}</code>
             </td>
           </tr>
           <tr>
             <th>Open Inference v2</th>
             <td>
-              POST <code>{BACKEND_PLACEHOLDER + d.v2_url}</code>
+              POST <code>{base + d.v2_url}</code>
             </td>
           </tr>
         </tbody>
@@ -282,15 +284,17 @@ function Endpoint({ deployment: d }: { deployment: Deployment }): JSX.Element {
         </button>
       </div>
       <p className="jp-mlp-hint">
-        {BACKEND_PLACEHOLDER} is the platform backend&apos;s address as the client system reaches it. A client
-        sends an API key (below) as <code>Authorization: Bearer …</code> or <code>X-API-Key</code>.
+        {d.base_url
+          ? 'The backend\'s address as this panel reaches it (a platform admin sets the public one); '
+          : `${BACKEND_PLACEHOLDER} is the platform backend's address as the client system reaches it. `}
+        {d.example ? 'the example row has the model signature\'s columns. ' : ''}A client sends an API key
+        (below) as <code>Authorization: Bearer …</code> or <code>X-API-Key</code>.
       </p>
     </section>
   );
 }
 
 function Workers({ deployment: d }: { deployment: Deployment }): JSX.Element {
-  const now = Date.now();
   if (d.workers.length === 0) {
     return <p className="jp-mlp-hint">No worker is running.</p>;
   }
@@ -299,7 +303,7 @@ function Workers({ deployment: d }: { deployment: Deployment }): JSX.Element {
       {d.workers.map(w => (
         <span key={w.index} className="jp-mlp-worker" title={`Started ${formatTimestamp(w.started_at * 1000)}`}>
           worker {w.index} · v{w.version} · pid {w.pid ?? '—'} · {w.inflight} in flight · up{' '}
-          {formatDuration(Math.round(w.started_at * 1000), now)}
+          {workerUptime(w.uptime_s)}
         </span>
       ))}
     </div>
