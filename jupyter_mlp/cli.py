@@ -97,9 +97,27 @@ def _num(v: Any) -> str:
     return "" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def _experiment_ids(client: Any, slug: str, wanted: list[str]) -> list[str]:
+    """Experiment names or ids of the project -> ids; an unknown one is named with the project's experiments."""
+    from .client import APIError
+
+    known = client.get(f"/projects/{slug}/experiments")["items"]
+    by_name = {e["name"]: e["experiment_id"] for e in known}
+    ids = {e["experiment_id"] for e in known}
+    out = []
+    for w in wanted:
+        if w not in by_name and w not in ids:
+            names = ", ".join(sorted(by_name)) or "none"
+            raise APIError(404, "not_found", f"No experiment '{w}' in {slug} (its experiments: {names})")
+        out.append(by_name.get(w, w))
+    return out
+
+
 def cmd_runs_list(args: argparse.Namespace) -> int:
-    page = _client().get(f"/projects/{args.project}/runs", filter=args.filter or None,
-                         order_by=args.order_by or None, limit=args.limit, offset=args.offset)
+    client = _client()
+    experiments = _experiment_ids(client, args.project, args.experiment) if args.experiment else None
+    page = client.get(f"/projects/{args.project}/runs", filter=args.filter or None, experiment_id=experiments,
+                      order_by=args.order_by or None, limit=args.limit, offset=args.offset)
     if args.json:
         print(json.dumps(page, indent=2))
         return 0
@@ -827,6 +845,27 @@ def cmd_models_promote(args: argparse.Namespace) -> int:
     return 1 if d["status"] == "failed" else 0
 
 
+def cmd_models_decisions(args: argparse.Namespace) -> int:
+    page = _client().get(f"/projects/{_project(args)}/gate-decisions", model=args.name, status=args.status,
+                         limit=args.limit, offset=args.offset)
+    if args.json:
+        print(json.dumps(page, indent=2))
+        return 0
+    if not page["items"]:
+        print("No gate decisions" + (f" for {args.name}" if args.name else "")
+              + (f" with status {args.status}" if args.status else "") + ".")
+        return 0
+    rows = [{"id": f"#{d['id']}", "model": f"{d['model']} v{d['version']}", "alias": d["alias"],
+             "status": d["status"], "requested": d["requested_by"], "decided": d["decided_by"] or "-",
+             "when": (d["decided_at"] or d["created_at"] or "")[:19].replace("T", " "),
+             "alias moved": "yes" if d["alias_moved"] else "no", "reason": d["reason"] or "-"}
+            for d in page["items"]]
+    print(_table(rows, list(rows[0])))
+    if page["total"] > len(rows):
+        print(f"({len(rows)} of {page['total']}; use --limit/--offset for more)")
+    return 0
+
+
 def cmd_models_decide(args: argparse.Namespace) -> int:
     d = _client().post(f"/projects/{_project(args)}/gate-decisions/{args.decision}/{args.verb}",
                        {"reason": args.reason})
@@ -889,6 +928,7 @@ def build_parser() -> argparse.ArgumentParser:
     rl = runs.add_parser("list", help="search runs; filters use MLflow's syntax")
     rl.add_argument("project")
     rl.add_argument("--filter", help="e.g. \"params.alpha = '0.5' and metrics.auc > 0.8\"")
+    rl.add_argument("--experiment", action="append", help="experiment name or id (repeatable; default: all)")
     rl.add_argument("--order-by", action="append", help="e.g. 'metrics.auc DESC' (repeatable)")
     rl.add_argument("--metrics", help="comma-separated metric columns to show")
     rl.add_argument("--params", help="comma-separated param columns to show")
@@ -992,6 +1032,11 @@ def build_parser() -> argparse.ArgumentParser:
     mdp.add_argument("version", type=int)
     mdp.add_argument("--alias", choices=["staging", "champion"], default="champion")
     mdp.set_defaults(func=cmd_models_promote)
+    mdd = with_project(models.add_parser("decisions", help="gate decisions, newest first, with who decided and why"))
+    mdd.add_argument("name", nargs="?", help="only this model's decisions")
+    mdd.add_argument("--status", choices=["passed", "failed", "pending", "approved", "rejected"])
+    paged(mdd)
+    mdd.set_defaults(func=cmd_models_decisions)
     for verb in ("approve", "reject"):
         mda = with_project(models.add_parser(verb, help=f"{verb} a pending gate decision (leads)"))
         mda.add_argument("decision", type=int)

@@ -49,3 +49,18 @@ def test_list_show_compare(backend, project, use_mlflow, mlp):
     assert bad.returncode == 2 and "Invalid filter" in bad.stderr
     other = mlp("runs", "show", project, ids[0], user="gus", check=False)
     assert other.returncode == 2 and "not found" in other.stderr
+
+
+def test_list_filters_by_experiment(backend, project, use_mlflow, mlp):
+    use_mlflow(backend.kernel_env("sam", project))
+    eid = mlflow.create_experiment("churn")  # not set_experiment: it would outlive this test's backend
+    with mlflow.start_run(run_name="in-churn", experiment_id=eid):
+        mlflow.log_metric("auc", 0.8)
+    with mlflow.start_run(run_name="in-default"):
+        mlflow.log_metric("auc", 0.7)
+    out = mlp("runs", "list", project, "--experiment", "churn").stdout
+    assert "in-churn" in out and "in-default" not in out and "(1 of 1 runs)" in out
+    both = json.loads(mlp("--json", "runs", "list", project, "--experiment", eid, "--experiment", "Default").stdout)
+    assert sorted(r["run_name"] for r in both["items"]) == ["in-churn", "in-default"]
+    missing = mlp("runs", "list", project, "--experiment", "nope", check=False)
+    assert missing.returncode == 2 and "No experiment 'nope'" in missing.stderr and "churn" in missing.stderr
