@@ -2031,6 +2031,12 @@ export interface components {
             evaluated_at: string | null;
             /** Firing */
             firing: number;
+            /**
+             * Firing Critical
+             * @description How many of the firing alerts are critical (performance, schema); the others are warnings (drift)
+             * @default 0
+             */
+            firing_critical?: number;
             /** Message */
             message: string | null;
             /** Model */
@@ -2050,6 +2056,11 @@ export interface components {
              * @description The newest window's drift status, or 'waiting' before the first full window
              */
             status: string;
+            /**
+             * Status Message
+             * @description The newest window's drift verdict in words (the same words as its report's banner)
+             */
+            status_message?: string | null;
             /** Tolerance */
             tolerance: {
                 [key: string]: number;

@@ -80,11 +80,20 @@ def test_a_pipeline_runs_in_containers_with_limits_and_no_network(backend, proje
     started = sam.post(f"/projects/{project}/pipelines/boxed/runs", json={"parameters": {"scale": 10}})
     assert started.status_code == 201, started.text
     assert started.json()["executor"] == "docker"
-    run = _wait(sam, project, started.json()["run_id"], timeout=600)  # the first run builds the image
+    # the first run builds the images: while a stage starts, the run says which step it is at (issue 18 item 4)
+    progress, deadline = set(), time.monotonic() + 600
+    while (run := sam.get(f"/projects/{project}/pipeline-runs/{started.json()['run_id']}").json())["status"] not in (
+            "SUCCESS", "FAILURE", "CANCELED") and time.monotonic() < deadline:
+        progress |= {s["progress"] for s in run["stages"] if s.get("progress")}
+        time.sleep(0.3)
     logs = {s["name"]: sam.get(f"/projects/{project}/pipeline-runs/{run['run_id']}/stages/{s['name']}/log").text
             for s in run["stages"]}
     assert run["status"] == "SUCCESS", (run, logs)
     assert "stage image" in logs["prep"]  # built (first run on this engine) or reused: said where the panel shows it
+    assert "[step 1/3] base image" in logs["prep"] and "[step 2/3] " in logs["prep"], logs["prep"]
+    assert "[step 3/3] starting the stage container" in logs["train"]
+    assert progress and all(p.startswith("[step ") for p in progress), progress
+    assert all(s.get("progress") is None for s in run["stages"])  # nothing in progress once it ended
 
     child = sam.get(f"/projects/{project}/runs", params={
         "filter": f"tags.mlflow.parentRunId = '{run['mlflow_run_id']}' and tags.mlp.pipeline.stage = 'train'"}
@@ -103,6 +112,20 @@ def test_a_pipeline_runs_in_containers_with_limits_and_no_network(backend, proje
     again = _wait(sam, project, sam.post(f"/projects/{project}/pipelines/boxed/runs", json={}).json()["run_id"])
     assert again["status"] == "SUCCESS"
     assert sam.get(f"/projects/{project}/pipeline-runs/{again['run_id']}/stages/prep/log").text.count("building") == 0
+
+
+def test_the_platform_checks_the_base_image_at_start_and_says_so(backend, docker_client):
+    """Issue 18 item 4: the base image is checked (built when missing) when the platform starts, and the executor
+    route says what was found, so a first run does not wait for it unannounced."""
+    from jupyter_mlp_backend.pipelines import containers
+
+    lines = []
+    status = containers.prepare_base_image_in_background(backend.settings, lines.append)
+    status.join(600)
+    said = backend.client("sam").get("/pipeline-executor").json()
+    assert said["kind"] == "docker" and said["base_image"]["state"] == "ready", said
+    assert said["base_image"]["image"] == backend.settings.container_base_image
+    assert lines and lines[-1].startswith(f"pipeline base image {backend.settings.container_base_image}: ")
 
 
 def test_cancel_removes_the_stage_container(backend, project, docker_client):

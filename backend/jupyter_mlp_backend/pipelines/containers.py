@@ -3,8 +3,9 @@
 Images are built here, never pulled (no registry is reachable from these machines):
 
 * the **base image** (`container_base_image`, default `mlp-base:bookworm`) is Debian bookworm with Python 3,
-  made by `debootstrap --variant=minbase` from a Debian mirror and imported into Docker; built once, on first
-  need or by `python -m jupyter_mlp_backend.pipelines.containers base`;
+  made by `debootstrap --variant=minbase` from a Debian mirror and imported into Docker; built once, checked (and
+  built when missing) in the background when the platform starts, on first need, or by
+  `python -m jupyter_mlp_backend.pipelines.containers base`;
 * a **stage image** per environment: the base plus the exact files of the distributions the stages need —
   papermill, ipykernel, the stage I/O libraries and every distribution a stage notebook imports, with their
   dependencies — copied from the environment the version was promoted in. Its tag is a hash of the base image
@@ -112,12 +113,30 @@ def _image(client, tag: str):  # noqa: ANN001, ANN202
         return None
 
 
+# What a stage does before its notebook runs in a container, as the steps the run shows while it waits.
+STEPS = 3
+
+
+def step(n: int, text: str) -> str:
+    """A progress line: `[step 2/3] stage image ...` (the panel shows the last one while the stage starts)."""
+    return f"[step {n}/{STEPS}] {text}"
+
+
 def ensure_base_image(client, settings: Settings, log: Callable[[str], None] = print):  # noqa: ANN001, ANN201
     """The base image, made with debootstrap when Docker does not have it yet."""
     tag = settings.container_base_image
+    image = _image(client, tag)
+    if image is not None:
+        log(step(1, f"base image {tag} present"))
+        return image
+    building = base_image_status(settings)
+    if building and building.get("state") == "building":
+        log(step(1, f"base image {tag}: waiting for the build the platform started at "
+                    f"{_clock(building['since'])} (about a minute)"))
     with _locked(settings.home / "run" / "base-image.lock"):
         image = _image(client, tag)
         if image is not None:
+            log(step(1, f"base image {tag} ready"))
             return image
         if shutil.which("debootstrap") is None:
             raise ContainerError(f"The base image {tag} is missing and debootstrap is not installed to build it "
@@ -125,7 +144,7 @@ def ensure_base_image(client, settings: Settings, log: Callable[[str], None] = p
                                  "with python3")
         major_minor = f"{sys.version_info.major}.{sys.version_info.minor}"
         with tempfile.TemporaryDirectory(prefix="mlp-rootfs-") as root:
-            log(f"building base image {tag} with debootstrap from {mirror(settings)} (about a minute)")
+            log(step(1, f"building base image {tag} with debootstrap from {mirror(settings)} (about a minute)"))
             proc = subprocess.run(
                 ["debootstrap", "--variant=minbase", "--include=python3,ca-certificates", "bookworm", root,
                  mirror(settings)], capture_output=True, text=True)
@@ -142,8 +161,72 @@ def ensure_base_image(client, settings: Settings, log: Callable[[str], None] = p
                 client.api.import_image_from_file(str(tar_path), repository=repo, tag=name)
             finally:
                 tar_path.unlink(missing_ok=True)
-        log(f"base image {tag} ready")
+        log(step(1, f"base image {tag} ready"))
         return client.images.get(tag)
+
+
+def _clock(t: float) -> str:
+    return time.strftime("%H:%M:%S UTC", time.gmtime(t))
+
+
+def _status_path(settings: Settings) -> Path:
+    return settings.home / "run" / "base-image.json"
+
+
+def base_image_status(settings: Settings) -> dict[str, Any] | None:
+    """What the platform last found of the base image (`prepare_base_image`): state, image, detail, since."""
+    try:
+        return json.loads(_status_path(settings).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def prepare_base_image(settings: Settings, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Check the base image when the platform starts and build it when missing, recording what happens, so that
+    the first pipeline run does not pay for the build unannounced (the executor route and the runs say it)."""
+    tag = settings.container_base_image
+    since = time.time()
+
+    def record(state: str, detail: str) -> dict[str, Any]:
+        status = {"state": state, "image": tag, "detail": detail, "since": since, "at": time.time()}
+        path = _status_path(settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(status))
+        tmp.replace(path)
+        log(f"pipeline base image {tag}: {detail}")
+        return status
+
+    try:
+        client = docker_client(settings)
+    except ContainerError as e:
+        return record("failed", str(e))
+    if client is None:
+        return record("unused", "no Docker engine: stages run in local subprocesses")
+    if _image(client, tag) is not None:
+        return record("ready", "present")
+    record("building", f"missing: building it with debootstrap since {_clock(since)} (about a minute); a "
+                       "pipeline run started meanwhile waits for it")
+    try:
+        ensure_base_image(client, settings, lambda line: None)
+    except ContainerError as e:
+        return record("failed", str(e))
+    return record("ready", f"built in {time.time() - since:.0f} s")
+
+
+def prepare_base_image_in_background(settings: Settings, log: Callable[[str], None] = print):  # noqa: ANN201
+    """`prepare_base_image` on a daemon thread (the platform starts at once); returns the thread."""
+    import threading
+
+    def run() -> None:
+        try:
+            prepare_base_image(settings, log)
+        except Exception as e:  # noqa: BLE001 - a failed check must not take the backend down; it is logged
+            log(f"pipeline base image check failed: {e}")
+
+    thread = threading.Thread(target=run, name="mlp-base-image", daemon=True)
+    thread.start()
+    return thread
 
 
 # --- what a version's stages need ------------------------------------------------------------------------------
@@ -257,10 +340,10 @@ def ensure_stage_image(client, settings: Settings, version_dir: Path,  # noqa: A
     tag = f"mlp-stage:{env[:20]}"
     with _locked(settings.home / "run" / f"image-{env[:20]}.lock"):
         if _image(client, tag) is not None:
-            log(f"stage image {tag} reused (already built for this environment)")
+            log(step(2, f"stage image {tag} reused (already built for this environment)"))
             return tag
         started = time.monotonic()
-        log(f"building stage image {tag}: {len(pins)} distributions from this environment")
+        log(step(2, f"building stage image {tag}: packing {len(pins)} distributions from this environment"))
         with tempfile.TemporaryFile() as ctx:
             with tarfile.open(fileobj=ctx, mode="w") as tar:
                 df = DOCKERFILE.format(base=settings.container_base_image, env=env).encode()
@@ -275,11 +358,23 @@ def ensure_stage_image(client, settings: Settings, version_dir: Path,  # noqa: A
                 for f in own:
                     tar.add(str(f), arcname=f"site/jupyter_mlp/{f.name}", recursive=False)
             ctx.seek(0)
-            try:
-                client.images.build(fileobj=ctx, custom_context=True, tag=tag, rm=True, forcerm=True, pull=False)
-            except Exception as e:  # BuildError / APIError: the message is what matters
+            log(step(2, f"building stage image {tag}: {ctx.seek(0, 2) / 1e6:.0f} MB sent to Docker"))
+            ctx.seek(0)
+            try:  # Docker's own lines ("Step 2/4 : COPY site ...") as they come: the progress of the build
+                for chunk in client.api.build(fileobj=ctx, custom_context=True, tag=tag, rm=True, forcerm=True,
+                                              pull=False, decode=True):
+                    if "error" in chunk:
+                        raise ContainerError(f"Building the stage image failed: {chunk['error'].strip()}")
+                    for line in str(chunk.get("stream", "")).splitlines():
+                        if line.strip():
+                            log(step(2, f"building stage image {tag}: {line.strip()}"))
+            except ContainerError:
+                raise
+            except Exception as e:  # APIError and the like: the message is what matters
                 raise ContainerError(f"Building the stage image failed: {e}") from e
-        log(f"stage image {tag} built in {time.monotonic() - started:.0f} s")
+            if _image(client, tag) is None:
+                raise ContainerError(f"Building the stage image failed: Docker did not make {tag}")
+        log(step(2, f"stage image {tag} built in {time.monotonic() - started:.0f} s"))
         return tag
 
 
@@ -361,7 +456,5 @@ if __name__ == "__main__":  # python -m jupyter_mlp_backend.pipelines.containers
     if sys.argv[1:] != ["base"]:
         sys.exit("usage: python -m jupyter_mlp_backend.pipelines.containers base")
     s = load_settings()
-    c = docker_client(s)
-    if c is None:
-        sys.exit("no Docker engine answers")
-    ensure_base_image(c, s)
+    if prepare_base_image(s)["state"] != "ready":
+        sys.exit(1)

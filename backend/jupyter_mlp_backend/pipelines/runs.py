@@ -50,6 +50,9 @@ class StageStatus(BaseModel):
     start_time: float | None = None
     end_time: float | None = None
     error: dict[str, Any] | None = None
+    progress: str | None = Field(default=None, description="While a stage in a container starts: what it is doing, "
+                                 "e.g. '[step 2/3] building stage image ...: Step 2/4 : COPY site /opt/mlp/site' "
+                                 "(the whole build log is in the stage's log)")
 
 
 class PipelineRunOut(BaseModel):
@@ -310,11 +313,24 @@ async def _describe(request: Request, db: DB, slug: str, rec: PipelineRunRecord,
         if err.exists():
             st.error = json.loads(err.read_text())
             st.status = "FAILURE"
+        elif status not in TERMINAL and st.status not in TERMINAL | {"SKIPPED"}:
+            st.progress = _last_line(run_dir / f"{name}.build.log")
     return PipelineRunOut(run_id=rec.id, pipeline=pipeline, version=digest, status=status,
                           parameters=json.loads(rec.parameters), created_by=rec.created_by,
                           snapshots=json.loads(rec.snapshots or "{}"), replay_of=rec.replay_of,
                           created_at=_iso(rec.created_at), mlflow_run_id=rec.mlflow_run_id,
                           executor=rec.executor, schedule_id=rec.schedule_id, stages=list(stages.values()))
+
+
+def _last_line(path) -> str | None:  # noqa: ANN001
+    """The last line of a (build) log, read from its end: what the stage is doing now."""
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, path.stat().st_size - 4096))
+            lines = f.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return None
+    return lines[-1][:500] if lines else None
 
 
 async def _adopt_scheduled(request: Request, db: DB, rec: PipelineRunRecord) -> None:
@@ -431,14 +447,22 @@ async def cancel_run(slug: str, run_id: str, request: Request, db: DB, who: Call
 class ExecutorOut(BaseModel):
     kind: str = Field(description="docker: stages run in containers; subprocess: in a local process")
     detail: str
+    base_image: dict[str, Any] | None = Field(
+        default=None, description="What the platform found of the stage base image when it started (state: "
+        "building, ready, failed; image; detail; since): a first run waits while it is building")
 
 
 @router.get("/pipeline-executor", response_model=ExecutorOut, summary="Where pipeline stages run on this platform")
 async def get_executor(request: Request, who: Caller) -> ExecutorOut:
+    settings = request.app.state.settings
+    base = containers.base_image_status(settings)
     try:
-        return ExecutorOut(**await run_in_threadpool(containers.executor, request.app.state.settings))
+        out = ExecutorOut(**await run_in_threadpool(containers.executor, settings), base_image=base)
     except containers.ContainerError as e:
-        return ExecutorOut(kind="unavailable", detail=str(e))
+        return ExecutorOut(kind="unavailable", detail=str(e), base_image=base)
+    if out.kind == "docker" and base and base.get("state") in ("building", "failed"):
+        out.detail += f" Base image {base['image']}: {base['detail']}"
+    return out
 
 
 @router.get("/projects/{slug}/pipeline-runs/{run_id}/stages/{stage}/log", response_class=PlainTextResponse,

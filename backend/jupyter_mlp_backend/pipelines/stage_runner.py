@@ -183,6 +183,9 @@ def _in_container(version_dir: Path, run_dir: Path, stage: str, cfg: dict[str, A
         u = urlsplit(cfg["tracking_uri"])
         backend = (u.hostname or "127.0.0.1", u.port or (443 if u.scheme == "https" else 80))
     limit = {k: c[k] for k in ("cpus", "memory", "network") if k in c} or containers.limits(settings, {})
+    note(containers.step(3, f"starting the stage container ({limit.get('cpus')} CPU, {limit.get('memory')} memory, "
+                            f"{'network' if limit.get('network') else 'no network'}); the notebook's log follows "
+                            "when it ends"))
     return containers.run_stage(
         client, image, version_dir=version_dir, run_dir=run_dir, run_id=Path(cfg["run_dir"]).name,
         project=cfg["project"], stage=stage, papermill_args=args,

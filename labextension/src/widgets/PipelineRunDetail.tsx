@@ -201,6 +201,11 @@ export function PipelineRunDetail({
                   </button>
                 )}
               </div>
+              {stage.progress && !isTerminal(stage.status) && (
+                <p className="jp-mlp-hint" data-testid="mlp-stage-progress" data-stage={stage.name}>
+                  {stage.progress}
+                </p>
+              )}
               {logOpen[stage.name] && (
                 <StageLog
                   slug={slug}
