@@ -53,9 +53,16 @@ interface IStatusWords {
   title: string;
 }
 
+/**
+ * The drift rule, in the words the backend's report banner uses (monitoring/drift.py RULE): one verdict everywhere.
+ */
+export const DRIFT_RULE =
+  "A window is drifted when any feature's own test finds drift (KS for continuous, PSI for categorical " +
+  'features, with thresholds calibrated for this model); one drifted feature is enough.';
+
 const DRIFT_STATUS: Record<string, IStatusWords> = {
-  ok: { tone: 'success', label: 'No drift', title: 'The newest window looks like the training data.' },
-  drift: { tone: 'failure', label: 'Drift', title: 'At least one feature of the newest window drifted.' },
+  ok: { tone: 'success', label: 'No drift', title: `No feature of the newest window drifted. ${DRIFT_RULE}` },
+  drift: { tone: 'failure', label: 'Drift', title: `At least one feature of the newest window drifted. ${DRIFT_RULE}` },
   'schema changed': {
     tone: 'failure',
     label: 'Schema changed',
@@ -73,9 +80,25 @@ const DRIFT_STATUS: Record<string, IStatusWords> = {
   }
 };
 
-/** A monitor's or window's drift status as a person reads it. */
-export function driftStatusWords(status: string): IStatusWords {
-  return DRIFT_STATUS[status] ?? { tone: 'pending', label: status, title: status };
+/** A monitor's or window's drift status as a person reads it; `message`: the window's verdict in words. */
+export function driftStatusWords(status: string, message?: string | null): IStatusWords {
+  const words = DRIFT_STATUS[status] ?? { tone: 'pending', label: status, title: status };
+  return message ? { ...words, title: `${words.label}: ${message}. ${words.title}` } : words;
+}
+
+/**
+ * The banner over a monitor while alerts fire: red when any is critical (performance, schema), amber for drift
+ * warnings only; null when nothing fires.
+ */
+export function firingBanner(firing: number, critical: number): { tone: Tone; text: string } | null {
+  if (!(firing > 0)) {
+    return null;
+  }
+  const what = `${firing} alert${firing === 1 ? '' : 's'} firing`;
+  if (critical > 0) {
+    return { tone: 'failure', text: `${what} (${critical} critical): see Alerts below.` };
+  }
+  return { tone: 'warning', text: `${what} (warning${firing === 1 ? '' : 's'}): see Alerts below.` };
 }
 
 const PERF_STATUS: Record<string, IStatusWords> = {
@@ -495,6 +518,8 @@ export interface IWindowPerformance {
   metrics: Partial<Record<PerfMetric, number>>;
   checks: IPerfCheck[];
   message: string | null;
+  /** Metrics that could not be scored from what was served (e.g. AUC from class labels only), with why. */
+  unavailable: { metric: string; reason: string }[];
 }
 
 /** A window's performance, or null when it has none yet. */
@@ -523,12 +548,22 @@ export function windowPerformance(w: Pick<MonitorWindow, 'performance' | 'labell
       }
     }
   }
+  const unavailable: { metric: string; reason: string }[] = [];
+  if (Array.isArray(p.unavailable)) {
+    for (const item of p.unavailable) {
+      const u = (item ?? {}) as Record<string, unknown>;
+      if (typeof u.metric === 'string') {
+        unavailable.push({ metric: u.metric, reason: str(u.reason) ?? 'cannot be computed' });
+      }
+    }
+  }
   return {
     status: str(p.status) ?? 'ok',
     labelled: num(p.labelled) ?? w.labelled,
     metrics,
     checks,
-    message: str(p.message)
+    message: str(p.message),
+    unavailable
   };
 }
 
@@ -585,7 +620,8 @@ export function performanceSeries(
     } else if (perf.status === 'error') {
       point.gap = perf.message ?? 'the labels could not be scored';
     } else if (perf.metrics[metric] === undefined) {
-      point.gap = `no ${METRIC_LABELS[metric]} for this window`;
+      const why = perf.unavailable.find(u => u.metric === metric)?.reason;
+      point.gap = why ? `${METRIC_LABELS[metric]} cannot be computed: ${why}` : `no ${METRIC_LABELS[metric]} for this window`;
     } else {
       point.value = perf.metrics[metric] as number;
       point.degraded = check

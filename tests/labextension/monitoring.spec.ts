@@ -10,7 +10,9 @@ import {
   defaultTolerance,
   deliveryWords,
   driftRatio,
+  DRIFT_RULE,
   driftStatusWords,
+  firingBanner,
   evaluationWords,
   heatCell,
   heatColour,
@@ -484,5 +486,31 @@ describe('the webhook form', () => {
     expect('errors' in out && out.errors.name).toMatch(/starting with a letter or digit/);
     expect('errors' in out && out.errors.url).toMatch(/http/);
     expect('errors' in webhookRequest({ ...webhookInput(), name: '', url: '' })).toBe(true);
+  });
+});
+
+describe('one verdict and the firing banner', () => {
+  it('explains the drift badge with the window verdict and the same rule as the report', () => {
+    const words = driftStatusWords('drift', 'drift in 1 of 3 features: x2');
+    expect(words.tone).toBe('failure');
+    expect(words.title).toContain('drift in 1 of 3 features: x2');
+    expect(words.title).toContain(DRIFT_RULE);
+    expect(DRIFT_RULE).toContain('one drifted feature is enough');
+  });
+
+  it('is red while a critical alert fires, amber for drift warnings only, absent when none fire', () => {
+    expect(firingBanner(0, 0)).toBeNull();
+    expect(firingBanner(2, 1)).toEqual({ tone: 'failure', text: '2 alerts firing (1 critical): see Alerts below.' });
+    expect(firingBanner(1, 0)?.tone).toBe('warning');
+  });
+
+  it('says why AUC is missing where the deployment served class labels only', () => {
+    const labelsOnly = win(1, 0, okDrift(), {
+      ...perf({ f1: 0.8 }),
+      unavailable: [{ metric: 'roc_auc', reason: 'the model returns class labels only' }]
+    });
+    const [point] = performanceSeries([labelsOnly], 'roc_auc');
+    expect(point.value).toBeNull();
+    expect(point.gap).toContain('cannot be computed: the model returns class labels only');
   });
 });

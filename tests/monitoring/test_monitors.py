@@ -76,6 +76,9 @@ def test_drift_fires_once_resolves_and_reaches_webhooks(backend, monitored, rece
     assert again["fired"] == [] and again["windows"] == 0
     alerts = sam.get(f"/projects/{p}/alerts", params={"state": "firing"}).json()["items"]
     assert [a["key"] for a in alerts] == ["drift:x2"]
+    mon = sam.get(f"/projects/{p}/deployments/risk-api/monitor").json()  # the panel's badge and banner read these
+    assert mon["status"] == "drift" and mon["status_message"] == newest["drift"]["message"] and "x2" in mon["status_message"]
+    assert mon["firing"] == 1 and mon["firing_critical"] == 0  # drift is a warning: the banner is amber
     assert {d["webhook"]: d["ok"] for d in alerts[0]["deliveries"]} == {"ops": True, "chat": True, "tickets": True}
 
     generic = [r for r in receiver.received if r["path"] == "/hook"]

@@ -83,7 +83,11 @@ class MonitorOut(BaseModel):
     status: str = Field(description="The newest window's drift status, or 'waiting' before the first full window")
     pending_rows: int = Field(description="Scored rows of the served version not yet in a complete window, as of "
                                           "the last evaluation")
+    status_message: str | None = Field(default=None, description="The newest window's drift verdict in words "
+                                                                  "(the same words as its report's banner)")
     firing: int
+    firing_critical: int = Field(default=0, description="How many of the firing alerts are critical (performance, "
+                                                        "schema); the others are warnings (drift)")
 
 
 class WindowOut(BaseModel):
@@ -230,6 +234,8 @@ def _monitor_out(db: DB, m: Monitor, d: Deployment) -> MonitorOut:
                         .order_by(MonitorWindow.seq.desc())).scalars().first()
     firing = db.execute(select(func.count()).select_from(Alert).where(Alert.monitor_id == m.id,
                                                                       Alert.state == "firing")).scalar_one()
+    critical = db.execute(select(func.count()).select_from(Alert).where(
+        Alert.monitor_id == m.id, Alert.state == "firing", Alert.severity == "critical")).scalar_one()
     return MonitorOut(deployment=d.name, model=d.model.name, version=v.version, window_size=m.window_size,
                       window_seconds=m.window_seconds,
                       tolerance=json.loads(m.tolerance or "{}"), retrain=m.retrain, retrain_on=m.retrain_on,
@@ -237,7 +243,8 @@ def _monitor_out(db: DB, m: Monitor, d: Deployment) -> MonitorOut:
                       created_at=_iso(m.created_at), evaluated_at=_iso(m.evaluated_at), message=m.message,
                       profile=_profile_out(prof, v.version), baseline=service.baseline_of(db, d.version_id),
                       status=latest.status if latest else "waiting", pending_rows=m.pending_rows,
-                      firing=firing)
+                      status_message=json.loads(latest.drift).get("message") if latest else None,
+                      firing=firing, firing_critical=critical)
 
 
 def _window_out(db: DB, w: MonitorWindow, numbers: dict[int, int]) -> WindowOut:

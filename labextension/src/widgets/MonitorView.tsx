@@ -14,6 +14,7 @@ import { formatApiError } from '../errors';
 import {
   canWriteMonitoring,
   chipClass,
+  firingBanner,
   driftStatusWords,
   evaluationWords,
   IMonitorInput,
@@ -187,7 +188,8 @@ export function MonitorView({
 
 /** The monitor's header: drift status, firing alerts, version, window size and pending rows. */
 function MonitorStatus({ monitor: m }: { monitor: MonitorOut }): JSX.Element {
-  const status = driftStatusWords(m.status);
+  const status = driftStatusWords(m.status, m.status_message);
+  const banner = firingBanner(m.firing, m.firing_critical ?? 0);
   const profile = m.profile;
   return (
     <div
@@ -198,6 +200,16 @@ function MonitorStatus({ monitor: m }: { monitor: MonitorOut }): JSX.Element {
       data-pending={m.pending_rows}
       data-version={m.version}
     >
+      {banner && (
+        <div
+          className={`jp-mlp-firing-banner jp-mlp-tone-${banner.tone}`}
+          role="alert"
+          data-testid="monitor-firing-banner"
+          data-tone={banner.tone}
+        >
+          {banner.text}
+        </div>
+      )}
       <div className="jp-mlp-figures">
         <div className="jp-mlp-figure" title={status.title}>
           <span className="jp-mlp-figure-value">
@@ -208,7 +220,7 @@ function MonitorStatus({ monitor: m }: { monitor: MonitorOut }): JSX.Element {
           <span className="jp-mlp-figure-label">drift, newest window</span>
         </div>
         <div
-          className={`jp-mlp-figure${m.firing > 0 ? ' jp-mod-bad' : ''}`}
+          className={`jp-mlp-figure${m.firing > 0 ? ((m.firing_critical ?? 0) > 0 ? ' jp-mod-bad jp-mod-critical' : ' jp-mod-bad') : ''}`}
           title="Alerts that the newest windows still show"
           data-testid="monitor-firing"
         >
