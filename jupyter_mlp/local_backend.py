@@ -2,6 +2,10 @@
 
 A running backend records itself in `$MLP_HOME/run/backend.json`. Starting is guarded by a file lock, so two
 processes that look at the same time start one backend between them, not two.
+
+The address is stable: with `backend_port = 0` the first start picks a free port and keeps it in
+`$MLP_HOME/run/ports.json`; every later start of this home listens there again (and fails, naming the process that
+holds it, when something else took it), so the URLs client systems were given survive a restart.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +25,8 @@ import httpx
 from .settings import Settings
 
 RECORD = "backend.json"
+PORTS = "ports.json"
+SOCKETS = "serving-sockets"  # one file per backend pid: the /tmp folder of its serving workers' sockets
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,98 @@ def find_running(settings: Settings) -> str | None:
     return None
 
 
+def remembered_port(settings: Settings, name: str = "backend") -> int | None:
+    """The port this home's `name` listened on before (`ports.json`), if any."""
+    try:
+        port = json.loads((settings.run_dir / PORTS).read_text()).get(name)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return port if isinstance(port, int) and 0 < port < 65536 else None
+
+
+def remember_port(settings: Settings, port: int, name: str = "backend") -> None:
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.run_dir / PORTS
+    try:
+        data = json.loads(path.read_text())
+        data = data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        data = {}
+    data[name] = port
+    tmp = path.with_name(f".{PORTS}.{os.getpid()}")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
+def port_holder(port: int) -> str:
+    """Who listens on TCP `port` on this machine, from /proc: "pid N (command line)", or what can be said."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if len(f) > 9 and f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f[9])
+    if not inodes:
+        return "a process that could not be identified"
+    targets = {f"socket:[{i}]" for i in inodes}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in targets:
+                    cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                    return f"pid {proc.name} ({cmd[:120]})"
+        except OSError:
+            continue
+    return "a process of another user"
+
+
+def note_socket_dir(run_dir: Path, path: Path) -> Path:
+    """Note that this process keeps its serving sockets in `path`; returns the note (removed at shutdown)."""
+    note = run_dir / SOCKETS / str(os.getpid())
+    note.parent.mkdir(parents=True, exist_ok=True)
+    note.write_text(str(path))
+    return note
+
+
+def clean_stale_socket_dirs(run_dir: Path) -> list[str]:
+    """Remove the serving socket folders of this home's backends that are gone (killed: nothing ran their
+    shutdown); `mlp down` and every backend start call it. Returns the folders removed."""
+    removed = []
+    folder = run_dir / SOCKETS
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.isdigit() or int(entry.name) == os.getpid() or pid_alive(int(entry.name)):
+            continue
+        try:
+            path = Path(entry.read_text().strip())
+        except OSError:
+            continue
+        # Only what a backend made: a folder of ours under the temporary directory, named as the manager names it.
+        if path.name.startswith("mlp-serve-") and path.is_dir() and not path.is_symlink() \
+                and path.stat().st_uid == os.getuid():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(str(path))
+        entry.unlink(missing_ok=True)
+    return removed
+
+
+def _log_tail(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
+
+
 @dataclass
 class Started:
     url: str
@@ -125,8 +224,9 @@ def ensure_backend(settings: Settings, wait_seconds: float = 60.0, detach: bool 
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:
             if proc.poll() is not None:
+                tail = _log_tail(settings.run_dir / "backend.log")
                 raise RuntimeError(
-                    f"the backend exited with code {proc.returncode}; see {settings.run_dir / 'backend.log'}"
+                    f"the backend exited with code {proc.returncode}: {tail}; see {settings.run_dir / 'backend.log'}"
                 )
             rec = read_record(settings)
             if rec and rec != stale and rec.pid == proc.pid and healthy(rec.url, timeout=1.0):

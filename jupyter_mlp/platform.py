@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from .local_backend import pid_alive, ensure_backend, read_record
+from .local_backend import clean_stale_socket_dirs, pid_alive, ensure_backend, read_record
 from .settings import Settings
 
 LAB_RECORD = "lab.json"
@@ -143,4 +143,5 @@ def down(settings: Settings) -> int:
     rec = read_record(settings)
     if rec is not None and pid_alive(rec.pid):
         _stop(rec.pid, "backend")
+    clean_stale_socket_dirs(settings.run_dir)  # a backend killed (here or before) left its socket folder
     return 0

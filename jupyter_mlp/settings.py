@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     )
     backend_host: str = Field(default="127.0.0.1", description="Interface the backend listens on.")
     backend_port: int = Field(
-        default=0, ge=0, le=65535, description="Backend port; 0 picks a free port and records it in `$MLP_HOME/run`."
+        default=0, ge=0, le=65535, description="Backend port; 0: the first start picks a free port, keeps it in "
+        "`$MLP_HOME/run/ports.json` and later starts reuse it."
     )
     backend_url: str | None = Field(
         default=None,

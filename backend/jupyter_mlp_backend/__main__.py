@@ -1,18 +1,24 @@
 """Run the backend: `python -m jupyter_mlp_backend` (the server extension and `mlp up` start it this way).
 
-It binds first (port 0 picks a free one), then records pid and URL in `$MLP_HOME/run/backend.json` so that
-every other process on the machine finds it instead of starting another.
+It binds first, then records pid and URL in `$MLP_HOME/run/backend.json` so that every other process on the
+machine finds it instead of starting another. With `backend_port = 0` the first start picks a free port and keeps
+it in `$MLP_HOME/run/ports.json`; later starts listen on that port again, so the serving URLs clients were given
+stay valid across restarts. The socket listens before the app starts: a request that arrives while deployments
+are being restored waits in the backlog instead of being refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import socket
+import sys
 
 import uvicorn
 
-from jupyter_mlp.local_backend import BackendRecord, clear_record, write_record
+from jupyter_mlp.local_backend import (BackendRecord, clear_record, port_holder, remember_port, remembered_port,
+                                       write_record)
 from jupyter_mlp.settings import load_settings
 
 from .app import create_app
@@ -38,8 +44,22 @@ def main(argv: list[str] | None = None) -> None:
     port = settings.backend_port if args.port is None else args.port
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    sock = listen_socket(host, port)
+    stable = args.port is None and settings.backend_port == 0  # pick once, then keep (`--port 0`: a one-off)
+    kept = remembered_port(settings) if stable else None
+    try:
+        sock = listen_socket(host, kept or port)
+    except OSError as e:
+        if e.errno != errno.EADDRINUSE:
+            raise
+        wanted = kept or port
+        source = f"kept in {settings.run_dir / 'ports.json'}" if kept else "MLP_BACKEND_PORT"
+        print(f"port {wanted} ({source}) is taken by {port_holder(wanted)}: stop it, or set MLP_BACKEND_PORT to "
+              "another port (clients of the serving URLs must then be told the new address)", file=sys.stderr,
+              flush=True)
+        sys.exit(1)
     bound_port = sock.getsockname()[1]
+    if stable and kept != bound_port:
+        remember_port(settings, bound_port)
     url_host = f"[{host}]" if ":" in host else host
     record = BackendRecord.for_this_process(f"http://{url_host}:{bound_port}", settings.home)
 

@@ -313,6 +313,10 @@ class Gateway:
         try:
             status, answer = await self.manager.forward(live, kind, body, pid)
         except wire.WorkerGone as e:
+            if live.pool is None:  # known but not serving yet: being restored after a backend restart
+                why = "is starting" if live.status == "deploying" else f"has no worker ({live.message})"
+                return await _send(send, 503, _err("unavailable", f"Deployment '{live.project}/{live.name}' {why}; "
+                                                   "retry", v2), pid, extra=[(b"retry-after", b"1")])
             return await _send(send, 503, _err("unavailable", f"The worker answering this request stopped ({e}); "
                                                "retry", v2), pid, extra=[(b"retry-after", b"1")])
         if v2 and status != 200:

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jupyter_mlp.local_backend import clean_stale_socket_dirs, note_socket_dir
+
 from .wire import PING, WorkerConnection, WorkerGone
 from ..children import child_options
 
@@ -186,6 +188,9 @@ class Stats:
         self.sum_ms = 0.0
         self.by_status: dict[str, int] = {}
         self.last_request = 0.0
+        # Counters live in the backend's memory: they start again from zero when it restarts (Prometheus' rate()
+        # handles the reset); /metrics gives this start time, so that a reset is visible as one.
+        self.started = time.time()
 
     def set_sla(self, sla_ms: float) -> None:
         old = getattr(self, "bucket_counts", None)
@@ -266,9 +271,13 @@ class Manager:
         self.home = home
         self.start_timeout = start_timeout
         self.live: dict[tuple[str, str], Live] = {}
-        # Unix socket paths are limited to ~100 bytes: keep them short, private, out of MLP_HOME.
+        # Unix socket paths are limited to ~100 bytes: keep them short, private, out of MLP_HOME. The folder is
+        # noted under MLP_HOME/run, so that the next start removes it when this backend is killed before shutdown.
+        for stale in clean_stale_socket_dirs(home / "run"):
+            log.info("removed the socket folder of a backend that is gone: %s", stale)
         self.socket_dir = Path(tempfile.mkdtemp(prefix="mlp-serve-"))
         os.chmod(self.socket_dir, 0o700)
+        self._socket_note = note_socket_dir(home / "run", self.socket_dir)
         self._supervisor: asyncio.Task | None = None
         self.on_event = None  # callable(live, action, detail) set by the app: records restarts and scaling
 
@@ -277,6 +286,27 @@ class Manager:
 
     def log_dir(self, project: str, deployment: str) -> Path:
         return self.home / "serving" / project / deployment / "logs"
+
+    def _scale_path(self, project: str, deployment: str) -> Path:
+        return self.home / "serving" / project / deployment / "scale.json"
+
+    def remember_scale(self, live: Live, workers: int) -> None:
+        """Keep the number of workers the autoscaler reached, so that a restarted backend starts that many."""
+        path = self._scale_path(live.project, live.name)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".scale.{os.getpid()}")
+            tmp.write_text(json.dumps({"workers": workers, "at": time.time()}))
+            tmp.replace(path)
+        except OSError:
+            log.exception("could not keep the scale of %s/%s", live.project, live.name)
+
+    def remembered_scale(self, project: str, deployment: str) -> int | None:
+        try:
+            n = json.loads(self._scale_path(project, deployment).read_text()).get("workers")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return n if isinstance(n, int) and n > 0 else None
 
     @staticmethod
     def write_meta(root: Path, statement: str, signature: str, trusted: dict[str, bytes]) -> None:
@@ -304,12 +334,16 @@ class Manager:
         pool.next_index += 1
         return w
 
-    async def deploy(self, live: Live, spec: Spec) -> int | None:
+    async def deploy(self, live: Live, spec: Spec, workers: int | None = None) -> int | None:
         """Serve spec's version; returns the version it replaced. Traffic moves only once the new pool is ready;
-        on failure the old pool keeps serving and StartFailed is raised."""
+        on failure the old pool keeps serving and StartFailed is raised. `workers`: start that many (within the
+        deployment's bounds) instead of the minimum — the scale a restarted backend restores."""
         async with live.lock:
             self.live[(live.project, live.name)] = live
-            new = await self._start_pool(spec, max(1, live.min_workers))
+            n = max(1, live.min_workers, min(workers or 0, live.max_workers))
+            new = await self._start_pool(spec, n)
+            if n > max(1, live.min_workers):
+                live.last_scale = time.time()  # restored: idle time counts from now, not from the last request
             old, live.pool = live.pool, new
             live.status, live.message = "ready", None
             if old is not None and old.spec.version != spec.version:
@@ -325,6 +359,7 @@ class Manager:
         await asyncio.gather(*(w.stop() for w in pool.workers), return_exceptions=True)
 
     async def stop(self, project: str, name: str) -> None:
+        self._scale_path(project, name).unlink(missing_ok=True)
         live = self.live.pop((project, name), None)
         if live is not None and live.pool is not None:
             async with live.lock:
@@ -454,6 +489,8 @@ class Manager:
 
     def _event(self, live: Live, action: str, detail: dict[str, Any]) -> None:
         log.info("deployment %s/%s: %s %s", live.project, live.name, action, detail)
+        if action == "scale":
+            self.remember_scale(live, detail["to"])
         if self.on_event is not None:
             try:
                 self.on_event(live, action, detail)
@@ -463,8 +500,11 @@ class Manager:
     async def shutdown(self) -> None:
         if self._supervisor is not None:
             self._supervisor.cancel()
-        for key in list(self.live):
-            live = self.live.pop(key)
-            if live.pool is not None:
-                await asyncio.gather(*(w.stop(5) for w in live.pool.workers), return_exceptions=True)
-        shutil.rmtree(self.socket_dir, ignore_errors=True)
+        try:
+            for key in list(self.live):
+                live = self.live.pop(key)
+                if live.pool is not None:
+                    await asyncio.gather(*(w.stop(5) for w in live.pool.workers), return_exceptions=True)
+        finally:
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
+            self._socket_note.unlink(missing_ok=True)

@@ -28,6 +28,9 @@ class ServingCollector:
         workers = GaugeMetricFamily("mlp_serving_workers", "Workers serving", labels=["project", "deployment"])
         sla = GaugeMetricFamily("mlp_serving_sla_seconds", "The deployment's latency objective (p95)",
                                 labels=["project", "deployment"])
+        since = GaugeMetricFamily("mlp_serving_counters_start_time_seconds",
+                                  "When this backend began counting the deployment's requests (Unix time): the "
+                                  "counters start from zero when the backend restarts", labels=["project", "deployment"])
         for live in lives:
             st = live.stats
             acc, buckets = 0, []
@@ -37,10 +40,11 @@ class ServingCollector:
             buckets.append(("+Inf", st.total))
             hist.add_metric([live.project, live.name], buckets, st.sum_ms / 1000)
             for status, n in sorted(st.by_status.items()):
-                reqs.add_metric([live.project, live.name, status], n)
+                reqs.add_metric([live.project, live.name, status], n, created=st.started)
+            since.add_metric([live.project, live.name], st.started)
             workers.add_metric([live.project, live.name], len(live.pool.live()) if live.pool else 0)
             sla.add_metric([live.project, live.name], st.sla_ms / 1000)
-        yield from (hist, reqs, workers, sla)
+        yield from (hist, reqs, workers, sla, since)
 
 
 def _le(x: float) -> str:

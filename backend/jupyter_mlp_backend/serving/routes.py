@@ -347,8 +347,13 @@ async def ensure_folder(app, slug: str, project_id: int, deployment: str, versio
     return root, model, number
 
 
-async def start_version(app, slug: str, project_id: int, d_id: int, version_id: int) -> int | None:  # noqa: ANN001
-    """Fetch and verify a version into the deployment's folder and move the deployment's traffic to it."""
+async def start_version(app, slug: str, project_id: int, d_id: int, version_id: int,  # noqa: ANN001
+                        restore: bool = False) -> int | None:
+    """Fetch and verify a version into the deployment's folder and move the deployment's traffic to it.
+
+    `restore` (a backend starting again): use the folder already fetched, without waiting for MLflow — the workers
+    verify its signed statement before loading, and a folder they refuse is fetched again — and start as many
+    workers as the autoscaler had reached."""
     manager = app.state.serving
 
     def load():  # noqa: ANN202
@@ -358,14 +363,22 @@ async def start_version(app, slug: str, project_id: int, d_id: int, version_id: 
                     d.log_predictions)
 
     name, mn, mx, sla, mb, mw, pid, logp = await run_in_threadpool(load)
-    root, model, number = await ensure_folder(app, slug, project_id, name, version_id)
+    root, model, number = await ensure_folder(app, slug, project_id, name, version_id, fresh=not restore)
     live = manager.get(slug, name)
     if live is None:
         live = Live(d_id, pid, slug, name, model, sla, mn, mx)
     live.min_workers, live.max_workers, live.log_predictions = mn, mx, logp
     spec = Spec(deployment_id=d_id, project=slug, deployment=name, model=model, version=number,
                 version_id=version_id, folder=root / "model", max_batch=mb, max_wait_ms=mw)
-    return await manager.deploy(live, spec)
+    workers = manager.remembered_scale(slug, name) if restore else None
+    try:
+        return await manager.deploy(live, spec, workers=workers)
+    except StartFailed:
+        if not restore:
+            raise
+    # the kept folder was refused (changed, or half-written by a killed backend): fetch and verify it afresh
+    root, model, number = await ensure_folder(app, slug, project_id, name, version_id)
+    return await manager.deploy(live, spec, workers=workers)
 
 
 async def _switch(request: Request, db: DB, who: Caller, slug: str, d: Deployment, v: ModelVersion,
@@ -911,18 +924,28 @@ def record_event(app):  # noqa: ANN001, ANN201
 
 
 async def resume(app) -> None:  # noqa: ANN001
-    """Start again what was serving when the backend stopped."""
+    """Start again what was serving when the backend stopped, all at once, at the scale each had reached. Each is
+    known to the gateway from the first moment, so its URL answers 503 with Retry-After (not 404) until it serves."""
+    import logging
+
+    manager = app.state.serving
+
     def rows():  # noqa: ANN202
         with app.state.db.session() as s:
-            return [(slug, d.project_id, d.id, d.version_id) for d, slug in s.execute(
+            return [(slug, d.project_id, d.id, d.version_id, d.name, d.model.name, d.sla_ms, d.min_workers,
+                     d.max_workers) for d, slug in s.execute(
                 select(Deployment, Project.slug).join(Project, Deployment.project_id == Project.id)
                 .where(Deployment.status.in_(("ready", "deploying")))).all()]
 
-    for slug, project_id, d_id, v_id in await run_in_threadpool(rows):
+    async def one(slug: str, project_id: int, d_id: int, v_id: int, live: Live) -> None:
         try:
-            await start_version(app, slug, project_id, d_id, v_id)
+            await start_version(app, slug, project_id, d_id, v_id, restore=True)
         except Exception as e:  # one broken deployment must not stop the others
-            import logging
+            live.status, live.message = "failed", f"Not restored after the backend restarted: {e}"
+            logging.getLogger(__name__).warning("could not resume deployment %s/%s: %s", slug, live.name, e)
 
-            logging.getLogger(__name__).warning("could not resume deployment %s/%s: %s", slug, d_id, e)
-    await asyncio.sleep(0)
+    todo = []
+    for slug, project_id, d_id, v_id, name, model, sla, mn, mx in await run_in_threadpool(rows):
+        live = manager.live.setdefault((slug, name), Live(d_id, project_id, slug, name, model, sla, mn, mx))
+        todo.append(one(slug, project_id, d_id, v_id, live))
+    await asyncio.gather(*todo)
