@@ -105,7 +105,8 @@ def up(settings: Settings, root_dir: Path, detach: bool) -> int:
     print(f"JupyterLab: {lab.login_url}", flush=True)
     if detach:
         return 0
-    print("Press Ctrl-C to stop JupyterLab (`mlp down` also stops the backend).", flush=True)
+    print(f"Press Ctrl-C to stop JupyterLab; `{Path(sys.executable).parent / 'mlp'} down` (or `make down` in the "
+          "repository) also stops the backend.", flush=True)
     try:
         return proc.wait()
     except KeyboardInterrupt:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: TypeScript (jest, stale-type check) and Python (backend on SQLite and PostgreSQL, server extension,
 # CLI, packaging, browser in Chromium, pipelines in Docker). Starts what the tests need: PostgreSQL and a Docker
-# engine, and installs Chromium if missing.
+# engine (installing Debian's postgresql, docker.io and debootstrap when missing: needs root), and installs
+# Chromium if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -16,9 +17,11 @@ fi
 MLP_TEST_POSTGRES_URL=$(bash tests/services/postgres.sh)
 export MLP_TEST_POSTGRES_URL
 # A real Docker engine: one pipeline runs in containers (tests/pipelines/test_containers.py must not skip).
-DOCKERD_PID=$(bash tests/services/docker.sh)
+# Shared with any other test run on this machine: the last run to finish stops a dockerd that a test run started
+# (never one that was already running), so a run never pulls the engine from under another.
+bash tests/services/docker-share.sh acquire $$
+trap 'bash tests/services/docker-share.sh release $$ || true' EXIT
 export MLP_TEST_DOCKER=1
-if [ -n "$DOCKERD_PID" ]; then trap 'kill "$DOCKERD_PID" 2>/dev/null || true' EXIT; fi
 
 echo "[test] TypeScript"
 jlpm test --silent
