@@ -120,7 +120,11 @@ def test_killed_backend_comes_back_at_the_same_url_and_scale(mlp_home, use_mlflo
         seen: list[tuple[float, int | str]] = []
         t0 = time.monotonic()
         box: dict = {}
-        starter = threading.Thread(target=lambda: box.setdefault("started", _start(settings)), daemon=True)
+        def start() -> None:
+            box["started"] = _start(settings)
+            box["returned"] = time.monotonic()
+
+        starter = threading.Thread(target=start, daemon=True)
         starter.start()
         gap = None
         while time.monotonic() - t0 < 120:
@@ -138,11 +142,21 @@ def test_killed_backend_comes_back_at_the_same_url_and_scale(mlp_home, use_mlflo
         starter.join(120)
         second = box["started"]
         statuses = sorted({s for _, s in seen}, key=str)
+        first_seen = {}
+        for t, s in seen:
+            first_seen.setdefault(s, round(t, 2))
         print(f"\nrestart gap: {gap and round(gap, 2)} s from starting the backend to 200 at the same URL; "
-              f"answers meanwhile: {statuses}; `ensure_backend` returned as {second.url}")
+              f"answers meanwhile (first seen at s): {first_seen}; `ensure_backend` returned as {second.url} "
+              f"after {box.get('returned', 0) - t0:.2f} s")
+        print("".join(ln for ln in (settings.run_dir / "backend.log").read_text().splitlines(True)[-400:]
+                      if "restored deployment" in ln or "backend ready" in ln))
         assert gap is not None, seen[-5:]
         assert second.url == first.url, "the backend moved to another port"
         assert 404 not in statuses, seen
+        deadline = time.monotonic() + 30  # the first worker answers; the rest of the restored scale follows it
+        while len(_workers(b)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        print(f"at the restored scale {time.monotonic() - t0:.2f} s after the start")
         assert len(_workers(b)) == 2, "the deployment came back at another scale"
         assert not any(d.exists() for d in old_sockets), f"the killed backend's socket folder is left: {old_sockets}"
         new_sockets = _socket_dirs(mlp_home)

@@ -336,14 +336,16 @@ class Manager:
 
     async def deploy(self, live: Live, spec: Spec, workers: int | None = None) -> int | None:
         """Serve spec's version; returns the version it replaced. Traffic moves only once the new pool is ready;
-        on failure the old pool keeps serving and StartFailed is raised. `workers`: start that many (within the
-        deployment's bounds) instead of the minimum — the scale a restarted backend restores."""
+        on failure the old pool keeps serving and StartFailed is raised. `workers`: grow to that many (within the
+        deployment's bounds) once the minimum serves — the scale a restarted backend restores."""
         async with live.lock:
             self.live[(live.project, live.name)] = live
-            n = max(1, live.min_workers, min(workers or 0, live.max_workers))
-            new = await self._start_pool(spec, n)
-            if n > max(1, live.min_workers):
+            base = max(1, live.min_workers)
+            n = max(base, min(workers or 0, live.max_workers))
+            new = await self._start_pool(spec, base)
+            if n > base:  # the first answers do not wait for the others to load
                 live.last_scale = time.time()  # restored: idle time counts from now, not from the last request
+                asyncio.get_running_loop().create_task(self._grow(live, new, n))
             old, live.pool = live.pool, new
             live.status, live.message = "ready", None
             if old is not None and old.spec.version != spec.version:
@@ -351,6 +353,17 @@ class Manager:
         if old is not None:
             asyncio.get_running_loop().create_task(self._drain(old))
         return old.spec.version if old else None
+
+    async def _grow(self, live: Live, pool: Pool, n: int) -> None:
+        """Add workers to a pool that serves already, up to `n` (a restored scale)."""
+        workers = [self._new_worker(pool) for _ in range(n - len(pool.workers))]
+        results = await asyncio.gather(*(w.start(self.start_timeout) for w in workers), return_exceptions=True)
+        for w, r in zip(workers, results):
+            if r is None and live.pool is pool:
+                pool.workers.append(w)
+            else:  # failed (the supervisor keeps the minimum), or the pool was switched meanwhile
+                await w.stop(0)
+        log.info("deployment %s/%s: restored to %d worker(s)", live.project, live.name, len(pool.workers))
 
     async def _drain(self, pool: Pool, timeout: float = 30.0) -> None:
         deadline = time.time() + timeout

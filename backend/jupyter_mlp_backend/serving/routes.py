@@ -938,8 +938,12 @@ async def resume(app) -> None:  # noqa: ANN001
                 .where(Deployment.status.in_(("ready", "deploying")))).all()]
 
     async def one(slug: str, project_id: int, d_id: int, v_id: int, live: Live) -> None:
+        t0 = time.monotonic()
         try:
             await start_version(app, slug, project_id, d_id, v_id, restore=True)
+            logging.getLogger(__name__).info("restored deployment %s/%s with %d worker(s) in %.2f s", slug,
+                                             live.name, len(live.pool.workers) if live.pool else 0,
+                                             time.monotonic() - t0)
         except Exception as e:  # one broken deployment must not stop the others
             live.status, live.message = "failed", f"Not restored after the backend restarted: {e}"
             logging.getLogger(__name__).warning("could not resume deployment %s/%s: %s", slug, live.name, e)
