@@ -40,9 +40,18 @@ class Catalog:
         if self._catalog is None:
             from pyiceberg.catalog.sql import SqlCatalog
 
+            from sqlalchemy.exc import OperationalError
+
             self.root.mkdir(parents=True, exist_ok=True)
-            self._catalog = SqlCatalog("mlp", uri=f"sqlite:///{self.root / 'catalog.db'}",
-                                       warehouse=f"file://{self.root / 'warehouse'}")
+            props = {"uri": f"sqlite:///{self.root / 'catalog.db'}", "warehouse": f"file://{self.root / 'warehouse'}"}
+            try:
+                self._catalog = SqlCatalog("mlp", **props)
+            except OperationalError as e:
+                # The backend and the prediction log's committer process may open a new catalog at the same moment:
+                # both see no tables, one creates them, the other's CREATE TABLE fails. The tables exist now.
+                if "already exists" not in str(e):
+                    raise
+                self._catalog = SqlCatalog("mlp", **props)
         return self._catalog
 
     def write(self, slug: str, name: str, parquet: bytes, mode: str) -> Snapshot:
