@@ -166,8 +166,15 @@ class Settings(BaseSettings):
     serving_project_rate: float = Field(
         default=5000.0,
         gt=0,
-        description="Requests per second all keys of one project together may send; more get 429 with "
-        "Retry-After, so one project's burst cannot take the capacity of another's.",
+        description="Requests per second all keys of one project together may send at most; more get 429 with "
+        "Retry-After. While other projects are active the gateway lowers it to a share of what the project's "
+        "workers were measured to serve, so one project's burst cannot take the capacity of another's.",
+    )
+    serving_reject_rate: float = Field(
+        default=100.0,
+        gt=0,
+        description="429s per second and project the serving gateway answers at once; more are held (at most "
+        "1 s, the least Retry-After says), so a client hammering an exhausted limit costs the gateway little.",
     )
     serving_worker_start_timeout: float = Field(
         default=180.0,

@@ -120,7 +120,8 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.serving.start_supervisor()
         app.state.gateway = Gateway(app.state.serving, serving_routes.key_lookup(app),
                                     key_rate=settings.serving_key_rate, project_rate=settings.serving_project_rate,
-                                    max_body=settings.serving_max_body_bytes)
+                                    max_body=settings.serving_max_body_bytes,
+                                    reject_rate=settings.serving_reject_rate)
         app.state.gateway.predlog = PredictionLog(app.state.datasets, settings.home)
         app.state.gateway.predlog.on_event = event_recorder(app)
         app.state.gateway.predlog.start()

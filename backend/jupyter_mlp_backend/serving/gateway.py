@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import predlog, protocol, wire
+from . import fairness
+from .fairness import Fairness
 from .manager import Live, Manager
 
 JSON = (b"content-type", b"application/json")
@@ -88,7 +90,7 @@ def split_key(raw: str) -> tuple[str, str] | None:
 
 class Gateway:
     def __init__(self, manager: Manager, lookup_key: Callable[[str], KeyInfo | None], *, key_rate: float,
-                 project_rate: float, max_body: int):
+                 project_rate: float, max_body: int, reject_rate: float = fairness.REJECT_RATE):
         self.manager = manager
         self.lookup_key = lookup_key  # prefix -> KeyInfo from the database (run in a thread)
         self.keys: dict[str, tuple[float, KeyInfo | None]] = {}
@@ -97,11 +99,18 @@ class Gateway:
         self.project_buckets: dict[int, Bucket] = {}
         self.predlog: predlog.PredictionLog | None = None
         self.rejected_keys = 0
+        self.fair = Fairness(reject_rate=reject_rate)  # paced 429s, per-project turns, project limits sized from capacity
+        self.verified: dict[str, KeyInfo] = {}  # whole key as sent -> its checked record: no hashing per request
 
     def forget_key(self, prefix: str) -> None:
         self.keys.pop(prefix, None)
+        for raw in [raw for raw, info in self.verified.items() if info.prefix == prefix]:
+            del self.verified[raw]
 
     async def _key(self, raw: str) -> KeyInfo | None:
+        known = self.verified.get(raw)
+        if known is not None:
+            return known
         parts = split_key(raw)
         if parts is None:
             return None
@@ -119,6 +128,9 @@ class Gateway:
             return None
         if not hmac.compare_digest(hashlib.sha256(secret.encode()).hexdigest(), info.secret_sha256):
             return None
+        if len(self.verified) > 100_000:
+            self.verified.clear()
+        self.verified[raw] = info
         return info
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
@@ -166,6 +178,11 @@ class Gateway:
             wait = self._limit(info)
             if wait:
                 status = 429
+                # Refused from the headers alone (the body is never read); a burst's 429s are paced, so a client
+                # hammering an exhausted limit costs the shared gateway little (serving/fairness.py).
+                hold = self.fair.reject_delay(info.project_id, max(1.0, wait))
+                if hold > 0:
+                    await asyncio.sleep(hold)
                 await _send(send, 429, _err("rate_limited", f"Too many requests: retry in {wait:.2f} s", v2), pid,
                             extra=[(b"retry-after", str(max(1, math.ceil(wait))).encode())])
                 return
@@ -181,6 +198,11 @@ class Gateway:
         pb = self.project_buckets.get(info.project_id)
         if pb is None:
             pb = self.project_buckets[info.project_id] = Bucket(self.project_rate)
+        self.fair.seen(info.project_id)
+        rate = self.fair.project_rate(info.project_id, self.project_rate)  # sized from measured capacity
+        if rate != pb.rate:
+            pb.rate, pb.capacity = rate, max(1.0, rate)
+            pb.tokens = min(pb.tokens, pb.capacity)
         wait = kb.take()
         if wait:
             return wait
@@ -311,7 +333,9 @@ class Gateway:
             except protocol.BadRequest as e:
                 return await _send(send, 400, _err("bad_request", str(e), True), pid)
         try:
-            status, answer = await self.manager.forward(live, kind, body, pid)
+            pool = live.pool
+            async with self.fair.slot(live.project_id, fairness.PER_WORKER * max(1, len(pool.workers) if pool else 1)):
+                status, answer = await self.manager.forward(live, kind, body, pid)
         except wire.WorkerGone as e:
             if live.pool is None:  # known but not serving yet: being restored after a backend restart
                 why = "is starting" if live.status == "deploying" else f"has no worker ({live.message})"
