@@ -57,6 +57,9 @@ class ProjectOut(Response):
     created_by: str
     created_at: datetime
     role: Role = Field(description="The caller's effective role in this project.")
+    member_role: Role | None = Field(
+        default=None, description="The caller's role as a member (what the members table shows); null for a "
+        "platform admin who is not a member. Differs from `role` only for platform admins.")
 
     @field_serializer("created_at")
     def _ser_created(self, v: datetime) -> str:

@@ -1111,7 +1111,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List artifacts */
+        /** List artifacts (the run's logged models under logged-models/<name>/) */
         get: operations["list_artifacts_api_projects__slug__runs__run_id__artifacts_get"];
         put?: never;
         post?: never;
@@ -2377,6 +2377,8 @@ export interface components {
             created_by: string;
             /** Description */
             description: string;
+            /** @description The caller's role as a member (what the members table shows); null for a platform admin who is not a member. Differs from `role` only for platform admins. */
+            member_role?: components["schemas"]["Role"] | null;
             /** Name */
             name: string;
             /** @description The caller's effective role in this project. */

@@ -36,6 +36,19 @@ export function assignableRoles(
 }
 
 /** Whether `value` is one of the known roles. */
+/**
+ * The caller's role in a project as the sidebar says it: the membership role the members table shows, and that a
+ * platform admin acts with admin rights on top of it (or without being a member at all).
+ */
+export function roleLabel(role: Role, memberRole: Role | null | undefined): string {
+  if (role !== 'admin' || memberRole === 'admin') {
+    return memberRole ?? role;
+  }
+  return memberRole
+    ? `${memberRole} (with platform admin rights)`
+    : 'platform admin (not a member)';
+}
+
 export function isRole(value: unknown): value is Role {
   return (ROLES as readonly unknown[]).includes(value);
 }

@@ -188,19 +188,58 @@ def _clean(path: str) -> str:
         raise Invalid(str(e), detail=[{"field": "path"}]) from e
 
 
-@router.get("/projects/{slug}/runs/{run_id}/artifacts", response_model=ArtifactList, summary="List artifacts")
+LOGGED_MODELS = "logged-models"
+
+
+async def _logged_models(exp, r: RunRow) -> dict[str, str]:  # noqa: ANN001
+    """The models a run logged (MLflow 3 stores them outside the run's folder): name -> artifact-store path."""
+    resp = await exp.mlflow.client.post("/api/2.0/mlflow/logged-models/search", json={
+        "experiment_ids": [r.experiment_id], "filter": f"source_run_id = '{r.run_id}'", "max_results": 100})
+    out: dict[str, str] = {}
+    for m in resp.json().get("models", []) if resp.status_code == 200 else []:
+        info = m.get("info", {})
+        uri = info.get("artifact_uri") or ""
+        base = uri[len("mlflow-artifacts:/"):].strip("/") if uri.startswith("mlflow-artifacts:/") else ""
+        if not base.startswith(f"{r.experiment_id}/") or ".." in base.split("/"):
+            continue  # only files under the run's own experiment
+        name = info.get("name") or info.get("model_id", "model")
+        out[name if name not in out else f"{name}-{info.get('model_id')}"] = base
+    return out
+
+
+async def _artifact_location(exp, r: RunRow, rel: str) -> tuple[str, str, dict[str, str] | None]:  # noqa: ANN001
+    """(artifact-store folder, path inside it, logged models when asked for) of a path the panel shows."""
+    parts = rel.split("/") if rel else []
+    if parts and parts[0] == LOGGED_MODELS:
+        models = await _logged_models(exp, r)
+        if len(parts) == 1:
+            return "", "", models
+        if parts[1] not in models:
+            raise NotFound(f"Logged model '{parts[1]}' not found")
+        return models[parts[1]], "/".join(parts[2:]), None
+    return _artifact_base(r), rel, None
+
+
+@router.get("/projects/{slug}/runs/{run_id}/artifacts", response_model=ArtifactList,
+            summary="List artifacts (the run's logged models under logged-models/<name>/)")
 async def list_artifacts(slug: str, run_id: str, request: Request, db: DB, who: Caller, path: str = "") -> ArtifactList:
     rel = _clean(path)
     exp = await _ready(request)
     _, ids = await run_in_threadpool(_project_runs, db, who, slug, run_id)
     r = await run_in_threadpool(_owned_run, exp, run_id, ids)
-    full = "/".join(p for p in (_artifact_base(r), rel) if p)
+    base, sub, models = await _artifact_location(exp, r, rel)
+    if models is not None:  # the virtual folder of logged models
+        return ArtifactList(path=rel, items=[ArtifactEntry(path=f"{LOGGED_MODELS}/{n}", is_dir=True)
+                                             for n in sorted(models)])
+    full = "/".join(p for p in (base, sub) if p)
     resp = await exp.mlflow.client.get("/api/2.0/mlflow-artifacts/artifacts", params={"path": full})
     if resp.status_code != 200:
         raise NotFound(f"Artifact folder '{rel}' not found")
     files = resp.json().get("files", [])
     items = [ArtifactEntry(path="/".join(p for p in (rel, f["path"]) if p), is_dir=f.get("is_dir", False),
                            file_size=int(f["file_size"]) if f.get("file_size") is not None else None) for f in files]
+    if not rel and await _logged_models(exp, r):
+        items.append(ArtifactEntry(path=LOGGED_MODELS, is_dir=True))
     return ArtifactList(path=rel, items=items)
 
 
@@ -213,7 +252,10 @@ async def get_artifact(slug: str, run_id: str, path: str, request: Request, db: 
     exp = await _ready(request)
     _, ids = await run_in_threadpool(_project_runs, db, who, slug, f"{run_id}:{rel}")
     r = await run_in_threadpool(_owned_run, exp, run_id, ids)
-    resp = await exp.mlflow.client.get(f"/api/2.0/mlflow-artifacts/artifacts/{_artifact_base(r)}/{rel}")
+    base, sub, models = await _artifact_location(exp, r, rel)
+    if models is not None or not sub:
+        raise Invalid("path must name a file", detail=[{"field": "path"}])
+    resp = await exp.mlflow.client.get(f"/api/2.0/mlflow-artifacts/artifacts/{base}/{sub}")
     if resp.status_code != 200:
         raise NotFound(f"Artifact '{rel}' not found")
     media = mimetypes.guess_type(rel)[0] or "application/octet-stream"

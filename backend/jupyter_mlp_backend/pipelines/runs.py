@@ -385,6 +385,8 @@ async def _close(request: Request, db: DB, rec: PipelineRunRecord, status: str, 
             db.commit()
 
         await run_in_threadpool(store)
+        # The parent run's end is written to MLflow here, not through the gateway: tell the panels' live feed.
+        await exp.changes.bump(slug)
     _closing.pop(rec.id, None)
 
 

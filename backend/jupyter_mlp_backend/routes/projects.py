@@ -20,23 +20,30 @@ router = APIRouter(tags=["projects"])
 UserPath = Annotated[str, Path(pattern=USER_PATTERN, max_length=128, description="The member's user name")]
 
 
-def _project_out(p: Project, role: Role) -> ProjectOut:
+def _project_out(p: Project, role: Role, member_role: str | None) -> ProjectOut:
     return ProjectOut(
-        slug=p.slug, name=p.name, description=p.description, created_by=p.created_by, created_at=p.created_at, role=role
+        slug=p.slug, name=p.name, description=p.description, created_by=p.created_by, created_at=p.created_at,
+        role=role, member_role=Role(member_role) if member_role else None,
     )
+
+
+def _member_role(db: DB, project: Project, user: str) -> str | None:
+    return db.execute(select(Membership.role).where(Membership.project_id == project.id, Membership.user == user)
+                      ).scalar_one_or_none()
 
 
 @router.get("/projects", response_model=ProjectPage, summary="Projects the caller can see")
 def list_projects(db: DB, who: Caller, page: Paging) -> ProjectPage:
-    if who.is_admin:
-        q = select(Project, literal(Role.admin.value))
+    if who.is_admin:  # every project, with the admin's own membership where they have one
+        q = select(Project, literal(Role.admin.value), Membership.role).outerjoin(
+            Membership, (Membership.project_id == Project.id) & (Membership.user == who.user))
     else:
-        q = select(Project, Membership.role).join(Membership).where(Membership.user == who.user)
+        q = select(Project, Membership.role, Membership.role).join(Membership).where(Membership.user == who.user)
     total = db.execute(select(func.count()).select_from(q.subquery())).scalar_one()
     rows = db.execute(q.order_by(Project.slug).limit(page.limit).offset(page.offset)).all()
     audit.append(db, actor=who.user, action="projects.list", decision="allow", detail={"returned": len(rows)})
     db.commit()
-    return ProjectPage(items=[_project_out(p, Role(r)) for p, r in rows], total=total)
+    return ProjectPage(items=[_project_out(p, Role(r), m) for p, r, m in rows], total=total)
 
 
 @router.post("/projects", response_model=ProjectOut, status_code=status.HTTP_201_CREATED, summary="Create a project")
@@ -56,14 +63,15 @@ def create_project(body: ProjectCreate, db: DB, who: Caller) -> ProjectOut:
     audit.append(db, actor=who.user, action="project.created", decision="allow", project=project.slug,
                  detail={"name": project.name})
     db.commit()
-    return _project_out(project, Role.admin if who.is_admin else Role.lead)
+    return _project_out(project, Role.admin if who.is_admin else Role.lead, Role.lead.value)
 
 
 @router.get("/projects/{slug}", response_model=ProjectOut, summary="One project")
 def get_project(slug: str, db: DB, who: Caller) -> ProjectOut:
     grant = require(db, who, slug, Action.read_project)
+    member = _member_role(db, grant.project, who.user)
     db.commit()
-    return _project_out(grant.project, grant.role)
+    return _project_out(grant.project, grant.role, member)
 
 
 def _member_out(m: Membership) -> MemberOut:

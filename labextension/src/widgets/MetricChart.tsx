@@ -1,6 +1,8 @@
 import React, { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 
+import { tickLabels, xRange, yRange } from '../chartScale';
+
 /** One line of a chart. */
 export interface IChartSeries {
   label: string;
@@ -43,13 +45,22 @@ export function MetricChart({ title, xs, series, height = 180, time = false }: I
       grid: { stroke: grid, width: 1 },
       ticks: { stroke: grid, width: 1 }
     };
+    // A metric at one step, or flat, gets explicit ranges: uPlot's own would be 0-100 with repeated labels.
+    const xr = xRange(xs, time);
+    const yr = yRange(series.flatMap(s => s.values));
     const options: uPlot.Options = {
       title,
       width: Math.max(200, node.clientWidth),
       height,
-      scales: { x: { time } },
-      // Steps are whole numbers: no ticks between them.
-      axes: [time ? { ...axis } : { ...axis, label: 'step', incrs: STEP_INCREMENTS }, { ...axis }],
+      scales: {
+        x: xr ? { time, range: xr } : { time },
+        y: yr ? { range: yr } : {}
+      },
+      // Steps are whole numbers: no ticks between them; no two ticks read the same.
+      axes: [
+        time ? { ...axis } : { ...axis, label: 'step', incrs: STEP_INCREMENTS, values: (_u, ticks) => tickLabels(ticks) },
+        { ...axis, values: (_u, ticks) => tickLabels(ticks) }
+      ],
       series: [
         { label: time ? 'time' : 'step' },
         ...series.map(s => ({

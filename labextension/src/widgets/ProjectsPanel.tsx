@@ -4,7 +4,7 @@ import React, { useCallback, useEffect, useState } from 'react';
 
 import { createProject, listAllProjects, Project, whoami, WhoAmI } from '../api';
 import { CurrentProjectStore } from '../currentProject';
-import { formatApiError } from '../permissions';
+import { formatApiError, roleLabel } from '../permissions';
 import { CreateProjectForm } from './CreateProjectForm';
 import { MembersSection } from './MembersSection';
 
@@ -269,7 +269,8 @@ function ProjectsView({
           {project && (
             <>
               <div className="jp-mlp-role">
-                Your role in this project: <strong>{project.role}</strong>
+                Your role in this project:{' '}
+                <strong data-testid="mlp-role">{roleLabel(project.role, project.member_role)}</strong>
               </div>
               {project.description && <p className="jp-mlp-description">{project.description}</p>}
               <MembersSection
