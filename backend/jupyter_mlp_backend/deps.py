@@ -12,11 +12,14 @@ from sqlalchemy.orm import Session
 from .identity import Identity, bearer_token
 
 
-# Every integer the API takes is bounded, so that one beyond what the databases hold (64 bits) is a 422 rather than
-# an OverflowError inside the driver; a test walks the OpenAPI document for integers without bounds.
+# Every integer the API takes is bounded by what the column it is compared with holds, so a larger one is a 422
+# rather than an OverflowError (SQLite's driver) or "integer out of range" (PostgreSQL); a test walks the OpenAPI
+# document for integers without bounds.
 INT64_MAX = 2**63 - 1
-Id = Annotated[int, Field(ge=1, le=INT64_MAX, description="A row id")]
-"""A database id (path parameters such as `{decision_id}`, body fields that name a row or a version)."""
+INT32_MAX = 2**31 - 1
+Id = Annotated[int, Field(ge=1, le=INT32_MAX)]
+"""A row id or version number (path parameters such as `{decision_id}`, body fields that name a version): the
+platform's tables keep them in 32-bit INTEGER columns."""
 Int64 = Annotated[int, Field(ge=-(2**63), le=INT64_MAX)]
 """Any integer a 64-bit column holds (Iceberg snapshot ids are random 63-bit numbers)."""
 

@@ -3446,7 +3446,6 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A row id */
                 schedule_id: number;
             };
             cookie?: never;
@@ -5826,7 +5825,6 @@ export interface operations {
             path: {
                 slug: string;
                 name: string;
-                /** @description A row id */
                 window_id: number;
             };
             cookie?: never;
@@ -6301,7 +6299,6 @@ export interface operations {
             header?: never;
             path: {
                 slug: string;
-                /** @description A row id */
                 decision_id: number;
             };
             cookie?: never;
@@ -6383,7 +6380,6 @@ export interface operations {
             header?: never;
             path: {
                 slug: string;
-                /** @description A row id */
                 decision_id: number;
             };
             cookie?: never;
@@ -7013,9 +7009,7 @@ export interface operations {
     diff_api_projects__slug__models__name__diff_get: {
         parameters: {
             query: {
-                /** @description A row id */
                 a: number;
-                /** @description A row id */
                 b: number;
             };
             header?: never;
@@ -7263,7 +7257,6 @@ export interface operations {
             path: {
                 slug: string;
                 name: string;
-                /** @description A row id */
                 version: number;
             };
             cookie?: never;
@@ -7342,7 +7335,6 @@ export interface operations {
             path: {
                 slug: string;
                 name: string;
-                /** @description A row id */
                 version: number;
             };
             cookie?: never;
@@ -7421,7 +7413,6 @@ export interface operations {
             path: {
                 slug: string;
                 name: string;
-                /** @description A row id */
                 version: number;
             };
             cookie?: never;
@@ -7504,7 +7495,6 @@ export interface operations {
             path: {
                 slug: string;
                 name: string;
-                /** @description A row id */
                 version: number;
             };
             cookie?: never;
@@ -7891,7 +7881,6 @@ export interface operations {
             header?: never;
             path: {
                 slug: string;
-                /** @description A row id */
                 schedule_id: number;
             };
             cookie?: never;
@@ -9324,7 +9313,6 @@ export interface operations {
             header?: never;
             path: {
                 slug: string;
-                /** @description A row id */
                 hook_id: number;
             };
             cookie?: never;

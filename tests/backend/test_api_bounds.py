@@ -77,3 +77,18 @@ def test_integers_beyond_64_bits_are_refused_not_crashed(api, acme):
                 assert r.json()["error"]["code"] == "validation_error"
                 assert p["name"] in r.json()["error"]["message"]
     assert len(tried) >= 40  # the walk found the API's integers, not an empty list
+
+
+def test_the_largest_accepted_integers_are_answered(api, acme):
+    """The largest value the schema accepts reaches the database and comes back as an ordinary answer: paging takes
+    64 bits, ids and versions what their 32-bit INTEGER columns hold (PostgreSQL refused 2**63 - 1 with "integer
+    out of range"); one more is a 422."""
+    admin = api.as_user("admin")
+    assert admin.get("/projects", params={"offset": 2**63 - 1, "limit": 2**63 - 1}).json()["items"] == []
+    assert admin.get("/projects/acme/audit", params={"offset": 2**63 - 1}).status_code == 200
+    top = 2**31 - 1
+    assert admin.get(f"/projects/acme/models/churn/versions/{top + 1}").status_code == 422
+    assert admin.post(f"/projects/acme/gate-decisions/{top}/approve", json={"reason": "x"}).status_code == 404
+    assert admin.get(f"/projects/acme/models/churn/versions/{top}").status_code == 404
+    assert admin.delete(f"/projects/acme/webhooks/{top}").status_code == 404
+    assert admin.delete(f"/projects/acme/pipeline-schedules/{top}").status_code == 404

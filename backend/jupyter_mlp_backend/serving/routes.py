@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import audit
 from ..access import Action, require
-from ..deps import DB, Caller, INT64_MAX, Int64, Paging
+from ..deps import DB, Caller, INT32_MAX, Int64, Paging
 from ..errors import Conflict, Invalid, NotFound
 from ..orm import (
     ApiKey,
@@ -73,7 +73,7 @@ class Scaling(BaseModel):
 class DeployRequest(Scaling):
     name: Name = Field(description="Deployment name: part of its URL")
     model: ModelName
-    version: int | None = Field(default=None, ge=1, le=INT64_MAX, description="A version number, or give an alias")
+    version: int | None = Field(default=None, ge=1, le=INT32_MAX, description="A version number, or give an alias")
     alias: Literal["staging", "champion"] | None = None
 
     @model_validator(mode="after")
@@ -86,7 +86,7 @@ class DeployRequest(Scaling):
 class SwitchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(default=None, ge=1, le=INT64_MAX)
+    version: int | None = Field(default=None, ge=1, le=INT32_MAX)
     alias: Literal["staging", "champion"] | None = None
 
     @model_validator(mode="after")
