@@ -15,13 +15,9 @@ import logging
 import socket
 import sys
 
-import uvicorn
-
 from jupyter_mlp.local_backend import (BackendRecord, clear_record, port_holder, remember_port, remembered_port,
                                        write_record)
 from jupyter_mlp.settings import load_settings
-
-from .app import create_app
 
 
 def listen_socket(host: str, port: int) -> socket.socket:
@@ -60,6 +56,11 @@ def main(argv: list[str] | None = None) -> None:
     bound_port = sock.getsockname()[1]
     if stable and kept != bound_port:
         remember_port(settings, bound_port)
+    # Imported once the port listens (a few seconds of imports): connections meanwhile wait in the backlog.
+    import uvicorn
+
+    from .app import create_app
+
     url_host = f"[{host}]" if ":" in host else host
     record = BackendRecord.for_this_process(f"http://{url_host}:{bound_port}", settings.home)
 
