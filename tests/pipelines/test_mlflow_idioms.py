@@ -13,7 +13,10 @@ from tests.helpers import wait_run as _wait
 
 SK = "pip_requirements=['scikit-learn']"
 CELLS = [
-    ("import mlflow\nimport mlflow.sklearn\nimport numpy as np\nfrom sklearn.linear_model import LogisticRegression",
+    # the first lines of most MLflow tutorials: a tracking URI (here a local folder) and an experiment by name; in a
+    # stage both are kept (with a notice) so that what follows still lands in the stage's run
+    ("import mlflow\nimport mlflow.sklearn\nimport numpy as np\nfrom sklearn.linear_model import LogisticRegression\n"
+     "mlflow.set_tracking_uri('mlruns')\nexperiment = mlflow.set_experiment('churn-tutorial')",
      ["imports"]),
     ("C = 1.0", ["parameters"]),
     # the most common idiom: a plain `with mlflow.start_run():`
@@ -45,6 +48,8 @@ CELLS = [
 
 
 def test_usual_mlflow_idioms_work_in_stages(backend, project):
+    """Also: `set_tracking_uri`/`set_experiment` at the top (the imports cell, so in every stage) are kept as the
+    stage's, with a notice in the stage's output, instead of failing the first `start_run()`."""
     sam = backend.client("sam")
     r = sam.post(f"/projects/{project}/pipelines", json={"notebook": _nb(CELLS), "path": "idioms.ipynb",
                                                          "name": "idioms"})
@@ -77,6 +82,20 @@ def test_usual_mlflow_idioms_work_in_stages(backend, project):
     tops = [x for x in runs("") if "mlflow.parentRunId" not in x["tags"]]
     assert [x["run_id"] for x in tops] == [run["mlflow_run_id"]]
 
+    # set_experiment/set_tracking_uri were not applied: a notice in each stage's output says so and where the logs
+    # went; no experiment of that name was made, no local store written
+    import json
+
+    run_dir = backend.settings.home / "pipeline-runs" / project / run["run_id"]
+    for stage in stages:
+        said = "".join("".join(o.get("text", "")) for c in json.loads((run_dir / f"{stage}.ipynb").read_text())["cells"]
+                       for o in c.get("outputs", []) if o.get("name") == "stderr")
+        assert "mlflow.set_experiment('churn-tutorial') is not applied in pipeline stage " f"'{stage}'" in said, said
+        assert "mlflow.set_tracking_uri('mlruns') is not applied" in said and stages[stage]["run_id"] in said, said
+    experiments = sam.get(f"/projects/{project}/experiments").json()["items"]
+    assert "churn-tutorial" not in {e["name"] for e in experiments}, experiments
+    assert not (run_dir / "mlruns").exists()
+
     # every model is registered, from the run it belongs to, with the pipeline's lineage
     expected = {"churn": train["run_id"], "second-model": second["run_id"], "bare": stages["export"]["run_id"]}
     names = {m["name"] for m in sam.get(f"/projects/{project}/models").json()["items"]}
@@ -87,3 +106,44 @@ def test_usual_mlflow_idioms_work_in_stages(backend, project):
         assert v["lineage"]["pipeline_run"] == run["run_id"] and v["lineage"]["pipeline_version"] == run["version"]
         assert v["lineage"]["mlflow_run"] == source_run and v["lineage"]["code"]["stage_notebooks"]
         assert v["lineage"]["environment_sha256"]
+
+
+def test_set_experiment_and_set_tracking_uri_keep_the_stage_run(backend, project, use_mlflow, monkeypatch, capsys):
+    """The stage kernel's hook on its own (no pipeline run): with MLFLOW_RUN_ID naming a stage's run, MLflow's
+    `set_experiment` for another experiment made the first `start_run()` fail; now it keeps the stage's experiment
+    and says so, the same experiment or the same tracking URI say nothing, and MLflow's own errors stay."""
+    import mlflow
+    import pytest
+    from mlflow import MlflowClient
+
+    from jupyter_mlp import stage_mlflow
+
+    env = backend.kernel_env("sam", project)
+    use_mlflow(env)
+    stage_run = MlflowClient().create_run(env["MLFLOW_EXPERIMENT_ID"], run_name="prep").info.run_id
+    for k, v in {"MLFLOW_RUN_ID": stage_run, "MLP_STAGE_RUN_ID": stage_run, "MLP_STAGE": "prep"}.items():
+        monkeypatch.setenv(k, v)
+    for name in ("set_experiment", "set_tracking_uri"):  # put MLflow's own functions back after the test
+        monkeypatch.setattr(mlflow, name, getattr(mlflow, name))
+    monkeypatch.setattr(mlflow.tracking, "set_tracking_uri", mlflow.tracking.set_tracking_uri)
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+
+    assert stage_mlflow.install() and stage_mlflow.install()  # twice: wrapped once
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"] + "/")  # the same server: nothing to say
+    same = mlflow.set_experiment(experiment_id=env["MLFLOW_EXPERIMENT_ID"])
+    assert capsys.readouterr().err == ""
+    mlflow.set_tracking_uri("http://localhost:5000")
+    kept = mlflow.set_experiment("churn-tutorial")
+    said = capsys.readouterr().err
+    assert kept.experiment_id == same.experiment_id == env["MLFLOW_EXPERIMENT_ID"]
+    assert mlflow.get_tracking_uri() == env["MLFLOW_TRACKING_URI"]
+    assert "mlflow.set_tracking_uri('http://localhost:5000') is not applied in pipeline stage 'prep'" in said
+    assert f"mlflow.set_experiment('churn-tutorial') is not applied in pipeline stage 'prep': a stage logs to " \
+           f"the pipeline's experiment '{kept.name}', into the stage's run {stage_run}" in said
+    with pytest.raises(mlflow.exceptions.MlflowException, match="exactly one of"):
+        mlflow.set_experiment()
+    with mlflow.start_run() as run:  # failed before: "Cannot start run with ID ... does not match"
+        mlflow.log_metric("m", 1.0)
+    assert run.info.run_id == stage_run
+    assert MlflowClient().get_run(stage_run).data.metrics == {"m": 1.0}
+    assert MlflowClient().get_experiment_by_name("churn-tutorial") is None

@@ -124,6 +124,8 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
                    MLFLOW_EXPERIMENT_ID=cfg["experiment_id"], MLFLOW_RUN_ID=child, MLP_STAGE_RUN_ID=child,
                    MLP_PROJECT=cfg["project"])
     source = version_dir / "stages" / f"{stage}.ipynb"
+    if child:
+        source = _with_stage_mlflow(source, run_dir / f"{stage}.input.ipynb")
     args = [str(source), str(output), "-k", cfg.get("kernel", "python3"),
             "--cwd", str(run_dir), "--no-progress-bar", "-y", json.dumps(cfg.get("parameters", {}))]
     log_path = run_dir / f"{stage}.log"
@@ -147,6 +149,30 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
     finally:
         _finish(cfg, child, output, ok)
     return StageResult(output, child)
+
+
+STAGE_MLFLOW_CELL = (
+    "# added by jupyter-mlp: in a pipeline stage, mlflow.set_experiment() and mlflow.set_tracking_uri() keep the\n"
+    "# stage's experiment and server (with a notice), so what this stage logs lands in its run\n"
+    "import jupyter_mlp.stage_mlflow as _mlp_stage_mlflow\n_mlp_stage_mlflow.install()"
+)
+
+
+def _with_stage_mlflow(source: Path, dest: Path) -> Path:
+    """A copy of the stage notebook whose first cell installs jupyter_mlp.stage_mlflow, when the stage uses MLflow.
+
+    `mlflow.set_experiment("churn")`, the first line of most MLflow tutorials, made MLflow refuse to resume the
+    stage's run (MLFLOW_RUN_ID) in another experiment, so the stage's first `start_run()` failed. The cell starts
+    no run (nothing is active when the notebook starts, as interactively); a stage that never mentions mlflow is
+    left alone (importing it costs a second)."""
+    nb = json.loads(source.read_text())
+    if not any("mlflow" in ("".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+               for c in nb.get("cells", [])):
+        return source
+    nb["cells"].insert(0, {"cell_type": "code", "execution_count": None, "outputs": [], "source": STAGE_MLFLOW_CELL,
+                           "metadata": {"tags": ["injected-mlp-stage"]}})
+    dest.write_text(json.dumps(nb))
+    return dest
 
 
 # What a stage in a container sees of the host's environment: only what the stage itself needs.
