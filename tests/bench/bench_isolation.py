@@ -77,6 +77,7 @@ def main() -> None:
 
     from jupyter_mlp_backend.orm import Project, ProjectExperiment
 
+    load_before = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="mlp-bench-isolation-"))
     db, artifacts = tmp / "mlflow.db", tmp / "artifacts"
     mlflow_proc, mlflow_url = start_mlflow(db, artifacts)
@@ -139,7 +140,7 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"p2 at 4 connections, {args.seconds:.0f} s per cell; p1 bursts with 64 connections (nice 19); "
-          f"load average before: {os.getloadavg()[0]:.1f}")
+          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"{'round':>5s} {'situation':20s} | {'p2 p50':>8s} {'p99':>8s} {'req/s':>7s} | {'p50 x':>6s} {'p99 x':>6s} | "
           "p1: answered/s, 429s")
     ratios: dict[str, list[tuple[float, float]]] = {s: [] for s in SITUATIONS}

@@ -180,3 +180,12 @@ def test_paced_rejections_are_held_at_most_max_hold_and_retry_after():
     assert max(delays) <= 0.5 + 1e-6
     assert fair.reject_delay(2, 1.0) == 0  # another project's 429s are not behind these
     assert fair.reject_delay(1, 0.2) <= 0.2 + 1e-6
+
+
+def test_in_flight_bound_is_a_full_batch_alone_and_per_worker_share_with_others():
+    fair = Fairness()
+    fair.seen(1)
+    assert fair.bound(workers=2, max_batch=64) == 128  # alone: nothing to be fair to, batches stay full
+    fair.seen(2)
+    fair._active = (0.0, 1)  # recount now
+    assert fair.bound(workers=2, max_batch=64) == 2 * fairness.PER_WORKER

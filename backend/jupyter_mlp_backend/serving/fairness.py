@@ -8,8 +8,9 @@ keep that cost with the project that causes it:
   held until their turn (at most `MAX_HOLD_S`, never longer than the `Retry-After` they carry), and meanwhile
   their connection is quiet. A client hammering with 64 connections thus costs the gateway about `REJECT_RATE`
   cheap answers a second instead of tens of thousands: nearly free, whatever it sends.
-- **Work is scheduled per project, in turn.** Every forward to a worker takes a slot: at most `PER_WORKER` in
-  flight per live worker of the deployment, per project, and `SLOTS` in all. A project at its bound queues (a
+- **Work is scheduled per project, in turn.** Every forward to a worker takes a slot: while other projects are
+  active, at most `PER_WORKER` in flight per live worker of the deployment, per project (alone, a full
+  micro-batch per worker), and `SLOTS` in all. A project at its bound queues (a
   parked request costs nothing), and a freed slot goes to the next project in round-robin order that has a
   request waiting, so a burst's requests queue behind each other, not in front of another project's.
 - **Project limits are sized from what is served.** While a project's queue is full, its completions per second
@@ -31,7 +32,7 @@ REJECT_RATE = 100.0  # 429s per second and project answered at once
 MAX_HOLD_S = 1.0  # the longest a 429 is held (Retry-After is at least 1 s)
 PER_WORKER = 8  # requests in flight per live worker of a deployment, per project
 SLOTS = 256  # requests in flight through the gateway in all
-SHARE = 0.5  # of a project's measured capacity, split among the active projects, when it is not alone
+SHARE = 0.3  # of a project's measured capacity, split among the active projects, when it is not alone
 ACTIVE_S = 2.0  # a project that sent a request this recently is active
 WINDOW_S = 0.5  # saturated time needed for one capacity measurement
 FLOOR = 10.0  # the least a project limit sized from capacity may be, per second
@@ -92,6 +93,11 @@ class Fairness:
         if n <= 1:  # alone, a project may use all the machine serves
             return configured
         return min(configured, max(FLOOR, cap * self.share / n))
+
+    def bound(self, workers: int, max_batch: int) -> int:
+        """Requests a project may have in flight to a deployment: a full micro-batch per worker while it is the only
+        active project (nothing to be fair to), `PER_WORKER` per worker while others are active too."""
+        return max(1, workers) * (max(PER_WORKER, max_batch) if self.active() <= 1 else PER_WORKER)
 
     def reject_delay(self, project_id: int, retry_after: float) -> float:
         """Seconds to hold this project's 429 before answering: 0 while its 429s stay under `reject_rate` a

@@ -333,8 +333,9 @@ class Gateway:
             except protocol.BadRequest as e:
                 return await _send(send, 400, _err("bad_request", str(e), True), pid)
         try:
-            pool = live.pool
-            async with self.fair.slot(live.project_id, fairness.PER_WORKER * max(1, len(pool.workers) if pool else 1)):
+            pool = live.pool  # a slot in this project's turn (serving/fairness.py): a burst waits behind itself
+            bound = self.fair.bound(len(pool.workers) if pool else 1, pool.spec.max_batch if pool else 1)
+            async with self.fair.slot(live.project_id, bound):
                 status, answer = await self.manager.forward(live, kind, body, pid)
         except wire.WorkerGone as e:
             if live.pool is None:  # known but not serving yet: being restored after a backend restart
