@@ -53,6 +53,9 @@ class DagsterUnavailable(RuntimeError):
     pass
 
 
+STATUS_TIMEOUT = 15.0  # seconds a poll of a run waits for Dagster before answering the status it last recorded
+
+
 class DagsterService:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -135,11 +138,23 @@ class DagsterService:
                     await asyncio.sleep(0.3)
             raise DagsterUnavailable(f"Dagster did not answer within {timeout:.0f} s")
 
-    async def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def graphql(self, query: str, variables: dict[str, Any] | None = None,
+                      timeout: float = 120.0) -> dict[str, Any]:
+        """Dagster's answer; DagsterUnavailable when it cannot be had (not reachable, too slow, not GraphQL's JSON,
+        or GraphQL's errors), so callers have one thing to handle."""
         url = await self.ready()
-        async with httpx.AsyncClient(timeout=120.0) as client:
-            r = await client.post(f"{url}/graphql", json={"query": query, "variables": variables or {}})
-        body = r.json()
+        try:
+            async with httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0))) as client:
+                r = await client.post(f"{url}/graphql", json={"query": query, "variables": variables or {}})
+            body = r.json()
+        except httpx.TimeoutException as e:
+            raise DagsterUnavailable(f"Dagster did not answer within {timeout:.0f} s ({type(e).__name__})") from e
+        except httpx.HTTPError as e:
+            raise DagsterUnavailable(f"Dagster is not reachable: {type(e).__name__}: {e}") from e
+        except ValueError as e:  # not JSON: a proxy's or a crashed server's page
+            raise DagsterUnavailable(f"Dagster answered {r.status_code} without GraphQL's JSON: {r.text[:200]!r}") from e
+        if not isinstance(body, dict):
+            raise DagsterUnavailable(f"Dagster answered {r.status_code} with unexpected JSON: {str(body)[:200]}")
         if r.status_code != 200 or body.get("errors"):
             raise DagsterUnavailable(f"Dagster GraphQL error: {json.dumps(body.get('errors') or body)[:500]}")
         return body["data"]
@@ -170,7 +185,9 @@ class DagsterService:
         return result["run"]["runId"]
 
     async def run(self, run_id: str) -> dict[str, Any] | None:
-        data = await self.graphql(RUN, {"runId": run_id})
+        """A run's status and steps. Asked on every poll of a run: a Dagster slower than STATUS_TIMEOUT is
+        DagsterUnavailable, and the poll answers the last status it knows instead of outlasting its client."""
+        data = await self.graphql(RUN, {"runId": run_id}, timeout=STATUS_TIMEOUT)
         r = data["runOrError"]
         return r if r.get("__typename") == "Run" else None
 

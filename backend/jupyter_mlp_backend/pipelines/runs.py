@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from . import containers
 from .dagster_service import DagsterUnavailable, job_name
 
 router = APIRouter(tags=["pipelines"])
+log = logging.getLogger(__name__)
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
@@ -293,20 +295,29 @@ async def _describe(request: Request, db: DB, slug: str, rec: PipelineRunRecord,
     if rec.status not in TERMINAL and not rec.dagster_run_id and rec.schedule_id is not None:
         await _adopt_scheduled(request, db, rec)
     if rec.status not in TERMINAL and rec.dagster_run_id:
+        # A poll always answers the run with a status: when Dagster cannot say (unreachable, slower than
+        # STATUS_TIMEOUT, an error) or the end cannot be recorded yet, it is the status last recorded, and a later
+        # poll tries again. (A 500 here once reached a client as a run without a status, under heavy load.)
         try:
             run = await app.state.dagster.run(rec.dagster_run_id)
-        except DagsterUnavailable:
+        except DagsterUnavailable as e:
+            log.warning("pipeline run %s: Dagster could not say its status, answering %s: %s", rec.id, status, e)
             run = None
-        if run is not None:
-            status = run["status"]
+        if run is not None and run.get("status"):
             for step in run.get("stepStats") or []:
                 stage = step["stepKey"].rsplit("__", 1)[-1]
                 match = next((n for n in stages if n.replace("-", "_") == stage), None)
                 if match:
                     stages[match] = StageStatus(name=match, status=step["status"] or "PENDING",
                                                 start_time=step.get("startTime"), end_time=step.get("endTime"))
+            status = run["status"]
             if status in TERMINAL:
-                await _close(request, db, rec, status, stages, slug, pipeline)
+                try:
+                    await _close(request, db, rec, status, stages, slug, pipeline)
+                except Exception as e:  # noqa: BLE001 - MLflow or the database failing: the next poll tries again
+                    log.warning("pipeline run %s ended (%s) but its end could not be recorded yet: %s: %s",
+                                rec.id, status, type(e).__name__, e)
+                    status = await run_in_threadpool(_recorded_status, db, rec)
     run_dir = home / "pipeline-runs" / slug / rec.id
     for name, st in stages.items():
         err = run_dir / f"{name}.error.json"
@@ -320,6 +331,18 @@ async def _describe(request: Request, db: DB, slug: str, rec: PipelineRunRecord,
                           snapshots=json.loads(rec.snapshots or "{}"), replay_of=rec.replay_of,
                           created_at=_iso(rec.created_at), mlflow_run_id=rec.mlflow_run_id,
                           executor=rec.executor, schedule_id=rec.schedule_id, stages=list(stages.values()))
+
+
+def _recorded_status(db: DB, rec: PipelineRunRecord) -> str:
+    """The status the database holds for a run (after a failed attempt to record its end)."""
+    try:
+        db.rollback()
+        db.refresh(rec)
+        db.commit()
+        return rec.status
+    except Exception:  # noqa: BLE001 - the database cannot say either: the run is not recorded as ended
+        db.rollback()
+        return "STARTED"
 
 
 def _last_line(path) -> str | None:  # noqa: ANN001
