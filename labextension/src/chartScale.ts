@@ -35,11 +35,15 @@ export function yRange(values: (number | null)[]): Range | null {
   return [lo - pad, hi + pad];
 }
 
-/** Distinct tick labels: no two ticks of an axis may read the same (uPlot's `values` callback). */
+/**
+ * Tick labels with the fewest digits that say each tick's value and tell ticks apart: no two read the same and
+ * none is rounded to another number (uPlot's `values` callback).
+ */
 export function tickLabels(ticks: number[]): string[] {
   for (let digits = 0; digits <= 12; digits++) {
     const labels = ticks.map(t => formatTick(t, digits));
-    if (new Set(labels).size === labels.length) {
+    const exact = labels.every((l, i) => Math.abs(Number(l) - ticks[i]) <= 1e-9 * Math.max(1, Math.abs(ticks[i])));
+    if (exact && new Set(labels).size === labels.length) {
       return labels;
     }
   }

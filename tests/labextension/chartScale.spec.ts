@@ -24,6 +24,9 @@ describe('metric chart axes', () => {
   it('never repeats a tick label', () => {
     expect(tickLabels([0.8, 0.8000001, 0.8000002])).toEqual(['0.8000000', '0.8000001', '0.8000002']);
     expect(tickLabels([0, 1, 2])).toEqual(['0', '1', '2']);
+    expect(tickLabels([0.8])).toEqual(['0.8']); // a lone tick keeps its value, not "1"
+    expect(tickLabels([0.75, 0.8, 0.85])).toEqual(['0.75', '0.80', '0.85']);
+    expect(tickLabels([0.1 + 0.2])).toEqual(['0.3']);
     expect(tickLabels([0, 0.5, 1])).toEqual(['0.0', '0.5', '1.0']);
     expect(new Set(tickLabels([1e-7, 2e-7, 3e-7])).size).toBe(3);
   });

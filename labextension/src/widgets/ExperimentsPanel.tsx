@@ -321,6 +321,7 @@ function ProjectRuns({
           <RunDetail
             slug={slug}
             runId={side.runId}
+            refreshToken={refreshToken}
             onClose={() => setSide(null)}
             onOpenNotebook={actions.openNotebook}
             onOpenLoggedCopy={run => actions.openLoggedCopy(slug, run)}

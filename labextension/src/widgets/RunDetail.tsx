@@ -1,4 +1,4 @@
-import React, { useEffect, useMemo, useState } from 'react';
+import React, { useEffect, useMemo, useRef, useState } from 'react';
 
 import { getMetricHistory, getRun, MetricHistory, RunDetail as RunDetailData } from '../api';
 import { formatApiError } from '../errors';
@@ -19,6 +19,8 @@ export interface IRunDetailProps {
   onOpenNotebook: (run: RunDetailData) => Promise<void>;
   /** Save the notebook copy logged with the run and open it. */
   onOpenLoggedCopy: (run: RunDetailData) => Promise<void>;
+  /** Changes when the project's runs change (the live feed): the run is read again, its status included. */
+  refreshToken?: number;
 }
 
 function HistoryChart({ history }: { history: MetricHistory }): JSX.Element {
@@ -36,7 +38,8 @@ export function RunDetail({
   runId,
   onClose,
   onOpenNotebook,
-  onOpenLoggedCopy
+  onOpenLoggedCopy,
+  refreshToken = 0
 }: IRunDetailProps): JSX.Element {
   const [run, setRun] = useState<RunDetailData | null>(null);
   const [histories, setHistories] = useState<MetricHistory[]>([]);
@@ -44,12 +47,18 @@ export function RunDetail({
   const [openProblem, setOpenProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
+  const shown = useRef('');
+
   useEffect(() => {
     let live = true;
-    setRun(null);
-    setHistories([]);
-    setError(null);
-    setOpenProblem(null);
+    // Another run starts empty; the same run read again (a live update) keeps what it shows until the answer.
+    if (shown.current !== `${slug}/${runId}`) {
+      shown.current = `${slug}/${runId}`;
+      setRun(null);
+      setHistories([]);
+      setError(null);
+      setOpenProblem(null);
+    }
     getRun(slug, runId)
       .then(async detail => {
         if (!live) {
@@ -70,7 +79,7 @@ export function RunDetail({
     return () => {
       live = false;
     };
-  }, [slug, runId]);
+  }, [slug, runId, refreshToken]);
 
   const openNotebook = async () => {
     if (!run) {
