@@ -25,7 +25,10 @@ def test_plain_mlflow_registry_calls_go_through_the_platform(backend, project, l
     ours = backend.client("sam").get(f"/projects/{project}/models/churn/versions/1").json()
     assert ours["signed"] and ours["created_by"] == "sam" and ours["lineage"]["mlflow_run"] == run
     assert ours["lineage"]["data_sha256"] and ours["params"] == {"rows": "400"}
-    assert mlflow.register_model(f"runs:/{run}/model", "churn").version == "2"
+    exp_id = client.get_run(run).info.experiment_id
+    logged = client.search_logged_models([exp_id], filter_string=f"source_run_id = '{run}'")[0]
+    assert mlflow.register_model(f"models:/{logged.model_id}", "churn").version == "2"  # MLflow 3's own URI
+    assert backend.client("sam").get(f"/projects/{project}/models/churn/versions/2").json()["signed"]
 
     assert client.get_registered_model("churn").name == "churn"
     assert [m.name for m in client.search_registered_models()] == ["churn"]
@@ -33,6 +36,10 @@ def test_plain_mlflow_registry_calls_go_through_the_platform(backend, project, l
     assert [m.name for m in client.search_registered_models(filter_string="name LIKE 'ch%'")] == ["churn"]
     assert sorted(v.version for v in client.search_model_versions("name = 'churn'")) == ["1", "2"]
     assert client.get_model_version("churn", "2").run_id == run
+    assert sorted(v.version for v in client.search_model_versions(f"run_id = '{run}'")) == ["1", "2"]
+    assert [v.version for v in client.get_latest_versions("churn")] == ["2"]
+    with pytest.raises(MlflowException, match="INVALID_PARAMETER_VALUE"):
+        client.search_registered_models(filter_string="name IN ('churn')")
 
     # The gated aliases: refused with the way that works.
     for move in (lambda: client.set_registered_model_alias("churn", "champion", "1"),
