@@ -1,7 +1,9 @@
 """MLflow in a pipeline stage: the stage's experiment and tracking server stay put, whatever the notebook asks.
 
 A stage logs into its MLflow child run (`MLFLOW_RUN_ID`, resumed by the first `start_run()`), in the pipeline's
-experiment, through the project's gateway. The first lines of most MLflow tutorials move both:
+experiment, through the project's gateway (and jupyter_mlp.lineage nests later runs under that run: registered
+here where its entry point is missing, as in a stage's container). The first lines of most MLflow tutorials
+move both:
 
 - `mlflow.set_experiment("churn")` makes MLflow refuse to resume the stage's run ("Cannot start run with ID ...
   because active experiment ID does not match environment run ID"), so the first `start_run()` failed;
@@ -26,6 +28,18 @@ NOTICE = "jupyter-mlp"
 
 def _say(text: str) -> None:
     print(f"[{NOTICE}] {text}", file=sys.stderr, flush=True)
+
+
+def _register_lineage() -> None:
+    """jupyter_mlp.lineage as MLflow's run-context provider where its entry point is not installed: a stage's
+    container carries jupyter_mlp's modules without the distribution's metadata, so MLflow never loaded it there,
+    and a run started after the stage's run ended was left at the top, outside the pipeline run."""
+    from mlflow.tracking.context.registry import _run_context_provider_registry as providers
+
+    from .lineage import NotebookLineageContext
+
+    if not any(type(p).__name__ == NotebookLineageContext.__name__ for p in providers):
+        providers.register(NotebookLineageContext)
 
 
 def install() -> bool:
@@ -67,6 +81,7 @@ def install() -> bool:
                  "the notebook uses the tracking URI it sets.")
         return set_tracking_uri(uri)
 
+    _register_lineage()
     for fn in (stage_set_experiment, stage_set_tracking_uri):
         fn._mlp_stage = True  # type: ignore[attr-defined]
     mlflow.set_experiment = stage_set_experiment

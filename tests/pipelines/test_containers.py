@@ -67,12 +67,17 @@ def test_a_pipeline_runs_in_containers_with_limits_and_no_network(backend, proje
     monkeypatch.setenv("MLP_PROJECT", project)
     datasets.register("points", pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]}))
     sam = backend.client("sam")
-    nb = _nb([("import mlflow\nimport pandas as pd\nfrom jupyter_mlp import datasets", ["imports"]),
+    # set_experiment (the first line of most MLflow tutorials) is kept as the stage's in a container too
+    nb = _nb([("import mlflow\nimport pandas as pd\nfrom jupyter_mlp import datasets\n"
+               "mlflow.set_experiment('boxed-tutorial')", ["imports"]),
               ("scale = 3", ["parameters"]),
               ("frame = datasets.read('points')\nframe['y'] = frame.x * scale", ["stage:prep"]),
               (PROBE + "mlflow.log_metrics({'total': float(frame.y.sum()), 'network': network, "
                        "'in_container': in_container})\n"
-                       "mlflow.set_tags({'mem_limit': mem_limit, 'cpu_quota': cpu_quota})", ["stage:train"])])
+                       "mlflow.set_tags({'mem_limit': mem_limit, 'cpu_quota': cpu_quota})\n"
+                       # a run started after the stage's run ended nests under it (jupyter_mlp.lineage, in the image)
+                       "mlflow.end_run()\nwith mlflow.start_run(run_name='later'):\n    mlflow.log_metric('later', 1.0)",
+               ["stage:train"])])
     nb["metadata"]["mlp"] = {"container": {"memory": "768m", "cpus": 0.5}}
     r = sam.post(f"/projects/{project}/pipelines", json={"notebook": nb, "path": "c.ipynb", "name": "boxed"})
     assert r.status_code == 201, r.text
@@ -104,6 +109,10 @@ def test_a_pipeline_runs_in_containers_with_limits_and_no_network(backend, proje
     assert child["metrics"]["network"] == 0.0  # no network unless the pipeline asks
     assert child["tags"]["mem_limit"] == str(768 * 1024 * 1024)
     assert child["tags"]["cpu_quota"].split()[0] in ("50000",)  # 0.5 CPU of a 100 ms period
+    (later,) = sam.get(f"/projects/{project}/runs", params={
+        "filter": f"tags.mlflow.parentRunId = '{child['run_id']}'"}).json()["items"]
+    assert later["run_name"] == "later" and later["metrics"]["later"] == 1.0
+    assert "boxed-tutorial" not in {e["name"] for e in sam.get(f"/projects/{project}/experiments").json()["items"]}
     parent = sam.get(f"/projects/{project}/runs/{run['mlflow_run_id']}").json()
     assert parent["tags"]["mlp.pipeline.executor"] == "docker"
     assert not docker_client.containers.list(all=True, filters={"label": f"mlp.run={run['run_id']}"})
