@@ -54,6 +54,24 @@ def test_view_run_link_opens_the_run_in_the_experiments_panel(mlp_home, platform
     assert "/mlflow/acme/#/experiments/" in link
     shot("view-run-link-output")
 
+    # A run open in the panel's detail follows its status live (it read RUNNING until the page was reloaded).
+    page.keyboard.type("live = mlflow.start_run(run_name='live')")  # Shift+Enter left the next cell in edit mode
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("mlflow.end_run()")
+    open_panel(page)
+    page.get_by_test_id("mlp-project-select").select_option("acme")
+    page.get_by_test_id("mlp-open-experiments").click()
+    page.locator("[data-testid=mlp-runs-table] [data-run-id]", has_text="live").first.click()
+    live = page.get_by_test_id("mlp-run-detail")
+    page.locator("[data-testid=mlp-run-detail] .jp-mlp-status", has_text="RUNNING").wait_for(timeout=30_000)
+    page.locator(".lm-TabBar-tab", has_text="link.ipynb").first.click()
+    page.locator(".jp-NotebookPanel .jp-Cell .cm-content").nth(2).click()
+    page.keyboard.press("Shift+Enter")
+    page.locator(".lm-TabBar-tab", has_text="Experiments").first.click()
+    page.locator("[data-testid=mlp-run-detail] .jp-mlp-status", has_text="FINISHED").wait_for(timeout=20_000)
+    assert "live" in live.inner_text().lower()
+    shot("view-run-link-live-status")
+
     page.goto(link)  # what clicking it does (in a new tab)
     detail = page.get_by_test_id("mlp-run-detail")
     try:
