@@ -1,4 +1,4 @@
-// Fail when labextension/src/api-types.ts is stale: run the `gen:api` script from package.json
+// Fail when labextension/src/common/api-types.ts is stale: run the `gen:api` script from package.json
 // with its output sent to a temporary file, and compare.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const committed = join(root, 'labextension', 'src', 'api-types.ts');
+const committed = join(root, 'labextension', 'src', 'common', 'api-types.ts');
 const genApi = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts['gen:api'];
 const [command, ...args] = genApi.split(/\s+/);
 const out = args.indexOf('-o');
@@ -33,12 +33,12 @@ try {
     const haveLines = have.split('\n');
     const line = wantLines.findIndex((text, i) => text !== haveLines[i]);
     console.error(
-      `labextension/src/api-types.ts is stale (first difference at line ${line + 1}).\n` +
+      `labextension/src/common/api-types.ts is stale (first difference at line ${line + 1}).\n` +
         'Run `jlpm gen:api` and commit the result.'
     );
     process.exit(1);
   }
-  console.log('labextension/src/api-types.ts matches labextension/openapi.json.');
+  console.log('labextension/src/common/api-types.ts matches labextension/openapi.json.');
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -33,8 +33,8 @@ def test_generated_types_match_the_committed_ones(tmp_path):
     p = subprocess.run([str(cli), str(spec), "--default-non-nullable", "false", "-o", str(out)], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
-    committed = (ROOT / "labextension" / "src" / "api-types.ts").read_text()
-    assert out.read_text() == committed, "labextension/src/api-types.ts is stale: run `jlpm gen:api`"
+    committed = (ROOT / "labextension" / "src" / "common" / "api-types.ts").read_text()
+    assert out.read_text() == committed, "labextension/src/common/api-types.ts is stale: run `jlpm gen:api`"
 
 
 def test_schema_names_are_unique():

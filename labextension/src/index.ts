@@ -6,21 +6,21 @@ import {
 import { ICommandPalette, InputDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
-import { createProject } from './api';
-import { CurrentProjectStore } from './currentProject';
-import { deploymentsPlugin, OPEN_DEPLOYMENTS } from './deploymentsPlugin';
-import { experimentsPlugin, OPEN_EXPERIMENTS } from './experimentsPlugin';
-import { platformIcon } from './icons';
-import { modelsPlugin, OPEN_MODELS } from './modelsPlugin';
-import { monitoringPlugin, OPEN_MONITORING } from './monitoringPlugin';
-import { formatApiError, validateSlug } from './permissions';
-import { OPEN_PIPELINES, pipelinesPlugin } from './pipelinesPlugin';
-import { linkFolderPlugin, notebookProjectPlugin } from './projectMarkerPlugins';
-import { promoteNotebookPlugin } from './promotePlugin';
-import { ICurrentProject } from './tokens';
-import { ProjectsPanel } from './widgets/ProjectsPanel';
+import { createProject } from './common/api';
+import { CurrentProjectStore } from './common/currentProject';
+import { deploymentsPlugin, OPEN_DEPLOYMENTS } from './deployments/deploymentsPlugin';
+import { experimentsPlugin, OPEN_EXPERIMENTS } from './experiments/experimentsPlugin';
+import { platformIcon } from './common/icons';
+import { modelsPlugin, OPEN_MODELS } from './models/modelsPlugin';
+import { monitoringPlugin, OPEN_MONITORING } from './monitoring/monitoringPlugin';
+import { formatApiError, validateSlug } from './common/permissions';
+import { OPEN_PIPELINES, pipelinesPlugin } from './pipelines/pipelinesPlugin';
+import { linkFolderPlugin, notebookProjectPlugin } from './projects/projectMarkerPlugins';
+import { promoteNotebookPlugin } from './pipelines/promotePlugin';
+import { ICurrentProject } from './common/tokens';
+import { ProjectsPanel } from './projects/widgets/ProjectsPanel';
 
-export { ICurrentProject } from './tokens';
+export { ICurrentProject } from './common/tokens';
 
 const PLUGIN_ID = 'jupyter-mlp:projects-panel';
 

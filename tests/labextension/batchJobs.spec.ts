@@ -12,7 +12,7 @@ import {
   quoteSnapshotIds,
   snapshotChoices,
   sourceWords
-} from '../../labextension/src/batchJobs';
+} from '../../labextension/src/deployments/batchJobs';
 
 const DATASETS = [
   {

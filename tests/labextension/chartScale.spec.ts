@@ -1,4 +1,4 @@
-import { tickLabels, xRange, yRange } from '../../labextension/src/chartScale';
+import { tickLabels, xRange, yRange } from '../../labextension/src/common/chartScale';
 
 describe('metric chart axes', () => {
   it('centres a metric logged at one step instead of a 0-100 axis', () => {

@@ -4,7 +4,7 @@ import {
   CURRENT_PROJECT_STORAGE_KEY,
   CurrentProjectStore,
   IStringStorage
-} from '../../labextension/src/currentProject';
+} from '../../labextension/src/common/currentProject';
 
 function memoryStorage(): IStringStorage & { data: Map<string, string> } {
   const data = new Map<string, string>();

@@ -1,4 +1,4 @@
-import type { DeploymentMetrics, TrafficPoint } from '../../labextension/src/api';
+import type { DeploymentMetrics, TrafficPoint } from '../../labextension/src/common/api';
 import {
   fillWindows,
   formatMs,
@@ -7,7 +7,7 @@ import {
   latencyPoints,
   summaryFigures,
   trafficChart
-} from '../../labextension/src/deploymentMetrics';
+} from '../../labextension/src/deployments/deploymentMetrics';
 
 const point = (start: number, requests: number, p50: number | null = 2): TrafficPoint => ({
   start,

@@ -1,4 +1,4 @@
-import type { DeploymentEvent } from '../../labextension/src/api';
+import type { DeploymentEvent } from '../../labextension/src/common/api';
 import {
   canDeploy,
   canManageKeys,
@@ -20,8 +20,8 @@ import {
   statusChipClass,
   validateDeploymentName,
   workersLabel
-} from '../../labextension/src/deployments';
-import { ApiError, formatApiError } from '../../labextension/src/errors';
+} from '../../labextension/src/deployments/deployments';
+import { ApiError, formatApiError } from '../../labextension/src/common/errors';
 
 const ROLES = ['viewer', 'stakeholder', 'scientist', 'lead', 'admin'] as const;
 

@@ -1,4 +1,4 @@
-import { ApiError, formatApiError, parseApiError } from '../../labextension/src/errors';
+import { ApiError, formatApiError, parseApiError } from '../../labextension/src/common/errors';
 
 describe('parseApiError', () => {
   it("reads the backend's error envelope", () => {

@@ -1,4 +1,4 @@
-import { executorNotice, runExecutorLabel, runExecutorLine, scheduleLabel } from '../../labextension/src/executor';
+import { executorNotice, runExecutorLabel, runExecutorLine, scheduleLabel } from '../../labextension/src/pipelines/executor';
 
 describe('executorNotice', () => {
   it('speaks quietly for Docker, in the server words', () => {

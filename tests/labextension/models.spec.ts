@@ -1,5 +1,5 @@
-import type { GateDecision } from '../../labextension/src/api';
-import { ApiError, formatApiError } from '../../labextension/src/errors';
+import type { GateDecision } from '../../labextension/src/common/api';
+import { ApiError, formatApiError } from '../../labextension/src/common/errors';
 import {
   aliasChipClass,
   aliasEntries,
@@ -20,7 +20,7 @@ import {
   sortAliases,
   validateModelName,
   versionNumbers
-} from '../../labextension/src/models';
+} from '../../labextension/src/models/models';
 
 const evidence = (results: unknown[], extra: Record<string, unknown> = {}) => ({ results, ...extra });
 

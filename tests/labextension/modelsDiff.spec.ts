@@ -6,7 +6,7 @@ import {
   diffStats,
   diffValueTitle,
   formatDiffValue
-} from '../../labextension/src/modelsDiff';
+} from '../../labextension/src/models/modelsDiff';
 
 const CODE = [
   '--- v1/train.ipynb',

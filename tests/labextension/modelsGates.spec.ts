@@ -1,5 +1,5 @@
-import type { GateConfig } from '../../labextension/src/api';
-import { ApiError, formatApiError } from '../../labextension/src/errors';
+import type { GateConfig } from '../../labextension/src/common/api';
+import { ApiError, formatApiError } from '../../labextension/src/common/errors';
 import {
   emptyThreshold,
   gateField,
@@ -9,7 +9,7 @@ import {
   gatesSummary,
   IGateForm,
   MAX_THRESHOLDS
-} from '../../labextension/src/modelsGates';
+} from '../../labextension/src/models/modelsGates';
 
 const form = (overrides: Partial<IGateForm> = {}): IGateForm => ({ ...gateForm(null), ...overrides });
 

@@ -5,7 +5,7 @@ import {
   layoutLineage,
   lineageColumns,
   lineageDetailLine
-} from '../../labextension/src/modelsLineage';
+} from '../../labextension/src/models/modelsLineage';
 
 const node = (id: string, kind: string, label = id) => ({ id, kind, label });
 

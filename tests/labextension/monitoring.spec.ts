@@ -1,4 +1,4 @@
-import type { Alert, MonitorWindow, Retraining } from '../../labextension/src/api';
+import type { Alert, MonitorWindow, Retraining } from '../../labextension/src/common/api';
 import {
   availableMetrics,
   baselineMetrics,
@@ -29,7 +29,7 @@ import {
   webhookInput,
   webhookRequest,
   windowDrift
-} from '../../labextension/src/monitoring';
+} from '../../labextension/src/monitoring/monitoring';
 
 const ROLES = ['viewer', 'stakeholder', 'scientist', 'lead', 'admin'] as const;
 

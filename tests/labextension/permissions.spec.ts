@@ -5,7 +5,7 @@ import {
   isRole,
   ROLES,
   validateSlug
-} from '../../labextension/src/permissions';
+} from '../../labextension/src/common/permissions';
 
 describe('ROLES', () => {
   it('lists the roles from least to most privileged', () => {

@@ -14,7 +14,7 @@ import {
   stageStatuses,
   statusLabel,
   statusTone
-} from '../../labextension/src/pipelineRuns';
+} from '../../labextension/src/pipelines/pipelineRuns';
 
 const run = (run_id: string, status: string) => ({ run_id, status });
 

@@ -3,7 +3,7 @@ import {
   projectLabel,
   projectMarkerContent,
   projectMarkerPath
-} from '../../labextension/src/projectMarker';
+} from '../../labextension/src/projects/projectMarker';
 
 describe('project marker', () => {
   it('writes the slug as a TOML string', () => {

@@ -1,4 +1,4 @@
-import { ApiError } from '../../labextension/src/errors';
+import { ApiError } from '../../labextension/src/common/errors';
 import {
   newestFirst,
   pipelineNameFromPath,
@@ -12,8 +12,8 @@ import {
   shortVersion,
   sortProblems,
   validatePipelineName
-} from '../../labextension/src/promote';
-import type { Problem } from '../../labextension/src/api';
+} from '../../labextension/src/pipelines/promote';
+import type { Problem } from '../../labextension/src/common/api';
 
 const problem = (severity: Problem['severity'], cell: number | null, message = 'm'): Problem => ({
   severity,

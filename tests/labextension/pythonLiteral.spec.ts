@@ -1,4 +1,4 @@
-import { parsePythonLiteral, sameValue } from '../../labextension/src/pythonLiteral';
+import { parsePythonLiteral, sameValue } from '../../labextension/src/pipelines/pythonLiteral';
 
 const value = (text: string) => {
   const result = parsePythonLiteral(text);

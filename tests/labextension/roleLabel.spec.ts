@@ -1,4 +1,4 @@
-import { roleLabel } from '../../labextension/src/permissions';
+import { roleLabel } from '../../labextension/src/common/permissions';
 
 describe('roleLabel', () => {
   it('says the membership role the members table shows, and admin rights beside it', () => {

@@ -1,4 +1,4 @@
-import type { RunSummary } from '../../labextension/src/api';
+import type { RunSummary } from '../../labextension/src/common/api';
 import {
   alignHistories,
   compareSelectionProblem,
@@ -6,7 +6,7 @@ import {
   metricRows,
   paramRows,
   runLabel
-} from '../../labextension/src/runCompare';
+} from '../../labextension/src/experiments/runCompare';
 
 function run(
   id: string,

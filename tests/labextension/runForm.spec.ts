@@ -1,4 +1,4 @@
-import { ApiError, formatApiError } from '../../labextension/src/errors';
+import { ApiError, formatApiError } from '../../labextension/src/common/errors';
 import {
   editField,
   fieldValue,
@@ -7,7 +7,7 @@ import {
   inlineJson,
   runBody,
   runFailure
-} from '../../labextension/src/runForm';
+} from '../../labextension/src/pipelines/runForm';
 
 const params = [
   { name: 'alpha', type: 'float', default: '0.5' },

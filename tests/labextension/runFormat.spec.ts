@@ -5,7 +5,7 @@ import {
   formatRunCount,
   formatTimestamp,
   shortHash
-} from '../../labextension/src/runFormat';
+} from '../../labextension/src/common/runFormat';
 
 describe('run formatting', () => {
   it('formats timestamps in local time', () => {

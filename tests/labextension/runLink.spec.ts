@@ -1,4 +1,4 @@
-import { parseRunLink, RUN_LINK_PATTERN, withoutRunLink } from '../../labextension/src/runLink';
+import { parseRunLink, RUN_LINK_PATTERN, withoutRunLink } from '../../labextension/src/experiments/runLink';
 
 describe('View run links', () => {
   const run = '0123456789abcdef0123456789abcdef';

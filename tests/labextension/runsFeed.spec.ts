@@ -1,4 +1,4 @@
-import { backoffDelay, IByteReader, RunsFeed, SseParser } from '../../labextension/src/runsFeed';
+import { backoffDelay, IByteReader, RunsFeed, SseParser } from '../../labextension/src/experiments/runsFeed';
 
 describe('SseParser', () => {
   it('parses events split across chunks, ignoring comments', () => {

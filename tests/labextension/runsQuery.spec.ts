@@ -15,7 +15,7 @@ import {
   saveColumnChoice,
   tableColumns,
   toggleColumn
-} from '../../labextension/src/runsQuery';
+} from '../../labextension/src/experiments/runsQuery';
 
 function memoryStorage(): IChoiceStorage & { data: Map<string, string> } {
   const data = new Map<string, string>();

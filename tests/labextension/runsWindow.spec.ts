@@ -1,4 +1,4 @@
-import { PageCache, pagesFor, visibleWindow } from '../../labextension/src/runsWindow';
+import { PageCache, pagesFor, visibleWindow } from '../../labextension/src/experiments/runsWindow';
 
 describe('visibleWindow', () => {
   it('covers the visible rows plus the overscan, clamped to the table', () => {

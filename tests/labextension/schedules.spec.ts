@@ -1,5 +1,5 @@
-import { ApiError } from '../../labextension/src/errors';
-import { formatTimestamp } from '../../labextension/src/runFormat';
+import { ApiError } from '../../labextension/src/common/errors';
+import { formatTimestamp } from '../../labextension/src/common/runFormat';
 import {
   clampOffset,
   compactParameters,
@@ -12,7 +12,7 @@ import {
   scheduleRow,
   SCHEDULES_PAGE_SIZE,
   validateCron
-} from '../../labextension/src/schedules';
+} from '../../labextension/src/pipelines/schedules';
 
 const VERSION = 'abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789';
 

@@ -1,4 +1,4 @@
-import { fitLabel, layoutStageGraph, stageDepths } from '../../labextension/src/stageGraph';
+import { fitLabel, layoutStageGraph, stageDepths } from '../../labextension/src/pipelines/stageGraph';
 
 const stage = (name: string, ...depends_on: string[]) => ({ name, depends_on });
 

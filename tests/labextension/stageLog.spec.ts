@@ -5,7 +5,7 @@ import {
   logButtonAction,
   logButtonLabel,
   needsFetch
-} from '../../labextension/src/stageLog';
+} from '../../labextension/src/pipelines/stageLog';
 
 describe('cleanLog', () => {
   it('keeps plain text as it is, without trailing blank lines', () => {

@@ -1,0 +1,171 @@
+import React, { useCallback, useEffect, useState } from 'react';
+
+import { DeploymentEventPage, getDeploymentLogs, listDeploymentEvents, WorkerLog } from '../../common/api';
+import { eventSentence, eventTone, EVENTS_PAGE_SIZE, LOG_LINES } from '../deployments';
+import { formatApiError } from '../../common/errors';
+import { formatTimestamp } from '../../common/runFormat';
+import { clampOffset, pageRange } from '../../pipelines/schedules';
+
+/** What happened to a deployment (events, newest first) and what its workers wrote (logs). */
+export function DeploymentActivity({
+  slug,
+  name,
+  tick,
+  reloadToken
+}: {
+  slug: string;
+  name: string;
+  /** Goes up every few seconds while visible: the first page of events reloads. */
+  tick: number;
+  /** Bumped after a change made here: events and logs reload. */
+  reloadToken: number;
+}): JSX.Element {
+  return (
+    <div className="jp-mlp-model-columns">
+      <Events slug={slug} name={name} tick={tick} reloadToken={reloadToken} />
+      <Logs slug={slug} name={name} reloadToken={reloadToken} />
+    </div>
+  );
+}
+
+function Events({
+  slug,
+  name,
+  tick,
+  reloadToken
+}: {
+  slug: string;
+  name: string;
+  tick: number;
+  reloadToken: number;
+}): JSX.Element {
+  const [offset, setOffset] = useState(0);
+  const [page, setPage] = useState<DeploymentEventPage | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const load = useCallback(async () => {
+    try {
+      const found = await listDeploymentEvents(slug, name, EVENTS_PAGE_SIZE, offset);
+      const fixed = clampOffset(offset, found.total, EVENTS_PAGE_SIZE);
+      if (fixed !== offset) {
+        setOffset(fixed);
+        return;
+      }
+      setPage(found);
+      setError(null);
+    } catch (err) {
+      setError(formatApiError(err));
+    }
+  }, [slug, name, offset]);
+
+  // Only the newest page follows the ticks: an older page would shift under the reader.
+  const follow = offset === 0 ? tick : 0;
+  useEffect(() => {
+    void load();
+  }, [load, reloadToken, follow]);
+
+  const items = page?.items ?? [];
+  const total = page?.total ?? 0;
+  return (
+    <section className="jp-mlp-deployment-events" data-testid="mlp-events">
+      <h4 className="jp-mlp-heading">Events</h4>
+      {error && (
+        <div className={page ? 'jp-mlp-hint' : 'jp-mlp-error'} role="alert">
+          {error}
+        </div>
+      )}
+      {!page && !error && <div className="jp-mlp-loading">Loading…</div>}
+      {page && items.length === 0 && <p className="jp-mlp-hint">No events yet.</p>}
+      {items.length > 0 && (
+        <table className="jp-mlp-table">
+          <tbody>
+            {items.map(e => (
+              <tr key={e.id} data-testid="mlp-event-row" data-action={e.action}>
+                <td className="jp-mlp-event-action">
+                  <span className={`jp-mlp-chip jp-mlp-tone-${eventTone(e.action)}`}>{e.action}</span>
+                </td>
+                <td>{eventSentence(e)}</td>
+                <td className="jp-mlp-hint jp-mlp-nowrap">
+                  {e.actor} · {formatTimestamp(Date.parse(e.at))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {total > EVENTS_PAGE_SIZE && (
+        <div className="jp-mlp-pager">
+          <span>{pageRange(offset, items.length, total)}</span>
+          <span className="jp-mlp-actions">
+            <button
+              className="jp-mlp-button jp-mlp-button-small"
+              disabled={offset === 0}
+              onClick={() => setOffset(Math.max(0, offset - EVENTS_PAGE_SIZE))}
+            >
+              ‹ Newer
+            </button>
+            <button
+              className="jp-mlp-button jp-mlp-button-small"
+              disabled={offset + items.length >= total}
+              onClick={() => setOffset(offset + EVENTS_PAGE_SIZE)}
+            >
+              Older ›
+            </button>
+          </span>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function Logs({ slug, name, reloadToken }: { slug: string; name: string; reloadToken: number }): JSX.Element {
+  const [logs, setLogs] = useState<WorkerLog[] | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  const load = useCallback(async () => {
+    setBusy(true);
+    try {
+      setLogs(await getDeploymentLogs(slug, name, LOG_LINES));
+      setError(null);
+    } catch (err) {
+      setError(formatApiError(err));
+    } finally {
+      setBusy(false);
+    }
+  }, [slug, name]);
+
+  useEffect(() => {
+    void load();
+  }, [load, reloadToken]);
+
+  return (
+    <section className="jp-mlp-deployment-logs" data-testid="mlp-logs" aria-busy={busy ? 'true' : 'false'}>
+      <div className="jp-mlp-diff-header">
+        <h4 className="jp-mlp-heading">Worker logs</h4>
+        <span className="jp-mlp-hint">last {LOG_LINES} lines of each</span>
+        <button className="jp-mlp-button jp-mlp-button-small" disabled={busy} onClick={() => void load()}>
+          Refresh
+        </button>
+      </div>
+      {error && (
+        <div className="jp-mlp-error" role="alert">
+          {error}
+        </div>
+      )}
+      {logs && logs.length === 0 && <p className="jp-mlp-hint">No worker has written anything yet.</p>}
+      {logs?.map((log, i) => (
+        <details key={log.worker} className="jp-mlp-worker-log" open={i === 0}>
+          <summary>
+            {log.worker} <span className="jp-mlp-hint">({log.lines.length} lines)</span>
+          </summary>
+          {log.lines.length > 0 ? (
+            <pre>{log.lines.join('\n')}</pre>
+          ) : (
+            <p className="jp-mlp-hint">Nothing written yet.</p>
+          )}
+        </details>
+      ))}
+    </section>
+  );
+}

@@ -1,0 +1,342 @@
+import { ReactWidget } from '@jupyterlab/ui-components';
+import type { Message } from '@lumino/messaging';
+import { ISignal, Signal } from '@lumino/signaling';
+import React, { useCallback, useEffect, useState } from 'react';
+
+import { DeploymentPage, getProject, listDeployments, Role } from '../../common/api';
+import type { ICurrentProject } from '../../common/currentProject';
+import {
+  canDeploy,
+  canManageKeys,
+  deploymentStatus,
+  DEPLOYMENTS_PAGE_SIZE,
+  IDeployPrefill,
+  statusChipClass,
+  workersLabel
+} from '../deployments';
+import { formatApiError } from '../../common/errors';
+import { formatTimestamp } from '../../common/runFormat';
+import { clampOffset, pageRange } from '../../pipelines/schedules';
+import { ApiKeys } from './ApiKeys';
+import { DeployForm } from './DeployForm';
+import { DeploymentView } from './DeploymentView';
+
+/** The Deployments main-area panel: endpoints of the current project, their traffic, keys and logs. */
+export class DeploymentsPanel extends ReactWidget {
+  private readonly _visibility = new Signal<this, boolean>(this);
+  private readonly _prefill = new Signal<this, IDeployPrefill>(this);
+  private readonly _target = new Signal<this, string>(this);
+  private _pendingPrefill: IDeployPrefill | null = null;
+  private _pendingTarget: string | null = null;
+
+  constructor(
+    private readonly _store: ICurrentProject,
+    /** Open the Monitoring panel on a deployment (absent: no Monitoring button). */
+    private readonly _openMonitoring?: (name: string) => void
+  ) {
+    super();
+    this.addClass('jp-mlp-deployments');
+    this.node.dataset.testid = 'mlp-deployments';
+  }
+
+  /** Fill the Deploy form, e.g. from a model version's Deploy button. */
+  showDeployForm(prefill: IDeployPrefill): void {
+    this._pendingPrefill = prefill;
+    this._prefill.emit(prefill);
+  }
+
+  /** Select a deployment of the current project. */
+  showDeployment(name: string): void {
+    this._pendingTarget = name;
+    this._target.emit(name);
+  }
+
+  /** What was asked for before the view was first drawn; read once. */
+  takePending(): { prefill: IDeployPrefill | null; target: string | null } {
+    const pending = { prefill: this._pendingPrefill, target: this._pendingTarget };
+    this._pendingPrefill = null;
+    this._pendingTarget = null;
+    return pending;
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._visibility.emit(true);
+  }
+
+  protected onBeforeHide(msg: Message): void {
+    super.onBeforeHide(msg);
+    this._visibility.emit(false);
+  }
+
+  protected render(): JSX.Element {
+    return (
+      <DeploymentsView
+        panel={this}
+        store={this._store}
+        visibility={this._visibility}
+        prefill={this._prefill}
+        target={this._target}
+        openMonitoring={this._openMonitoring}
+      />
+    );
+  }
+}
+
+interface IViewProps {
+  panel: DeploymentsPanel;
+  store: ICurrentProject;
+  visibility: ISignal<DeploymentsPanel, boolean>;
+  prefill: ISignal<DeploymentsPanel, IDeployPrefill>;
+  target: ISignal<DeploymentsPanel, string>;
+  openMonitoring?: (name: string) => void;
+}
+
+function DeploymentsView({ panel, store, visibility, prefill, target, openMonitoring }: IViewProps): JSX.Element {
+  const [initial] = useState(() => panel.takePending());
+  const [slug, setSlug] = useState(store.get());
+  const [selected, setSelected] = useState<string | null>(initial.target);
+  const [form, setForm] = useState<{ prefill: IDeployPrefill | null; token: number }>({
+    prefill: initial.prefill,
+    token: 0
+  });
+  const [role, setRole] = useState<Role | null>(null);
+  const [visible, setVisible] = useState(panel.isVisible);
+  // Bumped whenever the list may be stale: a deploy, a switch, a delete, the panel shown again.
+  const [listToken, setListToken] = useState(0);
+  const [keysToken, setKeysToken] = useState(0);
+
+  useEffect(() => {
+    const onProject = (_: ICurrentProject, next: string) => {
+      setSlug(next);
+      setSelected(null);
+    };
+    const onVisibility = (_: DeploymentsPanel, shown: boolean) => {
+      setVisible(shown);
+      if (shown) {
+        setListToken(t => t + 1);
+        setKeysToken(t => t + 1);
+      }
+    };
+    const onPrefill = (_: DeploymentsPanel, next: IDeployPrefill) => {
+      panel.takePending();
+      setForm(f => ({ prefill: next, token: f.token + 1 }));
+    };
+    const onTarget = (_: DeploymentsPanel, name: string) => {
+      panel.takePending();
+      setSelected(name);
+      setListToken(t => t + 1);
+    };
+    store.changed.connect(onProject);
+    visibility.connect(onVisibility);
+    prefill.connect(onPrefill);
+    target.connect(onTarget);
+    return () => {
+      store.changed.disconnect(onProject);
+      visibility.disconnect(onVisibility);
+      prefill.disconnect(onPrefill);
+      target.disconnect(onTarget);
+    };
+  }, [panel, store, visibility, prefill, target]);
+
+  // The caller's role decides what the panel offers; the backend decides anyway.
+  useEffect(() => {
+    setRole(null);
+    if (!slug) {
+      return;
+    }
+    let live = true;
+    getProject(slug)
+      .then(project => live && setRole(project.role))
+      .catch(() => live && setRole('viewer'));
+    return () => {
+      live = false;
+    };
+  }, [slug]);
+
+  if (!slug) {
+    return (
+      <div className="jp-mlp-body jp-mlp-empty-state">
+        <h2 className="jp-mlp-title">Deployments</h2>
+        <p>No project is selected. Choose a project in the ML Platform sidebar to see its deployments.</p>
+      </div>
+    );
+  }
+  return (
+    <div className="jp-mlp-experiments-body jp-mlp-deployments-body">
+      <header className="jp-mlp-experiments-toolbar">
+        <h2 className="jp-mlp-title">Deployments · {slug}</h2>
+        {role && <span className="jp-mlp-hint jp-mlp-models-role">your role: {role}</span>}
+      </header>
+      <div className="jp-mlp-models-top">
+        <DeploymentList
+          key={slug}
+          slug={slug}
+          reloadToken={listToken}
+          selected={selected}
+          onSelect={setSelected}
+        />
+        {canDeploy(role) && (
+          <DeployForm
+            key={`deploy-${slug}-${form.token}`}
+            slug={slug}
+            prefill={form.prefill}
+            focus={form.token > 0}
+            onDeployed={name => {
+              setSelected(name);
+              setListToken(t => t + 1);
+            }}
+          />
+        )}
+      </div>
+      {selected && (
+        <DeploymentView
+          key={`${slug}/${selected}`}
+          slug={slug}
+          name={selected}
+          role={role}
+          visible={visible}
+          onChanged={() => setListToken(t => t + 1)}
+          onDeleted={() => {
+            setSelected(null);
+            setListToken(t => t + 1);
+          }}
+          onClose={() => setSelected(null)}
+          onMonitor={openMonitoring ? () => openMonitoring(selected) : undefined}
+        />
+      )}
+      <ApiKeys
+        key={`keys-${slug}`}
+        slug={slug}
+        mayManage={canManageKeys(role)}
+        reloadToken={keysToken + listToken}
+        deployment={selected}
+      />
+    </div>
+  );
+}
+
+function DeploymentList({
+  slug,
+  reloadToken,
+  selected,
+  onSelect
+}: {
+  slug: string;
+  reloadToken: number;
+  selected: string | null;
+  onSelect: (name: string) => void;
+}): JSX.Element {
+  const [offset, setOffset] = useState(0);
+  const [page, setPage] = useState<DeploymentPage | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  const load = useCallback(async () => {
+    setBusy(true);
+    try {
+      const found = await listDeployments(slug, DEPLOYMENTS_PAGE_SIZE, offset);
+      const fixed = clampOffset(offset, found.total, DEPLOYMENTS_PAGE_SIZE);
+      if (fixed !== offset) {
+        setOffset(fixed); // rows went away under the last page: load the page that has some
+        return;
+      }
+      setPage(found);
+      setError(null);
+    } catch (err) {
+      setError(formatApiError(err));
+    } finally {
+      setBusy(false);
+    }
+  }, [slug, offset]);
+
+  useEffect(() => {
+    void load();
+  }, [load, reloadToken]);
+
+  const total = page?.total ?? 0;
+  const shown = page?.items.length ?? 0;
+  return (
+    <section className="jp-mlp-models-list-section" data-testid="mlp-deployments-list">
+      <h3 className="jp-mlp-heading">Deployments</h3>
+      {error && (
+        <div className="jp-mlp-error" role="alert">
+          {error}
+        </div>
+      )}
+      {page && page.items.length === 0 && offset === 0 && (
+        <p className="jp-mlp-hint" data-testid="mlp-deployments-empty">
+          Nothing is deployed yet. Deploy a model version that passed its gates (staging or champion).
+        </p>
+      )}
+      {page && page.items.length > 0 && (
+        <table className="jp-mlp-table jp-mlp-models-table" aria-busy={busy ? 'true' : 'false'}>
+          <thead>
+            <tr>
+              <th>Deployment</th>
+              <th>Status</th>
+              <th>Serves</th>
+              <th>Workers</th>
+              <th>SLA (p95)</th>
+              <th>Updated</th>
+            </tr>
+          </thead>
+          <tbody>
+            {page.items.map(d => (
+              <tr
+                key={d.name}
+                data-testid="mlp-deployment-row"
+                data-deployment={d.name}
+                data-status={d.status}
+                className={d.name === selected ? 'jp-mod-selected' : undefined}
+                aria-selected={d.name === selected}
+                tabIndex={0}
+                onClick={() => onSelect(d.name)}
+                onKeyDown={e => e.key === 'Enter' && onSelect(d.name)}
+              >
+                <td className="jp-mlp-model-name">{d.name}</td>
+                <td>
+                  <span className={statusChipClass(d.status)} title={deploymentStatus(d.status).title}>
+                    {deploymentStatus(d.status).label}
+                  </span>
+                </td>
+                <td>
+                  {d.model} <strong>v{d.version}</strong>
+                </td>
+                <td>{workersLabel(d)}</td>
+                <td>{d.sla_ms} ms</td>
+                <td className="jp-mlp-hint">{formatTimestamp(Date.parse(d.updated_at))}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <div className="jp-mlp-pager">
+        <span>{page ? pageRange(offset, shown, total) : 'Loading…'}</span>
+        <span className="jp-mlp-actions">
+          <button className="jp-mlp-button jp-mlp-button-small" onClick={() => void load()}>
+            Refresh
+          </button>
+          {total > DEPLOYMENTS_PAGE_SIZE && (
+            <>
+              <button
+                className="jp-mlp-button jp-mlp-button-small"
+                disabled={offset === 0}
+                onClick={() => setOffset(Math.max(0, offset - DEPLOYMENTS_PAGE_SIZE))}
+              >
+                ‹ Previous
+              </button>
+              <button
+                className="jp-mlp-button jp-mlp-button-small"
+                disabled={offset + shown >= total}
+                onClick={() => setOffset(offset + DEPLOYMENTS_PAGE_SIZE)}
+              >
+                Next ›
+              </button>
+            </>
+          )}
+        </span>
+      </div>
+    </section>
+  );
+}

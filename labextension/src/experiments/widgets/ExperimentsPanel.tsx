@@ -1,0 +1,342 @@
+import { ReactWidget } from '@jupyterlab/ui-components';
+import { ISignal, Signal } from '@lumino/signaling';
+import React, { useCallback, useEffect, useMemo, useState } from 'react';
+
+import {
+  ApiError,
+  getRunColumns,
+  openRunEvents,
+  RunColumns,
+  RunDetail as RunDetailData
+} from '../../common/api';
+import type { ICurrentProject } from '../../common/currentProject';
+import { formatApiError } from '../../common/errors';
+import { compareSelectionProblem } from '../runCompare';
+import { formatRunCount } from '../../common/runFormat';
+import { FeedState, RunsFeed } from '../runsFeed';
+import {
+  applyFilter,
+  buildOrderBy,
+  DEFAULT_SORT,
+  defaultColumns,
+  editFilter,
+  EMPTY_FILTER,
+  filterFailed,
+  IColumnChoice,
+  IChoiceStorage,
+  ISortState,
+  loadColumnChoice,
+  nextSort,
+  saveColumnChoice,
+  tableColumns,
+  toggleColumn
+} from '../runsQuery';
+import { ColumnChooser } from './ColumnChooser';
+import { CompareView } from './CompareView';
+import { RunDetail } from './RunDetail';
+import { RunsTable } from './RunsTable';
+
+/** What the panel needs from the rest of JupyterLab, so the view stays free of the app. */
+export interface IExperimentsActions {
+  openNotebook: (run: RunDetailData) => Promise<void>;
+  openLoggedCopy: (slug: string, run: RunDetailData) => Promise<void>;
+}
+
+/** The Experiments main-area panel: runs of the current project, run detail and compare. */
+export class ExperimentsPanel extends ReactWidget {
+  private readonly _runRequested = new Signal<this, string>(this);
+  private _pendingRun: string | null = null;
+
+  constructor(
+    private readonly _store: ICurrentProject,
+    private readonly _actions: IExperimentsActions
+  ) {
+    super();
+    this.addClass('jp-mlp-experiments');
+    this.node.dataset.testid = 'mlp-experiments';
+  }
+
+  /** Show one run of the current project in the detail pane (e.g. a pipeline run's MLflow run). */
+  showRun(runId: string): void {
+    this._pendingRun = runId;
+    this._runRequested.emit(runId);
+  }
+
+  /** Emitted with a run id when `showRun` is called. */
+  get runRequested(): ISignal<this, string> {
+    return this._runRequested;
+  }
+
+  /** The run asked for before the view could show it; read once. */
+  takePendingRun(): string | null {
+    const runId = this._pendingRun;
+    this._pendingRun = null;
+    return runId;
+  }
+
+  protected render(): JSX.Element {
+    return <ExperimentsView panel={this} store={this._store} actions={this._actions} />;
+  }
+}
+
+/** Where the view learns of runs asked for from outside. */
+interface IRunRequests {
+  takePendingRun(): string | null;
+  readonly runRequested: ISignal<ExperimentsPanel, string>;
+}
+
+function storage(): IChoiceStorage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+type SidePane = { kind: 'run'; runId: string } | { kind: 'compare'; runIds: string[] } | null;
+
+const FEED_HINTS: Record<FeedState, string> = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  polling: 'Live updates unavailable; checking every 2 s',
+  stopped: ''
+};
+
+function ExperimentsView({
+  panel,
+  store,
+  actions
+}: {
+  panel: IRunRequests;
+  store: ICurrentProject;
+  actions: IExperimentsActions;
+}): JSX.Element {
+  const [slug, setSlug] = useState(store.get());
+
+  useEffect(() => {
+    const onChange = (_: ICurrentProject, next: string) => setSlug(next);
+    store.changed.connect(onChange);
+    return () => {
+      store.changed.disconnect(onChange);
+    };
+  }, [store]);
+
+  if (!slug) {
+    return (
+      <div className="jp-mlp-body jp-mlp-empty-state">
+        <h2 className="jp-mlp-title">Experiments</h2>
+        <p>No project is selected. Choose a project in the ML Platform sidebar to see its runs.</p>
+      </div>
+    );
+  }
+  // A new project starts with a fresh view (columns, filter, selection).
+  return <ProjectRuns key={slug} slug={slug} panel={panel} actions={actions} />;
+}
+
+function ProjectRuns({
+  slug,
+  panel,
+  actions
+}: {
+  slug: string;
+  panel: IRunRequests;
+  actions: IExperimentsActions;
+}): JSX.Element {
+  const [available, setAvailable] = useState<RunColumns | null>(null);
+  const [choice, setChoice] = useState<IColumnChoice>({ params: [], metrics: [] });
+  const [sort, setSort] = useState<ISortState>(DEFAULT_SORT);
+  const [filter, setFilter] = useState(EMPTY_FILTER);
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [side, setSide] = useState<SidePane>(() => {
+    const runId = panel.takePendingRun();
+    return runId ? { kind: 'run', runId } : null;
+  });
+  const [total, setTotal] = useState<number | null>(null);
+  const [refreshToken, setRefreshToken] = useState(0);
+  const [feedState, setFeedState] = useState<FeedState>('stopped');
+  const [error, setError] = useState<string | null>(null);
+
+  const loadColumns = useCallback(async () => {
+    try {
+      const columns = await getRunColumns(slug);
+      setAvailable(columns);
+      // The saved choice if the user made one; otherwise the defaults of what exists now, so metric
+      // columns appear once a run logs its first metrics (autolog logs params before training).
+      setChoice(loadColumnChoice(storage(), slug, columns));
+    } catch (err) {
+      setError(formatApiError(err));
+    }
+  }, [slug]);
+
+  useEffect(() => {
+    void loadColumns();
+  }, [loadColumns]);
+
+  useEffect(() => {
+    const onRun = (_: ExperimentsPanel, runId: string) => {
+      panel.takePendingRun();
+      setSide({ kind: 'run', runId });
+    };
+    panel.runRequested.connect(onRun);
+    return () => {
+      panel.runRequested.disconnect(onRun);
+    };
+  }, [panel]);
+
+  useEffect(() => {
+    const feed = new RunsFeed({
+      open: signal => openRunEvents(slug, signal),
+      onChange: () => setRefreshToken(t => t + 1),
+      onStateChange: setFeedState
+    });
+    feed.start();
+    return () => feed.stop();
+  }, [slug]);
+
+  // New runs may bring new param and metric keys.
+  useEffect(() => {
+    if (refreshToken > 0) {
+      void loadColumns();
+    }
+  }, [refreshToken, loadColumns]);
+
+  const columns = useMemo(() => tableColumns(choice), [choice]);
+  const orderBy = useMemo(() => buildOrderBy(sort), [sort]);
+
+  const chooseColumns = (next: IColumnChoice) => {
+    setChoice(next);
+    saveColumnChoice(storage(), slug, next);
+  };
+
+  const toggleSelected = useCallback((runId: string) => {
+    setSelected(current => {
+      const next = new Set(current);
+      if (!next.delete(runId)) {
+        next.add(runId);
+      }
+      return next;
+    });
+  }, []);
+
+  const onFilterError = useCallback(
+    (err: ApiError) => setFilter(f => filterFailed(f, formatApiError(err))),
+    []
+  );
+  const onError = useCallback((err: unknown) => setError(formatApiError(err)), []);
+  const openRun = useCallback((runId: string) => setSide({ kind: 'run', runId }), []);
+  const compareProblem = compareSelectionProblem(selected.size);
+
+  return (
+    <div className="jp-mlp-experiments-body">
+      <header className="jp-mlp-experiments-toolbar">
+        <h2 className="jp-mlp-title">Experiments · {slug}</h2>
+        <div className="jp-mlp-filter">
+          <input
+            className="jp-mlp-input"
+            data-testid="mlp-runs-filter"
+            placeholder="Filter, e.g. params.alpha = '0.5' and metrics.auc > 0.8 (Enter to apply)"
+            value={filter.draft}
+            aria-invalid={filter.error ? 'true' : 'false'}
+            aria-describedby="mlp-filter-error"
+            onChange={e => setFilter(editFilter(filter, e.target.value))}
+            onKeyDown={e => {
+              if (e.key === 'Enter') {
+                setFilter(applyFilter(filter));
+              }
+            }}
+          />
+          {filter.error && (
+            <div
+              id="mlp-filter-error"
+              className="jp-mlp-error jp-mlp-filter-error"
+              data-testid="mlp-filter-error"
+              role="alert"
+            >
+              {filter.error}
+            </div>
+          )}
+        </div>
+        {available && (
+          <ColumnChooser
+            available={available}
+            chosen={choice}
+            onToggle={(kind, key) => chooseColumns(toggleColumn(choice, available, kind, key))}
+            onReset={() => chooseColumns(defaultColumns(available))}
+          />
+        )}
+        <button
+          className="jp-mlp-button"
+          data-testid="mlp-compare-button"
+          disabled={compareProblem !== null}
+          title={compareProblem ?? 'Compare the selected runs'}
+          onClick={() => setSide({ kind: 'compare', runIds: [...selected] })}
+        >
+          Compare ({selected.size})
+        </button>
+        {selected.size > 0 && (
+          <button
+            className="jp-mlp-button jp-mlp-button-small"
+            onClick={() => setSelected(new Set())}
+          >
+            Clear selection
+          </button>
+        )}
+        <span className="jp-mlp-runs-count" data-testid="mlp-runs-count" aria-live="polite">
+          {total === null ? '' : formatRunCount(total)}
+        </span>
+        <span className={`jp-mlp-feed jp-mlp-feed-${feedState}`} title={FEED_HINTS[feedState]}>
+          {feedState === 'live' ? '● live' : feedState === 'polling' ? '○ polling' : ''}
+        </span>
+      </header>
+      {error && (
+        <div className="jp-mlp-error" role="alert">
+          <span>{error}</span>
+          <button
+            className="jp-mlp-button jp-mlp-button-small"
+            aria-label="Dismiss error"
+            onClick={() => setError(null)}
+          >
+            ×
+          </button>
+        </div>
+      )}
+      <div className={`jp-mlp-experiments-main${side ? ' jp-mod-split' : ''}`}>
+        <RunsTable
+          slug={slug}
+          filter={filter.applied}
+          orderBy={orderBy}
+          sort={sort}
+          columns={columns}
+          selected={selected}
+          activeRunId={side?.kind === 'run' ? side.runId : null}
+          refreshToken={refreshToken}
+          onSort={column => setSort(nextSort(sort, column))}
+          onToggleSelected={toggleSelected}
+          onOpenRun={openRun}
+          onTotal={setTotal}
+          onFilterError={onFilterError}
+          onError={onError}
+        />
+        {side?.kind === 'run' && (
+          <RunDetail
+            slug={slug}
+            runId={side.runId}
+            refreshToken={refreshToken}
+            onClose={() => setSide(null)}
+            onOpenNotebook={actions.openNotebook}
+            onOpenLoggedCopy={run => actions.openLoggedCopy(slug, run)}
+          />
+        )}
+        {side?.kind === 'compare' && (
+          <CompareView
+            slug={slug}
+            runIds={side.runIds}
+            preferredMetrics={choice.metrics}
+            onClose={() => setSide(null)}
+            onOpenRun={openRun}
+          />
+        )}
+      </div>
+    </div>
+  );
+}

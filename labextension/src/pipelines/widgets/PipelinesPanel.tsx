@@ -1,0 +1,305 @@
+import { ReactWidget } from '@jupyterlab/ui-components';
+import type { Message } from '@lumino/messaging';
+import { ISignal, Signal } from '@lumino/signaling';
+import React, { useCallback, useEffect, useState } from 'react';
+
+import { Executor, getPipelineExecutor, listPipelines, PipelinePage, PipelineRun } from '../../common/api';
+import type { ICurrentProject } from '../../common/currentProject';
+import { formatApiError } from '../../common/errors';
+import { executorNotice } from '../executor';
+import { PIPELINES_PAGE_SIZE } from '../pipelineRuns';
+import { shortVersion } from '../promote';
+import { formatTimestamp } from '../../common/runFormat';
+import { PipelineView } from './PipelineView';
+
+/** What the panel needs from the rest of JupyterLab, so the view stays free of the app. */
+export interface IPipelinesActions {
+  /** Save a finished stage's output notebook into the workspace and open it. */
+  openOutputNotebook: (slug: string, run: PipelineRun, stage: string) => Promise<void>;
+  /** Show an MLflow run in the Experiments panel. */
+  openMlflowRun: (runId: string) => void;
+}
+
+/** A pipeline (and optionally a version) the panel was asked to show. */
+export interface IPipelineTarget {
+  pipeline: string;
+  version?: string;
+}
+
+/** The Pipelines main-area panel: the current project's pipelines, their versions, runs and the Run form. */
+export class PipelinesPanel extends ReactWidget {
+  private readonly _visibility = new Signal<this, boolean>(this);
+  private readonly _target = new Signal<this, IPipelineTarget>(this);
+  private _pending: IPipelineTarget | null = null;
+
+  constructor(
+    private readonly _store: ICurrentProject,
+    private readonly _actions: IPipelinesActions
+  ) {
+    super();
+    this.addClass('jp-mlp-pipelines');
+    this.node.dataset.testid = 'mlp-pipelines';
+  }
+
+  /** Select a pipeline (and version) of the current project. */
+  showPipeline(target: IPipelineTarget): void {
+    this._pending = target;
+    this._target.emit(target);
+  }
+
+  /** The request made before the view was first drawn; read once. */
+  takePending(): IPipelineTarget | null {
+    const pending = this._pending;
+    this._pending = null;
+    return pending;
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._visibility.emit(true);
+  }
+
+  protected onBeforeHide(msg: Message): void {
+    super.onBeforeHide(msg);
+    this._visibility.emit(false);
+  }
+
+  protected render(): JSX.Element {
+    return (
+      <PipelinesView
+        panel={this}
+        store={this._store}
+        actions={this._actions}
+        visibility={this._visibility}
+        target={this._target}
+      />
+    );
+  }
+}
+
+interface IViewProps {
+  panel: PipelinesPanel;
+  store: ICurrentProject;
+  actions: IPipelinesActions;
+  visibility: ISignal<PipelinesPanel, boolean>;
+  target: ISignal<PipelinesPanel, IPipelineTarget>;
+}
+
+function PipelinesView({ panel, store, actions, visibility, target }: IViewProps): JSX.Element {
+  const [slug, setSlug] = useState(store.get());
+  const [visible, setVisible] = useState(panel.isVisible);
+  const [selected, setSelected] = useState<IPipelineTarget | null>(() => panel.takePending());
+  // Bumped whenever the list may be stale: a pipeline was just promoted, or the panel came back into view.
+  const [listToken, setListToken] = useState(0);
+
+  useEffect(() => {
+    const onProject = (_: ICurrentProject, next: string) => {
+      setSlug(next);
+      setSelected(null);
+    };
+    const onVisibility = (_: PipelinesPanel, shown: boolean) => {
+      setVisible(shown);
+      if (shown) {
+        setListToken(t => t + 1);
+      }
+    };
+    const onTarget = (_: PipelinesPanel, next: IPipelineTarget) => {
+      panel.takePending();
+      setSelected(next);
+      setListToken(t => t + 1);
+    };
+    store.changed.connect(onProject);
+    visibility.connect(onVisibility);
+    target.connect(onTarget);
+    return () => {
+      store.changed.disconnect(onProject);
+      visibility.disconnect(onVisibility);
+      target.disconnect(onTarget);
+    };
+  }, [panel, store, visibility, target]);
+
+  if (!slug) {
+    return (
+      <div className="jp-mlp-body jp-mlp-empty-state">
+        <h2 className="jp-mlp-title">Pipelines</h2>
+        <ExecutorNotice visible={visible} />
+        <p>No project is selected. Choose a project in the ML Platform sidebar to see its pipelines.</p>
+      </div>
+    );
+  }
+  return (
+    <div className="jp-mlp-experiments-body jp-mlp-pipelines-body">
+      <header className="jp-mlp-experiments-toolbar">
+        <h2 className="jp-mlp-title">Pipelines · {slug}</h2>
+      </header>
+      <ExecutorNotice visible={visible} />
+      <PipelineList
+        key={slug}
+        slug={slug}
+        reloadToken={listToken}
+        selected={selected?.pipeline ?? null}
+        onSelect={name => setSelected({ pipeline: name })}
+      />
+      {selected && (
+        <PipelineView
+          key={`${slug}/${selected.pipeline}/${selected.version ?? ''}`}
+          slug={slug}
+          name={selected.pipeline}
+          initialVersion={selected.version ?? null}
+          visible={visible}
+          actions={actions}
+          onClose={() => setSelected(null)}
+        />
+      )}
+    </div>
+  );
+}
+
+/** Where stages run on this platform, read once when the panel is first shown. */
+let executorRequest: Promise<Executor> | null = null;
+
+function ExecutorNotice({ visible }: { visible: boolean }): JSX.Element | null {
+  const [executor, setExecutor] = useState<Executor | null>(null);
+
+  useEffect(() => {
+    if (!visible || executor) {
+      return;
+    }
+    let live = true;
+    executorRequest ??= getPipelineExecutor();
+    executorRequest
+      .then(found => live && setExecutor(found))
+      .catch(() => {
+        executorRequest = null; // an old backend, or the server was away: ask again next time the panel shows
+      });
+    return () => {
+      live = false;
+    };
+  }, [visible, executor]);
+
+  if (!executor) {
+    return null;
+  }
+  const notice = executorNotice(executor);
+  return (
+    <div
+      className={notice.className}
+      data-testid="mlp-executor-notice"
+      data-kind={notice.kind}
+      role={notice.tone === 'warning' ? 'status' : undefined}
+    >
+      {notice.text}
+    </div>
+  );
+}
+
+function PipelineList({
+  slug,
+  reloadToken,
+  selected,
+  onSelect
+}: {
+  slug: string;
+  reloadToken: number;
+  selected: string | null;
+  onSelect: (name: string) => void;
+}): JSX.Element {
+  const [offset, setOffset] = useState(0);
+  const [page, setPage] = useState<PipelinePage | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  const load = useCallback(async () => {
+    setBusy(true);
+    try {
+      setPage(await listPipelines(slug, PIPELINES_PAGE_SIZE, offset));
+      setError(null);
+    } catch (err) {
+      setError(formatApiError(err));
+    } finally {
+      setBusy(false);
+    }
+  }, [slug, offset]);
+
+  useEffect(() => {
+    void load();
+  }, [load, reloadToken]);
+
+  const total = page?.total ?? 0;
+  const last = Math.min(offset + PIPELINES_PAGE_SIZE, total);
+  return (
+    <section className="jp-mlp-pipeline-list">
+      {error && (
+        <div className="jp-mlp-error" role="alert">
+          {error}
+        </div>
+      )}
+      {page && page.items.length === 0 && offset === 0 && (
+        <p className="jp-mlp-hint" data-testid="mlp-pipelines-empty">
+          No pipelines yet. Promote a notebook (its toolbar's Promote button) to create one.
+        </p>
+      )}
+      {page && page.items.length > 0 && (
+        <table
+          className="jp-mlp-table jp-mlp-pipelines-table"
+          data-testid="mlp-pipelines-table"
+          aria-busy={busy ? 'true' : 'false'}
+        >
+          <thead>
+            <tr>
+              <th>Pipeline</th>
+              <th>Versions</th>
+              <th>Latest version</th>
+              <th>Updated</th>
+            </tr>
+          </thead>
+          <tbody>
+            {page.items.map(p => (
+              <tr
+                key={p.name}
+                data-pipeline={p.name}
+                className={p.name === selected ? 'jp-mod-selected' : undefined}
+                aria-selected={p.name === selected}
+                tabIndex={0}
+                title={p.source_path}
+                onClick={() => onSelect(p.name)}
+                onKeyDown={e => e.key === 'Enter' && onSelect(p.name)}
+              >
+                <td>{p.name}</td>
+                <td>{p.versions}</td>
+                <td>
+                  <code title={p.latest_version}>{shortVersion(p.latest_version)}</code>
+                </td>
+                <td>{formatTimestamp(Date.parse(p.updated_at))}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <div className="jp-mlp-pager">
+        <span data-testid="mlp-pipelines-count">
+          {page ? (total === 0 ? '' : `${offset + 1}–${last} of ${total}`) : 'Loading…'}
+        </span>
+        <span className="jp-mlp-actions">
+          <button className="jp-mlp-button jp-mlp-button-small" onClick={() => void load()}>
+            Refresh
+          </button>
+          <button
+            className="jp-mlp-button jp-mlp-button-small"
+            disabled={offset === 0}
+            onClick={() => setOffset(Math.max(0, offset - PIPELINES_PAGE_SIZE))}
+          >
+            ‹ Previous
+          </button>
+          <button
+            className="jp-mlp-button jp-mlp-button-small"
+            disabled={last >= total}
+            onClick={() => setOffset(offset + PIPELINES_PAGE_SIZE)}
+          >
+            Next ›
+          </button>
+        </span>
+      </div>
+    </section>
+  );
+}
