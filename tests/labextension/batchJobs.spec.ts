@@ -1,6 +1,5 @@
 import {
   anyBatchActive,
-  batchBody,
   batchChipClass,
   batchInput,
   batchProgress,
@@ -9,10 +8,10 @@ import {
   hasDownload,
   outputFileName,
   outputWords,
-  quoteSnapshotIds,
   snapshotChoices,
   sourceWords
 } from '../../labextension/src/deployments/batchJobs';
+import { batchBody, quoteSnapshotIds } from '../../labextension/src/common/snapshotIds';
 
 const DATASETS = [
   {

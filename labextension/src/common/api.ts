@@ -7,10 +7,10 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import type { components } from './api-types';
-import { batchBody, quoteSnapshotIds } from '../deployments/batchJobs';
 import { ApiError, parseApiError } from './errors';
 import type { Role as PanelRole } from './permissions';
 import { IRunsQuery, runsQueryString } from '../experiments/runsQuery';
+import { batchBody, quoteSnapshotIds } from './snapshotIds';
 
 export { ApiError } from './errors';
 

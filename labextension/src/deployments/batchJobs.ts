@@ -16,24 +16,6 @@ export const BATCH_REFRESH_MS = 1500;
 export const DEFAULT_CHUNK_ROWS = 10_000;
 export const MAX_CHUNK_ROWS = 1_000_000;
 
-/**
- * Iceberg snapshot ids are 64-bit: JSON.parse would round them. Quote every `snapshot_id` and
- * `current_snapshot_id` in a response body so that they arrive as exact strings of digits.
- */
-export function quoteSnapshotIds(json: string): string {
-  return json.replace(/("(?:current_)?snapshot_id"\s*:\s*)(-?\d+)(?=\s*[,}\]])/g, '$1"$2"');
-}
-
-/** A request body as JSON, with its snapshot id (a string of digits) written as an exact number. */
-export function batchBody(request: BatchSubmit): string {
-  const { snapshot_id, ...rest } = request;
-  const json = JSON.stringify(rest);
-  if (snapshot_id === undefined || !/^\d+$/.test(snapshot_id)) {
-    return json;
-  }
-  return `${json.slice(0, -1)}${json === '{}' ? '' : ','}"snapshot_id":${snapshot_id}}`;
-}
-
 /** What a dataset may be called (the backend's rule). */
 export const DATASET_NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
 

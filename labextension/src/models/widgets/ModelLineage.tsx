@@ -4,7 +4,7 @@ import { getModelLineage, LineageGraph, LineageNode } from '../../common/api';
 import { formatApiError } from '../../common/errors';
 import { layoutLineage, lineageDetailLine } from '../modelsLineage';
 import { fitLabel } from '../../pipelines/stageGraph';
-import type { IModelsActions } from './ModelsPanel';
+import type { IModelsActions } from '../actions';
 
 /** Characters that fit on a line of a box of the default width. */
 const LABEL_CHARS = 22;

@@ -33,7 +33,7 @@ import { ModelDecision } from './ModelDecision';
 import { ModelDiff } from './ModelDiff';
 import { ModelGates } from './ModelGates';
 import { ModelLineage } from './ModelLineage';
-import type { IModelsActions } from './ModelsPanel';
+import type { IModelsActions } from '../actions';
 
 export interface IModelViewProps {
   slug: string;

@@ -5,21 +5,13 @@ import React, { useCallback, useEffect, useState } from 'react';
 
 import { getProject, listModels, ModelPage, Role } from '../../common/api';
 import type { ICurrentProject } from '../../common/currentProject';
-import type { IDeployPrefill } from '../../deployments/deployments';
 import { formatApiError } from '../../common/errors';
 import { aliasChipClass, aliasEntries, canWriteModels, MODELS_PAGE_SIZE } from '../models';
 import { formatTimestamp } from '../../common/runFormat';
 import { clampOffset, pageRange } from '../../pipelines/schedules';
+import type { IModelsActions } from '../actions';
 import { ModelView } from './ModelView';
 import { RegisterModelForm } from './RegisterModelForm';
-
-/** What the panel needs from the rest of JupyterLab, so the view stays free of the app. */
-export interface IModelsActions {
-  /** Show an MLflow run in the Experiments panel. */
-  openMlflowRun: (runId: string) => void;
-  /** Open the Deployments panel with its Deploy form filled for a version. */
-  deploy?: (prefill: IDeployPrefill) => void;
-}
 
 /** The Models main-area panel: the current project's registered models, their versions, gates and decisions. */
 export class ModelsPanel extends ReactWidget {

@@ -24,7 +24,7 @@ import {
   logButtonLabel,
   needsFetch
 } from '../stageLog';
-import type { IPipelinesActions } from './PipelinesPanel';
+import type { IPipelinesActions } from '../actions';
 import { StageGraph } from './StageGraph';
 
 export interface IPipelineRunDetailProps {

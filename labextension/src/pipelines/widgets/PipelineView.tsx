@@ -15,7 +15,7 @@ import { chipClass, mergeRuns, nextPollDelay, runsToPoll, statusLabel } from '..
 import { newestFirst, shortVersion } from '../promote';
 import { formatTimestamp } from '../../common/runFormat';
 import { editField, formWithValues, initialForm, RunFormState, runBody, runFailure } from '../runForm';
-import type { IPipelinesActions } from './PipelinesPanel';
+import type { IPipelinesActions } from '../actions';
 import { PipelineRunDetail } from './PipelineRunDetail';
 import { PipelineSchedules } from './PipelineSchedules';
 import { RunForm } from './RunForm';

@@ -3,22 +3,15 @@ import type { Message } from '@lumino/messaging';
 import { ISignal, Signal } from '@lumino/signaling';
 import React, { useCallback, useEffect, useState } from 'react';
 
-import { Executor, getPipelineExecutor, listPipelines, PipelinePage, PipelineRun } from '../../common/api';
+import { Executor, getPipelineExecutor, listPipelines, PipelinePage } from '../../common/api';
 import type { ICurrentProject } from '../../common/currentProject';
 import { formatApiError } from '../../common/errors';
 import { executorNotice } from '../executor';
 import { PIPELINES_PAGE_SIZE } from '../pipelineRuns';
 import { shortVersion } from '../promote';
 import { formatTimestamp } from '../../common/runFormat';
+import type { IPipelinesActions } from '../actions';
 import { PipelineView } from './PipelineView';
-
-/** What the panel needs from the rest of JupyterLab, so the view stays free of the app. */
-export interface IPipelinesActions {
-  /** Save a finished stage's output notebook into the workspace and open it. */
-  openOutputNotebook: (slug: string, run: PipelineRun, stage: string) => Promise<void>;
-  /** Show an MLflow run in the Experiments panel. */
-  openMlflowRun: (runId: string) => void;
-}
 
 /** A pipeline (and optionally a version) the panel was asked to show. */
 export interface IPipelineTarget {
