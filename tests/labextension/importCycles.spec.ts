@@ -119,4 +119,11 @@ describe('import cycles', () => {
     const cycles = findCycles(importGraph(SRC)).map(cycle => cycle.join(' -> '));
     expect(cycles).toEqual([]);
   });
+
+  it('common/ reaches into no feature folder but for the runs query string the client sends', () => {
+    const outside = [...importGraph(SRC)]
+      .filter(([file]) => file.startsWith(`common${path.sep}`))
+      .flatMap(([file, targets]) => targets.filter(t => !t.startsWith(`common${path.sep}`)).map(t => `${file} -> ${t}`));
+    expect(outside).toEqual([`common${path.sep}api.ts -> experiments${path.sep}runsQuery.ts`]);
+  });
 });
