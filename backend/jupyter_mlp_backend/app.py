@@ -127,7 +127,9 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.gateway.predlog.start()
         app.state.batch = BatchRunner(app)
         app.state.monitoring = MonitoringState()
-        background = []
+        # Pipeline runs nobody polls are closed (MLflow parent ended, models registered) when Dagster says they ended
+        watcher = asyncio.create_task(pipeline_runs.watch(app))
+        background = [watcher]
         if eager:
             # Serving first: the deployments' workers load before MLflow and Dagster start competing for the CPU
             # (both start on first use anyway), which shortens a restart's gap at the same URL.
@@ -146,6 +148,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         yield
         for task in background:
             task.cancel()
+        await asyncio.wait([watcher])  # a round under way finishes its database work before the database closes
         await app.state.batch.stop()
         await app.state.serving.shutdown()
         await app.state.gateway.predlog.stop()

@@ -70,6 +70,11 @@ class DagsterService:
         self._daemon_index: str | None = None  # the index the running daemon loaded
 
     @property
+    def started(self) -> bool:
+        """Whether this backend has reached Dagster yet (started it, or found MLP_DAGSTER_URL's answering)."""
+        return self._ready
+
+    @property
     def index(self) -> Path:
         return self.home / "pipelines.json"
 

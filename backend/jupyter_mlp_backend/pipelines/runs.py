@@ -373,44 +373,113 @@ async def _adopt_scheduled(request: Request, db: DB, rec: PipelineRunRecord) -> 
     await run_in_threadpool(store)
 
 
-_closing: dict[str, asyncio.Lock] = {}
+_closing: dict[str, list] = {}  # run id -> [lock, how many hold or wait for it]
 
 
 async def _close(request: Request, db: DB, rec: PipelineRunRecord, status: str, stages: dict,
                  slug: str, pipeline: str) -> None:
-    """Record the end of a run once, however many requests notice it at the same time."""
-    lock = _closing.setdefault(rec.id, asyncio.Lock())
-    async with lock:
-        def ended() -> bool:
-            db.refresh(rec)
-            db.commit()
-            return rec.status in TERMINAL
+    """Record the end of a run once, however many requests (and the watcher) notice it at the same time.
 
-        if await run_in_threadpool(ended):
-            return
-        exp = request.app.state.experiments
-        if status == "SUCCESS" and rec.mlflow_run_id:
-            # Models the stages logged are registered (signed, with lineage) before the run reads as ended; a run
-            # that failed or was cancelled registers nothing.
-            from ..registry.routes import register_pipeline_models
+    One lock per run while anyone holds or waits for it; whoever gets it second finds the run recorded as ended.
+    A close that failed half-way (models registered, then MLflow or the database failing) is retried by the next
+    poll or round of the watcher: registration skips the models already registered from the run."""
+    entry = _closing.setdefault(rec.id, [asyncio.Lock(), 0])
+    entry[1] += 1
+    try:
+        async with entry[0]:
+            await _close_locked(request, db, rec, status, stages, slug, pipeline)
+    finally:
+        entry[1] -= 1
+        if not entry[1]:
+            _closing.pop(rec.id, None)
 
-            await register_pipeline_models(request, db, slug, rec, pipeline)
-        if rec.mlflow_run_id:
-            await exp.mlflow.client.post("/api/2.0/mlflow/runs/update", json={
-                "run_id": rec.mlflow_run_id,
-                "status": {"SUCCESS": "FINISHED", "CANCELED": "KILLED"}.get(status, "FAILED"),
-                "end_time": int(time.time() * 1000)})
 
-        def store() -> None:
-            rec.status, rec.finished_at = status, utcnow()
-            rec.stage_status = json.dumps({k: v.model_dump(exclude={"error"}) for k, v in stages.items()})
-            db.add(rec)
-            db.commit()
+async def _close_locked(request: Request, db: DB, rec: PipelineRunRecord, status: str, stages: dict,
+                        slug: str, pipeline: str) -> None:
+    def ended() -> bool:
+        db.refresh(rec)
+        db.commit()
+        return rec.status in TERMINAL
 
-        await run_in_threadpool(store)
-        # The parent run's end is written to MLflow here, not through the gateway: tell the panels' live feed.
-        await exp.changes.bump(slug)
-    _closing.pop(rec.id, None)
+    if await run_in_threadpool(ended):
+        return
+    exp = request.app.state.experiments
+    if status == "SUCCESS" and rec.mlflow_run_id:
+        # Models the stages logged are registered (signed, with lineage) before the run reads as ended; a run
+        # that failed or was cancelled registers nothing.
+        from ..registry.routes import register_pipeline_models
+
+        await register_pipeline_models(request, db, slug, rec, pipeline)
+    if rec.mlflow_run_id:
+        r = await exp.mlflow.client.post("/api/2.0/mlflow/runs/update", json={
+            "run_id": rec.mlflow_run_id,
+            "status": {"SUCCESS": "FINISHED", "CANCELED": "KILLED"}.get(status, "FAILED"),
+            "end_time": int(time.time() * 1000)})
+        if r.status_code >= 500:  # MLflow failing now: not recorded as ended, so that a later close ends it
+            raise Unavailable(f"MLflow could not end the run's parent run: {r.text[:300]}")
+
+    def store() -> None:
+        rec.status, rec.finished_at = status, utcnow()
+        rec.stage_status = json.dumps({k: v.model_dump(exclude={"error"}) for k, v in stages.items()})
+        db.add(rec)
+        db.commit()
+
+    await run_in_threadpool(store)
+    # The parent run's end is written to MLflow here, not through the gateway: tell the panels' live feed.
+    await exp.changes.bump(slug)
+
+
+WATCH_SECONDS = 3.0  # how often the watcher looks for runs that ended without anyone polling them
+
+
+class _AppRequest:
+    """What a poll uses of its request, the app, for the watcher, which has no request."""
+
+    def __init__(self, app):  # noqa: ANN001
+        self.app = app
+
+
+def _open_runs(db: DB) -> list[tuple[PipelineRunRecord, str, str, str]]:
+    """(record, project slug, pipeline, version digest) of every run not recorded as ended."""
+    from ..orm import Project
+
+    rows = db.execute(select(PipelineRunRecord, Project.slug, Pipeline.name, PipelineVersion.digest)
+                      .join(PipelineVersion, PipelineRunRecord.version_id == PipelineVersion.id)
+                      .join(Pipeline, PipelineVersion.pipeline_id == Pipeline.id)
+                      .join(Project, Pipeline.project_id == Project.id)
+                      .where(PipelineRunRecord.status.not_in(TERMINAL))).all()
+    db.commit()
+    return [tuple(r) for r in rows]
+
+
+async def watch_once(app) -> int:  # noqa: ANN001
+    """Look at every run not recorded as ended, as a poll would (closing those Dagster says ended); how many.
+
+    Dagster is asked only once this backend has started it (a run launched or a schedule ticked since): runs left
+    by an earlier backend wait for a poll, which starts it, rather than the watcher starting it unasked."""
+    with app.state.db.session() as db:
+        rows = await run_in_threadpool(_open_runs, db)
+        if not rows or not app.state.dagster.started:
+            return 0
+        for rec, slug, pipeline, digest in rows:
+            try:
+                await _describe(_AppRequest(app), db, slug, rec, pipeline, digest)
+            except Exception:  # noqa: BLE001 - one run failing to be described must not stop the others
+                log.exception("watching pipeline run %s", rec.id)
+                await run_in_threadpool(db.rollback)
+        return len(rows)
+
+
+async def watch(app, interval: float = WATCH_SECONDS) -> None:  # noqa: ANN001
+    """Close the runs nobody polls (a scheduled run, `mlp pipelines run` without --wait, a closed browser tab):
+    their MLflow parent run ends and their models are registered as soon as Dagster says they ended. With no run
+    open this is one query of the run records every `interval` seconds."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await watch_once(app)
+        except Exception:  # noqa: BLE001 - the database or Dagster failing now: the next round tries again
+            log.exception("watching the pipeline runs")
 
 
 def _load_run(db: DB, who: Caller, slug: str, run_id: str, action: Action):  # noqa: ANN202

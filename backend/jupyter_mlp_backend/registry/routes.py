@@ -386,7 +386,7 @@ async def register_pipeline_models(request: Request, db: DB, slug: str, rec: Pip
             "experiment_ids": [experiment], "filter": flt, "max_results": 1000 if key == "runs" else 100})
         return r.json().get(key, []) if r.status_code == 200 else []
 
-    found: list[tuple[str, str]] = []  # (run the model belongs to, logged name), in the order the stages ran
+    found: list[tuple[str, str, str]] = []  # (run the model belongs to, logged name, its files' URI), as they ran
     seen: set[str] = set()
     level = [rec.mlflow_run_id]
     for depth in range(NESTING):
@@ -401,10 +401,23 @@ async def register_pipeline_models(request: Request, db: DB, slug: str, rec: Pip
                 for m in await search("logged-models", f"source_run_id = '{rid}'", "models") + unlinked:
                     if m["info"]["model_id"] not in seen:
                         seen.add(m["info"]["model_id"])
-                        found.append((rid, m["info"].get("name", "model")))
+                        base = (m["info"].get("artifact_uri") or "").removeprefix("mlflow-artifacts:/").strip("/")
+                        found.append((rid, m["info"].get("name", "model"), f"mlflow-artifacts:/{base}"))
         level = below
+
+    def registered() -> set[tuple[str, str]]:
+        # (run, source) of the versions already registered from this pipeline run: a close retried after it
+        # failed half-way (or a poll racing the watcher) registers each model once
+        rows = db.execute(select(ModelVersion.mlflow_run_id, ModelVersion.source)
+                          .where(ModelVersion.pipeline_run_id == rec.id)).all()
+        db.commit()
+        return {(r, s) for r, s in rows}
+
+    already = await run_in_threadpool(registered)
     done = []
-    for rid, logged in found:
+    for rid, logged, uri in found:
+        if (rid, uri) in already:
+            continue
         name = pipeline_name if logged == "model" or not MODEL_NAME.match(logged) else logged
         try:
             await register_version(request, db, Identity(user=rec.created_by, is_admin=False), slug,
