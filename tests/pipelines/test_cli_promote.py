@@ -33,11 +33,11 @@ def test_promote_check_and_refusal(mlp_home, tmp_path, make_nb):
         again = _run(env, "promote", str(nb))
         assert "unchanged" in again.stdout
 
-        nb.write_text(json.dumps(make_nb(("b = a + 1", ["stage:two"]), ("%time x = 1", ["stage:three"]))))
+        nb.write_text(json.dumps(make_nb(("b = a + 1", ["stage:two"]), ("%run helpers.py", ["stage:three"]))))
         bad = _run(env, "promote", str(nb))
         assert bad.returncode == 1
         assert "cell 1" in bad.stderr and "'a' is used but never defined" in bad.stderr
-        assert "cell 2" in bad.stderr and "magics" in bad.stderr
+        assert "cell 2" in bad.stderr and "needs a file beside the notebook" in bad.stderr
 
         loose = tmp_path / "loose.ipynb"
         loose.write_text(nb.read_text())
