@@ -1,10 +1,8 @@
-import { ReactWidget } from '@jupyterlab/ui-components';
-import type { Message } from '@lumino/messaging';
-import { ISignal, Signal } from '@lumino/signaling';
-import React, { useCallback, useEffect, useRef, useState } from 'react';
+import React, { useCallback, useEffect, useState } from 'react';
 
-import { Deployment, getProject, listDeployments, Role } from '../../common/api';
+import { Deployment, listDeployments } from '../../common/api';
 import type { ICurrentProject } from '../../common/currentProject';
+import { NoProject, PanelHeader, ProjectPanel, useProjectPanel, useTicker } from '../../common/panel';
 import { deploymentStatus, statusChipClass } from '../../deployments/deployments';
 import { formatApiError } from '../../common/errors';
 import { canManageWebhooks, MONITOR_REFRESH_MS } from '../monitoring';
@@ -15,127 +13,31 @@ import { Webhooks } from './Webhooks';
 const DEPLOYMENT_CHOICES = 100;
 
 /** The Monitoring main-area panel: drift, performance, alerts and retraining of the current project's deployments. */
-export class MonitoringPanel extends ReactWidget {
-  private readonly _visibility = new Signal<this, boolean>(this);
-  private readonly _target = new Signal<this, string>(this);
-  private _pendingTarget: string | null = null;
-
-  constructor(private readonly _store: ICurrentProject) {
-    super();
-    this.addClass('jp-mlp-deployments');
-    this.addClass('jp-mlp-monitoring');
-    this.node.dataset.testid = 'monitoring-panel';
+export class MonitoringPanel extends ProjectPanel<string> {
+  constructor(store: ICurrentProject) {
+    super(store, { classes: ['jp-mlp-deployments', 'jp-mlp-monitoring'], testid: 'monitoring-panel' });
   }
 
   /** Select a deployment of the current project. */
   showDeployment(name: string): void {
-    this._pendingTarget = name;
-    this._target.emit(name);
-  }
-
-  /** What was asked for before the view was first drawn; read once. */
-  takePending(): string | null {
-    const target = this._pendingTarget;
-    this._pendingTarget = null;
-    return target;
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this._visibility.emit(true);
-  }
-
-  protected onBeforeHide(msg: Message): void {
-    super.onBeforeHide(msg);
-    this._visibility.emit(false);
+    this.showTarget(name);
   }
 
   protected render(): JSX.Element {
-    return <MonitoringView panel={this} store={this._store} visibility={this._visibility} target={this._target} />;
+    return <MonitoringView panel={this} />;
   }
 }
 
-/** A counter that goes up every `ms` while `active` (and once at once when shown again): what polls the panel. */
-export function useTicker(active: boolean, ms: number): number {
-  const [tick, setTick] = useState(0);
-  const shown = useRef(false);
-  useEffect(() => {
-    if (!active) {
-      return;
-    }
-    if (shown.current) {
-      setTick(t => t + 1);
-    }
-    shown.current = true;
-    const timer = window.setInterval(() => setTick(t => t + 1), ms);
-    return () => window.clearInterval(timer);
-  }, [active, ms]);
-  return tick;
-}
-
-interface IViewProps {
-  panel: MonitoringPanel;
-  store: ICurrentProject;
-  visibility: ISignal<MonitoringPanel, boolean>;
-  target: ISignal<MonitoringPanel, string>;
-}
-
-function MonitoringView({ panel, store, visibility, target }: IViewProps): JSX.Element {
-  const [slug, setSlug] = useState(store.get());
-  const [selected, setSelected] = useState<string | null>(() => panel.takePending());
-  const [role, setRole] = useState<Role | null>(null);
-  const [visible, setVisible] = useState(panel.isVisible);
+function MonitoringView({ panel }: { panel: MonitoringPanel }): JSX.Element {
+  const { slug, selected, setSelected, visible, role } = useProjectPanel(panel);
   const tick = useTicker(visible, MONITOR_REFRESH_MS);
 
-  useEffect(() => {
-    const onProject = (_: ICurrentProject, next: string) => {
-      setSlug(next);
-      setSelected(null);
-    };
-    const onVisibility = (_: MonitoringPanel, shown: boolean) => setVisible(shown);
-    const onTarget = (_: MonitoringPanel, name: string) => {
-      panel.takePending();
-      setSelected(name);
-    };
-    store.changed.connect(onProject);
-    visibility.connect(onVisibility);
-    target.connect(onTarget);
-    return () => {
-      store.changed.disconnect(onProject);
-      visibility.disconnect(onVisibility);
-      target.disconnect(onTarget);
-    };
-  }, [panel, store, visibility, target]);
-
-  // The caller's role decides what the panel offers; the backend decides anyway.
-  useEffect(() => {
-    setRole(null);
-    if (!slug) {
-      return;
-    }
-    let live = true;
-    getProject(slug)
-      .then(project => live && setRole(project.role))
-      .catch(() => live && setRole('viewer'));
-    return () => {
-      live = false;
-    };
-  }, [slug]);
-
   if (!slug) {
-    return (
-      <div className="jp-mlp-body jp-mlp-empty-state">
-        <h2 className="jp-mlp-title">Monitoring</h2>
-        <p>No project is selected. Choose a project in the ML Platform sidebar to monitor its deployments.</p>
-      </div>
-    );
+    return <NoProject title="Monitoring" purpose="monitor its deployments" />;
   }
   return (
     <div className="jp-mlp-experiments-body jp-mlp-deployments-body jp-mlp-monitoring-body">
-      <header className="jp-mlp-experiments-toolbar">
-        <h2 className="jp-mlp-title">Monitoring · {slug}</h2>
-        {role && <span className="jp-mlp-hint jp-mlp-models-role">your role: {role}</span>}
-      </header>
+      <PanelHeader title="Monitoring" slug={slug} role={role} />
       <DeploymentPicker key={slug} slug={slug} selected={selected} onSelect={setSelected} tick={tick} />
       {selected && (
         <MonitorView key={`${slug}/${selected}`} slug={slug} name={selected} role={role} tick={tick} />
