@@ -99,7 +99,12 @@ def test_deploy_call_watch_switch_rollback_and_revoke(platform, published, page,
     view.locator("[data-testid=mlp-deployment-status][data-status=ready]").wait_for(timeout=120_000)
     assert page.locator("[data-testid=mlp-deployment-row][data-deployment=credit-api][data-status=ready]").count() == 1
     assert view.get_by_test_id("mlp-deployment-version").get_attribute("data-version") == "1"
-    assert view.get_by_test_id("mlp-deployment-url").inner_text() == "<backend>/serve/acme/credit-api/invocations"
+    # The address a client system calls, and an example body with the signature's real columns (issue 18, 14).
+    assert view.get_by_test_id("mlp-deployment-url").inner_text() == f"{published[0]}/serve/acme/credit-api/invocations"
+    curl = view.get_by_test_id("mlp-deployment-curl").inner_text()
+    assert f"{published[0]}/serve/acme/credit-api/invocations" in curl
+    assert "<backend>" not in curl and "<feature>" not in curl
+    assert all(c in curl for c in columns), curl
     assert view.get_by_test_id("mlp-rollback").is_disabled()  # nothing served before
 
     # Batch scoring: a dataset registered from a kernel, scored from the panel in chunks of 40 (4 chunks).
