@@ -13,13 +13,11 @@ from starlette.concurrency import run_in_threadpool
 
 from jupyter_mlp.identity import mint_token
 
-from .. import audit
 from ..access import Action, require
 from ..deps import DB, Caller
-from ..errors import Invalid, MLPError, NotFound
-from ..orm import ProjectExperiment
+from ..errors import Invalid, NotFound
 from .paths import InvalidArtifactPath, artifact_path
-from .projects import DEFAULT_EXPERIMENT, experiment_ids, experiment_rows, mlflow_name
+from .projects import experiment_ids, experiment_rows
 from .schemas import (
     ArtifactEntry,
     ArtifactList,
@@ -37,13 +35,9 @@ from .schemas import (
     RunSummary,
 )
 from .search import RunQuery, RunRow
+from .service import Unavailable, ensure_default_experiment
 
 router = APIRouter(tags=["experiments"])
-
-
-class Unavailable(MLPError):
-    status = 503
-    code = "unavailable"
 
 
 async def _ready(request: Request):  # noqa: ANN202
@@ -314,37 +308,3 @@ async def kernel_token(slug: str, request: Request, db: DB, who: Caller) -> Kern
     token = mint_token(request.app.state.secret, who.user, ttl, scope="mlflow", prj=slug, adm=who.is_admin)
     return KernelCredentials(token=token, experiment_id=default_id, tracking_path=f"/mlflow/{slug}",
                              expires_at=int(time.time()) + ttl)
-
-
-async def ensure_default_experiment(request: Request, exp, slug: str, project_id: int, user: str) -> str:  # noqa: ANN001
-    """The id of the project's Default experiment, created in MLflow (and mapped) on first need."""
-
-    def existing() -> str | None:
-        with request.app.state.db.session() as s:
-            return next((r.experiment_id for r in experiment_rows(s, project_id) if r.name == DEFAULT_EXPERIMENT),
-                        None)
-
-    found = await run_in_threadpool(existing)
-    if found is not None:
-        return found
-    name = mlflow_name(request.app.state.settings, slug, DEFAULT_EXPERIMENT)
-    r = await exp.mlflow.client.post("/api/2.0/mlflow/experiments/create", json={"name": name})
-    if r.status_code == 200:
-        eid = str(r.json()["experiment_id"])
-    else:  # created by a concurrent request, or left from an earlier install of this MLflow
-        got = await exp.mlflow.client.get("/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": name})
-        if got.status_code != 200:
-            raise Unavailable(f"MLflow refused to create the project's experiment: {r.text[:200]}")
-        eid = str(got.json()["experiment"]["experiment_id"])
-
-    def record() -> None:
-        with request.app.state.db.session() as s:
-            if s.get(ProjectExperiment, eid) is None:
-                s.add(ProjectExperiment(experiment_id=eid, project_id=project_id, name=DEFAULT_EXPERIMENT,
-                                        created_by=user))
-                audit.append(s, actor=user, action="experiment.created", decision="allow", project=slug, target=eid,
-                             detail={"name": DEFAULT_EXPERIMENT})
-            s.commit()
-
-    await run_in_threadpool(record)
-    return eid

@@ -41,7 +41,7 @@ def _set(db, r: Retraining, slug: str, status: str, message: str | None = None, 
 
 
 async def _launch(app, request, db, mon: Monitor, d: Deployment, slug: str, alert_id: int) -> Retraining:  # noqa: ANN001
-    from ..pipelines import runs
+    from ..pipelines import service as pipelines
 
     who = Identity(user=mon.created_by, is_admin=False)
 
@@ -74,7 +74,8 @@ async def _launch(app, request, db, mon: Monitor, d: Deployment, slug: str, aler
     project_id, pipeline, pv_id, digest, params = plan
     current = {x["name"]: x["current_snapshot_id"] for x in await run_in_threadpool(app.state.datasets.list, slug)}
     try:
-        out = await runs._launch(request, db, who, slug, project_id, pipeline, pv_id, digest, params, current, None)
+        out = await pipelines.launch_run(request, db, who, slug, project_id, pipeline, pv_id, digest, params, current,
+                                         None)
     except MLPError as e:
         await run_in_threadpool(_set, db, db.get(Retraining, r.id), slug, "failed",
                                 f"the pipeline could not be launched: {e}")
@@ -86,7 +87,7 @@ async def _launch(app, request, db, mon: Monitor, d: Deployment, slug: str, aler
 
 
 async def _deploy(request, db, who: Identity, slug: str, d: Deployment, v: ModelVersion) -> None:  # noqa: ANN001
-    from ..serving.routes import _switch
+    from ..serving.service import switch_version as _switch
 
     await run_in_threadpool(lambda: (require(db, who, slug, Action.write_serving, target=d.name), db.commit()))
     await _switch(request, db, who, slug, d, v, "switch")
@@ -94,8 +95,8 @@ async def _deploy(request, db, who: Identity, slug: str, d: Deployment, v: Model
 
 async def _follow(app, request, db, r: Retraining, mon: Monitor, d: Deployment, slug: str) -> str | None:  # noqa: ANN001
     """Move one retraining on as far as it can go now; returns a word for the tick's summary."""
-    from ..pipelines import runs
-    from ..registry import routes as registry
+    from ..pipelines import service as pipelines
+    from ..registry import service as registry
 
     who = Identity(user=mon.created_by, is_admin=False)
     if r.status == "launched":
@@ -106,8 +107,8 @@ async def _follow(app, request, db, r: Retraining, mon: Monitor, d: Deployment, 
             return rec, pv.pipeline.name, pv.digest
 
         rec, pipeline, digest = await run_in_threadpool(load)
-        described = await runs._describe(request, db, slug, rec, pipeline, digest)
-        if described.status not in runs.TERMINAL:
+        described = await pipelines.describe_run(request, db, slug, rec, pipeline, digest)
+        if described.status not in pipelines.TERMINAL:
             return None
         if described.status != "SUCCESS":
             await run_in_threadpool(_set, db, db.get(Retraining, r.id), slug, "run failed",
@@ -127,8 +128,7 @@ async def _follow(app, request, db, r: Retraining, mon: Monitor, d: Deployment, 
                                     f"the run succeeded but registered no new version of {d.model.name}")
             return "no version"
         try:
-            decision = await registry.promote(slug, d.model.name, v.version, registry.AliasRequest(alias="champion"),
-                                              request, db, who)
+            decision = await registry.promote(slug, d.model.name, v.version, "champion", request, db, who)
         except MLPError as e:
             await run_in_threadpool(_set, db, db.get(Retraining, r.id), slug, "failed",
                                     f"version {v.version} could not be put to the gates: {e}", version_id=v.id)

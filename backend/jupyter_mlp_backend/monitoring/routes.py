@@ -19,7 +19,8 @@ from ..errors import Invalid, NotFound
 from ..identity import require_scope
 from ..orm import (Alert, Deployment, Membership, ModelVersion, Monitor, MonitorWindow, Project, ReferenceProfile,
                    Retraining, Webhook, WebhookDelivery, utcnow)
-from ..serving.routes import _deployment, _iso
+from ..serving.service import find_deployment as _deployment
+from ..serving.service import iso as _iso
 from . import service
 
 router = APIRouter(tags=["monitoring"])
@@ -286,7 +287,7 @@ def _retraining_out(db: DB, r: Retraining, d_name: str) -> RetrainingOut:
 async def put_monitor(slug: str, name: str, body: MonitorRequest, request: Request, db: DB,
                       who: Caller) -> MonitorOut:
     from . import drift
-    from ..pipelines.schedules import _sync_dagster
+    from ..pipelines.service import sync_dagster as _sync_dagster
 
     def store() -> tuple[int, str, int]:
         g = require(db, who, slug, Action.write_monitoring, target=name)

@@ -384,6 +384,24 @@ class State:
     def lock(self, monitor_id: int) -> asyncio.Lock:
         return self.locks.setdefault(monitor_id, asyncio.Lock())
 
+    def profile_later(self, app, slug: str, version_id: int, inputs: list[str] | None,  # noqa: ANN001
+                      target: str | None, evaluation: str | None) -> None:
+        """A validated version gets its drift reference (training data profile, calibrated thresholds) in the
+        background; a monitor created before it is done builds it itself. (The registry asks for it on a
+        promotion through `app.state.monitoring`.)"""
+        from . import drift
+
+        async def build() -> None:
+            try:
+                await run_in_threadpool(build_reference, app, slug, version_id, inputs, drift.DEFAULT_WINDOW,
+                                        target, evaluation)
+            except Exception:  # noqa: BLE001 - logged; the monitor retries
+                log.exception("reference profile of version %s", version_id)
+
+        task = asyncio.get_running_loop().create_task(build())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
 
 def cut(part, window_size: int, window_seconds: int | None, now: datetime | None = None):  # noqa: ANN001, ANN201
     """A version's predictions (time order) as complete windows [(seq, rows)]: by count, `window_size` rows each

@@ -205,7 +205,7 @@ async def _prepare(request: Request, db: DB, who: Caller, slug: str, project_id:
     except containers.ContainerError as e:
         raise Unavailable(str(e)) from e
 
-    from ..experiments.routes import ensure_default_experiment
+    from ..experiments.service import ensure_default_experiment
 
     experiment_id = await ensure_default_experiment(request, exp, slug, project_id, who.user)
     home = settings.home
@@ -407,7 +407,7 @@ async def _close_locked(request: Request, db: DB, rec: PipelineRunRecord, status
     if status == "SUCCESS" and rec.mlflow_run_id:
         # Models the stages logged are registered (signed, with lineage) before the run reads as ended; a run
         # that failed or was cancelled registers nothing.
-        from ..registry.routes import register_pipeline_models
+        from ..registry.service import register_pipeline_models
 
         await register_pipeline_models(request, db, slug, rec, pipeline)
     if rec.mlflow_run_id:

@@ -23,7 +23,10 @@ from starlette.concurrency import run_in_threadpool
 from ..access import Action
 from ..errors import MLPError
 from ..experiments import gateway
-from ..experiments.gateway import API, Call, _forward, _load, _replace
+from ..experiments.gateway import API, Call
+from ..experiments.service import forward as _forward
+from ..experiments.service import load as _load
+from ..experiments.service import replace as _replace
 from ..experiments.mlflow_errors import GatewayError, not_found
 from ..orm import ModelVersion, RegisteredModel
 from . import service
@@ -144,7 +147,7 @@ def _search(path: str, key: str):
 
 async def download_uri(call: Call) -> Response:
     """Where a version's files are, once they match the manifest the platform signed."""
-    from .routes import app_signer
+    from .service import app_signer
 
     q = call.request.query_params
     name = q.get("name")

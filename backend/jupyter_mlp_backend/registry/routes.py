@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import json
 import shutil
@@ -35,7 +34,7 @@ from ..orm import (
 )
 from . import gates as gate_rules
 from . import service
-from .service import MODEL_NAME, Refused, Unavailable
+from .service import MODEL_NAME, Refused, Unavailable, app_signer
 
 router = APIRouter(tags=["models"])
 ModelName = Annotated[str, StringConstraints(pattern=MODEL_NAME.pattern)]
@@ -233,15 +232,6 @@ async def _exp(request: Request):  # noqa: ANN202
     except RuntimeError as e:
         raise Unavailable(f"MLflow is not available: {e}") from e
     return exp
-
-
-def app_signer(app):  # noqa: ANN001, ANN201
-    """The platform's signer, made once per app (registration, verification, serving)."""
-    if getattr(app.state, "signer", None) is None:
-        from jupyter_mlp.signing import make_signer
-
-        app.state.signer = make_signer(app.state.settings.home, app.state.settings.signer)
-    return app.state.signer
 
 
 def signer(request: Request):  # noqa: ANN201
@@ -562,7 +552,7 @@ def _input_names(folder: Path) -> list[str] | None:
     """The model's input columns from its signature (None: no column signature)."""
     import yaml
 
-    from ..serving.protocol import Schema
+    from ..signature import Schema
 
     try:
         return Schema.from_mlmodel(yaml.safe_load((folder / "MLmodel").read_text())).names
@@ -572,22 +562,10 @@ def _input_names(folder: Path) -> list[str] | None:
 
 def _profile_later(app, slug: str, version_id: int, inputs: list[str] | None, target: str | None,  # noqa: ANN001
                    evaluation: str | None) -> None:
-    """A validated version gets its drift reference (training data profile, calibrated thresholds) in the
-    background; a monitor created before it is done builds it itself."""
-    from ..monitoring import drift, service as monitoring
-
-    async def build() -> None:
-        try:
-            await run_in_threadpool(monitoring.build_reference, app, slug, version_id, inputs, drift.DEFAULT_WINDOW,
-                                    target, evaluation)
-        except Exception:  # noqa: BLE001 - logged; the monitor retries
-            import logging
-
-            logging.getLogger(__name__).exception("reference profile of version %s", version_id)
-
-    task = asyncio.get_running_loop().create_task(build())
-    app.state.monitoring.tasks.add(task)
-    task.add_done_callback(app.state.monitoring.tasks.discard)
+    """A validated version gets its drift reference in the background. Monitoring builds it; the registry reaches
+    it through the app's monitoring state (a `monitoring.service.State`), not an import, since monitoring depends
+    on the registry (tests/backend/test_layering.py)."""
+    app.state.monitoring.profile_later(app, slug, version_id, inputs, target, evaluation)
 
 
 async def _evidence(request: Request, db: DB, slug: str, project_id: int, m: RegisteredModel, v: ModelVersion,

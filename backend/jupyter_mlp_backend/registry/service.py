@@ -211,3 +211,31 @@ async def fetch_verified(exp, signer, *, slug: str, name: str, version: int, sou
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return folder
+
+
+def app_signer(app):  # noqa: ANN001, ANN201
+    """The platform's signer, made once per app (registration, verification, serving)."""
+    if getattr(app.state, "signer", None) is None:
+        from jupyter_mlp.signing import make_signer
+
+        app.state.signer = make_signer(app.state.settings.home, app.state.settings.signer)
+    return app.state.signer
+
+
+# --- for other domains: registering a pipeline run's models, promoting a version ---------------------------------
+# Their bodies are still the HTTP module's (`promote` is its route handler, and both lean on its helpers); they are
+# reached here through an import at call time because routes.py imports this module. Other domains use these names,
+# never `registry.routes` (tests/backend/test_layering.py).
+
+async def register_pipeline_models(request, db, slug: str, rec, pipeline_name: str) -> list[str]:  # noqa: ANN001
+    """After a pipeline run succeeded: register every model its stages logged, as the run's creator."""
+    from . import routes
+
+    return await routes.register_pipeline_models(request, db, slug, rec, pipeline_name)
+
+
+async def promote(slug: str, name: str, version: int, alias: str, request, db, who):  # noqa: ANN001, ANN201
+    """Ask, as `who`, for `alias` to move to a version, as the promote route does: the gates decide."""
+    from . import routes
+
+    return await routes.promote(slug, name, version, routes.AliasRequest(alias=alias), request, db, who)

@@ -84,7 +84,7 @@ class BatchRunner:
             self.pids.pop(job_id, None)
 
     async def _work(self, job_id: str) -> None:
-        from .routes import ensure_folder
+        from .service import ensure_folder
 
         info = await run_in_threadpool(self._load, job_id)
         home = self.app.state.settings.home

@@ -1,0 +1,220 @@
+"""The serving domain's service layer: a deployment's version fetched, verified, started and switched to.
+
+Moved out of routes.py (bodies unchanged) so that the batch runner and other domains (monitoring's retraining and
+monitors) call serving through this module, never through its HTTP routes (tests/backend/test_layering.py). Other
+domains use the public names at the bottom.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from datetime import timezone
+from typing import Any
+
+from fastapi import Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from .. import audit
+from ..deps import DB, Caller
+from ..errors import Conflict, NotFound
+from ..orm import Deployment, DeploymentEvent, ModelVersion, utcnow
+from ..registry.service import Refused, app_signer
+from . import predlog
+from .manager import Live, Spec, StartFailed
+
+
+class WorkerOut(BaseModel):
+    index: int
+    pid: int | None
+    version: int
+    inflight: int
+    started_at: float
+    uptime_s: float = Field(description="Seconds since it answered its first ping, on the backend's monotonic clock")
+
+
+class DeploymentOut(BaseModel):
+    name: str
+    model: str
+    version: int
+    previous_version: int | None
+    status: str
+    message: str | None
+    min_workers: int
+    max_workers: int
+    sla_ms: float
+    max_batch: int
+    max_wait_ms: float
+    log_predictions: bool
+    prediction_table: str | None = Field(description="The Iceberg table (project dataset) of its prediction log")
+    url: str = Field(description="Path of the MLflow scoring endpoint under the backend")
+    v2_url: str = Field(description="Path of the Open Inference Protocol v2 infer endpoint")
+    workers: list[WorkerOut]
+    base_url: str | None = Field(default=None, description="The backend's address as clients call it (the "
+                                 "`public_url` setting, else the address this request reached); with one deployment")
+    example: dict[str, Any] | None = Field(default=None, description="A `dataframe_split` body for the model's "
+                                           "signature: its columns and an example row; with one deployment")
+    created_by: str
+    created_at: str
+    updated_at: str
+
+
+def _iso(dt) -> str | None:  # noqa: ANN001
+    if dt is None:
+        return None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def _deployment(db: DB, project_id: int, name: str) -> Deployment:
+    d = db.execute(select(Deployment).where(Deployment.project_id == project_id, Deployment.name == name)
+                   ).scalar_one_or_none()
+    if d is None:
+        raise NotFound(f"Deployment '{name}' not found")
+    return d
+
+
+def _version_number(db: DB, version_id: int | None) -> int | None:
+    if version_id is None:
+        return None
+    v = db.get(ModelVersion, version_id)
+    return v.version if v else None
+
+
+def _out(db: DB, slug: str, d: Deployment, live: Live | None) -> DeploymentOut:
+    workers = []
+    if live is not None and live.pool is not None:
+        for w in live.pool.workers:
+            workers.append(WorkerOut(index=w.index, pid=w.proc.pid if w.proc else None, version=w.spec.version,
+                                     inflight=w.conn.inflight if w.conn else 0, started_at=w.started_at,
+                                     uptime_s=round(time.monotonic() - w.started_mono, 1) if w.started_mono else 0.0))
+    status = d.status
+    if live is not None and live.status == "ready" and d.status == "ready" and live.pool is not None \
+            and not live.pool.live():
+        status = "degraded"
+    return DeploymentOut(
+        name=d.name, model=d.model.name, version=d.version.version,
+        previous_version=_version_number(db, d.previous_version_id), status=status,
+        message=(live.message if live is not None and live.message else d.message), min_workers=d.min_workers,
+        max_workers=d.max_workers, sla_ms=d.sla_ms, max_batch=d.max_batch, max_wait_ms=d.max_wait_ms,
+        log_predictions=d.log_predictions,
+        prediction_table=predlog.table_name("predictions", d.name) if d.log_predictions else None,
+        url=f"/serve/{slug}/{d.name}/invocations", v2_url=f"/serve/{slug}/{d.name}/v2/models/{d.model.name}/infer",
+        workers=workers, created_by=d.created_by, created_at=_iso(d.created_at), updated_at=_iso(d.updated_at))
+
+
+def _event(db: DB, d: Deployment, action: str, actor: str, version_id: int | None, detail: dict | None) -> None:
+    db.add(DeploymentEvent(deployment_id=d.id, action=action, version_id=version_id,
+                           detail=json.dumps(detail) if detail is not None else None, actor=actor))
+
+
+async def ensure_folder(app, slug: str, project_id: int, deployment: str, version_id: int,  # noqa: ANN001
+                        fresh: bool = True):
+    """The version's files, fetched and verified into the deployment's folder (with the signed statement and the
+    trusted keys beside them, for the workers to verify again). `fresh=False` keeps a folder already there."""
+    from ..experiments.projects import experiment_ids
+    from ..registry import service
+
+    db_ = app.state.db
+    manager = app.state.serving
+
+    def load():  # noqa: ANN202
+        with db_.session() as s:
+            v = s.get(ModelVersion, version_id)
+            return v.model.name, v.version, v.source, v.statement, v.signature, experiment_ids(s, project_id)
+
+    model, number, source, st, sig, ids = await run_in_threadpool(load)
+    root = manager.folder(slug, deployment, number)
+    if not fresh and (root / "trusted.json").exists():
+        return root, model, number
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "model").mkdir(parents=True, mode=0o700)
+    exp = app.state.experiments
+    await exp.ready()
+    sgn = app_signer(app)
+    try:
+        await service.fetch_verified(exp, sgn, slug=slug, name=model, version=number, source=source,
+                                     statement_json=st, signature=sig, experiment_ids=ids, dest=root / "model")
+    except Refused as e:
+        raise StartFailed(e.message) from None
+    manager.write_meta(root, st, sig, sgn.public_keys())
+    return root, model, number
+
+
+async def start_version(app, slug: str, project_id: int, d_id: int, version_id: int,  # noqa: ANN001
+                        restore: bool = False) -> int | None:
+    """Fetch and verify a version into the deployment's folder and move the deployment's traffic to it.
+
+    `restore` (a backend starting again): use the folder already fetched, without waiting for MLflow — the workers
+    verify its signed statement before loading, and a folder they refuse is fetched again — and start as many
+    workers as the autoscaler had reached."""
+    manager = app.state.serving
+
+    def load():  # noqa: ANN202
+        with app.state.db.session() as s:
+            d = s.get(Deployment, d_id)
+            return (d.name, d.min_workers, d.max_workers, d.sla_ms, d.max_batch, d.max_wait_ms, d.project_id,
+                    d.log_predictions)
+
+    name, mn, mx, sla, mb, mw, pid, logp = await run_in_threadpool(load)
+    root, model, number = await ensure_folder(app, slug, project_id, name, version_id, fresh=not restore)
+    live = manager.get(slug, name)
+    if live is None:
+        live = Live(d_id, pid, slug, name, model, sla, mn, mx)
+    live.min_workers, live.max_workers, live.log_predictions = mn, mx, logp
+    spec = Spec(deployment_id=d_id, project=slug, deployment=name, model=model, version=number,
+                version_id=version_id, folder=root / "model", max_batch=mb, max_wait_ms=mw)
+    workers = manager.remembered_scale(slug, name) if restore else None
+    try:
+        return await manager.deploy(live, spec, workers=workers)
+    except StartFailed:
+        if not restore:
+            raise
+    # the kept folder was refused (changed, or half-written by a killed backend): fetch and verify it afresh
+    root, model, number = await ensure_folder(app, slug, project_id, name, version_id)
+    return await manager.deploy(live, spec, workers=workers)
+
+
+async def _switch(request: Request, db: DB, who: Caller, slug: str, d: Deployment, v: ModelVersion,
+                  action: str) -> DeploymentOut:
+    """Start v beside what serves now; move traffic when ready; record it. On failure the old version serves on."""
+    app = request.app
+    project_id, d_id, v_id, before = d.project_id, d.id, v.id, d.version_id
+    try:
+        await start_version(app, slug, project_id, d_id, v_id)
+    except StartFailed as e:
+        def failed():  # noqa: ANN202
+            dd = db.get(Deployment, d_id)
+            live = app.state.serving.get(slug, dd.name)
+            if live is None or live.pool is None:
+                dd.status = "failed"
+            dd.message, dd.updated_at = str(e), utcnow()
+            _event(db, dd, "failed", who.user, v_id, {"message": str(e), "action": action})
+            audit.append(db, actor=who.user, action=f"deployment.{action}", decision="deny", project=slug,
+                         target=dd.name, detail={"version_id": v_id, "reason": str(e)})
+            db.commit()
+        await run_in_threadpool(failed)
+        raise Conflict(f"Deployment '{d.name}' did not start version {v.version}: {e}") from None
+
+    def done() -> DeploymentOut:
+        dd = db.get(Deployment, d_id)
+        if before != v_id:
+            dd.previous_version_id = before
+        dd.version_id, dd.status, dd.message, dd.updated_at = v_id, "ready", None, utcnow()
+        _event(db, dd, action, who.user, v_id, {"from_version": _version_number(db, before)})
+        audit.append(db, actor=who.user, action=f"deployment.{action}", decision="allow", project=slug,
+                     target=dd.name, detail={"version": v.version, "model": dd.model.name,
+                                             "from_version": _version_number(db, before)})
+        db.commit()
+        return _out(db, slug, dd, app.state.serving.get(slug, dd.name))
+
+    return await run_in_threadpool(done)
+
+
+# --- public names for other domains --------------------------------------------------------------------------------
+
+iso = _iso
+find_deployment = _deployment
+switch_version = _switch
