@@ -1,0 +1,155 @@
+"""The backend's plan between domains (issue 12 item 1), read from the code's own imports (AST, no import run).
+
+A domain is a package of `jupyter_mlp_backend` (`experiments`, `pipelines`, `registry`, `serving`, `monitoring`,
+`datasets`, ... and `routes`, the core's HTTP modules); the modules beside them (`db`, `orm`, `access`, ...) are the
+shared core. Every import counts, at module level and inside functions alike:
+
+1. no module but the app factory (`app.py`) imports another domain's `routes` module: a domain calls another
+   through that domain's public service names, never through its HTTP layer;
+2. no module imports a name with a leading underscore from another domain;
+3. the graph of domain -> domain imports has no cycle, apart from the edges named in `CYCLE_ALLOWED` below.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2] / "backend" / "jupyter_mlp_backend"
+PKG = "jupyter_mlp_backend"
+WIRING = {f"{PKG}.app"}
+
+# Domain edges that still close a cycle, each with the import that makes it. Remove an entry once its import is
+# gone; the test fails on any other edge that closes a cycle.
+CYCLE_ALLOWED: dict[tuple[str, str], str] = {}
+
+
+def _domains() -> set[str]:
+    return {p.name for p in ROOT.iterdir()
+            if p.is_dir() and p.name not in ("migrations", "__pycache__") and any(p.glob("*.py"))}
+
+
+def _module(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _exists(module: str) -> bool:
+    rel = Path(*module.split(".")[1:])
+    return (ROOT / rel).with_suffix(".py").exists() or (ROOT / rel / "__init__.py").exists()
+
+
+def _imports() -> list[tuple[str, str, str | None, int]]:
+    """(importing module, imported module, imported name or None, line) for every import in the backend."""
+    out = []
+    for path in sorted(ROOT.rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        mod = _module(path)
+        package = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                out += [(mod, a.name, None, node.lineno) for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package[:len(package) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                for a in node.names:
+                    sub = f"{target}.{a.name}"
+                    if target.startswith(PKG) and _exists(sub):  # `from ..pipelines import runs`: a module
+                        out.append((mod, sub, None, node.lineno))
+                    else:
+                        out.append((mod, target, a.name, node.lineno))
+    return out
+
+
+def _domain(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != PKG or len(parts) < 2 or parts[1] not in _domains():
+        return None
+    return parts[1]
+
+
+def _cross() -> list[tuple[str, str, str | None, int]]:
+    """The imports from one domain into another."""
+    return [(m, t, n, line) for m, t, n, line in _imports()
+            if _domain(m) and _domain(t) and _domain(m) != _domain(t)]
+
+
+def test_the_scan_sees_the_domains_and_their_imports():
+    assert {"experiments", "pipelines", "registry", "serving", "monitoring", "datasets"} <= _domains()
+    assert _cross(), "the scan found no import between domains: it is reading the wrong tree"
+
+
+def test_no_module_but_the_app_factory_imports_another_domains_routes():
+    bad = [f"{m}:{line} imports {t}" for m, t, n, line in _imports()
+           if m not in WIRING and t.split(".")[-1] == "routes" and _domain(t) and _domain(m) != _domain(t)]
+    assert not bad, "call the domain's service module instead:\n" + "\n".join(bad)
+
+
+def test_no_private_name_crosses_a_domain_border():
+    bad = [f"{m}:{line} imports {n} from {t}" for m, t, n, line in _cross()
+           if n and n.startswith("_")]
+    assert not bad, "give the name a public one in its domain's service module:\n" + "\n".join(bad)
+
+
+def _edges() -> dict[tuple[str, str], list[str]]:
+    edges: dict[tuple[str, str], list[str]] = {}
+    for m, t, n, line in _cross():
+        if m in WIRING:
+            continue
+        edges.setdefault((_domain(m), _domain(t)), []).append(f"{m}:{line}")
+    return edges
+
+
+def _cycle(edges) -> list[str] | None:  # noqa: ANN001
+    graph: dict[str, list[str]] = {}
+    for a, b in edges:
+        graph.setdefault(a, []).append(b)
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(v: str) -> list[str] | None:
+        state[v] = 1
+        stack.append(v)
+        for w in sorted(graph.get(v, [])):
+            if state.get(w) == 1:
+                return stack[stack.index(w):] + [w]
+            if w not in state and (c := visit(w)):
+                return c
+        state[v] = 2
+        stack.pop()
+        return None
+
+    for v in sorted(graph):
+        if v not in state and (c := visit(v)):
+            return c
+    return None
+
+
+def test_the_domain_graph_has_no_cycle():
+    edges = _edges()
+    cycle = _cycle([e for e in edges if e not in CYCLE_ALLOWED])
+    where = "" if cycle is None else "\n".join(
+        f"{a} -> {b}: {', '.join(edges[(a, b)])}" for a, b in zip(cycle, cycle[1:]))
+    assert cycle is None, f"domain import cycle {' -> '.join(cycle or [])}:\n{where}"
+
+
+def test_every_allowed_cycle_edge_still_exists():
+    """An allowance whose import has gone is removed, so that the edge cannot come back unnoticed."""
+    gone = [e for e in CYCLE_ALLOWED if e not in _edges()]
+    assert not gone, f"remove from CYCLE_ALLOWED: {gone}"
+
+
+@pytest.mark.parametrize("broken, expected", [
+    ([("a", "b"), ("b", "c")], None),
+    ([("a", "b"), ("b", "c"), ("c", "a")], ["a", "b", "c", "a"]),
+])
+def test_the_cycle_finder(broken, expected):  # noqa: ANN001
+    assert _cycle(broken) == expected
