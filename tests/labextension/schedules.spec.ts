@@ -1,18 +1,16 @@
 import { ApiError } from '../../labextension/src/common/errors';
 import { formatTimestamp } from '../../labextension/src/common/runFormat';
 import {
-  clampOffset,
   compactParameters,
   DEFAULT_TIMEZONE,
-  lastPageOffset,
   normalizeCron,
-  pageRange,
   scheduleFailure,
   scheduleRequest,
   scheduleRow,
   SCHEDULES_PAGE_SIZE,
   validateCron
 } from '../../labextension/src/pipelines/schedules';
+import { clampOffset, lastPageOffset, pageRange } from '../../labextension/src/common/paging';
 
 const VERSION = 'abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789';
 

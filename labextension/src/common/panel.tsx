@@ -3,8 +3,8 @@
  *
  * - `ProjectPanel`: the Lumino widget half — says when it is shown or hidden, and takes a target (a model, a
  *   deployment...) that a command asks for, kept until the view is first drawn.
- * - `useProjectPanel`: the React half — the current project, the selected target, whether the panel is on screen,
- *   and the caller's role in the project (what the panel offers; the backend decides anyway).
+ * - `useProjectPanel`: the React half — the current project, the selected target, whether the panel is on screen.
+ * - `useProjectRole`: the caller's role in the project (what the panel offers; the backend decides anyway).
  * - `useTicker`: a counter that polls while the panel is on screen.
  * - `NoProject`, `PanelHeader`: the empty state and the title bar every panel shows.
  */
@@ -76,11 +76,9 @@ export interface IProjectPanelState<T> {
   setSelected: (target: T | null) => void;
   /** Whether the panel is on screen. */
   visible: boolean;
-  /** The caller's role in the project; null while it loads. */
-  role: Role | null;
 }
 
-/** The caller's role in a project (read again when the project changes); 'viewer' when it cannot be read. */
+/** The caller's role in a project (null while it loads, read again when the project changes); 'viewer' when it cannot be read. */
 export function useProjectRole(slug: string): Role | null {
   const [role, setRole] = useState<Role | null>(null);
   useEffect(() => {
@@ -140,8 +138,7 @@ export function useProjectPanel<T>(
     };
   }, [panel, store]);
 
-  const role = useProjectRole(slug);
-  return { slug, selected, setSelected, visible, role };
+  return { slug, selected, setSelected, visible };
 }
 
 /** A counter that goes up every `ms` while `active` (and once at once when shown again): what polls the panel. */

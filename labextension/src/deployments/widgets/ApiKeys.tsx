@@ -5,7 +5,8 @@ import { ApiKeyPage, createApiKey, listApiKeys, listDeployments, NewApiKey, revo
 import { KEYS_PAGE_SIZE, keyRequest, keyScope } from '../deployments';
 import { formatApiError } from '../../common/errors';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset, pageRange } from '../../pipelines/schedules';
+import { clampOffset } from '../../common/paging';
+import { Pager } from '../../common/widgets/Pager';
 
 /** The project's API keys for client systems: list, create (the key shown once) and revoke (leads). */
 export function ApiKeys({
@@ -148,27 +149,14 @@ export function ApiKeys({
           </tbody>
         </table>
       )}
-      {total > KEYS_PAGE_SIZE && (
-        <div className="jp-mlp-pager">
-          <span>{pageRange(offset, items.length, total)}</span>
-          <span className="jp-mlp-actions">
-            <button
-              className="jp-mlp-button jp-mlp-button-small"
-              disabled={offset === 0}
-              onClick={() => setOffset(Math.max(0, offset - KEYS_PAGE_SIZE))}
-            >
-              ‹ Newer
-            </button>
-            <button
-              className="jp-mlp-button jp-mlp-button-small"
-              disabled={offset + items.length >= total}
-              onClick={() => setOffset(offset + KEYS_PAGE_SIZE)}
-            >
-              Older ›
-            </button>
-          </span>
-        </div>
-      )}
+      <Pager
+        offset={offset}
+        shown={items.length}
+        total={total}
+        pageSize={KEYS_PAGE_SIZE}
+        onOffset={setOffset}
+        newest
+      />
     </section>
   );
 }

@@ -30,7 +30,8 @@ import {
 } from '../batchJobs';
 import { formatApiError } from '../../common/errors';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset, pageRange } from '../../pipelines/schedules';
+import { clampOffset } from '../../common/paging';
+import { Pager } from '../../common/widgets/Pager';
 
 /** Batch scoring with one deployment: a form (scientists and up) and its jobs, reloaded often while any runs. */
 export function BatchJobs({
@@ -128,27 +129,14 @@ export function BatchJobs({
           </tbody>
         </table>
       )}
-      {total > BATCH_PAGE_SIZE && (
-        <div className="jp-mlp-pager">
-          <span>{pageRange(offset, items.length, total)}</span>
-          <span className="jp-mlp-actions">
-            <button
-              className="jp-mlp-button jp-mlp-button-small"
-              disabled={offset === 0}
-              onClick={() => setOffset(Math.max(0, offset - BATCH_PAGE_SIZE))}
-            >
-              ‹ Newer
-            </button>
-            <button
-              className="jp-mlp-button jp-mlp-button-small"
-              disabled={offset + items.length >= total}
-              onClick={() => setOffset(offset + BATCH_PAGE_SIZE)}
-            >
-              Older ›
-            </button>
-          </span>
-        </div>
-      )}
+      <Pager
+        offset={offset}
+        shown={items.length}
+        total={total}
+        pageSize={BATCH_PAGE_SIZE}
+        onOffset={setOffset}
+        newest
+      />
     </section>
   );
 }

@@ -4,7 +4,8 @@ import { DeploymentEventPage, getDeploymentLogs, listDeploymentEvents, WorkerLog
 import { eventSentence, eventTone, EVENTS_PAGE_SIZE, LOG_LINES } from '../deployments';
 import { formatApiError } from '../../common/errors';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset, pageRange } from '../../pipelines/schedules';
+import { clampOffset } from '../../common/paging';
+import { Pager } from '../../common/widgets/Pager';
 
 /** What happened to a deployment (events, newest first) and what its workers wrote (logs). */
 export function DeploymentActivity({
@@ -93,27 +94,14 @@ function Events({
           </tbody>
         </table>
       )}
-      {total > EVENTS_PAGE_SIZE && (
-        <div className="jp-mlp-pager">
-          <span>{pageRange(offset, items.length, total)}</span>
-          <span className="jp-mlp-actions">
-            <button
-              className="jp-mlp-button jp-mlp-button-small"
-              disabled={offset === 0}
-              onClick={() => setOffset(Math.max(0, offset - EVENTS_PAGE_SIZE))}
-            >
-              ‹ Newer
-            </button>
-            <button
-              className="jp-mlp-button jp-mlp-button-small"
-              disabled={offset + items.length >= total}
-              onClick={() => setOffset(offset + EVENTS_PAGE_SIZE)}
-            >
-              Older ›
-            </button>
-          </span>
-        </div>
-      )}
+      <Pager
+        offset={offset}
+        shown={items.length}
+        total={total}
+        pageSize={EVENTS_PAGE_SIZE}
+        onOffset={setOffset}
+        newest
+      />
     </section>
   );
 }

@@ -1,10 +1,9 @@
-import { ReactWidget } from '@jupyterlab/ui-components';
-import type { Message } from '@lumino/messaging';
 import { ISignal, Signal } from '@lumino/signaling';
 import React, { useCallback, useEffect, useState } from 'react';
 
-import { DeploymentPage, getProject, listDeployments, Role } from '../../common/api';
+import { DeploymentPage, listDeployments } from '../../common/api';
 import type { ICurrentProject } from '../../common/currentProject';
+import { NoProject, PanelHeader, ProjectPanel, useProjectPanel, useProjectRole } from '../../common/panel';
 import {
   canDeploy,
   canManageKeys,
@@ -16,27 +15,27 @@ import {
 } from '../deployments';
 import { formatApiError } from '../../common/errors';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset, pageRange } from '../../pipelines/schedules';
+import { clampOffset, pageRange } from '../../common/paging';
 import { ApiKeys } from './ApiKeys';
 import { DeployForm } from './DeployForm';
 import { DeploymentView } from './DeploymentView';
 
 /** The Deployments main-area panel: endpoints of the current project, their traffic, keys and logs. */
-export class DeploymentsPanel extends ReactWidget {
-  private readonly _visibility = new Signal<this, boolean>(this);
+export class DeploymentsPanel extends ProjectPanel<string> {
   private readonly _prefill = new Signal<this, IDeployPrefill>(this);
-  private readonly _target = new Signal<this, string>(this);
   private _pendingPrefill: IDeployPrefill | null = null;
-  private _pendingTarget: string | null = null;
 
   constructor(
-    private readonly _store: ICurrentProject,
+    store: ICurrentProject,
     /** Open the Monitoring panel on a deployment (absent: no Monitoring button). */
     private readonly _openMonitoring?: (name: string) => void
   ) {
-    super();
-    this.addClass('jp-mlp-deployments');
-    this.node.dataset.testid = 'mlp-deployments';
+    super(store, { classes: ['jp-mlp-deployments'], testid: 'mlp-deployments' });
+  }
+
+  /** Emits each Deploy form filling asked for while the view is drawn. */
+  get prefill(): ISignal<this, IDeployPrefill> {
+    return this._prefill;
   }
 
   /** Fill the Deploy form, e.g. from a model version's Deploy button. */
@@ -47,127 +46,61 @@ export class DeploymentsPanel extends ReactWidget {
 
   /** Select a deployment of the current project. */
   showDeployment(name: string): void {
-    this._pendingTarget = name;
-    this._target.emit(name);
+    this.showTarget(name);
   }
 
-  /** What was asked for before the view was first drawn; read once. */
-  takePending(): { prefill: IDeployPrefill | null; target: string | null } {
-    const pending = { prefill: this._pendingPrefill, target: this._pendingTarget };
+  /** The form filling asked for before the view was first drawn; read once. */
+  takePendingPrefill(): IDeployPrefill | null {
+    const pending = this._pendingPrefill;
     this._pendingPrefill = null;
-    this._pendingTarget = null;
     return pending;
   }
 
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this._visibility.emit(true);
-  }
-
-  protected onBeforeHide(msg: Message): void {
-    super.onBeforeHide(msg);
-    this._visibility.emit(false);
-  }
-
   protected render(): JSX.Element {
-    return (
-      <DeploymentsView
-        panel={this}
-        store={this._store}
-        visibility={this._visibility}
-        prefill={this._prefill}
-        target={this._target}
-        openMonitoring={this._openMonitoring}
-      />
-    );
+    return <DeploymentsView panel={this} openMonitoring={this._openMonitoring} />;
   }
 }
 
-interface IViewProps {
+function DeploymentsView({
+  panel,
+  openMonitoring
+}: {
   panel: DeploymentsPanel;
-  store: ICurrentProject;
-  visibility: ISignal<DeploymentsPanel, boolean>;
-  prefill: ISignal<DeploymentsPanel, IDeployPrefill>;
-  target: ISignal<DeploymentsPanel, string>;
   openMonitoring?: (name: string) => void;
-}
-
-function DeploymentsView({ panel, store, visibility, prefill, target, openMonitoring }: IViewProps): JSX.Element {
-  const [initial] = useState(() => panel.takePending());
-  const [slug, setSlug] = useState(store.get());
-  const [selected, setSelected] = useState<string | null>(initial.target);
-  const [form, setForm] = useState<{ prefill: IDeployPrefill | null; token: number }>({
-    prefill: initial.prefill,
+}): JSX.Element {
+  const [form, setForm] = useState<{ prefill: IDeployPrefill | null; token: number }>(() => ({
+    prefill: panel.takePendingPrefill(),
     token: 0
-  });
-  const [role, setRole] = useState<Role | null>(null);
-  const [visible, setVisible] = useState(panel.isVisible);
+  }));
   // Bumped whenever the list may be stale: a deploy, a switch, a delete, the panel shown again.
   const [listToken, setListToken] = useState(0);
   const [keysToken, setKeysToken] = useState(0);
+  const { slug, selected, setSelected, visible } = useProjectPanel(panel, {
+    shown: () => {
+      setListToken(t => t + 1);
+      setKeysToken(t => t + 1);
+    },
+    target: () => setListToken(t => t + 1)
+  });
+  const role = useProjectRole(slug);
 
   useEffect(() => {
-    const onProject = (_: ICurrentProject, next: string) => {
-      setSlug(next);
-      setSelected(null);
-    };
-    const onVisibility = (_: DeploymentsPanel, shown: boolean) => {
-      setVisible(shown);
-      if (shown) {
-        setListToken(t => t + 1);
-        setKeysToken(t => t + 1);
-      }
-    };
     const onPrefill = (_: DeploymentsPanel, next: IDeployPrefill) => {
-      panel.takePending();
+      panel.takePendingPrefill();
       setForm(f => ({ prefill: next, token: f.token + 1 }));
     };
-    const onTarget = (_: DeploymentsPanel, name: string) => {
-      panel.takePending();
-      setSelected(name);
-      setListToken(t => t + 1);
-    };
-    store.changed.connect(onProject);
-    visibility.connect(onVisibility);
-    prefill.connect(onPrefill);
-    target.connect(onTarget);
+    panel.prefill.connect(onPrefill);
     return () => {
-      store.changed.disconnect(onProject);
-      visibility.disconnect(onVisibility);
-      prefill.disconnect(onPrefill);
-      target.disconnect(onTarget);
+      panel.prefill.disconnect(onPrefill);
     };
-  }, [panel, store, visibility, prefill, target]);
-
-  // The caller's role decides what the panel offers; the backend decides anyway.
-  useEffect(() => {
-    setRole(null);
-    if (!slug) {
-      return;
-    }
-    let live = true;
-    getProject(slug)
-      .then(project => live && setRole(project.role))
-      .catch(() => live && setRole('viewer'));
-    return () => {
-      live = false;
-    };
-  }, [slug]);
+  }, [panel]);
 
   if (!slug) {
-    return (
-      <div className="jp-mlp-body jp-mlp-empty-state">
-        <h2 className="jp-mlp-title">Deployments</h2>
-        <p>No project is selected. Choose a project in the ML Platform sidebar to see its deployments.</p>
-      </div>
-    );
+    return <NoProject title="Deployments" purpose="see its deployments" />;
   }
   return (
     <div className="jp-mlp-experiments-body jp-mlp-deployments-body">
-      <header className="jp-mlp-experiments-toolbar">
-        <h2 className="jp-mlp-title">Deployments · {slug}</h2>
-        {role && <span className="jp-mlp-hint jp-mlp-models-role">your role: {role}</span>}
-      </header>
+      <PanelHeader title="Deployments" slug={slug} role={role} />
       <div className="jp-mlp-models-top">
         <DeploymentList
           key={slug}

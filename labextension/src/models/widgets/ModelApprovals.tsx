@@ -11,8 +11,9 @@ import {
 import { formatApiError } from '../../common/errors';
 import { decisionBrief, decisionChipClass, decisionStatusLabel, DECISIONS_SHOWN } from '../models';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset, pageRange } from '../../pipelines/schedules';
+import { clampOffset } from '../../common/paging';
 import { GateResultList } from './ModelDecision';
+import { Pager } from '../../common/widgets/Pager';
 
 /** A page of a model's decisions (of one status, or all), reloaded when `token` changes. */
 function useDecisions(
@@ -54,43 +55,6 @@ function useDecisions(
     void load();
   }, [load, token]);
   return { page, offset, setOffset, error, busy };
-}
-
-function Pager({
-  offset,
-  shown,
-  total,
-  onOffset
-}: {
-  offset: number;
-  shown: number;
-  total: number;
-  onOffset: (offset: number) => void;
-}): JSX.Element | null {
-  if (total <= DECISIONS_SHOWN) {
-    return null;
-  }
-  return (
-    <div className="jp-mlp-pager">
-      <span>{pageRange(offset, shown, total)}</span>
-      <span className="jp-mlp-actions">
-        <button
-          className="jp-mlp-button jp-mlp-button-small"
-          disabled={offset === 0}
-          onClick={() => onOffset(Math.max(0, offset - DECISIONS_SHOWN))}
-        >
-          ‹ Newer
-        </button>
-        <button
-          className="jp-mlp-button jp-mlp-button-small"
-          disabled={offset + shown >= total}
-          onClick={() => onOffset(offset + DECISIONS_SHOWN)}
-        >
-          Older ›
-        </button>
-      </span>
-    </div>
-  );
 }
 
 /**
@@ -145,7 +109,9 @@ export function ModelApprovals({
         offset={pending.offset}
         shown={waiting.length}
         total={pending.page?.total ?? 0}
+        pageSize={DECISIONS_SHOWN}
         onOffset={pending.setOffset}
+        newest
       />
 
       <h4 className="jp-mlp-heading">Decisions</h4>
@@ -182,7 +148,9 @@ export function ModelApprovals({
         offset={history.offset}
         shown={past.length}
         total={history.page?.total ?? 0}
+        pageSize={DECISIONS_SHOWN}
         onOffset={history.setOffset}
+        newest
       />
     </section>
   );

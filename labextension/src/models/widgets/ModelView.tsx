@@ -27,13 +27,14 @@ import {
   VERSIONS_SHOWN
 } from '../models';
 import { formatMetric, formatTimestamp, shortHash } from '../../common/runFormat';
-import { clampOffset, pageRange } from '../../pipelines/schedules';
+import { clampOffset } from '../../common/paging';
 import { ModelApprovals } from './ModelApprovals';
 import { ModelDecision } from './ModelDecision';
 import { ModelDiff } from './ModelDiff';
 import { ModelGates } from './ModelGates';
 import { ModelLineage } from './ModelLineage';
 import type { IModelsActions } from '../actions';
+import { Pager } from '../../common/widgets/Pager';
 
 export interface IModelViewProps {
   slug: string;
@@ -206,27 +207,14 @@ export function ModelView({
             </table>
           </div>
           {versions.length === 0 && <p className="jp-mlp-hint">This model has no versions.</p>}
-          {total > VERSIONS_SHOWN && (
-            <div className="jp-mlp-pager">
-              <span>{pageRange(offset, versions.length, total)}</span>
-              <span className="jp-mlp-actions">
-                <button
-                  className="jp-mlp-button jp-mlp-button-small"
-                  disabled={offset === 0}
-                  onClick={() => setOffset(Math.max(0, offset - VERSIONS_SHOWN))}
-                >
-                  ‹ Newer
-                </button>
-                <button
-                  className="jp-mlp-button jp-mlp-button-small"
-                  disabled={offset + versions.length >= total}
-                  onClick={() => setOffset(offset + VERSIONS_SHOWN)}
-                >
-                  Older ›
-                </button>
-              </span>
-            </div>
-          )}
+          <Pager
+            offset={offset}
+            shown={versions.length}
+            total={total}
+            pageSize={VERSIONS_SHOWN}
+            onOffset={setOffset}
+            newest
+          />
           {promoting && (
             <p className="jp-mlp-hint" role="status">
               The gates are checking v{promoting.split(':')[0]}: verifying its files and scoring it…

@@ -1,145 +1,55 @@
-import { ReactWidget } from '@jupyterlab/ui-components';
-import type { Message } from '@lumino/messaging';
-import { ISignal, Signal } from '@lumino/signaling';
 import React, { useCallback, useEffect, useState } from 'react';
 
-import { getProject, listModels, ModelPage, Role } from '../../common/api';
+import { listModels, ModelPage } from '../../common/api';
 import type { ICurrentProject } from '../../common/currentProject';
+import { NoProject, PanelHeader, ProjectPanel, useProjectPanel, useProjectRole } from '../../common/panel';
 import { formatApiError } from '../../common/errors';
 import { aliasChipClass, aliasEntries, canWriteModels, MODELS_PAGE_SIZE } from '../models';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset, pageRange } from '../../pipelines/schedules';
+import { clampOffset, pageRange } from '../../common/paging';
 import type { IModelsActions } from '../actions';
 import { ModelView } from './ModelView';
 import { RegisterModelForm } from './RegisterModelForm';
 
 /** The Models main-area panel: the current project's registered models, their versions, gates and decisions. */
-export class ModelsPanel extends ReactWidget {
-  private readonly _visibility = new Signal<this, boolean>(this);
-  private readonly _target = new Signal<this, string>(this);
-  private _pending: string | null = null;
-
+export class ModelsPanel extends ProjectPanel<string> {
   constructor(
-    private readonly _store: ICurrentProject,
+    store: ICurrentProject,
     private readonly _actions: IModelsActions
   ) {
-    super();
-    this.addClass('jp-mlp-models');
-    this.node.dataset.testid = 'mlp-models';
+    super(store, { classes: ['jp-mlp-models'], testid: 'mlp-models' });
   }
 
   /** Select a model of the current project. */
   showModel(name: string): void {
-    this._pending = name;
-    this._target.emit(name);
-  }
-
-  /** The model asked for before the view was first drawn; read once. */
-  takePending(): string | null {
-    const pending = this._pending;
-    this._pending = null;
-    return pending;
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this._visibility.emit(true);
-  }
-
-  protected onBeforeHide(msg: Message): void {
-    super.onBeforeHide(msg);
-    this._visibility.emit(false);
+    this.showTarget(name);
   }
 
   protected render(): JSX.Element {
-    return (
-      <ModelsView
-        panel={this}
-        store={this._store}
-        actions={this._actions}
-        visibility={this._visibility}
-        target={this._target}
-      />
-    );
+    return <ModelsView panel={this} actions={this._actions} />;
   }
 }
 
-interface IViewProps {
-  panel: ModelsPanel;
-  store: ICurrentProject;
-  actions: IModelsActions;
-  visibility: ISignal<ModelsPanel, boolean>;
-  target: ISignal<ModelsPanel, string>;
-}
-
-function ModelsView({ panel, store, actions, visibility, target }: IViewProps): JSX.Element {
-  const [slug, setSlug] = useState(store.get());
-  const [selected, setSelected] = useState<string | null>(() => panel.takePending());
-  const [role, setRole] = useState<Role | null>(null);
+function ModelsView({ panel, actions }: { panel: ModelsPanel; actions: IModelsActions }): JSX.Element {
   // Bumped whenever the list may be stale: a version registered, an alias moved, the panel shown again.
   const [listToken, setListToken] = useState(0);
   // Bumped to make the open model reload (the panel came back into view, Refresh).
   const [modelToken, setModelToken] = useState(0);
-
-  useEffect(() => {
-    const onProject = (_: ICurrentProject, next: string) => {
-      setSlug(next);
-      setSelected(null);
-    };
-    const onVisibility = (_: ModelsPanel, shown: boolean) => {
-      if (shown) {
-        setListToken(t => t + 1);
-        setModelToken(t => t + 1);
-      }
-    };
-    const onTarget = (_: ModelsPanel, name: string) => {
-      panel.takePending();
-      setSelected(name);
+  const { slug, selected, setSelected } = useProjectPanel(panel, {
+    shown: () => {
       setListToken(t => t + 1);
-    };
-    store.changed.connect(onProject);
-    visibility.connect(onVisibility);
-    target.connect(onTarget);
-    return () => {
-      store.changed.disconnect(onProject);
-      visibility.disconnect(onVisibility);
-      target.disconnect(onTarget);
-    };
-  }, [panel, store, visibility, target]);
-
-  // The caller's role decides what the panel offers; the backend decides anyway.
-  useEffect(() => {
-    setRole(null);
-    if (!slug) {
-      return;
-    }
-    let live = true;
-    getProject(slug)
-      .then(project => live && setRole(project.role))
-      .catch(() => live && setRole('viewer'));
-    return () => {
-      live = false;
-    };
-  }, [slug]);
+      setModelToken(t => t + 1);
+    },
+    target: () => setListToken(t => t + 1)
+  });
+  const role = useProjectRole(slug);
 
   if (!slug) {
-    return (
-      <div className="jp-mlp-body jp-mlp-empty-state">
-        <h2 className="jp-mlp-title">Models</h2>
-        <p>No project is selected. Choose a project in the ML Platform sidebar to see its models.</p>
-      </div>
-    );
+    return <NoProject title="Models" purpose="see its models" />;
   }
   return (
     <div className="jp-mlp-experiments-body jp-mlp-models-body">
-      <header className="jp-mlp-experiments-toolbar">
-        <h2 className="jp-mlp-title">Models · {slug}</h2>
-        {role && (
-          <span className="jp-mlp-hint jp-mlp-models-role" data-testid="mlp-models-role">
-            your role: {role}
-          </span>
-        )}
-      </header>
+      <PanelHeader title="Models" slug={slug} role={role} roleTestId="mlp-models-role" />
       <div className="jp-mlp-models-top">
         <ModelList
           key={slug}

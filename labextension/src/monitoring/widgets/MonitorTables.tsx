@@ -14,51 +14,11 @@ import {
   sortAlerts
 } from '../monitoring';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset, pageRange } from '../../pipelines/schedules';
+import { clampOffset } from '../../common/paging';
+import { Pager } from '../../common/widgets/Pager';
 
 function when(iso: string | null | undefined): string {
   return formatTimestamp(iso ? Date.parse(iso) : null);
-}
-
-function Pager({
-  offset,
-  shown,
-  total,
-  pageSize,
-  onOffset,
-  testid
-}: {
-  offset: number;
-  shown: number;
-  total: number;
-  pageSize: number;
-  onOffset: (offset: number) => void;
-  testid: string;
-}): JSX.Element | null {
-  if (total <= pageSize) {
-    return null;
-  }
-  return (
-    <div className="jp-mlp-pager" data-testid={testid}>
-      <span>{pageRange(offset, shown, total)}</span>
-      <span className="jp-mlp-actions">
-        <button
-          className="jp-mlp-button jp-mlp-button-small"
-          disabled={offset === 0}
-          onClick={() => onOffset(Math.max(0, offset - pageSize))}
-        >
-          ‹ Previous
-        </button>
-        <button
-          className="jp-mlp-button jp-mlp-button-small"
-          disabled={offset + shown >= total}
-          onClick={() => onOffset(offset + pageSize)}
-        >
-          Next ›
-        </button>
-      </span>
-    </div>
-  );
 }
 
 /** The deployment's alerts, firing ones first, each with what its webhooks answered. */

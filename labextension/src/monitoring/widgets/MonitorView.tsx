@@ -26,7 +26,7 @@ import {
   WINDOWS_PAGE_SIZE
 } from '../monitoring';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset } from '../../pipelines/schedules';
+import { clampOffset } from '../../common/paging';
 import { DriftHeatmap } from './DriftHeatmap';
 import { AlertsTable, RetrainingsTable } from './MonitorTables';
 import { PerformanceCharts } from './PerformanceCharts';

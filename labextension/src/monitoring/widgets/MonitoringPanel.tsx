@@ -2,7 +2,7 @@ import React, { useCallback, useEffect, useState } from 'react';
 
 import { Deployment, listDeployments } from '../../common/api';
 import type { ICurrentProject } from '../../common/currentProject';
-import { NoProject, PanelHeader, ProjectPanel, useProjectPanel, useTicker } from '../../common/panel';
+import { NoProject, PanelHeader, ProjectPanel, useProjectPanel, useProjectRole, useTicker } from '../../common/panel';
 import { deploymentStatus, statusChipClass } from '../../deployments/deployments';
 import { formatApiError } from '../../common/errors';
 import { canManageWebhooks, MONITOR_REFRESH_MS } from '../monitoring';
@@ -29,7 +29,8 @@ export class MonitoringPanel extends ProjectPanel<string> {
 }
 
 function MonitoringView({ panel }: { panel: MonitoringPanel }): JSX.Element {
-  const { slug, selected, setSelected, visible, role } = useProjectPanel(panel);
+  const { slug, selected, setSelected, visible } = useProjectPanel(panel);
+  const role = useProjectRole(slug);
   const tick = useTicker(visible, MONITOR_REFRESH_MS);
 
   if (!slug) {

@@ -12,7 +12,8 @@ import {
   WEBHOOKS_PAGE_SIZE
 } from '../monitoring';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset, pageRange } from '../../pipelines/schedules';
+import { clampOffset } from '../../common/paging';
+import { Pager } from '../../common/widgets/Pager';
 
 /** Where the project's alerts go (leads): Slack, Jira or any URL; list, add, delete. */
 export function Webhooks({ slug }: { slug: string }): JSX.Element {
@@ -139,27 +140,13 @@ export function Webhooks({ slug }: { slug: string }): JSX.Element {
           </tbody>
         </table>
       )}
-      {total > WEBHOOKS_PAGE_SIZE && (
-        <div className="jp-mlp-pager">
-          <span>{pageRange(offset, items.length, total)}</span>
-          <span className="jp-mlp-actions">
-            <button
-              className="jp-mlp-button jp-mlp-button-small"
-              disabled={offset === 0}
-              onClick={() => setOffset(Math.max(0, offset - WEBHOOKS_PAGE_SIZE))}
-            >
-              ‹ Previous
-            </button>
-            <button
-              className="jp-mlp-button jp-mlp-button-small"
-              disabled={offset + items.length >= total}
-              onClick={() => setOffset(offset + WEBHOOKS_PAGE_SIZE)}
-            >
-              Next ›
-            </button>
-          </span>
-        </div>
-      )}
+      <Pager
+        offset={offset}
+        shown={items.length}
+        total={total}
+        pageSize={WEBHOOKS_PAGE_SIZE}
+        onOffset={setOffset}
+      />
       <WebhookForm
         slug={slug}
         onCreated={name => {

@@ -6,17 +6,15 @@ import { shortVersion } from '../promote';
 import type { IRunBody } from '../runForm';
 import { runFailure } from '../runForm';
 import {
-  clampOffset,
   CRON_PLACEHOLDER,
   DEFAULT_TIMEZONE,
   IScheduleProblem,
-  lastPageOffset,
-  pageRange,
   scheduleFailure,
   scheduleRequest,
   scheduleRow,
   SCHEDULES_PAGE_SIZE
 } from '../schedules';
+import { clampOffset, lastPageOffset, pageRange } from '../../common/paging';
 
 export interface IPipelineSchedulesProps {
   slug: string;

@@ -1,10 +1,8 @@
-import { ReactWidget } from '@jupyterlab/ui-components';
-import type { Message } from '@lumino/messaging';
-import { ISignal, Signal } from '@lumino/signaling';
 import React, { useCallback, useEffect, useState } from 'react';
 
 import { Executor, getPipelineExecutor, listPipelines, PipelinePage } from '../../common/api';
 import type { ICurrentProject } from '../../common/currentProject';
+import { PanelHeader, ProjectPanel, useProjectPanel } from '../../common/panel';
 import { formatApiError } from '../../common/errors';
 import { executorNotice } from '../executor';
 import { PIPELINES_PAGE_SIZE } from '../pipelineRuns';
@@ -20,96 +18,31 @@ export interface IPipelineTarget {
 }
 
 /** The Pipelines main-area panel: the current project's pipelines, their versions, runs and the Run form. */
-export class PipelinesPanel extends ReactWidget {
-  private readonly _visibility = new Signal<this, boolean>(this);
-  private readonly _target = new Signal<this, IPipelineTarget>(this);
-  private _pending: IPipelineTarget | null = null;
-
+export class PipelinesPanel extends ProjectPanel<IPipelineTarget> {
   constructor(
-    private readonly _store: ICurrentProject,
+    store: ICurrentProject,
     private readonly _actions: IPipelinesActions
   ) {
-    super();
-    this.addClass('jp-mlp-pipelines');
-    this.node.dataset.testid = 'mlp-pipelines';
+    super(store, { classes: ['jp-mlp-pipelines'], testid: 'mlp-pipelines' });
   }
 
   /** Select a pipeline (and version) of the current project. */
   showPipeline(target: IPipelineTarget): void {
-    this._pending = target;
-    this._target.emit(target);
-  }
-
-  /** The request made before the view was first drawn; read once. */
-  takePending(): IPipelineTarget | null {
-    const pending = this._pending;
-    this._pending = null;
-    return pending;
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this._visibility.emit(true);
-  }
-
-  protected onBeforeHide(msg: Message): void {
-    super.onBeforeHide(msg);
-    this._visibility.emit(false);
+    this.showTarget(target);
   }
 
   protected render(): JSX.Element {
-    return (
-      <PipelinesView
-        panel={this}
-        store={this._store}
-        actions={this._actions}
-        visibility={this._visibility}
-        target={this._target}
-      />
-    );
+    return <PipelinesView panel={this} actions={this._actions} />;
   }
 }
 
-interface IViewProps {
-  panel: PipelinesPanel;
-  store: ICurrentProject;
-  actions: IPipelinesActions;
-  visibility: ISignal<PipelinesPanel, boolean>;
-  target: ISignal<PipelinesPanel, IPipelineTarget>;
-}
-
-function PipelinesView({ panel, store, actions, visibility, target }: IViewProps): JSX.Element {
-  const [slug, setSlug] = useState(store.get());
-  const [visible, setVisible] = useState(panel.isVisible);
-  const [selected, setSelected] = useState<IPipelineTarget | null>(() => panel.takePending());
+function PipelinesView({ panel, actions }: { panel: PipelinesPanel; actions: IPipelinesActions }): JSX.Element {
   // Bumped whenever the list may be stale: a pipeline was just promoted, or the panel came back into view.
   const [listToken, setListToken] = useState(0);
-
-  useEffect(() => {
-    const onProject = (_: ICurrentProject, next: string) => {
-      setSlug(next);
-      setSelected(null);
-    };
-    const onVisibility = (_: PipelinesPanel, shown: boolean) => {
-      setVisible(shown);
-      if (shown) {
-        setListToken(t => t + 1);
-      }
-    };
-    const onTarget = (_: PipelinesPanel, next: IPipelineTarget) => {
-      panel.takePending();
-      setSelected(next);
-      setListToken(t => t + 1);
-    };
-    store.changed.connect(onProject);
-    visibility.connect(onVisibility);
-    target.connect(onTarget);
-    return () => {
-      store.changed.disconnect(onProject);
-      visibility.disconnect(onVisibility);
-      target.disconnect(onTarget);
-    };
-  }, [panel, store, visibility, target]);
+  const { slug, selected, setSelected, visible } = useProjectPanel(panel, {
+    shown: () => setListToken(t => t + 1),
+    target: () => setListToken(t => t + 1)
+  });
 
   if (!slug) {
     return (
@@ -122,9 +55,7 @@ function PipelinesView({ panel, store, actions, visibility, target }: IViewProps
   }
   return (
     <div className="jp-mlp-experiments-body jp-mlp-pipelines-body">
-      <header className="jp-mlp-experiments-toolbar">
-        <h2 className="jp-mlp-title">Pipelines · {slug}</h2>
-      </header>
+      <PanelHeader title="Pipelines" slug={slug} role={null} />
       <ExecutorNotice visible={visible} />
       <PipelineList
         key={slug}
