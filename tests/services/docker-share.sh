@@ -30,7 +30,14 @@ case "$cmd" in
       # the pid must still be a dockerd (not a reused pid)
       if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]; then
         echo "[docker] stopping the dockerd the tests started (pid $pid)" >&2
-        kill "$pid"
+        kill "$pid" 2>/dev/null || true
+        # Wait for it to go (a zombie has gone); one that ignores or blocks SIGTERM — both are inherited from
+        # whoever started it — is killed after 10 s.
+        for _ in $(seq 1 100); do
+          grep -qs '^State:[[:space:]]*[^Z]' "/proc/$pid/status" || break
+          sleep 0.1
+        done
+        if grep -qs '^State:[[:space:]]*[^Z]' "/proc/$pid/status"; then kill -9 "$pid" 2>/dev/null || true; fi
       fi
     fi
     ;;
