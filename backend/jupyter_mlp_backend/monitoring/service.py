@@ -112,20 +112,24 @@ def build_reference(app, slug: str, version_id: int, features: list[str] | None,
             break
         why = f"its training data {name} lacks the model's input columns {sorted(set(features or []) - set(df.columns))}"
     settings = app.state.settings
+    profile = None
+    if frame is not None:
+        # Profiling and calibrating take seconds (much longer on a loaded machine): never inside a transaction,
+        # which on SQLite holds the write lock and made every other request wait, then fail as "database is locked".
+        profile = drift.build_profile(frame, window_size=window_size, seed=version_id,
+                                      max_reference_rows=settings.monitor_reference_rows)
+        folder = profile_dir(settings.home, version_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        profile.save(folder)
     with db.session() as s:
         row = s.execute(select(ReferenceProfile).where(ReferenceProfile.version_id == version_id)).scalar_one_or_none()
         if row is None:
             row = ReferenceProfile(version_id=version_id, status="failed", window_size=window_size)
             s.add(row)
         row.window_size, row.created_at, row.target = window_size, utcnow(), target
-        if frame is None:
+        if profile is None:
             row.status, row.message, row.dataset, row.snapshot_id = "failed", f"No reference: {why}.", None, None
         else:
-            profile = drift.build_profile(frame, window_size=window_size, seed=version_id,
-                                          max_reference_rows=settings.monitor_reference_rows)
-            folder = profile_dir(settings.home, version_id)
-            folder.mkdir(parents=True, exist_ok=True)
-            profile.save(folder)
             row.status, row.message = "ready", None
             row.dataset, row.snapshot_id = chosen
             row.rows = int(profile.reference_rows)
