@@ -301,11 +301,14 @@ def test_through_the_gateway_a_failing_spool_is_an_event_and_a_metric_and_loses_
     assert faults.hit["spool"] == 2
     assert page["total"] == 30 and sorted(p["prediction_id"] for p in page["items"]) == sorted(ids)
     deadline, actions = time.monotonic() + 30, []
-    while time.monotonic() < deadline and "log_recovered" not in actions:
+    while time.monotonic() < deadline and (not actions or actions[-1] != "log_recovered"):
         items = vic.get(f"/projects/{project}/deployments/churn-api/events").json()["items"]
         actions = [e["action"] for e in reversed(items)]
         time.sleep(0.2)
-    assert actions.count("log_failed") == 1 and actions.index("log_failed") < actions.index("log_recovered"), actions
+    # A failure episode opens with log_failed and ends with log_recovered; a flush that succeeded between the two
+    # armed faults may split it in two episodes (seen once in a full run), which is still each failure said once.
+    assert "log_failed" in actions and actions.index("log_failed") < actions.index("log_recovered"), actions
+    assert actions[-1] == "log_recovered" and actions.count("log_failed") == actions.count("log_recovered"), actions
     failed = next(e for e in items if e["action"] == "log_failed")
     assert failed["detail"]["stage"] == "spool" and "Operation not permitted" in failed["detail"]["error"]
     assert failed["actor"] == "platform"
