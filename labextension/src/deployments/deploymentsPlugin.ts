@@ -1,7 +1,7 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
+import { ICommandPalette } from '@jupyterlab/apputils';
 
-import { platformIcon } from '../common/icons';
+import { addPanelCommand, numberArg, stringArg } from '../common/panelCommand';
 import { OPEN_MONITORING } from '../monitoring/monitoringPlugin';
 import { ICurrentProject } from '../common/tokens';
 import { DeploymentsPanel } from './widgets/DeploymentsPanel';
@@ -21,59 +21,36 @@ export const deploymentsPlugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null
   ) => {
-    const tracker = new WidgetTracker<MainAreaWidget<DeploymentsPanel>>({ namespace: 'jupyter-mlp-deployments' });
     const { commands } = app;
-
-    commands.addCommand(OPEN_DEPLOYMENTS, {
-      label: 'Open Deployments',
+    addPanelCommand(app, { project, palette, restorer }, {
+      command: OPEN_DEPLOYMENTS,
+      name: 'deployments',
+      title: 'Deployments',
       caption: 'Serving endpoints of the current ML Platform project',
-      icon: platformIcon,
-      describedBy: {
-        args: {
-          type: 'object',
-          properties: {
-            project: { type: 'string', description: 'Make this project current first' },
-            deployment: { type: 'string', description: 'The deployment to select' },
-            model: { type: 'string', description: 'Fill the Deploy form with this registered model' },
-            alias: { type: 'string', description: 'With model: deploy this alias (staging or champion)' },
-            version: { type: 'number', description: 'With model: deploy this version number' }
-          }
-        }
+      args: {
+        deployment: { type: 'string', description: 'The deployment to select' },
+        model: { type: 'string', description: 'Fill the Deploy form with this registered model' },
+        alias: { type: 'string', description: 'With model: deploy this alias (staging or champion)' },
+        version: { type: 'number', description: 'With model: deploy this version number' }
       },
-      execute: async args => {
-        if (typeof args.project === 'string' && args.project && args.project !== project.get()) {
-          await project.set(args.project);
+      create: () =>
+        new DeploymentsPanel(project, deployment => {
+          void commands.execute(OPEN_MONITORING, { deployment });
+        }),
+      show: (panel, args) => {
+        const deployment = stringArg(args, 'deployment');
+        if (deployment) {
+          panel.showDeployment(deployment);
         }
-        let widget = tracker.currentWidget;
-        if (!widget || widget.isDisposed) {
-          const content = new DeploymentsPanel(project, deployment => {
-            void commands.execute(OPEN_MONITORING, { deployment });
-          });
-          widget = new MainAreaWidget({ content });
-          widget.id = 'jupyter-mlp-deployments';
-          widget.title.label = 'Deployments';
-          widget.title.icon = platformIcon;
-          widget.title.closable = true;
-          await tracker.add(widget);
-        }
-        if (!widget.isAttached) {
-          app.shell.add(widget, 'main');
-        }
-        app.shell.activateById(widget.id);
-        if (typeof args.deployment === 'string' && args.deployment) {
-          widget.content.showDeployment(args.deployment);
-        }
-        if (typeof args.model === 'string' && args.model) {
-          widget.content.showDeployForm({
-            model: args.model,
+        const model = stringArg(args, 'model');
+        if (model) {
+          panel.showDeployForm({
+            model,
             alias: typeof args.alias === 'string' ? args.alias : undefined,
-            version: typeof args.version === 'number' ? args.version : undefined
+            version: numberArg(args, 'version')
           });
         }
       }
     });
-
-    palette?.addItem({ command: OPEN_DEPLOYMENTS, category: 'ML Platform' });
-    void restorer?.restore(tracker, { command: OPEN_DEPLOYMENTS, name: () => 'deployments' });
   }
 };

@@ -1,7 +1,7 @@
 import { ILayoutRestorer, IRouter, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
+import { ICommandPalette } from '@jupyterlab/apputils';
 
-import { platformIcon } from '../common/icons';
+import { addPanelCommand, stringArg } from '../common/panelCommand';
 import { openLoggedNotebook, openRunNotebook } from './loggedNotebook';
 import { parseRunLink, RUN_LINK_PATTERN, withoutRunLink } from './runLink';
 import { ICurrentProject } from '../common/tokens';
@@ -24,44 +24,27 @@ export const experimentsPlugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     router: IRouter | null
   ) => {
-    const tracker = new WidgetTracker<MainAreaWidget<ExperimentsPanel>>({
-      namespace: 'jupyter-mlp-experiments'
-    });
     const { commands } = app;
     const contents = app.serviceManager.contents;
 
-    app.commands.addCommand(OPEN_EXPERIMENTS, {
-      label: 'Open Experiments',
+    addPanelCommand(app, { project, palette, restorer }, {
+      command: OPEN_EXPERIMENTS,
+      name: 'experiments',
+      title: 'Experiments',
       caption: 'Runs of the current ML Platform project',
-      icon: platformIcon,
-      describedBy: {
-        args: {
-          type: 'object',
-          properties: { runId: { type: 'string', description: 'A run of the current project to show' } }
-        }
-      },
-      execute: async args => {
-        let widget = tracker.currentWidget;
-        if (!widget || widget.isDisposed) {
-          const content = new ExperimentsPanel(project, {
-            openNotebook: run => openRunNotebook(commands, contents, run),
-            openLoggedCopy: async (slug, run) => {
-              await openLoggedNotebook(commands, contents, slug, run);
-            }
-          });
-          widget = new MainAreaWidget({ content });
-          widget.id = 'jupyter-mlp-experiments';
-          widget.title.label = 'Experiments';
-          widget.title.icon = platformIcon;
-          widget.title.closable = true;
-          await tracker.add(widget);
-        }
-        if (!widget.isAttached) {
-          app.shell.add(widget, 'main');
-        }
-        app.shell.activateById(widget.id);
-        if (typeof args.runId === 'string' && args.runId) {
-          widget.content.showRun(args.runId);
+      projectArg: false,
+      args: { runId: { type: 'string', description: 'A run of the current project to show' } },
+      create: () =>
+        new ExperimentsPanel(project, {
+          openNotebook: run => openRunNotebook(commands, contents, run),
+          openLoggedCopy: async (slug, run) => {
+            await openLoggedNotebook(commands, contents, slug, run);
+          }
+        }),
+      show: (panel, args) => {
+        const runId = stringArg(args, 'runId');
+        if (runId) {
+          panel.showRun(runId);
         }
       }
     });
@@ -87,8 +70,5 @@ export const experimentsPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
     router?.register({ command: OPEN_RUN_LINK, pattern: RUN_LINK_PATTERN, rank: 30 });
-
-    palette?.addItem({ command: OPEN_EXPERIMENTS, category: 'ML Platform' });
-    void restorer?.restore(tracker, { command: OPEN_EXPERIMENTS, name: () => 'experiments' });
   }
 };
