@@ -9,22 +9,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
+from .digest import file_digest
+
 _lock = threading.Lock()
 _reads: list[dict[str, Any]] = []
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def record(name: str, *, path: str | None = None, sha256: str | None = None, snapshot_id: str | None = None,
@@ -51,7 +44,7 @@ def _read(path: str | os.PathLike, reader: str, name: str | None, **kwargs: Any)
     import pandas as pd
 
     p = Path(path)
-    digest = _digest(p)  # hash before reading: what was hashed is what was read, even if the file changes later
+    digest = file_digest(p)  # hash before reading: what was hashed is what was read, even if the file changes later
     df = getattr(pd, reader)(p, **kwargs)
     record(name or p.name, path=str(p), sha256=digest, rows=len(df))
     return df

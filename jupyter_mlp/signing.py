@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from .digest import file_digest
+
 FORMAT = "jupyter-mlp/model-manifest/1"
 
 
@@ -29,14 +31,6 @@ class VerificationError(Exception):
 
 def canonical(statement: dict[str, Any]) -> bytes:
     return json.dumps(statement, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def hash_tree(root: Path) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import time
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
+from jupyter_mlp.digest import file_digest
 from jupyter_mlp.identity import mint_token
 
 from .. import audit
@@ -210,7 +210,7 @@ async def _prepare(request: Request, db: DB, who: Caller, slug: str, project_id:
     experiment_id = await ensure_default_experiment(request, exp, slug, project_id, who.user)
     home = settings.home
     version_dir = home / "pipelines" / slug / digest
-    env_hash = hashlib.sha256((version_dir / "environment.txt").read_bytes()).hexdigest()
+    env_hash = file_digest(version_dir / "environment.txt")
     tags = {"mlflow.user": who.user, "mlp.project": slug, "mlp.pipeline.name": pipeline_name,
             "mlp.pipeline.version": digest, "mlp.env.freeze_sha256": env_hash,
             "mlp.pipeline.parameters": json.dumps(params, sort_keys=True)[:5000],

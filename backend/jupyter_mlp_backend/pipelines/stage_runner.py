@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import stage_procs
+
 
 @dataclass
 class StageResult:
@@ -46,12 +48,12 @@ def _child_run(cfg: dict[str, Any], stage: str, version_dir: Path) -> str | None
     """An MLflow child run of the pipeline run for this stage, through the project's gateway."""
     if not cfg.get("tracking_uri") or not cfg.get("parent_run_id"):
         return None
-    import hashlib
-
     from mlflow import MlflowClient
 
+    from jupyter_mlp.digest import file_digest
+
     version = version_dir.name
-    env_hash = hashlib.sha256((version_dir / "environment.txt").read_bytes()).hexdigest()
+    env_hash = file_digest(version_dir / "environment.txt")
 
     with _environ({"MLFLOW_TRACKING_TOKEN": cfg["token"]}):
         client = MlflowClient(tracking_uri=cfg["tracking_uri"])
@@ -147,6 +149,9 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
         _record_failure(run_dir, failed)
         raise
     finally:
+        # Whatever of the stage still runs goes with it: its kernel when papermill was killed or interrupted (a
+        # cancel), or what the notebook started and left.
+        stage_procs.kill(run_dir, stage)
         _finish(cfg, child, output, ok)
     return StageResult(output, child)
 
