@@ -1,35 +1,41 @@
 import type { Alert, MonitorWindow, Retraining } from '../../labextension/src/common/api';
 import {
-  availableMetrics,
-  baselineMetrics,
-  canManageWebhooks,
-  canWriteMonitoring,
-  chartGeometry,
   columnLabel,
   crossesThreshold,
-  defaultTolerance,
-  deliveryWords,
   driftRatio,
-  DRIFT_RULE,
-  driftStatusWords,
-  firingBanner,
-  evaluationWords,
   heatCell,
   heatColour,
   heatmap,
-  isDegraded,
+  profileFeatures,
+  windowDrift
+} from '../../labextension/src/monitoring/drift';
+import {
+  evaluationWords,
   monitorInput,
   monitorRequest,
-  performanceSeries,
-  profileFeatures,
+  webhookInput,
+  webhookRequest
+} from '../../labextension/src/monitoring/forms';
+import {
+  canManageWebhooks,
+  canWriteMonitoring,
+  deliveryWords,
+  DRIFT_RULE,
+  driftStatusWords,
+  firingBanner,
   resolvedSlice,
   retrainingChain,
-  sortAlerts,
-  toleranceBand,
-  webhookInput,
-  webhookRequest,
-  windowDrift
+  sortAlerts
 } from '../../labextension/src/monitoring/monitoring';
+import {
+  availableMetrics,
+  baselineMetrics,
+  chartGeometry,
+  defaultTolerance,
+  isDegraded,
+  performanceSeries,
+  toleranceBand
+} from '../../labextension/src/monitoring/performance';
 
 const ROLES = ['viewer', 'stakeholder', 'scientist', 'lead', 'admin'] as const;
 

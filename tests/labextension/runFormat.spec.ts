@@ -34,6 +34,24 @@ describe('run formatting', () => {
     expect(formatMetric(-Infinity)).toBe('−∞');
   });
 
+  it('formats metric values to 3 significant digits on request (the monitoring charts and drift cells)', () => {
+    const short = { significant: 3 };
+    expect(formatMetric(0.876543, short)).toBe('0.877');
+    expect(formatMetric(12.345678, short)).toBe('12.3');
+    expect(formatMetric(0.00012345, short)).toBe('1.23e-4');
+    expect(formatMetric(0, short)).toBe('0');
+    expect(formatMetric(Infinity, short)).toBe('—');
+    expect(formatMetric(null, short)).toBe('—');
+  });
+
+  it('rounds sizes of 10 units and more to whole units on request (batch uploads)', () => {
+    expect(formatBytes(15 * 1024)).toBe('15.0 KB');
+    expect(formatBytes(15 * 1024, { wholeFromTen: true })).toBe('15 KB');
+    expect(formatBytes(1536, { wholeFromTen: true })).toBe('1.5 KB');
+    expect(formatBytes(512, { wholeFromTen: true })).toBe('512 B');
+    expect(formatBytes(3.4 * 1024 * 1024 * 1024, { wholeFromTen: true })).toBe('3.4 GB');
+  });
+
   it('formats sizes, counts and hashes', () => {
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(1536)).toBe('1.5 KB');

@@ -50,8 +50,23 @@ export function formatDuration(
   return `${hours} h ${minutes % 60} min`;
 }
 
-/** A metric value with up to 4 significant digits after the point; '—' when missing or NaN. */
-export function formatMetric(value: number | null | undefined): string {
+/** How `formatMetric` writes a value. */
+export interface IMetricFormat {
+  /**
+   * Write `significant` significant digits instead (the monitoring charts' short labels): exponential below 1e-3
+   * with 2 digits after the point, and '—' for infinities too.
+   */
+  significant?: number;
+}
+
+/**
+ * A metric value with up to 4 significant digits after the point; '—' when missing or NaN, '∞'/'−∞' for infinities.
+ * With `significant`, the short form the monitoring charts and drift cells show.
+ */
+export function formatMetric(value: number | null | undefined, format: IMetricFormat = {}): string {
+  if (format.significant !== undefined) {
+    return formatSignificant(value, format.significant);
+  }
   if (value === null || value === undefined || Number.isNaN(value)) {
     return '—';
   }
@@ -68,8 +83,24 @@ export function formatMetric(value: number | null | undefined): string {
   return String(Number(value.toFixed(abs >= 1 ? 4 : 4 - Math.floor(Math.log10(abs)) - 1)));
 }
 
+function formatSignificant(value: number | null | undefined, digits: number): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) {
+    return '—';
+  }
+  if (value !== 0 && Math.abs(value) < 1e-3) {
+    return value.toExponential(2);
+  }
+  return String(Number(value.toPrecision(digits)));
+}
+
+/** How `formatBytes` writes a size. */
+export interface IBytesFormat {
+  /** Round to whole units from 10 up ("15 KB", not "15.0 KB"): the batch jobs' upload sizes. */
+  wholeFromTen?: boolean;
+}
+
 /** A file size in B, KB, MB, GB (powers of 1024); '' when unknown. */
-export function formatBytes(size: number | null | undefined): string {
+export function formatBytes(size: number | null | undefined, format: IBytesFormat = {}): string {
   if (size === null || size === undefined || size < 0) {
     return '';
   }
@@ -80,7 +111,10 @@ export function formatBytes(size: number | null | undefined): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+  if (unit === 0) {
+    return `${value} B`;
+  }
+  return `${format.wholeFromTen && value >= 10 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
 }
 
 /** "1 run" / "1,234 runs". */

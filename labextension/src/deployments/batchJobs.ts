@@ -4,7 +4,9 @@
  * Pure (no JupyterLab imports) so that jest can test it directly.
  */
 import type { BatchJob, BatchSubmit, DatasetChoice } from '../common/api';
+import { formatBytes } from '../common/runFormat';
 import type { DeploymentTone } from './deployments';
+import { num } from '../common/jsonValues';
 
 /** Batch jobs listed per page. */
 export const BATCH_PAGE_SIZE = 10;
@@ -73,31 +75,12 @@ function str(value: unknown): string | null {
   return typeof value === 'string' && value !== '' ? value : null;
 }
 
-function num(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
-}
-
 /** A snapshot id as sent (an exact string of digits) or, from an older client, a number. */
 function snapId(value: unknown): string | null {
   if (typeof value === 'string' && /^\d+$/.test(value)) {
     return value;
   }
   return typeof value === 'number' && Number.isFinite(value) ? String(value) : null;
-}
-
-/** A size in bytes, short (KB, MB, GB). */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) {
-    return `${bytes} B`;
-  }
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
 
 /** Where a job's rows came from: `applicants @ 123`, or `uploaded CSV (1.2 MB)`. */
@@ -109,7 +92,7 @@ export function sourceWords(source: Record<string, unknown>): string {
   if (source.kind === 'upload') {
     const format = str(source.format)?.toUpperCase() ?? 'file';
     const bytes = num(source.bytes);
-    return `uploaded ${format}${bytes === null ? '' : ` (${formatBytes(bytes)})`}`;
+    return `uploaded ${format}${bytes === null ? '' : ` (${formatBytes(bytes, { wholeFromTen: true })})`}`;
   }
   return str(source.kind) ?? 'unknown source';
 }

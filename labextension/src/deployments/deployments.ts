@@ -7,6 +7,7 @@
 import type { Deployment, DeploymentEvent, DeployRequest, ModelVersion, SwitchRequest } from '../common/api';
 import { fieldFailure, IFormFailure, PROMOTION_ALIASES } from '../models/models';
 import type { Role } from '../common/permissions';
+import { num } from '../common/jsonValues';
 
 /** Deployments listed per page. */
 export const DEPLOYMENTS_PAGE_SIZE = 20;
@@ -301,10 +302,6 @@ export function workerUptime(uptimeSeconds: number | null | undefined): string {
 }
 
 // --- events --------------------------------------------------------------------------------------------
-
-function num(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
-}
 
 function fromTo(detail: Record<string, unknown> | null, version: number | null): string {
   const from = num(detail?.from_version);

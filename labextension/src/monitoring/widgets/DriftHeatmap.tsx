@@ -2,15 +2,8 @@ import React, { useEffect, useMemo, useState } from 'react';
 
 import { fetchWindowReport, MonitorOut, MonitorWindowPage } from '../../common/api';
 import { formatApiError } from '../../common/errors';
-import {
-  chipClass,
-  columnLabel,
-  driftStatusWords,
-  heatColour,
-  heatmap,
-  IHeatColumn,
-  profileFeatures
-} from '../monitoring';
+import { columnLabel, heatColour, heatmap, IHeatColumn, profileFeatures } from '../drift';
+import { chipClass, driftStatusWords } from '../monitoring';
 import { formatTimestamp } from '../../common/runFormat';
 
 /**

@@ -11,20 +11,9 @@ import {
   Role
 } from '../../common/api';
 import { formatApiError } from '../../common/errors';
-import {
-  canWriteMonitoring,
-  chipClass,
-  firingBanner,
-  driftStatusWords,
-  evaluationWords,
-  IMonitorInput,
-  METRIC_SHORT,
-  monitorInput,
-  MonitorField,
-  monitorRequest,
-  PERF_METRICS,
-  WINDOWS_PAGE_SIZE
-} from '../monitoring';
+import { evaluationWords, IMonitorInput, monitorInput, MonitorField, monitorRequest } from '../forms';
+import { canWriteMonitoring, chipClass, firingBanner, driftStatusWords, WINDOWS_PAGE_SIZE } from '../monitoring';
+import { METRIC_SHORT, PERF_METRICS } from '../performance';
 import { formatTimestamp } from '../../common/runFormat';
 import { clampOffset } from '../../common/paging';
 import { DriftHeatmap } from './DriftHeatmap';

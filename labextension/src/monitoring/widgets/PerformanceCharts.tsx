@@ -1,17 +1,17 @@
 import React, { useMemo } from 'react';
 
 import type { MonitorOut, MonitorWindow } from '../../common/api';
+import { formatMetric } from '../../common/runFormat';
 import {
   availableMetrics,
   baselineMetrics,
   chartGeometry,
-  formatMetric,
   HIGHER_IS_BETTER,
   IPerfPoint,
   METRIC_LABELS,
   PerfMetric,
   performanceSeries
-} from '../monitoring';
+} from '../performance';
 
 /** Performance over the windows shown in the heatmap: one small chart per metric with its baseline and tolerance. */
 export function PerformanceCharts({

@@ -2,15 +2,8 @@ import React, { useCallback, useEffect, useState } from 'react';
 
 import { createWebhook, deleteWebhook, listWebhooks, WebhookPage } from '../../common/api';
 import { formatApiError } from '../../common/errors';
-import {
-  IWebhookInput,
-  WebhookField,
-  webhookInput,
-  webhookRequest,
-  webhookUrlHint,
-  webhookWords,
-  WEBHOOKS_PAGE_SIZE
-} from '../monitoring';
+import { IWebhookInput, WebhookField, webhookInput, webhookRequest, webhookUrlHint, webhookWords } from '../forms';
+import { WEBHOOKS_PAGE_SIZE } from '../monitoring';
 import { formatTimestamp } from '../../common/runFormat';
 import { clampOffset } from '../../common/paging';
 import { Pager } from '../../common/widgets/Pager';
