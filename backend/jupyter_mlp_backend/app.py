@@ -33,8 +33,10 @@ from .registry import routes as registry_routes
 from .routes import audit as audit_routes
 from .routes import identity as identity_routes
 from .routes import projects as project_routes
+from .serving import deployments as serving_deployments
 from .serving import routes as serving_routes
 from .serving.gateway import Gateway
+from .serving.keys import key_lookup
 from .serving.batch import BatchRunner
 from .serving.batch import resume as batch_resume
 from .serving.manager import Manager
@@ -61,7 +63,7 @@ ERROR_RESPONSES = {
 
 async def _resume_deployments(app: FastAPI) -> None:
     try:
-        await serving_routes.resume(app)
+        await serving_deployments.resume(app)
     except Exception:
         log.exception("could not resume the deployments")
 
@@ -116,9 +118,9 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.dagster = DagsterService(settings)
         app.state.datasets = Catalog(settings.home)
         app.state.serving = Manager(settings.home, settings.serving_worker_start_timeout)
-        app.state.serving.on_event = serving_routes.record_event(app)
+        app.state.serving.on_event = serving_deployments.record_event(app)
         app.state.serving.start_supervisor()
-        app.state.gateway = Gateway(app.state.serving, serving_routes.key_lookup(app),
+        app.state.gateway = Gateway(app.state.serving, key_lookup(app),
                                     key_rate=settings.serving_key_rate, project_rate=settings.serving_project_rate,
                                     max_body=settings.serving_max_body_bytes,
                                     reject_rate=settings.serving_reject_rate)

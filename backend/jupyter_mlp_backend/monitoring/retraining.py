@@ -90,7 +90,7 @@ async def _deploy(request, db, who: Identity, slug: str, d: Deployment, v: Model
     from ..serving.service import switch_version as _switch
 
     await run_in_threadpool(lambda: (require(db, who, slug, Action.write_serving, target=d.name), db.commit()))
-    await _switch(request, db, who, slug, d, v, "switch")
+    await _switch(request.app, db, who, slug, d, v, "switch")
 
 
 async def _follow(app, request, db, r: Retraining, mon: Monitor, d: Deployment, slug: str) -> str | None:  # noqa: ANN001

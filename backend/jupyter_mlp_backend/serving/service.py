@@ -1,8 +1,8 @@
 """The serving domain's service layer: a deployment's version fetched, verified, started and switched to.
 
-Moved out of routes.py (bodies unchanged) so that the batch runner and other domains (monitoring's retraining and
-monitors) call serving through this module, never through its HTTP routes (tests/backend/test_layering.py). Other
-domains use the public names at the bottom.
+The batch runner, the serving API's service modules (`deployments`, `keys`, `jobs`) and other domains
+(monitoring's retraining and monitors) call serving through this module, never through its HTTP routes
+(tests/backend/test_layering.py). Other domains use the public names at the bottom.
 """
 
 from __future__ import annotations
@@ -11,10 +11,7 @@ import json
 import shutil
 import time
 from datetime import timezone
-from typing import Any
 
-from fastapi import Request
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -25,41 +22,7 @@ from ..orm import Deployment, DeploymentEvent, ModelVersion, utcnow
 from ..registry.service import Refused, app_signer
 from . import predlog
 from .manager import Live, Spec, StartFailed
-
-
-class WorkerOut(BaseModel):
-    index: int
-    pid: int | None
-    version: int
-    inflight: int
-    started_at: float
-    uptime_s: float = Field(description="Seconds since it answered its first ping, on the backend's monotonic clock")
-
-
-class DeploymentOut(BaseModel):
-    name: str
-    model: str
-    version: int
-    previous_version: int | None
-    status: str
-    message: str | None
-    min_workers: int
-    max_workers: int
-    sla_ms: float
-    max_batch: int
-    max_wait_ms: float
-    log_predictions: bool
-    prediction_table: str | None = Field(description="The Iceberg table (project dataset) of its prediction log")
-    url: str = Field(description="Path of the MLflow scoring endpoint under the backend")
-    v2_url: str = Field(description="Path of the Open Inference Protocol v2 infer endpoint")
-    workers: list[WorkerOut]
-    base_url: str | None = Field(default=None, description="The backend's address as clients call it (the "
-                                 "`public_url` setting, else the address this request reached); with one deployment")
-    example: dict[str, Any] | None = Field(default=None, description="A `dataframe_split` body for the model's "
-                                           "signature: its columns and an example row; with one deployment")
-    created_by: str
-    created_at: str
-    updated_at: str
+from .schemas import DeploymentOut, WorkerOut
 
 
 def _iso(dt) -> str | None:  # noqa: ANN001
@@ -177,10 +140,9 @@ async def start_version(app, slug: str, project_id: int, d_id: int, version_id: 
     return await manager.deploy(live, spec, workers=workers)
 
 
-async def _switch(request: Request, db: DB, who: Caller, slug: str, d: Deployment, v: ModelVersion,
+async def _switch(app, db: DB, who: Caller, slug: str, d: Deployment, v: ModelVersion,  # noqa: ANN001
                   action: str) -> DeploymentOut:
     """Start v beside what serves now; move traffic when ready; record it. On failure the old version serves on."""
-    app = request.app
     project_id, d_id, v_id, before = d.project_id, d.id, v.id, d.version_id
     try:
         await start_version(app, slug, project_id, d_id, v_id)
@@ -218,3 +180,6 @@ async def _switch(request: Request, db: DB, who: Caller, slug: str, d: Deploymen
 iso = _iso
 find_deployment = _deployment
 switch_version = _switch
+version_number = _version_number
+deployment_out = _out
+add_event = _event
