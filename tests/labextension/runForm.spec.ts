@@ -6,18 +6,19 @@ import {
   initialForm,
   inlineJson,
   runBody,
-  runFailure
+  runFailure,
+  sameValue
 } from '../../labextension/src/pipelines/runForm';
 
 const params = [
-  { name: 'alpha', type: 'float', default: '0.5' },
-  { name: 'epochs', type: 'int', default: '3' },
-  { name: 'target', type: 'str', default: "'churn'" },
-  { name: 'verbose', type: 'bool', default: 'True' },
-  { name: 'layers', type: 'list', default: '[1, 2]' },
-  { name: 'opts', type: 'dict', default: "{'lr': 0.1}" },
-  { name: 'seed', type: 'none', default: 'None' },
-  { name: 'start', type: 'other', default: 'date(2020, 1, 1)' }
+  { name: 'alpha', type: 'float', default: '0.5', default_value: 0.5 },
+  { name: 'epochs', type: 'int', default: '3', default_value: 3 },
+  { name: 'target', type: 'str', default: "'churn'", default_value: 'churn' },
+  { name: 'verbose', type: 'bool', default: 'True', default_value: true },
+  { name: 'layers', type: 'list', default: '[1, 2]', default_value: [1, 2] },
+  { name: 'opts', type: 'dict', default: "{'lr': 0.1}", default_value: { lr: 0.1 } },
+  { name: 'seed', type: 'none', default: 'None', default_value: null },
+  { name: 'start', type: 'other', default: 'date(2020, 1, 1)', default_value: null }
 ];
 
 describe('initial form', () => {
@@ -35,8 +36,19 @@ describe('initial form', () => {
     ]);
   });
 
+  it('reads the value the backend sent beside the text, not the text', () => {
+    const form = initialForm([
+      { name: 'note', type: 'str', default: "'''two\nlines'''", default_value: 'two\nlines' },
+      { name: 'odd', type: 'dict', default: "{'a': {1, 2}}", default_value: null }
+    ]);
+    expect(form.map(f => [f.name, f.control, f.input, f.defaultValue])).toEqual([
+      ['note', 'str', 'two\nlines', 'two\nlines'],
+      ['odd', 'json', "{'a': {1, 2}}", undefined]
+    ]);
+  });
+
   it('falls back to a JSON box when a default does not match its type', () => {
-    const [field] = initialForm([{ name: 'x', type: 'int', default: "'3'" }]);
+    const [field] = initialForm([{ name: 'x', type: 'int', default: "'3'", default_value: '3' }]);
     expect(field.control).toBe('json');
     expect(field.input).toBe('"3"');
   });
@@ -141,5 +153,16 @@ describe('run failure', () => {
 describe('inline JSON', () => {
   it('writes lists and objects on one line', () => {
     expect(inlineJson({ a: [1, 'x'], b: null })).toBe('{"a": [1, "x"], "b": null}');
+  });
+});
+
+describe('same value', () => {
+  it('compares deeply, ignoring key order', () => {
+    expect(sameValue({ a: [1, { b: 2 }], c: 'x' }, { c: 'x', a: [1, { b: 2 }] })).toBe(true);
+    expect(sameValue([1, 2], [2, 1])).toBe(false);
+    expect(sameValue({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(sameValue(null, {})).toBe(false);
+    expect(sameValue([], {})).toBe(false);
+    expect(sameValue(1, 1.0)).toBe(true);
   });
 });

@@ -22,6 +22,7 @@ from ..errors import Invalid, NotFound
 from ..orm import Pipeline, PipelineVersion, utcnow
 from . import versions
 from .analysis import Analysis, analyse
+from .parameters import parameter_out
 from .schemas import (
     ContainerRequest,
     NotebookSubmission,
@@ -61,7 +62,7 @@ def _validated(nb: dict) -> dict:
 def _report(a: Analysis) -> tuple[list[StageOut], list[ParameterOut], list[Problem]]:
     stages = [StageOut(name=s.name, cells=s.cells, inputs=s.inputs, outputs=s.outputs, depends_on=s.depends_on)
               for s in a.stages]
-    return stages, [ParameterOut(**asdict(p)) for p in a.parameters], [Problem(**asdict(p)) for p in a.problems]
+    return stages, [parameter_out(asdict(p)) for p in a.parameters], [Problem(**asdict(p)) for p in a.problems]
 
 
 def _container_request(nb: dict) -> dict | None:
@@ -186,6 +187,6 @@ def get_pipeline(slug: str, name: str, db: DB, who: Caller) -> PipelineDetail:
         out.append(PipelineVersionOut(
             version=v.digest, created_at=_iso(v.created_at), created_by=v.created_by,
             stages=[StageOut(**{k: s[k] for k in StageOut.model_fields}) for s in d["stages"]],
-            order=d["order"], parameters=[ParameterOut(**x) for x in d["parameters"]]))
+            order=d["order"], parameters=[parameter_out(x) for x in d["parameters"]]))
     db.commit()
     return PipelineDetail(name=p.name, source_path=p.source_path, versions=out)

@@ -45,6 +45,8 @@ class ParameterOut(BaseModel):
     name: str
     type: str
     default: str
+    default_value: Any = Field(default=None, description="The default's value as JSON when the default is a literal "
+                               "JSON can carry; else null, as for None (type `none` tells the two apart)")
 
 
 class Problem(BaseModel):

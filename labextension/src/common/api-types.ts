@@ -2156,6 +2156,11 @@ export interface components {
         ParameterOut: {
             /** Default */
             default: string;
+            /**
+             * Default Value
+             * @description The default's value as JSON when the default is a literal JSON can carry; else null, as for None (type `none` tells the two apart)
+             */
+            default_value?: unknown;
             /** Name */
             name: string;
             /** Type */

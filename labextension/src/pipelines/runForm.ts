@@ -5,7 +5,9 @@
  * Pure (no JupyterLab imports) so that jest can test it directly.
  */
 import { ApiError } from '../common/errors';
-import { LiteralValue, parsePythonLiteral, sameValue } from './pythonLiteral';
+
+/** A value a parameter can hold: what JSON can carry. */
+export type LiteralValue = null | boolean | number | string | LiteralValue[] | { [key: string]: LiteralValue };
 
 /** What the form needs of a parameter (the API's ParameterOut). */
 export interface IParameterLike {
@@ -14,6 +16,22 @@ export interface IParameterLike {
   type: string;
   /** The default as a Python literal, e.g. `0.5` or `'churn'`. */
   default: string;
+  /**
+   * The default's value as the backend read it (`ast.literal_eval`), as JSON; null when it is not a literal JSON
+   * can carry, and for None (type `none`).
+   */
+  default_value?: unknown;
+}
+
+/** The default's value, or `ok: false` when the backend could not send it as JSON. */
+function defaultOf(p: IParameterLike): { ok: true; value: LiteralValue } | { ok: false } {
+  if (p.type === 'none') {
+    return { ok: true, value: null };
+  }
+  if (p.type === 'other' || p.default_value === undefined || p.default_value === null) {
+    return { ok: false };
+  }
+  return { ok: true, value: p.default_value as LiteralValue };
 }
 
 /** Which control a parameter gets. */
@@ -91,7 +109,7 @@ export function inlineJson(value: unknown): string {
 /** One field per parameter, each prefilled from its default (raw text in a JSON box when unreadable). */
 export function initialForm(parameters: readonly IParameterLike[]): RunFormState {
   return parameters.map(p => {
-    const parsed = parsePythonLiteral(p.default);
+    const parsed = defaultOf(p);
     const value = parsed.ok ? parsed.value : undefined;
     const control = controlFor(p.type, value, parsed.ok);
     return {
@@ -230,4 +248,30 @@ export function runFailure(err: unknown, describe: (err: unknown) => string): IR
     }
   }
   return { fields, general: Object.keys(fields).length > 0 ? null : describe(err) };
+}
+
+/** Whether two literal values are the same (deeply; object key order does not matter). */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) {
+    return true;
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return (
+      Array.isArray(a) &&
+      Array.isArray(b) &&
+      a.length === b.length &&
+      a.every((item, i) => sameValue(item, b[i]))
+    );
+  }
+  if (typeof a === 'object' && typeof b === 'object' && a !== null && b !== null) {
+    const ka = Object.keys(a);
+    const kb = Object.keys(b);
+    return (
+      ka.length === kb.length &&
+      ka.every(
+        k => k in b && sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
+      )
+    );
+  }
+  return false;
 }
