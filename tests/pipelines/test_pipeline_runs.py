@@ -177,6 +177,32 @@ def test_cancel_a_running_pipeline(backend, project):
     assert again.status_code == 409
 
 
+def test_cancel_stops_the_stage_and_its_kernel_when_dagsters_interrupt_never_arrives(backend, project, monkeypatch):
+    """Once, under load, Dagster marked a cancelled run CANCELING but its interrupt never reached the run worker: the
+    stage slept on and the run stayed CANCELING. A cancel kills the stage's processes (papermill and its kernel,
+    which runs in a session of its own) itself; here Dagster's termination is lost on purpose."""
+    from jupyter_mlp_backend.pipelines import dagster_service, stage_procs
+
+    async def lost(self, run_id: str) -> None:
+        return None
+
+    monkeypatch.setattr(dagster_service.DagsterService, "terminate", lost)
+    sam = backend.client("sam")
+    nb = _nb([("import time", ["imports"]), ("seconds = 300", ["parameters"]), ("time.sleep(seconds)", ["stage:s"])])
+    assert sam.post(f"/projects/{project}/pipelines", json={"notebook": nb, "path": "d.ipynb",
+                                                           "name": "deaf"}).status_code == 201
+    run = sam.post(f"/projects/{project}/pipelines/deaf/runs", json={}).json()
+    run_dir = backend.settings.home / "pipeline-runs" / project / run["run_id"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(stage_procs.find(run_dir)) < 2:  # papermill and its kernel
+        time.sleep(0.5)
+    assert len(stage_procs.find(run_dir)) >= 2
+    assert sam.post(f"/projects/{project}/pipeline-runs/{run['run_id']}/cancel").status_code == 200
+    ended = _wait(sam, project, run["run_id"], timeout=60)
+    assert ended["status"] in ("CANCELED", "FAILURE"), ended
+    assert stage_procs.find(run_dir) == []
+
+
 def test_replay_reads_the_same_snapshots_after_new_rows_arrive(backend, project, use_mlflow, monkeypatch):
     import pandas as pd
 

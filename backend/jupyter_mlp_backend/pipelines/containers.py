@@ -429,10 +429,14 @@ def run_stage(client, image: str, *, version_dir: Path, run_dir: Path, run_id: s
 
 
 def kill_run(settings: Settings, run_id: str) -> int:
-    """Stop every container of a pipeline run at once (cancel); returns how many there were."""
+    """Stop every stage of a pipeline run at once (cancel): its local stage processes and kernels, and its
+    containers; returns how many there were."""
+    from . import stage_procs
+
+    killed = sum(stage_procs.kill(d) for d in (settings.home / "pipeline-runs").glob(f"*/{run_id}"))
     client = docker_client(settings) if settings.container_engine != "none" else None
     if client is None:
-        return 0
+        return killed
     # The low-level listing returns summaries only: the high-level one inspects each container after
     # listing it, and a container removed in between (the stage runner removing its own) raised NotFound.
     def listed() -> list[str]:
@@ -447,7 +451,7 @@ def kill_run(settings: Settings, run_id: str) -> int:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and listed():
         time.sleep(0.2)
-    return len(found)
+    return killed + len(found)
 
 
 if __name__ == "__main__":  # python -m jupyter_mlp_backend.pipelines.containers base

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -24,6 +25,8 @@ import httpx
 from jupyter_mlp.settings import Settings
 
 from ..children import child_options
+
+log = logging.getLogger(__name__)
 
 LOCATION = "jupyter_mlp"
 REPOSITORY = "__repository__"
@@ -202,7 +205,12 @@ class DagsterService:
         return runs[0]["runId"] if runs else None
 
     async def terminate(self, run_id: str) -> None:
-        await self.graphql(TERMINATE, {"runId": run_id})
+        """Ask Dagster to stop a run. Its answer is logged, not raised: the caller kills the run's stage processes
+        itself, as Dagster's interrupt does not always reach the run worker (and then the run stays CANCELING
+        until its stage ends)."""
+        result = (await self.graphql(TERMINATE, {"runId": run_id}))["terminateRun"] or {}
+        if result.get("__typename") != "TerminateRunSuccess":
+            log.warning("Dagster did not stop run %s: %s: %s", run_id, result.get("__typename"), result.get("message"))
 
     def _schedules_in_index(self) -> bool:
         try:
@@ -305,5 +313,7 @@ query Runs($filter: RunsFilter!) {
 }"""
 
 TERMINATE = """
-mutation Terminate($runId: String!) { terminateRun(runId: $runId) { __typename } }
+mutation Terminate($runId: String!) {
+  terminateRun(runId: $runId) { __typename ... on TerminateRunFailure { message } ... on PythonError { message } }
+}
 """
