@@ -55,14 +55,14 @@ const projectsPanel: JupyterFrontEndPlugin<ICurrentProject> = {
     }
 
     const store = new CurrentProjectStore(settings);
-    const panel = new ProjectsPanel(
-      store,
-      () => void app.commands.execute(OPEN_EXPERIMENTS),
-      () => void app.commands.execute(OPEN_PIPELINES),
-      () => void app.commands.execute(OPEN_MODELS),
-      () => void app.commands.execute(OPEN_DEPLOYMENTS),
-      () => void app.commands.execute(OPEN_MONITORING)
-    );
+    const open = (command: string) => () => void app.commands.execute(command);
+    const panel = new ProjectsPanel(store, {
+      experiments: open(OPEN_EXPERIMENTS),
+      pipelines: open(OPEN_PIPELINES),
+      models: open(OPEN_MODELS),
+      deployments: open(OPEN_DEPLOYMENTS),
+      monitoring: open(OPEN_MONITORING)
+    });
     panel.id = 'jupyter-mlp-projects';
     panel.title.icon = platformIcon;
     panel.title.caption = 'ML Platform';

@@ -6,7 +6,9 @@
  * - `useProjectPanel`: the React half — the current project, the selected target, whether the panel is on screen.
  * - `useProjectRole`: the caller's role in the project (what the panel offers; the backend decides anyway).
  * - `useTicker`: a counter that polls while the panel is on screen.
- * - `NoProject`, `PanelHeader`: the empty state and the title bar every panel shows.
+ * - `useCurrentSlug`: the current project's slug, following the store (the sidebar's picker uses it too).
+ * - `NoProject`, `PanelHeader`, `ErrorBanner`, `Loading`: the empty state, the title bar, a dismissable error and
+ *   the loading line every panel shows.
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
@@ -106,17 +108,13 @@ export function useProjectPanel<T>(
   on: { shown?: () => void; target?: (target: T) => void } = {}
 ): IProjectPanelState<T> {
   const { store } = panel;
-  const [slug, setSlug] = useState(store.get());
   const [selected, setSelected] = useState<T | null>(() => panel.takePending());
+  const slug = useCurrentSlug(store, () => setSelected(null));
   const [visible, setVisible] = useState(panel.isVisible);
   const handlers = useRef(on);
   handlers.current = on;
 
   useEffect(() => {
-    const onProject = (_: ICurrentProject, next: string) => {
-      setSlug(next);
-      setSelected(null);
-    };
     const onVisibility = (_: ProjectPanel<T>, shown: boolean) => {
       setVisible(shown);
       if (shown) {
@@ -128,17 +126,33 @@ export function useProjectPanel<T>(
       setSelected(next);
       handlers.current.target?.(next);
     };
-    store.changed.connect(onProject);
     panel.visibility.connect(onVisibility);
     panel.target.connect(onTarget);
     return () => {
-      store.changed.disconnect(onProject);
       panel.visibility.disconnect(onVisibility);
       panel.target.disconnect(onTarget);
     };
-  }, [panel, store]);
+  }, [panel]);
 
   return { slug, selected, setSelected, visible };
+}
+
+/** The current project's slug ('' when none), following the store; `changed` runs on each change (the latest one). */
+export function useCurrentSlug(store: ICurrentProject, changed?: (slug: string) => void): string {
+  const [slug, setSlug] = useState(store.get());
+  const handler = useRef(changed);
+  handler.current = changed;
+  useEffect(() => {
+    const follow = (_: ICurrentProject, next: string) => {
+      setSlug(next);
+      handler.current?.(next);
+    };
+    store.changed.connect(follow);
+    return () => {
+      store.changed.disconnect(follow);
+    };
+  }, [store]);
+  return slug;
 }
 
 /** A counter that goes up every `ms` while `active` (and once at once when shown again): what polls the panel. */
@@ -169,17 +183,19 @@ export function NoProject({ title, purpose }: { title: string; purpose: string }
   );
 }
 
-/** The panel's title bar: its name, the project, and the caller's role once known. */
+/** The panel's title bar: its name, the project, the caller's role once known, then the panel's own tools. */
 export function PanelHeader({
   title,
   slug,
-  role,
-  roleTestId
+  role = null,
+  roleTestId,
+  children
 }: {
   title: string;
   slug: string;
-  role: Role | null;
+  role?: Role | null;
   roleTestId?: string;
+  children?: React.ReactNode;
 }): JSX.Element {
   return (
     <header className="jp-mlp-experiments-toolbar">
@@ -191,6 +207,39 @@ export function PanelHeader({
           your role: {role}
         </span>
       )}
+      {children}
     </header>
+  );
+}
+
+/** A dismissable error (nothing when `error` is null). */
+export function ErrorBanner({
+  error,
+  onDismiss,
+  testid
+}: {
+  error: string | null;
+  onDismiss: () => void;
+  testid?: string;
+}): JSX.Element | null {
+  if (!error) {
+    return null;
+  }
+  return (
+    <div className="jp-mlp-error" role="alert" data-testid={testid}>
+      <span>{error}</span>
+      <button className="jp-mlp-button jp-mlp-button-small" aria-label="Dismiss error" onClick={onDismiss}>
+        ×
+      </button>
+    </div>
+  );
+}
+
+/** The line a panel shows while its first answer is on its way. */
+export function Loading({ text = 'Loading…', busy = false }: { text?: string; busy?: boolean }): JSX.Element {
+  return (
+    <div className="jp-mlp-loading" aria-busy={busy ? 'true' : undefined}>
+      {text}
+    </div>
   );
 }

@@ -28,6 +28,7 @@ import { BatchJobs } from './BatchJobs';
 import { DeploymentActivity } from './DeploymentActivity';
 import { DeploymentCharts } from './DeploymentCharts';
 import { DeploymentControls } from './DeploymentControls';
+import { ErrorBanner } from '../../common/panel';
 
 export interface IDeploymentViewProps {
   slug: string;
@@ -167,18 +168,7 @@ export function DeploymentView({
           {d.message}
         </div>
       )}
-      {error && (
-        <div className="jp-mlp-error" role="alert" data-testid="mlp-deployment-error">
-          <span>{error}</span>
-          <button
-            className="jp-mlp-button jp-mlp-button-small"
-            aria-label="Dismiss error"
-            onClick={() => setError(null)}
-          >
-            ×
-          </button>
-        </div>
-      )}
+      <ErrorBanner error={error} onDismiss={() => setError(null)} testid="mlp-deployment-error" />
       {working && (
         <div className="jp-mlp-progress" role="status">
           <span className="jp-mlp-spinner" aria-hidden="true" />

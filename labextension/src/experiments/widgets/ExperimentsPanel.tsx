@@ -1,5 +1,3 @@
-import { ReactWidget } from '@jupyterlab/ui-components';
-import { ISignal, Signal } from '@lumino/signaling';
 import React, { useCallback, useEffect, useMemo, useState } from 'react';
 
 import {
@@ -11,6 +9,7 @@ import {
 } from '../../common/api';
 import type { ICurrentProject } from '../../common/currentProject';
 import { formatApiError } from '../../common/errors';
+import { ErrorBanner, NoProject, PanelHeader, ProjectPanel, useProjectPanel } from '../../common/panel';
 import { compareSelectionProblem } from '../runCompare';
 import { formatRunCount } from '../../common/runFormat';
 import { FeedState, RunsFeed } from '../runsFeed';
@@ -42,47 +41,23 @@ export interface IExperimentsActions {
   openLoggedCopy: (slug: string, run: RunDetailData) => Promise<void>;
 }
 
-/** The Experiments main-area panel: runs of the current project, run detail and compare. */
-export class ExperimentsPanel extends ReactWidget {
-  private readonly _runRequested = new Signal<this, string>(this);
-  private _pendingRun: string | null = null;
-
+/** The Experiments main-area panel: runs of the current project, run detail and compare; its target is a run. */
+export class ExperimentsPanel extends ProjectPanel<string> {
   constructor(
-    private readonly _store: ICurrentProject,
+    store: ICurrentProject,
     private readonly _actions: IExperimentsActions
   ) {
-    super();
-    this.addClass('jp-mlp-experiments');
-    this.node.dataset.testid = 'mlp-experiments';
+    super(store, { classes: ['jp-mlp-experiments'], testid: 'mlp-experiments' });
   }
 
   /** Show one run of the current project in the detail pane (e.g. a pipeline run's MLflow run). */
   showRun(runId: string): void {
-    this._pendingRun = runId;
-    this._runRequested.emit(runId);
-  }
-
-  /** Emitted with a run id when `showRun` is called. */
-  get runRequested(): ISignal<this, string> {
-    return this._runRequested;
-  }
-
-  /** The run asked for before the view could show it; read once. */
-  takePendingRun(): string | null {
-    const runId = this._pendingRun;
-    this._pendingRun = null;
-    return runId;
+    this.showTarget(runId);
   }
 
   protected render(): JSX.Element {
-    return <ExperimentsView panel={this} store={this._store} actions={this._actions} />;
+    return <ExperimentsView panel={this} actions={this._actions} />;
   }
-}
-
-/** Where the view learns of runs asked for from outside. */
-interface IRunRequests {
-  takePendingRun(): string | null;
-  readonly runRequested: ISignal<ExperimentsPanel, string>;
 }
 
 function storage(): IChoiceStorage | null {
@@ -104,42 +79,30 @@ const FEED_HINTS: Record<FeedState, string> = {
 
 function ExperimentsView({
   panel,
-  store,
   actions
 }: {
-  panel: IRunRequests;
-  store: ICurrentProject;
+  panel: ExperimentsPanel;
   actions: IExperimentsActions;
 }): JSX.Element {
-  const [slug, setSlug] = useState(store.get());
-
-  useEffect(() => {
-    const onChange = (_: ICurrentProject, next: string) => setSlug(next);
-    store.changed.connect(onChange);
-    return () => {
-      store.changed.disconnect(onChange);
-    };
-  }, [store]);
-
+  // The selected target is the run in the detail pane (reset when the project changes).
+  const { slug, selected, setSelected } = useProjectPanel(panel);
   if (!slug) {
-    return (
-      <div className="jp-mlp-body jp-mlp-empty-state">
-        <h2 className="jp-mlp-title">Experiments</h2>
-        <p>No project is selected. Choose a project in the ML Platform sidebar to see its runs.</p>
-      </div>
-    );
+    return <NoProject title="Experiments" purpose="see its runs" />;
   }
   // A new project starts with a fresh view (columns, filter, selection).
-  return <ProjectRuns key={slug} slug={slug} panel={panel} actions={actions} />;
+  return <ProjectRuns key={slug} slug={slug} runId={selected} onRun={setSelected} actions={actions} />;
 }
 
 function ProjectRuns({
   slug,
-  panel,
+  runId,
+  onRun,
   actions
 }: {
   slug: string;
-  panel: IRunRequests;
+  /** The run in the detail pane (it wins over a comparison: a run asked for from outside replaces it). */
+  runId: string | null;
+  onRun: (runId: string | null) => void;
   actions: IExperimentsActions;
 }): JSX.Element {
   const [available, setAvailable] = useState<RunColumns | null>(null);
@@ -147,10 +110,12 @@ function ProjectRuns({
   const [sort, setSort] = useState<ISortState>(DEFAULT_SORT);
   const [filter, setFilter] = useState(EMPTY_FILTER);
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [side, setSide] = useState<SidePane>(() => {
-    const runId = panel.takePendingRun();
-    return runId ? { kind: 'run', runId } : null;
-  });
+  const [comparing, setComparing] = useState<string[] | null>(null);
+  const side: SidePane = runId
+    ? { kind: 'run', runId }
+    : comparing
+      ? { kind: 'compare', runIds: comparing }
+      : null;
   const [total, setTotal] = useState<number | null>(null);
   const [refreshToken, setRefreshToken] = useState(0);
   const [feedState, setFeedState] = useState<FeedState>('stopped');
@@ -171,17 +136,6 @@ function ProjectRuns({
   useEffect(() => {
     void loadColumns();
   }, [loadColumns]);
-
-  useEffect(() => {
-    const onRun = (_: ExperimentsPanel, runId: string) => {
-      panel.takePendingRun();
-      setSide({ kind: 'run', runId });
-    };
-    panel.runRequested.connect(onRun);
-    return () => {
-      panel.runRequested.disconnect(onRun);
-    };
-  }, [panel]);
 
   useEffect(() => {
     const feed = new RunsFeed({
@@ -223,13 +177,22 @@ function ProjectRuns({
     []
   );
   const onError = useCallback((err: unknown) => setError(formatApiError(err)), []);
-  const openRun = useCallback((runId: string) => setSide({ kind: 'run', runId }), []);
+  const openRun = useCallback(
+    (next: string) => {
+      setComparing(null);
+      onRun(next);
+    },
+    [onRun]
+  );
+  const closeSide = () => {
+    setComparing(null);
+    onRun(null);
+  };
   const compareProblem = compareSelectionProblem(selected.size);
 
   return (
     <div className="jp-mlp-experiments-body">
-      <header className="jp-mlp-experiments-toolbar">
-        <h2 className="jp-mlp-title">Experiments · {slug}</h2>
+      <PanelHeader title="Experiments" slug={slug}>
         <div className="jp-mlp-filter">
           <input
             className="jp-mlp-input"
@@ -269,7 +232,10 @@ function ProjectRuns({
           data-testid="mlp-compare-button"
           disabled={compareProblem !== null}
           title={compareProblem ?? 'Compare the selected runs'}
-          onClick={() => setSide({ kind: 'compare', runIds: [...selected] })}
+          onClick={() => {
+            setComparing([...selected]);
+            onRun(null);
+          }}
         >
           Compare ({selected.size})
         </button>
@@ -287,19 +253,8 @@ function ProjectRuns({
         <span className={`jp-mlp-feed jp-mlp-feed-${feedState}`} title={FEED_HINTS[feedState]}>
           {feedState === 'live' ? '● live' : feedState === 'polling' ? '○ polling' : ''}
         </span>
-      </header>
-      {error && (
-        <div className="jp-mlp-error" role="alert">
-          <span>{error}</span>
-          <button
-            className="jp-mlp-button jp-mlp-button-small"
-            aria-label="Dismiss error"
-            onClick={() => setError(null)}
-          >
-            ×
-          </button>
-        </div>
-      )}
+      </PanelHeader>
+      <ErrorBanner error={error} onDismiss={() => setError(null)} />
       <div className={`jp-mlp-experiments-main${side ? ' jp-mod-split' : ''}`}>
         <RunsTable
           slug={slug}
@@ -322,7 +277,7 @@ function ProjectRuns({
             slug={slug}
             runId={side.runId}
             refreshToken={refreshToken}
-            onClose={() => setSide(null)}
+            onClose={closeSide}
             onOpenNotebook={actions.openNotebook}
             onOpenLoggedCopy={run => actions.openLoggedCopy(slug, run)}
           />
@@ -332,7 +287,7 @@ function ProjectRuns({
             slug={slug}
             runIds={side.runIds}
             preferredMetrics={choice.metrics}
-            onClose={() => setSide(null)}
+            onClose={closeSide}
             onOpenRun={openRun}
           />
         )}

@@ -35,6 +35,7 @@ import { ModelGates } from './ModelGates';
 import { ModelLineage } from './ModelLineage';
 import type { IModelsActions } from '../actions';
 import { Pager } from '../../common/widgets/Pager';
+import { ErrorBanner } from '../../common/panel';
 
 export interface IModelViewProps {
   slug: string;
@@ -154,18 +155,7 @@ export function ModelView({
           ×
         </button>
       </header>
-      {error && (
-        <div className="jp-mlp-error" role="alert">
-          <span>{error}</span>
-          <button
-            className="jp-mlp-button jp-mlp-button-small"
-            aria-label="Dismiss error"
-            onClick={() => setError(null)}
-          >
-            ×
-          </button>
-        </div>
-      )}
+      <ErrorBanner error={error} onDismiss={() => setError(null)} />
       {!page && !error && <div className="jp-mlp-loading">Loading…</div>}
       {page && (
         <>

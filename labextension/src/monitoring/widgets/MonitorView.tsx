@@ -19,6 +19,7 @@ import { clampOffset } from '../../common/paging';
 import { DriftHeatmap } from './DriftHeatmap';
 import { AlertsTable, RetrainingsTable } from './MonitorTables';
 import { PerformanceCharts } from './PerformanceCharts';
+import { ErrorBanner } from '../../common/panel';
 
 /** One deployment's monitor: status and "Check now", the drift heatmap, performance, alerts and retrainings. */
 export function MonitorView({
@@ -79,14 +80,7 @@ export function MonitorView({
   const m = monitor;
   return (
     <section className="jp-mlp-model jp-mlp-monitor" data-testid="monitor-view" data-deployment={name}>
-      {error && (
-        <div className="jp-mlp-error" role="alert" data-testid="monitor-error">
-          <span>{error}</span>
-          <button className="jp-mlp-button jp-mlp-button-small" aria-label="Dismiss error" onClick={() => setError(null)}>
-            ×
-          </button>
-        </div>
-      )}
+      <ErrorBanner error={error} onDismiss={() => setError(null)} testid="monitor-error" />
       {stale && (
         <div className={m ? 'jp-mlp-hint' : 'jp-mlp-error'} role="status">
           {m ? `Could not refresh just now (${stale}); trying again in a few seconds.` : stale}

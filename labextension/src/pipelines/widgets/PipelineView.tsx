@@ -20,6 +20,7 @@ import { PipelineRunDetail } from './PipelineRunDetail';
 import { PipelineSchedules } from './PipelineSchedules';
 import { RunForm } from './RunForm';
 import { StageGraph } from './StageGraph';
+import { ErrorBanner } from '../../common/panel';
 
 /** Runs of a pipeline shown at once, newest first. */
 const RUNS_SHOWN = 50;
@@ -192,18 +193,7 @@ export function PipelineView({
           ×
         </button>
       </header>
-      {error && (
-        <div className="jp-mlp-error" role="alert">
-          <span>{error}</span>
-          <button
-            className="jp-mlp-button jp-mlp-button-small"
-            aria-label="Dismiss error"
-            onClick={() => setError(null)}
-          >
-            ×
-          </button>
-        </div>
-      )}
+      <ErrorBanner error={error} onDismiss={() => setError(null)} />
       {!detail && !error && <div className="jp-mlp-loading">Loading…</div>}
       {detail && (
         <div className="jp-mlp-pipeline-main">

@@ -4,6 +4,7 @@ import React, { useCallback, useEffect, useState } from 'react';
 
 import { createProject, listAllProjects, Project, whoami, WhoAmI } from '../../common/api';
 import { CurrentProjectStore } from '../../common/currentProject';
+import { ErrorBanner, Loading, useCurrentSlug } from '../../common/panel';
 import { formatApiError, roleLabel } from '../../common/permissions';
 import { CreateProjectForm } from './CreateProjectForm';
 import { MembersSection } from './MembersSection';
@@ -17,11 +18,7 @@ export class ProjectsPanel extends ReactWidget {
 
   constructor(
     private readonly _store: CurrentProjectStore,
-    private readonly _openExperiments?: () => void,
-    private readonly _openPipelines?: () => void,
-    private readonly _openModels?: () => void,
-    private readonly _openDeployments?: () => void,
-    private readonly _openMonitoring?: () => void
+    private readonly _open: PanelOpeners = {}
   ) {
     super();
     this.addClass('jp-mlp-panel');
@@ -40,39 +37,33 @@ export class ProjectsPanel extends ReactWidget {
   }
 
   protected render(): JSX.Element {
-    return (
-      <ProjectsView
-        store={this._store}
-        refreshRequested={this._refreshRequested}
-        openExperiments={this._openExperiments}
-        openPipelines={this._openPipelines}
-        openModels={this._openModels}
-        openDeployments={this._openDeployments}
-        openMonitoring={this._openMonitoring}
-      />
-    );
+    return <ProjectsView store={this._store} refreshRequested={this._refreshRequested} open={this._open} />;
   }
 }
+
+/** The main-area panels the sidebar opens for the current project, in the order of their buttons. */
+const PANELS = [
+  { key: 'experiments', label: 'Experiments', title: 'Open the runs of this project' },
+  { key: 'pipelines', label: 'Pipelines', title: 'Open the pipelines of this project' },
+  { key: 'models', label: 'Models', title: 'Open the registered models of this project' },
+  { key: 'deployments', label: 'Deployments', title: 'Open the serving endpoints of this project' },
+  {
+    key: 'monitoring',
+    label: 'Monitoring',
+    title: "Drift, performance, alerts and retraining of this project's deployments"
+  }
+] as const;
+
+/** How the sidebar opens each panel (a panel without one has no button). */
+export type PanelOpeners = Partial<Record<(typeof PANELS)[number]['key'], () => void>>;
 
 interface IProjectsViewProps {
   store: CurrentProjectStore;
   refreshRequested: ISignal<ProjectsPanel, void>;
-  openExperiments?: () => void;
-  openPipelines?: () => void;
-  openModels?: () => void;
-  openDeployments?: () => void;
-  openMonitoring?: () => void;
+  open: PanelOpeners;
 }
 
-function ProjectsView({
-  store,
-  refreshRequested,
-  openExperiments,
-  openPipelines,
-  openModels,
-  openDeployments,
-  openMonitoring
-}: IProjectsViewProps): JSX.Element {
+function ProjectsView({ store, refreshRequested, open }: IProjectsViewProps): JSX.Element {
   const [me, setMe] = useState<WhoAmI | null>(null);
   const [projects, setProjects] = useState<Project[]>([]);
   const [current, setCurrent] = useState('');
@@ -106,13 +97,7 @@ function ProjectsView({
   }, [store, showError]);
 
   // The selection can change elsewhere (the settings editor, a command).
-  useEffect(() => {
-    const follow = (_: unknown, slug: string) => setCurrent(slug);
-    store.changed.connect(follow);
-    return () => {
-      store.changed.disconnect(follow);
-    };
-  }, [store]);
+  useCurrentSlug(store, setCurrent);
 
   useEffect(() => {
     void reload();
@@ -156,24 +141,9 @@ function ProjectsView({
         </button>
       </header>
 
-      {error && (
-        <div data-testid="mlp-error" role="alert" className="jp-mlp-error">
-          <span>{error}</span>
-          <button
-            className="jp-mlp-button jp-mlp-button-small"
-            aria-label="Dismiss error"
-            onClick={() => setError(null)}
-          >
-            ×
-          </button>
-        </div>
-      )}
+      <ErrorBanner error={error} onDismiss={() => setError(null)} testid="mlp-error" />
 
-      {loading && !me && (
-        <div className="jp-mlp-loading" aria-busy="true">
-          Loading…
-        </div>
-      )}
+      {loading && !me && <Loading busy />}
 
       {me && (
         <>
@@ -200,60 +170,20 @@ function ProjectsView({
                   </option>
                 ))}
               </select>
-              {openExperiments && (
-                <button
-                  className="jp-mlp-button"
-                  data-testid="mlp-open-experiments"
-                  disabled={!current}
-                  title="Open the runs of this project"
-                  onClick={openExperiments}
-                >
-                  Experiments
-                </button>
-              )}
-              {openPipelines && (
-                <button
-                  className="jp-mlp-button"
-                  data-testid="mlp-open-pipelines"
-                  disabled={!current}
-                  title="Open the pipelines of this project"
-                  onClick={openPipelines}
-                >
-                  Pipelines
-                </button>
-              )}
-              {openModels && (
-                <button
-                  className="jp-mlp-button"
-                  data-testid="mlp-open-models"
-                  disabled={!current}
-                  title="Open the registered models of this project"
-                  onClick={openModels}
-                >
-                  Models
-                </button>
-              )}
-              {openDeployments && (
-                <button
-                  className="jp-mlp-button"
-                  data-testid="mlp-open-deployments"
-                  disabled={!current}
-                  title="Open the serving endpoints of this project"
-                  onClick={openDeployments}
-                >
-                  Deployments
-                </button>
-              )}
-              {openMonitoring && (
-                <button
-                  className="jp-mlp-button"
-                  data-testid="mlp-open-monitoring"
-                  disabled={!current}
-                  title="Drift, performance, alerts and retraining of this project's deployments"
-                  onClick={openMonitoring}
-                >
-                  Monitoring
-                </button>
+              {PANELS.map(
+                ({ key, label, title }) =>
+                  open[key] && (
+                    <button
+                      key={key}
+                      className="jp-mlp-button"
+                      data-testid={`mlp-open-${key}`}
+                      disabled={!current}
+                      title={title}
+                      onClick={open[key]}
+                    >
+                      {label}
+                    </button>
+                  )
               )}
             </span>
           </div>
