@@ -20,6 +20,9 @@ $(STAMP): $(SOURCES)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	# A development build (`jlpm build`) leaves install.json in the output; the wheel maps the root one there too.
 	rm -f jupyter_mlp/labextension/install.json
+	# torch before anything that depends on it (the dev install pulls the `assistant` extra): this exact pin is the
+	# CPU build these machines install from local disk in seconds; any other torch requirement downloads multi-GB CUDA.
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
 	# Editable: Python changes are live; the hook builds the labextension into the package and the venv.
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from .gpu_service import RECORD as GPU_RECORD, ensure_gpu_service, read_gpu_record
 from .local_backend import clean_stale_socket_dirs, pid_alive, ensure_backend, read_record
 from .settings import Settings
 
@@ -97,6 +98,14 @@ def up(settings: Settings, root_dir: Path, detach: bool) -> int:
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     backend = ensure_backend(settings, detach=True)
     print(f"Backend:    {backend.url}  ({'already running' if backend.process is None else 'started'})", flush=True)
+    if settings.gpu_url:
+        print(f"AI services: {settings.gpu_url}  (configured)", flush=True)
+    elif settings.gpu_autostart:
+        try:
+            gpu = ensure_gpu_service(settings, detach=True)
+            print(f"AI services: {gpu.url}  ({'already running' if gpu.process is None else 'started'})", flush=True)
+        except RuntimeError as e:  # the platform works without the assistant; say why it is missing
+            print(f"AI services: not started: {e}", file=sys.stderr, flush=True)
     lab = _read_lab(settings)
     if lab is not None:
         print(f"JupyterLab: {lab.login_url}  (already running)", flush=True)
@@ -141,6 +150,10 @@ def down(settings: Settings) -> int:
         lab_path.unlink(missing_ok=True)
     except (OSError, ValueError, KeyError):
         pass
+    gpu = read_gpu_record(settings)
+    if gpu is not None and pid_alive(gpu.pid):
+        _stop(gpu.pid, "AI services")
+    (settings.run_dir / GPU_RECORD).unlink(missing_ok=True)
     rec = read_record(settings)
     if rec is not None and pid_alive(rec.pid):
         _stop(rec.pid, "backend")

