@@ -121,6 +121,47 @@ def test_no_private_name_crosses_a_domain_border():
     assert not bad, "give the name a public one in its domain's service module:\n" + "\n".join(bad)
 
 
+# --- serving and monitoring: thin routes, other domains through their service modules ------------------------------
+
+# Route modules that only parse, call their domain's service and return its result: they do no database, access or
+# audit work of their own (it is the service's). Add a domain's routes once its bodies have moved.
+THIN_ROUTES = {f"{PKG}.serving.routes", f"{PKG}.monitoring.routes"}
+DOMAIN_WORK = ("sqlalchemy", "starlette.concurrency", f"{PKG}.orm", f"{PKG}.audit", f"{PKG}.access", f"{PKG}.db")
+
+
+def test_thin_routes_leave_the_work_to_the_service():
+    bad = [f"{m}:{line} imports {t}" for m, t, n, line in _imports()
+           if m in THIN_ROUTES and any(t == w or t.startswith(w + ".") for w in DOMAIN_WORK)]
+    assert not bad, "move the body into the domain's service module:\n" + "\n".join(bad)
+
+
+# Pairs of modules of one domain that must not import each other (either way).
+APART = [(f"{PKG}.serving.routes", f"{PKG}.serving.batch")]
+
+
+def test_modules_kept_apart_do_not_import_each_other():
+    bad = [f"{m}:{line} imports {t}" for m, t, n, line in _imports()
+           for a, b in APART if (m, t) in ((a, b), (b, a))]
+    assert not bad, "\n".join(bad)
+
+
+# Serving and monitoring reach other domains only through `<domain>.service`, apart from these imports (importing
+# module, imported module), each with why; the test fails on any other, and on an entry whose import has gone.
+SERVICE_ONLY = ("serving", "monitoring")
+NOT_THROUGH_SERVICE = {
+    (f"{PKG}.serving.service", f"{PKG}.experiments.projects"): "experiment_ids, which experiments' service lacks",
+    (f"{PKG}.serving.predlog", f"{PKG}.datasets.catalog"): "the committer process opens the project catalog itself",
+    (f"{PKG}.monitoring.windows", f"{PKG}.registry.evaluate"): "score, the gates' metrics, for the same numbers",
+}
+
+
+def test_serving_and_monitoring_call_other_domains_through_their_services():
+    found = {(m, t) for m, t, n, line in _cross()
+             if _domain(m) in SERVICE_ONLY and t.split(".")[-1] != "service"}
+    assert found <= set(NOT_THROUGH_SERVICE), f"import the domain's service module: {found - set(NOT_THROUGH_SERVICE)}"
+    assert set(NOT_THROUGH_SERVICE) <= found, f"remove from NOT_THROUGH_SERVICE: {set(NOT_THROUGH_SERVICE) - found}"
+
+
 def _edges() -> dict[tuple[str, str], list[str]]:
     edges: dict[tuple[str, str], list[str]] = {}
     for m, t, n, line in _cross():

@@ -8,6 +8,10 @@ checked (the request keeps the original Host header and TLS server name), so a D
 check and the connection cannot redirect it; it never follows HTTP redirects either.
 
 `deliver` never raises for a failed delivery: it returns a `Delivery` saying what happened, in plain words.
+
+Kept in one file over ~500 lines on purpose: the address check and the delivery that connects to exactly the
+addresses it checked are the two halves of one guard (against reaching internal hosts); apart, one could change
+without the other.
 """
 
 from __future__ import annotations

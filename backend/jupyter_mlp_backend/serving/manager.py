@@ -6,6 +6,10 @@ and loaded its model and answered a ping; the old pool then drains its in-flight
 that dies is replaced; the requests it held fail with 503 and Retry-After, nothing else does. When the p95 latency
 of a window breaches the deployment's SLA the pool grows by one worker (up to the maximum); after a window idle it
 shrinks (down to the minimum).
+
+Kept in one file over ~500 lines on purpose: pools, supervision, restarts, autoscaling and switching all change
+the same per-deployment state (`Live`, its pool) under the same event-loop discipline; one file keeps that state
+machine readable in one place.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ deployment events (`log_failed` once per episode, `log_recovered` when it heals)
 call: it returns once what was answered before the call is in the table, or says how many rows are still pending.
 
     python -m jupyter_mlp_backend.serving.predlog --home MLP_HOME     (the committer; the backend starts it)
+
+Kept in one file over ~500 lines on purpose: the spool writer, the committer process and the failure episodes
+are one exactly-once protocol whose invariants (above) are read across all three.
 """
 
 from __future__ import annotations

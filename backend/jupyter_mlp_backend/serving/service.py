@@ -20,7 +20,7 @@ from ..deps import DB, Caller
 from ..errors import Conflict, NotFound
 from ..orm import Deployment, DeploymentEvent, ModelVersion, utcnow
 from ..registry.service import Refused, app_signer
-from . import predlog
+from . import predlog, protocol
 from .manager import Live, Spec, StartFailed
 from .schemas import DeploymentOut, WorkerOut
 
@@ -183,3 +183,13 @@ switch_version = _switch
 version_number = _version_number
 deployment_out = _out
 add_event = _event
+
+# The prediction log as monitoring reads it: its tables' names, and a logged request parsed back into rows.
+prediction_table = predlog.table_name  # ("predictions" or "feedback", deployment) -> the Iceberg table's name
+RequestSchema = protocol.Schema
+BadRequest = protocol.BadRequest
+
+
+def parse_logged_request(body: bytes, wire: str, schema: protocol.Schema) -> protocol.Parsed:
+    """A logged request body as rows (`wire`: the protocol it came in by, "v2" or MLflow's)."""
+    return (protocol.parse_v2 if wire == "v2" else protocol.parse_mlflow)(body, schema)

@@ -1,0 +1,278 @@
+"""The prediction log as windows: the deployment's logged predictions (with the labels posted since) as rows, cut
+into windows by count or by time; each window's drift (against its version's reference) and performance (against
+the validated baseline) computed and stored."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+
+from ..orm import Deployment, GateDecision, ModelVersion, Monitor, MonitorWindow
+
+MIN_LABELS = 30  # fewer labels in a window: its performance is "insufficient data"
+PERF_WINDOWS = 20  # the newest windows whose performance is recomputed as labels arrive
+HIGHER_IS_BETTER = {"roc_auc": True, "f1": True, "rmse": False, "ece": False}
+DEFAULT_TOLERANCE = {"roc_auc": 0.05, "f1": 0.05, "ece": 0.05, "rmse": 0.1}  # rmse: a fraction of the baseline
+
+# --- the prediction log as rows ----------------------------------------------------------------------------------
+
+def _predictions(response: str, n: int) -> list[Any]:
+    try:
+        doc = json.loads(response)
+    except ValueError:
+        return [None] * n
+    preds = doc.get("predictions") if isinstance(doc, dict) else None
+    if preds is None and isinstance(doc, dict) and isinstance(doc.get("outputs"), list) and doc["outputs"]:
+        preds = doc["outputs"][0].get("data")
+    if isinstance(preds, dict):  # a frame as {column: values}: the last column is the score
+        preds = list(preds.values())[-1]
+    if not isinstance(preds, list) or len(preds) != n:
+        return [None] * n
+    return [p[-1] if isinstance(p, list) and p else p.get(list(p)[-1]) if isinstance(p, dict) and p else p
+            for p in preds]
+
+
+def _probabilities(response: str, n: int) -> list[Any]:
+    """Per row, the probability of the positive class (the second of two `classes`) that the deployment answered
+    beside its predictions; None where it answered none (class labels only, a multi-class model, Open Inference)."""
+    try:
+        doc = json.loads(response)
+    except ValueError:
+        return [None] * n
+    proba = doc.get("probabilities") if isinstance(doc, dict) else None
+    classes = doc.get("classes") if isinstance(doc, dict) else None
+    if not isinstance(proba, list) or len(proba) != n or not isinstance(classes, list) or len(classes) != 2:
+        return [None] * n
+    return [float(p[1]) if isinstance(p, list) and len(p) == 2 and isinstance(p[1], (int, float)) else None
+            for p in proba]
+
+
+def log_frame(app, slug: str, deployment: str):  # noqa: ANN001, ANN201
+    """The deployment's predictions, one row per scored row: features, id, time, version, prediction, label."""
+    import pandas as pd
+
+    from ..serving import service as serving
+
+    catalog = app.state.datasets
+    try:
+        preds = catalog.scan(slug, serving.prediction_table("predictions", deployment)).to_pylist()
+    except LookupError:
+        preds = []
+    try:
+        fb = catalog.scan(slug, serving.prediction_table("feedback", deployment)).to_pylist()
+    except LookupError:
+        fb = []
+    labels: dict[str, Any] = {}
+    for r in sorted(fb, key=lambda r: r["ts"]):
+        try:
+            labels[r["prediction_id"]] = json.loads(r["label"])
+        except ValueError:
+            continue
+    schema = serving.RequestSchema(None)
+    cols: dict[str, list[Any]] = {}
+    # __keys: which columns each request sent (absent is not the same as null); __proba: the positive class's
+    # probability where the deployment answered one
+    meta: dict[str, list[Any]] = {"__pid": [], "__ts": [], "__version": [], "__pred": [], "__proba": [],
+                                  "__label": [], "__keys": []}
+    skipped = 0
+    for r in sorted(preds, key=lambda r: r["ts"]):
+        body = r["request"].encode()
+        try:
+            parsed = serving.parse_logged_request(body, r["protocol"], schema)
+        except serving.BadRequest:
+            skipped += 1
+            continue
+        n = parsed.rows
+        label = labels.get(r["prediction_id"])
+        row_labels = label if isinstance(label, list) and len(label) == n else [label if n == 1 else None] * n
+        filled = len(meta["__pid"])
+        for c, values in parsed.columns.items():
+            if c not in cols:
+                cols[c] = [None] * filled
+            cols[c].extend(values)
+        for c in cols:
+            if c not in parsed.columns:
+                cols[c].extend([None] * n)
+        meta["__pid"].extend([r["prediction_id"]] * n)
+        meta["__ts"].extend([r["ts"]] * n)
+        meta["__version"].extend([r["version"]] * n)
+        meta["__pred"].extend(_predictions(r["response"], n))
+        meta["__proba"].extend(_probabilities(r["response"], n))
+        meta["__label"].extend(row_labels)
+        meta["__keys"].extend(["\x1f".join(parsed.columns)] * n)
+    frame = pd.DataFrame({**cols, **meta})
+    frame.attrs["skipped_requests"] = skipped
+    known = {r["prediction_id"] for r in preds}
+    frame.attrs["unmatched_labels"] = sum(1 for pid in labels if pid not in known)
+    return frame
+
+
+# --- performance ------------------------------------------------------------------------------------------------
+
+def performance(window: Any, baseline: dict[str, float], tolerance: dict[str, float]) -> dict[str, Any]:
+    """AUC, F1, RMSE, ECE of a window's labelled rows, each against the baseline and its tolerance. AUC and ECE
+    come from the probabilities the deployment answered (`__proba`), scored as the gates scored the baseline;
+    where it answered class labels only they are listed under `unavailable` with the reason, never alarmed on."""
+    import numpy as np
+
+    from ..registry.evaluate import score
+
+    rows = window[window["__label"].notna() & window["__pred"].notna()]
+    out: dict[str, Any] = {"labelled": int(len(rows)), "metrics": {}, "checks": [], "unavailable": [],
+                           "status": "ok"}
+    if len(rows) < MIN_LABELS:
+        out["status"] = "insufficient data"
+        out["message"] = f"{len(rows)} labelled predictions in this window; at least {MIN_LABELS} are needed"
+        return out
+    has = rows["__proba"].notna() if "__proba" in rows else None
+    notes: dict[str, str] = {}
+    try:
+        y_arr = np.asarray(rows["__label"].tolist())
+        p_arr = np.asarray(rows["__pred"].tolist())
+        if has is not None and has.all():
+            got = score(y_arr, p_arr, rows["__proba"].to_numpy(dtype=float), notes)
+        else:
+            got = score(y_arr, p_arr, None, notes)
+            if has is not None and int(has.sum()) >= MIN_LABELS:  # only some requests carried probabilities
+                mask = has.to_numpy()
+                part: dict[str, str] = {}
+                sub = score(y_arr[mask], p_arr[mask], rows["__proba"][has].to_numpy(dtype=float), part)
+                for k in ("roc_auc", "ece"):
+                    if k in sub:
+                        got[k] = sub[k]
+                        notes.pop(k, None)
+                out["probability_rows"] = int(mask.sum())
+    except (ValueError, TypeError) as err:
+        out["status"] = "error"
+        out["message"] = f"the labels and predictions cannot be compared: {err}"
+        return out
+    out["metrics"] = {k: got[k] for k in HIGHER_IS_BETTER if k in got and math.isfinite(got[k])}
+    out["unavailable"] = [{"metric": k, "reason": notes[k]} for k in HIGHER_IS_BETTER
+                          if k in notes and k not in out["metrics"]]
+    degraded = False
+    for metric, value in out["metrics"].items():
+        base = baseline.get(metric)
+        if base is None:
+            continue
+        tol = tolerance.get(metric, DEFAULT_TOLERANCE[metric])
+        if metric == "rmse" and metric not in tolerance:
+            tol = DEFAULT_TOLERANCE["rmse"] * abs(base)
+        loss = (base - value) if HIGHER_IS_BETTER[metric] else (value - base)
+        bad = loss > tol
+        degraded |= bad
+        out["checks"].append({"metric": metric, "value": value, "baseline": base, "tolerance": tol,
+                              "degraded": bool(bad)})
+    out["status"] = "degraded" if degraded else "ok"
+    return out
+
+
+def baseline_of(db, version_id: int) -> dict[str, Any]:  # noqa: ANN001
+    """The validated baseline: the metrics of the version's latest passing gate evaluation, else its logged ones."""
+    v = db.get(ModelVersion, version_id)
+    found: dict[str, float] = {}
+    source = None
+    d = db.execute(select(GateDecision).where(GateDecision.version_id == version_id,
+                                              GateDecision.status.in_(("passed", "approved")))
+                   .order_by(GateDecision.id.desc())).scalars().first()
+    if d is not None:
+        ev = (json.loads(d.evidence).get("evaluation") or {}).get("challenger") or {}
+        found = {k: float(ev[k]) for k in HIGHER_IS_BETTER if isinstance(ev.get(k), (int, float))}
+        source = f"gate decision {d.id}" if found else None
+    if not found:
+        logged = json.loads(v.metrics or "{}")
+        aliases = {"roc_auc": ("roc_auc", "auc"), "f1": ("f1", "f1_score"), "rmse": ("rmse",), "ece": ("ece",)}
+        for k, names in aliases.items():
+            for n in names:
+                if isinstance(logged.get(n), (int, float)):
+                    found[k] = float(logged[n])
+                    break
+        source = "the version's logged metrics" if found else None
+    return {"metrics": found, "source": source}
+
+
+def cut(part, window_size: int, window_seconds: int | None, now: datetime | None = None):  # noqa: ANN001, ANN201
+    """A version's predictions (time order) as complete windows [(seq, rows)]: by count, `window_size` rows each
+    (seq counts windows); by time, the predictions of each `window_seconds` slice of the clock that has ended
+    (seq is the slice's number since the epoch). The predictions after the last complete window wait."""
+    import pandas as pd
+
+    if not window_seconds:
+        return [(i, part.iloc[i * window_size:(i + 1) * window_size]) for i in range(len(part) // window_size)]
+    now = now or datetime.now(timezone.utc)
+    bucket = (part["__ts"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=window_seconds)
+    current = int(now.timestamp()) // window_seconds
+    return [(int(b), rows) for b, rows in part.groupby(bucket, sort=True) if int(b) < current]
+
+
+def _windows_for(app, monitor_id: int, frame, profiles: dict[int, Any], baselines, tolerance,  # noqa: ANN001
+                 window_size: int, window_seconds: int | None = None) -> int:
+    """Store every newly complete window; recompute the performance of the newest ones; note how many of the
+    served version's rows wait for the next window. Returns how many windows were new."""
+    from . import drift
+
+    db = app.state.db
+    new = 0
+    with db.session() as s:
+        mon = s.get(Monitor, monitor_id)
+        d = s.get(Deployment, mon.deployment_id)
+        numbers = {v.version: v.id for v in s.execute(select(ModelVersion).where(
+            ModelVersion.model_id == d.model_id)).scalars()}
+        stored = {(w.version_id, w.seq): w for w in s.execute(select(MonitorWindow).where(
+            MonitorWindow.monitor_id == monitor_id)).scalars()}
+        for number, part in frame.groupby("__version", sort=False) if len(frame) else []:
+            version_id = numbers.get(int(number))
+            if version_id is None:
+                continue
+            windows = cut(part, window_size, window_seconds)
+            if version_id == d.version_id:
+                mon.pending_rows = len(part) - sum(len(rows) for _, rows in windows)
+            recent = {seq for seq, _ in windows[-PERF_WINDOWS:]}
+            for seq, rows in windows:
+                key = (version_id, seq)
+                if key in stored and seq not in recent:
+                    continue
+                labelled = int(rows["__label"].notna().sum())
+                w = stored.get(key)
+                if w is not None and w.labelled == labelled and w.performance is not None:
+                    continue
+                perf = performance(rows, baselines.get(version_id, {}).get("metrics", {}), tolerance)
+                if w is None:
+                    profile = profiles.get(version_id)
+                    features = window_features(rows)
+                    if profile is None:
+                        result = {"status": "insufficient data", "rows": len(rows), "features": [],
+                                  "added_columns": [], "missing_columns": [],
+                                  "message": "this version has no reference profile (see the monitor's message)"}
+                    else:
+                        result = drift.check_window(profile, features).to_dict()
+                    w = MonitorWindow(monitor_id=monitor_id, version_id=version_id, seq=seq,
+                                      start_ts=rows["__ts"].iloc[0].to_pydatetime(),
+                                      end_ts=rows["__ts"].iloc[-1].to_pydatetime(), rows=len(rows),
+                                      status=result["status"], drift=json.dumps(result, default=jsonable))
+                    s.add(w)
+                    new += 1
+                w.labelled, w.performance = labelled, json.dumps(perf, default=jsonable)
+        s.commit()
+    return new
+
+
+def window_features(rows):  # noqa: ANN001, ANN201
+    """The feature columns of a window: those its requests sent (a column no request sent is missing, one sent
+    as null is all-NaN — drift tells the two apart)."""
+    sent = set()
+    for keys in rows["__keys"].unique():
+        sent.update(k for k in keys.split("\x1f") if k)
+    return rows[[c for c in rows.columns if not c.startswith("__") and c in sent]]
+
+
+def jsonable(v: Any) -> Any:
+    if hasattr(v, "item"):
+        return v.item()
+    if isinstance(v, datetime):
+        return v.isoformat()
+    return str(v)
+
