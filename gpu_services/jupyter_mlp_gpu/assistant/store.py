@@ -141,7 +141,7 @@ class EdgeStore:
     """`qdrant-edge-py`: Qdrant's engine in this process, persisted at `path`."""
 
     def __init__(self, path: str | Path, dim: int, *, m: int = 64, ef_construct: int = 200, hnsw_ef: int = 128,
-                 full_scan_threshold: int = 10_000, optimize_after: int = 5_000,
+                 full_scan_threshold: int = 10_000, optimize_after: int = 5_000, acorn: bool = True,
                  index_fields: Sequence[str] = (PROJECT,)):
         import qdrant_edge as qe
 
@@ -149,6 +149,9 @@ class EdgeStore:
         self.dim = dim
         self.path = Path(path)
         self.hnsw_ef = hnsw_ef
+        # ACORN: a filtered graph search that also follows neighbours' neighbours, so a filter keeping a small share
+        # of the points (a caller in a few of many projects) does not strand the search in a disconnected graph.
+        self.acorn = acorn
         self.optimize_after = optimize_after
         self._writes = 0
         self._lock = threading.RLock()
@@ -213,7 +216,7 @@ class EdgeStore:
         qe = self._qe
         found = self._shard.query(qe.QueryRequest(
             limit=limit, query=qe.Query.Nearest(vec), filter=self._filter(projects, where), with_payload=True,
-            params=qe.SearchParams(hnsw_ef=self.hnsw_ef)))
+            params=qe.SearchParams(hnsw_ef=self.hnsw_ef, acorn=qe.AcornSearchParams(enable=self.acorn))))
         return [_hit(p.id, p.score, p.payload) for p in found]
 
     def count(self) -> int:
