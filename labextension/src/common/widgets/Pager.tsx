@@ -5,6 +5,7 @@ import { pageRange } from '../paging';
 /**
  * A table's pager: where the page stands and buttons to the pages either side; nothing while one page holds all.
  * `newest`: the rows run newest first, so the buttons read Newer/Older instead of Previous/Next.
+ * `onRefresh`: a list's pager, always shown, with a Refresh button first (and 'Loading…' while `loading`).
  */
 export function Pager({
   offset,
@@ -13,7 +14,10 @@ export function Pager({
   pageSize,
   onOffset,
   newest = false,
-  testid
+  testid,
+  onRefresh,
+  loading = false,
+  countTestId
 }: {
   offset: number;
   shown: number;
@@ -22,28 +26,41 @@ export function Pager({
   onOffset: (offset: number) => void;
   newest?: boolean;
   testid?: string;
+  onRefresh?: () => void;
+  loading?: boolean;
+  countTestId?: string;
 }): JSX.Element | null {
-  if (total <= pageSize) {
+  const paged = total > pageSize;
+  if (!paged && !onRefresh) {
     return null;
   }
   return (
     <div className="jp-mlp-pager" data-testid={testid}>
-      <span>{pageRange(offset, shown, total)}</span>
+      <span data-testid={countTestId}>{loading ? 'Loading…' : pageRange(offset, shown, total)}</span>
       <span className="jp-mlp-actions">
-        <button
-          className="jp-mlp-button jp-mlp-button-small"
-          disabled={offset === 0}
-          onClick={() => onOffset(Math.max(0, offset - pageSize))}
-        >
-          {newest ? '‹ Newer' : '‹ Previous'}
-        </button>
-        <button
-          className="jp-mlp-button jp-mlp-button-small"
-          disabled={offset + shown >= total}
-          onClick={() => onOffset(offset + pageSize)}
-        >
-          {newest ? 'Older ›' : 'Next ›'}
-        </button>
+        {onRefresh && (
+          <button className="jp-mlp-button jp-mlp-button-small" onClick={() => onRefresh()}>
+            Refresh
+          </button>
+        )}
+        {paged && (
+          <>
+            <button
+              className="jp-mlp-button jp-mlp-button-small"
+              disabled={offset === 0}
+              onClick={() => onOffset(Math.max(0, offset - pageSize))}
+            >
+              {newest ? '‹ Newer' : '‹ Previous'}
+            </button>
+            <button
+              className="jp-mlp-button jp-mlp-button-small"
+              disabled={offset + shown >= total}
+              onClick={() => onOffset(offset + pageSize)}
+            >
+              {newest ? 'Older ›' : 'Next ›'}
+            </button>
+          </>
+        )}
       </span>
     </div>
   );

@@ -1,12 +1,12 @@
 import { Clipboard } from '@jupyterlab/apputils';
-import React, { useCallback, useEffect, useState } from 'react';
+import React, { useEffect, useState } from 'react';
 
-import { ApiKeyPage, createApiKey, listApiKeys, listDeployments, NewApiKey, revokeApiKey } from '../../common/api';
+import { createApiKey, listApiKeys, listDeployments, NewApiKey, revokeApiKey } from '../../common/api';
 import { KEYS_PAGE_SIZE, keyRequest, keyScope } from '../deployments';
 import { formatApiError } from '../../common/errors';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset } from '../../common/paging';
 import { Pager } from '../../common/widgets/Pager';
+import { usePagedLoad } from '../../common/usePagedLoad';
 
 /** The project's API keys for client systems: list, create (the key shown once) and revoke (leads). */
 export function ApiKeys({
@@ -21,34 +21,11 @@ export function ApiKeys({
   /** The deployment open in the panel: a new key is limited to it unless the lead chooses otherwise. */
   deployment: string | null;
 }): JSX.Element {
-  const [offset, setOffset] = useState(0);
-  const [page, setPage] = useState<ApiKeyPage | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { page, offset, error, setError, busy, reload, pager } = usePagedLoad(
+    (limit, at) => listApiKeys(slug, limit, at),
+    { pageSize: KEYS_PAGE_SIZE, source: slug, refresh: reloadToken }
+  );
   const [created, setCreated] = useState<NewApiKey | null>(null);
-  const [ownToken, setOwnToken] = useState(0);
-
-  const load = useCallback(async () => {
-    setBusy(true);
-    try {
-      const found = await listApiKeys(slug, KEYS_PAGE_SIZE, offset);
-      const fixed = clampOffset(offset, found.total, KEYS_PAGE_SIZE);
-      if (fixed !== offset) {
-        setOffset(fixed);
-        return;
-      }
-      setPage(found);
-      setError(null);
-    } catch (err) {
-      setError(formatApiError(err));
-    } finally {
-      setBusy(false);
-    }
-  }, [slug, offset]);
-
-  useEffect(() => {
-    void load();
-  }, [load, reloadToken, ownToken]);
 
   const revoke = async (prefix: string) => {
     setError(null);
@@ -57,14 +34,13 @@ export function ApiKeys({
       if (created?.prefix === prefix) {
         setCreated(null);
       }
-      setOwnToken(t => t + 1);
+      reload();
     } catch (err) {
       setError(formatApiError(err));
     }
   };
 
   const items = page?.items ?? [];
-  const total = page?.total ?? 0;
   return (
     <section className="jp-mlp-model jp-mlp-keys" data-testid="mlp-keys">
       <h3 className="jp-mlp-heading">API keys</h3>
@@ -82,7 +58,7 @@ export function ApiKeys({
           deployment={deployment}
           onCreated={key => {
             setCreated(key);
-            setOwnToken(t => t + 1);
+            reload();
           }}
         />
       )}
@@ -149,14 +125,7 @@ export function ApiKeys({
           </tbody>
         </table>
       )}
-      <Pager
-        offset={offset}
-        shown={items.length}
-        total={total}
-        pageSize={KEYS_PAGE_SIZE}
-        onOffset={setOffset}
-        newest
-      />
+      <Pager {...pager} newest />
     </section>
   );
 }

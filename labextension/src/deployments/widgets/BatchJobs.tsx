@@ -2,7 +2,6 @@ import React, { useCallback, useEffect, useState } from 'react';
 
 import {
   BatchJob,
-  BatchJobPage,
   DatasetChoice,
   fetchBatchOutput,
   listBatchJobs,
@@ -30,8 +29,8 @@ import {
 } from '../batchJobs';
 import { formatApiError } from '../../common/errors';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset } from '../../common/paging';
 import { Pager } from '../../common/widgets/Pager';
+import { usePagedLoad } from '../../common/usePagedLoad';
 
 /** Batch scoring with one deployment: a form (scientists and up) and its jobs, reloaded often while any runs. */
 export function BatchJobs({
@@ -49,30 +48,11 @@ export function BatchJobs({
   /** The view's slower refresh: picks up jobs submitted elsewhere. */
   tick: number;
 }): JSX.Element {
-  const [offset, setOffset] = useState(0);
-  const [page, setPage] = useState<BatchJobPage | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [ownToken, setOwnToken] = useState(0);
   const [fastTick, setFastTick] = useState(0);
-
-  const load = useCallback(async () => {
-    try {
-      const found = await listBatchJobs(slug, name, BATCH_PAGE_SIZE, offset);
-      const fixed = clampOffset(offset, found.total, BATCH_PAGE_SIZE);
-      if (fixed !== offset) {
-        setOffset(fixed);
-        return;
-      }
-      setPage(found);
-      setError(null);
-    } catch (err) {
-      setError(formatApiError(err));
-    }
-  }, [slug, name, offset]);
-
-  useEffect(() => {
-    void load();
-  }, [load, tick, ownToken, fastTick]);
+  const { page, offset, setOffset, error, reload, pager } = usePagedLoad(
+    (limit, at) => listBatchJobs(slug, name, limit, at),
+    { pageSize: BATCH_PAGE_SIZE, source: `${slug}/${name}`, refresh: `${tick}/${fastTick}` }
+  );
 
   const active = visible && anyBatchActive(page?.items ?? []);
   useEffect(() => {
@@ -84,7 +64,6 @@ export function BatchJobs({
   }, [active]);
 
   const items = page?.items ?? [];
-  const total = page?.total ?? 0;
   return (
     <section className="jp-mlp-deployment-batch" data-testid="mlp-batch">
       <h4 className="jp-mlp-heading">Batch scoring</h4>
@@ -97,7 +76,7 @@ export function BatchJobs({
           name={name}
           onSubmitted={() => {
             setOffset(0);
-            setOwnToken(t => t + 1);
+            reload();
           }}
         />
       )}
@@ -129,14 +108,7 @@ export function BatchJobs({
           </tbody>
         </table>
       )}
-      <Pager
-        offset={offset}
-        shown={items.length}
-        total={total}
-        pageSize={BATCH_PAGE_SIZE}
-        onOffset={setOffset}
-        newest
-      />
+      <Pager {...pager} newest />
     </section>
   );
 }

@@ -1,11 +1,11 @@
 import React, { useCallback, useEffect, useState } from 'react';
 
-import { DeploymentEventPage, getDeploymentLogs, listDeploymentEvents, WorkerLog } from '../../common/api';
+import { getDeploymentLogs, listDeploymentEvents, WorkerLog } from '../../common/api';
 import { eventSentence, eventTone, EVENTS_PAGE_SIZE, LOG_LINES } from '../deployments';
 import { formatApiError } from '../../common/errors';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset } from '../../common/paging';
 import { Pager } from '../../common/widgets/Pager';
+import { usePagedLoad } from '../../common/usePagedLoad';
 
 /** What happened to a deployment (events, newest first) and what its workers wrote (logs). */
 export function DeploymentActivity({
@@ -40,33 +40,13 @@ function Events({
   tick: number;
   reloadToken: number;
 }): JSX.Element {
-  const [offset, setOffset] = useState(0);
-  const [page, setPage] = useState<DeploymentEventPage | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    try {
-      const found = await listDeploymentEvents(slug, name, EVENTS_PAGE_SIZE, offset);
-      const fixed = clampOffset(offset, found.total, EVENTS_PAGE_SIZE);
-      if (fixed !== offset) {
-        setOffset(fixed);
-        return;
-      }
-      setPage(found);
-      setError(null);
-    } catch (err) {
-      setError(formatApiError(err));
-    }
-  }, [slug, name, offset]);
-
   // Only the newest page follows the ticks: an older page would shift under the reader.
-  const follow = offset === 0 ? tick : 0;
-  useEffect(() => {
-    void load();
-  }, [load, reloadToken, follow]);
+  const { page, error, pager } = usePagedLoad(
+    (limit, at) => listDeploymentEvents(slug, name, limit, at),
+    { pageSize: EVENTS_PAGE_SIZE, source: `${slug}/${name}`, refresh: reloadToken, follow: tick }
+  );
 
   const items = page?.items ?? [];
-  const total = page?.total ?? 0;
   return (
     <section className="jp-mlp-deployment-events" data-testid="mlp-events">
       <h4 className="jp-mlp-heading">Events</h4>
@@ -94,14 +74,7 @@ function Events({
           </tbody>
         </table>
       )}
-      <Pager
-        offset={offset}
-        shown={items.length}
-        total={total}
-        pageSize={EVENTS_PAGE_SIZE}
-        onOffset={setOffset}
-        newest
-      />
+      <Pager {...pager} newest />
     </section>
   );
 }

@@ -1,7 +1,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
-import React, { useCallback, useEffect, useState } from 'react';
+import React, { useEffect, useState } from 'react';
 
-import { DeploymentPage, listDeployments } from '../../common/api';
+import { listDeployments } from '../../common/api';
 import type { ICurrentProject } from '../../common/currentProject';
 import { NoProject, PanelHeader, ProjectPanel, useProjectPanel, useProjectRole } from '../../common/panel';
 import {
@@ -13,9 +13,9 @@ import {
   statusChipClass,
   workersLabel
 } from '../deployments';
-import { formatApiError } from '../../common/errors';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset, pageRange } from '../../common/paging';
+import { Pager } from '../../common/widgets/Pager';
+import { usePagedLoad } from '../../common/usePagedLoad';
 import { ApiKeys } from './ApiKeys';
 import { DeployForm } from './DeployForm';
 import { DeploymentView } from './DeploymentView';
@@ -160,35 +160,11 @@ function DeploymentList({
   selected: string | null;
   onSelect: (name: string) => void;
 }): JSX.Element {
-  const [offset, setOffset] = useState(0);
-  const [page, setPage] = useState<DeploymentPage | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { page, offset, error, busy, reload, pager } = usePagedLoad(
+    (limit, at) => listDeployments(slug, limit, at),
+    { pageSize: DEPLOYMENTS_PAGE_SIZE, source: slug, refresh: reloadToken }
+  );
 
-  const load = useCallback(async () => {
-    setBusy(true);
-    try {
-      const found = await listDeployments(slug, DEPLOYMENTS_PAGE_SIZE, offset);
-      const fixed = clampOffset(offset, found.total, DEPLOYMENTS_PAGE_SIZE);
-      if (fixed !== offset) {
-        setOffset(fixed); // rows went away under the last page: load the page that has some
-        return;
-      }
-      setPage(found);
-      setError(null);
-    } catch (err) {
-      setError(formatApiError(err));
-    } finally {
-      setBusy(false);
-    }
-  }, [slug, offset]);
-
-  useEffect(() => {
-    void load();
-  }, [load, reloadToken]);
-
-  const total = page?.total ?? 0;
-  const shown = page?.items.length ?? 0;
   return (
     <section className="jp-mlp-models-list-section" data-testid="mlp-deployments-list">
       <h3 className="jp-mlp-heading">Deployments</h3>
@@ -244,32 +220,7 @@ function DeploymentList({
           </tbody>
         </table>
       )}
-      <div className="jp-mlp-pager">
-        <span>{page ? pageRange(offset, shown, total) : 'Loading…'}</span>
-        <span className="jp-mlp-actions">
-          <button className="jp-mlp-button jp-mlp-button-small" onClick={() => void load()}>
-            Refresh
-          </button>
-          {total > DEPLOYMENTS_PAGE_SIZE && (
-            <>
-              <button
-                className="jp-mlp-button jp-mlp-button-small"
-                disabled={offset === 0}
-                onClick={() => setOffset(Math.max(0, offset - DEPLOYMENTS_PAGE_SIZE))}
-              >
-                ‹ Previous
-              </button>
-              <button
-                className="jp-mlp-button jp-mlp-button-small"
-                disabled={offset + shown >= total}
-                onClick={() => setOffset(offset + DEPLOYMENTS_PAGE_SIZE)}
-              >
-                Next ›
-              </button>
-            </>
-          )}
-        </span>
-      </div>
+      <Pager {...pager} onRefresh={reload} loading={!page} />
     </section>
   );
 }

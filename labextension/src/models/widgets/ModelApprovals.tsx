@@ -1,4 +1,4 @@
-import React, { useCallback, useEffect, useState } from 'react';
+import React, { useState } from 'react';
 
 import {
   approveGateDecision,
@@ -11,7 +11,7 @@ import {
 import { formatApiError } from '../../common/errors';
 import { decisionBrief, decisionChipClass, decisionStatusLabel, DECISIONS_SHOWN } from '../models';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset } from '../../common/paging';
+import { usePagedLoad } from '../../common/usePagedLoad';
 import { GateResultList } from './ModelDecision';
 import { Pager } from '../../common/widgets/Pager';
 
@@ -28,32 +28,10 @@ function useDecisions(
   error: string | null;
   busy: boolean;
 } {
-  const [page, setPage] = useState<GateDecisionPage | null>(null);
-  const [offset, setOffset] = useState(0);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  const load = useCallback(async () => {
-    setBusy(true);
-    try {
-      const found = await listGateDecisions(slug, { model: name, status, limit: DECISIONS_SHOWN, offset });
-      const fixed = clampOffset(offset, found.total, DECISIONS_SHOWN);
-      if (fixed !== offset) {
-        setOffset(fixed);
-        return;
-      }
-      setPage(found);
-      setError(null);
-    } catch (err) {
-      setError(formatApiError(err));
-    } finally {
-      setBusy(false);
-    }
-  }, [slug, name, status, offset]);
-
-  useEffect(() => {
-    void load();
-  }, [load, token]);
+  const { page, offset, setOffset, error, busy } = usePagedLoad(
+    (limit, at) => listGateDecisions(slug, { model: name, status, limit, offset: at }),
+    { pageSize: DECISIONS_SHOWN, source: `${slug}/${name}/${status ?? ''}`, refresh: token }
+  );
   return { page, offset, setOffset, error, busy };
 }
 

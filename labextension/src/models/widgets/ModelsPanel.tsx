@@ -1,12 +1,12 @@
-import React, { useCallback, useEffect, useState } from 'react';
+import React, { useState } from 'react';
 
-import { listModels, ModelPage } from '../../common/api';
+import { listModels } from '../../common/api';
 import type { ICurrentProject } from '../../common/currentProject';
 import { NoProject, PanelHeader, ProjectPanel, useProjectPanel, useProjectRole } from '../../common/panel';
-import { formatApiError } from '../../common/errors';
 import { aliasChipClass, aliasEntries, canWriteModels, MODELS_PAGE_SIZE } from '../models';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset, pageRange } from '../../common/paging';
+import { Pager } from '../../common/widgets/Pager';
+import { usePagedLoad } from '../../common/usePagedLoad';
 import type { IModelsActions } from '../actions';
 import { ModelView } from './ModelView';
 import { RegisterModelForm } from './RegisterModelForm';
@@ -100,35 +100,11 @@ function ModelList({
   selected: string | null;
   onSelect: (name: string) => void;
 }): JSX.Element {
-  const [offset, setOffset] = useState(0);
-  const [page, setPage] = useState<ModelPage | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { page, offset, error, busy, reload, pager } = usePagedLoad(
+    (limit, at) => listModels(slug, limit, at),
+    { pageSize: MODELS_PAGE_SIZE, source: slug, refresh: reloadToken }
+  );
 
-  const load = useCallback(async () => {
-    setBusy(true);
-    try {
-      const found = await listModels(slug, MODELS_PAGE_SIZE, offset);
-      const fixed = clampOffset(offset, found.total, MODELS_PAGE_SIZE);
-      if (fixed !== offset) {
-        setOffset(fixed); // rows went away under the last page: load the page that has some
-        return;
-      }
-      setPage(found);
-      setError(null);
-    } catch (err) {
-      setError(formatApiError(err));
-    } finally {
-      setBusy(false);
-    }
-  }, [slug, offset]);
-
-  useEffect(() => {
-    void load();
-  }, [load, reloadToken]);
-
-  const total = page?.total ?? 0;
-  const shown = page?.items.length ?? 0;
   return (
     <section
       className="jp-mlp-models-list-section"
@@ -208,32 +184,7 @@ function ModelList({
           </tbody>
         </table>
       )}
-      <div className="jp-mlp-pager">
-        <span data-testid="mlp-models-count">{page ? pageRange(offset, shown, total) : 'Loading…'}</span>
-        <span className="jp-mlp-actions">
-          <button className="jp-mlp-button jp-mlp-button-small" onClick={() => void load()}>
-            Refresh
-          </button>
-          {total > MODELS_PAGE_SIZE && (
-            <>
-              <button
-                className="jp-mlp-button jp-mlp-button-small"
-                disabled={offset === 0}
-                onClick={() => setOffset(Math.max(0, offset - MODELS_PAGE_SIZE))}
-              >
-                ‹ Previous
-              </button>
-              <button
-                className="jp-mlp-button jp-mlp-button-small"
-                disabled={offset + shown >= total}
-                onClick={() => setOffset(offset + MODELS_PAGE_SIZE)}
-              >
-                Next ›
-              </button>
-            </>
-          )}
-        </span>
-      </div>
+      <Pager {...pager} onRefresh={reload} loading={!page} countTestId="mlp-models-count" />
     </section>
   );
 }

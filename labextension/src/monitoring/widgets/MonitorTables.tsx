@@ -1,7 +1,6 @@
-import React, { useEffect, useState } from 'react';
+import React from 'react';
 
-import { Alert, listAlerts, listRetrainings, RetrainingPage } from '../../common/api';
-import { formatApiError } from '../../common/errors';
+import { listAlerts, listRetrainings } from '../../common/api';
 import {
   ALERTS_PAGE_SIZE,
   alertStateWords,
@@ -14,7 +13,7 @@ import {
   sortAlerts
 } from '../monitoring';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset } from '../../common/paging';
+import { usePagedLoad } from '../../common/usePagedLoad';
 import { Pager } from '../../common/widgets/Pager';
 
 function when(iso: string | null | undefined): string {
@@ -33,38 +32,29 @@ export function AlertsTable({
   tick: number;
   reloadToken: number;
 }): JSX.Element {
-  const [offset, setOffset] = useState(0);
-  const [items, setItems] = useState<Alert[] | null>(null);
-  const [total, setTotal] = useState(0);
-  const [error, setError] = useState<string | null>(null);
-
-  useEffect(() => {
-    const abort = new AbortController();
-    const load = async () => {
-      const firing = await listAlerts(
-        slug,
-        { state: 'firing', deployment: name, limit: ALERTS_PAGE_SIZE, offset },
-        abort.signal
-      );
-      const slice = resolvedSlice(offset, ALERTS_PAGE_SIZE, firing.total, firing.items.length);
+  // Every page follows the ticks (alerts resolve and fire), each tick's requests abort the last ones.
+  const { page, offset, error, pager } = usePagedLoad(
+    async (limit, at, signal) => {
+      const firing = await listAlerts(slug, { state: 'firing', deployment: name, limit, offset: at }, signal);
+      const slice = resolvedSlice(at, limit, firing.total, firing.items.length);
       const resolved = await listAlerts(
         slug,
         { state: 'resolved', deployment: name, limit: slice.limit, offset: slice.offset },
-        abort.signal
+        signal
       );
-      const all = firing.total + resolved.total;
-      const fixed = clampOffset(offset, all, ALERTS_PAGE_SIZE);
-      if (fixed !== offset) {
-        setOffset(fixed);
-        return;
-      }
-      setItems(sortAlerts([...firing.items, ...resolved.items.slice(0, slice.take)]));
-      setTotal(all);
-      setError(null);
-    };
-    load().catch(err => !abort.signal.aborted && setError(formatApiError(err)));
-    return () => abort.abort();
-  }, [slug, name, offset, tick, reloadToken]);
+      return {
+        items: sortAlerts([...firing.items, ...resolved.items.slice(0, slice.take)]),
+        total: firing.total + resolved.total
+      };
+    },
+    {
+      pageSize: ALERTS_PAGE_SIZE,
+      source: `${slug}/${name}`,
+      refresh: `${tick}/${reloadToken}`,
+      cancelStale: true
+    }
+  );
+  const items = page?.items ?? null;
 
   return (
     <section className="jp-mlp-monitor-alerts" data-testid="alerts-section">
@@ -149,14 +139,7 @@ export function AlertsTable({
           </tbody>
         </table>
       )}
-      <Pager
-        offset={offset}
-        shown={items?.length ?? 0}
-        total={total}
-        pageSize={ALERTS_PAGE_SIZE}
-        onOffset={setOffset}
-        testid="alerts-pager"
-      />
+      <Pager {...pager} testid="alerts-pager" />
     </section>
   );
 }
@@ -176,25 +159,15 @@ export function RetrainingsTable({
   /** The monitor retrains automatically (else an empty list says how to turn it on). */
   retrain: boolean;
 }): JSX.Element {
-  const [offset, setOffset] = useState(0);
-  const [page, setPage] = useState<RetrainingPage | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  useEffect(() => {
-    const abort = new AbortController();
-    listRetrainings(slug, name, RETRAININGS_PAGE_SIZE, offset, abort.signal)
-      .then(found => {
-        const fixed = clampOffset(offset, found.total, RETRAININGS_PAGE_SIZE);
-        if (fixed !== offset) {
-          setOffset(fixed);
-          return;
-        }
-        setPage(found);
-        setError(null);
-      })
-      .catch(err => !abort.signal.aborted && setError(formatApiError(err)));
-    return () => abort.abort();
-  }, [slug, name, offset, tick, reloadToken]);
+  const { page, offset, error, pager } = usePagedLoad(
+    (limit, at, signal) => listRetrainings(slug, name, limit, at, signal),
+    {
+      pageSize: RETRAININGS_PAGE_SIZE,
+      source: `${slug}/${name}`,
+      refresh: `${tick}/${reloadToken}`,
+      cancelStale: true
+    }
+  );
 
   const items = page?.items ?? [];
   return (
@@ -256,14 +229,7 @@ export function RetrainingsTable({
           </tbody>
         </table>
       )}
-      <Pager
-        offset={offset}
-        shown={items.length}
-        total={page?.total ?? 0}
-        pageSize={RETRAININGS_PAGE_SIZE}
-        onOffset={setOffset}
-        testid="retrainings-pager"
-      />
+      <Pager {...pager} testid="retrainings-pager" />
     </section>
   );
 }

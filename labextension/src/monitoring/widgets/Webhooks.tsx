@@ -1,39 +1,22 @@
-import React, { useCallback, useEffect, useState } from 'react';
+import React, { useState } from 'react';
 
-import { createWebhook, deleteWebhook, listWebhooks, WebhookPage } from '../../common/api';
+import { createWebhook, deleteWebhook, listWebhooks } from '../../common/api';
 import { formatApiError } from '../../common/errors';
 import { IWebhookInput, WebhookField, webhookInput, webhookRequest, webhookUrlHint, webhookWords } from '../forms';
 import { WEBHOOKS_PAGE_SIZE } from '../monitoring';
 import { formatTimestamp } from '../../common/runFormat';
-import { clampOffset } from '../../common/paging';
 import { Pager } from '../../common/widgets/Pager';
+import { ErrorBanner } from '../../common/panel';
+import { usePagedLoad } from '../../common/usePagedLoad';
 
 /** Where the project's alerts go (leads): Slack, Jira or any URL; list, add, delete. */
 export function Webhooks({ slug }: { slug: string }): JSX.Element {
-  const [offset, setOffset] = useState(0);
-  const [page, setPage] = useState<WebhookPage | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { page, offset, error, setError, reload, pager } = usePagedLoad(
+    (limit, at) => listWebhooks(slug, limit, at),
+    { pageSize: WEBHOOKS_PAGE_SIZE, source: slug }
+  );
   const [done, setDone] = useState<string | null>(null);
   const [confirming, setConfirming] = useState<number | null>(null);
-  const [ownToken, setOwnToken] = useState(0);
-
-  const load = useCallback(async () => {
-    try {
-      const found = await listWebhooks(slug, WEBHOOKS_PAGE_SIZE, offset);
-      const fixed = clampOffset(offset, found.total, WEBHOOKS_PAGE_SIZE);
-      if (fixed !== offset) {
-        setOffset(fixed);
-        return;
-      }
-      setPage(found);
-    } catch (err) {
-      setError(formatApiError(err));
-    }
-  }, [slug, offset]);
-
-  useEffect(() => {
-    void load();
-  }, [load, ownToken]);
 
   const remove = async (id: number, name: string) => {
     setError(null);
@@ -42,14 +25,13 @@ export function Webhooks({ slug }: { slug: string }): JSX.Element {
     try {
       await deleteWebhook(slug, id);
       setDone(`${name} no longer receives alerts.`);
-      setOwnToken(t => t + 1);
+      reload();
     } catch (err) {
       setError(formatApiError(err));
     }
   };
 
   const items = page?.items ?? [];
-  const total = page?.total ?? 0;
   return (
     <section className="jp-mlp-model jp-mlp-webhooks" data-testid="webhooks-section">
       <h3 className="jp-mlp-heading">Webhooks</h3>
@@ -57,14 +39,7 @@ export function Webhooks({ slug }: { slug: string }): JSX.Element {
         Every alert of the project&apos;s monitors, when it fires and when it resolves, goes to each webhook: a Slack
         channel, a Jira issue, or signed JSON to any URL. Secrets are never shown again.
       </p>
-      {error && (
-        <div className="jp-mlp-error" role="alert" data-testid="webhooks-error">
-          <span>{error}</span>
-          <button className="jp-mlp-button jp-mlp-button-small" aria-label="Dismiss error" onClick={() => setError(null)}>
-            ×
-          </button>
-        </div>
-      )}
+      <ErrorBanner error={error} onDismiss={() => setError(null)} testid="webhooks-error" />
       {done && (
         <div className="jp-mlp-ok" role="status">
           {done}
@@ -133,19 +108,13 @@ export function Webhooks({ slug }: { slug: string }): JSX.Element {
           </tbody>
         </table>
       )}
-      <Pager
-        offset={offset}
-        shown={items.length}
-        total={total}
-        pageSize={WEBHOOKS_PAGE_SIZE}
-        onOffset={setOffset}
-      />
+      <Pager {...pager} />
       <WebhookForm
         slug={slug}
         onCreated={name => {
           setDone(`${name} will receive the project's alerts.`);
           setError(null);
-          setOwnToken(t => t + 1);
+          reload();
         }}
       />
     </section>
