@@ -4,15 +4,16 @@
  * hands the command's arguments to the panel; a palette item; a tracker the layout restorer reopens it from.
  *
  * A plugin says only what is its own: its name, the arguments it takes, how its panel is built and what it does
- * with the arguments.
+ * with the arguments. `panelPlugin` is the whole plugin for a panel that needs nothing else; a plugin that adds
+ * more (Experiments: run links) calls `addPanelCommand` from its own activation.
  */
-import type { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import type { Widget } from '@lumino/widgets';
 
-import type { ICurrentProject } from './currentProject';
 import { platformIcon } from './icons';
+import { ICurrentProject } from './tokens';
 
 /** The palette category of every ML Platform command. */
 export const PALETTE_CATEGORY = 'ML Platform';
@@ -103,4 +104,31 @@ export function stringArg(args: ReadonlyPartialJSONObject, key: string): string 
 export function numberArg(args: ReadonlyPartialJSONObject, key: string): number | undefined {
   const value = args[key];
   return typeof value === 'number' ? value : undefined;
+}
+
+/** A panel plugin that needs only the current project: its id and description, and its panel's command. */
+export interface IPanelPlugin<W extends Widget> extends Omit<IPanelCommand<W>, 'create'> {
+  id: string;
+  description: string;
+  /** Build the panel (once; again after it was closed). */
+  create: (app: JupyterFrontEnd, project: ICurrentProject) => W;
+}
+
+/** The plugin of a main-area panel over the current project. */
+export function panelPlugin<W extends Widget>({ id, description, create, ...command }: IPanelPlugin<W>): JupyterFrontEndPlugin<void> {
+  return {
+    id,
+    description,
+    autoStart: true,
+    requires: [ICurrentProject],
+    optional: [ICommandPalette, ILayoutRestorer],
+    activate: (
+      app: JupyterFrontEnd,
+      project: ICurrentProject,
+      palette: ICommandPalette | null,
+      restorer: ILayoutRestorer | null
+    ) => {
+      addPanelCommand(app, { project, palette, restorer }, { ...command, create: () => create(app, project) });
+    }
+  };
 }

@@ -1,54 +1,36 @@
-import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
-
 import { OPEN_EXPERIMENTS } from '../experiments/experimentsPlugin';
-import { addPanelCommand, stringArg } from '../common/panelCommand';
+import { panelPlugin, stringArg } from '../common/panelCommand';
 import { openStageOutput } from './pipelineNotebook';
-import { ICurrentProject } from '../common/tokens';
 import { PipelinesPanel } from './widgets/PipelinesPanel';
 
 export const OPEN_PIPELINES = 'jupyter-mlp:open-pipelines';
 
 /** The Pipelines panel in the main area: pipelines of the current project, their versions and runs. */
-export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
+export const pipelinesPlugin = panelPlugin({
   id: 'jupyter-mlp:pipelines',
   description: 'The Pipelines panel: pipelines of the current project, their versions, runs and the Run form.',
-  autoStart: true,
-  requires: [ICurrentProject],
-  optional: [ICommandPalette, ILayoutRestorer],
-  activate: (
-    app: JupyterFrontEnd,
-    project: ICurrentProject,
-    palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
-  ) => {
-    const { commands } = app;
-    const contents = app.serviceManager.contents;
-    addPanelCommand(app, { project, palette, restorer }, {
-      command: OPEN_PIPELINES,
-      name: 'pipelines',
-      title: 'Pipelines',
-      caption: 'Pipelines of the current ML Platform project',
-      args: {
-        pipeline: { type: 'string', description: 'The pipeline to select' },
-        version: { type: 'string', description: 'The version to select (full hash)' }
+  command: OPEN_PIPELINES,
+  name: 'pipelines',
+  title: 'Pipelines',
+  caption: 'Pipelines of the current ML Platform project',
+  args: {
+    pipeline: { type: 'string', description: 'The pipeline to select' },
+    version: { type: 'string', description: 'The version to select (full hash)' }
+  },
+  create: ({ commands, serviceManager }, project) =>
+    new PipelinesPanel(project, {
+      openOutputNotebook: async (slug, run, stage) => {
+        await openStageOutput(commands, serviceManager.contents, slug, run, stage);
       },
-      create: () =>
-        new PipelinesPanel(project, {
-          openOutputNotebook: async (slug, run, stage) => {
-            await openStageOutput(commands, contents, slug, run, stage);
-          },
-          openMlflowRun: runId => void commands.execute(OPEN_EXPERIMENTS, { runId })
-        }),
-      show: (panel, args) => {
-        const pipeline = stringArg(args, 'pipeline');
-        if (pipeline) {
-          panel.showPipeline({
-            pipeline,
-            version: typeof args.version === 'string' ? args.version : undefined
-          });
-        }
-      }
-    });
+      openMlflowRun: runId => void commands.execute(OPEN_EXPERIMENTS, { runId })
+    }),
+  show: (panel, args) => {
+    const pipeline = stringArg(args, 'pipeline');
+    if (pipeline) {
+      panel.showPipeline({
+        pipeline,
+        version: typeof args.version === 'string' ? args.version : undefined
+      });
+    }
   }
-};
+});
