@@ -19,11 +19,18 @@ def test_up_twice_then_down(mlp, mlp_home, tmp_path):
     page = httpx.get(login, timeout=30, follow_redirects=True)
     assert page.status_code == 200 and "jupyter-mlp" in page.text  # the labextension is in the page config
 
+    gpu = re.search(r"AI services: (http://\S+)  \(started\)", first.stdout)
+    assert gpu, first.stdout + first.stderr
+    assert httpx.get(f"{gpu.group(1)}/health", timeout=10).json() == {"status": "ok"}
+    assert httpx.get(f"{gpu.group(1)}/api/info", timeout=10).status_code == 401  # the service token is required
+
     second = mlp("up", "--detach", "--root-dir", str(tmp_path), timeout=60)
     assert "already running" in second.stdout and login in second.stdout
+    assert f"AI services: {gpu.group(1)}  (already running)" in second.stdout
 
     down = mlp("down")
     assert "Stopped JupyterLab" in down.stdout and "Stopped backend" in down.stdout
+    assert "Stopped AI services" in down.stdout
     try:
         httpx.get(f"{base}api/status", timeout=5)
     except httpx.TransportError:
