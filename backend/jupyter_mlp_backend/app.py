@@ -14,6 +14,7 @@ from jupyter_mlp.identity import ensure_secret
 from jupyter_mlp.settings import Settings, load_settings
 
 from .db import Database
+from .assistant import routes as assistant_routes
 from .datasets import routes as dataset_routes
 from .datasets.catalog import Catalog
 from .errors import install_error_handlers
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     api.include_router(dataset_routes.router)
     api.include_router(serving_routes.router)
     api.include_router(monitoring_routes.router)
+    api.include_router(assistant_routes.router)
     app.include_router(api)
     install_metrics(app)
     app.add_middleware(ServeDispatch)

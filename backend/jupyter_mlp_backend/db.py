@@ -56,6 +56,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        from .outbox import install
+
+        install(self._sessions)  # the assistant's feed rows, in the transaction of each change
 
     def migrate(self) -> None:
         migrate(self.engine)

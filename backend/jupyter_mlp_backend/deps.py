@@ -9,7 +9,7 @@ from fastapi import Depends, Query, Request
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from .identity import Identity, bearer_token
+from .identity import Identity, assistant_identity, bearer_token
 
 
 # Every integer the API takes is bounded by what the column it is compared with holds, so a larger one is a 422
@@ -31,7 +31,8 @@ def db_session(request: Request) -> Iterator[Session]:
 
 def caller(request: Request) -> Identity:
     token = bearer_token(request.headers.get("authorization"))
-    return request.app.state.resolver.resolve(token)
+    scoped = assistant_identity(request.app.state.secret, token, request.method)
+    return scoped if scoped is not None else request.app.state.resolver.resolve(token)
 
 
 class Page:

@@ -14,13 +14,14 @@ from typing import Protocol
 from jupyter_mlp.identity import InvalidToken, verify_claims, verify_token
 from jupyter_mlp.settings import Settings
 
-from .errors import Unauthenticated
+from .errors import Forbidden, Unauthenticated
 
 
 @dataclass(frozen=True)
 class Identity:
     user: str
     is_admin: bool
+    scope: str | None = None  # "assistant": a read-only token the backend minted for the assistant (deps.caller)
 
 
 class IdentityResolver(Protocol):
@@ -80,6 +81,25 @@ def bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Authorization header must be 'Bearer <token>'")
     return token.strip()
+
+
+ASSISTANT_SCOPE = "assistant"
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def assistant_identity(secret: bytes, token: str, method: str) -> Identity | None:
+    """The user an assistant token (minted by `POST /api/assistant/ask`, scope "assistant") acts for, or None when
+    the token is not one. It reads only: any other method is refused (403), so the assistant can do nothing the
+    user could not and nothing that writes, and it cannot ask the assistant again (no recursion)."""
+    try:
+        claims = verify_claims(secret, token)
+    except InvalidToken:
+        return None
+    if claims.get("scope") != ASSISTANT_SCOPE:
+        return None
+    if method not in READ_METHODS:
+        raise Forbidden("The assistant's token only reads (GET)")
+    return Identity(user=claims["sub"], is_admin=bool(claims.get("adm")), scope=ASSISTANT_SCOPE)
 
 
 def require_scope(request, scope: str, refusal: str, **expected: str) -> None:  # noqa: ANN001

@@ -464,3 +464,41 @@ class Retraining(Base):
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+
+class AssistantChange(Base):
+    """The assistant's index feed (an outbox): one row per written record, added in the transaction that wrote it
+    (outbox.py), so a change that rolled back leaves no row. The AI services process reads them in `seq` order."""
+
+    __tablename__ = "assistant_changes"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project: Mapped[str] = mapped_column(String(64), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    record_id: Mapped[str] = mapped_column(String(256), nullable=False)
+    op: Mapped[str] = mapped_column(String(8), nullable=False)  # upsert delete
+    at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+
+class AssistantConversation(Base):
+    """A user's chat with the assistant about one project (or none): only its user reads it."""
+
+    __tablename__ = "assistant_conversations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    project: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+
+class AssistantTurn(Base):
+    __tablename__ = "assistant_turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("assistant_conversations.id", ondelete="CASCADE"),
+                                                 nullable=False, index=True)
+    question: Mapped[str] = mapped_column(Text, nullable=False)
+    answer: Mapped[str] = mapped_column(Text, nullable=False)  # JSON, the answer contract
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
