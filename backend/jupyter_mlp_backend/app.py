@@ -18,7 +18,7 @@ from .assistant import routes as assistant_routes
 from .datasets import routes as dataset_routes
 from .datasets.catalog import Catalog
 from .errors import install_error_handlers
-from .experiments import gateway
+from .experiments import gateway_routes as mlflow_gateway_routes
 from .experiments import routes as experiment_routes
 from .experiments import run_links
 from .experiments.state import Experiments
@@ -26,7 +26,9 @@ from .identity import make_resolver
 from .monitoring import routes as monitoring_routes
 from .monitoring.service import State as MonitoringState
 from .pipelines import routes as pipeline_routes
+from .pipelines import run_watcher as pipeline_run_watcher
 from .pipelines import runs as pipeline_runs
+from .pipelines import schedule_service as pipeline_schedule_service
 from .pipelines import schedules as pipeline_schedules
 from .pipelines.dagster_service import DagsterService
 from .registry import mlflow_gateway as registry_gateway
@@ -97,7 +99,7 @@ async def _after(first: asyncio.Task, then, seconds: float = 20.0) -> None:  # n
 
 async def _resume_schedules(app: FastAPI) -> None:
     try:
-        await pipeline_schedules.resume(app)
+        await pipeline_schedule_service.resume(app)
     except Exception:  # a broken Dagster must not stop the backend; the log says why
         log.exception("could not start Dagster's daemon for the pipeline schedules")
 
@@ -131,7 +133,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.batch = BatchRunner(app)
         app.state.monitoring = MonitoringState()
         # Pipeline runs nobody polls are closed (MLflow parent ended, models registered) when Dagster says they ended
-        watcher = asyncio.create_task(pipeline_runs.watch(app))
+        watcher = asyncio.create_task(pipeline_run_watcher.watch(app))
         background = [watcher]
         if eager:
             # Serving first: the deployments' workers load before MLflow and Dagster start competing for the CPU
@@ -198,7 +200,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     app.add_middleware(ServeDispatch)
     app.add_middleware(BodyLimit, max_request_bytes=settings.max_request_bytes,
                        max_upload_bytes=settings.max_upload_bytes)
-    gateway.install(app)
+    mlflow_gateway_routes.install(app)
     registry_gateway.install()
     app.include_router(run_links.router)
     app.include_router(dataset_routes.gateway)

@@ -22,7 +22,7 @@ from tests.helpers import wait_run as _wait
 
 def test_a_poll_answers_a_status_when_dagster_is_slow_or_the_end_cannot_be_recorded(backend, project, monkeypatch):
     from jupyter_mlp_backend.pipelines import dagster_service
-    from jupyter_mlp_backend.registry import routes as registry_routes
+    from jupyter_mlp_backend.registry import service as registry_service
 
     sam = backend.client("sam")
     assert sam.post(f"/projects/{project}/pipelines", json={
@@ -48,7 +48,7 @@ def test_a_poll_answers_a_status_when_dagster_is_slow_or_the_end_cannot_be_recor
 
     # Recording the end fails once (MLflow unreachable while the run's models are registered): the poll says the
     # run is still going, with every stage's status, and the next poll records the end
-    real, failed = registry_routes.register_pipeline_models, []
+    real, failed = registry_service.register_pipeline_models, []
 
     async def failing_once(*args, **kwargs):
         if not failed:
@@ -56,7 +56,7 @@ def test_a_poll_answers_a_status_when_dagster_is_slow_or_the_end_cannot_be_recor
             raise httpx.ConnectError("MLflow is not reachable (injected)")
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(registry_routes, "register_pipeline_models", failing_once)
+    monkeypatch.setattr(registry_service, "register_pipeline_models", failing_once)
     seen, deadline = [], time.monotonic() + 240
     while time.monotonic() < deadline:
         r = sam.get(f"/projects/{project}/pipeline-runs/{run_id}")

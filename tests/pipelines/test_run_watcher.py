@@ -32,9 +32,9 @@ CELLS = [
 
 
 def test_a_run_nobody_polls_is_closed_once_by_the_watcher(backend, project, use_mlflow, monkeypatch):
-    from jupyter_mlp_backend.registry import routes as registry_routes
+    from jupyter_mlp_backend.registry import service as registry_service
 
-    real, calls, closing = registry_routes.register_pipeline_models, [], threading.Event()
+    real, calls, closing = registry_service.register_pipeline_models, [], threading.Event()
 
     async def slow_then_failing_once(*args, **kwargs):
         calls.append(time.monotonic())
@@ -46,7 +46,7 @@ def test_a_run_nobody_polls_is_closed_once_by_the_watcher(backend, project, use_
             raise httpx.ConnectError("MLflow is not reachable after the registration (injected)")
         return done
 
-    monkeypatch.setattr(registry_routes, "register_pipeline_models", slow_then_failing_once)
+    monkeypatch.setattr(registry_service, "register_pipeline_models", slow_then_failing_once)
     sam = backend.client("sam")
     assert sam.post(f"/projects/{project}/pipelines", json={"notebook": _nb(CELLS), "path": "watched.ipynb",
                                                             "name": "watched"}).status_code == 201

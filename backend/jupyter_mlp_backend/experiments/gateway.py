@@ -5,18 +5,19 @@ authenticated, checked against the project (through `access`, so it is audited),
 product needs pass; the rest answer ENDPOINT_NOT_FOUND. Experiment, run, logged-model and artifact ids of another
 project answer exactly like missing ones. Clients never choose an artifact location, the user a run is recorded
 under, or the platform's own `mlp.*` tags.
+
+This module is the gateway's machinery (a `Call`, checks, the table of endpoints and their handlers, which the
+registry's gateway extends); gateway_routes.py holds its HTTP routes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from jupyter_mlp.identity import InvalidToken, verify_claims
@@ -28,10 +29,7 @@ from ..identity import Identity, bearer_token
 from ..orm import ProjectExperiment
 from . import lineage
 from .mlflow_errors import GatewayError, not_found
-from .paths import InvalidArtifactPath, artifact_path
 from .projects import experiment_ids, mlflow_name, user_name
-
-router = APIRouter(include_in_schema=False)
 
 MAX_BODY = 16 * 2**20
 PROTECTED_TAG_PREFIX = "mlp."
@@ -99,7 +97,7 @@ async def authenticate(request: Request, slug: str) -> None:
         raise GatewayError("RESOURCE_DOES_NOT_EXIST", e.message) from e
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
+async def read_json_body(request: Request) -> dict[str, Any]:
     if request.method in ("GET", "DELETE", "HEAD"):
         return {}
     raw = await request.body()
@@ -116,7 +114,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return data
 
 
-async def _forward(call: Call, method: str, path: str, *, params: Any = None, body: Any = None,
+async def forward(call: Call, method: str, path: str, *, params: Any = None, body: Any = None,
                    raw: bytes | None = None, headers: dict[str, str] | None = None) -> Response:
     mlflow = call.exp.mlflow
     try:
@@ -139,7 +137,7 @@ def _replace(resp: Response, data: dict[str, Any]) -> Response:
 
 # ---- ownership checks -------------------------------------------------------------------------------------
 
-def _own_experiment(call: Call, experiment_id: Any) -> str:
+def own_experiment(call: Call, experiment_id: Any) -> str:
     eid = str(experiment_id or "")
     if eid not in call.experiments:
         raise not_found(f"Experiment '{eid}'")
@@ -180,8 +178,8 @@ API = "/api/2.0/mlflow"
 
 
 async def experiments_get(call: Call) -> Response:
-    _own_experiment(call, call.request.query_params.get("experiment_id"))
-    resp = await _forward(call, "GET", f"{API}/experiments/get", params=dict(call.request.query_params))
+    own_experiment(call, call.request.query_params.get("experiment_id"))
+    resp = await forward(call, "GET", f"{API}/experiments/get", params=dict(call.request.query_params))
     data = _load(resp)
     if "experiment" in data:
         _unprefix_experiment(call, data["experiment"])
@@ -190,11 +188,11 @@ async def experiments_get(call: Call) -> Response:
 
 async def experiments_get_by_name(call: Call) -> Response:
     name = call.request.query_params.get("experiment_name", "")
-    resp = await _forward(call, "GET", f"{API}/experiments/get-by-name",
+    resp = await forward(call, "GET", f"{API}/experiments/get-by-name",
                           params={"experiment_name": mlflow_name(call.exp.settings, call.slug, name)})
     data = _load(resp)
     if "experiment" in data:
-        _own_experiment(call, data["experiment"].get("experiment_id"))
+        own_experiment(call, data["experiment"].get("experiment_id"))
         _unprefix_experiment(call, data["experiment"])
     return _replace(resp, data)
 
@@ -208,7 +206,7 @@ async def experiments_create(call: Call) -> Response:
         raise GatewayError("INVALID_PARAMETER_VALUE", "Experiment name must be 1-200 characters")
     _no_platform_tags(body.get("tags"))
     stored = mlflow_name(call.exp.settings, call.slug, name)
-    resp = await _forward(call, "POST", f"{API}/experiments/create", body={"name": stored, "tags": body.get("tags", [])})
+    resp = await forward(call, "POST", f"{API}/experiments/create", body={"name": stored, "tags": body.get("tags", [])})
     if resp.status_code == 200:
         eid = str(_load(resp)["experiment_id"])
         await run_in_threadpool(_record_experiment, call, eid, name)
@@ -229,7 +227,7 @@ async def experiments_search(call: Call) -> Response:
         raise GatewayError("INVALID_PARAMETER_VALUE", "Filtering experiments is not supported; list them instead")
     prefix = mlflow_name(call.exp.settings, call.slug, "")
     body = {**call.body, "filter": f"name LIKE '{prefix}%'"}
-    resp = await _forward(call, "POST", f"{API}/experiments/search", body=body)
+    resp = await forward(call, "POST", f"{API}/experiments/search", body=body)
     data = _load(resp)
     data["experiments"] = [_unprefix_experiment(call, e) for e in data.get("experiments", [])
                            if str(e.get("experiment_id")) in call.experiments]
@@ -238,14 +236,14 @@ async def experiments_search(call: Call) -> Response:
 
 async def runs_create(call: Call) -> Response:
     body = dict(call.body)
-    _own_experiment(call, body.get("experiment_id"))
+    own_experiment(call, body.get("experiment_id"))
     tags = [t for t in body.get("tags", []) if isinstance(t, dict)]
     lineage_tags = {t["key"]: t.get("value") for t in tags if str(t.get("key", "")).startswith(PROTECTED_TAG_PREFIX)}
     # Identity comes from the token: whatever the client says about its user is replaced.
     tags = [t for t in tags if t.get("key") not in PLATFORM_TAGS and t.get("key") != "mlp.project"]
     tags += [{"key": "mlflow.user", "value": call.who.user}, {"key": "mlp.project", "value": call.slug}]
     body.update(user_id=call.who.user, tags=tags)
-    resp = await _forward(call, "POST", f"{API}/runs/create", body=body)
+    resp = await forward(call, "POST", f"{API}/runs/create", body=body)
     if resp.status_code == 200:
         run = _load(resp)["run"]
         call.exp.run_experiment.put(run["info"]["run_id"], str(run["info"]["experiment_id"]))
@@ -266,8 +264,8 @@ def run_scoped(path: str, method: str = "POST", write: bool = True, protect_tags
             if "key" in call.body:
                 _no_platform_tags([{"key": call.body.get("key")}])
         if method == "GET":
-            return await _forward(call, "GET", f"{API}/{path}", params=dict(call.request.query_params))
-        return await _forward(call, method, f"{API}/{path}", body=call.body)
+            return await forward(call, "GET", f"{API}/{path}", params=dict(call.request.query_params))
+        return await forward(call, method, f"{API}/{path}", body=call.body)
 
     handler.write = write  # type: ignore[attr-defined]
     return handler
@@ -280,11 +278,11 @@ def _scoped_search(path: str, empty: dict[str, Any]):
         body = dict(call.body)
         asked = [str(e) for e in body.get("experiment_ids") or []]
         for e in asked:
-            _own_experiment(call, e)
+            own_experiment(call, e)
         body["experiment_ids"] = asked or sorted(call.experiments)
         if not body["experiment_ids"]:
             return Response(json.dumps(empty), media_type="application/json")
-        return await _forward(call, "POST", f"{API}/{path}", body=body)
+        return await forward(call, "POST", f"{API}/{path}", body=body)
 
     return handler
 
@@ -294,10 +292,10 @@ logged_models_search = _scoped_search("logged-models/search", {"models": []})
 
 
 async def logged_models_create(call: Call) -> Response:
-    _own_experiment(call, call.body.get("experiment_id"))
+    own_experiment(call, call.body.get("experiment_id"))
     if call.body.get("source_run_id"):
         await _own_run(call, call.body["source_run_id"])
-    resp = await _forward(call, "POST", f"{API}/logged-models", body=call.body)
+    resp = await forward(call, "POST", f"{API}/logged-models", body=call.body)
     if resp.status_code == 200:
         model = _load(resp).get("model", {}).get("info", {})
         if model.get("model_id"):
@@ -309,7 +307,7 @@ async def logged_model_item(call: Call, rest: str) -> Response:
     model_id = rest.split("/", 1)[0]
     await _own_model(call, model_id)
     method = call.request.method
-    return await _forward(call, method, f"{API}/logged-models/{rest}", params=dict(call.request.query_params),
+    return await forward(call, method, f"{API}/logged-models/{rest}", params=dict(call.request.query_params),
                           body=call.body if method in ("POST", "PATCH") else None)
 
 
@@ -342,7 +340,7 @@ ENDPOINTS: dict[tuple[str, str], tuple[Handler, bool]] = {
 }
 
 
-def _resolve(method: str, endpoint: str) -> tuple[Handler, bool]:
+def resolve(method: str, endpoint: str) -> tuple[Handler, bool]:
     if (method, endpoint) in ENDPOINTS:
         return ENDPOINTS[(method, endpoint)]
     if endpoint.startswith("logged-models/") and method in ("GET", "PATCH", "POST", "DELETE"):
@@ -351,82 +349,11 @@ def _resolve(method: str, endpoint: str) -> tuple[Handler, bool]:
     raise GatewayError("ENDPOINT_NOT_FOUND", f"{method} {endpoint} is not available through the platform", 404)
 
 
-async def _call(request: Request, slug: str, action: Action, target: str | None, json_body: bool = True) -> Call:
+async def make_call(request: Request, slug: str, action: Action, target: str | None, json_body: bool = True) -> Call:
     who, project_id, exps = await authorize(request, slug, action, target)
     try:
         await request.app.state.experiments.ready()
     except RuntimeError as e:
         raise GatewayError("TEMPORARILY_UNAVAILABLE", f"MLflow is not available: {e}", 503) from e
-    body = await _json_body(request) if json_body else {}
+    body = await read_json_body(request) if json_body else {}
     return Call(request, slug, project_id, who, exps, body)
-
-
-@router.api_route("/mlflow/{slug}/api/2.0/mlflow/{endpoint:path}", methods=["GET", "POST", "PATCH", "DELETE"])
-async def mlflow_api(slug: str, endpoint: str, request: Request) -> Response:
-    await authenticate(request, slug)
-    handler, writes = _resolve(request.method, endpoint)
-    # The registry's endpoints (added by registry.mlflow_gateway) are checked with the models' permissions.
-    action = getattr(handler, "action", None) or (Action.write_runs if writes else Action.read_runs)
-    call = await _call(request, slug, action, endpoint)
-    resp = await handler(call)
-    if writes and resp.status_code == 200:
-        await call.exp.changes.bump(slug)
-    return resp
-
-
-@router.api_route("/mlflow/{slug}/api/2.0/mlflow-artifacts/artifacts{sub:path}", methods=["GET", "PUT", "DELETE"])
-async def mlflow_artifacts(slug: str, sub: str, request: Request) -> Response:
-    await authenticate(request, slug)
-    writes = request.method != "GET"
-    listing = sub in ("", "/")
-    raw = sub.lstrip("/") if not listing else request.query_params.get("path", "")
-    try:
-        parts = artifact_path(raw, allow_empty=False)
-    except InvalidArtifactPath as e:
-        raise GatewayError("INVALID_PARAMETER_VALUE", str(e)) from e
-    call = await _call(request, slug, Action.write_runs if writes else Action.read_runs, "/".join(parts),
-                       json_body=False)
-    _own_experiment(call, parts[0])
-    clean = "/".join(parts)
-    base = "/api/2.0/mlflow-artifacts/artifacts"
-    if listing:
-        return await _forward(call, "GET", base, params={"path": clean})
-    if request.method == "PUT":
-        content = await request.body()
-        resp = await _forward(call, "PUT", f"{base}/{clean}", raw=content,
-                              headers={"Content-Type": request.headers.get("content-type", "application/octet-stream")})
-    else:
-        resp = await _forward(call, request.method, f"{base}/{clean}")
-    if writes and resp.status_code == 200:
-        await call.exp.changes.bump(slug)
-    return resp
-
-
-@router.api_route("/mlflow/{slug}/mlp/blobs/{digest}", methods=["PUT", "HEAD"])
-async def lineage_blob(slug: str, digest: str, request: Request) -> Response:
-    """Content-addressed upload of a notebook copy or package freeze, attached to runs by their digest."""
-    await authenticate(request, slug)
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise GatewayError("INVALID_PARAMETER_VALUE", "Blob name must be a sha256 hex digest")
-    call = await _call(request, slug, Action.write_runs, f"blob:{digest[:12]}", json_body=False)
-    path = lineage.blob_path(call, digest)
-    if request.method == "HEAD":
-        return Response(status_code=200 if path.exists() else 404)
-    content = await request.body()
-    if len(content) > lineage.MAX_BLOB:
-        raise GatewayError("INVALID_PARAMETER_VALUE", f"Blob is larger than {lineage.MAX_BLOB} bytes", 413)
-    if hashlib.sha256(content).hexdigest() != digest:
-        raise GatewayError("INVALID_PARAMETER_VALUE", "Blob content does not match its sha256 name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(content)
-    tmp.replace(path)
-    return Response(status_code=201)
-
-
-def install(app) -> None:  # noqa: ANN001
-    from .mlflow_errors import install as install_errors
-
-    install_errors(app)
-    app.include_router(router)
-

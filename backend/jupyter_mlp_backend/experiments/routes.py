@@ -1,101 +1,34 @@
-"""The Experiments API the panel and `mlp runs` use: search, detail, history, artifacts, compare, live events."""
+"""The Experiments API the panel and `mlp runs` use: search, detail, history, artifacts, compare, live events.
+
+The HTTP layer: each route parses, calls runs_service.py and answers (the live events stream is HTTP's own)."""
 
 from __future__ import annotations
 
 import json
-import mimetypes
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
-from jupyter_mlp.identity import mint_token
-
-from ..access import Action, require
 from ..deps import DB, Caller
-from ..errors import Invalid, NotFound
-from .paths import InvalidArtifactPath, artifact_path
-from .projects import experiment_ids, experiment_rows
+from . import runs_service as service
 from .schemas import (
-    ArtifactEntry,
     ArtifactList,
-    DatasetRef,
-    ExperimentOut,
     ExperimentPage,
     KernelCredentials,
-    Lineage,
     MetricHistory,
-    MetricPoint,
     RunColumns,
     RunComparison,
     RunDetail,
     RunPage,
-    RunSummary,
 )
-from .search import RunQuery, RunRow
-from .service import Unavailable, ensure_default_experiment
 
 router = APIRouter(tags=["experiments"])
 
 
-async def _ready(request: Request):  # noqa: ANN202
-    exp = request.app.state.experiments
-    try:
-        await exp.ready()
-    except RuntimeError as e:
-        raise Unavailable(f"MLflow is not available: {e}") from e
-    return exp
-
-
-def _summary(r: RunRow) -> RunSummary:
-    return RunSummary(run_id=r.run_id, run_name=r.run_name, experiment_id=r.experiment_id, status=r.status,
-                      start_time=r.start_time, end_time=r.end_time, user=r.user, params=r.params, metrics=r.metrics,
-                      tags=r.tags)
-
-
-def _lineage(tags: dict[str, str]) -> Lineage:
-    try:
-        datasets = [DatasetRef(**d) for d in json.loads(tags.get("mlp.datasets", "[]"))]
-    except (ValueError, TypeError):
-        datasets = []
-    dirty = tags.get("mlp.git.dirty")
-    return Lineage(
-        notebook_path=tags.get("mlp.notebook.path"),
-        notebook_sha256=tags.get("mlp.notebook.sha256"),
-        git_commit=tags.get("mlp.git.commit"),
-        git_dirty=None if dirty is None else dirty == "true",
-        python_version=tags.get("mlp.python.version"),
-        freeze_sha256=tags.get("mlp.env.freeze_sha256"),
-        datasets=datasets,
-    )
-
-
-def _project_runs(db: DB, who: Caller, slug: str, target: str | None = None) -> tuple[int, list[str]]:
-    grant = require(db, who, slug, Action.read_runs, target=target)
-    ids = experiment_ids(db, grant.project.id)
-    db.commit()
-    return grant.project.id, ids
-
-
-def _owned_run(exp, run_id: str, ids: list[str]) -> RunRow:  # noqa: ANN001
-    if not run_id.isalnum() or exp.experiment_of_run(run_id) not in ids:
-        raise NotFound(f"Run '{run_id}' not found")
-    rows = exp.search.get([run_id])
-    if not rows or rows[0].lifecycle_stage != "active":
-        raise NotFound(f"Run '{run_id}' not found")
-    return rows[0]
-
-
 @router.get("/projects/{slug}/experiments", response_model=ExperimentPage, summary="The project's experiments")
 def list_experiments(slug: str, db: DB, who: Caller) -> ExperimentPage:
-    grant = require(db, who, slug, Action.read_runs)
-    rows = experiment_rows(db, grant.project.id)
-    db.commit()
-    items = [ExperimentOut(experiment_id=r.experiment_id, name=r.name, created_at=int(r.created_at.timestamp() * 1000))
-             for r in rows]
-    return ExperimentPage(items=items, total=len(items))
+    return service.list_experiments(db, who, slug)
 
 
 @router.get("/projects/{slug}/runs", response_model=RunPage, summary="Search the project's runs (MLflow filter syntax)")
@@ -110,32 +43,18 @@ async def search_runs(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> RunPage:
-    exp = await _ready(request)
-    _, ids = await run_in_threadpool(_project_runs, db, who, slug)
-    for e in experiment_id:
-        if e not in ids:
-            raise NotFound(f"Experiment '{e}' not found")
-    q = RunQuery(experiment_ids=experiment_id or ids, filter=filter, order_by=order_by, limit=limit, offset=offset)
-    rows, total = await run_in_threadpool(exp.search.page, q)
-    return RunPage(items=[_summary(r) for r in rows], total=total)
+    return await service.search_runs(request.app, db, who, slug, filter, order_by, experiment_id, limit, offset)
 
 
 @router.get("/projects/{slug}/runs/columns", response_model=RunColumns, summary="Param, metric and tag keys in use")
 async def run_columns(slug: str, request: Request, db: DB, who: Caller) -> RunColumns:
-    exp = await _ready(request)
-    _, ids = await run_in_threadpool(_project_runs, db, who, slug)
-    key = (exp.changes.cursor(slug), tuple(ids))
-    if key not in exp.column_cache:
-        exp.column_cache.put(key, await run_in_threadpool(exp.search.columns, ids) if ids else
-                             {"params": [], "metrics": [], "tags": []})
-    return RunColumns(**exp.column_cache[key])
+    return await service.run_columns(request.app, db, who, slug)
 
 
 @router.get("/projects/{slug}/runs/events", summary="Server-sent events whenever the project's runs change",
             response_class=StreamingResponse)
 async def run_events(slug: str, request: Request, db: DB, who: Caller) -> StreamingResponse:
-    exp = await _ready(request)
-    await run_in_threadpool(_project_runs, db, who, slug, "events")
+    exp = await service.events_source(request.app, db, who, slug)
 
     async def stream():
         seen = exp.changes.cursor(slug)
@@ -153,109 +72,28 @@ async def run_events(slug: str, request: Request, db: DB, who: Caller) -> Stream
 
 @router.get("/projects/{slug}/runs/{run_id}", response_model=RunDetail, summary="One run with its lineage")
 async def get_run(slug: str, run_id: str, request: Request, db: DB, who: Caller) -> RunDetail:
-    exp = await _ready(request)
-    _, ids = await run_in_threadpool(_project_runs, db, who, slug, run_id)
-    r = await run_in_threadpool(_owned_run, exp, run_id, ids)
-    return RunDetail(**_summary(r).model_dump(), artifact_uri=r.artifact_uri, lineage=_lineage(r.tags))
+    return await service.get_run(request.app, db, who, slug, run_id)
 
 
 @router.get("/projects/{slug}/runs/{run_id}/metrics/{key}", response_model=MetricHistory, summary="Metric history")
 async def metric_history(slug: str, run_id: str, key: str, request: Request, db: DB, who: Caller) -> MetricHistory:
-    exp = await _ready(request)
-    _, ids = await run_in_threadpool(_project_runs, db, who, slug, run_id)
-    await run_in_threadpool(_owned_run, exp, run_id, ids)
-    points = await run_in_threadpool(exp.search.metric_history, run_id, key)
-    return MetricHistory(key=key, points=[MetricPoint(**p) for p in points])
-
-
-def _artifact_base(r: RunRow) -> str:
-    uri = r.artifact_uri or ""
-    if not uri.startswith("mlflow-artifacts:/"):
-        raise NotFound("This run's artifacts are not stored by the platform")
-    return uri[len("mlflow-artifacts:/"):].strip("/")
-
-
-def _clean(path: str) -> str:
-    try:
-        return "/".join(artifact_path(path))
-    except InvalidArtifactPath as e:
-        raise Invalid(str(e), detail=[{"field": "path"}]) from e
-
-
-LOGGED_MODELS = "logged-models"
-
-
-async def _logged_models(exp, r: RunRow) -> dict[str, str]:  # noqa: ANN001
-    """The models a run logged (MLflow 3 stores them outside the run's folder): name -> artifact-store path."""
-    resp = await exp.mlflow.client.post("/api/2.0/mlflow/logged-models/search", json={
-        "experiment_ids": [r.experiment_id], "filter": f"source_run_id = '{r.run_id}'", "max_results": 100})
-    out: dict[str, str] = {}
-    for m in resp.json().get("models", []) if resp.status_code == 200 else []:
-        info = m.get("info", {})
-        uri = info.get("artifact_uri") or ""
-        base = uri[len("mlflow-artifacts:/"):].strip("/") if uri.startswith("mlflow-artifacts:/") else ""
-        if not base.startswith(f"{r.experiment_id}/") or ".." in base.split("/"):
-            continue  # only files under the run's own experiment
-        name = info.get("name") or info.get("model_id", "model")
-        out[name if name not in out else f"{name}-{info.get('model_id')}"] = base
-    return out
-
-
-async def _artifact_location(exp, r: RunRow, rel: str) -> tuple[str, str, dict[str, str] | None]:  # noqa: ANN001
-    """(artifact-store folder, path inside it, logged models when asked for) of a path the panel shows."""
-    parts = rel.split("/") if rel else []
-    if parts and parts[0] == LOGGED_MODELS:
-        models = await _logged_models(exp, r)
-        if len(parts) == 1:
-            return "", "", models
-        if parts[1] not in models:
-            raise NotFound(f"Logged model '{parts[1]}' not found")
-        return models[parts[1]], "/".join(parts[2:]), None
-    return _artifact_base(r), rel, None
+    return await service.metric_history(request.app, db, who, slug, run_id, key)
 
 
 @router.get("/projects/{slug}/runs/{run_id}/artifacts", response_model=ArtifactList,
             summary="List artifacts (the run's logged models under logged-models/<name>/)")
-async def list_artifacts(slug: str, run_id: str, request: Request, db: DB, who: Caller, path: str = "") -> ArtifactList:
-    rel = _clean(path)
-    exp = await _ready(request)
-    _, ids = await run_in_threadpool(_project_runs, db, who, slug, run_id)
-    r = await run_in_threadpool(_owned_run, exp, run_id, ids)
-    base, sub, models = await _artifact_location(exp, r, rel)
-    if models is not None:  # the virtual folder of logged models
-        return ArtifactList(path=rel, items=[ArtifactEntry(path=f"{LOGGED_MODELS}/{n}", is_dir=True)
-                                             for n in sorted(models)])
-    full = "/".join(p for p in (base, sub) if p)
-    resp = await exp.mlflow.client.get("/api/2.0/mlflow-artifacts/artifacts", params={"path": full})
-    if resp.status_code != 200:
-        raise NotFound(f"Artifact folder '{rel}' not found")
-    files = resp.json().get("files", [])
-    items = [ArtifactEntry(path="/".join(p for p in (rel, f["path"]) if p), is_dir=f.get("is_dir", False),
-                           file_size=int(f["file_size"]) if f.get("file_size") is not None else None) for f in files]
-    if not rel and await _logged_models(exp, r):
-        items.append(ArtifactEntry(path=LOGGED_MODELS, is_dir=True))
-    return ArtifactList(path=rel, items=items)
+async def list_artifacts(slug: str, run_id: str, request: Request, db: DB, who: Caller,
+                         path: str = "") -> ArtifactList:
+    return await service.list_artifacts(request.app, db, who, slug, run_id, path)
 
 
 @router.get("/projects/{slug}/runs/{run_id}/artifact", summary="Download one artifact file",
             response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
 async def get_artifact(slug: str, run_id: str, path: str, request: Request, db: DB, who: Caller) -> Response:
-    rel = _clean(path)
-    if not rel:
-        raise Invalid("path must name a file", detail=[{"field": "path"}])
-    exp = await _ready(request)
-    _, ids = await run_in_threadpool(_project_runs, db, who, slug, f"{run_id}:{rel}")
-    r = await run_in_threadpool(_owned_run, exp, run_id, ids)
-    base, sub, models = await _artifact_location(exp, r, rel)
-    if models is not None or not sub:
-        raise Invalid("path must name a file", detail=[{"field": "path"}])
-    resp = await exp.mlflow.client.get(f"/api/2.0/mlflow-artifacts/artifacts/{base}/{sub}")
-    if resp.status_code != 200:
-        raise NotFound(f"Artifact '{rel}' not found")
-    media = mimetypes.guess_type(rel)[0] or "application/octet-stream"
-    name = rel.rsplit("/", 1)[-1].replace('"', "")
+    content, media, name = await service.get_artifact(request.app, db, who, slug, run_id, path)
+    name = name.replace('"', "")
     # Served as a download with a sandboxing CSP: artifact HTML never runs inside the platform's origin.
-    return Response(resp.content, media_type=media, headers={
+    return Response(content, media_type=media, headers={
         "Content-Disposition": f'attachment; filename="{name}"',
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "sandbox; default-src 'none'",
@@ -271,40 +109,10 @@ async def compare_runs(
     run_ids: Annotated[str, Query(max_length=50 * 40, description="Comma-separated run ids")],
     metrics: Annotated[str, Query(max_length=2000, description="Comma-separated metrics whose histories to overlay")] = "",
 ) -> RunComparison:
-    wanted = list(dict.fromkeys(x for x in run_ids.split(",") if x))
-    if not 2 <= len(wanted) <= 50:
-        raise Invalid(f"Compare takes 2 to 50 runs; got {len(wanted)}", detail=[{"field": "run_ids"}])
-    keys = [m for m in metrics.split(",") if m][:10]
-    exp = await _ready(request)
-    _, ids = await run_in_threadpool(_project_runs, db, who, slug, ",".join(wanted)[:256])
-
-    def load() -> RunComparison:
-        rows = [_owned_run(exp, rid, ids) for rid in wanted]
-        param_keys = sorted({k for r in rows for k in r.params})
-        differing = [k for k in param_keys if len({r.params.get(k) for r in rows}) > 1]
-        metric_keys = sorted({k for r in rows for k in r.metrics})
-        histories = {k: {r.run_id: [MetricPoint(**p) for p in exp.search.metric_history(r.run_id, k)] for r in rows}
-                     for k in keys}
-        return RunComparison(runs=[_summary(r) for r in rows], param_keys=param_keys, differing_params=differing,
-                             metric_keys=metric_keys, histories=histories)
-
-    return await run_in_threadpool(load)
+    return await service.compare_runs(request.app, db, who, slug, run_ids, metrics)
 
 
 @router.post("/projects/{slug}/kernel-token", response_model=KernelCredentials,
              summary="MLflow credentials for a notebook kernel of this project")
 async def kernel_token(slug: str, request: Request, db: DB, who: Caller) -> KernelCredentials:
-    exp = await _ready(request)
-
-    def grant() -> int:
-        g = require(db, who, slug, Action.read_runs, target="kernel-token")
-        db.commit()
-        return g.project.id
-
-    project_id = await run_in_threadpool(grant)
-    default_id = await ensure_default_experiment(request, exp, slug, project_id, who.user)
-    settings = request.app.state.settings
-    ttl = settings.kernel_token_ttl_seconds
-    token = mint_token(request.app.state.secret, who.user, ttl, scope="mlflow", prj=slug, adm=who.is_admin)
-    return KernelCredentials(token=token, experiment_id=default_id, tracking_path=f"/mlflow/{slug}",
-                             expires_at=int(time.time()) + ttl)
+    return await service.kernel_token(request, db, who, slug)

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import audit
 from ..errors import MLPError
 from ..orm import ProjectExperiment
-from .gateway import _forward as forward
+from .gateway import forward
 from .gateway import _load as load
 from .gateway import _replace as replace
 from .projects import DEFAULT_EXPERIMENT, experiment_rows, mlflow_name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -101,3 +102,96 @@ class PipelineDetail(BaseModel):
     name: str
     source_path: str
     versions: list[PipelineVersionOut]
+
+
+# --- runs ---------------------------------------------------------------------------------------------------------
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{12,64}$")] | None = Field(
+        default=None, description="Version (or a unique prefix of at least 12 hex digits); default: the latest")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="Values for the parameters cell")
+
+
+class StageStatus(BaseModel):
+    name: str
+    status: str
+    start_time: float | None = None
+    end_time: float | None = None
+    error: dict[str, Any] | None = None
+    progress: str | None = Field(default=None, description="While a stage in a container starts: what it is doing, "
+                                 "e.g. '[step 2/3] building stage image ...: Step 2/4 : COPY site /opt/mlp/site' "
+                                 "(the whole build log is in the stage's log)")
+
+
+class PipelineRunOut(BaseModel):
+    run_id: str
+    pipeline: str
+    version: str
+    status: str
+    parameters: dict[str, Any]
+    created_by: str
+    created_at: str
+    mlflow_run_id: str | None
+    snapshots: dict[str, int] = Field(default_factory=dict, description="Dataset snapshots the run pinned")
+    replay_of: str | None = None
+    executor: str | None = Field(default=None, description="Where the stages ran: docker or subprocess")
+    schedule_id: int | None = Field(default=None, description="The schedule that launched this run, if any")
+    stages: list[StageStatus]
+
+
+class PipelineRunPage(BaseModel):
+    items: list[PipelineRunOut]
+    total: int
+
+
+class ExecutorOut(BaseModel):
+    kind: str = Field(description="docker: stages run in containers; subprocess: in a local process")
+    detail: str
+    base_image: dict[str, Any] | None = Field(
+        default=None, description="What the platform found of the stage base image when it started (state: "
+        "building, ready, failed; image; detail; since): a first run waits while it is building")
+
+
+# --- schedules ----------------------------------------------------------------------------------------------------
+
+class ScheduleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cron: Annotated[str, StringConstraints(min_length=9, max_length=64)] = Field(
+        description="Cron expression, five fields (`0 6 * * 1-5`: 06:00 on weekdays)")
+    timezone: Annotated[str, StringConstraints(max_length=64)] = Field(default="UTC", description="IANA time zone")
+    version: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{12,64}$")] | None = Field(
+        default=None, description="The version to run (default: the latest now; the schedule keeps it)")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="Values for the parameters cell")
+
+
+class ScheduleOut(BaseModel):
+    id: int
+    pipeline: str
+    version: str
+    cron: str
+    timezone: str
+    parameters: dict[str, Any]
+    created_by: str
+    created_at: str
+    next_ticks: list[str] = Field(description="The next three times it will run (ISO 8601, its time zone)")
+    last_run: str | None = Field(default=None, description="Our id of the latest run it launched")
+
+
+class SchedulePage(BaseModel):
+    items: list[ScheduleOut]
+    total: int
+
+
+class TickRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_time: datetime
+
+
+class TickOut(BaseModel):
+    run_id: str
+    run_config: dict[str, Any]
+    tags: dict[str, str]

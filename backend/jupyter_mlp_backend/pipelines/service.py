@@ -1,15 +1,16 @@
 """The pipelines domain's public names for other domains (issue 12 item 1).
 
-Other domains (monitoring's retraining and monitors) call pipelines only through these names, never through
-`runs`/`schedules` or their private helpers. For now they are re-exported from where they are defined (the run and
-schedule modules, which also hold their HTTP routes); the bodies are unchanged.
+Other domains (monitoring's retraining and monitors, the registry's lineage) call pipelines only through these
+names, never through the route modules (`routes`, `runs`, `schedules`) or private helpers. The bodies are in
+run_service.py (launching), run_status.py (a run's state and end) and schedule_service.py (Dagster's code
+location and daemon).
 """
 
 from __future__ import annotations
 
-from .runs import TERMINAL
-from .runs import _describe as describe_run
-from .runs import _launch as launch_run
-from .schedules import _sync_dagster as sync_dagster
+from .run_service import launch as launch_run
+from .run_status import TERMINAL
+from .run_status import describe as describe_run
+from .schedule_service import sync_dagster
 
 __all__ = ["TERMINAL", "describe_run", "launch_run", "sync_dagster"]

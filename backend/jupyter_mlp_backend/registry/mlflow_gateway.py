@@ -213,8 +213,6 @@ async def _source_of(call: Call, body: dict[str, Any]) -> tuple[str, str]:
 
 
 async def model_version_create(call: Call) -> Response:
-    from .routes import register_version
-
     name = call.body.get("name")
     _stored(call, name, reading=False)
     run_id, path = await _source_of(call, call.body)
@@ -222,7 +220,7 @@ async def model_version_create(call: Call) -> Response:
         raise GatewayError("INVALID_PARAMETER_VALUE", "run_id is not the run that logged the model")
     with _as_mlflow_errors():
         with call.request.app.state.db.session() as db:
-            _, v = await register_version(call.request, db, call.who, call.slug, name, run_id, path)
+            _, v = await service.register_version(call.request.app, db, call.who, call.slug, name, run_id, path)
             number = v.version
     return _answer(call, await _forward(call, "GET", f"{API}/model-versions/get",
                                         params={"name": _stored(call, name), "version": str(number)}))

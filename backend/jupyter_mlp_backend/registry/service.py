@@ -1,241 +1,58 @@
-"""Registration, lineage and the verified loader, over MLflow's registry and artifact store.
+"""The registry's service layer: what the Models API's routes call, and the only names other domains use
+(`registry.service.promote`, `register_pipeline_models`, `app_signer`, `fetch_verified`, `Refused`, ...; never
+`registry.routes`, tests/backend/test_layering.py). Plain functions taking the app (for MLflow, the signer and the
+settings), a session, the caller and plain values, raising the domain errors of `errors.py`.
 
-The backend is the only writer of the registry: clients never reach MLflow's registry endpoints (the gateway does
-not pass them) and never name a storage URI. A version is registered from a run of the project (`run_id` and the
-logged model's name or an artifact folder of the run); the files are fetched through MLflow's artifact API,
-hashed, and the manifest is signed before the version exists anywhere. Nothing is deserialised on the way.
+Where the bodies are: `artifacts` (a model's signed files, lineage digests, the verified loader), `records`
+(lookups, answers, reading), `registration` (registering a run's model or a pipeline run's models, verifying),
+`promotion` (gates, aliases, approvals), `lineage_graph` (lineage graphs, version diffs).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import re
-import shutil
-import tempfile
-import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from ..deps import DB
+from ..identity import Identity
+from ..orm import PipelineRunRecord
+from . import promotion, registration
+from .artifacts import (
+    ALIASES,
+    MODEL_NAME,
+    Refused,
+    Source,
+    Unavailable,
+    app_signer,
+    download_tree,
+    fetch_verified,
+    lineage,
+    list_tree,
+    mlflow_model_name,
+    resolve_source,
+    sign,
+    statement,
+)
+from .lineage_graph import dataset_lineage, diff, version_lineage
+from .promotion import decide, list_decisions, set_gates
+from .records import get_model, get_version, list_models, list_versions
+from .registration import register, register_version, verify
+from .schemas import DecisionOut
 
-from jupyter_mlp.signing import canonical, file_digest, sign_statement, verify_model_dir
-
-from ..errors import Invalid, MLPError, NotFound
-from ..experiments.paths import InvalidArtifactPath, artifact_path
-
-MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-ALIASES = ("staging", "champion")
-
-
-class Unavailable(MLPError):
-    status = 503
-    code = "unavailable"
-
-
-class Refused(MLPError):
-    """The loader (or `verify`) refuses a model version: not signed, or not what was signed."""
-
-    status = 409
-    code = "verification_failed"
-
-
-def mlflow_model_name(settings, slug: str, name: str) -> str:  # noqa: ANN001
-    # MLflow forbids '/' and ':' in registered model names; slugs have no '.', so this is unambiguous.
-    return f"{settings.mlflow_experiment_prefix}{slug}.{name}"
+__all__ = [
+    "ALIASES", "MODEL_NAME", "Refused", "Source", "Unavailable", "app_signer", "dataset_lineage", "decide", "diff",
+    "download_tree", "fetch_verified", "get_model", "get_version", "lineage", "list_decisions", "list_models",
+    "list_tree", "list_versions", "mlflow_model_name", "promote", "register", "register_pipeline_models",
+    "register_version", "resolve_source", "set_gates", "sign", "statement", "verify", "version_lineage",
+]
 
 
-def _base(uri: str, experiment_ids: list[str]) -> str:
-    """The artifact-store path of a platform-stored URI inside one of the project's experiments, else refuse."""
-    if not uri.startswith("mlflow-artifacts:/"):
-        raise Invalid("The model's files are not in the platform's artifact store", detail=[{"field": "source"}])
-    base = uri[len("mlflow-artifacts:/"):].strip("/")
-    if base.split("/", 1)[0] not in experiment_ids or ".." in base.split("/"):
-        raise Invalid("The model's files are outside the project's artifact root", detail=[{"field": "source"}])
-    return base
+# --- for other domains (a request-like object: anything with the app as `.app`, e.g. the run watcher's) ------------
 
-
-@dataclass
-class Source:
-    run_id: str
-    base: str  # artifact-store path of the model folder
-    uri: str  # mlflow-artifacts:/<base>
-    model_id: str | None  # MLflow 3 logged model, when it is one
-    name: str  # the logged model's name or the artifact folder
-
-
-async def resolve_source(exp, experiment_ids: list[str], run_id: str, path: str) -> Source:  # noqa: ANN001
-    """A run of the project and a logged model name or artifact folder of it -> where the model files are."""
-    try:
-        parts = artifact_path(path, allow_empty=False)
-    except InvalidArtifactPath as e:
-        raise Invalid(str(e), detail=[{"field": "artifact_path"}]) from e
-    if not re.fullmatch(r"[0-9a-f]{32}", run_id or "") or exp.experiment_of_run(run_id) not in experiment_ids:
-        raise NotFound(f"Run '{run_id}' not found")
-    rel = "/".join(parts)
-    # A model logged in the run; then one that a pipeline stage's `log_model` made outside any run, which names
-    # the stage's run in a tag (jupyter_mlp.lineage) since MLflow links it to no run.
-    for flt in (f"source_run_id = '{run_id}'", f"tags.`mlp.pipeline.stage_run` = '{run_id}'"):
-        r = await exp.mlflow.client.post("/api/2.0/mlflow/logged-models/search", json={
-            "experiment_ids": [exp.experiment_of_run(run_id)], "filter": flt, "max_results": 100})
-        for m in r.json().get("models", []) if r.status_code == 200 else []:
-            info = m.get("info", {})
-            if (info.get("name") == rel and info.get("status") in (None, "READY", "LOGGED_MODEL_READY")
-                    and info.get("source_run_id") in (None, "", run_id)):
-                base = _base(info.get("artifact_uri", ""), experiment_ids)
-                return Source(run_id, base, f"mlflow-artifacts:/{base}", info.get("model_id"), rel)
-    run = await exp.mlflow.client.get("/api/2.0/mlflow/runs/get", params={"run_id": run_id})
-    if run.status_code != 200:
-        raise NotFound(f"Run '{run_id}' not found")
-    base = _base(run.json()["run"]["info"].get("artifact_uri", ""), experiment_ids)
-    folder = f"{base}/{rel}"
-    listing = await exp.mlflow.client.get("/api/2.0/mlflow-artifacts/artifacts", params={"path": folder})
-    names = {f["path"] for f in listing.json().get("files", [])} if listing.status_code == 200 else set()
-    if "MLmodel" not in names:
-        raise NotFound(f"Run '{run_id}' has no logged model named '{rel}' and no artifact folder '{rel}' with "
-                       "an MLmodel file")
-    return Source(run_id, folder, f"mlflow-artifacts:/{folder}", None, rel)
-
-
-async def list_tree(exp, base: str) -> list[tuple[str, int]]:  # noqa: ANN001
-    out: list[tuple[str, int]] = []
-    pending = [""]
-    while pending:
-        rel = pending.pop()
-        r = await exp.mlflow.client.get("/api/2.0/mlflow-artifacts/artifacts",
-                                        params={"path": f"{base}/{rel}".rstrip("/")})
-        if r.status_code != 200:
-            raise Unavailable(f"MLflow could not list the model's files: {r.text[:200]}")
-        for f in r.json().get("files", []):
-            name = f"{rel}/{f['path']}".lstrip("/") if rel else f["path"]
-            # MLflow answers with names relative to the listed folder; keep only plain ones.
-            if any(p in ("", ".", "..") for p in name.split("/")):
-                raise Refused(f"The artifact store lists a file name that is not plain: {name!r}")
-            if f.get("is_dir"):
-                pending.append(name)
-            else:
-                out.append((name, int(f.get("file_size") or 0)))
-    return sorted(out)
-
-
-async def download_tree(exp, base: str, dest: Path) -> list[dict[str, Any]]:  # noqa: ANN001
-    """Fetch every file of the model folder into dest; return the manifest entries (path, sha256, size)."""
-    files = []
-    for rel, _ in await list_tree(exp, base):
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        h = hashlib.sha256()
-        size = 0
-        async with exp.mlflow.client.stream("GET", f"/api/2.0/mlflow-artifacts/artifacts/{base}/{rel}") as r:
-            if r.status_code != 200:
-                raise Unavailable(f"MLflow could not serve '{rel}' of the model")
-            with open(target, "wb") as f:
-                async for chunk in r.aiter_bytes(1 << 20):
-                    h.update(chunk)
-                    size += len(chunk)
-                    f.write(chunk)
-        files.append({"path": rel, "sha256": h.hexdigest(), "size": size})
-    return sorted(files, key=lambda f: f["path"])
-
-
-def _digest(value: Any) -> str:
-    return hashlib.sha256(canonical(value)).hexdigest()
-
-
-def lineage(run: dict[str, Any], pipeline: dict[str, Any] | None, home: Path) -> dict[str, Any]:
-    """sha256 digests of data, configuration, code and environment of the run that made a model."""
-    tags = {t["key"]: t["value"] for t in run["data"].get("tags", [])}
-    params = {p["key"]: p["value"] for p in run["data"].get("params", [])}
-    reads: list[Any] = []
-    for text in [tags.get("mlp.datasets", "[]"), *(pipeline or {}).get("stage_reads", [])]:
-        try:
-            reads += [r for r in json.loads(text) if r not in reads]
-        except (ValueError, TypeError):
-            continue
-    pinned = (pipeline or {}).get("snapshots") or {}
-    if not pinned:
-        try:
-            pinned = json.loads(tags.get("mlp.datasets.pinned", "{}"))
-        except ValueError:
-            pinned = {}
-    data = {"reads": reads, "pinned": pinned}
-    if pipeline:
-        stages = home / "pipelines" / pipeline["project"] / pipeline["version"] / "stages"
-        code = {"pipeline_version": pipeline["version"],
-                "stage_notebooks": {p.name: file_digest(p) for p in sorted(stages.glob("*.ipynb"))}}
-    else:
-        code = {"notebook_path": tags.get("mlp.notebook.path"), "notebook_sha256": tags.get("mlp.notebook.sha256"),
-                "git_commit": tags.get("mlp.git.commit")}
-    return {
-        "data_sha256": _digest(data), "data": data,
-        "config_sha256": _digest(params), "config": params,
-        "code_sha256": _digest(code), "code": code,
-        "environment_sha256": tags.get("mlp.env.freeze_sha256"),
-        "pipeline_version": (pipeline or {}).get("version") or tags.get("mlp.pipeline.version"),
-        "pipeline_run": (pipeline or {}).get("run_id"),
-        "mlflow_run": run["info"]["run_id"],
-    }
-
-
-def statement(slug: str, name: str, version: int, files: list[dict[str, Any]], lin: dict[str, Any],
-              source: str) -> dict[str, Any]:
-    return {"project": slug, "model": name, "version": version, "source": source, "files": files,
-            "lineage": {k: v for k, v in lin.items() if k.endswith("_sha256") or k in (
-                "pipeline_version", "pipeline_run", "mlflow_run")},
-            "signed_at": int(time.time())}
-
-
-def sign(signer, st: dict[str, Any]):  # noqa: ANN001, ANN201
-    return sign_statement(signer, st)
-
-
-async def fetch_verified(exp, signer, *, slug: str, name: str, version: int, source: str,  # noqa: ANN001
-                         statement_json: str | None, signature: str | None, experiment_ids: list[str],
-                         dest: Path | None = None) -> Path:
-    """Download a version's files into a private folder and verify them; the folder is safe to load only if
-    this returns. Raises Refused (nothing loaded) otherwise."""
-    from jupyter_mlp.signing import VerificationError
-
-    st = json.loads(statement_json) if statement_json else None
-    folder = Path(dest) if dest else Path(tempfile.mkdtemp(prefix="mlp-model-"))
-    os.chmod(folder, 0o700)
-    try:
-        if st is None or signature is None:
-            raise VerificationError("the model version is not signed")
-        await download_tree(exp, _base(source, experiment_ids), folder)
-        verify_model_dir(folder, st, signature, signer.public_keys(), project=slug, model=name, version=version)
-    except VerificationError as e:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise Refused(f"{name} version {version} refused: {e}") from None
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return folder
-
-
-def app_signer(app):  # noqa: ANN001, ANN201
-    """The platform's signer, made once per app (registration, verification, serving)."""
-    if getattr(app.state, "signer", None) is None:
-        from jupyter_mlp.signing import make_signer
-
-        app.state.signer = make_signer(app.state.settings.home, app.state.settings.signer)
-    return app.state.signer
-
-
-# --- for other domains: registering a pipeline run's models, promoting a version ---------------------------------
-# Their bodies are still the HTTP module's (`promote` is its route handler, and both lean on its helpers); they are
-# reached here through an import at call time because routes.py imports this module. Other domains use these names,
-# never `registry.routes` (tests/backend/test_layering.py).
-
-async def register_pipeline_models(request, db, slug: str, rec, pipeline_name: str) -> list[str]:  # noqa: ANN001
+async def register_pipeline_models(request, db: DB, slug: str, rec: PipelineRunRecord,  # noqa: ANN001
+                                   pipeline_name: str) -> list[str]:
     """After a pipeline run succeeded: register every model its stages logged, as the run's creator."""
-    from . import routes
-
-    return await routes.register_pipeline_models(request, db, slug, rec, pipeline_name)
+    return await registration.register_pipeline_models(request.app, db, slug, rec, pipeline_name)
 
 
-async def promote(slug: str, name: str, version: int, alias: str, request, db, who):  # noqa: ANN001, ANN201
+async def promote(slug: str, name: str, version: int, alias: str, request, db: DB,  # noqa: ANN001
+                  who: Identity) -> DecisionOut:
     """Ask, as `who`, for `alias` to move to a version, as the promote route does: the gates decide."""
-    from . import routes
-
-    return await routes.promote(slug, name, version, routes.AliasRequest(alias=alias), request, db, who)
+    return await promotion.promote(request.app, db, who, slug, name, version, alias)

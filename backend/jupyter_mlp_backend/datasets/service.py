@@ -1,0 +1,45 @@
+"""The datasets domain's service: the project's Iceberg tables for a caller (the panel's list) and for kernels and
+pipeline stages through the MLflow gateway's credentials (write a snapshot, read one). Plain functions taking the
+app's catalog, a session or request for the access check, the caller and plain values."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+
+from ..access import Action, require
+from ..deps import DB
+from ..experiments.gateway import authorize
+from ..experiments.mlflow_errors import GatewayError
+from ..identity import Identity
+from .catalog import DatasetError
+
+MAX_UPLOAD = 512 * 2**20
+
+
+def list_datasets(catalog, db: DB, who: Identity, slug: str) -> list[dict]:  # noqa: ANN001
+    """The project's datasets and their snapshots."""
+    require(db, who, slug, Action.read_runs)
+    db.commit()
+    return catalog.list(slug)
+
+
+async def write(request, slug: str, name: str, mode: str):  # noqa: ANN001, ANN201
+    """The request's Parquet body becomes a new snapshot of the project's table `name` (created on first write), as
+    the gateway's caller (write access to runs); the body is read only once the caller may write."""
+    await authorize(request, slug, Action.write_runs, f"dataset:{name}")
+    body = await request.body()
+    if len(body) > MAX_UPLOAD:
+        raise GatewayError("INVALID_PARAMETER_VALUE", f"Dataset upload is larger than {MAX_UPLOAD} bytes", 413)
+    try:
+        return await run_in_threadpool(request.app.state.datasets.write, slug, name, body, mode)
+    except DatasetError as e:
+        raise GatewayError("INVALID_PARAMETER_VALUE", str(e)) from e
+
+
+async def read(request, slug: str, name: str, snapshot_id: int | None):  # noqa: ANN001, ANN201
+    """(Parquet bytes, snapshot) of the table at a snapshot (default: the current one), as the gateway's caller."""
+    await authorize(request, slug, Action.read_runs, f"dataset:{name}")
+    try:
+        return await run_in_threadpool(request.app.state.datasets.read, slug, name, snapshot_id)
+    except LookupError as e:
+        raise GatewayError("RESOURCE_DOES_NOT_EXIST", f"Dataset '{e.args[0]}' not found") from e
