@@ -1,4 +1,9 @@
-"""SQLAlchemy tables of the platform's own metadata. Alembic migrations under `migrations/` create them."""
+"""SQLAlchemy tables of the platform's own metadata. Alembic migrations under `migrations/` create them.
+
+Kept in one file over ~500 lines on purpose: it is declarations only (no logic), every domain's tables reference
+the core's (projects, members) and each other's by foreign key, and a migration is checked against the whole
+schema in one place; a domain's service imports the tables it needs from here.
+"""
 
 from __future__ import annotations
 
