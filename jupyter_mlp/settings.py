@@ -258,6 +258,10 @@ class Settings(BaseSettings):
         default=None, description="Torch device the embedding model runs on (`cpu`, `cuda`, `cuda:1`). "
         "Unset: sentence-transformers picks (a GPU when one is visible)."
     )
+    notes_root: Path | None = Field(
+        default=None, description="Folder whose project folders (those with an `mlp-project.toml`) hold Markdown "
+        "notes the assistant indexes (the Jupyter root `mlp up` serves, typically). Unset: no notes are indexed."
+    )
 
     @field_validator("home", mode="after")
     @classmethod

@@ -40,6 +40,12 @@ def test_the_feed_answers_the_service_token_only(api, acme):
     assert c.get("/assistant/feed", params={"after": -1}, headers=service_headers(api.settings)).status_code == 422
     body = _feed(api)
     assert body["changes"] and body["more"] is False
+    # the notes listing likewise
+    assert api.as_user("lena").get("/assistant/notes").status_code == 403
+    notes = api.as_user("lena")
+    notes.headers.update(service_headers(api.settings))
+    assert notes.get("/assistant/notes").json() == {"enabled": False, "notes": []}  # notes_root unset
+    assert notes.get("/assistant/notes", params={"since": -1}).status_code == 422
 
 
 def test_membership_changes_rewrite_the_project_document(api, acme):

@@ -8,11 +8,14 @@ Texts are data for retrieval, never instructions: they are built from the record
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jupyter_mlp.projects import project_of
 from jupyter_mlp.settings import Settings
 
 from ..experiments.projects import user_name
@@ -261,3 +264,47 @@ def run_doc(slug: str, run: dict[str, Any], experiment: str | None) -> Doc | Non
             f"({info.get('status', '').lower()}): params {_pairs(params)}; metrics {_pairs(metrics)}; "
             f"tags {_pairs(tags)}")
     return doc(info["run_id"], slug, "run", name, text, experiment=experiment, status=info.get("status"))
+
+
+# --- project notes ----------------------------------------------------------------------------------------------
+
+SKIP_DIRS = {"node_modules", "__pycache__", ".ipynb_checkpoints", ".git", ".venv", "venv"}
+MAX_NOTES = 5000
+MAX_NOTE_BYTES = 256 * 1024
+
+
+def scan_notes(root: Path, projects: set[str]) -> list[dict[str, Any]]:
+    """Markdown files under `root` that belong to one of `projects` by the marker-file rule (the nearest
+    `mlp-project.toml`), as `{id: path relative to root, project, mtime, size, path}`; hidden and tool folders are
+    skipped, and at most MAX_NOTES files are read."""
+    out: list[dict[str, Any]] = []
+    root = root.resolve()
+    if not root.is_dir():
+        return out
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
+        for f in sorted(files):
+            if not f.lower().endswith(".md"):
+                continue
+            path = Path(folder) / f
+            rel = str(path.relative_to(root))
+            owner = project_of(str(root), rel).project
+            if owner not in projects:
+                continue
+            st = path.stat()
+            if st.st_size > MAX_NOTE_BYTES:
+                continue
+            out.append({"id": rel, "project": owner, "mtime": st.st_mtime, "size": st.st_size, "path": path})
+            if len(out) >= MAX_NOTES:
+                return out
+    return out
+
+
+def note_doc(note: dict[str, Any]) -> Doc | None:
+    try:
+        text = note["path"].read_text(errors="replace")
+    except OSError:
+        return None
+    heading = next((line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")), note["id"])
+    return doc(note["id"], note["project"], "note", heading or note["id"],
+               f"note {note['id']} of project {note['project']}: {' '.join(text.split())}", path=note["id"])

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from ..deps import DB, INT64_MAX, Caller, Paging
 from ..schemas import Slug
 from . import service
-from .schemas import AskRequest, ConversationDetail, ConversationPage, FeedPage
+from .schemas import AskRequest, ConversationDetail, ConversationPage, FeedPage, NotesPage
 
 router = APIRouter(prefix="/assistant", tags=["assistant"])
 
@@ -47,3 +47,11 @@ async def feed(request: Request, after: Annotated[int, Query(ge=0, le=INT64_MAX)
                limit: Annotated[int, Query(ge=1, le=service.MAX_FEED)] = 200) -> dict:
     service.require_service(request)
     return await service.feed(request.app, after, limit)
+
+
+@router.get("/notes", response_model=NotesPage,
+            summary="Project notes (Markdown under notes_root) with the documents of those changed since a time "
+                    "(the AI services process only)")
+async def notes(request: Request, since: Annotated[float, Query(ge=0)] = 0) -> dict:
+    service.require_service(request)
+    return await service.notes(request.app, since)

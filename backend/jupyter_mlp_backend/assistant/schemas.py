@@ -80,3 +80,15 @@ class FeedPage(BaseModel):
     changes: list[FeedChange]
     next: int = Field(description="Ask again with after=next")
     more: bool = Field(description="More changes wait after `next`")
+
+
+class NoteEntry(BaseModel):
+    id: str = Field(description="Path of the note under notes_root")
+    project: str
+    mtime: float
+    document: FeedDocument | None = Field(description="Set when the note changed after `since`")
+
+
+class NotesPage(BaseModel):
+    enabled: bool = Field(description="False: notes_root is unset and no notes are indexed")
+    notes: list[NoteEntry]

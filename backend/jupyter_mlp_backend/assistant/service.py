@@ -135,6 +135,25 @@ async def feed(app: Any, after: int, limit: int) -> dict[str, Any]:
     return {"changes": out, "next": cursor, "more": len(rows) == limit}
 
 
+async def notes(app: Any, since: float) -> dict[str, Any]:
+    return await run_in_threadpool(_notes, app, since)
+
+
+def _notes(app: Any, since: float) -> dict[str, Any]:
+    """Every note under `notes_root` of a project that exists, `{id, project, mtime}`, with its document when it
+    changed after `since` (a note missing from the list was deleted or moved)."""
+    root = app.state.settings.notes_root
+    if root is None:
+        return {"enabled": False, "notes": []}
+    with app.state.db.session() as db:
+        projects = set(db.execute(select(Project.slug)).scalars())
+    out = []
+    for n in documents.scan_notes(root, projects):
+        document = documents.note_doc(n) if n["mtime"] > since else None
+        out.append({"id": n["id"], "project": n["project"], "mtime": n["mtime"], "document": document})
+    return {"enabled": True, "notes": out}
+
+
 # --- conversations ------------------------------------------------------------------------------------------------
 
 

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 log = logging.getLogger(__name__)
 
 FEED_PATH = "/api/assistant/feed"
+NOTES_PATH = "/api/assistant/notes"
 PAGE = 200
 
 
@@ -51,18 +52,28 @@ class Indexer:
         self.page = page
         self._lock = asyncio.Lock()
 
-    @property
-    def after(self) -> int:
+    def _state(self) -> dict[str, Any]:
         try:
             state = json.loads(self.state_path.read_text())
-            return int(state["after"]) if state.get("backend") == self.backend_url else 0
-        except (OSError, ValueError, KeyError, TypeError):
-            return 0
+            if state.get("backend") == self.backend_url and isinstance(state.get("after"), int):
+                return state
+        except (OSError, ValueError, TypeError):
+            pass
+        return {"backend": self.backend_url, "after": 0, "notes": {}}
 
-    def _save(self, after: int) -> None:
+    @property
+    def after(self) -> int:
+        return int(self._state()["after"])
+
+    def _save(self, after: int | None = None, notes: dict[str, list] | None = None) -> None:
+        state = self._state()
+        if after is not None:
+            state["after"] = after
+        if notes is not None:
+            state["notes"] = notes
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"after": after, "backend": self.backend_url}))
+        tmp.write_text(json.dumps(state))
         tmp.replace(self.state_path)
 
     async def _page(self, client: httpx.AsyncClient, after: int) -> dict[str, Any]:
@@ -112,10 +123,41 @@ class Indexer:
                         break
                     after = nxt
                     self._save(after)
+                applied += await self._catch_up_notes(client)
             finally:
                 if self._http is None:
                     await client.aclose()
             return applied
+
+    async def _notes_page(self, client: httpx.AsyncClient, since: float) -> dict[str, Any]:
+        try:
+            r = await client.get(f"{self.backend_url}{NOTES_PATH}", params={"since": since}, headers=self._headers)
+        except httpx.HTTPError as e:
+            raise FeedError(f"the backend at {self.backend_url} cannot be reached: {e}") from e
+        if r.status_code != 200:
+            raise FeedError(f"the backend's notes answered {r.status_code}: {r.text[:200]}")
+        return r.json()
+
+    async def _catch_up_notes(self, client: httpx.AsyncClient) -> int:
+        """Project notes: the backend lists every Markdown note of a project (path, project, mtime) and sends the
+        text of those modified after the newest mtime already indexed; a note gone from the list is deleted."""
+        known: dict[str, list] = self._state().get("notes") or {}
+        since = max((m for _, m in known.values()), default=0.0)
+        page = await self._notes_page(client, since)
+        if not page.get("enabled") and not known:
+            return 0
+        listed = {n["id"]: n for n in page.get("notes", [])}
+        if any(i not in known and listed[i].get("document") is None for i in listed) and since > 0:
+            page = await self._notes_page(client, 0.0)  # a new note with an old mtime (copied): read them all
+            listed = {n["id"]: n for n in page.get("notes", [])}
+        changes = [{"op": "delete", "kind": "note", "record_id": i, "project": p}
+                   for i, (p, _) in known.items() if i not in listed or listed[i]["project"] != p]
+        changes += [{"op": "upsert", "kind": "note", "record_id": i, "project": n["project"],
+                     "document": n["document"]} for i, n in listed.items() if n.get("document")]
+        if changes:
+            await run_in_threadpool(self._apply, changes)
+        self._save(notes={i: [n["project"], n["mtime"]] for i, n in listed.items()})
+        return len(changes)
 
     async def run_every(self, seconds: float) -> None:
         """The timer: catch up every `seconds` (errors logged, never raised)."""

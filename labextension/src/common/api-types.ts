@@ -72,6 +72,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/assistant/notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Project notes (Markdown under notes_root) with the documents of those changed since a time (the AI services process only) */
+        get: operations["notes_api_assistant_notes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/audit": {
         parameters: {
             query?: never;
@@ -2328,6 +2345,20 @@ export interface components {
             /** Revoked At */
             revoked_at: string | null;
         };
+        /** NoteEntry */
+        NoteEntry: {
+            /** @description Set when the note changed after `since` */
+            document: components["schemas"]["FeedDocument"] | null;
+            /**
+             * Id
+             * @description Path of the note under notes_root
+             */
+            id: string;
+            /** Mtime */
+            mtime: number;
+            /** Project */
+            project: string;
+        };
         /** NotebookSubmission */
         NotebookSubmission: {
             /**
@@ -2342,6 +2373,16 @@ export interface components {
              * @description Where the notebook lives (path under the Jupyter root)
              */
             path: string;
+        };
+        /** NotesPage */
+        NotesPage: {
+            /**
+             * Enabled
+             * @description False: notes_root is unset and no notes are indexed
+             */
+            enabled: boolean;
+            /** Notes */
+            notes: components["schemas"]["NoteEntry"][];
         };
         /** ParameterOut */
         ParameterOut: {
@@ -3458,6 +3499,82 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FeedPage"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    notes_api_assistant_notes_get: {
+        parameters: {
+            query?: {
+                since?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotesPage"];
                 };
             };
             /** @description Malformed request */
