@@ -36,7 +36,10 @@ def test_the_feed_answers_the_service_token_only(api, acme):
     del c.headers["Authorization"]
     assert c.get("/assistant/feed").status_code == 401
     c.headers["Authorization"] = "Bearer " + service_headers(api.settings)["Authorization"].split()[1] + "x"
-    assert c.get("/assistant/feed").status_code == 403
+    assert c.get("/assistant/feed").status_code == 401  # not the service token, nor anyone's
+    c.headers["Authorization"] = "Bearer " + mint_token(read_secret(api.settings.secret_path), "lena", 300,
+                                                        scope="assistant")
+    assert c.get("/assistant/feed").status_code == 403  # the assistant's own user token: never the feed
     assert c.get("/assistant/feed", params={"after": -1}, headers=service_headers(api.settings)).status_code == 422
     body = _feed(api)
     assert body["changes"] and body["more"] is False

@@ -31,7 +31,7 @@ from .. import audit
 from ..access import Action, require
 from ..errors import Forbidden, MLPError, NotFound
 from ..experiments.projects import user_name
-from ..identity import ASSISTANT_SCOPE, Identity, bearer_token
+from ..identity import ASSISTANT_SCOPE, Identity, assistant_identity, bearer_token
 from ..orm import AssistantChange, AssistantConversation, AssistantTurn, ProjectExperiment, Project, utcnow
 from ..outbox import DELETE, UPSERT
 from . import documents
@@ -54,11 +54,16 @@ class Unavailable(MLPError):
 
 
 def require_service(request: Request) -> None:
-    """Only the AI services process (the service token) reads the feed: no header is 401, any other token 403."""
+    """Only the AI services process (the service token) reads the feed: a user's valid token is 403, anything
+    else (none, forged, expired) 401."""
     token = bearer_token(request.headers.get("authorization"))
     expected = ensure_secret(request.app.state.settings.gpu_key_path)
-    if not hmac.compare_digest(token.encode(), expected):
-        raise Forbidden("Only the AI services process (its service token) reads the assistant's feed")
+    if hmac.compare_digest(token.encode(), expected):
+        return
+    state = request.app.state
+    if assistant_identity(state.secret, token, "GET") is None:
+        state.resolver.resolve(token)  # raises Unauthenticated (401) for what is not a user's token
+    raise Forbidden("Only the AI services process (its service token) reads the assistant's feed")
 
 
 # --- the feed -----------------------------------------------------------------------------------------------------
