@@ -1,0 +1,209 @@
+"""The assistant's no-LLM path on the generated platform history (issue 13 acceptance): exact-answer accuracy,
+citation completeness and answer latency.
+
+Builds the history (tests/bench/assistant_history.py; `--size small` for a quick check, `full` for the figure the
+question set is written for) on a real MLflow server and backend, or reuses one built before (`--home`, with its
+assistant-truth.json; relative times are then resolved against the moment it was built). Every question of
+tests/bench/assistant_questions.yaml is asked through the planner (gpu_services/.../assistant/planner.py) as its
+asker, with a token minted as the backend mints them, over HTTP against the backend's API; answers are scored by
+tests/bench/assistant_score.py, each citation opened through the same API as the asker.
+
+Prints: exact-answer accuracy, isolation, share of the text's figures found in a cited record, p50/p95 answer
+latency (the first answer, which loads the embedding model, is timed apart), and each failing question with what
+is missing. The LLM path: 'not configured' until the generation step exists.
+
+Run: .venv/bin/python -m tests.bench.bench_assistant [--size small|full] [--home DIR] [--only ID,...] [--show]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+QUESTIONS = Path(__file__).parent / "assistant_questions.yaml"
+
+
+@dataclass
+class History:
+    url: str  # the backend's root
+    settings: Any
+    truth: dict
+    plan: dict
+
+    def token(self, user: str) -> str:
+        from jupyter_mlp.identity import mint_token, read_secret
+
+        return mint_token(read_secret(self.settings.secret_path), user, 3600)
+
+
+@contextlib.contextmanager
+def history(size: str = "small", home: Path | None = None, log=print) -> Iterator[History]:  # noqa: ANN001
+    """A backend (and its MLflow server) serving the generated history: built now in a new folder, or the one
+    already built under `home` (its assistant-truth.json)."""
+    import uvicorn
+
+    from jupyter_mlp.settings import Settings
+    from jupyter_mlp_backend import create_app
+    from tests.bench._lab import free_port
+    from tests.bench.assistant_history import apply, plan
+    from tests.bench.bench_run_search import start_mlflow
+
+    built = home is not None and (home / "assistant-truth.json").exists()
+    home = home or Path(tempfile.mkdtemp(prefix=f"mlp-assistant-{size}-"))
+    home.mkdir(parents=True, exist_ok=True)
+    mlflow_proc, mlflow_url = start_mlflow(home / "mlflow.db", home / "mlflow-artifacts")
+    settings = Settings(home=home, admin_users=["admin"], mlflow_url=mlflow_url, container_engine="none",
+                        mlflow_backend_store_uri=f"sqlite:///{home / 'mlflow.db'}", gpu_autostart=False)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if built:
+            truth = json.loads((home / "assistant-truth.json").read_text())
+        else:
+            t0 = time.perf_counter()
+            truth = apply(plan(size), url, settings, log=lambda *_: None)
+            (home / "assistant-truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True))
+            log(f"history {size} built in {time.perf_counter() - t0:.0f} s under {home}")
+        yield History(url=url, settings=settings, truth=truth, plan=plan(truth["size"], truth["seed"]))
+    finally:
+        server.should_exit = True
+        thread.join(60)
+        mlflow_proc.terminate()
+        mlflow_proc.wait(10)
+
+
+def questions(size: str) -> list[dict]:
+    """The question set. Its expected answers are for the `full` history; for `small` they are recomputed from the
+    small plan (the same generator, fewer runs and windows)."""
+    qs = yaml.safe_load(QUESTIONS.read_text())["questions"]
+    if size == "full":
+        return qs
+    from tests.bench.assistant_expected import expected
+    from tests.bench.assistant_history import plan
+
+    p = plan(size)
+    out = []
+    for q in qs:
+        e = expected(q["kind"], q["slots"], q["asker"], p)
+        if "injection" in q.get("tags", []):
+            e["forbidden"] = q["expected"]["forbidden"]
+        out.append({**q, "expected": e})
+    return out
+
+
+def record_fetcher(h: History, user: str):  # noqa: ANN201
+    """fetch(citation) -> the cited record as the asker sees it through the backend's API (the scorer's `fetch`)."""
+    import httpx
+
+    from jupyter_mlp_gpu.assistant.citations import record_path
+
+    client = httpx.Client(base_url=f"{h.url}/api", headers={"Authorization": f"Bearer {h.token(user)}"}, timeout=60)
+
+    def fetch(c: dict) -> Any:
+        path, params, pick = record_path(c)
+        r = client.get(path, params=params)
+        r.raise_for_status()
+        return pick(r.json())
+
+    return fetch, client
+
+
+async def ask_all(h: History, qs: list[dict], now: float | None) -> list[tuple[dict, dict, float]]:
+    import httpx
+
+    from jupyter_mlp_gpu.assistant.backend_client import BackendClient
+    from jupyter_mlp_gpu.assistant.planner import answer
+    from tests.bench.assistant_score import substitute
+
+    out = []
+    async with httpx.AsyncClient(timeout=60) as http:
+        for q in qs:
+            backend = BackendClient(h.url, h.token(q["asker"]), client=http)
+            text = substitute(q["text"], h.truth)
+            t0 = time.perf_counter()
+            a = await answer(text, backend, project=None, context={"now": now} if now else {})
+            out.append((q, a, time.perf_counter() - t0))
+    return out
+
+
+def score(h: History, results: list[tuple[dict, dict, float]]) -> list[dict]:
+    from tests.bench.assistant_expected import visible
+    from tests.bench.assistant_score import score_one
+
+    scores = []
+    fetchers: dict[str, Any] = {}
+    for q, a, _ in results:
+        if q["asker"] not in fetchers:
+            fetchers[q["asker"]] = record_fetcher(h, q["asker"])
+        s = score_one(q, a, h.truth, h.plan, visible(q["asker"]), fetchers[q["asker"]][0])
+        scores.append(s)
+    for _, client in fetchers.values():
+        client.close()
+    return scores
+
+
+def pct(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, max(0, round(p * (len(s) - 1))))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--size", choices=["small", "full"], default="full")
+    ap.add_argument("--home", type=Path, default=None, help="reuse (or build into) this MLP_HOME")
+    ap.add_argument("--only", default="", help="comma-separated question ids")
+    ap.add_argument("--show", action="store_true", help="print every answer")
+    args = ap.parse_args()
+    from tests.bench.assistant_score import summarize
+
+    qs = questions(args.size)
+    if args.only:
+        keep = set(args.only.split(","))
+        qs = [q for q in qs if q["id"] in keep]
+    with history(args.size, args.home) as h:
+        if h.truth["size"] != args.size:
+            raise SystemExit(f"{args.home} holds the {h.truth['size']} history, not {args.size}")
+        now = h.truth["generated_at"]
+        warm = asyncio.run(ask_all(h, qs[:1], now))  # loads the embedding model and the catalogue's vectors
+        results = asyncio.run(ask_all(h, qs, now))
+        scores = score(h, results)
+    summary = summarize(scores)
+    latencies = [t for _, _, t in results]
+    for (q, a, t), s in zip(results, scores):
+        if args.show or not s["exact"] or s["uncited"]:
+            print(f"--- {q['id']} ({q['asker']}, {t * 1000:.0f} ms): {q['text']}")
+            print("    " + a["text"].replace("\n", "\n    "))
+            if not s["exact"]:
+                print(f"    MISSING {s['missing']} LEAKS {s['leaks']}")
+            if s["uncited"]:
+                print(f"    UNCITED {s['uncited']}")
+    print(f"\nassistant, no-LLM path, {args.size} history, {len(qs)} questions:")
+    print(f"  exact answers      {summary['exact']:.1%} ({sum(s['exact'] for s in scores)}/{len(scores)})")
+    print(f"  isolated           {summary['isolated']:.1%}")
+    print(f"  figures cited      {summary['figures_cited']:.1%} "
+          f"({sum(s['cited'] for s in scores)}/{sum(s['figures'] for s in scores)})")
+    print(f"  latency            p50 {statistics.median(latencies) * 1000:.0f} ms, "
+          f"p95 {pct(latencies, 0.95) * 1000:.0f} ms (first answer, loading the model: {warm[0][2]:.1f} s)")
+    print("  failing: " + (", ".join(s["id"] for s in scores if not s["exact"]) or "none"))
+    print("assistant, LLM path: not configured")
+
+
+if __name__ == "__main__":
+    main()
