@@ -19,6 +19,9 @@ from schemathesis import GenerationMode
 EXAMPLES = int(os.environ.get("MLP_SCHEMATHESIS_EXAMPLES", "5"))
 # Server-sent events: an endless stream by design (tests/experiments cover it).
 SKIP = {("GET", "/api/projects/{slug}/runs/events")}
+# Operations that answer 503 `unavailable` by design when a process this test does not start is absent: the
+# assistant's ask relays to the AI services process (tests/assistant/test_ask_route.py runs it).
+UNAVAILABLE_OK = {("POST", "/api/assistant/ask")}
 
 
 def test_no_operation_answers_a_server_error(backend):
@@ -53,6 +56,9 @@ def test_no_operation_answers_a_server_error(backend):
                 def run(case) -> None:  # noqa: ANN001
                     r = case.call(base_url=backend.url, session=session, timeout=60)
                     statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+                    if r.status_code == 503 and (op.method.upper(), op.path) in UNAVAILABLE_OK and \
+                            r.json().get("error", {}).get("code") == "unavailable":
+                        return
                     if r.status_code >= 500:
                         failures.append(f"{op.method.upper()} {case.formatted_path} "
                                         f"query={case.query} body={str(case.body)[:200]} -> {r.status_code} "
