@@ -229,3 +229,41 @@ def test_feed_rows_name_their_project(api, acme, globex):
     rows = {(c["project"], c["kind"], c["record_id"]) for c in _feed(api)["changes"]}
     assert ("globex", "project", "globex") in rows
     assert {p for p, kind, rid in rows if kind != "project"} == {"acme"}
+
+
+def test_pipeline_runs_enter_the_feed_when_they_end_and_monitor_counters_do_not(api, acme):
+    from jupyter_mlp_backend.orm import Monitor, Pipeline, PipelineRunRecord, PipelineVersion
+
+    start = _feed(api)["next"]
+    _model_records(api)  # a deployment for the monitor
+    with api.db.session() as s:
+        pid = s.execute(select(Project.id).where(Project.slug == "acme")).scalar_one()
+        p = Pipeline(project_id=pid, name="train", source_path="train.ipynb", created_by="sam")
+        s.add(p)
+        s.flush()
+        v = PipelineVersion(pipeline_id=p.id, digest="d" * 64, description="first", created_by="sam")
+        s.add(v)
+        s.flush()
+        run = PipelineRunRecord(id=str(uuid.uuid4()), version_id=v.id, status="RUNNING", created_by="sam")
+        dep = s.execute(select(Deployment.id)).scalar_one()
+        mon = Monitor(project_id=pid, deployment_id=dep, window_size=100, created_by="lena")
+        s.add_all([run, mon])
+        s.commit()
+
+    page = _feed(api, start)
+    kinds = {c["kind"] for c in page["changes"]}
+    assert "pipeline_run" not in kinds and {"pipeline_version", "monitor"} <= kinds  # running: not yet
+    with api.db.session() as s:
+        m = s.get(Monitor, mon.id)
+        m.pending_rows = 57  # served rows counted: nothing to index
+        s.commit()
+    assert _feed(api, page["next"])["changes"] == []
+    with api.db.session() as s:
+        r = s.get(PipelineRunRecord, run.id)
+        r.status = "FAILURE"
+        r.stage_status = json.dumps({"features": {"status": "FAILURE", "error": "KeyError: 'tenure'"}})
+        s.commit()
+    ended = _feed(api, page["next"])["changes"]
+    assert [(c["kind"], c["record_id"]) for c in ended] == [("pipeline_run", run.id)]
+    assert "KeyError: 'tenure'" in ended[0]["document"]["text"] and "FAILURE" in ended[0]["document"]["text"]
+
