@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import models, monitoring, pipelines, projects, runs, serving, updown
+from . import assistant, models, monitoring, pipelines, projects, runs, serving, updown
 
 # The domain modules; each has COMMANDS, its top-level commands by name with the function that adds them.
-DOMAINS = (updown, projects, runs, pipelines, models, serving, monitoring)
+DOMAINS = (updown, projects, runs, pipelines, models, serving, monitoring, assistant)
 
 # The order `mlp --help` lists the commands in (kept as it was when the CLI was one file).
 ORDER = ("up", "down", "projects", "members", "runs", "promote", "pipelines", "models", "deploy", "deployments",
-         "batch", "keys", "monitor", "alerts", "webhooks", "audit")
+         "batch", "keys", "monitor", "alerts", "webhooks", "audit", "ask")
 
 
 def build_parser() -> argparse.ArgumentParser:

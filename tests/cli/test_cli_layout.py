@@ -27,9 +27,11 @@ models approve; models reject; deploy; deployments; deployments list; deployment
 deployments rollback; deployments scale; deployments delete; deployments logs; batch; keys; keys create;
 keys list; keys revoke; monitor; monitor set; monitor show; monitor check; monitor windows; monitor retrainings;
 alerts; alerts list; webhooks; webhooks list; webhooks add; webhooks delete; audit; audit verify
-""".replace("\n", " ").strip(" ;").split("; "))
+""".replace("\n", " ").strip(" ;").split("; ") + [
+    "ask",  # added since the split (issue 13: the assistant)
+])
 
-DOMAINS = ("updown", "projects", "runs", "pipelines", "models", "serving", "monitoring")
+DOMAINS = ("updown", "projects", "runs", "pipelines", "models", "serving", "monitoring", "assistant")
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
