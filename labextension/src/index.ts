@@ -6,6 +6,7 @@ import {
 import { ICommandPalette, InputDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
+import { assistantPlugin } from './assistant/assistantPlugin';
 import { createProject } from './common/api';
 import { CurrentProjectStore } from './common/currentProject';
 import { deploymentsPlugin, OPEN_DEPLOYMENTS } from './deployments/deploymentsPlugin';
@@ -143,5 +144,6 @@ export default [
   monitoringPlugin,
   notebookProjectPlugin,
   linkFolderPlugin,
-  promoteNotebookPlugin
+  promoteNotebookPlugin,
+  assistantPlugin
 ];

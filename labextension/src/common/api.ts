@@ -20,6 +20,7 @@ export * from './endpoints/pipelines';
 export * from './endpoints/models';
 export * from './endpoints/deployments';
 export * from './endpoints/monitoring';
+export * from './endpoints/assistant';
 
 /**
  * One page of a project's runs, filtered and sorted on the server.

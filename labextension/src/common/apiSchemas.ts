@@ -98,6 +98,11 @@ export type Webhook = Schemas['WebhookOut'];
 export type WebhookPage = Schemas['WebhookPage'];
 export type WebhookRequest = Schemas['WebhookRequest'];
 export type Dashboard = Schemas['Dashboard'];
+export type AskRequest = Schemas['AskRequest'];
+export type Conversation = Schemas['ConversationOut'];
+export type ConversationPage = Schemas['ConversationPage'];
+export type ConversationDetail = Schemas['ConversationDetail'];
+export type ConversationTurn = Schemas['TurnOut'];
 
 /** A batch request as the panel sends it: the snapshot id kept exact, as a string of digits (64-bit). */
 export type BatchSubmit = Omit<Schemas['BatchRequest'], 'snapshot_id'> & { snapshot_id?: string };
