@@ -159,6 +159,49 @@ def score(h: History, results: list[tuple[dict, dict, float]]) -> list[dict]:
     return scores
 
 
+def explain_leak(mark: str, answer: dict) -> str:
+    """Where a forbidden mark occurs in an answer: the scorer's isolation check matches a forbidden project's
+    integer ids (decisions, windows, alerts, monitors, retrainings: separate id spaces) as bare numbers anywhere,
+    and its slug anywhere, so an id, a count or a quoted name of the asker's own records can match."""
+    import re
+
+    where = [f"the id of cited {c['type']} {c.get('project', '')}" for c in answer.get("citations", [])
+             if str(c["id"]) == mark]
+    where += [f"the label of cited {c['type']} {c.get('project', '')}" for c in answer.get("citations", [])
+              if re.search(rf"(?<![\w.]){re.escape(mark)}(?![\w.])", str(c.get("label", "")))]
+    quoted = [q for q in re.findall(r"`([^`]*)`", answer.get("text", ""))
+              if re.search(rf"(?<![\w.-]){re.escape(mark)}(?![\w.-])", q, re.IGNORECASE)]
+    where += [f"quoted record text {q!r}" for q in quoted]
+    if not where and any(isinstance(f.get("value"), (int, float)) and str(f["value"]) == mark
+                         for f in answer.get("facts", [])):
+        where.append("a figure of the asker's own records")
+    return f"{mark!r}: " + ("; ".join(sorted(set(where))) or "in the text")
+
+
+def typed_isolated(q: dict, answer: dict, h: History) -> bool:
+    """Isolation with ids compared per record type: no citation of a forbidden project, no citation whose
+    (type, id) is a forbidden project's record, and no forbidden slug or name in the text outside quoted record
+    text. A diagnostic beside the scorer's own check, which matches ids of every table as bare numbers."""
+    import re
+
+    from tests.bench.assistant_score import cite_id
+
+    forbidden = set(q["expected"].get("forbidden", []))
+    if not forbidden:
+        return True
+    table = {"gate_decision": "decisions", "monitor_window": "windows", "retraining": "retrainings",
+             "alert": "alerts", "dataset_snapshot": "snapshots", "run": "runs"}
+    theirs = {(t, str(cite_id(t, key, h.truth))) for t, tab in table.items()
+              for key in h.truth.get(tab, {}) if key.split("/")[0] in forbidden}
+    for c in answer.get("citations", []):
+        if c.get("project") in forbidden or (c["type"], str(c["id"])) in theirs or \
+                str(c["id"]).split("/")[0] in forbidden:
+            return False
+    text = re.sub(r"`[^`]*`", "", answer.get("text", ""))
+    names = {s for s in forbidden} | {p["name"] for p in h.plan["projects"] if p["slug"] in forbidden}
+    return not any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", text, re.IGNORECASE) for n in names)
+
+
 def pct(xs: list[float], p: float) -> float:
     s = sorted(xs)
     return s[min(len(s) - 1, max(0, round(p * (len(s) - 1))))]
@@ -181,10 +224,17 @@ def main() -> None:
         if h.truth["size"] != args.size:
             raise SystemExit(f"{args.home} holds the {h.truth['size']} history, not {args.size}")
         now = h.truth["generated_at"]
-        warm = asyncio.run(ask_all(h, qs[:1], now))  # loads the embedding model and the catalogue's vectors
+        from jupyter_mlp_gpu.assistant.planner import Catalogue
+
+        t0 = time.perf_counter()
+        embeddings = Catalogue.warm()  # loads the embedding model and embeds the catalogue's examples
+        warm_s = time.perf_counter() - t0
         results = asyncio.run(ask_all(h, qs, now))
         scores = score(h, results)
     summary = summarize(scores)
+    from tests.bench.assistant_score import exact as exact_content
+
+    typed = [exact_content(q, a, h.truth)[0] and typed_isolated(q, a, h) for q, a, _ in results]
     latencies = [t for _, _, t in results]
     for (q, a, t), s in zip(results, scores):
         if args.show or not s["exact"] or s["uncited"]:
@@ -192,15 +242,19 @@ def main() -> None:
             print("    " + a["text"].replace("\n", "\n    "))
             if not s["exact"]:
                 print(f"    MISSING {s['missing']} LEAKS {s['leaks']}")
+                for leak in s["leaks"]:
+                    print(f"      leak {explain_leak(leak, a)}")
             if s["uncited"]:
                 print(f"    UNCITED {s['uncited']}")
     print(f"\nassistant, no-LLM path, {args.size} history, {len(qs)} questions:")
     print(f"  exact answers      {summary['exact']:.1%} ({sum(s['exact'] for s in scores)}/{len(scores)})")
     print(f"  isolated           {summary['isolated']:.1%}")
+    print(f"  exact, ids compared per record type (diagnostic): {sum(typed)}/{len(typed)}")
     print(f"  figures cited      {summary['figures_cited']:.1%} "
           f"({sum(s['cited'] for s in scores)}/{sum(s['figures'] for s in scores)})")
     print(f"  latency            p50 {statistics.median(latencies) * 1000:.0f} ms, "
-          f"p95 {pct(latencies, 0.95) * 1000:.0f} ms (first answer, loading the model: {warm[0][2]:.1f} s)")
+          f"p95 {pct(latencies, 0.95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms (before them, loading the "
+          f"embedding model and the catalogue: {warm_s:.1f} s{'' if embeddings else ', unavailable: cues only'})")
     print("  failing: " + (", ".join(s["id"] for s in scores if not s["exact"]) or "none"))
     print("assistant, LLM path: not configured")
 

@@ -367,6 +367,8 @@ async def drift_client(c: Ctx) -> dict:
     deps = await c.per_project("deployments", tools.deployments, [p.slug for p in scope])
     picked = [(p, d) for p in scope for d in deps.get(p.slug, [])
               if (tools.parse_time(d.get("created_at")) or 0) >= since]
+    if any(mention(d["name"], c.low) for _, d in picked):  # a deployment named: that one only
+        picked = [(p, d) for p, d in picked if mention(d["name"], c.low)]
     if not picked:
         return not_found("I found no deployments in that period for that client that you can open.")
     picked.sort(key=lambda x: x[1]["name"])
@@ -695,28 +697,33 @@ async def compare_top2(c: Ctx) -> dict:
     return a.done()
 
 
+async def _run_filter(c: Ctx, p: tools.Project) -> tuple[str, list[str], list[str]]:
+    """The MLflow search a run question asks for in project p: (filter, experiment ids, what it means in words)."""
+    parts, exp_ids, said = [], [], []
+    exps = await c.experiments(p.slug)
+    named = [e for e in exps if mention(e["name"], c.low)]
+    if named:
+        exp_ids = [e["experiment_id"] for e in named]
+        said.append("in " + ", ".join(lit(e["name"]) for e in named))
+    status = next((s for s in ("FAILED", "FINISHED", "RUNNING", "KILLED")
+                   if re.search(r"\b" + s[:-2].lower() + r"(ed|ing)?\b", c.low)), None)
+    if status:
+        parts.append(f"attributes.status = '{status}'")
+        said.append(f"with status {status}")
+    days = c.period_days(None)
+    if days:
+        parts.append(f"attributes.start_time >= {since_ms(c.now, days)}")
+        said.append("started in the period asked")
+    return " and ".join(parts), exp_ids, said
+
+
 async def count_runs(c: Ctx) -> dict:
     scope = await c.scope()
     if scope is None:
         return not_found("I found no such project that you can open.")
     a = Composer()
     for p in scope:
-        parts, exp_ids, said = [], [], []
-        exps = await c.experiments(p.slug)
-        named = [e for e in exps if mention(e["name"], c.low)]
-        if named:
-            exp_ids = [e["experiment_id"] for e in named]
-            said.append("in " + ", ".join(lit(e["name"]) for e in named))
-        status = next((s for s in ("FAILED", "FINISHED", "RUNNING", "KILLED")
-                       if re.search(r"\b" + s[:-2].lower() + r"(ed|ing)?\b", c.low)), None)
-        if status:
-            parts.append(f"attributes.status = '{status}'")
-            said.append(f"with status {status}")
-        days = c.period_days(None)
-        if days:
-            parts.append(f"attributes.start_time >= {since_ms(c.now, days)}")
-            said.append("started in the period asked")
-        flt = " and ".join(parts)
+        flt, exp_ids, said = await _run_filter(c, p)
         _, total = await tools.search_runs(c.b, p.slug, flt, experiment_ids=exp_ids, limit=1)
         cs = a.cite("run_search", p.slug, f"run search in {p.slug}", project=p.slug, filter=flt or None,
                     experiment_id=exp_ids or None)
@@ -724,6 +731,47 @@ async def count_runs(c: Ctx) -> dict:
         a.fact("count", total, cs)
         a.line(f"{p.slug}: **{total}** run(s)" + (" " + ", ".join(said) if said else "") +
                (f" (MLflow filter {lit(flt)})" if flt else "") + ".")
+    return a.done()
+
+
+async def list_runs(c: Ctx) -> dict:
+    scope = await c.scope()
+    if scope is None:
+        return not_found("I found no such project that you can open.")
+    limit = c.count_word(20)
+    a = Composer()
+    for p in scope:
+        flt, exp_ids, said = await _run_filter(c, p)
+        if not flt and not exp_ids:
+            raise NoSlots("no condition on the runs")
+        runs, total = await tools.search_runs(c.b, p.slug, flt, ["attributes.start_time DESC"], exp_ids,
+                                              limit=limit)
+        cs = a.cite("run_search", p.slug, f"run search in {p.slug}", project=p.slug, filter=flt or None,
+                    experiment_id=exp_ids or None)
+        a.fact("count", total, cs)
+        a.line(f"{p.slug}: {total} run(s) " + ", ".join(said) + (f" (MLflow filter {lit(flt)})" if flt else "") +
+               (", newest first:" if runs else "."))
+        for r in runs:
+            cite_run(a, p.slug, r)
+            a.line(f"- {lit(run_label(r))} ({str(r.get('status', '')).lower()}, by {lit(r.get('user') or '?')})")
+    return a.done()
+
+
+async def experiments_of(c: Ctx) -> dict:
+    scope = await c.scope()
+    if scope is None:
+        return not_found("I found no such project that you can open.")
+    a = Composer()
+    for p in scope:
+        exps = await c.experiments(p.slug)
+        totals = await asyncio.gather(*(tools.search_runs(c.b, p.slug, "", experiment_ids=[e["experiment_id"]],
+                                                          limit=1) for e in exps))
+        a.line(f"Experiments of {p.slug}:")
+        for e, (_, total) in zip(exps, totals):
+            cs = a.cite("run_search", p.slug, f"runs of {e['name']}", project=p.slug,
+                        experiment_id=[e["experiment_id"]])
+            a.fact("runs", total, cs)
+            a.line(f"- {lit(e['name'])}: {total} run(s)")
     return a.done()
 
 
@@ -900,6 +948,12 @@ FORMS = [
     Form("count_runs", count_runs, [
         "How many runs are there in the project?", "how many runs failed", "number of runs in the last 14 days"],
         [(r"how many|number of|\bcount\b", 1.0), (r"\bruns?\b", 0.5)]),
+    Form("list_runs", list_runs, [
+        "list the failed runs in the project", "show the runs of the tuning experiment from the last 7 days"],
+        [(r"\b(list|show|which|find|give)\b.*\bruns\b", 0.9)]),
+    Form("experiments", experiments_of, [
+        "what experiments are in the project?", "list the project's experiments"],
+        [(r"\bexperiments\b", 1.0)], exclude=r"\bruns\b"),
     Form("best_run", best_run, [
         "What's the best run by AUC in the project?", "highest f1 run", "best AUC in the baseline experiment"],
         [(r"\b(best|highest|top)\b", 0.6), (r"\bruns?\b|experiment", 0.4)]),
@@ -918,6 +972,8 @@ FORMS = [
 ]
 MIN_CUE = 0.9
 MIN_SIMILARITY = 0.6
+DECISIVE_CUE = 1.5
+CUE_MARGIN = 0.5
 
 
 class Catalogue:
@@ -932,6 +988,19 @@ class Catalogue:
     def use(cls, embedder: Any) -> None:
         with cls._lock:
             cls._embedder, cls._vectors, cls._failed = embedder, None, False
+
+    @classmethod
+    def adopt(cls, retriever: Any) -> None:
+        """Share the process's embedder (the retriever's engine holds it) instead of loading a second copy."""
+        if cls._embedder is not None or retriever is None:
+            return
+        try:
+            embedder = retriever.engine.embedder
+        except Exception:  # noqa: BLE001 - no engine or no extra: the catalogue loads its own or uses cues
+            return
+        with cls._lock:
+            if cls._embedder is None:
+                cls._embedder, cls._vectors = embedder, None
 
     @classmethod
     def _ready(cls) -> bool:
@@ -952,6 +1021,11 @@ class Catalogue:
                 return False
 
     @classmethod
+    def warm(cls) -> bool:
+        """Load the model and embed the examples now (seconds) rather than at the first undecided question."""
+        return cls._ready()
+
+    @classmethod
     def similarities(cls, question: str) -> list[float]:
         if not cls._ready():
             return [0.0] * len(FORMS)
@@ -960,11 +1034,17 @@ class Catalogue:
 
 
 async def rank(question: str) -> list[tuple[float, Form]]:
+    """Forms worth trying, best first. Keyword cues rank first; the embedding similarity to each form's examples is
+    added when the cues do not decide (no form with a strong cue, or two within CUE_MARGIN), which is also how a
+    question with no cue can still reach a form. (Embedding a question costs 20-300 ms on a busy 2-core CPU.)"""
     low = question.lower()
+    cues = [(f.cue_score(low), f) for f in FORMS]
+    ranked = sorted((x for x in cues if x[0] >= MIN_CUE), key=lambda x: -x[0])
+    if ranked and ranked[0][0] >= DECISIVE_CUE and (len(ranked) == 1 or ranked[0][0] - ranked[1][0] >= CUE_MARGIN):
+        return ranked
     sims = await asyncio.to_thread(Catalogue.similarities, question)
     scored = []
-    for form, sim in zip(FORMS, sims):
-        cue = form.cue_score(low)
+    for (cue, form), sim in zip(cues, sims):
         if cue < 0:
             continue
         if cue >= MIN_CUE or sim >= MIN_SIMILARITY:
@@ -986,6 +1066,7 @@ async def answer(question: str, backend: BackendClient, *, project: str | None =
         return not_found(f"That question is too long (at most {MAX_QUESTION_CHARS} characters).")
     if LLM_CUES.search(question):
         return llm_needed()
+    Catalogue.adopt(retriever)
     forms = await rank(question)
     if not forms:
         return llm_needed()
