@@ -262,6 +262,22 @@ class Settings(BaseSettings):
         default=None, description="Folder whose project folders (those with an `mlp-project.toml`) hold Markdown "
         "notes the assistant indexes (the Jupyter root `mlp up` serves, typically). Unset: no notes are indexed."
     )
+    llm_url: str | None = Field(
+        default=None, max_length=2000, description="Base URL of an OpenAI-compatible chat-completions server "
+        "(vLLM's `vllm serve` on a GPU host, `transformers serve`) the assistant plans free-form questions and "
+        "phrases answers with. Unset: no LLM; the deterministic planner answers the structured questions."
+    )
+    llm_model: str | None = Field(
+        default=None, max_length=500, description="Model name sent to `llm_url` (the served model's name). "
+        "Unset: the first model the server lists at `/v1/models`."
+    )
+    llm_api_key: str | None = Field(
+        default=None, description="Bearer token for `llm_url` (vLLM's `--api-key`), if the server needs one."
+    )
+    llm_timeout_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="Longest wait for the LLM server: to connect, for each streamed "
+        "chunk, and for a non-streamed answer as a whole; past it the assistant answers without the LLM."
+    )
 
     @field_validator("home", mode="after")
     @classmethod
