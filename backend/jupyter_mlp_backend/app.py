@@ -15,6 +15,7 @@ from jupyter_mlp.settings import Settings, load_settings
 
 from .db import Database
 from .assistant import routes as assistant_routes
+from .cards import routes as card_routes
 from .datasets import routes as dataset_routes
 from .datasets.catalog import Catalog
 from .errors import install_error_handlers
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     api.include_router(pipeline_runs.router)
     api.include_router(pipeline_schedules.router)
     api.include_router(registry_routes.router)
+    api.include_router(card_routes.router)
     api.include_router(dataset_routes.router)
     api.include_router(serving_routes.router)
     api.include_router(monitoring_routes.router)

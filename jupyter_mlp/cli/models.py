@@ -57,6 +57,20 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
     return 0 if r["ok"] else 1
 
 
+def cmd_models_card(args: argparse.Namespace) -> int:
+    fmt = "json" if args.json else args.format
+    body = backend_client().get(f"/projects/{project_slug(args)}/models/{args.name}/versions/{args.version}/card",
+                                format=fmt)
+    text = json.dumps(body, indent=2) + "\n" if fmt == "json" else body
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"Wrote the {fmt} card of {args.name} version {args.version} to {args.output}")
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+    return 0
+
+
 def _print_decision(args: argparse.Namespace, d: dict[str, Any]) -> None:
     if args.json:
         print(json.dumps(d, indent=2))
@@ -121,6 +135,13 @@ def add_models(sub: argparse._SubParsersAction) -> None:
     mdv.add_argument("name")
     mdv.add_argument("version", type=int)
     mdv.set_defaults(func=cmd_models_verify)
+    mdc = with_project(models.add_parser("card", help="the version's model card from the records, every statement "
+                                                      "cited (Markdown, HTML or JSON)"))
+    mdc.add_argument("name")
+    mdc.add_argument("version", type=int)
+    mdc.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
+    mdc.add_argument("-o", "--output", metavar="FILE", help="write the card to FILE instead of printing it")
+    mdc.set_defaults(func=cmd_models_card)
     mdp = with_project(models.add_parser("promote", help="ask for an alias to move; the gates decide"))
     mdp.add_argument("name")
     mdp.add_argument("version", type=int)

@@ -29,6 +29,7 @@ keys list; keys revoke; monitor; monitor set; monitor show; monitor check; monit
 alerts; alerts list; webhooks; webhooks list; webhooks add; webhooks delete; audit; audit verify
 """.replace("\n", " ").strip(" ;").split("; ") + [
     "ask",  # added since the split (issue 13: the assistant)
+    "models card",  # added since the split (issue 13 item 7: model cards)
 ])
 
 DOMAINS = ("updown", "projects", "runs", "pipelines", "models", "serving", "monitoring", "assistant")

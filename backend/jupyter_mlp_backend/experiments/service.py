@@ -18,7 +18,7 @@ from .gateway import _load as load
 from .gateway import _replace as replace
 from .projects import DEFAULT_EXPERIMENT, experiment_rows, mlflow_name
 
-__all__ = ["Unavailable", "ensure_default_experiment", "forward", "load", "replace"]
+__all__ = ["Unavailable", "ensure_default_experiment", "forward", "get_run", "load", "replace"]
 
 
 class Unavailable(MLPError):
@@ -58,3 +58,11 @@ async def ensure_default_experiment(request: Request, exp, slug: str, project_id
 
     await run_in_threadpool(record)
     return eid
+
+
+async def get_run(app, db, who, slug: str, run_id: str):  # noqa: ANN001, ANN201
+    """One run of the project with its lineage, as `GET /projects/{slug}/runs/{run_id}` answers it (checks
+    runs.read; another project's run is a 404). For other domains: the model card reads its training run here."""
+    from . import runs_service  # it imports this module
+
+    return await runs_service.get_run(app, db, who, slug, run_id)

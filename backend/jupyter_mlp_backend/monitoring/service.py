@@ -37,7 +37,7 @@ from .windows import _windows_for, baseline_of, cut, log_frame, performance, win
 
 __all__ = ["Outcome", "State", "baseline_of", "build_reference", "cut", "deliver", "ensure_profile", "evaluate",
            "evaluate_all", "load_profile", "log_frame", "performance", "profile_dir", "retraining_rows",
-           "window_features"]
+           "version_windows", "window_features"]
 
 log = logging.getLogger(__name__)
 
@@ -190,3 +190,32 @@ def retraining_rows(db, monitor_id: int) -> list[Retraining]:  # noqa: ANN001
                            .order_by(Retraining.id.desc())).scalars())
 
 
+
+def version_windows(db, who, slug: str, model: str, version: int) -> list[dict[str, Any]]:  # noqa: ANN001
+    """What the monitors saw of one model version since it was deployed (for the model card): per deployment of the
+    project whose monitor cut windows of it, those windows oldest first as the windows API shows them (`id`, `seq`,
+    `start`, `end`, `rows`, `status`, `drift`, `labelled`, `performance`). Checks monitoring.read; an unknown model
+    or version has no windows ([])."""
+    from ..access import Action, require
+    from ..orm import MonitorWindow, RegisteredModel
+    from ..serving.service import iso
+
+    g = require(db, who, slug, Action.read_monitoring, target=f"{model}/{version}")
+    v = db.execute(select(ModelVersion).join(RegisteredModel, ModelVersion.model_id == RegisteredModel.id).where(
+        RegisteredModel.project_id == g.project.id, RegisteredModel.name == model,
+        ModelVersion.version == version)).scalar_one_or_none()
+    out: list[dict[str, Any]] = []
+    if v is not None:
+        rows = db.execute(select(Deployment.name, MonitorWindow).join(Monitor, MonitorWindow.monitor_id == Monitor.id)
+                          .join(Deployment, Monitor.deployment_id == Deployment.id)
+                          .where(Monitor.project_id == g.project.id, MonitorWindow.version_id == v.id)
+                          .order_by(Deployment.name, MonitorWindow.seq)).all()
+        by: dict[str, list[dict[str, Any]]] = {}
+        for name, w in rows:
+            by.setdefault(name, []).append({
+                "id": w.id, "seq": w.seq, "start": iso(w.start_ts), "end": iso(w.end_ts), "rows": w.rows,
+                "status": w.status, "drift": json.loads(w.drift), "labelled": w.labelled,
+                "performance": json.loads(w.performance) if w.performance else None})
+        out = [{"deployment": name, "windows": ws} for name, ws in by.items()]
+    db.commit()
+    return out

@@ -5,7 +5,8 @@ settings), a session, the caller and plain values, raising the domain errors of 
 
 Where the bodies are: `artifacts` (a model's signed files, lineage digests, the verified loader), `records`
 (lookups, answers, reading), `registration` (registering a run's model or a pipeline run's models, verifying),
-`promotion` (gates, aliases, approvals), `lineage_graph` (lineage graphs, version diffs).
+`promotion` (gates, aliases, approvals), `lineage_graph` (lineage graphs, version diffs), `mlmodel` (a version's
+signature read from its signed MLmodel file, for the model card).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .artifacts import (
     statement,
 )
 from .lineage_graph import dataset_lineage, diff, version_lineage
+from .mlmodel import version_signature
 from .promotion import decide, list_decisions, set_gates
 from .records import get_model, get_version, list_models, list_versions
 from .registration import register, register_version, verify
@@ -41,6 +43,7 @@ __all__ = [
     "download_tree", "fetch_verified", "get_model", "get_version", "lineage", "list_decisions", "list_models",
     "list_tree", "list_versions", "mlflow_model_name", "promote", "register", "register_pipeline_models",
     "register_version", "resolve_source", "set_gates", "sign", "statement", "verify", "version_lineage",
+    "version_signature",
 ]
 
 

@@ -193,3 +193,37 @@ BadRequest = protocol.BadRequest
 def parse_logged_request(body: bytes, wire: str, schema: protocol.Schema) -> protocol.Parsed:
     """A logged request body as rows (`wire`: the protocol it came in by, "v2" or MLflow's)."""
     return (protocol.parse_v2 if wire == "v2" else protocol.parse_mlflow)(body, schema)
+
+
+TRAFFIC_ACTIONS = ("deploy", "switch", "rollback")  # the events that move a deployment's traffic to a version
+
+
+def version_history(db: DB, who: Caller, slug: str, model: str, version: int) -> list[dict]:
+    """Where one model version served (for the model card): per deployment of the project that ran it, what it
+    serves now and its traffic events (deploy, switch, rollback) oldest first, each as the events API shows it
+    (`id`, `action`, `version`, `actor`, `at`), so the card can tell when the version started and stopped serving.
+    Checks serving.read; an unknown model or version has served nowhere ([])."""
+    from ..access import Action, require
+    from ..orm import RegisteredModel
+
+    g = require(db, who, slug, Action.read_serving, target=f"{model}/{version}")
+    v = db.execute(select(ModelVersion).join(RegisteredModel, ModelVersion.model_id == RegisteredModel.id).where(
+        RegisteredModel.project_id == g.project.id, RegisteredModel.name == model,
+        ModelVersion.version == version)).scalar_one_or_none()
+    if v is None:
+        db.commit()
+        return []
+    ran = set(db.execute(select(DeploymentEvent.deployment_id).where(DeploymentEvent.version_id == v.id)).scalars())
+    ran |= set(db.execute(select(Deployment.id).where(Deployment.version_id == v.id)).scalars())
+    out = []
+    for d in db.execute(select(Deployment).where(Deployment.id.in_(ran), Deployment.project_id == g.project.id)
+                        .order_by(Deployment.name)).scalars():
+        events = db.execute(select(DeploymentEvent).where(DeploymentEvent.deployment_id == d.id,
+                                                          DeploymentEvent.action.in_(TRAFFIC_ACTIONS))
+                            .order_by(DeploymentEvent.id)).scalars().all()
+        out.append({"deployment": d.name, "status": d.status, "version_now": d.version.version,
+                    "serving_now": d.version_id == v.id,
+                    "events": [{"id": e.id, "action": e.action, "version": _version_number(db, e.version_id),
+                                "actor": e.actor, "at": _iso(e.created_at)} for e in events]})
+    db.commit()
+    return out

@@ -880,6 +880,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{slug}/models/{name}/versions/{version}/card": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The version's model card from the records, every statement cited (JSON, Markdown or HTML) */
+        get: operations["model_card_api_projects__slug__models__name__versions__version__card_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{slug}/models/{name}/versions/{version}/lineage": {
         parameters: {
             query?: never;
@@ -1471,6 +1488,77 @@ export interface components {
              * @description Its snapshot; default: the current one
              */
             snapshot_id?: number | null;
+        };
+        /**
+         * CardCitation
+         * @description A record, cited as the assistant cites it (docs/assistant.md): run -> MLflow run id; model_version ->
+         *     "<project>/<model>/<version>"; gate_decision, monitor_window -> the integer id as text; deployment and
+         *     monitor_windows -> "<project>/<name>"; dataset_snapshot -> the Iceberg snapshot id as text.
+         */
+        CardCitation: {
+            /**
+             * Dataset
+             * @description dataset_snapshot: the dataset (Iceberg table)
+             */
+            dataset?: string | null;
+            /**
+             * Deployment
+             * @description monitor_window: the deployment whose monitor cut it
+             */
+            deployment?: string | null;
+            /**
+             * Event
+             * @description deployment: the deployment event stated (events API id)
+             */
+            event?: number | null;
+            /**
+             * File
+             * @description model_version: the signed file stated (e.g. MLmodel)
+             */
+            file?: string | null;
+            /** Id */
+            id: string;
+            /** Label */
+            label?: string | null;
+            /**
+             * Model
+             * @description gate_decision: the model (the decisions listing's filter)
+             */
+            model?: string | null;
+            /** Project */
+            project: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "run" | "model_version" | "gate_decision" | "deployment" | "monitor_window" | "monitor_windows" | "dataset_snapshot";
+        };
+        /** CardSection */
+        CardSection: {
+            /**
+             * Id
+             * @enum {string}
+             */
+            id: "model" | "intended_use" | "training_data" | "parameters" | "metrics" | "validation" | "approvals" | "lineage" | "signature" | "serving" | "monitoring";
+            /** Statements */
+            statements: components["schemas"]["CardStatement"][];
+            /** Title */
+            title: string;
+        };
+        /** CardStatement */
+        CardStatement: {
+            /** Citations */
+            citations: components["schemas"]["CardCitation"][];
+            /**
+             * Text
+             * @description Plain text; record text in it is data, escaped when rendered
+             */
+            text: string;
+            /**
+             * Value
+             * @description The figure or name stated, as the cited record holds it
+             */
+            value?: unknown;
         };
         /** ChallengerRule */
         ChallengerRule: {
@@ -2172,6 +2260,19 @@ export interface components {
             timestamp: number;
             /** Value */
             value: number | null;
+        };
+        /** ModelCard */
+        ModelCard: {
+            /** Generated At */
+            generated_at: string;
+            /** Model */
+            model: string;
+            /** Project */
+            project: string;
+            /** Sections */
+            sections: components["schemas"]["CardSection"][];
+            /** Version */
+            version: number;
         };
         /** ModelDetail */
         ModelDetail: {
@@ -7910,6 +8011,88 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VersionOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    model_card_api_projects__slug__models__name__versions__version__card_get: {
+        parameters: {
+            query?: {
+                format?: "json" | "markdown" | "html";
+            };
+            header?: never;
+            path: {
+                slug: string;
+                name: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelCard"];
+                    "text/html": unknown;
+                    "text/markdown": unknown;
                 };
             };
             /** @description Malformed request */
