@@ -6,6 +6,7 @@ import { pageRange } from '../paging';
  * A table's pager: where the page stands and buttons to the pages either side; nothing while one page holds all.
  * `newest`: the rows run newest first, so the buttons read Newer/Older instead of Previous/Next.
  * `onRefresh`: a list's pager, always shown, with a Refresh button first (and 'Loading…' while `loading`).
+ * `pageButtons`: the Previous and Next buttons stay (disabled) on a single page too.
  */
 export function Pager({
   offset,
@@ -17,7 +18,8 @@ export function Pager({
   testid,
   onRefresh,
   loading = false,
-  countTestId
+  countTestId,
+  pageButtons = false
 }: {
   offset: number;
   shown: number;
@@ -29,8 +31,9 @@ export function Pager({
   onRefresh?: () => void;
   loading?: boolean;
   countTestId?: string;
+  pageButtons?: boolean;
 }): JSX.Element | null {
-  const paged = total > pageSize;
+  const paged = pageButtons || total > pageSize;
   if (!paged && !onRefresh) {
     return null;
   }

@@ -6,6 +6,7 @@ import { KEYS_PAGE_SIZE, keyRequest, keyScope } from '../deployments';
 import { formatApiError } from '../../common/errors';
 import { formatTimestamp } from '../../common/runFormat';
 import { Pager } from '../../common/widgets/Pager';
+import { PagedTable } from '../../common/widgets/PagedSection';
 import { usePagedLoad } from '../../common/usePagedLoad';
 
 /** The project's API keys for client systems: list, create (the key shown once) and revoke (leads). */
@@ -40,7 +41,6 @@ export function ApiKeys({
     }
   };
 
-  const items = page?.items ?? [];
   return (
     <section className="jp-mlp-model jp-mlp-keys" data-testid="mlp-keys">
       <h3 className="jp-mlp-heading">API keys</h3>
@@ -63,68 +63,54 @@ export function ApiKeys({
         />
       )}
       {created && <NewKey created={created} onDismiss={() => setCreated(null)} />}
-      {page && items.length === 0 && offset === 0 && (
-        <p className="jp-mlp-hint" data-testid="mlp-keys-empty">
-          No keys yet.{mayManage ? '' : ' A project lead creates them.'}
-        </p>
-      )}
-      {items.length > 0 && (
-        <table className="jp-mlp-table" aria-busy={busy ? 'true' : 'false'}>
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Prefix</th>
-              <th>Works for</th>
-              <th>Rate limit</th>
-              <th>Created</th>
-              <th>Status</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {items.map(k => (
-              <tr
-                key={k.prefix}
-                data-testid="mlp-key-row"
-                data-prefix={k.prefix}
-                data-revoked={k.revoked_at ? 'true' : 'false'}
-                className={k.revoked_at ? 'jp-mlp-revoked' : undefined}
-              >
-                <td className="jp-mlp-model-name">{k.name}</td>
-                <td>
-                  <code>mlpk_{k.prefix}_…</code>
-                </td>
-                <td>{keyScope(k.deployment)}</td>
-                <td>{k.rate_per_s === null ? 'project default' : `${k.rate_per_s}/s`}</td>
-                <td className="jp-mlp-hint">
-                  {formatTimestamp(Date.parse(k.created_at))} by {k.created_by}
-                </td>
-                <td>
-                  {k.revoked_at ? (
-                    <span className="jp-mlp-chip jp-mlp-tone-failure" title={formatTimestamp(Date.parse(k.revoked_at))}>
-                      revoked
-                    </span>
-                  ) : (
-                    <span className="jp-mlp-chip jp-mlp-tone-success">active</span>
-                  )}
-                </td>
-                <td>
-                  {mayManage && !k.revoked_at && (
-                    <button
-                      className="jp-mlp-button jp-mlp-button-small"
-                      data-testid="mlp-key-revoke"
-                      title="Its next request gets 401"
-                      onClick={() => void revoke(k.prefix)}
-                    >
-                      Revoke
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <PagedTable
+        page={page}
+        offset={offset}
+        empty={`No keys yet.${mayManage ? '' : ' A project lead creates them.'}`}
+        emptyTestId="mlp-keys-empty"
+        busy={busy}
+        columns={['Name', 'Prefix', 'Works for', 'Rate limit', 'Created', 'Status', '']}
+        row={k => (
+          <tr
+            key={k.prefix}
+            data-testid="mlp-key-row"
+            data-prefix={k.prefix}
+            data-revoked={k.revoked_at ? 'true' : 'false'}
+            className={k.revoked_at ? 'jp-mlp-revoked' : undefined}
+          >
+            <td className="jp-mlp-model-name">{k.name}</td>
+            <td>
+              <code>mlpk_{k.prefix}_…</code>
+            </td>
+            <td>{keyScope(k.deployment)}</td>
+            <td>{k.rate_per_s === null ? 'project default' : `${k.rate_per_s}/s`}</td>
+            <td className="jp-mlp-hint">
+              {formatTimestamp(Date.parse(k.created_at))} by {k.created_by}
+            </td>
+            <td>
+              {k.revoked_at ? (
+                <span className="jp-mlp-chip jp-mlp-tone-failure" title={formatTimestamp(Date.parse(k.revoked_at))}>
+                  revoked
+                </span>
+              ) : (
+                <span className="jp-mlp-chip jp-mlp-tone-success">active</span>
+              )}
+            </td>
+            <td>
+              {mayManage && !k.revoked_at && (
+                <button
+                  className="jp-mlp-button jp-mlp-button-small"
+                  data-testid="mlp-key-revoke"
+                  title="Its next request gets 401"
+                  onClick={() => void revoke(k.prefix)}
+                >
+                  Revoke
+                </button>
+              )}
+            </td>
+          </tr>
+        )}
+      />
       <Pager {...pager} newest />
     </section>
   );

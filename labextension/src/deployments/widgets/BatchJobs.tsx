@@ -30,6 +30,7 @@ import {
 import { formatApiError } from '../../common/errors';
 import { formatTimestamp } from '../../common/runFormat';
 import { Pager } from '../../common/widgets/Pager';
+import { PagedError, PagedTable } from '../../common/widgets/PagedSection';
 import { usePagedLoad } from '../../common/usePagedLoad';
 
 /** Batch scoring with one deployment: a form (scientists and up) and its jobs, reloaded often while any runs. */
@@ -63,7 +64,6 @@ export function BatchJobs({
     return () => window.clearInterval(timer);
   }, [active]);
 
-  const items = page?.items ?? [];
   return (
     <section className="jp-mlp-deployment-batch" data-testid="mlp-batch">
       <h4 className="jp-mlp-heading">Batch scoring</h4>
@@ -80,34 +80,16 @@ export function BatchJobs({
           }}
         />
       )}
-      {error && (
-        <div className={page ? 'jp-mlp-hint' : 'jp-mlp-error'} role="status">
-          {page ? `Could not refresh the jobs just now (${error}).` : error}
-        </div>
-      )}
-      {page && items.length === 0 && offset === 0 && (
-        <p className="jp-mlp-hint" data-testid="mlp-batch-empty">
-          No batch jobs yet.{mayWrite ? '' : ' A scientist or lead starts them.'}
-        </p>
-      )}
-      {items.length > 0 && (
-        <table className="jp-mlp-table jp-mlp-batch-table">
-          <thead>
-            <tr>
-              <th>Status</th>
-              <th>Progress</th>
-              <th>Scores</th>
-              <th>Version</th>
-              <th>Started</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map(job => (
-              <BatchRow key={job.id} slug={slug} job={job} />
-            ))}
-          </tbody>
-        </table>
-      )}
+      <PagedError error={error} shown={page !== null} role="status" what="the jobs" />
+      <PagedTable
+        page={page}
+        offset={offset}
+        empty={`No batch jobs yet.${mayWrite ? '' : ' A scientist or lead starts them.'}`}
+        emptyTestId="mlp-batch-empty"
+        className="jp-mlp-batch-table"
+        columns={['Status', 'Progress', 'Scores', 'Version', 'Started']}
+        row={job => <BatchRow key={job.id} slug={slug} job={job} />}
+      />
       <Pager {...pager} newest />
     </section>
   );

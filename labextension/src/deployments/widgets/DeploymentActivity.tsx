@@ -4,23 +4,11 @@ import { getDeploymentLogs, listDeploymentEvents, WorkerLog } from '../../common
 import { eventSentence, eventTone, EVENTS_PAGE_SIZE, LOG_LINES } from '../deployments';
 import { formatApiError } from '../../common/errors';
 import { formatTimestamp } from '../../common/runFormat';
-import { Pager } from '../../common/widgets/Pager';
 import { usePagedLoad } from '../../common/usePagedLoad';
+import { IDeploymentTableProps, PagedSection } from '../../common/widgets/PagedSection';
 
 /** What happened to a deployment (events, newest first) and what its workers wrote (logs). */
-export function DeploymentActivity({
-  slug,
-  name,
-  tick,
-  reloadToken
-}: {
-  slug: string;
-  name: string;
-  /** Goes up every few seconds while visible: the first page of events reloads. */
-  tick: number;
-  /** Bumped after a change made here: events and logs reload. */
-  reloadToken: number;
-}): JSX.Element {
+export function DeploymentActivity({ slug, name, tick, reloadToken }: IDeploymentTableProps): JSX.Element {
   return (
     <div className="jp-mlp-model-columns">
       <Events slug={slug} name={name} tick={tick} reloadToken={reloadToken} />
@@ -29,57 +17,40 @@ export function DeploymentActivity({
   );
 }
 
-function Events({
-  slug,
-  name,
-  tick,
-  reloadToken
-}: {
-  slug: string;
-  name: string;
-  tick: number;
-  reloadToken: number;
-}): JSX.Element {
+function Events({ slug, name, tick, reloadToken }: IDeploymentTableProps): JSX.Element {
   // Only the newest page follows the ticks: an older page would shift under the reader.
-  const { page, error, pager } = usePagedLoad(
-    (limit, at) => listDeploymentEvents(slug, name, limit, at),
-    { pageSize: EVENTS_PAGE_SIZE, source: `${slug}/${name}`, refresh: reloadToken, follow: tick }
-  );
+  const load = usePagedLoad((limit, at) => listDeploymentEvents(slug, name, limit, at), {
+    pageSize: EVENTS_PAGE_SIZE,
+    source: `${slug}/${name}`,
+    refresh: reloadToken,
+    follow: tick
+  });
 
-  const items = page?.items ?? [];
   return (
-    <section className="jp-mlp-deployment-events" data-testid="mlp-events">
-      <h4 className="jp-mlp-heading">Events</h4>
-      {error && (
-        <div className={page ? 'jp-mlp-hint' : 'jp-mlp-error'} role="alert">
-          {error}
-        </div>
+    <PagedSection
+      load={load}
+      sectionClassName="jp-mlp-deployment-events"
+      sectionTestId="mlp-events"
+      title="Events"
+      level="h4"
+      empty="No events yet."
+      newest
+      row={e => (
+        <tr key={e.id} data-testid="mlp-event-row" data-action={e.action}>
+          <td className="jp-mlp-event-action">
+            <span className={`jp-mlp-chip jp-mlp-tone-${eventTone(e.action)}`}>{e.action}</span>
+          </td>
+          <td>{eventSentence(e)}</td>
+          <td className="jp-mlp-hint jp-mlp-nowrap">
+            {e.actor} · {formatTimestamp(Date.parse(e.at))}
+          </td>
+        </tr>
       )}
-      {!page && !error && <div className="jp-mlp-loading">Loading…</div>}
-      {page && items.length === 0 && <p className="jp-mlp-hint">No events yet.</p>}
-      {items.length > 0 && (
-        <table className="jp-mlp-table">
-          <tbody>
-            {items.map(e => (
-              <tr key={e.id} data-testid="mlp-event-row" data-action={e.action}>
-                <td className="jp-mlp-event-action">
-                  <span className={`jp-mlp-chip jp-mlp-tone-${eventTone(e.action)}`}>{e.action}</span>
-                </td>
-                <td>{eventSentence(e)}</td>
-                <td className="jp-mlp-hint jp-mlp-nowrap">
-                  {e.actor} · {formatTimestamp(Date.parse(e.at))}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <Pager {...pager} newest />
-    </section>
+    />
   );
 }
 
-function Logs({ slug, name, reloadToken }: { slug: string; name: string; reloadToken: number }): JSX.Element {
+function Logs({ slug, name, reloadToken }: Omit<IDeploymentTableProps, 'tick'>): JSX.Element {
   const [logs, setLogs] = useState<WorkerLog[] | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);

@@ -14,8 +14,7 @@ import {
   workersLabel
 } from '../deployments';
 import { formatTimestamp } from '../../common/runFormat';
-import { Pager } from '../../common/widgets/Pager';
-import { usePagedLoad } from '../../common/usePagedLoad';
+import { IProjectListProps, PagedList, SelectableRow } from '../../common/widgets/PagedSection';
 import { ApiKeys } from './ApiKeys';
 import { DeployForm } from './DeployForm';
 import { DeploymentView } from './DeploymentView';
@@ -149,78 +148,41 @@ function DeploymentsView({
   );
 }
 
-function DeploymentList({
-  slug,
-  reloadToken,
-  selected,
-  onSelect
-}: {
-  slug: string;
-  reloadToken: number;
-  selected: string | null;
-  onSelect: (name: string) => void;
-}): JSX.Element {
-  const { page, offset, error, busy, reload, pager } = usePagedLoad(
-    (limit, at) => listDeployments(slug, limit, at),
-    { pageSize: DEPLOYMENTS_PAGE_SIZE, source: slug, refresh: reloadToken }
-  );
-
+function DeploymentList({ slug, reloadToken, selected, onSelect }: IProjectListProps): JSX.Element {
   return (
-    <section className="jp-mlp-models-list-section" data-testid="mlp-deployments-list">
-      <h3 className="jp-mlp-heading">Deployments</h3>
-      {error && (
-        <div className="jp-mlp-error" role="alert">
-          {error}
-        </div>
+    <PagedList
+      fetchPage={(limit, at) => listDeployments(slug, limit, at)}
+      paging={{ pageSize: DEPLOYMENTS_PAGE_SIZE, source: slug, refresh: reloadToken }}
+      sectionClassName="jp-mlp-models-list-section"
+      sectionTestId="mlp-deployments-list"
+      title="Deployments"
+      empty="Nothing is deployed yet. Deploy a model version that passed its gates (staging or champion)."
+      emptyTestId="mlp-deployments-empty"
+      tableClassName="jp-mlp-models-table"
+      columns={['Deployment', 'Status', 'Serves', 'Workers', 'SLA (p95)', 'Updated']}
+      row={d => (
+        <SelectableRow
+          key={d.name}
+          selected={d.name === selected}
+          onSelect={() => onSelect(d.name)}
+          data-testid="mlp-deployment-row"
+          data-deployment={d.name}
+          data-status={d.status}
+        >
+          <td className="jp-mlp-model-name">{d.name}</td>
+          <td>
+            <span className={statusChipClass(d.status)} title={deploymentStatus(d.status).title}>
+              {deploymentStatus(d.status).label}
+            </span>
+          </td>
+          <td>
+            {d.model} <strong>v{d.version}</strong>
+          </td>
+          <td>{workersLabel(d)}</td>
+          <td>{d.sla_ms} ms</td>
+          <td className="jp-mlp-hint">{formatTimestamp(Date.parse(d.updated_at))}</td>
+        </SelectableRow>
       )}
-      {page && page.items.length === 0 && offset === 0 && (
-        <p className="jp-mlp-hint" data-testid="mlp-deployments-empty">
-          Nothing is deployed yet. Deploy a model version that passed its gates (staging or champion).
-        </p>
-      )}
-      {page && page.items.length > 0 && (
-        <table className="jp-mlp-table jp-mlp-models-table" aria-busy={busy ? 'true' : 'false'}>
-          <thead>
-            <tr>
-              <th>Deployment</th>
-              <th>Status</th>
-              <th>Serves</th>
-              <th>Workers</th>
-              <th>SLA (p95)</th>
-              <th>Updated</th>
-            </tr>
-          </thead>
-          <tbody>
-            {page.items.map(d => (
-              <tr
-                key={d.name}
-                data-testid="mlp-deployment-row"
-                data-deployment={d.name}
-                data-status={d.status}
-                className={d.name === selected ? 'jp-mod-selected' : undefined}
-                aria-selected={d.name === selected}
-                tabIndex={0}
-                onClick={() => onSelect(d.name)}
-                onKeyDown={e => e.key === 'Enter' && onSelect(d.name)}
-              >
-                <td className="jp-mlp-model-name">{d.name}</td>
-                <td>
-                  <span className={statusChipClass(d.status)} title={deploymentStatus(d.status).title}>
-                    {deploymentStatus(d.status).label}
-                  </span>
-                </td>
-                <td>
-                  {d.model} <strong>v{d.version}</strong>
-                </td>
-                <td>{workersLabel(d)}</td>
-                <td>{d.sla_ms} ms</td>
-                <td className="jp-mlp-hint">{formatTimestamp(Date.parse(d.updated_at))}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <Pager {...pager} onRefresh={reload} loading={!page} />
-    </section>
+    />
   );
 }

@@ -5,8 +5,7 @@ import type { ICurrentProject } from '../../common/currentProject';
 import { NoProject, PanelHeader, ProjectPanel, useProjectPanel, useProjectRole } from '../../common/panel';
 import { aliasChipClass, aliasEntries, canWriteModels, MODELS_PAGE_SIZE } from '../models';
 import { formatTimestamp } from '../../common/runFormat';
-import { Pager } from '../../common/widgets/Pager';
-import { usePagedLoad } from '../../common/usePagedLoad';
+import { IProjectListProps, PagedList, SelectableRow } from '../../common/widgets/PagedSection';
 import type { IModelsActions } from '../actions';
 import { ModelView } from './ModelView';
 import { RegisterModelForm } from './RegisterModelForm';
@@ -89,102 +88,63 @@ function ModelsView({ panel, actions }: { panel: ModelsPanel; actions: IModelsAc
   );
 }
 
-function ModelList({
-  slug,
-  reloadToken,
-  selected,
-  onSelect
-}: {
-  slug: string;
-  reloadToken: number;
-  selected: string | null;
-  onSelect: (name: string) => void;
-}): JSX.Element {
-  const { page, offset, error, busy, reload, pager } = usePagedLoad(
-    (limit, at) => listModels(slug, limit, at),
-    { pageSize: MODELS_PAGE_SIZE, source: slug, refresh: reloadToken }
-  );
-
+function ModelList({ slug, reloadToken, selected, onSelect }: IProjectListProps): JSX.Element {
   return (
-    <section
-      className="jp-mlp-models-list-section"
-      data-testid="mlp-models-list"
-      aria-busy={busy ? 'true' : 'false'}
-    >
-      <h3 className="jp-mlp-heading">Registered models</h3>
-      {error && (
-        <div className="jp-mlp-error" role="alert">
-          {error}
-        </div>
-      )}
-      {page && page.items.length === 0 && offset === 0 && (
-        <p className="jp-mlp-hint" data-testid="mlp-models-empty">
-          No registered models yet. Register a run&apos;s logged model with the form.
-        </p>
-      )}
-      {page && page.items.length > 0 && (
-        <table className="jp-mlp-table jp-mlp-models-table" aria-busy={busy ? 'true' : 'false'}>
-          <thead>
-            <tr>
-              <th>Model</th>
-              <th>Latest</th>
-              <th>Aliases</th>
-              <th>Approvals</th>
-              <th>Created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {page.items.map(m => (
-              <tr
-                key={m.name}
-                data-testid="mlp-model-row"
-                data-model={m.name}
-                className={m.name === selected ? 'jp-mod-selected' : undefined}
-                aria-selected={m.name === selected}
-                tabIndex={0}
-                title={`MLflow name: ${m.mlflow_name}`}
-                onClick={() => onSelect(m.name)}
-                onKeyDown={e => e.key === 'Enter' && onSelect(m.name)}
+    <PagedList
+      fetchPage={(limit, at) => listModels(slug, limit, at)}
+      paging={{ pageSize: MODELS_PAGE_SIZE, source: slug, refresh: reloadToken }}
+      sectionClassName="jp-mlp-models-list-section"
+      sectionTestId="mlp-models-list"
+      title="Registered models"
+      empty="No registered models yet. Register a run's logged model with the form."
+      emptyTestId="mlp-models-empty"
+      tableClassName="jp-mlp-models-table"
+      countTestId="mlp-models-count"
+      columns={['Model', 'Latest', 'Aliases', 'Approvals', 'Created']}
+      row={m => (
+        <SelectableRow
+          key={m.name}
+          selected={m.name === selected}
+          onSelect={() => onSelect(m.name)}
+          data-testid="mlp-model-row"
+          data-model={m.name}
+          title={`MLflow name: ${m.mlflow_name}`}
+        >
+          <td className="jp-mlp-model-name">{m.name}</td>
+          <td>
+            {m.latest_version === null ? '—' : `v${m.latest_version}`}
+            <span className="jp-mlp-hint"> of {m.versions}</span>
+          </td>
+          <td>
+            <span className="jp-mlp-alias-chips">
+              {aliasEntries(m.aliases).map(([alias, version]) => (
+                <span
+                  key={alias}
+                  className={aliasChipClass(alias)}
+                  data-alias={alias}
+                  data-version={version}
+                >
+                  {alias} v{version}
+                </span>
+              ))}
+            </span>
+          </td>
+          <td>
+            {m.pending_approvals > 0 ? (
+              <span
+                className="jp-mlp-chip jp-mlp-decision-chip jp-mlp-decision-waiting"
+                data-testid="mlp-model-pending"
+                title={`${m.pending_approvals} decision(s) wait for a lead`}
               >
-                <td className="jp-mlp-model-name">{m.name}</td>
-                <td>
-                  {m.latest_version === null ? '—' : `v${m.latest_version}`}
-                  <span className="jp-mlp-hint"> of {m.versions}</span>
-                </td>
-                <td>
-                  <span className="jp-mlp-alias-chips">
-                    {aliasEntries(m.aliases).map(([alias, version]) => (
-                      <span
-                        key={alias}
-                        className={aliasChipClass(alias)}
-                        data-alias={alias}
-                        data-version={version}
-                      >
-                        {alias} v{version}
-                      </span>
-                    ))}
-                  </span>
-                </td>
-                <td>
-                  {m.pending_approvals > 0 ? (
-                    <span
-                      className="jp-mlp-chip jp-mlp-decision-chip jp-mlp-decision-waiting"
-                      data-testid="mlp-model-pending"
-                      title={`${m.pending_approvals} decision(s) wait for a lead`}
-                    >
-                      {m.pending_approvals} pending
-                    </span>
-                  ) : (
-                    <span className="jp-mlp-hint">—</span>
-                  )}
-                </td>
-                <td>{formatTimestamp(Date.parse(m.created_at))}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+                {m.pending_approvals} pending
+              </span>
+            ) : (
+              <span className="jp-mlp-hint">—</span>
+            )}
+          </td>
+          <td>{formatTimestamp(Date.parse(m.created_at))}</td>
+        </SelectableRow>
       )}
-      <Pager {...pager} onRefresh={reload} loading={!page} countTestId="mlp-models-count" />
-    </section>
+    />
   );
 }

@@ -6,6 +6,7 @@ import { IWebhookInput, WebhookField, webhookInput, webhookRequest, webhookUrlHi
 import { WEBHOOKS_PAGE_SIZE } from '../monitoring';
 import { formatTimestamp } from '../../common/runFormat';
 import { Pager } from '../../common/widgets/Pager';
+import { PagedTable } from '../../common/widgets/PagedSection';
 import { ErrorBanner } from '../../common/panel';
 import { usePagedLoad } from '../../common/usePagedLoad';
 
@@ -31,7 +32,6 @@ export function Webhooks({ slug }: { slug: string }): JSX.Element {
     }
   };
 
-  const items = page?.items ?? [];
   return (
     <section className="jp-mlp-model jp-mlp-webhooks" data-testid="webhooks-section">
       <h3 className="jp-mlp-heading">Webhooks</h3>
@@ -45,69 +45,56 @@ export function Webhooks({ slug }: { slug: string }): JSX.Element {
           {done}
         </div>
       )}
-      {page && items.length === 0 && offset === 0 && (
-        <p className="jp-mlp-hint" data-testid="webhooks-empty">
-          No webhooks yet: alerts show only here.
-        </p>
-      )}
-      {items.length > 0 && (
-        <table className="jp-mlp-table" data-testid="webhooks-table">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Sends</th>
-              <th>To</th>
-              <th>Secret</th>
-              <th>Added</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {items.map(h => (
-              <tr key={h.id} data-testid={`webhook-row-${h.name}`} data-kind={h.kind} data-webhook-id={h.id}>
-                <td className="jp-mlp-model-name">
-                  {h.name}
-                  {!h.enabled && <span className="jp-mlp-hint"> (disabled)</span>}
-                </td>
-                <td>
-                  <span className="jp-mlp-chip">{h.kind}</span> {webhookWords(h)}
-                </td>
-                <td className="jp-mlp-webhook-url">
-                  <code>{h.url}</code>
-                </td>
-                <td>{h.secret_set ? 'set' : '—'}</td>
-                <td className="jp-mlp-hint">
-                  {formatTimestamp(h.created_at ? Date.parse(h.created_at) : null)} by {h.created_by}
-                </td>
-                <td className="jp-mlp-nowrap">
-                  {confirming === h.id ? (
-                    <>
-                      <button
-                        className="jp-mlp-button jp-mlp-button-small jp-mlp-danger"
-                        data-testid="webhook-delete-confirm"
-                        onClick={() => void remove(h.id, h.name)}
-                      >
-                        Delete {h.name}
-                      </button>{' '}
-                      <button className="jp-mlp-button jp-mlp-button-small" onClick={() => setConfirming(null)}>
-                        Keep
-                      </button>
-                    </>
-                  ) : (
-                    <button
-                      className="jp-mlp-button jp-mlp-button-small"
-                      data-testid="webhook-delete"
-                      onClick={() => setConfirming(h.id)}
-                    >
-                      Delete
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <PagedTable
+        page={page}
+        offset={offset}
+        empty="No webhooks yet: alerts show only here."
+        emptyTestId="webhooks-empty"
+        testid="webhooks-table"
+        columns={['Name', 'Sends', 'To', 'Secret', 'Added', '']}
+        row={h => (
+          <tr key={h.id} data-testid={`webhook-row-${h.name}`} data-kind={h.kind} data-webhook-id={h.id}>
+            <td className="jp-mlp-model-name">
+              {h.name}
+              {!h.enabled && <span className="jp-mlp-hint"> (disabled)</span>}
+            </td>
+            <td>
+              <span className="jp-mlp-chip">{h.kind}</span> {webhookWords(h)}
+            </td>
+            <td className="jp-mlp-webhook-url">
+              <code>{h.url}</code>
+            </td>
+            <td>{h.secret_set ? 'set' : '—'}</td>
+            <td className="jp-mlp-hint">
+              {formatTimestamp(h.created_at ? Date.parse(h.created_at) : null)} by {h.created_by}
+            </td>
+            <td className="jp-mlp-nowrap">
+              {confirming === h.id ? (
+                <>
+                  <button
+                    className="jp-mlp-button jp-mlp-button-small jp-mlp-danger"
+                    data-testid="webhook-delete-confirm"
+                    onClick={() => void remove(h.id, h.name)}
+                  >
+                    Delete {h.name}
+                  </button>{' '}
+                  <button className="jp-mlp-button jp-mlp-button-small" onClick={() => setConfirming(null)}>
+                    Keep
+                  </button>
+                </>
+              ) : (
+                <button
+                  className="jp-mlp-button jp-mlp-button-small"
+                  data-testid="webhook-delete"
+                  onClick={() => setConfirming(h.id)}
+                >
+                  Delete
+                </button>
+              )}
+            </td>
+          </tr>
+        )}
+      />
       <Pager {...pager} />
       <WebhookForm
         slug={slug}

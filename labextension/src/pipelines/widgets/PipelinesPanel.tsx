@@ -1,13 +1,13 @@
-import React, { useCallback, useEffect, useState } from 'react';
+import React, { useEffect, useState } from 'react';
 
-import { Executor, getPipelineExecutor, listPipelines, PipelinePage } from '../../common/api';
+import { Executor, getPipelineExecutor, listPipelines } from '../../common/api';
 import type { ICurrentProject } from '../../common/currentProject';
 import { PanelHeader, ProjectPanel, useProjectPanel } from '../../common/panel';
-import { formatApiError } from '../../common/errors';
 import { executorNotice } from '../executor';
 import { PIPELINES_PAGE_SIZE } from '../pipelineRuns';
 import { shortVersion } from '../promote';
 import { formatTimestamp } from '../../common/runFormat';
+import { IProjectListProps, PagedList, SelectableRow } from '../../common/widgets/PagedSection';
 import type { IPipelinesActions } from '../actions';
 import { PipelineView } from './PipelineView';
 
@@ -117,113 +117,35 @@ function ExecutorNotice({ visible }: { visible: boolean }): JSX.Element | null {
   );
 }
 
-function PipelineList({
-  slug,
-  reloadToken,
-  selected,
-  onSelect
-}: {
-  slug: string;
-  reloadToken: number;
-  selected: string | null;
-  onSelect: (name: string) => void;
-}): JSX.Element {
-  const [offset, setOffset] = useState(0);
-  const [page, setPage] = useState<PipelinePage | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    setBusy(true);
-    try {
-      setPage(await listPipelines(slug, PIPELINES_PAGE_SIZE, offset));
-      setError(null);
-    } catch (err) {
-      setError(formatApiError(err));
-    } finally {
-      setBusy(false);
-    }
-  }, [slug, offset]);
-
-  useEffect(() => {
-    void load();
-  }, [load, reloadToken]);
-
-  const total = page?.total ?? 0;
-  const last = Math.min(offset + PIPELINES_PAGE_SIZE, total);
+function PipelineList({ slug, reloadToken, selected, onSelect }: IProjectListProps): JSX.Element {
   return (
-    <section className="jp-mlp-pipeline-list">
-      {error && (
-        <div className="jp-mlp-error" role="alert">
-          {error}
-        </div>
-      )}
-      {page && page.items.length === 0 && offset === 0 && (
-        <p className="jp-mlp-hint" data-testid="mlp-pipelines-empty">
-          No pipelines yet. Promote a notebook (its toolbar's Promote button) to create one.
-        </p>
-      )}
-      {page && page.items.length > 0 && (
-        <table
-          className="jp-mlp-table jp-mlp-pipelines-table"
-          data-testid="mlp-pipelines-table"
-          aria-busy={busy ? 'true' : 'false'}
+    <PagedList
+      fetchPage={(limit, at) => listPipelines(slug, limit, at)}
+      paging={{ pageSize: PIPELINES_PAGE_SIZE, source: slug, refresh: reloadToken }}
+      sectionClassName="jp-mlp-pipeline-list"
+      empty="No pipelines yet. Promote a notebook (its toolbar's Promote button) to create one."
+      emptyTestId="mlp-pipelines-empty"
+      tableClassName="jp-mlp-pipelines-table"
+      tableTestId="mlp-pipelines-table"
+      countTestId="mlp-pipelines-count"
+      pageButtons
+      columns={['Pipeline', 'Versions', 'Latest version', 'Updated']}
+      row={p => (
+        <SelectableRow
+          key={p.name}
+          selected={p.name === selected}
+          onSelect={() => onSelect(p.name)}
+          data-pipeline={p.name}
+          title={p.source_path}
         >
-          <thead>
-            <tr>
-              <th>Pipeline</th>
-              <th>Versions</th>
-              <th>Latest version</th>
-              <th>Updated</th>
-            </tr>
-          </thead>
-          <tbody>
-            {page.items.map(p => (
-              <tr
-                key={p.name}
-                data-pipeline={p.name}
-                className={p.name === selected ? 'jp-mod-selected' : undefined}
-                aria-selected={p.name === selected}
-                tabIndex={0}
-                title={p.source_path}
-                onClick={() => onSelect(p.name)}
-                onKeyDown={e => e.key === 'Enter' && onSelect(p.name)}
-              >
-                <td>{p.name}</td>
-                <td>{p.versions}</td>
-                <td>
-                  <code title={p.latest_version}>{shortVersion(p.latest_version)}</code>
-                </td>
-                <td>{formatTimestamp(Date.parse(p.updated_at))}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          <td>{p.name}</td>
+          <td>{p.versions}</td>
+          <td>
+            <code title={p.latest_version}>{shortVersion(p.latest_version)}</code>
+          </td>
+          <td>{formatTimestamp(Date.parse(p.updated_at))}</td>
+        </SelectableRow>
       )}
-      <div className="jp-mlp-pager">
-        <span data-testid="mlp-pipelines-count">
-          {page ? (total === 0 ? '' : `${offset + 1}–${last} of ${total}`) : 'Loading…'}
-        </span>
-        <span className="jp-mlp-actions">
-          <button className="jp-mlp-button jp-mlp-button-small" onClick={() => void load()}>
-            Refresh
-          </button>
-          <button
-            className="jp-mlp-button jp-mlp-button-small"
-            disabled={offset === 0}
-            onClick={() => setOffset(Math.max(0, offset - PIPELINES_PAGE_SIZE))}
-          >
-            ‹ Previous
-          </button>
-          <button
-            className="jp-mlp-button jp-mlp-button-small"
-            disabled={last >= total}
-            onClick={() => setOffset(offset + PIPELINES_PAGE_SIZE)}
-          >
-            Next ›
-          </button>
-        </span>
-      </div>
-    </section>
+    />
   );
 }
