@@ -23,6 +23,7 @@ import re
 from typing import Any
 
 _client: Any = None
+_LINE = re.compile(r"^%mlp_ask(?![\w%])(.*?)\s*$")  # a line magic at the start of a line
 _PROJECT = re.compile(r"^(?:--project|-P)[ =]+(\S+)(.*)$", re.DOTALL)
 
 
@@ -64,5 +65,14 @@ def mlp_ask(line: str, cell: str | None = None) -> None:
     display({"text/markdown": to_markdown(answer), "text/plain": to_text(answer)}, raw=True)
 
 
+def keep_question_marks(lines: list[str]) -> list[str]:
+    """An input transformer: a `%mlp_ask` line becomes its magic call before IPython reads a trailing `?` as a
+    request for help on the last word ("...the best auc?" answered "Object `auc` not found")."""
+    return [f"get_ipython().run_line_magic('mlp_ask', {m.group(1).strip()!r})\n" if (m := _LINE.match(line)) else line
+            for line in lines]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magic_function(mlp_ask, magic_kind="line_cell", magic_name="mlp_ask")
+    if keep_question_marks not in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.append(keep_question_marks)

@@ -6,3 +6,4 @@ import './pipelines-panel.css';
 import './models.css';
 import './deployments.css';
 import './monitoring.css';
+import './assistant.css';

@@ -132,12 +132,15 @@ def test_the_magic_shows_markdown_with_citations_and_no_live_html(stack, mlp_hom
         shell.run_line_magic("load_ext", "jupyter_mlp.magic")
         shell.run_line_magic("mlp_ask", "which run is best?")
         shell.run_cell_magic("mlp_ask", "--project acme", "compare the two\nbest runs")
+        # typed in a cell: a trailing '?' is the question's, not IPython's help on its last word
+        shell.run_cell("%mlp_ask which run has the best auc?")
     finally:
         InteractiveShell.clear_instance()
-    assert len(shown) == 2
+    assert len(shown) == 3
     md = shown[0]["text/markdown"]
     assert "You asked: which run is best?" in md and "notebook credit/a.ipynb" in md and "Project acme" in md
     assert "1. run `woe-binning-gbm-013` (acme)" in md
     assert "<img" not in md and "<script" not in md and "&lt;img src=x onerror=alert(1)&gt;" in md
     assert "`woe-binning-gbm-013`" in md and "```python\nprint('champion')\n```" in md  # code left as code
     assert "You asked: compare the two\nbest runs" in shown[1]["text/markdown"]
+    assert "You asked: which run has the best auc?" in shown[2]["text/markdown"]

@@ -73,6 +73,7 @@ function ChatView({ panel }: { panel: ChatPanel }): JSX.Element {
   const [conversations, setConversations] = useState<Conversation[]>([]);
   const [listToken, setListToken] = useState(0);
   const asking = useRef<AbortController | null>(null);
+  const turnsNode = useRef<HTMLDivElement>(null);
   const slug = useCurrentSlug(panel.store, () => {
     asking.current?.abort();
     setConversationId(null);
@@ -126,6 +127,14 @@ function ChatView({ panel }: { panel: ChatPanel }): JSX.Element {
       setProblem(formatApiError(error));
     }
   }, []);
+
+  // Keep the latest turn in view as it streams in.
+  useEffect(() => {
+    const node = turnsNode.current;
+    if (node) {
+      node.scrollTop = node.scrollHeight;
+    }
+  }, [turns]);
 
   const update = (patch: Partial<ITurn>) =>
     setTurns(all => all.map((t, i) => (i === all.length - 1 ? { ...t, ...patch } : t)));
@@ -229,7 +238,7 @@ function ChatView({ panel }: { panel: ChatPanel }): JSX.Element {
         </p>
       )}
       <ErrorBanner error={problem} onDismiss={() => setProblem(null)} testid="mlp-chat-problem" />
-      <div className="jp-mlp-chat-turns" data-testid="mlp-chat-turns">
+      <div className="jp-mlp-chat-turns" data-testid="mlp-chat-turns" ref={turnsNode}>
         {turns.length === 0 && (
           <p className="jp-mlp-chat-note">
             Ask about runs, models, deployments, drift, latency, gates and retrainings, e.g. “which run of credit-v2

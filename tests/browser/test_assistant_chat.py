@@ -1,0 +1,160 @@
+"""The assistant in JupyterLab (issue 13 item 8): ask in the Chat sidebar, see the cited answer, click the run's
+chip and land on that run in the Experiments panel; ask from a notebook through its toolbar's Ask button (the
+notebook's project and file as context) and with `%mlp_ask`. `mlp up` starts the AI services process with the real
+planner and embeddings; the runs are logged through the project's MLflow gateway. A run name carrying HTML shows
+as text and runs nothing."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from jupyter_mlp.identity import mint_token, read_secret
+from jupyter_mlp.local_backend import find_running
+from jupyter_mlp.settings import Settings
+from tests.browser.conftest import MLP
+from tests.browser.test_projects_panel import open_panel
+
+pytestmark = pytest.mark.browser
+
+HOSTILE = '<img src=x onerror="window.__mlpPwned=1">'
+ANSWER_TIMEOUT = 180_000  # the first question loads the embedding model in the AI services process
+
+
+def _log_runs(mlp_home, runs: dict[str, float]) -> dict[str, str]:
+    """Log runs (name -> auc) to acme's Default experiment as the lab's user; their ids by name."""
+    settings = Settings(home=mlp_home)
+    url = find_running(settings)
+    token = mint_token(read_secret(settings.secret_path), getpass.getuser(), 600)
+    creds = httpx.post(f"{url}/api/projects/acme/kernel-token", headers={"Authorization": f"Bearer {token}"},
+                       timeout=60).json()
+    api = f"{url}{creds['tracking_path']}/api/2.0/mlflow"
+    h = {"Authorization": f"Bearer {creds['token']}"}
+    ids = {}
+    for name, auc in runs.items():
+        r = httpx.post(f"{api}/runs/create", headers=h, timeout=60,
+                       json={"experiment_id": creds["experiment_id"], "run_name": name,
+                             "start_time": int(time.time() * 1000)})
+        assert r.status_code == 200, r.text
+        run_id = r.json()["run"]["info"]["run_id"]
+        r = httpx.post(f"{api}/runs/log-batch", headers=h, timeout=60, json={
+            "run_id": run_id, "params": [{"key": "features", "value": "woe-binning"}],
+            "metrics": [{"key": "auc", "value": auc, "timestamp": 0, "step": 0}]})
+        assert r.status_code == 200, r.text
+        r = httpx.post(f"{api}/runs/update", headers=h, timeout=60, json={"run_id": run_id, "status": "FINISHED"})
+        assert r.status_code == 200, r.text
+        ids[name] = run_id
+    return ids
+
+
+def _open_chat(page):
+    tab = page.locator(".jp-SideBar li[data-id='jupyter-mlp-assistant']").first
+    tab.wait_for()
+    if not page.get_by_test_id("mlp-chat").is_visible():
+        tab.click()
+    page.get_by_test_id("mlp-chat").wait_for(state="visible")
+
+
+def _ask(page, question: str):
+    answers = page.get_by_test_id("mlp-chat-answer")
+    errors = page.get_by_test_id("mlp-chat-error")
+    before = answers.count()
+    page.get_by_test_id("mlp-chat-input").fill(question)
+    page.get_by_test_id("mlp-chat-input").press("Enter")
+    page.wait_for_function(
+        "([n]) => document.querySelectorAll('[data-testid=mlp-chat-answer]').length > n"
+        " || document.querySelectorAll('[data-testid=mlp-chat-error]').length > 0",
+        arg=[before], timeout=ANSWER_TIMEOUT)
+    assert errors.count() == 0, errors.first.inner_text()
+    return answers.nth(before)
+
+
+def test_ask_in_the_chat_click_a_citation_and_ask_from_a_notebook(mlp_home, platform, platform_root, page, shot):
+    env = {**os.environ, "MLP_HOME": str(mlp_home)}
+    subprocess.run([str(MLP), "projects", "create", "acme", "--name", "Acme credit"], env=env, check=True,
+                   capture_output=True, timeout=120)
+    ids = _log_runs(mlp_home, {"woe-binning-gbm-013": 0.8318, "plain-logit-002": 0.7712, HOSTILE: 0.61})
+    folder = platform_root / "acme"
+    folder.mkdir()
+    (folder / "mlp-project.toml").write_text('project = "acme"\n')
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": "", "outputs": [], "execution_count": None}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (folder / "scoring.ipynb").write_text(json.dumps(nb))
+
+    page.goto(platform)
+    page.locator("#jp-main-dock-panel").wait_for(state="visible", timeout=60_000)
+    open_panel(page)
+    page.get_by_test_id("mlp-project-select").select_option("acme")
+
+    # 1. The Chat: the answer names the best run, cited; its chip opens the run in the Experiments panel
+    _open_chat(page)
+    assert page.get_by_test_id("mlp-chat-project").inner_text() == "Project acme"
+    answer = _ask(page, "which run in acme has the best auc?")
+    text = answer.inner_text()
+    assert "woe-binning-gbm-013" in text and "0.8318" in text, text
+    chip = answer.locator(f"[data-testid=mlp-chat-citation][data-type=run]", has_text="woe-binning-gbm-013")
+    chip.wait_for()
+    shot("assistant-chat-answer")
+    chip.click()
+    detail = page.get_by_test_id("mlp-run-detail")
+    detail.wait_for(state="visible", timeout=60_000)
+    page.wait_for_function(
+        "(id) => document.querySelector('[data-testid=mlp-run-detail]')?.getAttribute('data-run-id') === id",
+        arg=ids["woe-binning-gbm-013"], timeout=30_000)
+    page.locator("[data-testid=mlp-run-detail] h3", has_text="woe-binning-gbm-013").wait_for()
+    shot("assistant-citation-opened-run")
+
+    # Record text is data: a run named with HTML is listed as its characters and runs nothing
+    answer = _ask(page, "list the most recent runs in acme")
+    answer.locator("code", has_text="onerror").first.wait_for()
+    assert page.evaluate("() => window.__mlpPwned") is None
+    assert answer.locator("img").count() == 0
+
+    # The conversation is kept: reloading the page lists it, and picking it shows its turns again
+    page.reload()
+    page.locator("#jp-main-dock-panel").wait_for(state="visible", timeout=60_000)
+    _open_chat(page)
+    picker = page.get_by_test_id("mlp-chat-conversation")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=mlp-chat-conversation] option').length > 1", timeout=30_000)
+    picker.select_option(index=1)
+    page.get_by_test_id("mlp-chat-answer").nth(1).wait_for(timeout=30_000)
+    assert "woe-binning-gbm-013" in page.get_by_test_id("mlp-chat-answer").first.inner_text()
+
+    # 2. From a notebook: its toolbar's Ask opens the Chat about it, in its project
+    page.goto(platform.replace("lab?", "lab/tree/acme/scoring.ipynb?"))
+    page.locator(".jp-NotebookPanel").first.wait_for(state="visible", timeout=90_000)
+    ask_button = page.locator(".jp-NotebookPanel-toolbar [data-jp-item-name='mlp-ask'] button").first
+    ask_button.wait_for(timeout=30_000)
+    ask_button.click()
+    page.get_by_test_id("mlp-chat").wait_for(state="visible")
+    context = page.get_by_test_id("mlp-chat-context")
+    context.wait_for()
+    assert "scoring.ipynb" in context.inner_text()
+    assert page.get_by_test_id("mlp-chat-project").inner_text() == "Project acme"
+    answer = _ask(page, "how many runs does acme have?")
+    assert "3" in answer.inner_text(), answer.inner_text()
+    shot("assistant-from-notebook-toolbar")
+
+    # ... and with the magic, in the notebook's kernel (the project comes from the kernel's environment)
+    page.wait_for_function("() => document.body.innerText.includes('| Idle')", timeout=90_000)
+    page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
+    page.keyboard.type("%load_ext jupyter_mlp.magic")  # its own cell: it changes how the next cells are read
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("%mlp_ask which run has the best auc?")
+    page.keyboard.press("Shift+Enter")
+    output = page.locator(".jp-NotebookPanel .jp-OutputArea-output", has_text="Sources")
+    try:
+        output.wait_for(timeout=ANSWER_TIMEOUT)
+    except Exception:
+        shot("assistant-magic-no-output")
+        raise AssertionError(page.locator(".jp-NotebookPanel").first.inner_text()[-2000:]) from None
+    assert "woe-binning-gbm-013" in output.inner_text()
+    shot("assistant-magic-output")
