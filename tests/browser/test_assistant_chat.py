@@ -158,3 +158,38 @@ def test_ask_in_the_chat_click_a_citation_and_ask_from_a_notebook(mlp_home, plat
         raise AssertionError(page.locator(".jp-NotebookPanel").first.inner_text()[-2000:]) from None
     assert "woe-binning-gbm-013" in output.inner_text()
     shot("assistant-magic-output")
+
+
+def test_a_model_version_citation_opens_the_models_panel_on_that_model(mlp_home, platform, use_mlflow, page, shot):
+    import mlflow
+    import mlflow.sklearn
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlp.client import BackendClient
+
+    client = BackendClient()
+    client.post("/projects", {"slug": "acme", "name": "Acme credit"})
+    creds = client.post("/projects/acme/kernel-token")
+    use_mlflow({"MLFLOW_TRACKING_URI": f"{client.url}{creds['tracking_path']}",
+                "MLFLOW_TRACKING_TOKEN": creds["token"], "MLFLOW_EXPERIMENT_ID": creds["experiment_id"]})
+    x, y = load_iris(return_X_y=True)
+    with mlflow.start_run() as run:
+        mlflow.log_metrics({"accuracy": 0.97})
+        mlflow.sklearn.log_model(LogisticRegression(max_iter=300).fit(x, y), name="model",
+                                 pip_requirements=["scikit-learn"], serialization_format="cloudpickle")
+    client.post("/projects/acme/models", {"name": "credit", "run_id": run.info.run_id})
+
+    page.goto(platform)
+    page.locator("#jp-main-dock-panel").wait_for(state="visible", timeout=60_000)
+    open_panel(page)
+    page.get_by_test_id("mlp-project-select").select_option("acme")
+    _open_chat(page)
+    answer = _ask(page, "who approved credit v1?")
+    assert "no gate decision" in answer.inner_text(), answer.inner_text()
+    chip = answer.locator("[data-testid=mlp-chat-citation][data-type=model_version]", has_text="credit v1")
+    chip.click()
+    view = page.locator("[data-testid=mlp-model-view][data-model=credit]")
+    view.wait_for(state="visible", timeout=60_000)
+    view.locator("[data-testid=mlp-version-row][data-version='1']").wait_for(timeout=30_000)
+    shot("assistant-citation-opened-model-version")
