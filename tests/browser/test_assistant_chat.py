@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -193,3 +194,20 @@ def test_a_model_version_citation_opens_the_models_panel_on_that_model(mlp_home,
     view.wait_for(state="visible", timeout=60_000)
     view.locator("[data-testid=mlp-version-row][data-version='1']").wait_for(timeout=30_000)
     shot("assistant-citation-opened-model-version")
+
+    # The AI services process stops: the next question gets the backend's 503 in its words, not a stack trace
+    from jupyter_mlp.gpu_service import read_gpu_record
+    from jupyter_mlp.local_backend import pid_alive
+
+    gpu = read_gpu_record(Settings(home=mlp_home))
+    os.kill(gpu.pid, signal.SIGTERM)  # the process `mlp up` started for this test
+    for _ in range(100):
+        if not pid_alive(gpu.pid):
+            break
+        time.sleep(0.1)
+    page.get_by_test_id("mlp-chat-input").fill("who approved credit v1?")
+    page.get_by_test_id("mlp-chat-input").press("Enter")
+    error = page.get_by_test_id("mlp-chat-error")
+    error.wait_for(timeout=60_000)
+    assert "AI services process" in error.inner_text(), error.inner_text()
+    shot("assistant-ai-service-down")
