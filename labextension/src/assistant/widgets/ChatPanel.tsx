@@ -215,7 +215,7 @@ function ChatView({ panel }: { panel: ChatPanel }): JSX.Element {
         >
           <option value="">New conversation</option>
           {conversationId && !conversations.some(c => c.id === conversationId) && (
-            <option value={conversationId}>This conversation</option>
+            <option value={conversationId}>{turns[0]?.question.slice(0, 80) || 'This conversation'}</option>
           )}
           {conversations.map(c => (
             <option key={c.id} value={c.id}>
