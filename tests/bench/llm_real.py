@@ -67,7 +67,13 @@ def assemble(wheels: Path, out: Path) -> Path:
     return target
 
 
-async def exercise(client: llm.LLMClient) -> None:
+async def exercise(client: llm.LLMClient, plan: bool = True) -> None:
+    if plan:
+        await exercise_plan(client)
+    await exercise_phrase(client)
+
+
+async def exercise_plan(client: llm.LLMClient) -> None:
     t = time.monotonic()
     messages = llm.plan_messages(QUESTION, CATALOGUE, ENTITIES, RECORDS)
     raw = await client.complete(messages, max_tokens=120)
@@ -75,6 +81,8 @@ async def exercise(client: llm.LLMClient) -> None:
     print(f"\n== plan ({time.monotonic() - t:.1f} s)\nquestion: {QUESTION}\nthe model wrote: {raw!r}")
     print("valid tool calls:", [c.model_dump() for c in calls] or "none")
 
+
+async def exercise_phrase(client: llm.LLMClient) -> None:
     t = time.monotonic()
     p = llm.phrase(ANSWER, "compare the two best runs of credit-v2", client=client, max_tokens=100)
     first = None
@@ -96,6 +104,7 @@ def main() -> None:
     ap.add_argument("--model")
     ap.add_argument("--api-key")
     ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--phrase-only", action="store_true", help="skip the planning call")
     a = ap.parse_args()
     if not a.url and not a.wheels:
         ap.error("give --wheels or --url")
@@ -114,7 +123,7 @@ def main() -> None:
 
         async def run() -> None:
             async with llm.LLMClient(url, a.model, api_key=a.api_key, timeout=a.timeout) as c:
-                await exercise(c)
+                await exercise(c, plan=not a.phrase_only)
 
         asyncio.run(run())
 

@@ -482,7 +482,8 @@ def guard_problem(phrased: str, answer: Mapping[str, Any], *, final: bool = True
 
 PHRASE_SYSTEM = """You rewrite an assistant's answer about an ML platform's records so that it reads naturally.
 Keep every figure exactly as written (same digits, no rounding, no units added), keep every record name, and add
-no figure, name, fact or advice that is not in the answer. Reply with the rewritten answer only, in Markdown.
+no figure, name, fact or advice that is not in the answer. Reply with the rewritten answer only, in plain
+Markdown: no JSON, no markers, no list of facts.
 {rule}"""
 
 
