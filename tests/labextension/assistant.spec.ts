@@ -8,6 +8,7 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { answerAsText, citationLabel, citationTarget } from '../../labextension/src/assistant/citations';
 import { codeBlocks, parseInline, parseMarkdown } from '../../labextension/src/assistant/markdown';
 import { AssistantLine, NdjsonParser, parseLine, readLines } from '../../labextension/src/assistant/ndjson';
+import { insertCodeCell, isNotebookLike } from '../../labextension/src/assistant/notebookCell';
 import { AnswerView, Markdown } from '../../labextension/src/assistant/widgets/AnswerView';
 
 const RUN = '0123456789abcdef0123456789abcdef';
@@ -186,5 +187,35 @@ describe('answers render as text only', () => {
     const html = renderToStaticMarkup(React.createElement(AnswerView, { answer, actions, onProblem: () => undefined }));
     expect(html).toContain('Insert as new cell');
     expect(html).toContain('model = load(&quot;churn&quot;)');
+  });
+});
+
+describe('Insert as new cell', () => {
+  /** The members of a NotebookPanel the insert uses, over a list of cell sources. */
+  const notebook = (path: string, cells: string[], active: number) => ({
+    context: { path },
+    content: {
+      activeCellIndex: active,
+      model: {
+        sharedModel: {
+          insertCell: (index: number, cell: { cell_type: string; source: string }) => cells.splice(index, 0, cell.source)
+        }
+      }
+    }
+  });
+
+  it('inserts a code cell below the active cell and makes it active', () => {
+    const cells = ['a', 'b', 'c'];
+    const nb = notebook('credit/a.ipynb', cells, 1);
+    expect(isNotebookLike(nb)).toBe(true);
+    expect(insertCodeCell(nb, 'print(1)')).toBe(2);
+    expect(cells).toEqual(['a', 'b', 'print(1)', 'c']);
+    expect(nb.content.activeCellIndex).toBe(2);
+  });
+
+  it('inserts nothing into what is not a notebook', () => {
+    expect(isNotebookLike(null)).toBe(false);
+    expect(isNotebookLike({ context: { path: 'a.py' }, content: notebook('a.py', [], 0).content })).toBe(false);
+    expect(isNotebookLike({ context: { path: 'a.ipynb' }, content: { activeCellIndex: 0, model: null } })).toBe(false);
   });
 });
