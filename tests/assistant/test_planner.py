@@ -169,3 +169,16 @@ def test_slots_from_the_text():
     assert ctx("our 3 most recent engagements").count_word(9) == 3
     assert ctx("last night's retraining").last_night()
     assert ctx("Show me Globex Finance's models").unknown_proper_names() == ["Globex Finance"]
+
+
+def test_the_planner_modules_stay_under_500_lines():
+    """Issue 12's house rule, held for the planner's modules (planner.py was one file of 1,087 lines): the entry
+    point, the catalogue, slot filling, the answer builder and the composers per kind group."""
+    from pathlib import Path
+
+    import jupyter_mlp_gpu.assistant as pkg
+
+    root = Path(pkg.__file__).parent
+    names = ["planner", "forms", "slots", "answer", "compose_runs", "compose_models", "compose_serving"]
+    sizes = {n: len((root / f"{n}.py").read_text().splitlines()) for n in names}
+    assert {n: s for n, s in sizes.items() if s > 500} == {}
