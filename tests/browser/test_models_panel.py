@@ -137,6 +137,26 @@ def test_register_gate_approve_lineage_and_diff(platform, logged_runs, page, sho
     lineage.scroll_into_view_if_needed()
     shot("models-lineage")
 
+    # v1's model card, made by the backend from the records (issue 13 item 7): the lead's approval and reason and
+    # the run's parameters, each statement with its citation chips (record text shown as text).
+    v1.get_by_test_id("mlp-version-card").click()
+    card = view.get_by_test_id("mlp-model-card-section")
+    approved = card.locator("section[data-section=approvals]")
+    approved.locator("li").first.wait_for(timeout=60_000)
+    assert "approved" in approved.inner_text() and "Validated on the March holdout" in approved.inner_text()
+    assert approved.locator(".jp-mlp-card-cite[data-type=gate_decision]").count() >= 1
+    params = card.locator("section[data-section=parameters]").inner_text()
+    assert "C = 0.5" in params and f"run {logged_runs[0]}" in params
+    assert card.locator("section").count() == 11
+    card.scroll_into_view_if_needed()
+    shot("models-card")
+    with page.expect_download() as saved:
+        card.get_by_test_id("mlp-model-card-markdown").click()
+    assert saved.value.suggested_filename == "credit-v1-card.md"
+    assert "Validated on the March holdout" in open(saved.value.path(), encoding="utf-8").read()
+    card.get_by_role("button", name="Close model card").click()
+    card.wait_for(state="detached", timeout=10_000)
+
     # A second version from the other run: the diff shows the parameter that differs.
     diff = view.get_by_test_id("mlp-diff")
     assert "second version" in diff.inner_text()

@@ -14,10 +14,11 @@ import type {
   ModelVersion,
   ModelVersionPage,
   RegisterModelRequest,
+  Schemas,
   VerifyResult,
   VersionDiff
 } from '../apiSchemas';
-import { api, data, page } from '../client';
+import { api, data, page, text } from '../client';
 
 /** One page of a project's registered models, each with its aliases and pending approvals. */
 export function listModels(slug: string, limit = 50, offset = 0): Promise<ModelPage> {
@@ -147,5 +148,33 @@ export function getModelLineage(slug: string, name: string, version: number): Pr
 export function diffModelVersions(slug: string, name: string, a: number, b: number): Promise<VersionDiff> {
   return data(
     api().GET('/api/projects/{slug}/models/{name}/diff', { params: { path: { slug, name }, query: { a, b } } })
+  );
+}
+
+/** A version's model card: sections of statements, each citing the records it states (the assistant's citations). */
+export type ModelCard = Schemas['ModelCard'];
+export type ModelCardCitation = Schemas['CardCitation'];
+
+/**
+ * A version's model card as JSON, made from the records; record text in it is data (render it as text).
+ *
+ * @throws ApiError `not_found` (404) for a model or version the caller cannot see
+ */
+export function getModelCard(slug: string, name: string, version: number): Promise<ModelCard> {
+  return data(
+    api().GET('/api/projects/{slug}/models/{name}/versions/{version}/card', {
+      params: { path: { slug, name, version }, query: { format: 'json' } }
+    })
+  ) as Promise<ModelCard>;
+}
+
+/** The card as Markdown, to save (record text escaped; the same statements and citations as the JSON). */
+export function fetchModelCardMarkdown(slug: string, name: string, version: number): Promise<string> {
+  return text(
+    api().GET('/api/projects/{slug}/models/{name}/versions/{version}/card', {
+      params: { path: { slug, name, version }, query: { format: 'markdown' } },
+      headers: { Accept: 'text/markdown' },
+      parseAs: 'text'
+    })
   );
 }

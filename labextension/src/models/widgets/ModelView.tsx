@@ -29,6 +29,7 @@ import {
 import { formatMetric, formatTimestamp, shortHash } from '../../common/runFormat';
 import { clampOffset } from '../../common/paging';
 import { ModelApprovals } from './ModelApprovals';
+import { ModelCardView } from './ModelCardView';
 import { ModelDecision } from './ModelDecision';
 import { ModelDiff } from './ModelDiff';
 import { ModelGates } from './ModelGates';
@@ -78,6 +79,7 @@ export function ModelView({
   const [promoting, setPromoting] = useState<string | null>(null);
   const [verify, setVerify] = useState<IVerifyState | null>(null);
   const [lineageOf, setLineageOf] = useState<number | null>(null);
+  const [cardOf, setCardOf] = useState<number | null>(null);
 
   const load = useCallback(async () => {
     setBusy(true);
@@ -191,6 +193,7 @@ export function ModelView({
                     onVerify={() => void runVerify(v.version)}
                     onPromote={alias => void promote(v.version, alias)}
                     onLineage={() => setLineageOf(v.version)}
+                    onCard={() => setCardOf(v.version)}
                   />
                 ))}
               </tbody>
@@ -211,6 +214,16 @@ export function ModelView({
             </p>
           )}
           {decision && <ModelDecision decision={decision} onClose={() => setDecision(null)} />}
+          {cardOf !== null && (
+            <ModelCardView
+              key={`card-${cardOf}`}
+              slug={slug}
+              name={name}
+              version={cardOf}
+              actions={actions}
+              onClose={() => setCardOf(null)}
+            />
+          )}
           <div className="jp-mlp-model-columns">
             <ModelApprovals
               slug={slug}
@@ -261,7 +274,8 @@ function VersionRow({
   actions,
   onVerify,
   onPromote,
-  onLineage
+  onLineage,
+  onCard
 }: {
   model: string;
   version: ModelVersion;
@@ -273,6 +287,7 @@ function VersionRow({
   onVerify: () => void;
   onPromote: (alias: ModelAlias) => void;
   onLineage: () => void;
+  onCard: () => void;
 }): JSX.Element {
   const signature = signatureLabel(v);
   return (
@@ -339,6 +354,14 @@ function VersionRow({
               onClick={onLineage}
             >
               Lineage
+            </button>
+            <button
+              className="jp-mlp-button jp-mlp-button-small"
+              data-testid="mlp-version-card"
+              title={`The model card of v${v.version}: its records, every statement cited`}
+              onClick={onCard}
+            >
+              Model card
             </button>
             {mayWrite &&
               PROMOTION_ALIASES.map(alias => (
