@@ -57,18 +57,18 @@ def test_structured_questions_are_answered_exactly_and_cited(assistant_history, 
     q = qs[qid]
     a = ask(q["asker"], q["text"])
     s = _score(assistant_history, q, a)
-    assert s["exact"], (a["text"], s["missing"], s["leaks"])
+    # Every figure in the text is in a cited record (issue 13), none excepted.
+    assert s["uncited"] == [], (a["text"], s["uncited"])
+    # The question set expects two figures no record holds: the difference of the two best runs' metric (compare)
+    # and the number of versions a person decided across projects (decisions). The planner does not write them
+    # (the two cited figures and the cited list say it); everything else expected must be there.
+    derived = {"compare_top2": "difference", "decisions_by": "count"}.get(q["kind"])
+    missing = [m for m in s["missing"] if not (derived and m == f"{derived}: {q['expected'][derived]}")]
+    assert missing == [] and s["isolated"], (a["text"], s["missing"], s["leaks"])
     if q["expected"].get("found") is False:
         assert not a["grounded"] and not a["citations"], a
         return
     assert a["grounded"] and not a["needs_llm"] and a["citations"]
-    # every figure in the text is in a cited record, except a difference of two cited figures (compare)
-    allowed: set[str] = set()
-    if q["kind"] == "compare_top2":
-        allowed = {str(q["expected"]["difference"])}
-    if q["kind"] == "decisions_by":
-        allowed = {str(q["expected"]["count"])}
-    assert set(s["uncited"]) <= allowed, (a["text"], s["uncited"])
 
 
 def test_a_project_the_asker_cannot_open_is_not_found_and_not_named(assistant_history, ask, qs):
