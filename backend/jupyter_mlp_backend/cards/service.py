@@ -22,7 +22,7 @@ from ..monitoring import service as monitoring
 from ..registry import service as registry
 from ..serving import service as serving
 from . import render
-from .schemas import CardFormat, CardCitation, ModelCard, CardSection, CardStatement
+from .schemas import CardCitation, CardFormat, CardSection, CardStatement, ModelCard
 
 INTENDED_USE_TAGS = ("mlp.intended_use", "intended_use", "mlflow.note.content")  # first found wins
 DIGESTS = (("data_sha256", "data digest"), ("config_sha256", "configuration digest"),
@@ -282,7 +282,7 @@ async def model_card(app, db: DB, who: Identity, slug: str, name: str, version: 
         try:
             run = (await experiments.get_run(app, db, who, slug, v["run_id"])).model_dump()
         except (experiments.Unavailable, NotFound):
-            run = None  # MLflow down or the run deleted: the registry's copies of params and metrics, cited to the version
+            run = None  # MLflow down or the run gone: the registry's copies of params and metrics, cited to it
     sig = await registry.version_signature(app, db, who, slug, name, version)
     history = await run_in_threadpool(serving.version_history, db, who, slug, name, version)
     seen = await run_in_threadpool(monitoring.version_windows, db, who, slug, name, version)
