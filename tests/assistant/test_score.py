@@ -169,3 +169,20 @@ def test_own_record_text_and_small_numbers_are_not_leaks_but_a_typed_citation_is
     assert not ok and str(window_id) in leaks, (window_key, leaks)
     named = dict(quoted, text=quoted["text"] + " gx-credit-risk has alerts.")
     assert not isolated(q, named, marks)[0]
+
+
+def test_a_figure_checkable_from_cited_records_is_cited_and_a_made_up_one_is_not():
+    from tests.bench.assistant_score import citation_completeness
+
+    records = {"r1": {"metrics": {"auc": 0.8378}}, "r2": {"metrics": {"auc": 0.8283}}}
+    cites = [{"type": "run", "id": "r1"}, {"type": "run", "id": "r2"}]
+
+    def fetch(c):
+        return records[c["id"]]
+
+    good = {"text": "Two runs: auc 0.8378 and 0.8283; the first leads by 0.0095.", "citations": cites}
+    assert citation_completeness(good, fetch) == (3, 3, [])  # both values and their difference
+    assert citation_completeness(dict(good, text="2 runs: " + good["text"]), fetch) == (4, 4, [])  # 2 cited runs
+    made_up = {"text": "Two runs: auc 0.8378 and 0.8283; the first leads by 0.0123.", "citations": cites}
+    assert citation_completeness(made_up, fetch)[2] == ["0.0123"]
+    assert citation_completeness(dict(good, text="3 runs: auc 0.8378 and 0.8283."), fetch)[2] == ["3"]

@@ -137,8 +137,29 @@ def citation_completeness(answer: dict, fetch: Callable[[dict], Any]) -> tuple[i
             continue
     in_records = [n for r in records for n in _numbers(r)]
     figures = _numbers(answer.get("text", ""))
-    uncited = [f for f in figures if not any(_same(float(f), r) for r in in_records)]  # the record, rounded
+    shown = [f for f in figures if any(_same(float(f), r) for r in in_records)]  # the record, rounded
+    uncited = [f for f in figures if f not in shown and not _derived(f, shown, answer)]
     return len(figures) - len(uncited), len(figures), uncited
+
+
+def _derived(figure: str, shown: list[str], answer: dict) -> bool:
+    """A figure no record holds but anyone can check from the answer's cited ones: the number of cited records of
+    one type the answer lists ("ava rejected 2 versions", both decisions cited), or the difference of two figures
+    the answer shows, both in cited records ("the first leads by 0.0095": 0.8378 - 0.8283)."""
+    value = float(figure)
+    if figure.isdigit():
+        types: dict[str, int] = {}
+        for c in answer.get("citations", []):
+            types[c.get("type")] = types.get(c.get("type"), 0) + 1
+        if int(figure) in types.values():
+            return True
+    return any(_close(abs(float(a) - float(b)), value, figure) for i, a in enumerate(shown) for b in shown[i + 1:])
+
+
+def _close(difference: float, value: float, written: str) -> bool:
+    """The difference rounds to the figure at the precision it is written with."""
+    places = len(written.split(".")[1]) if "." in written else 0
+    return round(difference, places) == round(value, places)
 
 
 # Record types whose ids are small integers: they are compared per type in citations, never as bare numbers in

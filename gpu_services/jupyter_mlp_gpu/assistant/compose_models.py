@@ -158,9 +158,7 @@ async def decisions_by(c: Ctx) -> dict:
     if not rows:
         return not_found(f"I found no versions {outcome} by that person in the projects you can open.")
     a = Composer()
-    # No record holds how many versions one person decided across projects (the decisions listing has no filter by
-    # person): the cited list says it, without a count of its own.
-    a.line(f"Versions {lit(user)} {outcome} in the projects you can open:")
+    a.line(f"{lit(user)} {outcome} {len(rows)} version(s) in the projects you can open:")
     for s, d in rows:
         cd = a.cite("gate_decision", d["id"], f"{d['model']} v{d['version']} {d['alias']} decision", project=s,
                     model=d["model"])

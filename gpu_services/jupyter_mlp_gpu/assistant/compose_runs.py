@@ -125,12 +125,11 @@ async def compare_top2(c: Ctx) -> dict:
     r1, r2 = runs
     c1, c2 = cite_run(a, p.slug, r1), cite_run(a, p.slug, r2)
     v1, v2 = a.fact(metric, r1["metrics"][metric], c1), a.fact(metric, r2["metrics"][metric], c2)
+    diff = float(f"{v1 - v2:.4f}")
     a.line(f"The two best runs of {lit(e['name'])} in {p.slug} by {metric}:")
     a.line(f"- {lit(run_label(r1))}: {metric} {num(v1)}")
     a.line(f"- {lit(run_label(r2))}: {metric} {num(v2)}")
-    # Their difference is no record's figure (every figure in an answer is one of a cited record): the two cited
-    # values above say it; the sentence says which leads.
-    a.line(f"The first leads on {metric}." if v1 != v2 else f"They tie on {metric}.")
+    a.line(f"The first leads by {num(diff)} {metric}.")
     keys = sorted(set(r1.get("params", {})) | set(r2.get("params", {})))
     differ = [k for k in keys if r1["params"].get(k) != r2["params"].get(k)]
     same = [k for k in keys if k not in differ]
