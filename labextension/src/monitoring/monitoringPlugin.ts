@@ -1,4 +1,4 @@
-import { panelPlugin, stringArg } from '../common/panelCommand';
+import { numberArg, panelPlugin, stringArg } from '../common/panelCommand';
 import { MonitoringPanel } from './widgets/MonitoringPanel';
 
 export const OPEN_MONITORING = 'jupyter-mlp:open-monitoring';
@@ -11,12 +11,15 @@ export const monitoringPlugin = panelPlugin({
   name: 'monitoring',
   title: 'Monitoring',
   caption: 'Drift, performance, alerts and retraining of the current ML Platform project\'s deployments',
-  args: { deployment: { type: 'string', description: 'The deployment to show' } },
+  args: {
+    deployment: { type: 'string', description: 'The deployment to show' },
+    window: { type: 'number', description: 'With deployment: open this monitor window\'s drift report (its id)' }
+  },
   create: (_app, project) => new MonitoringPanel(project),
   show: (panel, args) => {
     const deployment = stringArg(args, 'deployment');
     if (deployment) {
-      panel.showDeployment(deployment);
+      panel.showDeployment(deployment, numberArg(args, 'window'));
     }
   }
 });

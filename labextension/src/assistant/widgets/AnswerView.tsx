@@ -101,6 +101,7 @@ export function AnswerView({
                 className="jp-mlp-chip jp-mlp-chat-citation"
                 data-testid="mlp-chat-citation"
                 data-type={c.type}
+                data-id={c.id}
                 title={`${citationTitle(c)}: open it`}
                 onClick={() => actions.openCitation(c)}
               >
@@ -112,6 +113,7 @@ export function AnswerView({
                 className="jp-mlp-chip jp-mlp-chat-citation"
                 data-testid="mlp-chat-citation"
                 data-type={c.type}
+                data-id={c.id}
                 title={citationTitle(c)}
               >
                 {label}

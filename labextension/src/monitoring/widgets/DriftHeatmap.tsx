@@ -1,10 +1,15 @@
-import React, { useEffect, useMemo, useState } from 'react';
+import React, { useEffect, useMemo, useRef, useState } from 'react';
 
 import { fetchWindowReport, MonitorOut, MonitorWindowPage } from '../../common/api';
 import { formatApiError } from '../../common/errors';
 import { columnLabel, heatColour, heatmap, IHeatColumn, profileFeatures } from '../drift';
 import { chipClass, driftStatusWords } from '../monitoring';
 import { formatTimestamp } from '../../common/runFormat';
+
+/** A window to open, as a command asked for it (a new object each time it is asked for). */
+export interface IWindowFocus {
+  window: number;
+}
 
 /**
  * Drift per feature and window: rows are features, columns windows (oldest left, newest right), each cell coloured
@@ -17,7 +22,8 @@ export function DriftHeatmap({
   page,
   offset,
   onOlder,
-  onNewer
+  onNewer,
+  focus = null
 }: {
   slug: string;
   name: string;
@@ -26,10 +32,20 @@ export function DriftHeatmap({
   offset: number;
   onOlder: () => void;
   onNewer: () => void;
+  /** Open this window's report once it is among the columns shown (the newest page; older ones are not searched). */
+  focus?: IWindowFocus | null;
 }): JSX.Element {
   const [selected, setSelected] = useState<IHeatColumn | null>(null);
   const order = useMemo(() => profileFeatures(monitor), [monitor]);
   const map = useMemo(() => (page ? heatmap(page.items, order) : null), [page, order]);
+  const focused = useRef<IWindowFocus | null>(null);
+  useEffect(() => {
+    const column = focus && focused.current !== focus ? map?.columns.find(c => c.id === focus.window) : undefined;
+    if (column) {
+      focused.current = focus;
+      setSelected(column);
+    }
+  }, [focus, map]);
   const manyVersions = !!map && new Set(map.columns.map(c => c.version)).size > 1;
 
   const total = page?.total ?? 0;

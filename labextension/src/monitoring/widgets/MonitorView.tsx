@@ -16,7 +16,7 @@ import { canWriteMonitoring, chipClass, firingBanner, driftStatusWords, WINDOWS_
 import { METRIC_SHORT, PERF_METRICS } from '../performance';
 import { formatTimestamp } from '../../common/runFormat';
 import { clampOffset } from '../../common/paging';
-import { DriftHeatmap } from './DriftHeatmap';
+import { DriftHeatmap, IWindowFocus } from './DriftHeatmap';
 import { AlertsTable, RetrainingsTable } from './MonitorTables';
 import { PerformanceCharts } from './PerformanceCharts';
 import { ErrorBanner } from '../../common/panel';
@@ -26,13 +26,16 @@ export function MonitorView({
   slug,
   name,
   role,
-  tick
+  tick,
+  focusWindow = null
 }: {
   slug: string;
   name: string;
   role: Role | null;
   /** Goes up every few seconds while the panel is visible: reload. */
   tick: number;
+  /** A window whose drift report to open (a citation asked for it). */
+  focusWindow?: IWindowFocus | null;
 }): JSX.Element {
   // undefined: loading; null: the deployment has no monitor.
   const [monitor, setMonitor] = useState<MonitorOut | null | undefined>(undefined);
@@ -158,7 +161,7 @@ export function MonitorView({
               }}
             />
           )}
-          <MonitorWindows slug={slug} name={name} monitor={m} tick={tick} reloadToken={ownToken} />
+          <MonitorWindows slug={slug} name={name} monitor={m} tick={tick} reloadToken={ownToken} focus={focusWindow} />
           <div className="jp-mlp-model-columns">
             <AlertsTable slug={slug} name={name} tick={tick} reloadToken={ownToken} />
             <RetrainingsTable slug={slug} name={name} tick={tick} reloadToken={ownToken} retrain={m.retrain} />
@@ -258,13 +261,15 @@ function MonitorWindows({
   name,
   monitor,
   tick,
-  reloadToken
+  reloadToken,
+  focus
 }: {
   slug: string;
   name: string;
   monitor: MonitorOut;
   tick: number;
   reloadToken: number;
+  focus: IWindowFocus | null;
 }): JSX.Element {
   const [offset, setOffset] = useState(0);
   const [page, setPage] = useState<MonitorWindowPage | null>(null);
@@ -301,6 +306,7 @@ function MonitorWindows({
         offset={offset}
         onOlder={() => setOffset(offset + WINDOWS_PAGE_SIZE)}
         onNewer={() => setOffset(Math.max(0, offset - WINDOWS_PAGE_SIZE))}
+        focus={focus}
       />
       <PerformanceCharts monitor={monitor} windows={page?.items ?? null} />
     </>

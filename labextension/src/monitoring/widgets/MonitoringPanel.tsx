@@ -6,6 +6,7 @@ import { NoProject, PanelHeader, ProjectPanel, useProjectPanel, useProjectRole, 
 import { deploymentStatus, statusChipClass } from '../../deployments/deployments';
 import { formatApiError } from '../../common/errors';
 import { canManageWebhooks, MONITOR_REFRESH_MS } from '../monitoring';
+import type { IWindowFocus } from './DriftHeatmap';
 import { MonitorView } from './MonitorView';
 import { Webhooks } from './Webhooks';
 
@@ -18,9 +19,19 @@ export class MonitoringPanel extends ProjectPanel<string> {
     super(store, { classes: ['jp-mlp-deployments', 'jp-mlp-monitoring'], testid: 'monitoring-panel' });
   }
 
-  /** Select a deployment of the current project. */
-  showDeployment(name: string): void {
+  private _window: IWindowFocus | null = null;
+
+  /** Select a deployment of the current project, and open one of its windows' drift report when `window` is set. */
+  showDeployment(name: string, window?: number): void {
+    this._window = window === undefined ? null : { window };
     this.showTarget(name);
+  }
+
+  /** The window asked for with the last deployment; read once. */
+  takeWindow(): IWindowFocus | null {
+    const focus = this._window;
+    this._window = null;
+    return focus;
   }
 
   protected render(): JSX.Element {
@@ -29,7 +40,10 @@ export class MonitoringPanel extends ProjectPanel<string> {
 }
 
 function MonitoringView({ panel }: { panel: MonitoringPanel }): JSX.Element {
-  const { slug, selected, setSelected, visible } = useProjectPanel(panel);
+  const [focus, setFocus] = useState<IWindowFocus | null>(() => panel.takeWindow());
+  const { slug, selected, setSelected, visible } = useProjectPanel(panel, {
+    target: () => setFocus(panel.takeWindow())
+  });
   const role = useProjectRole(slug);
   const tick = useTicker(visible, MONITOR_REFRESH_MS);
 
@@ -41,7 +55,14 @@ function MonitoringView({ panel }: { panel: MonitoringPanel }): JSX.Element {
       <PanelHeader title="Monitoring" slug={slug} role={role} />
       <DeploymentPicker key={slug} slug={slug} selected={selected} onSelect={setSelected} tick={tick} />
       {selected && (
-        <MonitorView key={`${slug}/${selected}`} slug={slug} name={selected} role={role} tick={tick} />
+        <MonitorView
+          key={`${slug}/${selected}`}
+          slug={slug}
+          name={selected}
+          role={role}
+          tick={tick}
+          focusWindow={focus}
+        />
       )}
       {canManageWebhooks(role) && <Webhooks key={`hooks-${slug}`} slug={slug} />}
     </div>
