@@ -31,6 +31,18 @@ def test_time_windows_are_clock_slices_that_have_ended():
     assert cut(_log([]), 1000, 60, now=t0) == []
 
 
+def test_an_empty_log_or_one_without_a_zone_is_cut_too():
+    """The prediction log read for a window's report can be empty (its rows expired, every request unreadable):
+    pandas then types the timestamp column float64, and cutting it by time raised a TypeError, a 500 from the
+    report. Timestamps without a zone are UTC, as the log writes them."""
+    t0 = datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)
+    empty = pd.DataFrame({"x": [], "__ts": [], "__keys": []})
+    assert cut(empty, 1000, 60, now=t0) == []
+    naive = pd.DataFrame({"x": [1, 2], "__ts": pd.to_datetime(["2026-11-30 09:58:10", "2026-11-30 09:59:50"]),
+                          "__keys": ["x", "x"]})
+    assert [len(rows) for _, rows in cut(naive, 1000, 60, now=t0)] == [1, 1]
+
+
 def test_a_column_no_request_sent_is_absent_not_null():
     rows = pd.DataFrame({"a": [1.0, 2.0], "b": [None, None], "c": [None, None], "__keys": ["a\x1fb", "a\x1fb"],
                          "__ts": pd.to_datetime(["2026-11-30", "2026-11-30"], utc=True)})

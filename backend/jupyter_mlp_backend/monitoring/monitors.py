@@ -199,16 +199,24 @@ async def window_report(app, db: DB, who: Caller, slug: str, name: str, window_i
     def render() -> str:
         profile = service.load_profile(app, w.version_id)
         frame = service.log_frame(app, slug, d_name)
-        rows = dict(service.cut(frame[frame["__version"] == number], size, seconds)).get(w.seq)
+        rows = dict(service.cut(frame[frame["__version"] == number], size, seconds)).get(w.seq) \
+            if len(frame) else None
         if rows is None:
-            raise FileNotFoundError(w.seq)
+            raise _RowsGone(w.seq)
         return drift.evidently_html(profile, service.window_features(rows))
 
     try:
         return await run_in_threadpool(render)
     except FileNotFoundError:
         raise NotFound(f"Window {window_id} has no reference profile to compare with") from None
+    except _RowsGone:
+        raise NotFound(f"Window {window_id}: its predictions are no longer in the deployment's prediction log, so "
+                       "its report cannot be drawn again (its statistics above are kept)") from None
 
+
+
+class _RowsGone(Exception):
+    """A window's predictions are no longer in the prediction log (a report cannot be drawn again)."""
 
 # --- alerts and retrainings -------------------------------------------------------------------------------------
 

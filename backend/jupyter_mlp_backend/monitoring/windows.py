@@ -202,8 +202,11 @@ def cut(part, window_size: int, window_seconds: int | None, now: datetime | None
 
     if not window_seconds:
         return [(i, part.iloc[i * window_size:(i + 1) * window_size]) for i in range(len(part) // window_size)]
+    if part.empty:  # an empty column is typed float64 by pandas: no time arithmetic on it
+        return []
     now = now or datetime.now(timezone.utc)
-    bucket = (part["__ts"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=window_seconds)
+    ts = pd.to_datetime(part["__ts"], utc=True)  # the log writes UTC; a timestamp without a zone is UTC
+    bucket = (ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=window_seconds)
     current = int(now.timestamp()) // window_seconds
     return [(int(b), rows) for b, rows in part.groupby(bucket, sort=True) if int(b) < current]
 
