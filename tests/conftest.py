@@ -45,6 +45,12 @@ def mlp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MLP_HOME", str(home))
     for var in [v for v in os.environ if v.startswith("MLP_") and v not in ("MLP_HOME", "MLP_TEST_POSTGRES_URL")]:
         monkeypatch.delenv(var)
+    # Each test is a fresh kernel: the dataset reads this process recorded for an earlier test's platform (another
+    # MLP_HOME, another project) must not reach this test's runs' lineage (the model card test cited a `train`
+    # snapshot of an earlier test's table when run after it in the full suite).
+    from jupyter_mlp import datasets
+
+    datasets.clear()
     return home
 
 
