@@ -11,52 +11,35 @@ imports `jupyter_mlp_gpu`, so the shared core stays free of torch and Qdrant.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
 
 import httpx
 
 from .identity import ensure_secret
-from .local_backend import Started, pid_alive
+from .local_backend import BackendRecord, Started, clear_record, pid_alive, read_record, write_record
 from .settings import Settings
 
 RECORD = "gpu.json"
 LOG = "gpu.log"
 
 
-@dataclass(frozen=True)
-class GpuRecord:
-    pid: int
-    url: str
-    home: str
+# The AI services process is recorded like the backend, in its own file.
+GpuRecord = BackendRecord
 
 
 def write_gpu_record(settings: Settings, record: GpuRecord) -> None:
-    settings.run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = settings.run_dir / f".{RECORD}.{record.pid}"
-    tmp.write_text(json.dumps(asdict(record)))
-    tmp.replace(settings.run_dir / RECORD)
+    write_record(settings, record, RECORD)
 
 
 def clear_gpu_record(settings: Settings, record: GpuRecord) -> None:
-    path = settings.run_dir / RECORD
-    try:
-        if json.loads(path.read_text()).get("pid") == record.pid:
-            path.unlink()
-    except (OSError, ValueError):
-        pass
+    clear_record(settings, record, RECORD)
 
 
 def read_gpu_record(settings: Settings) -> GpuRecord | None:
-    try:
-        d = json.loads((settings.run_dir / RECORD).read_text())
-        return GpuRecord(pid=int(d["pid"]), url=str(d["url"]), home=str(d["home"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    return read_record(settings, RECORD)
 
 
 def gpu_healthy(url: str, timeout: float = 2.0) -> bool:

@@ -40,15 +40,16 @@ class BackendRecord:
         return cls(pid=os.getpid(), url=url, home=str(home))
 
 
-def write_record(settings: Settings, record: BackendRecord) -> None:
+def write_record(settings: Settings, record: BackendRecord, name: str = RECORD) -> None:
+    """Record a running platform process (the backend's `backend.json`, the AI services' `gpu.json`) atomically."""
     settings.run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = settings.run_dir / f".{RECORD}.{record.pid}"
+    tmp = settings.run_dir / f".{name}.{record.pid}"
     tmp.write_text(json.dumps(asdict(record)))
-    tmp.replace(settings.run_dir / RECORD)
+    tmp.replace(settings.run_dir / name)
 
 
-def clear_record(settings: Settings, record: BackendRecord) -> None:
-    path = settings.run_dir / RECORD
+def clear_record(settings: Settings, record: BackendRecord, name: str = RECORD) -> None:
+    path = settings.run_dir / name
     try:
         if json.loads(path.read_text()).get("pid") == record.pid:
             path.unlink()
@@ -56,9 +57,9 @@ def clear_record(settings: Settings, record: BackendRecord) -> None:
         pass
 
 
-def read_record(settings: Settings) -> BackendRecord | None:
+def read_record(settings: Settings, name: str = RECORD) -> BackendRecord | None:
     try:
-        data = json.loads((settings.run_dir / RECORD).read_text())
+        data = json.loads((settings.run_dir / name).read_text())
         return BackendRecord(pid=int(data["pid"]), url=str(data["url"]), home=str(data["home"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
