@@ -1,0 +1,53 @@
+"""The recommender's corpus: the loader's contract, its content hash, and the build script (`--quick`)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jupyter_mlp_gpu.recommender.corpus import CorpusError, content_hash, fixture_corpus, load_corpus
+
+
+def test_fixture_corpus_loads_and_gives_a_matrix(tmp_path):
+    corpus = fixture_corpus(tmp_path / "c")
+    assert corpus.version.startswith("sha256:")
+    m = corpus.matrix(space="grid")
+    assert m.shape == (12, 16)
+    assert m.isna().any().any()  # a few pairs not evaluated are NaN, not dropped
+    assert set(m.index) == set(corpus.datasets["dataset_id"])
+    assert corpus.meta("fixture:0")["n_rows"] > 0
+    assert corpus.matrix(space="lcdb-default").empty
+    with pytest.raises(ValueError, match="unknown space"):
+        corpus.matrix(space="nope")
+
+
+def test_content_hash_ignores_row_order_and_sees_a_changed_score(tmp_path):
+    c = fixture_corpus(tmp_path / "c")
+    shuffled = c.scores.sample(frac=1.0, random_state=1)
+    assert content_hash(c.datasets, c.configs, shuffled) == c.version
+    changed = c.scores.copy()
+    changed.loc[0, "score"] = changed.loc[0, "score"] + 1e-9
+    assert content_hash(c.datasets, c.configs, changed) != c.version
+
+
+def test_an_altered_file_is_refused_in_words(tmp_path):
+    path = tmp_path / "c"
+    c = fixture_corpus(path)
+    scores = c.scores.copy()
+    scores.loc[3, "score"] = 0.999
+    scores.to_parquet(path / "scores.parquet", index=False)
+    with pytest.raises(CorpusError, match="does not match its manifest"):
+        load_corpus(path)
+
+
+def test_a_missing_corpus_or_file_is_an_error_in_words(tmp_path):
+    with pytest.raises(CorpusError, match="manifest.json is missing"):
+        load_corpus(tmp_path / "none")
+    path = tmp_path / "c"
+    fixture_corpus(path)
+    (path / "configs.parquet").unlink()
+    with pytest.raises(CorpusError, match="lacks configs.parquet"):
+        load_corpus(path)
