@@ -1,0 +1,103 @@
+"""Suggestion composition (recommender/suggest.py) on the corpus module's small fixture: families in the ranker's
+order, search spaces drawn from what did well on similar datasets that Optuna and scikit-learn's searches accept,
+preprocessing from the profile, warm starts and evidence. The ranker here is a plain kNN over the fixture (the
+mean score of each configuration on the 4 most similar datasets), a real computation, not a stub."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jupyter_mlp.search_space import to_optuna, to_param_distributions, to_param_grid
+from jupyter_mlp_gpu.recommender.corpus import fixture_corpus
+from jupyter_mlp_gpu.recommender.preprocess import preprocessing
+from jupyter_mlp_gpu.recommender.similarity import nearest
+from jupyter_mlp_gpu.recommender.suggest import _corpus_candidates, compose, derive_space
+
+CLUSTER1 = {"n_rows": 2000.0, "n_features": 20.0, "share_numeric": 0.9, "share_categorical": 0.1,
+            "landmark_1nn": 0.8, "fixture:cluster": 1.0}
+CLUSTER0 = {**CLUSTER1, "share_numeric": 0.3, "share_categorical": 0.7, "fixture:cluster": 0.0}
+
+
+class NearestMean:
+    def __init__(self, corpus, k: int = 4):
+        self.corpus, self.k = corpus, k
+
+    def rank(self, meta, task):
+        near = [c.key for c, _ in nearest(meta, task, _corpus_candidates(self.corpus), self.k)]
+        s = self.corpus.scores[self.corpus.scores["dataset_id"].isin(near)]
+        mean = s.groupby("config_id")["score"].mean().sort_values(ascending=False)
+        return [(str(c), float(v)) for c, v in mean.items()]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return fixture_corpus(tmp_path_factory.mktemp("corpus"), n_datasets=16)
+
+
+def test_families_follow_similar_datasets(corpus):
+    out = compose(CLUSTER1, "binary", NearestMean(corpus), corpus)
+    names = [f["family"] for f in out["families"]]
+    assert set(names[:2]) == {"hist_gradient_boosting", "random_forest"}
+    other = compose(CLUSTER0, "multiclass", NearestMean(corpus), corpus)
+    assert {f["family"] for f in other["families"][:2]} == {"logistic_regression", "knn"}
+    top = out["families"][0]
+    # evidence: the most similar corpus datasets, all of cluster 1 (binary), best first
+    assert top["evidence"] and all(e["source"] == "corpus" for e in top["evidence"])
+    sims = [e["similarity"] for e in top["evidence"]]
+    assert sims == sorted(sims, reverse=True)
+    for e in top["evidence"]:
+        assert json.loads(corpus.datasets.set_index("dataset_id").at[e["dataset"], "meta"])["fixture:cluster"] == 1
+    # warm starts are concrete configurations of the corpus, ranker's best first
+    assert out["warm_start"][0]["config_id"] == NearestMean(corpus).rank(CLUSTER1, "binary")[0][0]
+    assert all(w["params"] for w in top["warm_start"])
+    assert out["suggestion_id"] and out["corpus_version"] == corpus.version
+    json.dumps(out)  # plain JSON
+
+
+def test_search_space_feeds_optuna_and_sklearn(corpus):
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.model_selection import ParameterGrid, ParameterSampler
+
+    out = compose(CLUSTER1, "binary", NearestMean(corpus), corpus)
+    spaces = {f["family"]: f["search_space"] for f in out["families"]}
+    rf = spaces["random_forest"]
+    assert rf["n_estimators"]["type"] == "int" and rf["n_estimators"]["low"] >= 50 and rf["n_estimators"]["high"] <= 200
+    assert rf["max_features"]["type"] == "categorical"  # "sqrt" and 0.5: mixed kinds stay choices
+    assert abs(sum(rf["max_features"]["weights"]) - 1) < 0.01
+    for family, cls in (("random_forest", RandomForestClassifier), ("hist_gradient_boosting",
+                                                                     HistGradientBoostingClassifier)):
+        for params in ParameterGrid(to_param_grid(spaces[family])):
+            cls(**params).get_params()
+        for params in ParameterSampler(to_param_distributions(spaces[family]), n_iter=5, random_state=0):
+            est = cls(**params)
+            est._validate_params()  # scikit-learn's own parameter checks
+    import optuna
+
+    dists = to_optuna(spaces["hist_gradient_boosting"])
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask(dists)
+    assert set(trial.params) == set(spaces["hist_gradient_boosting"])
+
+
+def test_derive_space_kinds():
+    space = derive_space([({"C": 0.01, "k": 3, "p": "l2", "fit": True}, 1.0),
+                          ({"C": 10.0, "k": 30, "p": "l1", "fit": True}, 3.0)])
+    assert space["C"] == {"type": "float", "low": 0.01, "high": 10.0, "log": True, "values": [0.01, 10.0],
+                          "prior": {"center": 10.0}}
+    assert space["k"]["type"] == "int" and space["k"]["log"] and space["k"]["prior"]["center"] == 30
+    assert space["p"] == {"type": "categorical", "choices": ["l1", "l2"], "weights": [0.75, 0.25]}
+    assert space["fit"]["choices"] == [True]
+
+
+def test_preprocessing_from_profile():
+    profile = {"share_missing": 0.05, "share_categorical": 0.4, "cardinality_max": 120, "share_text": 0.1,
+               "class_minority_share": 0.04}
+    steps = {s["step"] for s in preprocessing(profile, "binary", "logistic_regression")}
+    assert steps == {"impute", "target_encode", "tfidf", "scale", "class_weight"}
+    trees = {s["step"] for s in preprocessing(profile, "binary", "random_forest")}
+    assert "ordinal" in trees and "scale" not in trees and "target_encode" not in trees
+    few = {s["step"] for s in preprocessing({"share_categorical": 0.4, "cardinality_max": 4}, "regression", "knn")}
+    assert few == {"one_hot", "scale"}
+    assert preprocessing({"share_missing": 0.0, "class_minority_share": 0.5}, "binary", "random_forest") == []
