@@ -278,6 +278,12 @@ class Settings(BaseSettings):
         default=60.0, gt=0, le=3600, description="Longest wait for the LLM server: to connect, for each streamed "
         "chunk, and for a non-streamed answer as a whole; past it the assistant answers without the LLM."
     )
+    # The recommender (docs/recommender.md).
+    recommender_cross_project: bool = Field(
+        default=True, description="Suggestions learn from the runs of projects the asking user cannot open, as "
+        "anonymous statistics only (profile, model family, parameters, score: never a name, column, dataset or run "
+        "id). Off: only the projects the user can open (and the prior corpus) count."
+    )
 
     @field_validator("home", mode="after")
     @classmethod

@@ -32,6 +32,7 @@ from .pipelines import runs as pipeline_runs
 from .pipelines import schedule_service as pipeline_schedule_service
 from .pipelines import schedules as pipeline_schedules
 from .pipelines.dagster_service import DagsterService
+from .recommender import routes as recommender_routes
 from .registry import mlflow_gateway as registry_gateway
 from .registry import routes as registry_routes
 from .routes import audit as audit_routes
@@ -197,6 +198,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     api.include_router(serving_routes.router)
     api.include_router(monitoring_routes.router)
     api.include_router(assistant_routes.router)
+    api.include_router(recommender_routes.router)
     app.include_router(api)
     install_metrics(app)
     app.add_middleware(ServeDispatch)

@@ -231,6 +231,10 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None, store:
         vectors = await run_in_threadpool(emb.embed, body.texts)
         return {"model": emb.model_name, "dim": emb.dim, "vectors": vectors.tolist()}
 
+    from .recommender.routes import make_router as recommender_router
+
+    app.include_router(recommender_router(backend_url))
+
     @app.post("/v1/assistant/ask")
     async def ask(body: AskRequest, request: Request) -> StreamingResponse:
         """Answer one question as the user whose token the backend sends (`X-MLP-User-Token`), streamed as NDJSON:

@@ -148,7 +148,8 @@ def test_no_private_name_crosses_a_domain_border():
 # audit work of their own (it is the service's). Add a domain's routes once its bodies have moved.
 THIN_ROUTES = {f"{PKG}.serving.routes", f"{PKG}.monitoring.routes", f"{PKG}.registry.routes", f"{PKG}.pipelines.routes",
                f"{PKG}.pipelines.runs", f"{PKG}.pipelines.schedules", f"{PKG}.experiments.routes",
-               f"{PKG}.datasets.routes", f"{PKG}.assistant.routes", f"{PKG}.cards.routes"}
+               f"{PKG}.datasets.routes", f"{PKG}.assistant.routes", f"{PKG}.cards.routes",
+               f"{PKG}.recommender.routes"}
 DOMAIN_WORK = ("sqlalchemy", "starlette.concurrency", f"{PKG}.orm", f"{PKG}.audit", f"{PKG}.access", f"{PKG}.db")
 
 

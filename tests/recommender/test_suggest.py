@@ -12,23 +12,16 @@ import pytest
 from jupyter_mlp.search_space import to_optuna, to_param_distributions, to_param_grid
 from jupyter_mlp_gpu.recommender.corpus import fixture_corpus
 from jupyter_mlp_gpu.recommender.preprocess import preprocessing
-from jupyter_mlp_gpu.recommender.similarity import nearest
-from jupyter_mlp_gpu.recommender.suggest import _corpus_candidates, compose, derive_space
+from jupyter_mlp_gpu.recommender.suggest import NearestDatasetsRanker, compose, derive_space
+
+
+def NearestMean(corpus):  # noqa: N802 - the kNN ranker over the fixture, 4 neighbours
+    return NearestDatasetsRanker(corpus, k=4)
+
 
 CLUSTER1 = {"n_rows": 2000.0, "n_features": 20.0, "share_numeric": 0.9, "share_categorical": 0.1,
             "landmark_1nn": 0.8, "fixture:cluster": 1.0}
 CLUSTER0 = {**CLUSTER1, "share_numeric": 0.3, "share_categorical": 0.7, "fixture:cluster": 0.0}
-
-
-class NearestMean:
-    def __init__(self, corpus, k: int = 4):
-        self.corpus, self.k = corpus, k
-
-    def rank(self, meta, task):
-        near = [c.key for c, _ in nearest(meta, task, _corpus_candidates(self.corpus), self.k)]
-        s = self.corpus.scores[self.corpus.scores["dataset_id"].isin(near)]
-        mean = s.groupby("config_id")["score"].mean().sort_values(ascending=False)
-        return [(str(c), float(v)) for c, v in mean.items()]
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +85,12 @@ def test_derive_space_kinds():
 
 
 def test_preprocessing_from_profile():
-    profile = {"share_missing": 0.05, "share_categorical": 0.4, "cardinality_max": 120, "share_text": 0.1,
+    profile = {"missing_cells": 0.05, "share_categorical": 0.4, "cat_card_max": 120, "share_text": 0.1,
                "class_minority_share": 0.04}
     steps = {s["step"] for s in preprocessing(profile, "binary", "logistic_regression")}
     assert steps == {"impute", "target_encode", "tfidf", "scale", "class_weight"}
     trees = {s["step"] for s in preprocessing(profile, "binary", "random_forest")}
     assert "ordinal" in trees and "scale" not in trees and "target_encode" not in trees
-    few = {s["step"] for s in preprocessing({"share_categorical": 0.4, "cardinality_max": 4}, "regression", "knn")}
+    few = {s["step"] for s in preprocessing({"share_categorical": 0.4, "cat_card_max": 4}, "regression", "knn")}
     assert few == {"one_hot", "scale"}
-    assert preprocessing({"share_missing": 0.0, "class_minority_share": 0.5}, "binary", "random_forest") == []
+    assert preprocessing({"missing_cells": 0.0, "class_minority_share": 0.5}, "binary", "random_forest") == []

@@ -23,15 +23,12 @@ SCALED = ("logistic", "linear", "ridge", "lasso", "elastic", "sgd", "svm", "svc"
 TREES = ("forest", "tree", "boost", "xgb", "lgbm", "lightgbm", "catboost", "extra_trees")
 
 ALIASES = {
-    "missing": ("share_missing", "missing_share", "missing_ratio", "share_missing_cells", "missing_cells_share",
-                "share_columns_with_missing", "share_missing_columns"),
-    "categorical": ("share_categorical", "n_categorical", "categorical_share", "share_bool"),
-    "cardinality": ("cardinality_max", "max_cardinality", "categorical_cardinality_max", "cardinality_mean",
-                    "mean_cardinality"),
-    "text": ("share_text", "n_text", "text_share"),
-    "minority": ("class_minority_share", "minority_share", "minority_class_share", "class_balance_min",
-                 "class_min_share"),
-    "imbalance_ratio": ("class_imbalance_ratio", "imbalance_ratio", "class_imbalance"),
+    "missing": ("missing_cells", "share_missing", "missing_share"),
+    "categorical": ("share_categorical", "n_categorical", "categorical_share"),
+    "cardinality": ("cat_card_max", "cardinality_max", "max_cardinality"),
+    "text": ("share_text", "n_text"),
+    "minority": ("class_minority_share", "minority_share"),
+    "imbalance_ratio": ("class_imbalance_ratio", "imbalance_ratio"),
 }
 
 

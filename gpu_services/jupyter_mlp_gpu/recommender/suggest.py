@@ -38,6 +38,10 @@ def _params(p: Any) -> dict[str, Any]:
     return json.loads(p) if isinstance(p, str) else dict(p or {})
 
 
+def _knobs(params: Any, known: set[str] | None) -> dict[str, Any]:
+    return {n: v for n, v in _params(params).items() if not known or n in known}
+
+
 def _num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -161,6 +165,8 @@ def compose(meta: Mapping[str, Any], task: str, ranker: Any, corpus: Any, *,
     runs_near = nearest(meta, task, runs, k_similar) if runs else []
     good = _good_configs(corpus, [c.key for c, _ in corpus_near])
 
+    # a run logs every constructor argument: its parameters count where the corpus's configurations have them
+    knobs = {fam: {n for p in grp for n in _params(p)} for fam, grp in configs.groupby("family")["params"]}
     families = []
     for fam in order:
         samples: list[tuple[dict[str, Any], float]] = []
@@ -173,7 +179,7 @@ def compose(meta: Mapping[str, Any], task: str, ranker: Any, corpus: Any, *,
                 evidence.append((sim, _evidence_item(c, sim, hits[0][1], hits[0][2], hits[0][0])))
         for c, sim in runs_near:
             if c.info.get("family") == fam:
-                samples.append((_params(c.info.get("params")), max(sim, 1e-3)))
+                samples.append((_knobs(c.info.get("params"), knobs.get(fam)), max(sim, 1e-3)))
                 evidence.append((sim, _evidence_item(c, sim, float(c.info["score"]), str(c.info.get("metric", "")))))
         if not samples:  # nothing similar did well: the family's whole corpus range
             samples = [(_params(p), 1.0) for p in configs.loc[configs["family"] == fam, "params"]]
@@ -188,7 +194,8 @@ def compose(meta: Mapping[str, Any], task: str, ranker: Any, corpus: Any, *,
                    "source": "corpus"} for cid, _ in ranked[:n_warm]]
     seen = {json.dumps([w["family"], w["params"]], sort_keys=True) for w in warm_start}
     for c, sim in runs_near:
-        entry = {"family": c.info["family"], "params": _params(c.info.get("params")), "source": "platform"}
+        entry = {"family": c.info["family"], "params": _knobs(c.info.get("params"), knobs.get(c.info["family"])),
+                 "source": "platform"}
         key = json.dumps([entry["family"], entry["params"]], sort_keys=True)
         if c.info["family"] in order and key not in seen and len(warm_start) < 2 * n_warm:
             seen.add(key)
@@ -200,3 +207,18 @@ def compose(meta: Mapping[str, Any], task: str, ranker: Any, corpus: Any, *,
             "preprocessing": preprocessing(profile or meta, task, None), "warm_start": warm_start,
             "corpus_version": getattr(corpus, "version", ""),
             "history": {"runs": len(runs), "cited": sum(1 for c in runs if c.key.startswith("run:"))}}
+
+
+class NearestDatasetsRanker:
+    """Configurations by their mean score on the `k` corpus datasets most similar to the profile (similarity.py):
+    the suggestions' own fallback while no trained method (baselines.py, model.py) is available."""
+
+    def __init__(self, corpus: Any, k: int = 10):
+        self.corpus, self.k = corpus, k
+        self._candidates = _corpus_candidates(corpus)
+
+    def rank(self, meta: Mapping[str, Any], task: str) -> list[tuple[str, float]]:
+        near = [c.key for c, _ in nearest(meta, task, self._candidates, self.k)]
+        s = self.corpus.scores[self.corpus.scores["dataset_id"].isin(near)]
+        mean = s.groupby("config_id")["score"].mean().sort_values(ascending=False, kind="stable")
+        return [(str(c), float(v)) for c, v in mean.items()]

@@ -1240,6 +1240,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{slug}/suggest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Model families, search spaces, preprocessing and warm starts for a dataset, with evidence */
+        post: operations["suggest_api_projects__slug__suggest_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{slug}/webhooks": {
         parameters: {
             query?: never;
@@ -1270,6 +1287,23 @@ export interface paths {
         post?: never;
         /** Stop sending alerts to a webhook */
         delete: operations["delete_webhook_api_projects__slug__webhooks__hook_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/recommender/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Finished runs with a profiled dataset as recommender evidence: the caller's projects' cited, others' anonymous (when recommender_cross_project is on) */
+        get: operations["history_api_recommender_history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1492,8 +1526,8 @@ export interface components {
         /**
          * CardCitation
          * @description A record, cited as the assistant cites it (docs/assistant.md): run -> MLflow run id; model_version ->
-         *     "<project>/<model>/<version>"; gate_decision, monitor_window -> the integer id as text; deployment and
-         *     monitor_windows -> "<project>/<name>"; dataset_snapshot -> the Iceberg snapshot id as text.
+         *     "<project>/<model>/<version>"; gate_decision, monitor_window, alert, retraining -> the integer id as text;
+         *     deployment and monitor_windows -> "<project>/<name>"; dataset_snapshot -> the Iceberg snapshot id as text.
          */
         CardCitation: {
             /**
@@ -1503,7 +1537,7 @@ export interface components {
             dataset?: string | null;
             /**
              * Deployment
-             * @description monitor_window: the deployment whose monitor cut it
+             * @description monitor_window, alert, retraining: the deployment whose monitor cut, raised or started it
              */
             deployment?: string | null;
             /**
@@ -1531,7 +1565,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "run" | "model_version" | "gate_decision" | "deployment" | "monitor_window" | "monitor_windows" | "dataset_snapshot";
+            type: "run" | "model_version" | "gate_decision" | "deployment" | "monitor_window" | "monitor_windows" | "dataset_snapshot" | "alert" | "retraining";
         };
         /** CardSection */
         CardSection: {
@@ -1539,7 +1573,7 @@ export interface components {
              * Id
              * @enum {string}
              */
-            id: "model" | "intended_use" | "training_data" | "parameters" | "metrics" | "validation" | "approvals" | "lineage" | "signature" | "serving" | "monitoring";
+            id: "model" | "intended_use" | "training_data" | "parameters" | "metrics" | "validation" | "approvals" | "lineage" | "signature" | "serving" | "monitoring" | "alerts";
             /** Statements */
             statements: components["schemas"]["CardStatement"][];
             /** Title */
@@ -1575,6 +1609,17 @@ export interface components {
             margin?: number;
             /** Metric */
             metric: string;
+        };
+        /** Citation */
+        Citation: {
+            /** Id */
+            id: string;
+            /** Label */
+            label: string;
+            /** Project */
+            project: string;
+            /** Type */
+            type: string;
         };
         /** ConversationDetail */
         ConversationDetail: {
@@ -2003,6 +2048,27 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** Evidence */
+        Evidence: {
+            /** Anonymous */
+            anonymous?: boolean | null;
+            citation?: components["schemas"]["Citation"] | null;
+            /** Config Id */
+            config_id?: string | null;
+            /** Dataset */
+            dataset?: string | null;
+            /** Metric */
+            metric: string;
+            /** Score */
+            score: number;
+            /** Similarity */
+            similarity: number;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "corpus" | "platform";
+        };
         /** ExecutorOut */
         ExecutorOut: {
             /**
@@ -2038,6 +2104,25 @@ export interface components {
             items: components["schemas"]["ExperimentOut"][];
             /** Total */
             total: number;
+        };
+        /** FamilySuggestion */
+        FamilySuggestion: {
+            /** Evidence */
+            evidence: components["schemas"]["Evidence"][];
+            /** Family */
+            family: string;
+            /** Preprocessing */
+            preprocessing: components["schemas"]["Step"][];
+            /** Score */
+            score: number;
+            /** Search Space */
+            search_space: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+            /** Warm Start */
+            warm_start: components["schemas"]["WarmStart"][];
         };
         /** FeedChange */
         FeedChange: {
@@ -2107,6 +2192,44 @@ export interface components {
             status: string;
             /** Version */
             version: string;
+        };
+        /** HistoryItem */
+        HistoryItem: {
+            /** Dataset */
+            dataset?: string | null;
+            /** Family */
+            family: string;
+            /** Meta */
+            meta: {
+                [key: string]: number;
+            };
+            /** Metric */
+            metric: string;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Project */
+            project?: string | null;
+            /** Run Id */
+            run_id?: string | null;
+            /** Run Name */
+            run_name?: string | null;
+            /** Score */
+            score: number;
+            /** Task */
+            task?: string | null;
+            /** Visible */
+            visible: boolean;
+        };
+        /** HistoryPage */
+        HistoryPage: {
+            /** Cross Project */
+            cross_project: boolean;
+            /** Items */
+            items: components["schemas"]["HistoryItem"][];
+            /** Total */
+            total: number;
         };
         /** KernelCredentials */
         KernelCredentials: {
@@ -3058,6 +3181,81 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** Step */
+        Step: {
+            /** Columns */
+            columns: string;
+            /** Sklearn */
+            sklearn: string;
+            /** Step */
+            step: string;
+            /** Why */
+            why: string;
+        };
+        /**
+         * SuggestRequest
+         * @description A dataset snapshot and its target column, or a profile computed elsewhere (`jupyter_mlp.profiling`).
+         */
+        SuggestRequest: {
+            /**
+             * Dataset
+             * @description The project's dataset (Iceberg table)
+             */
+            dataset?: string | null;
+            /**
+             * Profile
+             * @description A profile's meta-features, instead of a dataset
+             */
+            profile?: {
+                [key: string]: number | null;
+            } | null;
+            /**
+             * Snapshot Id
+             * @description Its snapshot; default: the current one
+             */
+            snapshot_id?: number | null;
+            /**
+             * Target
+             * @description The column to predict
+             */
+            target?: string | null;
+            /**
+             * Task
+             * @description Default: from the profile's target_* features
+             */
+            task?: ("binary" | "multiclass" | "regression") | null;
+        };
+        /** SuggestionOut */
+        SuggestionOut: {
+            /** Corpus Version */
+            corpus_version: string;
+            /** Dataset */
+            dataset?: string | null;
+            /** Families */
+            families: components["schemas"]["FamilySuggestion"][];
+            /** History */
+            history: {
+                [key: string]: number;
+            };
+            /** Preprocessing */
+            preprocessing: components["schemas"]["Step"][];
+            /** Profile */
+            profile: {
+                [key: string]: number;
+            };
+            /** Project */
+            project: string;
+            /** Snapshot Id */
+            snapshot_id?: number | null;
+            /** Suggestion Id */
+            suggestion_id: string;
+            /** Target */
+            target?: string | null;
+            /** Task */
+            task: string;
+            /** Warm Start */
+            warm_start: components["schemas"]["WarmStart"][];
+        };
         /** SwitchRequest */
         SwitchRequest: {
             /** Alias */
@@ -3213,6 +3411,22 @@ export interface components {
             items: components["schemas"]["VersionOut"][];
             /** Total */
             total: number;
+        };
+        /** WarmStart */
+        WarmStart: {
+            citation?: components["schemas"]["Citation"] | null;
+            /** Config Id */
+            config_id?: string | null;
+            /** Family */
+            family: string;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Score */
+            score?: number | null;
+            /** Source */
+            source?: string | null;
         };
         /** WebhookOut */
         WebhookOut: {
@@ -9970,6 +10184,86 @@ export interface operations {
             };
         };
     };
+    suggest_api_projects__slug__suggest_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuggestRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_webhooks_api_projects__slug__webhooks_get: {
         parameters: {
             query?: {
@@ -10148,6 +10442,82 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    history_api_recommender_history_get: {
+        parameters: {
+            query?: {
+                task?: ("binary" | "multiclass" | "regression") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryPage"];
+                };
             };
             /** @description Malformed request */
             400: {

@@ -1,0 +1,175 @@
+"""The platform's own history as recommender evidence, decided for one asking user.
+
+A run counts when it finished, names a model family (the `mlp.family` tag a suggestion's run carries, else the
+class scikit-learn's autolog names in `estimator_class`), has a score (the first of `METRICS` it logged) and read a
+dataset snapshot (its lineage's `mlp.datasets`) whose profile can be had: the snapshot is profiled here, with the
+run's `mlp.target` tag as target when it has one, and the profile is kept under `$MLP_HOME/recommender/profiles`.
+
+Runs of projects the user can open come with their project, run id and name, so a suggestion can cite them. Runs of
+any other project come only when `recommender_cross_project` is on, and then only as anonymous statistics: the
+profile's meta-features (aggregates, never a row or a column name), the family, the score and the parameters whose
+values are numbers, booleans or scikit-learn's own option words (`ENUM_WORDS`), so a column or dataset name a
+parameter might carry never leaves. Nothing else of such a run is read into the answer: no project, run id or name,
+dataset name or column.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jupyter_mlp import profiling
+
+from ..access import role_in
+from ..experiments.projects import experiment_ids
+from ..experiments.search import RunQuery
+from ..identity import Identity
+from ..orm import Project
+
+log = logging.getLogger(__name__)
+
+MAX_RUNS = 2000  # per project, newest first
+METRICS = ("accuracy", "roc_auc", "auc", "f1", "r2", "test_accuracy", "val_accuracy", "test_score", "val_score")
+FAMILIES = {  # scikit-learn estimator class -> the recommender's family name
+    "RandomForestClassifier": "random_forest", "RandomForestRegressor": "random_forest",
+    "ExtraTreesClassifier": "extra_trees", "ExtraTreesRegressor": "extra_trees",
+    "HistGradientBoostingClassifier": "hist_gradient_boosting",
+    "HistGradientBoostingRegressor": "hist_gradient_boosting",
+    "GradientBoostingClassifier": "gradient_boosting", "GradientBoostingRegressor": "gradient_boosting",
+    "LogisticRegression": "logistic_regression", "Ridge": "ridge", "LinearRegression": "linear_regression",
+    "KNeighborsClassifier": "knn", "KNeighborsRegressor": "knn", "SVC": "svm", "SVR": "svm",
+    "DecisionTreeClassifier": "decision_tree", "DecisionTreeRegressor": "decision_tree",
+    "MLPClassifier": "mlp", "MLPRegressor": "mlp", "GaussianNB": "naive_bayes",
+}
+ENUM_WORDS = frozenset(
+    "gini entropy log_loss sqrt log2 auto l1 l2 elasticnet none balanced balanced_subsample uniform distance lbfgs "
+    "liblinear newton-cg newton-cholesky sag saga rbf linear poly sigmoid precomputed squared_error absolute_error "
+    "friedman_mse poisson huber quantile best random ball_tree kd_tree brute minkowski euclidean manhattan "
+    "ovr multinomial scale relu tanh logistic identity adam sgd constant invscaling adaptive".split())
+_IDENT = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+
+
+def parse_param(text: str) -> Any:
+    """An MLflow param (always a string) as the value it was: number, bool, None, else the string."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        f = float(text)
+        return f if math.isfinite(f) else text
+    except ValueError:
+        return text
+
+
+def anonymous_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Only values that cannot carry a name: numbers, booleans, None and scikit-learn's option words."""
+    return {k: v for k, v in params.items() if _IDENT.match(k) and (
+        v is None or isinstance(v, (bool, int, float)) or isinstance(v, str) and v.lower() in ENUM_WORDS)}
+
+
+def family_of(tags: dict[str, str]) -> str | None:
+    fam = tags.get("mlp.family") or FAMILIES.get(tags.get("estimator_class", "").rsplit(".", 1)[-1])
+    return fam if fam and _IDENT.match(fam) else None
+
+
+def score_of(metrics: dict[str, float | None]) -> tuple[str, float] | None:
+    for m in METRICS:
+        v = metrics.get(m)
+        if v is not None and math.isfinite(v):
+            return m, float(v)
+    return None
+
+
+def snapshot_of(tags: dict[str, str]) -> tuple[str, int] | None:
+    try:
+        refs = json.loads(tags.get("mlp.datasets", "[]"))
+    except ValueError:
+        return None
+    for ref in refs if isinstance(refs, list) else []:
+        if isinstance(ref, dict) and ref.get("name") and str(ref.get("snapshot_id") or "").isdigit():
+            return str(ref["name"]), int(ref["snapshot_id"])
+    return None
+
+
+def task_of(meta: dict[str, float]) -> str | None:
+    for task in ("binary", "multiclass", "regression"):
+        if meta.get(f"target_{task}") == 1.0:
+            return task
+    return None
+
+
+def snapshot_profile(home: Path, catalog: Any, slug: str, name: str, snapshot_id: int | None,
+                     target: str | None) -> tuple[int, dict[str, float], list[str]]:
+    """(snapshot id, profile, columns) of a dataset snapshot (default: the current one), profiled once and kept.
+    LookupError for an unknown dataset or snapshot; ValueError (in words) for a target the data cannot have."""
+    import pandas as pd
+
+    cache = home / "recommender" / "profiles" / slug
+    if snapshot_id is not None:
+        path = cache / f"{name}@{snapshot_id}@{target or ''}.json"
+        if path.is_file():
+            body = json.loads(path.read_text())
+            return snapshot_id, profiling.from_json(body["profile"])["features"], body["columns"]
+    data, snap = catalog.read(slug, name, snapshot_id)
+    df = pd.read_parquet(io.BytesIO(data))
+    prof = profiling.profile(df, target)
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"{name}@{snap.snapshot_id}@{target or ''}.json"
+    path.write_text(json.dumps({"profile": profiling.to_json(prof), "columns": [str(c) for c in df.columns]}))
+    return snap.snapshot_id, prof, [str(c) for c in df.columns]
+
+
+def _finite(meta: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in meta.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+
+
+def history(db: Session, search: Any, catalog: Any, home: Path, who: Identity, *, cross_project: bool,
+            task: str | None = None) -> list[dict[str, Any]]:
+    """Evidence items for `who` (see the module's docstring), the projects in slug order, newest runs first."""
+    out: list[dict[str, Any]] = []
+    for project in db.execute(select(Project).order_by(Project.slug)).scalars():
+        visible = role_in(db, who, project) is not None
+        if not visible and not cross_project:
+            continue
+        ids = experiment_ids(db, project.id)
+        if not ids:
+            continue
+        rows, _ = search.page(RunQuery(experiment_ids=ids, filter="attributes.status = 'FINISHED'",
+                                       order_by=[], limit=MAX_RUNS, offset=0))
+        for r in rows:
+            fam, score, snap = family_of(r.tags), score_of(r.metrics), snapshot_of(r.tags)
+            if fam is None or score is None or snap is None:
+                continue
+            try:
+                _, meta, _ = snapshot_profile(home, catalog, project.slug, snap[0], snap[1], r.tags.get("mlp.target"))
+            except (LookupError, ValueError) as e:  # the snapshot expired, or its target no longer fits
+                log.info("recommender history: run %s has no profile: %s", r.run_id, e)
+                continue
+            meta = _finite(meta)
+            run_task = task_of(meta)
+            if task is not None and run_task is not None and (task == "regression") != (run_task == "regression"):
+                continue
+            params = {k: parse_param(v) for k, v in r.params.items()}
+            item: dict[str, Any] = {"visible": visible, "family": fam, "metric": score[0], "score": score[1],
+                                    "meta": meta, "task": run_task}
+            if visible:
+                item.update(project=project.slug, run_id=r.run_id, run_name=r.run_name, params=params,
+                            dataset=snap[0])
+            else:
+                item["params"] = anonymous_params(params)
+            out.append(item)
+    return out

@@ -1,0 +1,198 @@
+"""Suggestions end to end, and tenancy: a live backend (tests/conftest.py `backend`, with the managed MLflow) and the
+real AI services app on a port with the corpus fixture, each finding the other by settings and sharing the service
+token. Datasets are written as Iceberg snapshots through the gateway, runs through MLflow's REST API with the tags a
+suggestion's run carries (family, dataset snapshot, target).
+
+The other project's run name, run id, dataset name, column name and a string parameter are planted with marker text
+and must never appear in lena's suggestion, though its run counts (anonymously) while `recommender_cross_project` is
+on; with the setting off the suggestion is the same as if that run did not exist."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+import time
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import uvicorn
+
+from jupyter_mlp.settings import Settings
+from jupyter_mlp_gpu.app import create_app
+from jupyter_mlp_gpu.recommender.corpus import fixture_corpus
+from jupyter_mlp_gpu.recommender.routes import RecommenderEngine
+from jupyter_mlp_gpu.recommender.suggest import NearestDatasetsRanker
+
+SECRETS = ("globexsecretrun", "globexsecretdata", "globexsecretcolumn", "globexsecretparam")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def stack(request, mlp_home, tmp_path):
+    gpu_port = _free_port()
+    request.node.add_marker(pytest.mark.settings(gpu_url=f"http://127.0.0.1:{gpu_port}"))
+    backend = request.getfixturevalue("backend")
+    settings = Settings(home=mlp_home, backend_url=backend.url)
+    app = create_app(settings, index_every_s=None)
+    corpus = fixture_corpus(tmp_path / "corpus", n_datasets=16)
+    app.state.recommender = RecommenderEngine(settings, corpus, NearestDatasetsRanker(corpus, k=4))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=gpu_port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    admin = backend.admin
+    for slug, members in (("acme", {"lena": "lead"}), ("globex", {"gus": "lead"})):
+        assert admin.post("/projects", json={"slug": slug, "name": slug.title()}).status_code == 201
+        for user, role in members.items():
+            assert admin.put(f"/projects/{slug}/members/{user}", json={"role": role}).status_code == 200
+    yield backend
+    server.should_exit = True
+    thread.join(30)
+
+
+def _frame(seed: int, target: str, extra: str = "color") -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = 300
+    x = rng.normal(size=(n, 4))
+    df = pd.DataFrame(x, columns=["a", "b", "c", "d"])
+    df[extra] = rng.choice(["red", "green", "blue"], size=n)
+    df.loc[rng.choice(n, 20, replace=False), "a"] = np.nan
+    df[target] = (x[:, 0] + rng.normal(scale=0.5, size=n) > 0.8).astype(int)
+    return df
+
+
+def _dataset(backend, user: str, slug: str, name: str, df: pd.DataFrame) -> int:
+    env = backend.kernel_env(user, slug)
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    r = httpx.put(f"{env['MLFLOW_TRACKING_URI']}/mlp/datasets/{name}", content=buf.getvalue(), timeout=60,
+                  headers={"Authorization": f"Bearer {env['MLFLOW_TRACKING_TOKEN']}"})
+    assert r.status_code == 201, r.text
+    return r.json()["snapshot_id"]
+
+
+def _run(backend, user: str, slug: str, name: str, dataset: str, snapshot: int, target: str,
+         params: dict[str, str], accuracy: float) -> str:
+    env = backend.kernel_env(user, slug)
+    h = {"Authorization": f"Bearer {env['MLFLOW_TRACKING_TOKEN']}"}
+    api = f"{env['MLFLOW_TRACKING_URI']}/api/2.0/mlflow"
+    tags = {"mlp.family": "random_forest", "mlp.target": target,
+            "mlp.datasets": json.dumps([{"name": dataset, "snapshot_id": str(snapshot)}])}
+    r = httpx.post(f"{api}/runs/create", headers=h, timeout=60, json={
+        "experiment_id": env["MLFLOW_EXPERIMENT_ID"], "run_name": name, "start_time": 0,
+        "tags": [{"key": k, "value": v} for k, v in tags.items()]})
+    assert r.status_code == 200, r.text
+    run_id = r.json()["run"]["info"]["run_id"]
+    r = httpx.post(f"{api}/runs/log-batch", headers=h, timeout=60, json={
+        "run_id": run_id, "params": [{"key": k, "value": v} for k, v in params.items()],
+        "metrics": [{"key": "accuracy", "value": accuracy, "timestamp": 0, "step": 0}]})
+    assert r.status_code == 200, r.text
+    r = httpx.post(f"{api}/runs/update", headers=h, timeout=60, json={"run_id": run_id, "status": "FINISHED",
+                                                                       "end_time": 1})
+    assert r.status_code == 200, r.text
+    return run_id
+
+
+def _stable(s: dict) -> str:
+    """The suggestion without its fresh id."""
+    return json.dumps({k: v for k, v in s.items() if k != "suggestion_id"}, sort_keys=True)
+
+
+def _globex_run(backend) -> str:
+    gsnap = _dataset(backend, "gus", "globex", "globexsecretdata", _frame(1, "label", extra="globexsecretcolumn"))
+    return _run(backend, "gus", "globex", "globexsecretrun", "globexsecretdata", gsnap, "label",
+                {"n_estimators": "80", "max_features": "globexsecretparam", "min_samples_leaf": "3"}, 0.88)
+
+
+@pytest.mark.settings(recommender_cross_project=False)
+def test_cross_project_off_other_projects_change_nothing(stack):
+    backend = stack
+    lena = backend.client("lena")
+    snap = _dataset(backend, "lena", "acme", "churn", _frame(0, "churned"))
+    _run(backend, "lena", "acme", "acme-forest", "churn", snap, "churned",
+         {"n_estimators": "120", "max_features": "sqrt"}, 0.91)
+    before = lena.post("/projects/acme/suggest", json={"dataset": "churn", "target": "churned"})
+    assert before.status_code == 200, before.text
+    _globex_run(backend)
+    after = lena.post("/projects/acme/suggest", json={"dataset": "churn", "target": "churned"})
+    assert after.status_code == 200, after.text
+    assert _stable(after.json()) == _stable(before.json())
+    assert after.json()["history"] == {"runs": 1, "cited": 1}
+    h = lena.get("/recommender/history")
+    assert h.status_code == 200 and h.json()["total"] == 1 and h.json()["cross_project"] is False
+
+
+def test_suggest_cites_own_runs_and_keeps_other_projects_anonymous(stack):
+    backend = stack
+    lena, gus = backend.client("lena"), backend.client("gus")
+    snap = _dataset(backend, "lena", "acme", "churn", _frame(0, "churned"))
+    own = _run(backend, "lena", "acme", "acme-forest", "churn", snap, "churned",
+               {"n_estimators": "120", "max_features": "sqrt"}, 0.91)
+    other = _globex_run(backend)
+
+    # on (the default): the other project's run counts, anonymously
+    r = lena.post("/projects/acme/suggest", json={"dataset": "churn", "target": "churned"})
+    assert r.status_code == 200, r.text
+    body, text = r.json(), r.text
+    assert body["history"] == {"runs": 2, "cited": 1}
+    for secret in (*SECRETS, other, "globex"):
+        assert secret not in text, f"{secret!r} leaked into another project's suggestion"
+    rf = next(f for f in body["families"] if f["family"] == "random_forest")
+    platform = [e for e in rf["evidence"] if e["source"] == "platform"]
+    assert {"type": "run", "id": own, "project": "acme", "label": "acme-forest"} in [e.get("citation")
+                                                                                    for e in platform]
+    assert any(e.get("anonymous") for e in platform)
+    assert body["dataset"] == "churn" and body["snapshot_id"] == snap and body["target"] == "churned"
+    assert body["task"] == "binary" and body["profile"]["missing_cells"] > 0
+    steps = {s["step"] for s in body["preprocessing"]}
+    assert {"impute", "one_hot"} <= steps
+
+    # gus, a member of globex only, sees his run cited in his own project's suggestion, and none of acme's names
+    g = gus.post("/projects/globex/suggest", json={"dataset": "globexsecretdata", "target": "label"})
+    assert g.status_code == 200, g.text
+    assert other in g.text and own not in g.text and "acme-forest" not in g.text
+
+    # the history route itself: lena's view has no name of globex's
+    h = lena.get("/recommender/history")
+    assert h.status_code == 200 and h.json()["total"] == 2
+    assert not any(s in h.text for s in (*SECRETS, other))
+    # audited
+    audit = backend.admin.get("/audit", params={"limit": 200}).json()["items"]
+    assert any(a["action"] == "recommender.suggest" and a["project"] == "acme" for a in audit)
+
+
+def test_suggest_bad_input_in_words(stack):
+    backend = stack
+    lena = backend.client("lena")
+    _dataset(backend, "lena", "acme", "churn", _frame(0, "churned"))
+    _dataset(backend, "gus", "globex", "ledger", _frame(1, "label"))
+    cases = [
+        ("/projects/acme/suggest", {}, 422, "give a dataset"),
+        ("/projects/acme/suggest", {"dataset": "nope", "target": "churned"}, 404, "Dataset 'nope'"),
+        ("/projects/acme/suggest", {"dataset": "churn", "target": "income"}, 422, "'income' is not in the frame"),
+        ("/projects/acme/suggest", {"dataset": "churn"}, 422, "target column"),
+        ("/projects/acme/suggest", {"dataset": "churn", "target": "churned", "snapshot_id": 1}, 404, "snapshot 1"),
+        ("/projects/globex/suggest", {"dataset": "ledger", "target": "label"}, 404, "Project 'globex' not found"),
+        ("/projects/acme/suggest", {"profile": {"n_rows": 100.0}}, 422, "does not say the task"),
+    ]
+    for path, body, status, words in cases:
+        r = lena.post(path, json=body)
+        assert r.status_code == status, (body, r.text)
+        assert words in r.json()["error"]["message"], (body, r.json())
+    # an inline profile with its task works without any dataset
+    r = lena.post("/projects/acme/suggest", json={"profile": {"n_rows": 100.0, "share_numeric": 0.9},
+                                                   "task": "binary"})
+    assert r.status_code == 200, r.text
+    assert r.json()["families"]
