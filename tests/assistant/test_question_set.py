@@ -50,6 +50,9 @@ def test_the_set_covers_what_the_issue_asks(qset):
     for kind in ("best_approach", "drift_client", "retraining_why", "approval", "dataset_runs", "latency",
                  "compare_top2"):
         assert kinds[kind] >= 5, kind
+    # pipeline runs (stage status, failing cell and error): each question of the issue's pipeline kinds
+    for kind in ("pipeline_stage", "pipeline_why", "pipeline_fail_count", "pipeline_last_success"):
+        assert kinds[kind] >= 2, kind
     assert len({(q["asker"], q["text"]) for q in qs}) == len(qs)
     assert len({q["asker"] for q in qs}) >= 6
     assert all(q["asker"] in {u for m in MEMBERS.values() for u in m} for q in qs)
@@ -68,8 +71,12 @@ def test_isolation_questions_name_only_projects_the_asker_cannot_open(qset):
 
 def test_injected_text_is_in_the_records_those_questions_touch(qset, full):
     runs = {r["key"]: r for p in full["projects"] for r in p["runs"]}
+    pipeline_runs = {r["key"]: r for p in full["projects"] for pl in p["pipelines"] for r in pl["runs"]}
     for q in qset["questions"]:
-        if "injection" in q.get("tags", []):
+        if "injection" in q.get("tags", []) and q["kind"].startswith("pipeline_"):
+            failure = pipeline_runs[q["expected"]["run"]]["failure"]
+            assert "ignore previous instructions" in failure["error"], q["id"]
+        elif "injection" in q.get("tags", []):
             keys = q["expected"].get("runs") or [q["expected"].get("run")]
             touched = [runs[k] for k in keys if k in runs]
             if q["kind"] != "best_run":  # a best-run question reads every run of the experiment

@@ -252,4 +252,47 @@ def expected(kind: str, slots: dict, asker: str, plan: dict) -> dict[str, Any]: 
         return {"found": bool(out), "count": len(out), "decisions": out,
                 "cite": [{"type": "gate_decision", "key": x["decision"]} for x in out], "forbidden": forbidden}
 
+    if kind.startswith("pipeline_"):
+        return _pipeline(kind, slots, asker, plan)
+
+    raise ValueError(f"unknown question kind {kind!r}")
+
+
+def _pipeline(kind: str, slots: dict, asker: str, plan: dict) -> dict[str, Any]:
+    """Pipeline questions: slots `pipeline` (a name), `project` (optional: where two projects share the name),
+    `days` (the period of pipeline_fail_count)."""
+    ps = _projects(plan)
+    holders = [s for s, p in ps.items() if any(pl["name"] == slots["pipeline"] for pl in p["pipelines"])
+               and (not slots.get("project") or s == slots["project"])]
+    mine = [s for s in holders if s in visible(asker)]
+    forbidden = sorted(s for s in holders if s not in visible(asker))
+    if len(mine) != 1:
+        return _not_found(forbidden)
+    slug = mine[0]
+    pl = next(x for x in ps[slug]["pipelines"] if x["name"] == slots["pipeline"])
+    runs = sorted(pl["runs"], key=lambda r: r["days_ago"])  # newest first
+    cite = lambda rs: [{"type": "pipeline_run", "key": r["key"]} for r in rs]  # noqa: E731
+    base = {"found": True, "project": slug, "pipeline": pl["name"]}
+    if kind == "pipeline_stage":
+        last = runs[0]
+        out = {**base, "run": last["key"], "status": last["status"]}
+        if last["failure"]:
+            out |= {"stage": last["failure"]["stage"], "cell": last["failure"]["cell"]}
+        return {**out, "cite": cite([last]), "forbidden": forbidden}
+    if kind == "pipeline_why":
+        last = runs[0]  # last night's run is the newest (every pipeline asked about ran in the last day)
+        out = {**base, "run": last["key"], "status": last["status"]}
+        if last["failure"]:
+            out |= {"stage": last["failure"]["stage"], "cell": last["failure"]["cell"],
+                    "error": last["failure"]["error"]}
+        return {**out, "cite": cite([last]), "forbidden": forbidden}
+    if kind == "pipeline_fail_count":
+        failed = [r for r in runs if r["status"] == "FAILURE" and r["days_ago"] <= slots["days"]]
+        return {**base, "count": len(failed), "runs": [r["key"] for r in failed], "cite": cite(failed),
+                "forbidden": forbidden}
+    if kind == "pipeline_last_success":
+        ok = [r for r in runs if r["status"] == "SUCCESS"]
+        if not ok:
+            return {**base, "found": False, "cite": [], "forbidden": forbidden}
+        return {**base, "run": ok[0]["key"], "cite": cite(ok[:1]), "forbidden": forbidden}
     raise ValueError(f"unknown question kind {kind!r}")

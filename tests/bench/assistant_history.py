@@ -31,8 +31,10 @@ Written with the backend's own ORM session (its `Database`), not raw SQL, and wh
     per prediction in the prediction log; the generator writes the week's latency samples as prediction-log
     spool files (`MLP_HOME/serving/spool/<project>/<deployment>/`, the predlog schema, explicit `ts`), which the
     backend's committer appends to `predictions_<deployment>` as it does the gateway's own files.
-  - pipelines: not generated yet (a Dagster run is minutes here, and its failure would be stamped now); the
-    question set has no pipeline question whose answer depends on them.
+  - pipelines (tests/bench/assistant_pipelines.py): versions promoted through the API; their runs, a night each,
+    some failed at a stage with the failing cell and error, written as the backend records an ended run (its
+    `PipelineRunRecord` and the stage runner's `<stage>.error.json`), not run: a Dagster run is minutes here and
+    its end would be stamped now.
 
 Run:  .venv/bin/python -m tests.bench.assistant_history --size small|full [--out FILE]
       (starts its own MLflow server and backend under a temporary MLP_HOME, prints the time and the counts)
@@ -47,6 +49,8 @@ import random
 import time
 from pathlib import Path
 from typing import Any
+
+from tests.bench.assistant_pipelines import apply_pipelines, plan_pipelines
 
 SEED = 13
 DAY = 86400.0
@@ -271,6 +275,7 @@ def plan(size: str = "full", seed: int = SEED) -> dict[str, Any]:
             "description": f"Client: {CLIENTS[client]}. Domain: {domain}. {name} engagement.",
             "days_ago": age, "members": members, "experiments": experiments, "runs": runs,
             "dataset": {"name": ds, "snapshots": snapshots}, "model": model, "deployment": dep,
+            "pipelines": plan_pipelines(slug, domain, people, size, seed),
         })
     return {"seed": seed, "size": size, "clients": CLIENTS, "projects": projects}
 
@@ -366,10 +371,12 @@ def apply(p: dict[str, Any], url: str, settings, admin: str = "admin", log=print
 
     truth: dict[str, Any] = {"size": p["size"], "seed": p["seed"], "generated_at": now, "projects": {}, "runs": {},
                              "experiments": {}, "snapshots": {}, "versions": {}, "decisions": {}, "deployments": {},
-                             "monitors": {}, "windows": {}, "alerts": {}, "retrainings": {}}
+                             "monitors": {}, "windows": {}, "alerts": {}, "retrainings": {},
+                             "pipeline_versions": {}, "pipeline_runs": {}}
     db = Database(settings.effective_database_url)
     counts = {k: 0 for k in ("projects", "runs", "model_versions", "decisions", "deployments", "windows",
-                             "alerts", "retrainings", "latency_samples", "snapshots")}
+                             "alerts", "retrainings", "latency_samples", "snapshots", "pipeline_versions",
+                             "pipeline_runs")}
     xs = np.random.default_rng(p["seed"]).normal(size=(200, 4))
     try:
         for proj in p["projects"]:
@@ -475,6 +482,7 @@ def apply(p: dict[str, Any], url: str, settings, admin: str = "admin", log=print
             if dep is not None:
                 _apply_deployment(p, proj, dep, truth, counts, api, ok, lead, db, settings, at, now)
                 log(f"{slug}: deployment {dep['name']} with {len(dep['windows'])} windows")
+            apply_pipelines(slug, proj["pipelines"], truth, counts, api, ok, db, settings.home, at, now)
     finally:
         for c in clients.values():
             c.close()
