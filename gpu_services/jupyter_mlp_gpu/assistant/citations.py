@@ -6,8 +6,9 @@ gate_decision, monitor_window, retraining, alert -> the platform's integer id as
 "<project>/<name>"; project -> slug; dataset_snapshot -> the Iceberg snapshot id. Two more cite the result of a
 query, for figures that count or summarize records rather than sit in one: run_search (id: the project; `filter`,
 `experiment_id`: the MLflow search that was counted), predictions (id: "<project>/<deployment>"; `since`: the
-start of the period, epoch seconds), monitor_windows (id: "<project>/<deployment>": the monitor's windows) and
-alerts (id: the project; `state`: the alerts listed).
+start of the period, epoch seconds), monitor_windows (id: "<project>/<deployment>": the monitor's windows),
+alerts (id: the project; `state`: the alerts listed) and pipeline_runs (id: "<project>/<pipeline>"; `since`,
+`status`: the runs of the pipeline started since then with that status). pipeline_run -> our run id (a uuid).
 
 `record_path(citation)` -> (API path under /api, query params, pick): GET the path as the user and `pick` the
 record from the body. The UI opens the same records in its panels; the bench reads them to check every figure.
@@ -41,6 +42,17 @@ def _since(since: float) -> Callable[[Any], Any]:
             return (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).timestamp()
         items = [r for r in body.get("items", []) if r.get("ts") and ts(r) >= since]
         return {"since": since, "requests": len(items), "items": items}
+    return pick
+
+
+def _runs_since(since: float, status: str | None) -> Callable[[Any], Any]:
+    def pick(body: Any) -> Any:
+        def ts(r: dict) -> float:
+            t = dt.datetime.fromisoformat(str(r.get("created_at")).replace("Z", "+00:00"))
+            return (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).timestamp()
+        items = [r for r in body.get("items", []) if r.get("created_at") and ts(r) >= since
+                 and (status is None or r.get("status") == status)]
+        return {"since": since, "status": status, "runs": len(items), "items": items}
     return pick
 
 
@@ -78,6 +90,12 @@ def record_path(c: dict[str, Any]) -> tuple[str, dict[str, Any], Callable[[Any],
         slug, name = ident.split("/", 1)
         return (f"/projects/{_q(slug)}/deployments/{_q(name)}/predictions", {"limit": 100_000},
                 _since(float(c["since"])))
+    if t == "pipeline_run":
+        return f"/projects/{_q(p)}/pipeline-runs/{_q(ident)}", {}, _same
+    if t == "pipeline_runs":
+        slug, name = ident.split("/", 1)
+        return f"/projects/{_q(slug)}/pipelines/{_q(name)}/runs", {"limit": 1000}, \
+            _runs_since(float(c["since"]), c.get("status"))
     if t == "run_search":
         params = {"filter": c.get("filter") or None, "experiment_id": c.get("experiment_id") or None, "limit": 1}
         return f"/projects/{_q(ident)}/runs", {k: v for k, v in params.items() if v is not None}, \

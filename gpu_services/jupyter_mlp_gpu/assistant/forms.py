@@ -13,6 +13,7 @@ from typing import Any
 from .compose_models import approval, champion, decisions_by, retraining_why
 from .compose_runs import (best_approach, best_run, compare_top2, count_runs, dataset_runs, experiments_of,
                            latest_runs, list_runs)
+from .compose_pipelines import pipeline_fail_count, pipeline_last_success, pipeline_stage, pipeline_why
 from .compose_serving import alerts_of, deployments_of, drift_client, latency
 from .slots import Ctx
 
@@ -88,6 +89,27 @@ FORMS = [
     Form("deployments", deployments_of, [
         "What is deployed in the project?", "list the deployments of the project with their SLA"],
         [(r"deployments?\s+(of|in|for)|deployed in|what('s| is) deployed|list (the )?deployments", 1.0)]),
+    # Pipeline runs. A composer that finds no pipeline of the asker's named yields (NoSlots) unless the question
+    # speaks of pipelines or stages, or of "the run of X" with X no record the asker can see (then: not found), so
+    # "how many runs failed" stays count_runs.
+    Form("pipeline_stage", pipeline_stage, [
+        "Which stage failed in the last run of pipeline P?", "what stage broke in the latest pipeline run",
+        "where did the pipeline's last run stop"],
+        [(r"\bstages?\b", 1.5), (r"fail|broke|error|stop", 0.5), (r"\bpipelines?\b|\brun\b", 0.5)],
+        exclude=r"retrain"),
+    Form("pipeline_why", pipeline_why, [
+        "Why did last night's run of pipeline P fail?", "what went wrong with the nightly pipeline run",
+        "why did the pipeline fail"],
+        [(r"\bwhy\b.*\bfail|\bfail\w*\b.*\bwhy\b|what went wrong|cause of the failure", 1.5),
+         (r"\bpipelines?\b|\bstages?\b|\brun of\b", 1.0)], exclude=r"retrain"),
+    Form("pipeline_fail_count", pipeline_fail_count, [
+        "How many runs of pipeline P failed in the last 7 days?", "number of failed pipeline runs this week"],
+        [(r"how many|number of|\bcount\b", 1.0), (r"\bfail", 0.5), (r"\bpipelines?\b|\bruns?\b", 0.5)],
+        exclude=r"retrain"),
+    Form("pipeline_last_success", pipeline_last_success, [
+        "When did pipeline P last succeed?", "when was the last successful run of the pipeline"],
+        [(r"succe", 1.5), (r"\bwhen\b|\blast\b|\blatest\b", 0.3), (r"\bpipelines?\b|\brun\b", 0.3)],
+        exclude=r"retrain"),
     Form("alerts", alerts_of, [
         "Which alerts are firing on the project?", "any open alerts right now"],
         [(r"\balerts?\b", 1.0)]),
