@@ -16,10 +16,12 @@ import {
   keyMetrics,
   registerFailure,
   registerRequest,
+  seekVersionOffset,
   signatureLabel,
   sortAliases,
   validateModelName,
-  versionNumbers
+  versionNumbers,
+  versionPageOffset
 } from '../../labextension/src/models/models';
 
 const evidence = (results: unknown[], extra: Record<string, unknown> = {}) => ({ results, ...extra });
@@ -268,5 +270,26 @@ describe('the Register form', () => {
       general: 'Scientists and up register models.'
     });
     expect(registerFailure(new Error('network down'), formatApiError).fields).toEqual({});
+  });
+});
+
+describe('a cited version is found among the pages (newest first)', () => {
+  it('goes to the page its number says when numbering has no gaps', () => {
+    expect(versionPageOffset(7, 7, 50)).toBe(0);
+    expect(versionPageOffset(120, 71, 50)).toBe(0); // 49 newer versions: the last row of the first page
+    expect(versionPageOffset(120, 70, 50)).toBe(50);
+    expect(versionPageOffset(120, 1, 50)).toBe(100);
+    expect(versionPageOffset(3, 9, 50)).toBe(0); // newer than the newest: the first page (it is not there)
+  });
+
+  it('looks a page back or on when gaps moved it, and gives up where it cannot be', () => {
+    const page = (from: number, n: number) => Array.from({ length: n }, (_, i) => from - i);
+    expect(seekVersionOffset(page(100, 50), 80, 0, 120, 50)).toBeNull(); // on the page
+    expect(seekVersionOffset(page(60, 50), 65, 50, 120, 50)).toBe(0); // newer than the page: the one before
+    expect(seekVersionOffset(page(100, 50), 40, 0, 120, 50)).toBe(50); // older: the one after
+    expect(seekVersionOffset(page(20, 20), 3, 100, 120, 50)).toBeNull(); // older than the oldest there is
+    expect(seekVersionOffset(page(100, 50), 120, 0, 120, 50)).toBeNull(); // newer than the newest
+    expect(seekVersionOffset([10, 8, 7], 9, 0, 3, 50)).toBeNull(); // a gap: it does not exist
+    expect(seekVersionOffset([], 1, 0, 0, 50)).toBeNull();
   });
 });

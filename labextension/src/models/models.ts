@@ -104,6 +104,41 @@ export function versionNumbers(versions: readonly Pick<ModelVersion, 'version'>[
   return [...new Set(versions.map(v => v.version))].sort((a, b) => b - a);
 }
 
+/**
+ * The offset of the page (newest first, `pageSize` a page) that holds `version` when a model's versions are numbered
+ * without gaps: the versions above it are `latest - version`. A citation opens a version this way.
+ */
+export function versionPageOffset(latest: number, version: number, pageSize = VERSIONS_SHOWN): number {
+  const above = Math.max(0, latest - version);
+  return Math.floor(above / pageSize) * pageSize;
+}
+
+/**
+ * Where to look next for `version` when the page at `offset` (its version numbers, newest first) does not hold it
+ * (numbering has gaps where a registration failed): the page before when it is newer than the page, the page after
+ * when older; null when the page holds it, or when it cannot be anywhere (between two listed versions, past the ends).
+ */
+export function seekVersionOffset(
+  numbers: readonly number[],
+  version: number,
+  offset: number,
+  total: number,
+  pageSize = VERSIONS_SHOWN
+): number | null {
+  if (numbers.length === 0 || numbers.includes(version)) {
+    return null;
+  }
+  const newest = Math.max(...numbers);
+  const oldest = Math.min(...numbers);
+  if (version > newest) {
+    return offset > 0 ? Math.max(0, offset - pageSize) : null;
+  }
+  if (version < oldest) {
+    return offset + pageSize < total ? offset + pageSize : null;
+  }
+  return null;
+}
+
 /** The pair to diff first: the one before the newest against the newest; null with fewer than two. */
 export function defaultDiffPair(versions: readonly number[]): { a: number; b: number } | null {
   const sorted = [...new Set(versions)].sort((x, y) => y - x);

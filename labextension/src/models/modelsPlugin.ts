@@ -1,6 +1,6 @@
 import { OPEN_DEPLOYMENTS } from '../deployments/deploymentsPlugin';
 import { OPEN_EXPERIMENTS } from '../experiments/experimentsPlugin';
-import { panelPlugin, stringArg } from '../common/panelCommand';
+import { numberArg, panelPlugin, stringArg } from '../common/panelCommand';
 import { ModelsPanel } from './widgets/ModelsPanel';
 
 export const OPEN_MODELS = 'jupyter-mlp:open-models';
@@ -13,7 +13,10 @@ export const modelsPlugin = panelPlugin({
   name: 'models',
   title: 'Models',
   caption: 'Registered models of the current ML Platform project',
-  args: { model: { type: 'string', description: 'The registered model to select' } },
+  args: {
+    model: { type: 'string', description: 'The registered model to select' },
+    version: { type: 'number', description: 'With model: single out this version (its row marked, its lineage shown)' }
+  },
   create: ({ commands }, project) =>
     new ModelsPanel(project, {
       openMlflowRun: runId => void commands.execute(OPEN_EXPERIMENTS, { runId }),
@@ -22,7 +25,7 @@ export const modelsPlugin = panelPlugin({
   show: (panel, args) => {
     const model = stringArg(args, 'model');
     if (model) {
-      panel.showModel(model);
+      panel.showModel(model, numberArg(args, 'version'));
     }
   }
 });

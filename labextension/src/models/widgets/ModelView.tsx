@@ -1,4 +1,4 @@
-import React, { useCallback, useEffect, useMemo, useState } from 'react';
+import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 
 import {
   GateDecision,
@@ -22,8 +22,10 @@ import {
   canWriteModels,
   keyMetrics,
   PROMOTION_ALIASES,
+  seekVersionOffset,
   signatureLabel,
   versionNumbers,
+  versionPageOffset,
   VERSIONS_SHOWN
 } from '../models';
 import { formatMetric, formatTimestamp, shortHash } from '../../common/runFormat';
@@ -38,10 +40,20 @@ import type { IModelsActions } from '../actions';
 import { Pager } from '../../common/widgets/Pager';
 import { ErrorBanner } from '../../common/panel';
 
+/** A version asked for (a citation): its page is found, its row marked and scrolled to, its lineage shown. */
+export interface IVersionFocus {
+  version: number;
+}
+
+/** Pages tried for a focused version before the view says it is not there. */
+const FOCUS_SEEKS = 3;
+
 export interface IModelViewProps {
   slug: string;
   name: string;
   role: Role | null;
+  /** A version to single out (a new object each time it is asked for, so asking again scrolls again). */
+  focus?: IVersionFocus | null;
   /** Bumped when the model may have changed elsewhere (panel shown again, Refresh). */
   reloadToken: number;
   actions: IModelsActions;
@@ -66,7 +78,8 @@ export function ModelView({
   reloadToken,
   actions,
   onChanged,
-  onClose
+  onClose,
+  focus = null
 }: IModelViewProps): JSX.Element {
   const [detail, setDetail] = useState<ModelDetail | null>(null);
   const [page, setPage] = useState<ModelVersionPage | null>(null);
@@ -80,6 +93,9 @@ export function ModelView({
   const [verify, setVerify] = useState<IVerifyState | null>(null);
   const [lineageOf, setLineageOf] = useState<number | null>(null);
   const [cardOf, setCardOf] = useState<number | null>(null);
+  // The version singled out, and the focus still looking for its page (with the pages tried).
+  const [focused, setFocused] = useState<IVersionFocus | null>(null);
+  const seeking = useRef<{ focus: IVersionFocus; tries: number } | null>(null);
 
   const load = useCallback(async () => {
     setBusy(true);
@@ -106,6 +122,40 @@ export function ModelView({
   useEffect(() => {
     void load();
   }, [load, reloadToken, ownToken]);
+
+  useEffect(() => {
+    if (focus) {
+      seeking.current = { focus, tries: 0 };
+      setFocused(focus);
+      setLineageOf(focus.version);
+    }
+  }, [focus]);
+
+  // Page to the focused version once the model and a page are loaded: the page its number says, then the page
+  // before or after when numbering has gaps; it gives up (saying so) after FOCUS_SEEKS pages.
+  useEffect(() => {
+    const seek = seeking.current;
+    if (!seek || !page || !detail) {
+      return;
+    }
+    const numbers = page.items.map(v => v.version);
+    if (numbers.includes(seek.focus.version)) {
+      seeking.current = null;
+      return;
+    }
+    let next: number | null = versionPageOffset(detail.latest_version ?? 0, seek.focus.version, VERSIONS_SHOWN);
+    if (seek.tries > 0 || next === offset) {
+      next = seekVersionOffset(numbers, seek.focus.version, offset, page.total, VERSIONS_SHOWN);
+    }
+    seek.tries += 1;
+    if (next === null || next === offset || seek.tries > FOCUS_SEEKS) {
+      seeking.current = null;
+      setFocused(null);
+      setError(`${name} has no version ${seek.focus.version} (or it is no longer listed).`);
+      return;
+    }
+    setOffset(next);
+  }, [page, detail, focus, offset, name]);
 
   const changed = () => {
     setOwnToken(t => t + 1);
@@ -189,6 +239,7 @@ export function ModelView({
                     promoting={promoting}
                     verify={verify?.version === v.version ? verify : null}
                     lineageShown={lineageVersion === v.version}
+                    focus={focused?.version === v.version ? focused : null}
                     actions={actions}
                     onVerify={() => void runVerify(v.version)}
                     onPromote={alias => void promote(v.version, alias)}
@@ -271,6 +322,7 @@ function VersionRow({
   promoting,
   verify,
   lineageShown,
+  focus,
   actions,
   onVerify,
   onPromote,
@@ -283,6 +335,8 @@ function VersionRow({
   promoting: string | null;
   verify: IVerifyState | null;
   lineageShown: boolean;
+  /** Set when this is the version asked for: the row is marked and scrolled into view (again for a new focus). */
+  focus: IVersionFocus | null;
   actions: IModelsActions;
   onVerify: () => void;
   onPromote: (alias: ModelAlias) => void;
@@ -290,9 +344,22 @@ function VersionRow({
   onCard: () => void;
 }): JSX.Element {
   const signature = signatureLabel(v);
+  const row = useRef<HTMLTableRowElement>(null);
+  useEffect(() => {
+    if (focus) {
+      row.current?.scrollIntoView?.({ block: 'center' });
+    }
+  }, [focus]);
   return (
     <>
-      <tr data-testid="mlp-version-row" data-version={v.version}>
+      <tr
+        ref={row}
+        data-testid="mlp-version-row"
+        data-version={v.version}
+        data-focused={focus ? 'true' : undefined}
+        aria-selected={focus ? true : undefined}
+        className={focus ? 'jp-mod-selected jp-mlp-version-focused' : undefined}
+      >
         <td className="jp-mlp-version-number">v{v.version}</td>
         <td>
           <span className="jp-mlp-alias-chips">

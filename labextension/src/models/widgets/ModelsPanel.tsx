@@ -7,7 +7,7 @@ import { aliasChipClass, aliasEntries, canWriteModels, MODELS_PAGE_SIZE } from '
 import { formatTimestamp } from '../../common/runFormat';
 import { IProjectListProps, PagedList, SelectableRow } from '../../common/widgets/PagedSection';
 import type { IModelsActions } from '../actions';
-import { ModelView } from './ModelView';
+import { IVersionFocus, ModelView } from './ModelView';
 import { RegisterModelForm } from './RegisterModelForm';
 
 /** The Models main-area panel: the current project's registered models, their versions, gates and decisions. */
@@ -19,9 +19,19 @@ export class ModelsPanel extends ProjectPanel<string> {
     super(store, { classes: ['jp-mlp-models'], testid: 'mlp-models' });
   }
 
-  /** Select a model of the current project. */
-  showModel(name: string): void {
+  private _version: (IVersionFocus & { model: string }) | null = null;
+
+  /** Select a model of the current project, and single out one of its versions when `version` is set. */
+  showModel(name: string, version?: number): void {
+    this._version = version === undefined ? null : { model: name, version };
     this.showTarget(name);
+  }
+
+  /** The version asked for with the last model; read once. */
+  takeVersion(): (IVersionFocus & { model: string }) | null {
+    const focus = this._version;
+    this._version = null;
+    return focus;
   }
 
   protected render(): JSX.Element {
@@ -34,12 +44,17 @@ function ModelsView({ panel, actions }: { panel: ModelsPanel; actions: IModelsAc
   const [listToken, setListToken] = useState(0);
   // Bumped to make the open model reload (the panel came back into view, Refresh).
   const [modelToken, setModelToken] = useState(0);
+  // The version a command asked for, with its model (dropped when another model is picked).
+  const [focus, setFocus] = useState(() => panel.takeVersion());
   const { slug, selected, setSelected } = useProjectPanel(panel, {
     shown: () => {
       setListToken(t => t + 1);
       setModelToken(t => t + 1);
     },
-    target: () => setListToken(t => t + 1)
+    target: () => {
+      setFocus(panel.takeVersion());
+      setListToken(t => t + 1);
+    }
   });
   const role = useProjectRole(slug);
 
@@ -57,6 +72,7 @@ function ModelsView({ panel, actions }: { panel: ModelsPanel; actions: IModelsAc
           selected={selected}
           onSelect={name => {
             setSelected(name);
+            setFocus(null);
             setModelToken(t => t + 1);
           }}
         />
@@ -78,6 +94,7 @@ function ModelsView({ panel, actions }: { panel: ModelsPanel; actions: IModelsAc
           slug={slug}
           name={selected}
           role={role}
+          focus={focus?.model === selected ? focus : null}
           reloadToken={modelToken}
           actions={actions}
           onChanged={() => setListToken(t => t + 1)}
