@@ -5,7 +5,7 @@
 import React from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 
-import { answerAsText, citationLabel, citationTarget } from '../../labextension/src/assistant/citations';
+import { answerAsText, citationLabel, citationTarget, plainCitationLabel } from '../../labextension/src/assistant/citations';
 import { codeBlocks, parseInline, parseMarkdown } from '../../labextension/src/assistant/markdown';
 import { AssistantLine, NdjsonParser, parseLine, readLines } from '../../labextension/src/assistant/ndjson';
 import { insertCodeCell, isNotebookLike } from '../../labextension/src/assistant/notebookCell';
@@ -102,6 +102,12 @@ describe('citations open our panels', () => {
     expect(target({ type: 'gate_decision', id: '9', project: 'acme', model: 'churn' })).toEqual({
       panel: 'models', project: 'acme', args: { model: 'churn' }
     });
+    expect(target({ type: 'gate_decision', id: '9', project: 'acme', model: 'churn', version: 7 })).toEqual({
+      panel: 'models', project: 'acme', args: { model: 'churn', version: 7 }
+    });
+    expect(target({ type: 'alert', id: '5', project: 'acme', deployment: 'risk-api' })).toEqual({
+      panel: 'monitoring', project: 'acme', args: { deployment: 'risk-api' }
+    });
     expect(target({ type: 'alerts', id: 'acme', state: 'firing' })).toEqual({ panel: 'monitoring', project: 'acme', args: {} });
     expect(target({ type: 'run_search', id: 'acme', filter: "params.x = '1'" })).toEqual({
       panel: 'experiments', project: 'acme', args: {}
@@ -131,6 +137,104 @@ describe('citations open our panels', () => {
     expect(answerAsText(ANSWER)).toBe(
       `Run \`woe-binning-gbm-013\` has **auc 0.8318**.\n\nSources:\n[1] Run ${RUN} in acme (woe-binning-gbm-013)`
     );
+  });
+});
+
+/** The elements of a React tree (components not expanded: AnswerView has no hooks, so it is called directly). */
+function elements(node: React.ReactNode): React.ReactElement[] {
+  if (Array.isArray(node)) {
+    return node.flatMap(elements);
+  }
+  if (!React.isValidElement(node)) {
+    return [];
+  }
+  const props = node.props as { children?: React.ReactNode };
+  return [node, ...elements(props.children)];
+}
+
+function byTestId(tree: React.ReactNode, testid: string): React.ReactElement<Record<string, any>>[] {
+  return elements(tree).filter(e => (e.props as Record<string, unknown>)['data-testid'] === testid) as React.ReactElement<
+    Record<string, any>
+  >[];
+}
+
+describe('every chip the AI services emit opens its record or shows its id', () => {
+  // One citation of each kind as the planner writes it (gpu_services/jupyter_mlp_gpu/assistant/compose_*.py and
+  // answer.py's cite calls), and where clicking its chip goes.
+  const EMITTED: [Record<string, unknown>, string, Record<string, unknown>][] = [
+    [{ type: 'run', id: RUN, label: 'woe-binning-gbm-013', project: 'acme' }, 'experiments', { runId: RUN }],
+    [{ type: 'run_search', id: 'acme', label: 'run search in acme', project: 'acme', filter: "params.f = 'woe'" }, 'experiments', {}],
+    [{ type: 'project', id: 'acme', label: 'Acme credit', project: 'acme' }, 'projects', {}],
+    [{ type: 'model_version', id: 'acme/churn/7', label: 'churn v7', project: 'acme' }, 'models', { model: 'churn', version: 7 }],
+    [
+      { type: 'gate_decision', id: '12', label: 'churn v7 champion decision', project: 'acme', model: 'churn', version: 7 },
+      'models',
+      { model: 'churn', version: 7 }
+    ],
+    [{ type: 'deployment', id: 'acme/risk-api', label: 'risk-api', project: 'acme' }, 'deployments', { deployment: 'risk-api' }],
+    [
+      { type: 'predictions', id: 'acme/risk-api', label: 'risk-api prediction log', project: 'acme', since: 1 },
+      'deployments',
+      { deployment: 'risk-api' }
+    ],
+    [
+      { type: 'monitor_window', id: '42', label: 'risk-api window 3', project: 'acme', deployment: 'risk-api' },
+      'monitoring',
+      { deployment: 'risk-api', window: 42 }
+    ],
+    [{ type: 'monitor_windows', id: 'acme/risk-api', label: 'risk-api windows', project: 'acme' }, 'monitoring', { deployment: 'risk-api' }],
+    [
+      { type: 'retraining', id: '3', label: 'retraining of risk-api', project: 'acme', deployment: 'risk-api' },
+      'monitoring',
+      { deployment: 'risk-api' }
+    ],
+    [{ type: 'alert', id: '5', label: 'PSI over threshold', project: 'acme', deployment: 'risk-api' }, 'monitoring', { deployment: 'risk-api' }],
+    [{ type: 'alerts', id: 'acme', label: 'firing alerts in acme', project: 'acme', state: 'firing' }, 'monitoring', {}]
+  ];
+
+  it.each(EMITTED)('%j opens %s', (citation, panel, args) => {
+    const c = citation as never;
+    expect(citationTarget(c)).toEqual({ panel, project: 'acme', args });
+    const opened: unknown[] = [];
+    const actions = { openCitation: (x: unknown) => opened.push(x), insertCell: () => null, copy: () => undefined };
+    const tree = AnswerView({ answer: { ...ANSWER, citations: [c] }, actions, onProblem: () => undefined });
+    const [chip] = byTestId(tree, 'mlp-chat-citation');
+    expect(chip.type).toBe('button');
+    chip.props.onClick();
+    expect(opened).toEqual([citation]);
+  });
+
+  it('renders a chip that opens nothing as plain text with its type and id, never a link', () => {
+    const plain = [
+      { type: 'dataset_snapshot', id: '8812345', label: 'applicants snapshot', project: 'acme' },
+      { type: 'pipeline_run', id: 'run-77', project: 'acme' },
+      { type: 'monitor_window', id: '42', label: 'risk-api window 3', project: 'acme' } // no deployment: malformed
+    ];
+    const actions = { openCitation: () => undefined, insertCell: () => null, copy: () => undefined };
+    const tree = AnswerView({ answer: { ...ANSWER, citations: plain as never }, actions, onProblem: () => undefined });
+    const chips = byTestId(tree, 'mlp-chat-citation');
+    expect(chips.map(c => [c.type, c.props.onClick, c.props['data-opens']])).toEqual([
+      ['span', undefined, 'none'],
+      ['span', undefined, 'none'],
+      ['span', undefined, 'none']
+    ]);
+    expect(chips.map(c => c.props.children)).toEqual([
+      '1. applicants snapshot (dataset snapshot 8812345)',
+      '2. pipeline run run-77',
+      '3. risk-api window 3 (monitor window 42)'
+    ]);
+    expect(plainCitationLabel({ type: 'run', id: RUN, label: `run ${RUN}` })).toBe(`run ${RUN}`);
+  });
+
+  it('Copy puts the answer\'s Markdown and its numbered sources on the clipboard', () => {
+    const copied: string[] = [];
+    const answer = { ...ANSWER, text: '## Best\n**`woe-binning-gbm-013`** has auc **0.8318**.\n\n```python\nx = 1\n```\n' };
+    const actions = { openCitation: () => undefined, insertCell: () => null, copy: (t: string) => copied.push(t) };
+    const [copy] = byTestId(AnswerView({ answer, actions, onProblem: () => undefined }), 'mlp-chat-copy');
+    copy.props.onClick();
+    expect(copied).toEqual([
+      `## Best\n**\`woe-binning-gbm-013\`** has auc **0.8318**.\n\n\`\`\`python\nx = 1\n\`\`\`\n\nSources:\n[1] Run ${RUN} in acme (woe-binning-gbm-013)`
+    ]);
   });
 });
 

@@ -6,7 +6,8 @@
  * Citation ids (tests/bench/assistant_score.py, gpu_services/.../citations.py): run -> MLflow run id (project in
  * `project`); model_version -> "<project>/<model>/<version>"; deployment, predictions, monitor_windows ->
  * "<project>/<deployment>"; monitor_window, retraining -> an integer id with `project` and `deployment`;
- * gate_decision -> an integer id with `project` and `model`; alert -> an integer id, alerts and run_search -> the
+ * gate_decision -> an integer id with `project`, `model` and `version`; alert -> an integer id with `project` and
+ * `deployment`, alerts and run_search -> the
  * project; project -> its slug; note -> the note's path under the Jupyter root. A dataset snapshot has no panel.
  */
 import type { IAnswer, ICitation } from './ndjson';
@@ -63,8 +64,15 @@ export function citationTarget(c: ICitation): ICitationTarget | null {
         ? { panel: 'models', project: parts[0], args: { model, version } }
         : null;
     }
-    case 'gate_decision':
-      return inProject('models', str(c.model) ? { model: str(c.model) } : {});
+    case 'gate_decision': {
+      // The decided version when the citation says it (the planner's do), else the model
+      const version = Number(c.version);
+      const model = str(c.model);
+      if (!model) {
+        return inProject('models');
+      }
+      return inProject('models', Number.isInteger(version) && version > 0 ? { model, version } : { model });
+    }
     case 'deployment':
     case 'predictions': {
       const parts = splitProject(id);
@@ -99,6 +107,16 @@ export function citationTarget(c: ICitation): ICitationTarget | null {
 export function citationLabel(c: ICitation): string {
   const label = typeof c.label === 'string' ? c.label.trim() : '';
   return label || `${c.type.replace(/_/g, ' ')} ${c.id}`;
+}
+
+/**
+ * What a chip that opens nothing says (a record with no panel, a malformed or unknown one): its label with its type
+ * and id, so that the record can still be found by hand; never a link.
+ */
+export function plainCitationLabel(c: ICitation): string {
+  const label = citationLabel(c);
+  const id = String(c.id ?? '');
+  return !id || label.includes(id) ? label : `${label} (${c.type.replace(/_/g, ' ')} ${id})`;
 }
 
 /** Readable names of the record types, for a chip's tooltip. */

@@ -14,8 +14,9 @@ export interface ICitation {
   project?: string;
   /** Set for records that live under a deployment (monitor windows, retrainings). */
   deployment?: string;
-  /** Set for gate decisions. */
+  /** Set for gate decisions (with the decided `version`). */
   model?: string;
+  version?: number;
   [key: string]: unknown;
 }
 

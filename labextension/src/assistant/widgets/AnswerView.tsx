@@ -1,6 +1,6 @@
 import React from 'react';
 
-import { answerAsText, citationLabel, citationTarget, citationTitle } from '../citations';
+import { answerAsText, citationLabel, citationTarget, citationTitle, plainCitationLabel } from '../citations';
 import { Block, Inline, parseMarkdown } from '../markdown';
 import type { IAnswer, ICitation } from '../ndjson';
 
@@ -94,7 +94,7 @@ export function AnswerView({
         <div className="jp-mlp-chat-citations" aria-label="Sources">
           {answer.citations.map((c, i) => {
             const target = citationTarget(c);
-            const label = `${i + 1}. ${citationLabel(c)}`;
+            const label = `${i + 1}. ${target ? citationLabel(c) : plainCitationLabel(c)}`;
             return target ? (
               <button
                 key={`${c.type}:${c.id}`}
@@ -110,11 +110,12 @@ export function AnswerView({
             ) : (
               <span
                 key={`${c.type}:${c.id}`}
-                className="jp-mlp-chip jp-mlp-chat-citation"
+                className="jp-mlp-chip jp-mlp-chat-citation jp-mlp-chat-citation-plain"
                 data-testid="mlp-chat-citation"
                 data-type={c.type}
                 data-id={c.id}
-                title={citationTitle(c)}
+                data-opens="none"
+                title={`${citationTitle(c)} (no panel shows it)`}
               >
                 {label}
               </span>
