@@ -75,7 +75,29 @@ def _history(backend, project, use_mlflow, monkeypatch) -> dict[str, Any]:  # no
     serve_frame(f"{backend.url}/serve/{project}/risk-api", key, shifted)
     ev = sam.post(f"/projects/{project}/deployments/risk-api/monitor/evaluate").json()
     assert ev["windows"] == 1, ev
-    return {"run_id": r.info.run_id, "decision": approved}
+    return {"run_id": r.info.run_id, "decision": approved, "retraining": _retraining(backend, project, approved)}
+
+
+def _retraining(backend, project: str, decision: dict) -> int:  # noqa: ANN001
+    """The drift alert's retraining, ended at the gates, written as monitoring/retraining.py records one (a real
+    retraining runs a pipeline through Dagster: minutes here): the row, the alert that asked for it."""
+    from sqlalchemy import select
+
+    from jupyter_mlp_backend import orm
+    from jupyter_mlp_backend.db import Database
+
+    db = Database(backend.settings.effective_database_url)
+    try:
+        with db.session() as s:
+            alert = s.execute(select(orm.Alert).where(orm.Alert.key == "drift:x2")).scalar_one()
+            row = orm.Retraining(monitor_id=alert.monitor_id, alert_id=alert.id, pipeline_run_id=None,
+                                 status="gates failed", version_id=None, decision_id=decision["id"],
+                                 message="version 2 failed the gates; champion stays: accuracy = 0.64 fails >= 0.7")
+            s.add(row)
+            s.commit()
+            return row.id
+    finally:
+        db.dispose()
 
 
 def _resolve(client, c: dict) -> Any:  # noqa: ANN001
@@ -110,6 +132,10 @@ def _resolve(client, c: dict) -> Any:  # noqa: ANN001
         return get(f"/projects/{slug}/deployments/{name}/monitor/windows", limit=1000)
     if t == "monitor_window":
         return item(get(f"/projects/{p}/deployments/{c['deployment']}/monitor/windows", limit=1000), ident)
+    if t == "alert":
+        return item(get(f"/projects/{p}/alerts", limit=1000), ident)
+    if t == "retraining":
+        return item(get(f"/projects/{p}/deployments/{c['deployment']}/monitor/retrainings", limit=1000), ident)
     if t == "dataset_snapshot":
         ds = [d for d in get(f"/projects/{p}/datasets")["items"] if d["name"] == c["dataset"]]
         assert ds and any(str(s["snapshot_id"]) == ident for s in ds[0]["snapshots"]), c
@@ -143,7 +169,7 @@ def test_the_card_states_the_records_and_every_statement_resolves(backend, proje
     card = r.json()
     sections = {s["id"]: s["statements"] for s in card["sections"]}
     assert list(sections) == ["model", "intended_use", "training_data", "parameters", "metrics", "validation",
-                              "approvals", "lineage", "signature", "serving", "monitoring"]
+                              "approvals", "lineage", "signature", "serving", "monitoring", "alerts"]
     run = vic.get(f"/projects/{project}/runs/{h['run_id']}").json()
 
     # the figures are the records' own
@@ -172,6 +198,16 @@ def test_the_card_states_the_records_and_every_statement_resolves(backend, proje
     mon = sections["monitoring"]
     assert "1 monitor window of" in mon[0]["text"] and mon[0]["citations"][0]["type"] == "monitor_windows"
     assert any(s["value"] and "x2" in s["value"] for s in mon if isinstance(s["value"], list)), mon
+    # alerts and retrainings since deployment, with the retraining's outcome (issue 13 item 7)
+    alerts = vic.get(f"/projects/{project}/alerts", params={"deployment": "risk-api"}).json()["items"]
+    drift = next(a for a in alerts if a["key"] == "drift:x2")
+    said = sections["alerts"]
+    fired = [s for s in said if any(c["type"] == "alert" and c["id"] == str(drift["id"]) for c in s["citations"])]
+    assert fired and "risk-api" in fired[0]["text"] and drift["title"] in fired[0]["text"], said
+    retrained = [s for s in said if any(c["type"] == "retraining" and c["id"] == str(h["retraining"])
+                                        and c["deployment"] == "risk-api" for c in s["citations"])]
+    assert retrained and retrained[0]["value"] == "gates failed", said
+    assert "accuracy = 0.64 fails >= 0.7" in retrained[0]["text"] and drift["title"] in retrained[0]["text"]
 
     # every statement is cited, every citation opens as the reader, and the stated figure is in a cited record
     checked = 0
@@ -214,6 +250,7 @@ def test_a_card_without_gates_deployments_or_intended_use_says_so(backend, proje
     assert said["validation"] == ["This version has not been through the gates."]
     assert said["serving"] == ["No deployment has served this version."]
     assert said["monitoring"] == ["No monitor has cut a window of this version's predictions."]
+    assert said["alerts"] == ["No deployment has served this version: no alert or retraining concerns it."]
     assert all(st["citations"] for s in card["sections"] for st in s["statements"])
 
 

@@ -11,16 +11,17 @@ CardFormat = Literal["json", "markdown", "html"]
 
 class CardCitation(BaseModel):
     """A record, cited as the assistant cites it (docs/assistant.md): run -> MLflow run id; model_version ->
-    "<project>/<model>/<version>"; gate_decision, monitor_window -> the integer id as text; deployment and
-    monitor_windows -> "<project>/<name>"; dataset_snapshot -> the Iceberg snapshot id as text."""
+    "<project>/<model>/<version>"; gate_decision, monitor_window, alert, retraining -> the integer id as text;
+    deployment and monitor_windows -> "<project>/<name>"; dataset_snapshot -> the Iceberg snapshot id as text."""
 
     type: Literal["run", "model_version", "gate_decision", "deployment", "monitor_window", "monitor_windows",
-                  "dataset_snapshot"]
+                  "dataset_snapshot", "alert", "retraining"]
     id: str
     project: str
     label: str | None = None
     model: str | None = Field(default=None, description="gate_decision: the model (the decisions listing's filter)")
-    deployment: str | None = Field(default=None, description="monitor_window: the deployment whose monitor cut it")
+    deployment: str | None = Field(default=None, description="monitor_window, alert, retraining: the deployment "
+                                   "whose monitor cut, raised or started it")
     dataset: str | None = Field(default=None, description="dataset_snapshot: the dataset (Iceberg table)")
     event: int | None = Field(default=None, description="deployment: the deployment event stated (events API id)")
     file: str | None = Field(default=None, description="model_version: the signed file stated (e.g. MLmodel)")
@@ -34,7 +35,7 @@ class CardStatement(BaseModel):
 
 class CardSection(BaseModel):
     id: Literal["model", "intended_use", "training_data", "parameters", "metrics", "validation", "approvals",
-                "lineage", "signature", "serving", "monitoring"]
+                "lineage", "signature", "serving", "monitoring", "alerts"]
     title: str
     statements: list[CardStatement]
 

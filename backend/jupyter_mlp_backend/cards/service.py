@@ -3,7 +3,8 @@ statement citing the record it states, as the assistant cites (docs/registry.md,
 
 This domain sits on top: it reads the registry (version, model, gate decisions, the signed MLmodel's signature),
 experiments (the training run), serving (where the version served) and monitoring (its windows) through their
-public service names, each of which checks the caller's access itself. Nothing is invented: what the records do not
+public service names, each of which checks the caller's access itself; the alerts and retrainings since deployment
+are the monitor's, on each deployment while it served this version. Nothing is invented: what the records do not
 say, the card says is not stated. Rendering to Markdown and HTML is `render.py`'s.
 """
 
@@ -272,6 +273,72 @@ def _monitoring(c: _Card, seen: list[dict]) -> list[CardStatement]:
     return out or [_s("No monitor has cut a window of this version's predictions.", c.mv())]
 
 
+def _periods(version: int, events: list[dict]) -> list[tuple[datetime | None, datetime | None]]:
+    """When the version served a deployment: (from, to) per stretch, from its traffic events (None: open)."""
+    out: list[tuple[datetime | None, datetime | None]] = []
+    start = None
+    for e in events:
+        if e["version"] == version and start is None:
+            start = _when(e["at"])
+        elif e["version"] != version and start is not None:
+            out.append((start, _when(e["at"])))
+            start = None
+    if start is not None:
+        out.append((start, None))
+    return out
+
+
+def _when(iso: str | None) -> datetime | None:
+    if not iso:
+        return None
+    t = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def _during(iso: str | None, periods: list[tuple[datetime | None, datetime | None]]) -> bool:
+    t = _when(iso)
+    return t is not None and any((a is None or t >= a) and (b is None or t < b) for a, b in periods)
+
+
+def _alerts(c: _Card, history: list[dict], raised: dict[str, dict]) -> list[CardStatement]:
+    """Alerts and retrainings on the deployments while they served this version, with each retraining's outcome."""
+    if not history:
+        return [_s("No deployment has served this version: no alert or retraining concerns it.", c.mv())]
+    out = []
+    for h in history:
+        name = h["deployment"]
+        periods = _periods(c.version, h["events"]) or ([(None, None)] if h["serving_now"] else [])
+        got = raised.get(name) or {"alerts": [], "retrainings": []}
+        titles = {a["id"]: a["title"] for a in got["alerts"]}
+
+        def alert(a_id: int, title: str, name: str = name) -> CardCitation:
+            return CardCitation(type="alert", id=str(a_id), project=c.slug, deployment=name, label=title)
+
+        for a in got["alerts"]:
+            if not _during(a["started_at"], periods):
+                continue
+            now = "firing now" if a["state"] == "firing" else f"resolved at {a['resolved_at']}"
+            out.append(_s(f"Deployment {name}: alert {a['title']} ({a['kind']}, {a['severity']}) fired at "
+                          f"{a['started_at']} over {a['windows']} window(s); {now}.", alert(a["id"], a["title"]),
+                          value=a["title"]))
+        for r in got["retrainings"]:
+            if not _during(r["created_at"], periods):
+                continue
+            cites = [CardCitation(type="retraining", id=str(r["id"]), project=c.slug, deployment=name,
+                                  label=f"{name} retraining {r['id']}")]
+            why = ""
+            if r["alert_id"] is not None:
+                title = titles.get(r["alert_id"], r["alert"] or str(r["alert_id"]))
+                cites.append(alert(r["alert_id"], title))
+                why = f", asked for by the alert {title}"
+            made = f"; it registered version {r['version']}" if r["version"] is not None else ""
+            said = f": {r['message']}" if r["message"] else ""
+            out.append(_s(f"Deployment {name}: retraining {r['id']} at {r['created_at']}{why}; outcome "
+                          f"{r['status']}{made}{said}.", *cites, value=r["status"]))
+    return out or [_s("No alert fired and no retraining ran on a deployment while it served this version.",
+                      *[c.deployment(h["deployment"]) for h in history])]
+
+
 async def model_card(app, db: DB, who: Identity, slug: str, name: str, version: int) -> ModelCard:  # noqa: ANN001
     """The card of one model version for `who` (viewers may read it; another project's model is a 404)."""
     v = (await run_in_threadpool(registry.get_version, db, who, slug, name, version)).model_dump()
@@ -286,6 +353,8 @@ async def model_card(app, db: DB, who: Identity, slug: str, name: str, version: 
     sig = await registry.version_signature(app, db, who, slug, name, version)
     history = await run_in_threadpool(serving.version_history, db, who, slug, name, version)
     seen = await run_in_threadpool(monitoring.version_windows, db, who, slug, name, version)
+    raised = {h["deployment"]: await run_in_threadpool(monitoring.deployment_alerts, db, who, slug, h["deployment"])
+              for h in history}
 
     c = _Card(slug, name, version)
     c.section("model", "Model", _overview(c, v, run))
@@ -300,6 +369,7 @@ async def model_card(app, db: DB, who: Identity, slug: str, name: str, version: 
     c.section("signature", "Signature", _signature(c, sig))
     c.section("serving", "Serving history", _serving(c, history))
     c.section("monitoring", "Drift and performance since deployment", _monitoring(c, seen))
+    c.section("alerts", "Alerts and retrainings since deployment", _alerts(c, history, raised))
     return ModelCard(project=slug, model=name, version=version, sections=c.sections,
                      generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 

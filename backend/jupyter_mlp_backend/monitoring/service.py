@@ -219,3 +219,27 @@ def version_windows(db, who, slug: str, model: str, version: int) -> list[dict[s
         out = [{"deployment": name, "windows": ws} for name, ws in by.items()]
     db.commit()
     return out
+
+
+def deployment_alerts(db, who, slug: str, deployment: str) -> dict[str, list[dict[str, Any]]]:  # noqa: ANN001
+    """What a deployment's monitor raised (for the model card): its alerts and its retrainings, as the API lists
+    them (`AlertOut`, `RetrainingOut`), oldest first. A deployment without a monitor has neither. Checks
+    monitoring.read; another project's deployment is missing (NotFound)."""
+    from ..access import Action, require
+    from ..errors import NotFound
+    from ..serving.service import find_deployment
+    from .monitors import list_alerts, list_retrainings
+
+    g = require(db, who, slug, Action.read_monitoring, target=deployment)
+    d = find_deployment(db, g.project.id, deployment)
+    if db.execute(select(Monitor.id).where(Monitor.deployment_id == d.id)).scalar_one_or_none() is None:
+        db.commit()
+        return {"alerts": [], "retrainings": []}
+    try:
+        alerts = list_alerts(db, who, slug, 10_000, 0, None, deployment).items
+        retrainings = list_retrainings(db, who, slug, deployment, 10_000, 0).items
+    except NotFound:  # removed meanwhile
+        db.rollback()
+        return {"alerts": [], "retrainings": []}
+    return {"alerts": [a.model_dump() for a in reversed(alerts)],
+            "retrainings": [r.model_dump() for r in reversed(retrainings)]}
