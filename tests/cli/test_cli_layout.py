@@ -30,9 +30,10 @@ alerts; alerts list; webhooks; webhooks list; webhooks add; webhooks delete; aud
 """.replace("\n", " ").strip(" ;").split("; ") + [
     "ask",  # added since the split (issue 13: the assistant)
     "models card",  # added since the split (issue 13 item 7: model cards)
+    "suggest",  # added since the split (issue 14: the recommender)
 ])
 
-DOMAINS = ("updown", "projects", "runs", "pipelines", "models", "serving", "monitoring", "assistant")
+DOMAINS = ("updown", "projects", "runs", "pipelines", "models", "serving", "monitoring", "assistant", "recommender")
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -196,3 +196,65 @@ def test_suggest_bad_input_in_words(stack):
                                                    "task": "binary"})
     assert r.status_code == 200, r.text
     assert r.json()["families"]
+
+
+def test_mlp_suggest_and_the_notebook_api(stack, mlp_home, use_mlflow):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import mlflow
+    from sklearn.model_selection import ParameterGrid
+
+    from jupyter_mlp import suggest
+    from jupyter_mlp.client import BackendClient
+
+    backend = stack
+    snap = _dataset(backend, "lena", "acme", "churn", _frame(0, "churned"))
+    own = _run(backend, "lena", "acme", "acme-forest", "churn", snap, "churned",
+               {"n_estimators": "120", "max_features": "sqrt"}, 0.91)
+    env = {**os.environ, "MLP_HOME": str(mlp_home), "MLP_BACKEND_URL": backend.url, "USER": "lena", "LOGNAME": "lena"}
+    mlp = [str(Path(sys.executable).parent / "mlp")]
+    out = subprocess.run([*mlp, "suggest", "churn", "--target", "churned", "-P", "acme"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "1. " in out.stdout and "Preprocessing:" in out.stdout
+    assert f"evidence: run acme-forest (acme) {own}" in out.stdout
+    js = subprocess.run([*mlp, "suggest", "churn", "--target", "churned", "-P", "acme", "--json"], env=env,
+                        capture_output=True, text=True, timeout=120)
+    assert js.returncode == 0 and json.loads(js.stdout)["dataset"] == "churn"
+    bad = subprocess.run([*mlp, "suggest", "nope", "--target", "churned", "-P", "acme"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "Dataset 'nope' not found in project 'acme'" in bad.stderr
+
+    client = BackendClient(Settings(home=mlp_home, backend_url=backend.url), user="lena")
+    s = suggest("churn", target="churned", project="acme", client=client)
+    fam = s.families[0]
+    assert s.families and s.warm_start and s.details(fam)["evidence"]
+    dists = s.optuna_space(fam)
+    assert set(dists) == set(s.search_space(fam)) and all(type(d).__module__.startswith("optuna") for d in dists.values())
+    assert list(ParameterGrid(s.param_grid(fam)))
+    # a DataFrame: profiled in the kernel, only the profile is sent
+    s2 = suggest(_frame(0, "churned"), target="churned", project="acme", client=client)
+    assert s2.body["task"] == "binary" and s2.body["dataset"] is None and s2.families
+    # a run started from the suggestion carries its id and family
+    use_mlflow(backend.kernel_env("lena", "acme"))
+    with s.start_run(fam, run_name="from-suggestion") as run:
+        mlflow.log_metric("accuracy", 0.9)
+    tags = mlflow.get_run(run.info.run_id).data.tags
+    assert tags["mlp.suggestion_id"] == s.id and tags["mlp.family"] == fam and tags["mlp.target"] == "churned"
+
+
+def test_a_suggestion_imports_optuna_only_when_asked():
+    import subprocess
+    import sys
+
+    code = ("import sys, jupyter_mlp; from jupyter_mlp.suggestions import Suggestion; "
+            "s = Suggestion({'suggestion_id': 'x', 'families': [{'family': 'knn', 'search_space': "
+            "{'n_neighbors': {'type': 'int', 'low': 1, 'high': 31, 'log': True}}}]}); "
+            "print(s.families, s.param_grid('knn'), 'optuna' in sys.modules); s.optuna_space('knn'); "
+            "print('optuna' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["['knn'] {'n_neighbors': [1, 6, 31]} False", "True"]
