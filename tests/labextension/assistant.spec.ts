@@ -159,6 +159,7 @@ function byTestId(tree: React.ReactNode, testid: string): React.ReactElement<Rec
 }
 
 describe('every chip the AI services emit opens its record or shows its id', () => {
+  const PIPELINE_RUN = '5f0c9a2e-1b7d-4c4e-9a31-0d2f6b8e7c10';
   // One citation of each kind as the planner writes it (gpu_services/jupyter_mlp_gpu/assistant/compose_*.py and
   // answer.py's cite calls), and where clicking its chip goes.
   const EMITTED: [Record<string, unknown>, string, Record<string, unknown>][] = [
@@ -189,7 +190,17 @@ describe('every chip the AI services emit opens its record or shows its id', () 
       { deployment: 'risk-api' }
     ],
     [{ type: 'alert', id: '5', label: 'PSI over threshold', project: 'acme', deployment: 'risk-api' }, 'monitoring', { deployment: 'risk-api' }],
-    [{ type: 'alerts', id: 'acme', label: 'firing alerts in acme', project: 'acme', state: 'firing' }, 'monitoring', {}]
+    [{ type: 'alerts', id: 'acme', label: 'firing alerts in acme', project: 'acme', state: 'firing' }, 'monitoring', {}],
+    [
+      { type: 'pipeline_run', id: PIPELINE_RUN, label: 'train run 5f0c9a2e', project: 'acme', pipeline: 'train' },
+      'pipelines',
+      { pipeline: 'train', run: PIPELINE_RUN }
+    ],
+    [
+      { type: 'pipeline_runs', id: 'acme/train', label: 'failed runs of train in the period', project: 'acme', since: 1, status: 'failed' },
+      'pipelines',
+      { pipeline: 'train' }
+    ]
   ];
 
   it.each(EMITTED)('%j opens %s', (citation, panel, args) => {

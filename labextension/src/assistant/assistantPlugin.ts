@@ -10,6 +10,7 @@ import { OPEN_DEPLOYMENTS } from '../deployments/deploymentsPlugin';
 import { OPEN_EXPERIMENTS } from '../experiments/experimentsPlugin';
 import { OPEN_MODELS } from '../models/modelsPlugin';
 import { OPEN_MONITORING } from '../monitoring/monitoringPlugin';
+import { OPEN_PIPELINES } from '../pipelines/pipelinesPlugin';
 import { CitationPanel, citationTarget } from './citations';
 import type { ICitation } from './ndjson';
 import { insertCodeCell, isNotebookLike } from './notebookCell';
@@ -24,6 +25,7 @@ const PANEL_COMMANDS: Record<CitationPanel, string> = {
   models: OPEN_MODELS,
   deployments: OPEN_DEPLOYMENTS,
   monitoring: OPEN_MONITORING,
+  pipelines: OPEN_PIPELINES,
   projects: 'jupyter-mlp:open-panel',
   file: 'docmanager:open'
 };

@@ -1,19 +1,20 @@
 /**
  * Where a citation opens: which of our panels, in which project, with which of the panel's open-command arguments
  * (experimentsPlugin: runId; modelsPlugin: model, version; deploymentsPlugin: deployment; monitoringPlugin:
- * deployment, window). The plugin turns the panel's name into its command; this stays pure for jest.
+ * deployment, window; pipelinesPlugin: pipeline, run). The plugin turns the panel's name into its command; this stays pure for jest.
  *
  * Citation ids (tests/bench/assistant_score.py, gpu_services/.../citations.py): run -> MLflow run id (project in
  * `project`); model_version -> "<project>/<model>/<version>"; deployment, predictions, monitor_windows ->
  * "<project>/<deployment>"; monitor_window, retraining -> an integer id with `project` and `deployment`;
  * gate_decision -> an integer id with `project`, `model` and `version`; alert -> an integer id with `project` and
  * `deployment`, alerts and run_search -> the
- * project; project -> its slug; note -> the note's path under the Jupyter root. A dataset snapshot has no panel.
+ * project; pipeline_run -> our run id (a uuid) with `project` and `pipeline`; pipeline_runs -> "<project>/<pipeline>";
+ * project -> its slug; note -> the note's path under the Jupyter root. A dataset snapshot has no panel.
  */
 import type { IAnswer, ICitation } from './ndjson';
 
 /** The panels a citation can open. */
-export type CitationPanel = 'experiments' | 'models' | 'deployments' | 'monitoring' | 'projects' | 'file';
+export type CitationPanel = 'experiments' | 'models' | 'deployments' | 'monitoring' | 'pipelines' | 'projects' | 'file';
 
 /** A citation's place in the UI. */
 export interface ICitationTarget {
@@ -92,6 +93,14 @@ export function citationTarget(c: ICitation): ICitationTarget | null {
       return inProject('monitoring', str(c.deployment) ? { deployment: str(c.deployment) } : {});
     case 'alerts':
       return SLUG.test(id) ? { panel: 'monitoring', project: id, args: {} } : null;
+    case 'pipeline_run':
+      return str(c.pipeline) && /^[0-9a-f][0-9a-f-]{7,63}$/i.test(id)
+        ? inProject('pipelines', { pipeline: str(c.pipeline), run: id })
+        : null;
+    case 'pipeline_runs': {
+      const parts = splitProject(id);
+      return parts ? { panel: 'pipelines', project: parts[0], args: { pipeline: parts[1] } } : null;
+    }
     case 'project':
       return SLUG.test(id) ? { panel: 'projects', project: id, args: {} } : null;
     case 'note':
@@ -132,6 +141,8 @@ const TYPE_NAMES: Record<string, string> = {
   retraining: 'Retraining',
   alert: 'Alert',
   alerts: 'Alerts',
+  pipeline_run: 'Pipeline run',
+  pipeline_runs: 'Pipeline runs',
   project: 'Project',
   note: 'Note',
   dataset_snapshot: 'Dataset snapshot'

@@ -17,6 +17,8 @@ export interface ICitation {
   /** Set for gate decisions (with the decided `version`). */
   model?: string;
   version?: number;
+  /** Set for pipeline runs. */
+  pipeline?: string;
   [key: string]: unknown;
 }
 

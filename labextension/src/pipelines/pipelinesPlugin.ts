@@ -15,7 +15,8 @@ export const pipelinesPlugin = panelPlugin({
   caption: 'Pipelines of the current ML Platform project',
   args: {
     pipeline: { type: 'string', description: 'The pipeline to select' },
-    version: { type: 'string', description: 'The version to select (full hash)' }
+    version: { type: 'string', description: 'The version to select (full hash)' },
+    run: { type: 'string', description: 'A run of the pipeline to open (its run id)' }
   },
   create: ({ commands, serviceManager }, project) =>
     new PipelinesPanel(project, {
@@ -29,7 +30,8 @@ export const pipelinesPlugin = panelPlugin({
     if (pipeline) {
       panel.showPipeline({
         pipeline,
-        version: typeof args.version === 'string' ? args.version : undefined
+        version: typeof args.version === 'string' ? args.version : undefined,
+        run: stringArg(args, 'run')
       });
     }
   }

@@ -30,6 +30,8 @@ export interface IPipelineViewProps {
   name: string;
   /** The version to select first (a full hash); null for the latest. */
   initialVersion: string | null;
+  /** A run to open first (our run id), fetched when it is not among the newest listed; null for none. */
+  initialRun?: string | null;
   /** Whether the panel is on screen; polling stops while it is not. */
   visible: boolean;
   actions: IPipelinesActions;
@@ -41,6 +43,7 @@ export function PipelineView({
   slug,
   name,
   initialVersion,
+  initialRun = null,
   visible,
   actions,
   onClose
@@ -53,26 +56,29 @@ export function PipelineView({
   const [submitting, setSubmitting] = useState(false);
   const [runs, setRuns] = useState<PipelineRun[]>([]);
   const [runsTotal, setRunsTotal] = useState(0);
-  const [activeRun, setActiveRun] = useState<string | null>(null);
+  const [activeRun, setActiveRun] = useState<string | null>(initialRun);
   const [error, setError] = useState<string | null>(null);
   const rerunValues = useRef<Record<string, unknown> | null>(null);
 
   useEffect(() => {
     let live = true;
     Promise.all([getPipeline(slug, name), listPipelineRuns(slug, name, RUNS_SHOWN)])
-      .then(([pipeline, page]) => {
+      .then(async ([pipeline, page]) => {
+        // A run asked for (a citation) that is older than the newest listed is fetched and listed after them
+        const older =
+          initialRun && !page.items.some(r => r.run_id === initialRun) ? [await getPipelineRun(slug, initialRun)] : [];
         if (!live) {
           return;
         }
         setDetail(pipeline);
-        setRuns(page.items);
+        setRuns([...page.items, ...older]);
         setRunsTotal(page.total);
       })
       .catch(err => live && setError(formatApiError(err)));
     return () => {
       live = false;
     };
-  }, [slug, name]);
+  }, [slug, name, initialRun]);
 
   // Newest first, whatever order they arrive in: the first is the latest and the one selected by default.
   const versions = useMemo(() => newestFirst(detail?.versions ?? []), [detail]);

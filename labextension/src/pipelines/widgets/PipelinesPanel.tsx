@@ -15,6 +15,8 @@ import { PipelineView } from './PipelineView';
 export interface IPipelineTarget {
   pipeline: string;
   version?: string;
+  /** A run of the pipeline to open (our run id). */
+  run?: string;
 }
 
 /** The Pipelines main-area panel: the current project's pipelines, their versions, runs and the Run form. */
@@ -66,10 +68,11 @@ function PipelinesView({ panel, actions }: { panel: PipelinesPanel; actions: IPi
       />
       {selected && (
         <PipelineView
-          key={`${slug}/${selected.pipeline}/${selected.version ?? ''}`}
+          key={`${slug}/${selected.pipeline}/${selected.version ?? ''}/${selected.run ?? ''}`}
           slug={slug}
           name={selected.pipeline}
           initialVersion={selected.version ?? null}
+          initialRun={selected.run ?? null}
           visible={visible}
           actions={actions}
           onClose={() => setSelected(null)}
