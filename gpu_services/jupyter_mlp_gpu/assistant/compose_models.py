@@ -1,9 +1,11 @@
 """Composers of the questions about model versions and their gates: why a retraining did not promote, who approved
-a version and on what evidence, what a person approved or rejected, the champion of a model."""
+a version and on what evidence, what a person approved or rejected, the champion of a model (and the code that
+loads it, when the question asks to load it: a fenced block the Chat offers as a new notebook cell)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 from . import tools
@@ -52,7 +54,7 @@ async def retraining_why(c: Ctx) -> dict:
         line = f"It registered {model} version {num(r['version'])}"
         if dec is not None:
             cdec = a.cite("gate_decision", dec["id"], f"{model} v{dec['version']} {dec['alias']} decision",
-                          project=slug, model=model)
+                          project=slug, model=model, version=dec["version"])
             line += (f"; the gates' decision on moving {lit(dec['alias'])} to it: {lit(dec['status'])}"
                      f" (decided by {lit(dec.get('decided_by') or 'pending')})")
             failed = [g for g in (dec.get("evidence") or {}).get("results", []) if not g.get("passed", True)]
@@ -105,7 +107,8 @@ async def approval(c: Ctx) -> dict:
             continue
         decided = [d for d in decisions if d["status"] in ("approved", "rejected")]
         d = decided[0] if decided else decisions[0]  # newest first
-        cd = a.cite("gate_decision", d["id"], f"{name} v{version} {d['alias']} decision", project=slug, model=name)
+        cd = a.cite("gate_decision", d["id"], f"{name} v{version} {d['alias']} decision", project=slug, model=name,
+                    version=version)
         who = d.get("decided_by")
         if d["status"] in ("approved", "rejected"):
             a.line(f"{name} version {num(version)} ({slug}) was **{d['status']}** by {lit(who)} for "
@@ -161,7 +164,7 @@ async def decisions_by(c: Ctx) -> dict:
     a.line(f"{lit(user)} {outcome} {len(rows)} version(s) in the projects you can open:")
     for s, d in rows:
         cd = a.cite("gate_decision", d["id"], f"{d['model']} v{d['version']} {d['alias']} decision", project=s,
-                    model=d["model"])
+                    model=d["model"], version=d["version"])
         a.fact("version", d["version"], cd)
         a.line(f"- {d['model']} version {num(d['version'])} ({s}) for {lit(d['alias'])}: "
                f"{lit(d.get('reason') or 'no reason recorded')}")
@@ -192,4 +195,19 @@ async def champion(c: Ctx) -> dict:
         metrics = ", ".join(f"{k} {num(a.fact(k, x, cv))}" for k, x in sorted(rec.get("metrics", {}).items()))
         a.line(f"The {alias} of {m['name']} ({slug}) is version **{num(v)}**" + (f": {metrics}" if metrics else "")
                + ".")
+        if LOAD.search(c.low):
+            a.line(load_code(m["name"], alias, slug))
     return a.done()
+
+
+# "load the champion of churn", "how do I load it", "loading code": the answer carries the code
+LOAD = re.compile(r"\bload(?:s|ing)?\b")
+
+
+def load_code(model: str, alias: str, slug: str) -> str:
+    """A fenced Python block loading the model by alias through MLflow, as a notebook of `slug` can (its kernel's
+    MLFLOW_TRACKING_URI is the project's gateway, which checks the signed files first). The name is a registered
+    model's (`[a-z0-9][a-z0-9_-]*`), written as a JSON string literal all the same: record text is data."""
+    uri = json.dumps(f"models:/{model}@{alias}")
+    return (f"\nIn a notebook of {slug}:\n\n```python\nimport mlflow\n\n"
+            f"{alias} = mlflow.pyfunc.load_model({uri})\n```")

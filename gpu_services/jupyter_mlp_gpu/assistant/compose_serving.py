@@ -149,7 +149,7 @@ async def alerts_of(c: Ctx) -> dict:
         a.fact("count", len(items), cl)
         a.line(f"{len(items)} alert(s) {state} in {p.slug}:")
         for x in items:
-            ca = a.cite("alert", x["id"], x.get("title") or x["key"], project=p.slug)
+            ca = a.cite("alert", x["id"], x.get("title") or x["key"], project=p.slug, deployment=x.get("deployment"))
             feature = (x.get("detail") or {}).get("feature")
             a.fact("windows", x.get("windows"), ca)
             a.line(f"- {lit(x.get('title') or x['key'])}: {x['kind']}, {x['severity']}" +
