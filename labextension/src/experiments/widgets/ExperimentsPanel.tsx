@@ -34,6 +34,7 @@ import { ColumnChooser } from './ColumnChooser';
 import { CompareView } from './CompareView';
 import { RunDetail } from './RunDetail';
 import { RunsTable } from './RunsTable';
+import { SuggestView } from './SuggestView';
 
 /** What the panel needs from the rest of JupyterLab, so the view stays free of the app. */
 export interface IExperimentsActions {
@@ -68,7 +69,11 @@ function storage(): IChoiceStorage | null {
   }
 }
 
-type SidePane = { kind: 'run'; runId: string } | { kind: 'compare'; runIds: string[] } | null;
+type SidePane =
+  | { kind: 'run'; runId: string }
+  | { kind: 'compare'; runIds: string[] }
+  | { kind: 'suggest' }
+  | null;
 
 const FEED_HINTS: Record<FeedState, string> = {
   connecting: 'Connecting…',
@@ -111,11 +116,14 @@ function ProjectRuns({
   const [filter, setFilter] = useState(EMPTY_FILTER);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [comparing, setComparing] = useState<string[] | null>(null);
+  const [suggesting, setSuggesting] = useState(false);
   const side: SidePane = runId
     ? { kind: 'run', runId }
     : comparing
       ? { kind: 'compare', runIds: comparing }
-      : null;
+      : suggesting
+        ? { kind: 'suggest' }
+        : null;
   const [total, setTotal] = useState<number | null>(null);
   const [refreshToken, setRefreshToken] = useState(0);
   const [feedState, setFeedState] = useState<FeedState>('stopped');
@@ -186,6 +194,7 @@ function ProjectRuns({
   );
   const closeSide = () => {
     setComparing(null);
+    setSuggesting(false);
     onRun(null);
   };
   const compareProblem = compareSelectionProblem(selected.size);
@@ -239,6 +248,18 @@ function ProjectRuns({
         >
           Compare ({selected.size})
         </button>
+        <button
+          className="jp-mlp-button"
+          data-testid="mlp-suggest-button"
+          title="Suggest model families, search spaces and preprocessing for a dataset"
+          onClick={() => {
+            setComparing(null);
+            setSuggesting(true);
+            onRun(null);
+          }}
+        >
+          Suggest
+        </button>
         {selected.size > 0 && (
           <button
             className="jp-mlp-button jp-mlp-button-small"
@@ -282,6 +303,7 @@ function ProjectRuns({
             onOpenLoggedCopy={run => actions.openLoggedCopy(slug, run)}
           />
         )}
+        {side?.kind === 'suggest' && <SuggestView slug={slug} onOpenRun={openRun} onClose={closeSide} />}
         {side?.kind === 'compare' && (
           <CompareView
             slug={slug}
