@@ -93,3 +93,12 @@ def test_every_baseline_ranks_every_configuration_once_best_first(cls):
     ranked = cls(f).rank({"f": 1.5}, "binary")
     assert sorted(order(ranked)) == ["a-1", "b-1", "c-1"]
     assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
+
+
+def test_a_pair_scored_under_two_metrics_counts_once_with_the_first_metric_as_corpus_matrix_does():
+    from jupyter_mlp_gpu.recommender.ranking import as_frames
+
+    f = frames({"d1": {"a-1": 0.9, "b-1": 0.8}}, {"d1": {"f": 1.0}})
+    extra = f["scores"].assign(score=[0.1, 0.95], metric="balanced_accuracy")
+    f["scores"] = pd.concat([extra, f["scores"].assign(metric="accuracy")])  # balanced first in the frame
+    assert as_frames(f).matrix().loc["d1"].tolist() == [0.9, 0.8]

@@ -66,6 +66,9 @@ def as_frames(corpus: Any, *, space: str | None = None, datasets: Iterable[str] 
         keep = set(datasets)
         ds = ds[ds["dataset_id"].isin(keep)]
     sc = sc[sc["dataset_id"].isin(set(ds["dataset_id"])) & sc["config_id"].isin(set(cf["config_id"]))]
+    if "metric" in sc.columns:  # one score per pair: the first metric in sorted order, as Corpus.matrix takes
+        sc = sc.sort_values(["dataset_id", "config_id", "metric"], kind="mergesort")
+    sc = sc.drop_duplicates(["dataset_id", "config_id"])
     sc = sc[np.isfinite(sc["score"].astype(float))][["dataset_id", "config_id", "score"]]
     ds = ds[ds["dataset_id"].isin(set(sc["dataset_id"]))].sort_values("dataset_id", kind="mergesort")
     cf = cf.sort_values("config_id", kind="mergesort").reset_index(drop=True)
