@@ -267,3 +267,37 @@ def test_pipeline_runs_enter_the_feed_when_they_end_and_monitor_counters_do_not(
     assert [(c["kind"], c["record_id"]) for c in ended] == [("pipeline_run", run.id)]
     assert "KeyError: 'tenure'" in ended[0]["document"]["text"] and "FAILURE" in ended[0]["document"]["text"]
 
+
+def test_a_failed_pipeline_run_is_indexed_with_its_failing_cell_and_error(api, acme):
+    """Issue 13: the index covers pipeline runs with "stage status, failing cell and error". A run's end stores
+    the stages' status without their errors (run_status._close); the stage runner writes the failing stage's cell
+    and error to <stage>.error.json in the run's folder, which is where the API reads them, and so does the feed."""
+    from jupyter_mlp_backend.orm import Pipeline, PipelineRunRecord, PipelineVersion
+
+    start = _feed(api)["next"]
+    with api.db.session() as s:
+        pid = s.execute(select(Project.id).where(Project.slug == "acme")).scalar_one()
+        p = Pipeline(project_id=pid, name="nightly", source_path="nightly.ipynb", created_by="sam")
+        s.add(p)
+        s.flush()
+        v = PipelineVersion(pipeline_id=p.id, digest="e" * 64, description="{}", created_by="sam")
+        s.add(v)
+        s.flush()
+        run = PipelineRunRecord(id=str(uuid.uuid4()), version_id=v.id, status="RUNNING", created_by="sam")
+        s.add(run)
+        s.commit()
+    run_dir = api.settings.home / "pipeline-runs" / "acme" / run.id
+    run_dir.mkdir(parents=True)
+    (run_dir / "train.error.json").write_text(json.dumps({
+        "stage": "train", "cell": 6, "error": "ValueError: Input X contains NaN.", "traceback": "..."}))
+    with api.db.session() as s:
+        r = s.get(PipelineRunRecord, run.id)
+        r.status = "FAILURE"
+        r.stage_status = json.dumps({"load": {"name": "load", "status": "SUCCESS"},
+                                     "train": {"name": "train", "status": "FAILURE"}})
+        s.commit()
+    docs = [c["document"] for c in _feed(api, start)["changes"] if c["kind"] == "pipeline_run"]
+    assert len(docs) == 1, docs
+    text = docs[0]["text"]
+    assert "train FAILURE (cell 6: ValueError: Input X contains NaN.)" in text and "load SUCCESS" in text, text
+

@@ -225,7 +225,23 @@ def pipeline_version_doc(db: Session, slug: str, record_id: str) -> Doc | None:
     return doc(record_id, slug, "pipeline_version", f"{p.name} version {v.id}", text, pipeline=p.name)
 
 
-def pipeline_run_doc(db: Session, slug: str, record_id: str) -> Doc | None:
+def _stage_error(home: Path | None, slug: str, run_id: str, stage: str) -> str | None:
+    """The failing cell and error the stage runner recorded for a stage (`<stage>.error.json` in the run's folder,
+    where the pipeline API reads them too: a run's end stores the stages' status without their errors)."""
+    if home is None or not stage.replace("-", "").replace("_", "").isalnum():
+        return None
+    try:
+        e = json.loads((home / "pipeline-runs" / slug / run_id / f"{stage}.error.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(e, dict) or not e.get("error"):
+        return None
+    return (f"cell {e['cell']}: " if e.get("cell") is not None else "") + str(e["error"])
+
+
+def pipeline_run_doc(db: Session, slug: str, record_id: str, home: Path | None = None) -> Doc | None:
+    """A pipeline run: status, who, parameters and each stage's status, with a failed stage's cell and error
+    (`home`: the platform's folder, where the stage runner writes them)."""
     r = db.get(PipelineRunRecord, record_id)
     found = _pipeline_of_version(db, slug, r.version_id) if r else None
     if found is None:
@@ -235,7 +251,7 @@ def pipeline_run_doc(db: Session, slug: str, record_id: str) -> Doc | None:
     parts = []
     for name, st in (stages.items() if isinstance(stages, dict) else []):
         if isinstance(st, dict):
-            err = st.get("error") or st.get("message")
+            err = st.get("error") or st.get("message") or _stage_error(home, slug, r.id, str(name))
             parts.append(f"{name} {st.get('status', '')}{' (' + _short(err, 200) + ')' if err else ''}")
     text = (f"pipeline run {r.id} of pipeline {p.name} in project {slug}: {r.status}, started by {r.created_by}; "
             f"parameters {_pairs(_json(r.parameters))}; stages {'; '.join(parts)}")

@@ -102,6 +102,8 @@ async def _run_document(app: Any, slug: str, run_id: str) -> dict | None:
 def _document(db: Session, settings: Any, row: AssistantChange) -> dict | None:
     if row.kind == "experiment":
         return documents.experiment_doc(db, row.project, row.record_id, settings)
+    if row.kind == "pipeline_run":
+        return documents.pipeline_run_doc(db, row.project, row.record_id, settings.home)
     build = documents.BUILDERS.get(row.kind)
     return build(db, row.project, row.record_id) if build else None
 
