@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .compose_models import approval, champion, decisions_by, retraining_why
+from .compose_pipelines import pipeline_fail_count, pipeline_last_success, pipeline_stage, pipeline_why
 from .compose_runs import (best_approach, best_run, compare_top2, count_runs, dataset_runs, experiments_of,
                            latest_runs, list_runs)
-from .compose_pipelines import pipeline_fail_count, pipeline_last_success, pipeline_stage, pipeline_why
 from .compose_serving import alerts_of, deployments_of, drift_client, latency
 from .slots import Ctx
 
