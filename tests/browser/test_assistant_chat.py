@@ -1,8 +1,10 @@
 """The assistant in JupyterLab (issue 13 item 8): ask in the Chat sidebar, see the cited answer, click the run's
 chip and land on that run in the Experiments panel; ask from a notebook through its toolbar's Ask button (the
-notebook's project and file as context) and with `%mlp_ask`. `mlp up` starts the AI services process with the real
-planner and embeddings; the runs are logged through the project's MLflow gateway. A run name carrying HTML shows
-as text and runs nothing."""
+notebook's project and file as context), click a run's chip there and land on that run; ask with `%mlp_ask`. Ask
+from a notebook to load a model's champion and insert the answer's code as a new cell; click a model version's chip
+and land on that version in the Models panel. `mlp up` starts the AI services process with the real planner and
+embeddings; the runs are logged through the project's MLflow gateway. A run name carrying HTML shows as text and
+runs nothing."""
 
 from __future__ import annotations
 
@@ -62,6 +64,27 @@ def _open_chat(page):
     page.get_by_test_id("mlp-chat").wait_for(state="visible")
 
 
+def _notebook(folder, name: str) -> None:
+    """A notebook with one empty code cell in a project folder."""
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": "", "outputs": [], "execution_count": None}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (folder / name).write_text(json.dumps(nb))
+
+
+def _ask_from_toolbar(page, platform: str, path: str) -> None:
+    """Open the notebook at `path` and click its toolbar's Ask: the Chat opens about it."""
+    page.goto(platform.replace("lab?", f"lab/tree/{path}?"))
+    page.locator(".jp-NotebookPanel").first.wait_for(state="visible", timeout=90_000)
+    ask_button = page.locator(".jp-NotebookPanel-toolbar [data-jp-item-name='mlp-ask'] button").first
+    ask_button.wait_for(timeout=30_000)
+    ask_button.click()
+    page.get_by_test_id("mlp-chat").wait_for(state="visible")
+    context = page.get_by_test_id("mlp-chat-context")
+    context.wait_for()
+    assert path.rsplit("/", 1)[-1] in context.inner_text()
+
+
 def _ask(page, question: str):
     answers = page.get_by_test_id("mlp-chat-answer")
     errors = page.get_by_test_id("mlp-chat-error")
@@ -84,10 +107,7 @@ def test_ask_in_the_chat_click_a_citation_and_ask_from_a_notebook(mlp_home, plat
     folder = platform_root / "acme"
     folder.mkdir()
     (folder / "mlp-project.toml").write_text('project = "acme"\n')
-    nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": "", "outputs": [], "execution_count": None}],
-          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    (folder / "scoring.ipynb").write_text(json.dumps(nb))
+    _notebook(folder, "scoring.ipynb")
 
     page.goto(platform)
     page.locator("#jp-main-dock-panel").wait_for(state="visible", timeout=60_000)
@@ -129,19 +149,11 @@ def test_ask_in_the_chat_click_a_citation_and_ask_from_a_notebook(mlp_home, plat
     page.get_by_test_id("mlp-chat-answer").nth(1).wait_for(timeout=30_000)
     assert "woe-binning-gbm-013" in page.get_by_test_id("mlp-chat-answer").first.inner_text()
 
-    # 2. From a notebook: its toolbar's Ask opens the Chat about it, in its project
-    page.goto(platform.replace("lab?", "lab/tree/acme/scoring.ipynb?"))
-    page.locator(".jp-NotebookPanel").first.wait_for(state="visible", timeout=90_000)
-    ask_button = page.locator(".jp-NotebookPanel-toolbar [data-jp-item-name='mlp-ask'] button").first
-    ask_button.wait_for(timeout=30_000)
-    ask_button.click()
-    page.get_by_test_id("mlp-chat").wait_for(state="visible")
-    context = page.get_by_test_id("mlp-chat-context")
-    context.wait_for()
-    assert "scoring.ipynb" in context.inner_text()
+    # 2. From a notebook: its toolbar's Ask opens the Chat about it, in its project (the question names none)
+    _ask_from_toolbar(page, platform, "acme/scoring.ipynb")
     assert page.get_by_test_id("mlp-chat-project").inner_text() == "Project acme"
-    answer = _ask(page, "how many runs does acme have?")
-    assert "3" in answer.inner_text(), answer.inner_text()
+    from_notebook = _ask(page, "list the most recent runs")
+    assert "plain-logit-002" in from_notebook.inner_text(), from_notebook.inner_text()
     shot("assistant-from-notebook-toolbar")
 
     # ... and with the magic, in the notebook's kernel (the project comes from the kernel's environment)
@@ -160,8 +172,17 @@ def test_ask_in_the_chat_click_a_citation_and_ask_from_a_notebook(mlp_home, plat
     assert "woe-binning-gbm-013" in output.inner_text()
     shot("assistant-magic-output")
 
+    # The answer asked from the notebook cites each run: a chip lands on its run (not the one opened before)
+    from_notebook.locator("[data-testid=mlp-chat-citation][data-type=run]", has_text="plain-logit-002").click()
+    page.wait_for_function(
+        "(id) => document.querySelector('[data-testid=mlp-run-detail]')?.getAttribute('data-run-id') === id",
+        arg=ids["plain-logit-002"], timeout=60_000)
+    page.locator("[data-testid=mlp-run-detail] h3", has_text="plain-logit-002").wait_for()
+    shot("assistant-from-notebook-citation-opened-run")
 
-def test_a_model_version_citation_opens_the_models_panel_on_that_model(mlp_home, platform, use_mlflow, page, shot):
+
+def test_insert_a_champions_loading_code_and_open_a_model_version_citation(mlp_home, platform, platform_root,
+                                                                          use_mlflow, page, shot):
     import mlflow
     import mlflow.sklearn
     from sklearn.datasets import load_iris
@@ -180,20 +201,43 @@ def test_a_model_version_citation_opens_the_models_panel_on_that_model(mlp_home,
         mlflow.sklearn.log_model(LogisticRegression(max_iter=300).fit(x, y), name="model",
                                  pip_requirements=["scikit-learn"], serialization_format="cloudpickle")
     client.post("/projects/acme/models", {"name": "credit", "run_id": run.info.run_id})
+    client.put("/projects/acme/models/credit/gates", {"require_approval": True})  # a lead approves: the lab's user
+    decision = client.post("/projects/acme/models/credit/versions/1/promote", {"alias": "champion"})
+    assert decision["status"] == "pending", decision
+    decision = client.post(f"/projects/acme/gate-decisions/{decision['id']}/approve", {"reason": "holdout reviewed"})
+    assert decision["status"] == "approved", decision
+    folder = platform_root / "acme"
+    folder.mkdir()
+    (folder / "mlp-project.toml").write_text('project = "acme"\n')
+    _notebook(folder, "scoring.ipynb")
 
-    page.goto(platform)
-    page.locator("#jp-main-dock-panel").wait_for(state="visible", timeout=60_000)
-    open_panel(page)
-    page.get_by_test_id("mlp-project-select").select_option("acme")
-    _open_chat(page)
+    # From the notebook: the answer carries the code that loads the champion; Insert puts it in a new cell below
+    _ask_from_toolbar(page, platform, "acme/scoring.ipynb")
+    answer = _ask(page, "load the champion of credit")
+    code = 'champion = mlflow.pyfunc.load_model("models:/credit@champion")'
+    assert code in answer.locator(".jp-mlp-chat-code code").inner_text(), answer.inner_text()
+    cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+    assert cells.count() == 1
+    answer.get_by_test_id("mlp-chat-insert-cell").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell').length === 2", timeout=30_000)
+    assert code in cells.nth(1).locator(".cm-content").inner_text()
+    assert "jp-mod-active" in (cells.nth(1).get_attribute("class") or "")
+    assert page.get_by_test_id("mlp-chat-problem").count() == 0
+    shot("assistant-insert-cell")
+
+    # A model version's chip opens the Models panel on that version: its row marked and in view, its lineage shown
     answer = _ask(page, "who approved credit v1?")
-    assert "no gate decision" in answer.inner_text(), answer.inner_text()
+    assert "approved" in answer.inner_text() and "holdout reviewed" in answer.inner_text(), answer.inner_text()
     chip = answer.locator("[data-testid=mlp-chat-citation][data-type=model_version]", has_text="credit v1")
     chip.click()
     view = page.locator("[data-testid=mlp-model-view][data-model=credit]")
     view.wait_for(state="visible", timeout=60_000)
-    view.locator("[data-testid=mlp-version-row][data-version='1']").wait_for(timeout=30_000)
-    shot("assistant-citation-opened-model-version")
+    row = view.locator("[data-testid=mlp-version-row][data-version='1'][data-focused=true]")
+    row.wait_for(timeout=30_000)
+    assert row.is_visible() and row.get_attribute("aria-selected") == "true"
+    view.locator("[data-testid=mlp-lineage][data-version='1']").wait_for(timeout=30_000)
+    shot("assistant-model-version")
 
     # The AI services process stops: the next question gets the backend's 503 in its words, not a stack trace
     from jupyter_mlp.gpu_service import read_gpu_record
