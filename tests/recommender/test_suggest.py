@@ -94,3 +94,16 @@ def test_preprocessing_from_profile():
     few = {s["step"] for s in preprocessing({"share_categorical": 0.4, "cat_card_max": 4}, "regression", "knn")}
     assert few == {"one_hot", "scale"}
     assert preprocessing({"missing_cells": 0.0, "class_minority_share": 0.5}, "binary", "random_forest") == []
+
+
+def test_engine_loads_the_home_corpus_and_the_knn_baseline(tmp_path):
+    from jupyter_mlp.settings import Settings
+    from jupyter_mlp_gpu.recommender.baselines import KnnRanker
+    from jupyter_mlp_gpu.recommender.routes import RecommenderEngine
+
+    built = fixture_corpus(tmp_path / "home" / "recommender" / "corpus", n_datasets=8)
+    engine = RecommenderEngine(Settings(home=tmp_path / "home"))
+    assert engine.corpus.version == built.version
+    assert isinstance(engine.ranker, KnnRanker)
+    out = compose(CLUSTER1, "binary", engine.ranker, engine.corpus)
+    assert {f["family"] for f in out["families"][:2]} == {"hist_gradient_boosting", "random_forest"}

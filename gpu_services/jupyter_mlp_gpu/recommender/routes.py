@@ -5,8 +5,9 @@ Like `/v1/assistant/ask`: the service token (app.py's middleware) and the asking
 API with that token (`GET /api/recommender/history`): the backend alone decides which runs the user may see cited
 and which count only as anonymous statistics, so nothing here can name a run the user cannot open.
 
-The corpus and the ranker load once, on first use (`RecommenderEngine`): the shipped corpus and the method named by
-the `recommender_method` setting (`baselines.py`, `model.py`), else the nearest-datasets ranker of suggest.py.
+The corpus and the ranker load once, on first use (`RecommenderEngine`): the corpus built under
+`$MLP_HOME/recommender/corpus` when there is one, else the shipped one, and the method named by the
+`recommender_method` setting (`baselines.py`), else the nearest-datasets ranker of suggest.py.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class RecommenderEngine:
             if self._corpus is None:
                 from .corpus import load_corpus
 
-                self._corpus = load_corpus()
+                local = self.settings.home / "recommender" / "corpus"  # one built here, else the shipped one
+                self._corpus = load_corpus(local if (local / "manifest.json").is_file() else None)
             return self._corpus
 
     @property

@@ -52,13 +52,13 @@ export function SuggestView({
   };
 
   return (
-    <div className="jp-mlp-suggest" data-testid="mlp-suggest">
-      <div className="jp-mlp-detail-header">
-        <h3>Suggest</h3>
-        <button className="jp-mlp-button jp-mlp-button-small" onClick={onClose} title="Close">
+    <section className="jp-mlp-side jp-mlp-suggest" data-testid="mlp-suggest">
+      <header className="jp-mlp-header">
+        <h3 className="jp-mlp-title">Suggest</h3>
+        <button className="jp-mlp-button jp-mlp-button-small" aria-label="Close suggestions" onClick={onClose}>
           ×
         </button>
-      </div>
+      </header>
       <div className="jp-mlp-suggest-form">
         <label>
           Dataset{' '}
@@ -127,7 +127,7 @@ export function SuggestView({
           {result.families.map(f => (
             <li key={f.family} data-family={f.family}>
               <div className="jp-mlp-suggest-family">
-                <strong>{f.family}</strong> <span className="jp-mlp-muted">score {f.score.toPrecision(3)}</span>{' '}
+                <strong title={`ranker score ${f.score}`}>{f.family}</strong>{' '}
                 <button
                   className="jp-mlp-button jp-mlp-button-small"
                   data-testid="mlp-suggest-copy"
@@ -176,6 +176,6 @@ export function SuggestView({
           ))}
         </ol>
       )}
-    </div>
+    </section>
   );
 }
