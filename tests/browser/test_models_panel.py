@@ -147,7 +147,7 @@ def test_register_gate_approve_lineage_and_diff(platform, logged_runs, page, sho
     assert approved.locator(".jp-mlp-card-cite[data-type=gate_decision]").count() >= 1
     params = card.locator("section[data-section=parameters]").inner_text()
     assert "C = 0.5" in params and f"run {logged_runs[0]}" in params
-    assert card.locator("section").count() == 11
+    assert card.locator("section").count() == 12  # ... monitoring, alerts and retrainings since deployment
     card.scroll_into_view_if_needed()
     shot("models-card")
     with page.expect_download() as saved:
