@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 
 from ..deps import Caller
-from . import service
+from . import encoder, service
 from .schemas import HistoryPage, SuggestionOut, SuggestRequest
 
 router = APIRouter(tags=["recommender"])
@@ -27,3 +27,13 @@ async def suggest(slug: str, body: SuggestRequest, request: Request, who: Caller
 async def history(request: Request, who: Caller,
                   task: Literal["binary", "multiclass", "regression"] | None = None) -> dict:
     return await service.evidence(request, who, task)
+
+
+@router.get("/recommender/encoder", include_in_schema=False,
+            summary="The encoder@champion of the platform project mlp-recommender: version, signed statement and "
+                    "files, unverified (the AI services process only; it verifies before loading)")
+async def encoder_champion(request: Request) -> dict:
+    from ..assistant.service import require_service
+
+    require_service(request)
+    return await encoder.champion(request.app)

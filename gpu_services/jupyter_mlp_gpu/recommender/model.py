@@ -132,6 +132,7 @@ class Model:
     task_configs: dict[str, list[str]]
     corpus_version: str = ""
     net: Any = field(default=None, repr=False)
+    losses: list[float] = field(default_factory=list, repr=False)  # mean training loss per epoch (train.py logs it)
 
     def _inputs(self, metas, tasks, device):
         torch = _torch()
@@ -267,6 +268,7 @@ def _train(corpus_frames: Any, s: Settings) -> Model:
     gen = torch.Generator(device="cpu").manual_seed(s.seed)
     net.train()
     for _ in range(s.epochs):
+        total, batches = 0.0, 0
         perm = rng.permutation(n)
         for start in range(0, n, s.batch_size):
             b = torch.tensor(perm[start:start + s.batch_size], device=device)
@@ -286,5 +288,7 @@ def _train(corpus_frames: Any, s: Settings) -> Model:
             loss.backward()
             opt.step()
             sched.step()
+            total, batches = total + float(loss.detach()), batches + 1
+        model.losses.append(total / max(batches, 1))
     net.eval()
     return model
