@@ -21,7 +21,8 @@ EXAMPLES = int(os.environ.get("MLP_SCHEMATHESIS_EXAMPLES", "5"))
 SKIP = {("GET", "/api/projects/{slug}/runs/events")}
 # Operations that answer 503 `unavailable` by design when a process this test does not start is absent: the
 # assistant's ask relays to the AI services process (tests/assistant/test_ask_route.py runs it).
-UNAVAILABLE_OK = {("POST", "/api/assistant/ask")}
+# The recommender's suggest relays to the same process (tests/recommender/test_suggest_route.py runs it).
+UNAVAILABLE_OK = {("POST", "/api/assistant/ask"), ("POST", "/api/projects/{slug}/suggest")}
 
 
 def test_no_operation_answers_a_server_error(backend):

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from ..deps import INT64_MAX
+
 NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 
 
@@ -13,7 +15,8 @@ class SuggestRequest(BaseModel):
     """A dataset snapshot and its target column, or a profile computed elsewhere (`jupyter_mlp.profiling`)."""
 
     dataset: str | None = Field(default=None, pattern=NAME, description="The project's dataset (Iceberg table)")
-    snapshot_id: int | None = Field(default=None, ge=0, description="Its snapshot; default: the current one")
+    snapshot_id: int | None = Field(default=None, ge=0, le=INT64_MAX,
+                                     description="Its snapshot; default: the current one")
     target: str | None = Field(default=None, min_length=1, max_length=500, description="The column to predict")
     profile: dict[str, float | None] | None = Field(default=None, max_length=500,
                                                     description="A profile's meta-features, instead of a dataset")
@@ -72,6 +75,20 @@ class FamilySuggestion(BaseModel):
     evidence: list[Evidence]
 
 
+class RankerStatus(BaseModel):
+    """What ranked, when the encoder was asked for (`recommender_method = "encoder"`): the signed champion, or the
+    baseline that ranked instead and why (no version, or its files did not verify)."""
+
+    method: str
+    model: str | None = None
+    project: str | None = None
+    version: int | None = None
+    signed: bool | None = None
+    requested: str | None = None
+    fallback: bool = False
+    reason: str | None = None
+
+
 class SuggestionOut(BaseModel):
     suggestion_id: str
     project: str
@@ -85,6 +102,7 @@ class SuggestionOut(BaseModel):
     corpus_version: str
     history: dict[str, int]
     profile: dict[str, float]
+    ranker: RankerStatus | None = None
 
 
 class HistoryItem(BaseModel):
