@@ -1,5 +1,5 @@
 """A monitor window's citation in the Chat opens the Monitoring panel on its deployment with that window's drift
-report open (issue 13 acceptance). The history is tests/bench/assistant_history.py's `small` plan applied to the
+report open (issue 13 acceptance), and a pipeline run's citation the Pipelines panel on that run. The history is tests/bench/assistant_history.py's `small` plan applied to the
 platform `mlp up` started (real runs, versions and deployments; monitor windows written with the backend's ORM,
 as that module explains), asked about by the real planner."""
 
@@ -25,7 +25,7 @@ def mlp_home(mlp_home):
     return mlp_home
 
 
-def test_a_monitor_window_citation_opens_its_drift_report(mlp_home, platform, page, shot):
+def test_window_and_pipeline_run_citations_open_their_records(mlp_home, platform, page, shot):
     from tests.bench.assistant_history import apply, plan
 
     settings = Settings(home=mlp_home)
@@ -49,3 +49,14 @@ def test_a_monitor_window_citation_opens_its_drift_report(mlp_home, platform, pa
     report.wait_for(timeout=60_000)
     assert report.get_attribute("data-window-id") == window_id
     shot("assistant-citation-opened-window")
+
+    # A pipeline run's chip: the Pipelines panel on risk-nightly with that run's detail open
+    answer = _ask(page, "Which stage failed in the last run of risk-nightly?")
+    chip = answer.locator("[data-testid=mlp-chat-citation][data-type=pipeline_run]").first
+    chip.wait_for(timeout=30_000)
+    run_id = chip.get_attribute("data-id")
+    assert run_id in truth["pipeline_runs"].values()
+    chip.click()
+    page.locator("[data-testid=mlp-pipeline][data-pipeline=risk-nightly]").wait_for(state="visible", timeout=60_000)
+    page.locator(f"[data-testid=mlp-pipeline-run][data-run-id='{run_id}']").wait_for(state="visible", timeout=60_000)
+    shot("assistant-citation-opened-pipeline-run")
