@@ -150,6 +150,18 @@ def test_an_injected_pipeline_error_is_quoted_data(assistant_history, ask, qs):
     assert s["exact"] and s["isolated"] and not s["uncited"], (a["text"], s)
 
 
+def test_pipeline_failures_without_a_period_count_every_run(assistant_history, ask):
+    """No period asked: every run of the pipeline counts (not a silent default week)."""
+    h = assistant_history
+    p = next(x for x in h.plan["projects"] if x["slug"] == "nb-credit-2024")
+    runs = next(pl for pl in p["pipelines"] if pl["name"] == "scorecard-train")["runs"]
+    want = sorted(h.truth["pipeline_runs"][r["key"]] for r in runs if r["status"] == "FAILURE")
+    assert want and all(r["days_ago"] > 7 for r in runs)  # it last ran 58 days ago: none in a week
+    a = ask("nick", "How many runs of pipeline scorecard-train failed?")
+    assert a["form"] == "pipeline_fail_count" and f"**{len(want)}** run(s) failed among all its runs" in a["text"]
+    assert sorted(c["id"] for c in a["citations"] if c["type"] == "pipeline_run") == want
+
+
 def test_run_questions_that_name_no_pipeline_stay_run_questions(ask):
     """'How many runs failed' outranks nothing of the pipeline forms' making: it counts MLflow runs."""
     a = ask("nora", "How many runs failed?", project="nb-credit-smb")

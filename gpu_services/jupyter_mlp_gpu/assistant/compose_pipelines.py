@@ -122,12 +122,13 @@ async def pipeline_why(c: Ctx) -> dict:
 
 
 async def pipeline_fail_count(c: Ctx) -> dict:
-    """How many runs of pipeline P failed in the last N days?"""
+    """How many runs of pipeline P failed in the last N days (no period: ever)?"""
     named = await _named(c)
     if named is None:
         return not_found(NOT_FOUND)
-    days = c.period_days(7.0)
-    since = c.now - days * DAY
+    days = c.period_days(None)
+    since = c.now - days * DAY if days else 0.0  # no period asked: all the pipeline's runs
+    period = "among the runs started in the period asked" if days else "among all its runs"
     a = Composer()
     for slug, name in named:
         _cite_project(a, c, slug)
@@ -136,8 +137,8 @@ async def pipeline_fail_count(c: Ctx) -> dict:
         cq = a.cite("pipeline_runs", f"{slug}/{name}", f"failed runs of {name} in the period", project=slug,
                     since=since, status="FAILURE")
         a.fact("count", len(failed), cq)
-        a.line(f"Pipeline {lit(name)} ({slug}): **{len(failed)}** run(s) failed among the runs started in the "
-               "period asked" + (", newest first:" if failed else "."))
+        a.line(f"Pipeline {lit(name)} ({slug}): **{len(failed)}** run(s) failed {period}"
+               + (", newest first:" if failed else "."))
         for r in failed:
             _cite(a, slug, name, r)
             st = _failed_stage(r)
