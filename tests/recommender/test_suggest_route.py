@@ -27,7 +27,8 @@ from jupyter_mlp_gpu.recommender.corpus import fixture_corpus
 from jupyter_mlp_gpu.recommender.routes import RecommenderEngine
 from jupyter_mlp_gpu.recommender.suggest import NearestDatasetsRanker
 
-SECRETS = ("globexsecretrun", "globexsecretdata", "globexsecretcolumn", "globexsecretparam")
+SECRETS = ("globexsecretrun", "globexsecretdata", "globexsecretcolumn", "globexsecretparam", "globexsecretkey",
+           "globexsecretfamily")
 
 
 def _free_port() -> int:
@@ -84,11 +85,11 @@ def _dataset(backend, user: str, slug: str, name: str, df: pd.DataFrame) -> int:
 
 
 def _run(backend, user: str, slug: str, name: str, dataset: str, snapshot: int, target: str,
-         params: dict[str, str], accuracy: float) -> str:
+         params: dict[str, str], accuracy: float, family: str = "random_forest") -> str:
     env = backend.kernel_env(user, slug)
     h = {"Authorization": f"Bearer {env['MLFLOW_TRACKING_TOKEN']}"}
     api = f"{env['MLFLOW_TRACKING_URI']}/api/2.0/mlflow"
-    tags = {"mlp.family": "random_forest", "mlp.target": target,
+    tags = {"mlp.family": family, "mlp.target": target,
             "mlp.datasets": json.dumps([{"name": dataset, "snapshot_id": str(snapshot)}])}
     r = httpx.post(f"{api}/runs/create", headers=h, timeout=60, json={
         "experiment_id": env["MLFLOW_EXPERIMENT_ID"], "run_name": name, "start_time": 0,
@@ -112,8 +113,11 @@ def _stable(s: dict) -> str:
 
 def _globex_run(backend) -> str:
     gsnap = _dataset(backend, "gus", "globex", "globexsecretdata", _frame(1, "label", extra="globexsecretcolumn"))
+    _run(backend, "gus", "globex", "globexsecretrun2", "globexsecretdata", gsnap, "label", {"C": "1.0"}, 0.8,
+         family="globexsecretfamily")
     return _run(backend, "gus", "globex", "globexsecretrun", "globexsecretdata", gsnap, "label",
-                {"n_estimators": "80", "max_features": "globexsecretparam", "min_samples_leaf": "3"}, 0.88)
+                {"n_estimators": "80", "max_features": "globexsecretparam", "min_samples_leaf": "3",
+                 "globexsecretkey": "7"}, 0.88)
 
 
 @pytest.mark.settings(recommender_cross_project=False)
@@ -167,6 +171,9 @@ def test_suggest_cites_own_runs_and_keeps_other_projects_anonymous(stack):
     # the history route itself: lena's view has no name of globex's
     h = lena.get("/recommender/history")
     assert h.status_code == 200 and h.json()["total"] == 2
+    anonymous = [i for i in h.json()["items"] if not i["visible"]]
+    assert [i["params"] for i in anonymous] == [{"n_estimators": 80, "min_samples_leaf": 3}]
+    assert all(i["project"] is None and i["run_id"] is None and i["dataset"] is None for i in anonymous)
     assert not any(s in h.text for s in (*SECRETS, other))
     # audited
     audit = backend.admin.get("/audit", params={"limit": 200}).json()["items"]

@@ -8,13 +8,14 @@ run's `mlp.target` tag as target when it has one, and the profile is kept under 
 Runs of projects the user can open come with their project, run id and name, so a suggestion can cite them. Runs of
 any other project come only when `recommender_cross_project` is on, and then only as anonymous statistics: the
 profile's meta-features (aggregates, never a row or a column name), the family, the score and the parameters whose
-values are numbers, booleans or scikit-learn's own option words (`ENUM_WORDS`), so a column or dataset name a
-parameter might carry never leaves. Nothing else of such a run is read into the answer: no project, run id or name,
+names are scikit-learn's and whose values are numbers, booleans or its option words (`ENUM_WORDS`), of a family
+named in `FAMILIES`, so a column or dataset name a parameter or a tag might carry never leaves. Nothing else of such a run is read into the answer: no project, run id or name,
 dataset name or column.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -49,6 +50,7 @@ FAMILIES = {  # scikit-learn estimator class -> the recommender's family name
     "DecisionTreeClassifier": "decision_tree", "DecisionTreeRegressor": "decision_tree",
     "MLPClassifier": "mlp", "MLPRegressor": "mlp", "GaussianNB": "naive_bayes",
 }
+KNOWN_FAMILIES = frozenset(FAMILIES.values())
 ENUM_WORDS = frozenset(
     "gini entropy log_loss sqrt log2 auto l1 l2 elasticnet none balanced balanced_subsample uniform distance lbfgs "
     "liblinear newton-cg newton-cholesky sag saga rbf linear poly sigmoid precomputed squared_error absolute_error "
@@ -75,9 +77,29 @@ def parse_param(text: str) -> Any:
         return text
 
 
+_SKLEARN = ("ensemble", "linear_model", "neighbors", "svm", "tree", "neural_network", "naive_bayes")
+
+
+@functools.cache
+def known_param_names() -> frozenset[str]:
+    """The constructor parameters of the estimators in FAMILIES (scikit-learn's own names)."""
+    import importlib
+
+    names: set[str] = set()
+    for cls_name in FAMILIES:
+        for module in _SKLEARN:
+            cls = getattr(importlib.import_module(f"sklearn.{module}"), cls_name, None)
+            if cls is not None:
+                names |= set(cls().get_params())
+                break
+    return frozenset(names)
+
+
 def anonymous_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Only values that cannot carry a name: numbers, booleans, None and scikit-learn's option words."""
-    return {k: v for k, v in params.items() if _IDENT.match(k) and (
+    """Only scikit-learn's parameter names, and only values that cannot carry a name: numbers, booleans, None and
+    scikit-learn's option words."""
+    known = known_param_names()
+    return {k: v for k, v in params.items() if k in known and (
         v is None or isinstance(v, (bool, int, float)) or isinstance(v, str) and v.lower() in ENUM_WORDS)}
 
 
@@ -166,6 +188,8 @@ def history(db: Session, search: Any, catalog: Any, home: Path, who: Identity, *
             params = {k: parse_param(v) for k, v in r.params.items()}
             item: dict[str, Any] = {"visible": visible, "family": fam, "metric": score[0], "score": score[1],
                                     "meta": meta, "task": run_task}
+            if not visible and fam not in KNOWN_FAMILIES:  # a free-text family tag could carry a name
+                continue
             if visible:
                 item.update(project=project.slug, run_id=r.run_id, run_name=r.run_name, params=params,
                             dataset=snap[0])
