@@ -121,3 +121,61 @@ def test_no_champion_is_refused_in_words(backend, mlp_home):
     # only the AI services (the service token) read it: a user's token is refused
     r = backend.admin.get("/recommender/encoder")
     assert r.status_code == 403, r.text
+
+
+class EncoderSettings(Settings):
+    """What an admin sets to rank with the encoder (`recommender_method`, read by the AI services' engine)."""
+
+    recommender_method: str = "encoder"
+
+
+def test_suggestion_says_which_ranker(request, mlp_home, tmp_path):
+    """Through POST /api/projects/{p}/suggest: without a champion the kNN baseline ranks and the response says why;
+    once the encoder is trained and signed, the encoder ranks and the response names the version."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from jupyter_mlp_gpu.app import create_app
+    from jupyter_mlp_gpu.recommender.routes import RecommenderEngine
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    request.node.add_marker(pytest.mark.settings(gpu_url=f"http://127.0.0.1:{port}"))  # where the backend finds it
+    backend = request.getfixturevalue("backend")
+    corpus = fixture_corpus(tmp_path / "corpus", n_datasets=12)
+    settings = EncoderSettings(home=mlp_home, backend_url=backend.url, admin_users=["admin"])
+    app = create_app(Settings(home=mlp_home, backend_url=backend.url), index_every_s=None)
+    app.state.recommender = RecommenderEngine(settings, corpus)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.05)
+        admin = backend.admin
+        assert admin.post("/projects", json={"slug": "acme", "name": "Acme"}).status_code == 201
+        profile = {k: v for k, v in corpus.meta("fixture:1").items() if not k.startswith("fixture:")}
+        ask = {"profile": profile, "task": "binary"}
+        r = admin.post("/projects/acme/suggest", json=ask)
+        assert r.status_code == 200, r.text
+        ranker = r.json()["ranker"]
+        assert ranker["method"] == "knn" and ranker["fallback"] and "no encoder@champion" in ranker["reason"]
+
+        out = retrain(settings, corpus=tmp_path / "corpus", history=False, model_settings=TINY, max_regret=1.0,
+                      log=lambda *_: None)
+        app.state.recommender.ranker.refresh_s = 0  # pick up the new champion now, not within five minutes
+        r = admin.post("/projects/acme/suggest", json=ask)
+        assert r.status_code == 200, r.text
+        ranker = r.json()["ranker"]
+        assert ranker == {"method": "encoder", "model": "models:/encoder@champion", "project": "mlp-recommender",
+                          "version": out["version"], "signed": True, "requested": None, "fallback": False,
+                          "reason": None}
+    finally:
+        server.should_exit = True
+        thread.join(30)

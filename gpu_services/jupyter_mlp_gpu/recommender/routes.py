@@ -55,11 +55,11 @@ class RecommenderEngine:
         corpus = self.corpus
         with self._lock:
             if self._ranker is None:
-                self._ranker = _method(corpus, getattr(self.settings, "recommender_method", None))
+                self._ranker = _method(corpus, getattr(self.settings, "recommender_method", None), self.settings)
             return self._ranker
 
 
-def _method(corpus: Any, name: str | None) -> Any:
+def _method(corpus: Any, name: str | None, settings: Any = None) -> Any:
     from .suggest import NearestDatasetsRanker
 
     try:
@@ -67,6 +67,11 @@ def _method(corpus: Any, name: str | None) -> Any:
     except ImportError:
         return NearestDatasetsRanker(corpus)
     known = {"knn": getattr(baselines, "KnnRanker", None), "portfolio": getattr(baselines, "PortfolioRanker", None)}
+    if name == "encoder" and settings is not None:  # only the signed champion, else the kNN baseline (signed.py)
+        from ..app import backend_url
+        from .signed import SignedEncoder
+
+        return SignedEncoder(settings, backend_url, known["knn"](corpus), "knn")
     cls = known.get(name or "knn")
     return cls(corpus) if cls is not None else NearestDatasetsRanker(corpus)
 
@@ -106,6 +111,10 @@ def make_router(backend_url: Any) -> APIRouter:
             corpus, ranker = await run_in_threadpool(lambda: (engine.corpus, engine.ranker))
         except CorpusError as e:
             return _error("unavailable", f"The recommender has no corpus: {e}", 503)
-        return await run_in_threadpool(compose, meta, body.task, ranker, corpus, history=history)
+        status = await run_in_threadpool(lambda: getattr(ranker, "status", None))  # the encoder: signed, or why not
+        out = await run_in_threadpool(compose, meta, body.task, ranker, corpus, history=history)
+        if status is not None:
+            out["ranker"] = status
+        return out
 
     return router

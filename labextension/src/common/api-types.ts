@@ -2897,6 +2897,32 @@ export interface components {
             /** Version */
             version: string;
         };
+        /**
+         * RankerStatus
+         * @description What ranked, when the encoder was asked for (`recommender_method = "encoder"`): the signed champion, or the
+         *     baseline that ranked instead and why (no version, or its files did not verify).
+         */
+        RankerStatus: {
+            /**
+             * Fallback
+             * @default false
+             */
+            fallback?: boolean;
+            /** Method */
+            method: string;
+            /** Model */
+            model?: string | null;
+            /** Project */
+            project?: string | null;
+            /** Reason */
+            reason?: string | null;
+            /** Requested */
+            requested?: string | null;
+            /** Signed */
+            signed?: boolean | null;
+            /** Version */
+            version?: number | null;
+        };
         /** RegisterRequest */
         RegisterRequest: {
             /**
@@ -3245,6 +3271,7 @@ export interface components {
             };
             /** Project */
             project: string;
+            ranker?: components["schemas"]["RankerStatus"] | null;
             /** Snapshot Id */
             snapshot_id?: number | null;
             /** Suggestion Id */
