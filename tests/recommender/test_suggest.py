@@ -75,8 +75,9 @@ def test_search_space_feeds_optuna_and_sklearn(corpus):
 
 
 def test_derive_space_kinds():
-    space = derive_space([({"C": 0.01, "k": 3, "p": "l2", "fit": True}, 1.0),
-                          ({"C": 10.0, "k": 30, "p": "l1", "fit": True}, 3.0)])
+    space = derive_space([({"C": 0.01, "k": 3, "p": "l2", "fit": True, "random_state": 0}, 1.0),
+                          ({"C": 10.0, "k": 30, "p": "l1", "fit": True, "n_jobs": 1}, 3.0)])
+    assert set(space) == {"C", "k", "p", "fit"}  # seeds and threads are not searched
     assert space["C"] == {"type": "float", "low": 0.01, "high": 10.0, "log": True, "values": [0.01, 10.0],
                           "prior": {"center": 10.0}}
     assert space["k"]["type"] == "int" and space["k"]["log"] and space["k"]["prior"]["center"] == 30
@@ -107,3 +108,25 @@ def test_engine_loads_the_home_corpus_and_the_knn_baseline(tmp_path):
     assert isinstance(engine.ranker, KnnRanker)
     out = compose(CLUSTER1, "binary", engine.ranker, engine.corpus)
     assert {f["family"] for f in out["families"][:2]} == {"hist_gradient_boosting", "random_forest"}
+
+
+def test_a_family_whose_similar_best_are_defaults_gets_its_corpus_range(tmp_path):
+    """LCDB scores learners at their defaults (params {}): the space comes from the family's other configurations."""
+    import pandas as pd
+
+    from jupyter_mlp_gpu.recommender.corpus import load_corpus, write_corpus
+
+    datasets = pd.DataFrame([{"dataset_id": f"d{i}", "source": "t", "task": "binary", "n_rows": 100,
+                              "n_features": 5, "meta": json.dumps({"n_rows": 100.0 + i})} for i in range(3)])
+    configs = pd.DataFrame([
+        {"config_id": "lcdb:knn", "family": "knn", "params": "{}", "space": "lcdb-default"},
+        {"config_id": "grid:knn:0", "family": "knn", "params": json.dumps({"n_neighbors": 3}), "space": "grid"},
+        {"config_id": "grid:knn:1", "family": "knn", "params": json.dumps({"n_neighbors": 30}), "space": "grid"},
+    ])
+    scores = pd.DataFrame([{"dataset_id": f"d{i}", "config_id": c, "score": s, "metric": "accuracy"}
+                           for i in range(3) for c, s in (("lcdb:knn", 0.9), ("grid:knn:0", 0.5), ("grid:knn:1", 0.4))])
+    write_corpus(tmp_path / "c", datasets, configs, scores, built_by="test", sources={})
+    c = load_corpus(tmp_path / "c")
+    out = compose({"n_rows": 101.0}, "binary", NearestDatasetsRanker(c, k=3), c)
+    assert out["families"][0]["search_space"]["n_neighbors"]["low"] == 3
+    assert out["families"][0]["search_space"]["n_neighbors"]["high"] == 30

@@ -32,6 +32,7 @@ N_FAMILIES = 5
 N_WARM = 5
 N_EVIDENCE = 3
 GOOD_QUANTILE = 0.75
+NOT_SEARCHED = frozenset({"random_state", "n_jobs", "verbose", "copy_X"})  # settings, not hyperparameters
 
 
 def _params(p: Any) -> dict[str, Any]:
@@ -67,7 +68,7 @@ def _spread(values: list[Any], k: int = 5) -> list[Any]:
 def derive_space(samples: Sequence[tuple[dict[str, Any], float]]) -> dict[str, dict[str, Any]]:
     """A search space from (params, weight) samples: per hyperparameter, int/float ranges (log when positive and
     spanning a factor of 10 or more) or categorical choices with their weighted shares."""
-    names = sorted({n for p, _ in samples for n in p})
+    names = sorted({n for p, _ in samples for n in p} - NOT_SEARCHED)
     space: dict[str, dict[str, Any]] = {}
     for name in names:
         seen = [(p[name], w) for p, w in samples if name in p]
@@ -181,12 +182,13 @@ def compose(meta: Mapping[str, Any], task: str, ranker: Any, corpus: Any, *,
             if c.info.get("family") == fam:
                 samples.append((_knobs(c.info.get("params"), knobs.get(fam)), max(sim, 1e-3)))
                 evidence.append((sim, _evidence_item(c, sim, float(c.info["score"]), str(c.info.get("metric", "")))))
-        if not samples:  # nothing similar did well: the family's whole corpus range
-            samples = [(_params(p), 1.0) for p in configs.loc[configs["family"] == fam, "params"]]
+        space = derive_space(samples)
+        if not space:  # nothing similar did well, or only its defaults did (LCDB): the family's whole corpus range
+            space = derive_space([(_params(p), 1.0) for p in configs.loc[configs["family"] == fam, "params"]])
         evidence.sort(key=lambda e: -e[0])
         warm = [{"family": fam, "config_id": cid, "params": _params(configs.at[cid, "params"]), "score": s}
                 for cid, s in ranked if family_of[cid] == fam][:n_warm]
-        families.append({"family": fam, "score": round(fam_score[fam], 4), "search_space": derive_space(samples),
+        families.append({"family": fam, "score": round(fam_score[fam], 4), "search_space": space,
                          "preprocessing": preprocessing(profile or meta, task, fam),
                          "warm_start": warm, "evidence": [e for _, e in evidence[:N_EVIDENCE]]})
 
