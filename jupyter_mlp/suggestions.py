@@ -94,7 +94,7 @@ class Suggestion:
         """What `mlp suggest` prints: the families with their evidence, preprocessing and warm starts."""
         lines = [f"Suggestion {self.id} ({self.body.get('task')}, corpus {self.body.get('corpus_version', '')[:19]})"]
         for i, f in enumerate(self.body.get("families", []), 1):
-            lines.append(f"{i}. {f['family']}  (score {f['score']:.4g})")
+            lines.append(f"{i}. {f['family']}")  # the ranker's score is an order (the baselines' are positions)
             for name, spec in f["search_space"].items():
                 if spec["type"] == "categorical":
                     lines.append(f"     {name}: one of {json.dumps(spec['choices'])}")
