@@ -284,6 +284,12 @@ class Settings(BaseSettings):
         "anonymous statistics only (profile, model family, parameters, score: never a name, column, dataset or run "
         "id). Off: only the projects the user can open (and the prior corpus) count."
     )
+    recommender_retrain_cron: str = Field(
+        default="0 3 * * 0", max_length=100, pattern=r"^$|^\S+( \S+){4}$",
+        description="When Dagster's schedule `mlp_recommender_retrain` rebuilds the platform's part of the "
+        "recommender's corpus and retrains, registers and asks the gates for a new encoder version (cron, UTC; "
+        "default weekly, Sunday 03:00). Empty: no schedule."
+    )
 
     @field_validator("home", mode="after")
     @classmethod

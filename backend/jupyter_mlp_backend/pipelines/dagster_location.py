@@ -124,6 +124,58 @@ def _schedule(home: Path, e: dict, job: str) -> dg.ScheduleDefinition:
     return _tick
 
 
+RECOMMENDER_JOB = "mlp_recommender_retrain"
+
+
+class RecommenderRetrain(dg.Config):
+    """The retraining's options (the schedule uses the defaults)."""
+
+    corpus: str = ""  # the prior corpus folder; default: $MLP_HOME/recommender/corpus, else the shipped one
+    settings_json: str = "{}"  # the encoder's settings (model.Settings) as JSON
+    max_regret: float = 0.25  # the gate set on the first version
+    timeout_s: float = 6 * 3600
+
+
+def _recommender_job(home: Path, index: dict) -> dg.JobDefinition:
+    """Rebuild the platform's part of the recommender's corpus from its runs, retrain the encoder and register it
+    in the platform project `mlp-recommender` (signed; the gates decide champion). The AI services' own module runs
+    it in a child process (`python -m jupyter_mlp_gpu.recommender.train --history`): the backend reaches
+    gpu_services only across a process boundary, and torch never loads in Dagster's processes."""
+
+    @dg.op(name="retrain_recommender_encoder")
+    def _retrain(context: dg.OpExecutionContext, config: RecommenderRetrain) -> dg.Output:
+        import subprocess
+        import sys
+
+        args = [sys.executable, "-m", "jupyter_mlp_gpu.recommender.train", "--history",
+                "--settings", config.settings_json, "--max-regret", str(config.max_regret)]
+        if config.corpus:
+            args += ["--corpus", config.corpus]
+        env = {**os.environ, "MLP_HOME": str(home)}
+        if index.get("backend_url"):
+            env["MLP_BACKEND_URL"] = index["backend_url"]
+        proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=config.timeout_s)
+        for line in (proc.stdout + proc.stderr).strip().splitlines()[-20:]:
+            context.log.info(line)
+        if proc.returncode not in (0, 3):
+            raise dg.Failure(f"retraining failed (exit {proc.returncode}): {proc.stderr.strip()[-600:]}")
+        # exit 3: registered, but the gates kept the champion where it was (said in the log)
+        return dg.Output(proc.returncode, metadata={"gates_passed": proc.returncode == 0})
+
+    @dg.job(name=RECOMMENDER_JOB, executor_def=dg.in_process_executor,
+            description="Rebuild the recommender's corpus from the platform's runs, retrain and register its encoder")
+    def _job():
+        _retrain()
+
+    return _job
+
+
+def _recommender_schedule(cron: str) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(name=RECOMMENDER_JOB, cron_schedule=cron, job_name=RECOMMENDER_JOB,
+                                 execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+                                 description="Retrains the recommender's encoder (recommender_retrain_cron)")
+
+
 def build(home: Path) -> dg.Definitions:
     index_path = home / "dagster" / INDEX
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
@@ -144,6 +196,11 @@ def build(home: Path) -> dg.Definitions:
         job = job_name(e["project"], e["pipeline"], e["version"])
         if job in known:
             schedules.append(_schedule(home, e, job))
+    index = index if isinstance(index, dict) else {}
+    jobs.append(_recommender_job(home, index))
+    cron = index.get("recommender_cron", "0 3 * * 0")  # the backend writes its setting into the index
+    if cron:
+        schedules.append(_recommender_schedule(cron))
     sensors = []
     if isinstance(index, dict) and index.get("monitors"):
         sensors.append(_monitor_sensor(home, int(index.get("monitor_interval") or 60)))

@@ -90,7 +90,9 @@ class DagsterService:
                  "schedules": sorted(entries.get("schedules", []), key=lambda e: e["id"]),
                  # The monitors' sensor, when any monitor is enabled and the interval is not 0 (0: on demand only)
                  "monitors": entries.get("monitors", 0) if self.settings.monitor_interval_seconds else 0,
-                 "monitor_interval": self.settings.monitor_interval_seconds}
+                 "monitor_interval": self.settings.monitor_interval_seconds,
+                 # the recommender's retraining schedule (dagster_location; "" for none)
+                 "recommender_cron": self.settings.recommender_retrain_cron}
         text = json.dumps(index, indent=1)
         if self.index.exists() and self.index.read_text() == text:
             return

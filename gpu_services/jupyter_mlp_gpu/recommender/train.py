@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     except APIError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 2
-    return 0 if out["decision"].get("status") in ("passed", "pending") else 1
+    return 0 if out["decision"].get("status") in ("passed", "pending") else 3  # 3: the gates said no
 
 
 if __name__ == "__main__":
