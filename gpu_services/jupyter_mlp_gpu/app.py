@@ -282,14 +282,30 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None, store:
                 yield line({"type": "answer", "answer": dict(NO_PLANNER)})
                 return
             yield line({"type": "status", "text": "Looking it up"})
+            from .assistant.llm_client import LLMClient
+
+            llm = LLMClient.from_settings(settings)  # None without llm_url: the no-LLM path, unchanged
             try:
-                answer = await answer_fn(body.question, backend, project=body.project,
-                                         context={**body.context, "history": body.history}, retriever=retriever)
-            except Exception:  # noqa: BLE001 - the stream says it failed; the log says why
-                log.exception("the planner failed")
-                yield line({"type": "error", "error": {"code": "internal_error",
-                                                       "message": "The assistant failed; see the AI services log."}})
-                return
-            yield line({"type": "answer", "answer": answer})
+                try:
+                    answer = await answer_fn(body.question, backend, project=body.project,
+                                             context={**body.context, "history": body.history}, retriever=retriever,
+                                             **({"llm": llm} if llm is not None else {}))
+                except Exception:  # noqa: BLE001 - the stream says it failed; the log says why
+                    log.exception("the planner failed")
+                    yield line({"type": "error", "error": {"code": "internal_error",
+                                                           "message": "The assistant failed; see the AI services "
+                                                                      "log."}})
+                    return
+                if llm is None:
+                    yield line({"type": "answer", "answer": answer})
+                    return
+                from .assistant.llm_answer import phrase_lines
+
+                # grounded answers are phrased under the figure guard: deltas, then the answer with the text to show
+                async for msg in phrase_lines(answer, body.question, llm):
+                    yield line(msg)
+            finally:
+                if llm is not None:
+                    await llm.aclose()
 
     return app

@@ -315,7 +315,12 @@ def phrased(client: LLMClient, answer: dict = ANSWER) -> tuple[list[str], llm.Ph
 
 def test_guard_rules():
     g = llm.guard_problem
-    assert g("The best AUC in `acme` is 0.8318, from run `gbm-013`.", ANSWER) is None
+    assert g("The best AUC in `acme` is 0.8318, from run `gbm-013` of `credit-v2`.", ANSWER) is None
+    # every record the answer names stays named (noise without figures once passed and lost them all)
+    assert g("The best AUC is 0.8318, from run gbm-013 of credit-v2.", ANSWER) == \
+        "the record name 'acme' is left out"
+    assert g("Nothing but words.", {**ANSWER, "facts": []}) == "the record name 'gbm-013' is left out"
+    assert g("Nothing but words.", {**ANSWER, "facts": []}, final=False) is None
     assert g("The best AUC is 0.83.", ANSWER) == "the figure 0.83 is in no fact of the answer"  # rounded: refused
     assert g("The best AUC is 0.9318 (run gbm-013).", ANSWER) == "the figure 0.9318 is in no fact of the answer"
     assert g("Run gbm-014 is best with 0.8318.", ANSWER) == "the figure 14 is in no fact of the answer"
@@ -328,9 +333,10 @@ def test_guard_rules():
 
 
 def test_phrase_streams_guarded_text(faulty):
-    deltas, p = phrased(scripted(faulty, "good", ["Run `gbm-013` ", "has the best AUC in ", "`acme`: 0.8", "318."]))
+    deltas, p = phrased(scripted(faulty, "good", ["Run `gbm-013` ", "has the best AUC in ", "`credit-v2` of ",
+                                                  "`acme`: 0.8", "318."]))
     assert p.accepted and p.reason is None
-    assert "".join(deltas) == p.text == "Run `gbm-013` has the best AUC in `acme`: 0.8318."
+    assert "".join(deltas) == p.text == "Run `gbm-013` has the best AUC in `credit-v2` of `acme`: 0.8318."
 
 
 def test_phrase_never_streams_an_invented_figure(faulty):

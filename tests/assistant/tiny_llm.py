@@ -41,7 +41,7 @@ def build_tiny_model(out: Path, seed: int = 0) -> Path:
     fast.save_pretrained(out)
     torch.manual_seed(seed)
     cfg = Qwen2Config(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32768,
                       eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id, tie_word_embeddings=True,
                       initializer_range=0.5)
     model = Qwen2ForCausalLM(cfg)

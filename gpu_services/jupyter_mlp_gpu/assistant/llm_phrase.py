@@ -71,9 +71,25 @@ def required_figures(answer: Mapping[str, Any]) -> list[float]:
     return out
 
 
+SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def required_names(answer: Mapping[str, Any]) -> list[str]:
+    """Names the phrasing must keep: the record text the answer quotes (its code spans) and every cited record's
+    label and project that its text writes."""
+    text = str(answer.get("text", ""))
+    names = [m.strip() for m in SPAN.findall(text)]
+    for c in answer.get("citations") or []:
+        for v in (c.get("label"), c.get("project")):
+            if isinstance(v, str) and v.strip() and re.search(rf"(?<![\w-]){re.escape(v.strip())}(?![\w-])", text):
+                names.append(v.strip())
+    return list(dict.fromkeys(n for n in names if n))
+
+
 def guard_problem(phrased: str, answer: Mapping[str, Any], *, final: bool = True) -> str | None:
     """Why `phrased` may not replace the answer's text, or None: a figure (or number word) the answer does not
-    hold; with `final`, also an empty text or a numeric fact left out."""
+    hold; with `final`, also an empty text, a numeric fact left out or a record name left out (the bench's tiny
+    random model wrote figure-free noise that passed the figure checks and lost every run the answer named)."""
     allowed = allowed_figures(answer)
     for x in figures(phrased):
         if x not in allowed:
@@ -92,6 +108,10 @@ def guard_problem(phrased: str, answer: Mapping[str, Any], *, final: bool = True
         for x in required_figures(answer):
             if x not in written:
                 return f"the fact {x:g} is left out"
+        low = phrased.lower()
+        for name in required_names(answer):
+            if name.lower() not in low:
+                return f"the record name {name!r} is left out"
     return None
 
 

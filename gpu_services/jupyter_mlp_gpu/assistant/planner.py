@@ -53,22 +53,27 @@ LLM_CUES = re.compile(r"\b(why do you think|what do you think|in your opinion|yo
 
 
 async def answer(question: str, backend: BackendClient, *, project: str | None = None,
-                 context: dict | None = None, retriever: Any = None) -> dict[str, Any]:
+                 context: dict | None = None, retriever: Any = None, llm: Any = None) -> dict[str, Any]:
     """Answer `question` as the user whose token `backend` carries. `project`: the project the chat or notebook
     is in (the default scope); `context["now"]`: the moment relative times refer to (default: now).
-    `retriever` (the record index) is not needed for structured questions; free-form ones need an LLM."""
+    `retriever` (the record index) is not needed for structured questions. `llm` (an `LLMClient`, when
+    `llm_url` is set): free-form questions are planned by it into tool calls (`llm_answer.py`); without one
+    they are answered `needs_llm`."""
     context = context or {}
     question = (question or "").strip()
     if not question:
         return not_found("Ask a question about your runs, models, deployments, monitors or pipelines.")
     if len(question) > MAX_QUESTION_CHARS:
         return not_found(f"That question is too long (at most {MAX_QUESTION_CHARS} characters).")
-    if LLM_CUES.search(question):
+    free_form = bool(LLM_CUES.search(question))
+    if free_form and llm is None:
         return llm_needed()
-    Catalogue.adopt(retriever)
-    forms = await rank(question)
-    if not forms:
-        return llm_needed()
+    forms: list = []
+    if not free_form:
+        Catalogue.adopt(retriever)
+        forms = await rank(question)
+        if not forms and llm is None:
+            return llm_needed()
     try:
         projects = await tools.list_projects(backend)
     except BackendError as exc:
@@ -83,4 +88,8 @@ async def answer(question: str, backend: BackendClient, *, project: str | None =
             continue
         out["form"] = form.name
         return out
-    return llm_needed()
+    if llm is None:
+        return llm_needed()
+    from .llm_answer import answer_free_form
+
+    return await answer_free_form(ctx, question, retriever, llm)
