@@ -188,7 +188,7 @@ def test_suggest_bad_input_in_words(stack):
     cases = [
         ("/projects/acme/suggest", {}, 422, "give a dataset"),
         ("/projects/acme/suggest", {"dataset": "nope", "target": "churned"}, 404, "Dataset 'nope'"),
-        ("/projects/acme/suggest", {"dataset": "churn", "target": "income"}, 422, "'income' is not in the frame"),
+        ("/projects/acme/suggest", {"dataset": "churn", "target": "income"}, 422, "'income' is not in"),
         ("/projects/acme/suggest", {"dataset": "churn"}, 422, "target column"),
         ("/projects/acme/suggest", {"dataset": "churn", "target": "churned", "snapshot_id": 1}, 404, "snapshot 1"),
         ("/projects/globex/suggest", {"dataset": "ledger", "target": "label"}, 404, "Project 'globex' not found"),
@@ -265,3 +265,32 @@ def test_a_suggestion_imports_optuna_only_when_asked():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:2] == ["['knn'] {'n_neighbors': [1, 6, 31]} False", "True"]
+
+
+def test_snapshot_profile_with_and_without_the_catalogs_own(tmp_path):
+    """The history profiles a snapshot through the datasets domain's `Catalog.profile` when it has one, else from
+    the snapshot's rows: both give the same features, kept once computed."""
+    import math
+
+    from jupyter_mlp_backend.datasets.catalog import Catalog
+    from jupyter_mlp_backend.recommender.history import snapshot_profile
+
+    catalog = Catalog(tmp_path / "home")
+    buf = io.BytesIO()
+    _frame(0, "churned").to_parquet(buf, index=False)
+    snap = catalog.write("acme", "churn", buf.getvalue(), "overwrite").snapshot_id
+
+    class RowsOnly:  # the same catalog seen without a profile method (the datasets domain before it kept them)
+        read, list = catalog.read, catalog.list
+
+    got = []
+    for cat, home in ((catalog, tmp_path / "a"), (RowsOnly(), tmp_path / "b")):
+        sid, prof = snapshot_profile(home, cat, "acme", "churn", None, "churned")
+        assert sid == snap and prof["target_binary"] == 1.0 and prof["missing_cells"] > 0
+        assert (home / "recommender" / "profiles" / "acme" / f"churn@{snap}@churned.json").is_file()
+        got.append({k: v for k, v in prof.items() if not math.isnan(v)})
+    assert got[0] == got[1]
+    with pytest.raises(LookupError):
+        snapshot_profile(tmp_path / "a", catalog, "acme", "nope", None, "churned")
+    with pytest.raises(ValueError):
+        snapshot_profile(tmp_path / "c", RowsOnly(), "acme", "churn", snap, "income")

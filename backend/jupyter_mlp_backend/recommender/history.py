@@ -3,7 +3,8 @@
 A run counts when it finished, names a model family (the `mlp.family` tag a suggestion's run carries, else the
 class scikit-learn's autolog names in `estimator_class`), has a score (the first of `METRICS` it logged) and read a
 dataset snapshot (its lineage's `mlp.datasets`) whose profile can be had: the snapshot is profiled here, with the
-run's `mlp.target` tag as target when it has one, and the profile is kept under `$MLP_HOME/recommender/profiles`.
+run's `mlp.target` tag as target when it has one (the profile the datasets domain keeps with the snapshot when it fits),
+and the profile is kept under `$MLP_HOME/recommender/profiles`.
 
 Runs of projects the user can open come with their project, run id and name, so a suggestion can cite them. Runs of
 any other project come only when `recommender_cross_project` is on, and then only as anonymous statistics: the
@@ -134,25 +135,36 @@ def task_of(meta: dict[str, float]) -> str | None:
     return None
 
 
+def _current(catalog: Any, slug: str, name: str) -> int:
+    for d in catalog.list(slug):
+        if d["name"] == name:
+            return int(d["current_snapshot_id"])
+    raise LookupError(name)
+
+
 def snapshot_profile(home: Path, catalog: Any, slug: str, name: str, snapshot_id: int | None,
-                     target: str | None) -> tuple[int, dict[str, float], list[str]]:
-    """(snapshot id, profile, columns) of a dataset snapshot (default: the current one), profiled once and kept.
-    LookupError for an unknown dataset or snapshot; ValueError (in words) for a target the data cannot have."""
+                     target: str | None) -> tuple[int, dict[str, float]]:
+    """(snapshot id, profile) of a dataset snapshot (default: the current one): the profile the datasets domain
+    keeps with the snapshot when it has one for this target (`Catalog.profile`), else computed from its rows; kept
+    under `$MLP_HOME/recommender/profiles` either way. LookupError for an unknown dataset or snapshot; ValueError
+    (in words) for a target the data cannot have."""
     import pandas as pd
 
+    if snapshot_id is None:
+        snapshot_id = _current(catalog, slug, name)
     cache = home / "recommender" / "profiles" / slug
-    if snapshot_id is not None:
-        path = cache / f"{name}@{snapshot_id}@{target or ''}.json"
-        if path.is_file():
-            body = json.loads(path.read_text())
-            return snapshot_id, profiling.from_json(body["profile"])["features"], body["columns"]
-    data, snap = catalog.read(slug, name, snapshot_id)
-    df = pd.read_parquet(io.BytesIO(data))
-    prof = profiling.profile(df, target)
+    path = cache / f"{name}@{snapshot_id}@{target or ''}.json"
+    if path.is_file():
+        return snapshot_id, profiling.from_json(path.read_text())["features"]
+    if hasattr(catalog, "profile"):  # the datasets domain keeps profiles with snapshots
+        body = catalog.profile(slug, name, snapshot_id, target)
+        prof = {k: (math.nan if v is None else float(v)) for k, v in body["features"].items()}
+    else:
+        data, _ = catalog.read(slug, name, snapshot_id)
+        prof = profiling.profile(pd.read_parquet(io.BytesIO(data)), target)
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"{name}@{snap.snapshot_id}@{target or ''}.json"
-    path.write_text(json.dumps({"profile": profiling.to_json(prof), "columns": [str(c) for c in df.columns]}))
-    return snap.snapshot_id, prof, [str(c) for c in df.columns]
+    path.write_text(profiling.to_json(prof))
+    return snapshot_id, prof
 
 
 def _finite(meta: dict[str, float]) -> dict[str, float]:
@@ -177,7 +189,7 @@ def history(db: Session, search: Any, catalog: Any, home: Path, who: Identity, *
             if fam is None or score is None or snap is None:
                 continue
             try:
-                _, meta, _ = snapshot_profile(home, catalog, project.slug, snap[0], snap[1], r.tags.get("mlp.target"))
+                _, meta = snapshot_profile(home, catalog, project.slug, snap[0], snap[1], r.tags.get("mlp.target"))
             except (LookupError, ValueError) as e:  # the snapshot expired, or its target no longer fits
                 log.info("recommender history: run %s has no profile: %s", r.run_id, e)
                 continue

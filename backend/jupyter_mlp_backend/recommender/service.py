@@ -46,7 +46,7 @@ def _profile_for(app: Any, slug: str, dataset: str | None, snapshot_id: int | No
             raise Invalid("Name the target column (`target`): a suggestion depends on what is predicted",
                           detail=[{"field": "target"}])
         try:
-            snap, prof, columns = hist.snapshot_profile(app.state.settings.home, app.state.datasets, slug, dataset,
+            snap, prof = hist.snapshot_profile(app.state.settings.home, app.state.datasets, slug, dataset,
                                                         snapshot_id, target)
         except LookupError:
             at = f" (snapshot {snapshot_id})" if snapshot_id is not None else ""
