@@ -284,6 +284,12 @@ class Settings(BaseSettings):
         "anonymous statistics only (profile, model family, parameters, score: never a name, column, dataset or run "
         "id). Off: only the projects the user can open (and the prior corpus) count."
     )
+    recommender_method: Literal["knn", "portfolio", "encoder"] = Field(
+        default="knn", description="What ranks configurations for a suggestion: `knn` (nearest datasets by "
+        "meta-features, auto-sklearn 1.0 style), `portfolio` (auto-sklearn 2.0's greedy portfolio) or `encoder` (the "
+        "signed `encoder@champion` of the platform project `mlp-recommender`; when there is none or it does not "
+        "verify, `knn` ranks and the suggestion says why)."
+    )
     recommender_retrain_cron: str = Field(
         default="0 3 * * 0", max_length=100, pattern=r"^$|^\S+( \S+){4}$",
         description="When Dagster's schedule `mlp_recommender_retrain` rebuilds the platform's part of the "

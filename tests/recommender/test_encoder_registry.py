@@ -123,12 +123,6 @@ def test_no_champion_is_refused_in_words(backend, mlp_home):
     assert r.status_code == 403, r.text
 
 
-class EncoderSettings(Settings):
-    """What an admin sets to rank with the encoder (`recommender_method`, read by the AI services' engine)."""
-
-    recommender_method: str = "encoder"
-
-
 def test_suggestion_says_which_ranker(request, mlp_home, tmp_path):
     """Through POST /api/projects/{p}/suggest: without a champion the kNN baseline ranks and the response says why;
     once the encoder is trained and signed, the encoder ranks and the response names the version."""
@@ -147,7 +141,7 @@ def test_suggestion_says_which_ranker(request, mlp_home, tmp_path):
     request.node.add_marker(pytest.mark.settings(gpu_url=f"http://127.0.0.1:{port}"))  # where the backend finds it
     backend = request.getfixturevalue("backend")
     corpus = fixture_corpus(tmp_path / "corpus", n_datasets=12)
-    settings = EncoderSettings(home=mlp_home, backend_url=backend.url, admin_users=["admin"])
+    settings = Settings(home=mlp_home, backend_url=backend.url, admin_users=["admin"], recommender_method="encoder")
     app = create_app(Settings(home=mlp_home, backend_url=backend.url), index_every_s=None)
     app.state.recommender = RecommenderEngine(settings, corpus)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
