@@ -77,8 +77,10 @@ def _check(r: Any) -> None:
         raise RuntimeError(f"dataset request failed ({r.status_code}): {message}")
 
 
-def register(name: str, data: Any, mode: str = "overwrite") -> int:
-    """Write `data` (DataFrame, or a .csv/.parquet path) as a new snapshot of table `name`; return its id."""
+def register(name: str, data: Any, mode: str = "overwrite", target: str | None = None) -> int:
+    """Write `data` (DataFrame, or a .csv/.parquet path) as a new snapshot of table `name`; return its id. The
+    backend keeps the rows' profile (`jupyter_mlp.profiling`, with `target` as the column to predict) with an
+    overwrite's snapshot."""
     import io
 
     import httpx
@@ -92,7 +94,8 @@ def register(name: str, data: Any, mode: str = "overwrite") -> int:
     buf = io.BytesIO()
     data.to_parquet(buf, index=False)
     base, headers = _gateway()
-    r = httpx.put(f"{base}/mlp/datasets/{name}", params={"mode": mode}, content=buf.getvalue(), headers=headers,
+    params = {"mode": mode} | ({"target": target} if target is not None else {})
+    r = httpx.put(f"{base}/mlp/datasets/{name}", params=params, content=buf.getvalue(), headers=headers,
                   timeout=600)
     _check(r)
     body = r.json()

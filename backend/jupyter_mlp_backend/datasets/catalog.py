@@ -54,8 +54,11 @@ class Catalog:
                 self._catalog = SqlCatalog("mlp", **props)
         return self._catalog
 
-    def write(self, slug: str, name: str, parquet: bytes, mode: str) -> Snapshot:
+    def write(self, slug: str, name: str, parquet: bytes, mode: str, target: str | None = None) -> Snapshot:
+        """A new snapshot of `name`; an overwrite keeps the rows' profile (with `target`) in its summary."""
         import pyarrow.parquet as pq
+
+        from . import profiles
 
         if not NAME.match(name):
             raise DatasetError(f"Dataset name '{name}' must be lowercase letters, digits and '_', starting with a letter")
@@ -65,6 +68,10 @@ class Catalog:
             table_data = pq.read_table(io.BytesIO(parquet))
         except Exception as e:  # noqa: BLE001 - anything unreadable is the client's problem, said in words
             raise DatasetError(f"The body is not a Parquet file: {e}") from e
+        try:  # before the lock: profiling takes a while on large frames and needs no catalog
+            props = profiles.snapshot_properties(table_data, target) if mode == "overwrite" else {}
+        except profiles.ProfileError as e:
+            raise DatasetError(f"Cannot profile '{name}': {e}") from e
         with self._lock:
             cat = self._open()
             ns = _namespace(slug)
@@ -79,7 +86,7 @@ class Catalog:
                 if mode == "append":
                     table.append(table_data)
                 else:
-                    table.overwrite(table_data)
+                    table.overwrite(table_data, snapshot_properties=props)
             except ValueError as e:  # schema mismatch and the like
                 raise DatasetError(f"Cannot write to '{name}': {e}") from e
             snap = table.current_snapshot()
@@ -154,6 +161,32 @@ class Catalog:
         buf = io.BytesIO()
         pq.write_table(data, buf)
         return buf.getvalue(), Snapshot(name, snapshot_id, data.num_rows)
+
+    def profile(self, slug: str, name: str, snapshot_id: int, target: str | None = None) -> dict:
+        """The profile kept with a snapshot, or computed from its rows when it has none (an append) or another
+        target is asked for: {"version", "target", "features", "source": "stored" | "computed"}. LookupError for an
+        unknown table or snapshot, DatasetError (in words) when the rows cannot be profiled."""
+        from . import profiles
+
+        with self._lock:
+            cat = self._open()
+            ident = f"{_namespace(slug)}.{name}"
+            if not NAME.match(name) or not cat.table_exists(ident):
+                raise LookupError(name)
+            table = cat.load_table(ident)
+            snap = table.snapshot_by_id(snapshot_id)
+            if snap is None:
+                raise LookupError(f"{name}@{snapshot_id}")
+            body = profiles.stored(snap.summary)
+            if body is not None and (target is None or body.get("target") == target):
+                return body | {"source": "stored"}
+            data = table.scan(snapshot_id=snapshot_id).to_arrow()
+        if target is not None and target not in data.column_names:
+            raise DatasetError(f"the target column {target!r} is not in '{name}'")
+        try:
+            return profiles.compute(data, target) | {"source": "computed"}
+        except profiles.ProfileError as e:
+            raise DatasetError(f"Cannot profile '{name}': {e}") from e
 
     def list(self, slug: str) -> list[dict]:
         with self._lock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..deps import DB, Caller, Int64
 from . import service
@@ -36,11 +36,31 @@ def list_datasets(slug: str, request: Request, db: DB, who: Caller) -> DatasetPa
     return DatasetPage(items=items, total=len(items))
 
 
+class SnapshotProfileOut(BaseModel):
+    name: str
+    snapshot_id: int
+    target: str | None = Field(description="The column profiled as the target (none: features only)")
+    version: int = Field(description="Version of jupyter_mlp.profiling's feature set")
+    source: str = Field(description="'stored' with the snapshot when it was written, or 'computed' now")
+    features: dict[str, float | None] = Field(description="jupyter_mlp.profiling.FEATURES -> value (null: n/a)")
+
+
+@router.get("/projects/{slug}/datasets/{name}/snapshots/{snapshot_id}/profile", response_model=SnapshotProfileOut,
+            summary="A dataset snapshot's profile: meta-features of its rows, never a row")
+def snapshot_profile(slug: str, name: str, snapshot_id: Int64, db: DB, who: Caller, request: Request,
+                     target: Annotated[str | None, Query(max_length=300)] = None) -> SnapshotProfileOut:
+    body = service.profile(request.app.state.datasets, db, who, slug, name, snapshot_id, target)
+    return SnapshotProfileOut(name=name, snapshot_id=snapshot_id, target=body.get("target"), version=body["version"],
+                      source=body["source"], features=body["features"])
+
+
 @gateway.put("/mlflow/{slug}/mlp/datasets/{name}")
 async def write_dataset(slug: str, name: str, request: Request,
-                        mode: Annotated[str, Query(pattern="^(overwrite|append)$")] = "overwrite") -> Response:
-    """A Parquet body becomes a new snapshot of the project's table `name` (created on first write)."""
-    snap = await service.write(request, slug, name, mode)
+                        mode: Annotated[str, Query(pattern="^(overwrite|append)$")] = "overwrite",
+                        target: Annotated[str | None, Query(max_length=300)] = None) -> Response:
+    """A Parquet body becomes a new snapshot of the project's table `name` (created on first write); an overwrite
+    keeps the rows' profile (with `target` as the target column) with the snapshot."""
+    snap = await service.write(request, slug, name, mode, target)
     return Response(f'{{"name": "{snap.name}", "snapshot_id": {snap.snapshot_id}, "rows": {snap.rows}}}',
                     status_code=201, media_type="application/json")
 

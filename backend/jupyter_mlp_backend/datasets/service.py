@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..access import Action, require
 from ..deps import DB
+from ..errors import Invalid, NotFound
 from ..experiments.gateway import authorize
 from ..experiments.mlflow_errors import GatewayError
 from ..identity import Identity
@@ -23,7 +24,20 @@ def list_datasets(catalog, db: DB, who: Identity, slug: str) -> list[dict]:  # n
     return catalog.list(slug)
 
 
-async def write(request, slug: str, name: str, mode: str):  # noqa: ANN001, ANN201
+def profile(catalog, db: DB, who: Identity, slug: str, name: str, snapshot_id: int,  # noqa: ANN001
+            target: str | None) -> dict:
+    """A snapshot's profile (kept with it, or computed for another target), for a caller who may read the runs."""
+    require(db, who, slug, Action.read_runs)
+    db.commit()
+    try:
+        return catalog.profile(slug, name, snapshot_id, target)
+    except LookupError:
+        raise NotFound(f"Dataset '{name}' has no snapshot {snapshot_id} in project '{slug}'") from None
+    except DatasetError as e:
+        raise Invalid(str(e), detail=[{"field": "target"}] if target else None) from e
+
+
+async def write(request, slug: str, name: str, mode: str, target: str | None = None):  # noqa: ANN001, ANN201
     """The request's Parquet body becomes a new snapshot of the project's table `name` (created on first write), as
     the gateway's caller (write access to runs); the body is read only once the caller may write."""
     await authorize(request, slug, Action.write_runs, f"dataset:{name}")
@@ -31,7 +45,7 @@ async def write(request, slug: str, name: str, mode: str):  # noqa: ANN001, ANN2
     if len(body) > MAX_UPLOAD:
         raise GatewayError("INVALID_PARAMETER_VALUE", f"Dataset upload is larger than {MAX_UPLOAD} bytes", 413)
     try:
-        return await run_in_threadpool(request.app.state.datasets.write, slug, name, body, mode)
+        return await run_in_threadpool(request.app.state.datasets.write, slug, name, body, mode, target)
     except DatasetError as e:
         raise GatewayError("INVALID_PARAMETER_VALUE", str(e)) from e
 

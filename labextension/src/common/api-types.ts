@@ -397,6 +397,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{slug}/datasets/{name}/snapshots/{snapshot_id}/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A dataset snapshot's profile: meta-features of its rows, never a row */
+        get: operations["snapshot_profile_api_projects__slug__datasets__name__snapshots__snapshot_id__profile_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{slug}/deployments": {
         parameters: {
             query?: never;
@@ -3174,6 +3191,35 @@ export interface components {
             /** Timestamp Ms */
             timestamp_ms: number;
         };
+        /** SnapshotProfileOut */
+        SnapshotProfileOut: {
+            /**
+             * Features
+             * @description jupyter_mlp.profiling.FEATURES -> value (null: n/a)
+             */
+            features: {
+                [key: string]: number | null;
+            };
+            /** Name */
+            name: string;
+            /** Snapshot Id */
+            snapshot_id: number;
+            /**
+             * Source
+             * @description 'stored' with the snapshot when it was written, or 'computed' now
+             */
+            source: string;
+            /**
+             * Target
+             * @description The column profiled as the target (none: features only)
+             */
+            target: string | null;
+            /**
+             * Version
+             * @description Version of jupyter_mlp.profiling's feature set
+             */
+            version: number;
+        };
         /** StageOut */
         StageOut: {
             /** Cells */
@@ -5466,6 +5512,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LineageGraph"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    snapshot_profile_api_projects__slug__datasets__name__snapshots__snapshot_id__profile_get: {
+        parameters: {
+            query?: {
+                target?: string | null;
+            };
+            header?: never;
+            path: {
+                slug: string;
+                name: string;
+                snapshot_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotProfileOut"];
                 };
             };
             /** @description Malformed request */
