@@ -72,6 +72,11 @@ def test_signed_champion_loads_and_ranks(backend, trained):
     assert enc.status == {"method": "encoder", "model": "models:/encoder@champion", "project": signed.PROJECT,
                           "version": out["version"], "signed": True}
     assert enc.rank(meta, "binary") == ranked
+    # a check while the champion has not moved downloads nothing and keeps the loaded encoder
+    assert signed.fetch_champion(settings, backend.url, known=version) == (None, version)
+    held = enc._model
+    enc.refresh_s = 0
+    assert enc.status["version"] == version and enc._model is held
 
 
 def test_tampered_encoder_is_refused_and_the_baseline_ranks(backend, mlp_home, mlflow_server, trained):

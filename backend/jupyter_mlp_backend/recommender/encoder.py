@@ -51,9 +51,12 @@ def _record(app: Any) -> tuple[int, str, str | None, str | None, list[str]]:
         return v.version, v.source, v.statement, v.signature, experiment_ids(db, project_id)
 
 
-async def champion(app: Any) -> dict[str, Any]:
-    """The champion's version, statement, signature and files (base64), unverified: the loader verifies."""
+async def champion(app: Any, known: int | None = None) -> dict[str, Any]:
+    """The champion's version, statement, signature and files (base64), unverified: the loader verifies. When the
+    caller already holds that version (`known`), only the version, `unchanged: true` (no download every check)."""
     version, source, statement, signature, ids = await run_in_threadpool(_record, app)
+    if known is not None and known == version:
+        return {"project": PROJECT, "model": MODEL, "alias": ALIAS, "version": version, "unchanged": True}
     base = source.removeprefix("mlflow-artifacts:/").strip("/")
     if not source.startswith("mlflow-artifacts:/") or base.split("/", 1)[0] not in ids or ".." in base.split("/"):
         raise Unavailable(f"{MODEL} version {version}'s files are outside the project's artifact store")

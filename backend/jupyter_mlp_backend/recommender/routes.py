@@ -3,9 +3,9 @@ reads as the asking user. Thin: the work is recommender/service.py's. Imported b
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from ..deps import Caller
 from . import encoder, service
@@ -32,8 +32,8 @@ async def history(request: Request, who: Caller,
 @router.get("/recommender/encoder", include_in_schema=False,
             summary="The encoder@champion of the platform project mlp-recommender: version, signed statement and "
                     "files, unverified (the AI services process only; it verifies before loading)")
-async def encoder_champion(request: Request) -> dict:
+async def encoder_champion(request: Request, known: Annotated[int | None, Query(ge=1, le=2**31)] = None) -> dict:
     from ..assistant.service import require_service
 
     require_service(request)
-    return await encoder.champion(request.app)
+    return await encoder.champion(request.app, known)

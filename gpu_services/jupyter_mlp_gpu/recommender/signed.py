@@ -75,13 +75,15 @@ def _service_token(settings: Any) -> str:
     return auth.service_token(settings)
 
 
-def fetch_champion(settings: Any, backend_url: str, *, device: str = "cpu", timeout: float = 120.0
-                   ) -> tuple[Any, int]:
-    """(the verified, loaded encoder, its version); EncoderRefused when there is none or it does not verify."""
+def fetch_champion(settings: Any, backend_url: str, *, device: str = "cpu", timeout: float = 120.0,
+                   known: int | None = None) -> tuple[Any, int]:
+    """(the verified, loaded encoder, its version); EncoderRefused when there is none or it does not verify.
+    `known`: the version already loaded; when it is still the champion, (None, it) without a download."""
     import httpx
 
     try:
         r = httpx.get(f"{backend_url.rstrip('/')}{ENCODER_PATH}", timeout=timeout,
+                      params={"known": known} if known is not None else None,
                       headers={"Authorization": f"Bearer {_service_token(settings)}"})
     except httpx.HTTPError as e:
         raise EncoderRefused(f"the backend at {backend_url} cannot be reached: {e}") from e
@@ -93,6 +95,8 @@ def fetch_champion(settings: Any, backend_url: str, *, device: str = "cpu", time
         raise EncoderRefused(f"no {MODEL}@{ALIAS} to load ({r.status_code}): {message}")
     body = r.json()
     version = int(body["version"])
+    if known is not None and body.get("unchanged") and version == known:
+        return None, version
     statement = json.loads(body["statement"]) if body.get("statement") else None
     folder = settings.home / "recommender" / "encoder" / f"v{version}"
     shutil.rmtree(folder, ignore_errors=True)
@@ -131,7 +135,9 @@ class SignedEncoder:
             self._error = "the backend is not running and backend_url is unset"
             return
         try:
-            self._model, self._version = fetch_champion(self.settings, url, device=self.device)
+            held = self._version if self._model is not None else None
+            model, self._version = fetch_champion(self.settings, url, device=self.device, known=held)
+            self._model = model if model is not None else self._model  # None: the champion did not move
             self._error = None
         except EncoderRefused as e:
             log.warning("recommender: %s; ranking with %s", e, self.fallback_name)
