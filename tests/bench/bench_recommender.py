@@ -142,20 +142,36 @@ def summarise(space: str, res: dict, log=print) -> dict:
     return out
 
 
+def _peak_rss_mib() -> float:
+    """This process's peak RSS: VmHWM (per address space, so not the parent's: ru_maxrss carries the forking
+    parent's high-water mark across exec on Linux, which made a fresh child look as large as the benchmark)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rss_child(queue):
+    queue.put(_peak_rss_mib())
+
+
 def _train_child(path, space, settings, queue):
     t0 = time.perf_counter()
     corpus = load_corpus(path)
     t1, c1 = time.perf_counter(), time.process_time()
     M.train(corpus, settings)
     queue.put({"load_s": t1 - t0, "train_s": time.perf_counter() - t1, "train_cpu_s": time.process_time() - c1,
-               "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+               "peak_rss_mib": _peak_rss_mib()})
 
 
 def _import_child(path, queue):
     import torch  # noqa: F401
 
     load_corpus(path)
-    queue.put({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    queue.put({"peak_rss_mib": _peak_rss_mib()})
 
 
 def measure_training(path, space: str, settings: M.Settings) -> dict:

@@ -55,3 +55,18 @@ def test_a_quick_run_on_the_fixture_corpus(tmp_path, monkeypatch):
     assert set.union(*[set(f"fixture:{i}" for i in range(12)) - t for t in trained_on]) == \
         {f"fixture:{i}" for i in range(12)}  # every dataset held out once
     assert (tmp_path / "png" / "recommender-grid.png").stat().st_size > 1000
+
+
+def test_a_fresh_process_peak_memory_is_its_own_not_its_large_parents():
+    import multiprocessing as mp
+
+    ballast = bytearray(600 * 1024 * 1024)  # the parent's RSS goes up by 600 MiB
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=B._rss_child, args=(q,))
+    p.start()
+    child = q.get(timeout=60)
+    p.join()
+    del ballast
+    assert child < 400, f"a fresh interpreter reported a peak of {child:.0f} MiB"
