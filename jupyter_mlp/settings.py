@@ -292,9 +292,9 @@ class Settings(BaseSettings):
     )
     recommender_retrain_cron: str = Field(
         default="0 3 * * 0", max_length=100, pattern=r"^$|^\S+( \S+){4}$",
-        description="When Dagster's schedule `mlp_recommender_retrain` rebuilds the platform's part of the "
-        "recommender's corpus and retrains, registers and asks the gates for a new encoder version (cron, UTC; "
-        "default weekly, Sunday 03:00). Empty: no schedule."
+        description="While `recommender_method` is `encoder`: when Dagster's schedule `mlp_recommender_retrain` "
+        "rebuilds the platform's part of the recommender's corpus and retrains, registers and asks the gates for a "
+        "new encoder version (cron, UTC; default weekly, Sunday 03:00). Empty: no schedule."
     )
 
     @field_validator("home", mode="after")

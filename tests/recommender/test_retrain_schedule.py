@@ -26,20 +26,26 @@ def _index(home, **extra):
 
 
 def test_schedule_is_weekly_by_default_and_a_setting(mlp_home):
+    """While suggestions rank with the encoder the backend writes the schedule into the code location's index (and
+    keeps Dagster's daemon for it); with a baseline ranking, nothing retrains an encoder nobody uses."""
     from jupyter_mlp_backend.pipelines.dagster_location import RECOMMENDER_JOB, build
     from jupyter_mlp_backend.pipelines.dagster_service import DagsterService
     from jupyter_mlp.settings import Settings
 
-    defs = build(mlp_home)  # no index yet: the default
-    schedule = defs.resolve_schedule_def(RECOMMENDER_JOB)
-    assert schedule.cron_schedule == "0 3 * * 0" and schedule.job_name == RECOMMENDER_JOB
-    assert defs.resolve_job_def(RECOMMENDER_JOB) is not None
+    def schedules(**settings):
+        service = DagsterService(Settings(home=mlp_home, **settings))
+        service.write_index({})
+        defs = build(mlp_home)
+        assert defs.resolve_job_def(RECOMMENDER_JOB) is not None  # launchable by hand in any case
+        found = [s for s in defs.schedules if s.name == RECOMMENDER_JOB]
+        assert service._schedules_in_index() == bool(found)  # the daemon runs for it
+        return [(s.cron_schedule, s.job_name) for s in found]
 
-    # the backend writes its setting into the index the code location reads
-    DagsterService(Settings(home=mlp_home, recommender_retrain_cron="30 1 * * 1")).write_index({})
-    assert build(mlp_home).resolve_schedule_def(RECOMMENDER_JOB).cron_schedule == "30 1 * * 1"
-    _index(mlp_home, recommender_cron="")
-    assert not [s for s in build(mlp_home).schedules if s.name == RECOMMENDER_JOB]
+    assert schedules(recommender_method="encoder") == [("0 3 * * 0", RECOMMENDER_JOB)]  # weekly by default
+    assert schedules(recommender_method="encoder", recommender_retrain_cron="30 1 * * 1") == [
+        ("30 1 * * 1", RECOMMENDER_JOB)]
+    assert schedules(recommender_method="encoder", recommender_retrain_cron="") == []
+    assert schedules() == []  # knn ranks
 
 
 def test_retraining_job_runs_end_to_end(backend, mlp_home, tmp_path, monkeypatch):

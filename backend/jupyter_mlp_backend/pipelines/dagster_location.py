@@ -198,7 +198,7 @@ def build(home: Path) -> dg.Definitions:
             schedules.append(_schedule(home, e, job))
     index = index if isinstance(index, dict) else {}
     jobs.append(_recommender_job(home, index))
-    cron = index.get("recommender_cron", "0 3 * * 0")  # the backend writes its setting into the index
+    cron = index.get("recommender_cron")  # the backend writes it: its setting, while the encoder ranks
     if cron:
         schedules.append(_recommender_schedule(cron))
     sensors = []

@@ -59,6 +59,12 @@ class DagsterUnavailable(RuntimeError):
 STATUS_TIMEOUT = 15.0  # seconds a poll of a run waits for Dagster before answering the status it last recorded
 
 
+def recommender_cron(settings: Settings) -> str:
+    """When the recommender's encoder is retrained: its cron while suggestions rank with the encoder
+    (`recommender_method = "encoder"`), else "" (no schedule, and no daemon kept for it)."""
+    return settings.recommender_retrain_cron if settings.recommender_method == "encoder" else ""
+
+
 class DagsterService:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -91,8 +97,8 @@ class DagsterService:
                  # The monitors' sensor, when any monitor is enabled and the interval is not 0 (0: on demand only)
                  "monitors": entries.get("monitors", 0) if self.settings.monitor_interval_seconds else 0,
                  "monitor_interval": self.settings.monitor_interval_seconds,
-                 # the recommender's retraining schedule (dagster_location; "" for none)
-                 "recommender_cron": self.settings.recommender_retrain_cron}
+                 # the recommender's retraining schedule (dagster_location): only while the encoder ranks
+                 "recommender_cron": recommender_cron(self.settings)}
         text = json.dumps(index, indent=1)
         if self.index.exists() and self.index.read_text() == text:
             return
@@ -217,7 +223,7 @@ class DagsterService:
     def _schedules_in_index(self) -> bool:
         try:
             index = json.loads(self.index.read_text())
-            return bool(index.get("schedules") or index.get("monitors"))
+            return bool(index.get("schedules") or index.get("monitors") or index.get("recommender_cron"))
         except (OSError, ValueError, AttributeError):
             return False
 

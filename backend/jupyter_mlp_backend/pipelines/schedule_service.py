@@ -25,7 +25,7 @@ from ..deps import DB
 from ..errors import Conflict, Invalid, NotFound
 from ..identity import Identity
 from ..orm import Pipeline, PipelineRunRecord, PipelineSchedule, PipelineVersion, Project
-from .dagster_service import DagsterUnavailable
+from .dagster_service import DagsterUnavailable, recommender_cron
 from .run_service import Unavailable, coerce_parameters, find_version, index_entries, prepare, record
 from .schemas import ScheduleOut, SchedulePage, ScheduleRequest, TickOut
 
@@ -177,7 +177,8 @@ async def resume(app) -> None:  # noqa: ANN001
     """At backend start: if schedules or monitors exist, start Dagster and its daemon so they keep ticking."""
     with app.state.db.session() as s:
         entries = index_entries(s)
-        if not entries["schedules"] and not (entries["monitors"] and app.state.settings.monitor_interval_seconds):
+        if not entries["schedules"] and not (entries["monitors"] and app.state.settings.monitor_interval_seconds) \
+                and not recommender_cron(app.state.settings):
             return
     if not app.state.dagster.backend_url:
         from jupyter_mlp.local_backend import read_record
