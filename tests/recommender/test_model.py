@@ -96,3 +96,12 @@ def test_hard_negatives_are_good_on_a_look_alike_and_bad_here():
 def test_settings_for_a_gpu_are_the_seeds_size():
     s = M.Settings.gpu()
     assert (s.layers, s.heads, s.device) == (6, 12, "auto") and s.width % s.heads == 0
+
+
+def test_the_default_trains_on_cuda_when_present_else_the_cpu(trained):
+    import torch
+
+    model, _ = trained
+    want = "cuda" if torch.cuda.is_available() else "cpu"
+    assert M.Settings().device == "auto" and M._device("auto").type == want
+    assert next(model.net.parameters()).device.type == want

@@ -13,7 +13,7 @@ other configuration it was evaluated with a negative (unevaluated ones are neith
 `hard_weight` times in the denominator: the configurations that did well (top_k) on one of its `hard_neighbours`
 nearest datasets in standardised meta-feature space but scored below its median here (alike on the surface, ranked
 differently). Meta-feature tokens are dropped at random (`token_dropout`) so a profile with fewer features still
-ranks. Deterministic for a seed on one device. CPU by default; `device="auto"` takes CUDA when present.
+ranks. Deterministic for a seed on one device. Trains on CUDA when present, else the CPU (`device`).
 
 `train(corpus_frames, settings) -> Model`; `Model.rank(meta, task)`; `Model.save(dir)` / `load(dir)`: the weights
 (`model.pt`, a state_dict loaded with `weights_only=True`) and `model.json` (settings, corpus version, vocabulary,
@@ -54,7 +54,7 @@ class Settings:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     seed: int = 0
-    device: str = "cpu"  # "cpu", "cuda", or "auto" (CUDA when present)
+    device: str = "auto"  # "auto": CUDA when present, else the CPU; or "cpu", "cuda"
     # CPU threads while training (restored after): the small CPU model gains nothing from more, and on a shared
     # machine two threads took 15x longer than one (97 s against 6 s for tests/recommender's model); 0: torch's
     threads: int = 1
