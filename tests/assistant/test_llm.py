@@ -321,6 +321,9 @@ def test_guard_rules():
         "the record name 'acme' is left out"
     assert g("Nothing but words.", {**ANSWER, "facts": []}) == "the record name 'gbm-013' is left out"
     assert g("Nothing but words.", {**ANSWER, "facts": []}, final=False) is None
+    # Qwen2.5-Coder-0.5B echoed the data block as JSON: every figure and name kept, but not a phrasing
+    echo = json.dumps({"answer": ANSWER["text"]})
+    assert g(echo, ANSWER) == "the phrasing echoes the data as JSON" and g(echo, ANSWER, final=False) is None
     assert g("The best AUC is 0.83.", ANSWER) == "the figure 0.83 is in no fact of the answer"  # rounded: refused
     assert g("The best AUC is 0.9318 (run gbm-013).", ANSWER) == "the figure 0.9318 is in no fact of the answer"
     assert g("Run gbm-014 is best with 0.8318.", ANSWER) == "the figure 14 is in no fact of the answer"

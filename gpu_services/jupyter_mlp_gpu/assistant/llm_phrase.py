@@ -103,6 +103,13 @@ def guard_problem(phrased: str, answer: Mapping[str, Any], *, final: bool = True
     if final:
         if not phrased.strip():
             return "the phrasing is empty"
+        body = phrased.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+        if body[:1] in "{[":
+            try:
+                json.loads(body)
+                return "the phrasing echoes the data as JSON"  # a small model's habit: not prose
+            except ValueError:
+                pass
         written = set(figures(phrased)) | {float(NUMBER_WORDS[w]) for w in WORD.findall(phrased.lower())
                                            if w in NUMBER_WORDS}
         for x in required_figures(answer):
