@@ -25,6 +25,8 @@ $(STAMP): $(SOURCES)
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
 	# Editable: Python changes are live; the hook builds the labextension into the package and the venv.
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# `mlp hub`'s proxy (npm), into the venv: .venv/bin/configurable-http-proxy, where jupyter_mlp.hub looks first
+	npm install --global --silent --prefix $(VENV) "configurable-http-proxy@5"
 	touch $(STAMP)
 
 up: install

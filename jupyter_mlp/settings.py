@@ -75,6 +75,24 @@ class Settings(BaseSettings):
     hub_api_token: str | None = Field(
         default=None, description="The backend's own hub service token (hub mode). Default: `JUPYTERHUB_API_TOKEN`."
     )
+    hub_ip: str = Field(default="127.0.0.1", description="Interface `mlp hub` serves JupyterHub's proxy on.")
+    hub_port: int = Field(default=8000, ge=1, le=65535, description="Port `mlp hub` serves JupyterHub's proxy on.")
+    hub_authenticator: str = Field(
+        default="pam", description="JupyterHub authenticator class (`mlp hub`): an entry-point name (`pam`, "
+        "`dummy`, ...) or an import path."
+    )
+    hub_spawner: str = Field(
+        default="localprocess", description="JupyterHub spawner class (`mlp hub`): an entry-point name "
+        "(`localprocess`, `simple`, ...) or an import path."
+    )
+    hub_proxy_command: str | None = Field(
+        default=None, description="The `configurable-http-proxy` executable `mlp hub` runs. Default: the one next "
+        "to the venv's Python (`make install` puts it there), else the one on PATH."
+    )
+    hub_token_cache_seconds: int = Field(
+        default=0, ge=0, le=300, description="How long the backend (hub mode) keeps the hub's answer for a token. "
+        "0: it asks the hub on every call, so a user removed from the hub loses access at the next call."
+    )
     lab_port: int = Field(default=8888, ge=1, le=65535, description="Port `mlp up` starts JupyterLab on.")
     lab_ip: str = Field(default="127.0.0.1", description="Interface `mlp up` starts JupyterLab on.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import os
 import socket
 import sys
 
@@ -28,6 +29,25 @@ def listen_socket(host: str, port: int) -> socket.socket:
     sock.bind((host, port))
     sock.listen(2048)
     return sock
+
+
+class ServicePrefix:
+    """Under JupyterHub the proxy forwards `/services/<name>/api/...` with its prefix (`JUPYTERHUB_SERVICE_PREFIX`);
+    the app's routes are `/api/...`. Requests with the prefix lose it (and carry it as `root_path`); requests
+    without it (a single-user server or kernel calling the backend's own URL) pass unchanged."""
+
+    def __init__(self, app, prefix: str):  # noqa: ANN001
+        self.app = app
+        self.prefix = "/" + prefix.strip("/")
+
+    async def __call__(self, scope, receive, send):  # noqa: ANN001
+        path = scope.get("path", "") if scope["type"] in ("http", "websocket") else ""
+        if path == self.prefix or path.startswith(self.prefix + "/"):
+            scope = dict(scope, path=path[len(self.prefix):] or "/",
+                         root_path=scope.get("root_path", "") + self.prefix)
+            if "raw_path" in scope and scope["raw_path"]:
+                scope["raw_path"] = scope["raw_path"][len(self.prefix):] or b"/"
+        await self.app(scope, receive, send)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,7 +90,11 @@ def main(argv: list[str] | None = None) -> None:
             clear_record(settings, record)
             await super().shutdown(sockets)
 
-    config = uvicorn.Config(create_app(settings, eager=True), log_level=settings.log_level.lower(), access_log=False)
+    app = create_app(settings, eager=True)
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "").strip("/")
+    if settings.auth_mode == "hub" and prefix:  # a hub-managed service (`mlp hub`): reached at /services/<name>/
+        app = ServicePrefix(app, prefix)
+    config = uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False)
     write_record(settings, record)
     Server(config).run(sockets=[sock])
 

@@ -52,15 +52,17 @@ class HubResolver:
 
     mode = "hub"
 
-    def __init__(self, api_url: str | None, api_token: str | None, admins: set[str]):
+    def __init__(self, api_url: str | None, api_token: str | None, admins: set[str], cache_seconds: int = 0):
         from jupyterhub.services.auth import HubAuth  # the `hub` extra; imported only in hub mode
 
         kwargs = {k: v for k, v in {"api_url": api_url, "api_token": api_token}.items() if v}
-        self._auth = HubAuth(cache_max_age=30, **kwargs)
+        # cache 0 (the default): the hub is asked on every call, so a user the hub removed is refused at once
+        self._auth = HubAuth(cache_max_age=max(cache_seconds, 1), **kwargs)
+        self._use_cache = cache_seconds > 0
         self._admins = admins
 
     def resolve(self, token: str) -> Identity:
-        model = self._auth.user_for_token(token, use_cache=True)
+        model = self._auth.user_for_token(token, use_cache=self._use_cache)
         if not model or not model.get("name") or model.get("kind", "user") != "user":
             raise Unauthenticated("JupyterHub does not recognise this token")
         user = model["name"]
@@ -69,7 +71,8 @@ class HubResolver:
 
 def make_resolver(settings: Settings, secret: bytes) -> IdentityResolver:
     if settings.auth_mode == "hub":
-        return HubResolver(settings.hub_api_url, settings.hub_api_token, set(settings.admin_users))
+        return HubResolver(settings.hub_api_url, settings.hub_api_token, set(settings.admin_users),
+                           settings.hub_token_cache_seconds)
     admins = set(settings.admin_users) or {getpass.getuser()}
     return StandaloneResolver(secret, admins)
 
@@ -78,8 +81,9 @@ def bearer_token(authorization: str | None) -> str:
     if not authorization:
         raise Unauthenticated("Missing Authorization header")
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("Authorization header must be 'Bearer <token>'")
+    # "token <token>" is JupyterHub's own scheme (its clients and HubAuth send it); both carry the same token
+    if scheme.lower() not in ("bearer", "token") or not token.strip():
+        raise Unauthenticated("Authorization header must be 'Bearer <token>' (or JupyterHub's 'token <token>')")
     return token.strip()
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import assistant, models, monitoring, pipelines, projects, recommender, runs, serving, updown
+from . import assistant, hub, models, monitoring, pipelines, projects, recommender, runs, serving, updown
 
 # The domain modules; each has COMMANDS, its top-level commands by name with the function that adds them.
-DOMAINS = (updown, projects, runs, pipelines, models, serving, monitoring, assistant, recommender)
+DOMAINS = (updown, hub, projects, runs, pipelines, models, serving, monitoring, assistant, recommender)
 
 # The order `mlp --help` lists the commands in (kept as it was when the CLI was one file).
-ORDER = ("up", "down", "projects", "members", "runs", "promote", "pipelines", "models", "deploy", "deployments",
+ORDER = ("up", "down", "hub", "projects", "members", "runs", "promote", "pipelines", "models", "deploy", "deployments",
          "batch", "keys", "monitor", "alerts", "webhooks", "audit", "ask", "suggest")
 
 
