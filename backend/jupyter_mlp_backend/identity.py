@@ -53,18 +53,24 @@ class HubResolver:
     mode = "hub"
 
     def __init__(self, api_url: str | None, api_token: str | None, admins: set[str], cache_seconds: int = 0):
-        from jupyterhub.services.auth import HubAuth  # the `hub` extra; imported only in hub mode
+        from jupyterhub.services.auth import HubAuth, check_scopes  # the `hub` extra; imported only in hub mode
 
         kwargs = {k: v for k, v in {"api_url": api_url, "api_token": api_token}.items() if v}
         # cache 0 (the default): the hub is asked on every call, so a user the hub removed is refused at once
         self._auth = HubAuth(cache_max_age=max(cache_seconds, 1), **kwargs)
         self._use_cache = cache_seconds > 0
+        self._check_scopes = check_scopes
         self._admins = admins
 
     def resolve(self, token: str) -> Identity:
         model = self._auth.user_for_token(token, use_cache=self._use_cache)
         if not model or not model.get("name") or model.get("kind", "user") != "user":
             raise Unauthenticated("JupyterHub does not recognise this token")
+        # As a hub service the backend knows its access scope (`access:services!service=mlp`, from the hub's
+        # JUPYTERHUB_SERVICE_NAME): a token alice made for something else (her name only, say) opens nothing here.
+        required = self._auth.access_scopes
+        if required and not self._check_scopes(required, set(model.get("scopes") or ())):
+            raise Forbidden(f"This hub token does not grant {' or '.join(sorted(required))}")
         user = model["name"]
         return Identity(user=user, is_admin=bool(model.get("admin")) or user in self._admins)
 

@@ -56,6 +56,10 @@ c.JupyterHub.load_roles = [
      "services": [SERVICE]},
     # Every user may call the platform service; what they may do there the backend decides per project.
     {"name": "user", "scopes": ["self", f"access:services!service={SERVICE}"]},
+    # A single-user server's own token (JUPYTERHUB_API_TOKEN, what its kernels call the backend with): JupyterHub's
+    # default `server` role plus the platform service.
+    {"name": "server", "scopes": ["users:activity!user", "access:servers!server",
+                                  f"access:services!service={SERVICE}"]},
 ]
 
 # Single-user servers: the server extension (enabled in the venv) forwards the user's own hub token to the

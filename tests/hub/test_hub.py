@@ -155,6 +155,13 @@ def test_one_person_through_the_hub_isolated_and_removed(hub: Hub):
         assert r.status_code == 404, r.text
         assert api.get("/api/projects/a/members").status_code == 404
 
+    # A token alice made for something else (her name only, no access to the platform service) opens nothing.
+    r = alice.post("/hub/api/users/alice/tokens", json={"note": "name only", "scopes": ["read:users:name!user=alice"]})
+    assert r.status_code == 201, r.text
+    with hub.mlp(r.json()["token"]) as api:
+        r = api.get("/api/projects")
+        assert r.status_code == 403 and "access:services!service=mlp" in r.text, r.text
+
     # A token the hub never issued is refused.
     with hub.mlp("not-a-hub-token") as api:
         assert api.get("/api/whoami").status_code == 401
