@@ -59,6 +59,9 @@ class Database:
         from .outbox import install
 
         install(self._sessions)  # the assistant's feed rows, in the transaction of each change
+        from .events import install as install_events
+
+        install_events(self._sessions)  # the platform events (Kafka, webhooks), likewise
 
     def migrate(self) -> None:
         migrate(self.engine)

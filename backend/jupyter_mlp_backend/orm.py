@@ -485,6 +485,23 @@ class AssistantChange(Base):
     at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
 
 
+class PlatformEvent(Base):
+    """One platform event (a CloudEvents 1.0 JSON in `body`), added in the transaction of the change it announces
+    (events.py), so a change that rolled back leaves none; the relay publishes rows in `seq` order and sets
+    `sent_at` once the broker acknowledged them."""
+
+    __tablename__ = "events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), nullable=False, unique=True)
+    project: Mapped[str] = mapped_column(String(64), nullable=False)
+    type: Mapped[str] = mapped_column(String(96), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    attempts: Mapped[int] = mapped_column(nullable=False, default=0, server_default="0")
+
+
 class AssistantConversation(Base):
     """A user's chat with the assistant about one project (or none): only its user reads it."""
 
