@@ -216,6 +216,19 @@ class Settings(BaseSettings):
         description="Webhook hosts, addresses or CIDR ranges allowed although they are loopback, link-local or "
         "private (refused otherwise). A JSON list in the environment: `MLP_WEBHOOK_ALLOW_HOSTS='[\"hooks.lan\", \"10.0.0.0/8\"]'`.",
     )
+    kafka_bootstrap: str = Field(
+        default="",
+        max_length=2000,
+        description="Kafka bootstrap servers (`host:port,host:port`) the backend publishes platform events to "
+        "(docs/events.md). Empty: no broker; events still go to the database outbox.",
+    )
+    kafka_topic_prefix: str = Field(
+        default="mlp.",
+        max_length=200,
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Prefix of the event topics: one per family, `<prefix>experiments`, `<prefix>pipelines`, "
+        "`<prefix>registry`, `<prefix>serving`, `<prefix>monitoring`.",
+    )
     kernel_token_ttl_seconds: int = Field(
         default=7 * 24 * 3600,
         ge=60,

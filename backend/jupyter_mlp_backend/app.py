@@ -118,6 +118,12 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         db.migrate()
         app.state.db = db
         app.state.secret = secret
+        app.state.event_relay = None
+        if settings.kafka_bootstrap:  # platform events from the outbox to Kafka (docs/events.md)
+            from .event_relay import Relay
+
+            app.state.event_relay = Relay(db, settings.kafka_bootstrap, settings.kafka_topic_prefix)
+            app.state.event_relay.start()
         app.state.resolver = make_resolver(settings, secret)
         app.state.experiments = Experiments(settings)
         app.state.dagster = DagsterService(settings)
@@ -161,6 +167,8 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         await app.state.gateway.predlog.stop()
         await app.state.dagster.stop()
         await app.state.experiments.stop()
+        if app.state.event_relay:
+            await asyncio.to_thread(app.state.event_relay.stop)
         db.dispose()
 
     app = FastAPI(
