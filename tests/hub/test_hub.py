@@ -69,6 +69,7 @@ def hub(tmp_path_factory) -> Hub:
         f"c.DummyAuthenticator.password = {PASSWORD!r}\n"
         "c.Authenticator.allow_all = True\n"
         "c.Authenticator.admin_users = {'lead'}\n"
+        f"c.SimpleLocalProcessSpawner.home_dir_template = {str(home / 'users' / '{username}')!r}\n"
     )
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLP_", "JUPYTERHUB_"))}
@@ -80,6 +81,7 @@ def hub(tmp_path_factory) -> Hub:
                                 stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     hub = Hub(url, proc, log)
+    hub.home = home
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -100,6 +102,12 @@ def hub(tmp_path_factory) -> Hub:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def _start_server(hub: Hub, client: httpx.Client, name: str) -> None:
+    r = client.post(f"/hub/api/users/{name}/server")
+    assert r.status_code in (201, 202), r.text
+    _wait_ready(client, name)
 
 
 def _wait_ready(client: httpx.Client, name: str, seconds: float = 60) -> None:
@@ -173,3 +181,68 @@ def test_one_person_through_the_hub_isolated_and_removed(hub: Hub):
         r = api.get("/api/projects")
         assert r.status_code == 401, r.text
         assert r.headers["content-type"].startswith("application/json")
+
+
+def _kernel_output(hub: Hub, name: str, token: str, path: str, code: str) -> str:
+    """Open `path` in `name`'s server (a session with a python3 kernel, as JupyterLab does) and run `code` in it."""
+    from jupyter_client import BlockingKernelClient
+
+    with httpx.Client(base_url=f"{hub.url}/user/{name}", timeout=60,
+                      headers={"Authorization": f"token {token}"}) as server:
+        r = server.post("/api/sessions", json={"path": path, "type": "notebook", "name": Path(path).name,
+                                               "kernel": {"name": "python3"}})
+        assert r.status_code == 201, r.text
+        kernel_id = r.json()["kernel"]["id"]
+    # The spawner is local: the kernel's connection file is in the user's home (SimpleLocalProcessSpawner's HOME)
+    deadline = time.monotonic() + 30
+    while not (found := list((hub.home / "users" / name).rglob(f"kernel-{kernel_id}.json"))):
+        assert time.monotonic() < deadline, "no connection file for the kernel"
+        time.sleep(0.2)
+    client = BlockingKernelClient(connection_file=str(found[0]))
+    client.load_connection_file()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        out: list[str] = []
+        reply = client.execute_interactive(code, timeout=60, output_hook=lambda m: out.append(
+            m["content"].get("text", "") if m["msg_type"] == "stream" else
+            m["content"].get("evalue", "") if m["msg_type"] == "error" else ""))
+        assert reply["content"]["status"] == "ok", "".join(out)
+        return "".join(out)
+    finally:
+        client.stop_channels()
+
+
+KERNEL_CODE = """
+import os, urllib.request, urllib.error
+token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+print("project", os.environ.get("MLP_PROJECT"), "token", bool(token), "error", os.environ.get("MLP_CREDENTIALS_ERROR"))
+if token:  # the credentials open the project's experiment on the platform's MLflow gateway
+    url = os.environ["MLFLOW_TRACKING_URI"] + "/api/2.0/mlflow/experiments/get?experiment_id=" + \
+        os.environ["MLFLOW_EXPERIMENT_ID"]
+    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
+    print("mlflow", urllib.request.urlopen(req, timeout=60).status)
+"""
+
+
+def test_kernels_get_credentials_for_their_users_projects_only(hub: Hub):
+    """The kernel path: a kernel started in a project folder gets MLflow credentials from the backend, asked with
+    its server's own hub token (JUPYTERHUB_API_TOKEN), only when the server's owner is a member."""
+    lead, carol, dave = hub.login("lead"), hub.login("carol"), hub.login("dave")
+    with hub.mlp(hub.token(lead, "lead")) as api:
+        assert api.post("/api/projects", json={"slug": "k", "name": "Kernels"}).status_code == 201
+        assert api.put("/api/projects/k/members/carol", json={"role": "scientist"}).status_code == 200
+    notebook = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    for name in ("carol", "dave"):  # both have a folder that says it belongs to project k
+        folder = hub.home / "users" / name / "k"
+        folder.mkdir(parents=True)
+        (folder / "mlp-project.toml").write_text('project = "k"\n')
+        (folder / "train.ipynb").write_text(notebook)
+    carol_token, dave_token = hub.token(carol, "carol"), hub.token(dave, "dave")
+    _start_server(hub, carol, "carol")
+    _start_server(hub, dave, "dave")
+
+    out = _kernel_output(hub, "carol", carol_token, "k/train.ipynb", KERNEL_CODE)
+    assert "project k token True error None" in out and "mlflow 200" in out, out
+    out = _kernel_output(hub, "dave", dave_token, "k/train.ipynb", KERNEL_CODE)
+    assert "project k token False" in out and "404" in out, out
