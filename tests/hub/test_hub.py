@@ -174,6 +174,13 @@ def test_one_person_through_the_hub_isolated_and_removed(hub: Hub):
     with hub.mlp("not-a-hub-token") as api:
         assert api.get("/api/whoami").status_code == 401
 
+    # lead removes alice from project a: her next call no longer finds it (the backend decides on every call).
+    with hub.mlp(lead_token) as api:
+        assert api.delete("/api/projects/a/members/alice").status_code == 204
+    with hub.mlp(alice_token) as api:
+        assert api.get("/api/projects/a").status_code == 404
+        assert api.get("/api/projects").json()["items"] == []
+
     # The hub removes alice: her token is refused at the very next call (the backend asks the hub every time).
     r = lead.delete("/hub/api/users/alice")
     assert r.status_code == 204, r.text
