@@ -41,6 +41,7 @@ class Relay:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._fatal = False
+        self._topics_ready = False
         self.sent = 0  # rows acknowledged since start (for tests and logs)
 
     def topic(self, type_: str) -> str:
@@ -62,18 +63,28 @@ class Relay:
                          "reconnect.backoff.max.ms": 2000, "error_cb": on_error, "logger": log})
 
     def _create_topics(self) -> None:
-        """Best effort: a broker that auto-creates topics, or an admin who created them, needs none of this."""
+        """Best effort, until the broker answered once: a broker that auto-creates topics, or an admin who created
+        them, needs none of this. Short timeouts: a broker that is down must not hold the relay up."""
+        if self._topics_ready:
+            return
         try:
+            from confluent_kafka import KafkaError
             from confluent_kafka.admin import AdminClient, NewTopic
 
             admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": log})
             futures = admin.create_topics([NewTopic(self.prefix + f, num_partitions=-1, replication_factor=-1)
-                                           for f in FAMILIES], operation_timeout=5, request_timeout=5)
+                                           for f in FAMILIES], operation_timeout=3, request_timeout=3)
+            answered = 0
             for f in futures.values():
                 try:
-                    f.result(timeout=10)
-                except Exception:  # exists, or not allowed: producing tells
-                    pass
+                    f.result(timeout=4)
+                    answered += 1
+                except Exception as e:  # noqa: BLE001 - exists, or not allowed (producing tells), or no broker
+                    err = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
+                    if err is not None and err.code() not in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT,
+                                                              KafkaError.REQUEST_TIMED_OUT):
+                        answered += 1
+            self._topics_ready = answered == len(futures)
         except Exception as e:  # noqa: BLE001 - the broker may be down: rows wait
             log.info("kafka: could not create the event topics now: %s", e)
 

@@ -152,10 +152,10 @@ def test_events_arrive_once_in_order_per_project_across_a_broker_restart(mlp_hom
         assert [e["data"]["version"] for k, e in both if k == slug] == list(range(1, 11))
 
 
-def test_rows_that_timed_out_while_the_broker_was_down_are_sent_again(mlp_home, broker):
+def test_rows_that_timed_out_while_the_broker_was_down_are_sent_again(database_url, broker):
     from jupyter_mlp_backend.event_relay import Relay
 
-    db = Database(f"sqlite:///{mlp_home / 'mlp.db'}")
+    db = Database(database_url)  # SQLite, and PostgreSQL under `make test`
     db.migrate()
     relay = Relay(db, broker.bootstrap, "r.", message_timeout_ms=1500, min_backoff=0.2, max_backoff=1.0)
     relay.start()
