@@ -7,7 +7,9 @@ the server extension started for a project notebook (it sets `MLP_PROJECT`), it 
 - the notebook's path, sha256 of its saved content, and a copy (uploaded once per content, by digest);
 - the git commit of the notebook's repository and whether the tree had uncommitted changes;
 - the Python version, and sha256 of the package freeze with the freeze itself (uploaded once per kernel);
-- the datasets read so far through `jupyter_mlp.datasets`;
+- the datasets read so far through `jupyter_mlp.datasets`, and the profiles of those reads that have one
+  (`mlp.profiles`: `[{"name", "sha256", "snapshot_id", "version", "features"}]`, meta-features to 6 significant
+  digits, NaN as null, the newest that fit in one tag; aggregates only, never a row);
 - in a pipeline stage, the stage's run as parent of what starts with no run active (see `_stage`).
 
 Nothing here may break a user's run: any failure leaves the tag out and logs a warning.
@@ -140,4 +142,24 @@ class NotebookLineageContext:
         while len(text) > MAX_TAG and items:  # keep the newest reads that fit in one tag
             items = items[1:]
             text = json.dumps(items, separators=(",", ":"))
-        return {"mlp.datasets": text}
+        out = {"mlp.datasets": text}
+        profiles = _profiles_tag()
+        if profiles:
+            out["mlp.profiles"] = profiles
+        return out
+
+
+def _profiles_tag() -> str | None:
+    from .datasets import profiles
+    from .profiling import VERSION
+
+    def short(v: float) -> float | None:
+        return None if v != v else float(f"{v:.6g}")  # NaN -> null
+
+    items = [{"name": p["name"], "sha256": p["sha256"], "snapshot_id": p["snapshot_id"], "version": VERSION,
+              "features": {k: short(v) for k, v in p["features"].items()}} for p in profiles()]
+    text = json.dumps(items, separators=(",", ":"))
+    while len(text) > MAX_TAG and items:  # keep the newest profiles that fit in one tag
+        items = items[1:]
+        text = json.dumps(items, separators=(",", ":"))
+    return text if items else None

@@ -4,7 +4,10 @@ A run counts when it finished, names a model family (the `mlp.family` tag a sugg
 class scikit-learn's autolog names in `estimator_class`), has a score (the first of `METRICS` it logged) and read a
 dataset snapshot (its lineage's `mlp.datasets`) whose profile can be had: the snapshot is profiled here, with the
 run's `mlp.target` tag as target when it has one (the profile the datasets domain keeps with the snapshot when it fits),
-and the profile is kept under `$MLP_HOME/recommender/profiles`.
+and the profile is kept under `$MLP_HOME/recommender/profiles`. A run whose lineage has no snapshot with a profile
+counts with the profile its kernel logged of a plain file it read (`jupyter_mlp.datasets.read_csv`/`read_parquet`,
+the `mlp.profiles` tag, `run_profile`): computed with no target, so it has the target-less features only (its
+target-dependent ones are NaN, and the target column counts as a feature), whatever the run's `mlp.target`.
 
 Runs of projects the user can open come with their project, run id and name, so a suggestion can cite them. Runs of
 any other project come only when `recommender_cross_project` is on, and then only as anonymous statistics: the
@@ -128,6 +131,24 @@ def snapshot_of(tags: dict[str, str]) -> tuple[str, int] | None:
     return None
 
 
+def run_profile(tags: dict[str, str]) -> tuple[str, dict[str, float]] | None:
+    """(dataset name, profile) of the first read whose profile the run's kernel logged (`mlp.profiles`, see
+    `jupyter_mlp.lineage`), in this profile version, else None. Only the names of `profiling.FEATURES` are read
+    back, numbers or NaN: whatever else a tag might hold never enters the evidence."""
+    try:
+        items = json.loads(tags.get("mlp.profiles", "[]"))
+    except ValueError:
+        return None
+    for item in items if isinstance(items, list) else []:
+        if not (isinstance(item, dict) and item.get("name") and isinstance(item.get("features"), dict)
+                and item.get("version") == profiling.VERSION):
+            continue
+        feats = item["features"]
+        return str(item["name"]), {k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
+                                   for k in profiling.FEATURES for v in [feats.get(k)]}
+    return None
+
+
 def task_of(meta: dict[str, float]) -> str | None:
     for task in ("binary", "multiclass", "regression"):
         if meta.get(f"target_{task}") == 1.0:
@@ -186,14 +207,20 @@ def history(db: Session, search: Any, catalog: Any, home: Path, who: Identity, *
                                        order_by=[], limit=MAX_RUNS, offset=0))
         for r in rows:
             fam, score, snap = family_of(r.tags), score_of(r.metrics), snapshot_of(r.tags)
-            if fam is None or score is None or snap is None:
+            if fam is None or score is None:
                 continue
-            try:
-                _, meta = snapshot_profile(home, catalog, project.slug, snap[0], snap[1], r.tags.get("mlp.target"))
-            except (LookupError, ValueError) as e:  # the snapshot expired, or its target no longer fits
-                log.info("recommender history: run %s has no profile: %s", r.run_id, e)
+            found: tuple[str, dict[str, float]] | None = None
+            if snap is not None:
+                try:
+                    found = snap[0], snapshot_profile(home, catalog, project.slug, snap[0], snap[1],
+                                                      r.tags.get("mlp.target"))[1]
+                except (LookupError, ValueError) as e:  # the snapshot expired, or its target no longer fits
+                    log.info("recommender history: run %s has no snapshot profile: %s", r.run_id, e)
+            if found is None:
+                found = run_profile(r.tags)  # a plain file's profile, logged by the run's kernel
+            if found is None:
                 continue
-            meta = _finite(meta)
+            dataset, meta = found[0], _finite(found[1])
             run_task = task_of(meta)
             if task is not None and run_task is not None and (task == "regression") != (run_task == "regression"):
                 continue
@@ -204,7 +231,7 @@ def history(db: Session, search: Any, catalog: Any, home: Path, who: Identity, *
                 continue
             if visible:
                 item.update(project=project.slug, run_id=r.run_id, run_name=r.run_name, params=params,
-                            dataset=snap[0])
+                            dataset=dataset)
             else:
                 item["params"] = anonymous_params(params)
             out.append(item)
