@@ -1,0 +1,136 @@
+"""Two people through a real JupyterHub (`mlp hub`) in a real browser (issue 15's acceptance).
+
+alice and bob sign in with the hub's login form in headless Chromium and open JupyterLab through the hub's proxy.
+alice is a scientist in project a: the ML Platform sidebar and the Experiments panel show project a and her run.
+bob is a member of b only: neither panel shows anything of a, and a's ids in his calls (through his own server's
+extension and at /services/mlp with his hub token) give 404.
+
+alice's run is seeded before she opens the browser, as alice, with the MLflow credentials the backend gives her
+(`POST /api/projects/a/kernel-token` with her hub token, then MLflow's REST API on the platform's gateway through the
+hub's proxy): what a notebook kernel does, without waiting for one to start in the browser (tests/hub/test_hub.py
+covers the kernel path itself).
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path
+from tests.hub.test_hub import PASSWORD, Hub, hub  # noqa: F401 - `hub` is the module-scoped fixture
+
+pytestmark = pytest.mark.browser
+
+
+def _seed_run(hub: Hub, token: str, slug: str, name: str, auc: float) -> str:
+    with hub.mlp(token) as api:
+        r = api.post(f"/api/projects/{slug}/kernel-token")
+        assert r.status_code == 200, r.text
+        creds = r.json()
+    h = {"Authorization": f"Bearer {creds['token']}"}
+    base = f"{hub.url}/services/mlp{creds['tracking_path']}/api/2.0/mlflow"
+    r = httpx.post(f"{base}/runs/create", headers=h, timeout=60, json={
+        "experiment_id": creds["experiment_id"], "run_name": name, "start_time": 0})
+    assert r.status_code == 200, r.text
+    run_id = r.json()["run"]["info"]["run_id"]
+    r = httpx.post(f"{base}/runs/log-batch", headers=h, timeout=60, json={
+        "run_id": run_id, "params": [{"key": "alpha", "value": "0.5"}],
+        "metrics": [{"key": "auc", "value": auc, "timestamp": 0, "step": 0}]})
+    assert r.status_code == 200, r.text
+    r = httpx.post(f"{base}/runs/update", headers=h, timeout=60,
+                   json={"run_id": run_id, "status": "FINISHED", "end_time": 1})
+    assert r.status_code == 200, r.text
+    return run_id
+
+
+def _quiet_lab(hub: Hub, name: str) -> None:
+    """No "would you like news?" toast over the screenshots: the user's lab settings (HOME is their folder)."""
+    news = hub.home / "users" / name / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True, exist_ok=True)
+    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+
+
+def _login_and_open_lab(page, hub: Hub, name: str) -> None:
+    """The hub's login form, then the hub spawns the user's server and sends the browser to JupyterLab."""
+    page.goto(f"{hub.url}/hub/login")
+    page.locator("#username_input").fill(name)
+    page.locator("#password_input").fill(PASSWORD)
+    page.locator("#login_submit").click()
+    page.wait_for_url(f"**/user/{name}/lab**", timeout=120_000)
+    page.locator("#jp-main-dock-panel").wait_for(state="visible", timeout=120_000)
+
+
+def _open_experiments(page, slug: str) -> None:
+    from tests.browser.test_projects_panel import open_panel
+
+    open_panel(page)
+    page.get_by_test_id("mlp-project-select").select_option(slug)
+    page.get_by_test_id("mlp-open-experiments").click()
+    page.get_by_test_id("mlp-experiments").wait_for(state="visible")
+
+
+def _options(page) -> list[str]:
+    return page.eval_on_selector_all("[data-testid=mlp-project-select] option", "os => os.map(o => o.value)")
+
+
+def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub):
+    from playwright.sync_api import sync_playwright
+
+    lead, alice, bob = hub.login("lead"), hub.login("alice"), hub.login("bob")
+    lead_token, alice_token, bob_token = hub.token(lead, "lead"), hub.token(alice, "alice"), hub.token(bob, "bob")
+    with hub.mlp(lead_token) as api:  # lead is a hub admin, so a platform admin
+        for slug, name, who in (("a", "Project A", "alice"), ("b", "Project B", "bob")):
+            assert api.post("/api/projects", json={"slug": slug, "name": name}).status_code == 201
+            assert api.put(f"/api/projects/{slug}/members/{who}", json={"role": "scientist"}).status_code == 200
+    run_id = _seed_run(hub, alice_token, "a", "alice-forest", 0.91)
+    for name in ("alice", "bob"):
+        _quiet_lab(hub, name)
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            # alice: her own browser (her own cookies), the hub's login form, JupyterLab under /user/alice/
+            page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            page.set_default_timeout(30_000)
+            _login_and_open_lab(page, hub, "alice")
+            _open_experiments(page, "a")
+            assert _options(page) == ["a"]
+            who = page.get_by_test_id("mlp-whoami")
+            assert "alice" in who.inner_text()
+            row = page.locator(f"[data-testid=mlp-runs-table] [data-run-id='{run_id}']")
+            row.wait_for(state="visible", timeout=60_000)
+            assert "alice-forest" in row.inner_text()
+            page.screenshot(path=str(ARTIFACTS / "hub-alice-experiments.png"))
+            page.context.close()
+
+            # bob: member of b only
+            page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            page.set_default_timeout(30_000)
+            _login_and_open_lab(page, hub, "bob")
+            _open_experiments(page, "b")
+            assert _options(page) == ["b"]
+            assert "bob" in page.get_by_test_id("mlp-whoami").inner_text()
+            page.wait_for_function("() => (document.querySelector('[data-testid=mlp-runs-count]')?.textContent"
+                                   " || '').includes('0 runs')")
+            assert page.locator("[data-testid=mlp-runs-table] [data-run-id]").count() == 0
+            assert "alice-forest" not in page.content() and run_id not in page.content()
+            page.screenshot(path=str(ARTIFACTS / "hub-bob-experiments.png"))
+            # a's ids typed into bob's calls through his own server's extension (his browser session): not found
+            for path in ("/api/projects/a", "/api/projects/a/runs", f"/api/projects/a/runs/{run_id}"):
+                r = page.request.get(f"{hub.url}/user/bob/mlp{path}")
+                assert r.status == 404, (path, r.status, r.text())
+            page.context.close()
+        finally:
+            browser.close()
+
+    # ... and at the service with his hub token
+    with hub.mlp(bob_token) as api:
+        assert [p["slug"] for p in api.get("/api/projects").json()["items"]] == ["b"]
+        for path in ("/api/projects/a", "/api/projects/a/runs", f"/api/projects/a/runs/{run_id}",
+                     "/api/projects/a/members"):
+            r = api.get(path)
+            assert r.status_code == 404 and r.headers["content-type"].startswith("application/json"), (path, r.text)
+        assert api.post("/api/projects/a/kernel-token").status_code == 404
