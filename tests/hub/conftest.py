@@ -1,0 +1,119 @@
+"""The hub fixture tests/hub's modules share: a real JupyterHub (`mlp hub`) on loopback with the platform backend
+as its service /services/mlp, configurable-http-proxy, JupyterHub's DummyAuthenticator (with a password) and
+SimpleLocalProcessSpawner; helpers to sign in through the hub's login form and to start a user's server."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jupyter_mlp.hub import free_port, proxy_command
+from jupyter_mlp.settings import Settings
+
+PASSWORD = "hub-test-password"
+
+
+def _proxy_or_skip() -> str:
+    try:
+        return proxy_command(Settings())
+    except RuntimeError as e:
+        pytest.skip(f"configurable-http-proxy (npm) is not installed: {e}")
+
+
+class Hub:
+    def __init__(self, url: str, proc: subprocess.Popen, log: Path):
+        self.url, self.proc, self.log = url, proc, log
+
+    def login(self, name: str) -> httpx.Client:
+        """`name` signs in through the hub's login form (with its xsrf token), as a browser does."""
+        client = httpx.Client(base_url=self.url, follow_redirects=True, timeout=30)
+        page = client.get("/hub/login")
+        assert page.status_code == 200, page.text
+        xsrf = re.search(r'name="_xsrf"\s+value="([^"]+)"', page.text).group(1)
+        r = client.post("/hub/login?next=", data={"username": name, "password": PASSWORD, "_xsrf": xsrf})
+        assert r.status_code == 200 and "jupyterhub-session-id" in client.cookies, r.text[:500]
+        client.headers["X-XSRFToken"] = client.cookies.get("_xsrf", path="/hub/") or xsrf
+        return client
+
+    def token(self, client: httpx.Client, name: str) -> str:
+        """The user's own API token, asked of the hub's REST API with their login session."""
+        r = client.post(f"/hub/api/users/{name}/tokens", json={"note": "test"})
+        assert r.status_code == 201, r.text
+        return r.json()["token"]
+
+    def mlp(self, token: str) -> httpx.Client:
+        """A client of the platform backend through the hub's proxy, carrying a hub token."""
+        return httpx.Client(base_url=f"{self.url}/services/mlp", timeout=30,
+                            headers={"Authorization": f"token {token}"})
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory) -> Hub:
+    proxy = _proxy_or_skip()
+    home = tmp_path_factory.mktemp("mlp-home")
+    (home / "hub").mkdir()
+    # The site's own config, loaded after the shipped one: a shared password for the dummy authenticator, anyone
+    # may sign in, and `lead` is a hub admin (MLP_ADMIN_USERS is empty: the backend learns it from the hub).
+    (home / "hub" / "jupyterhub_config.py").write_text(
+        f"c.DummyAuthenticator.password = {PASSWORD!r}\n"
+        "c.Authenticator.allow_all = True\n"
+        "c.Authenticator.admin_users = {'lead'}\n"
+        f"c.SimpleLocalProcessSpawner.home_dir_template = {str(home / 'users' / '{username}')!r}\n"
+    )
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLP_", "JUPYTERHUB_"))}
+    env.update(MLP_HOME=str(home), MLP_HUB_PORT=str(port), MLP_HUB_AUTHENTICATOR="dummy",
+               MLP_HUB_SPAWNER="simple", MLP_HUB_PROXY_COMMAND=proxy, MLP_CONTAINER_ENGINE="none")
+    log = home / "hub.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "jupyter_mlp.cli", "hub"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    hub = Hub(url, proc, log)
+    hub.home = home
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, f"mlp hub exited: {log.read_text()[-3000:]}"
+            try:
+                if httpx.get(f"{url}/services/mlp/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"the hub and its service did not answer: {log.read_text()[-3000:]}"
+            time.sleep(0.5)
+        yield hub
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # JupyterHub stops its proxy, service and single-user servers
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def start_server(hub: Hub, client: httpx.Client, name: str) -> None:
+    r = client.post(f"/hub/api/users/{name}/server")
+    assert r.status_code in (201, 202), r.text
+    wait_ready(client, name)
+
+
+def wait_ready(client: httpx.Client, name: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        r = client.get(f"/hub/api/users/{name}")
+        assert r.status_code == 200, r.text
+        server = r.json().get("servers", {}).get("")
+        if server and server.get("ready"):
+            return
+        assert time.monotonic() < deadline, f"{name}'s server did not start: {r.text}"
+        time.sleep(0.5)
