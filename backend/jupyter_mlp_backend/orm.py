@@ -500,6 +500,7 @@ class PlatformEvent(Base):
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
     attempts: Mapped[int] = mapped_column(nullable=False, default=0, server_default="0")
+    hooks_at: Mapped[datetime | None] = mapped_column(nullable=True)  # an alert event claimed for webhooks
 
 
 class AssistantConversation(Base):

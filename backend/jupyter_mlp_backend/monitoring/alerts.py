@@ -9,14 +9,15 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from starlette.concurrency import run_in_threadpool
 
 from .. import audit
 from ..access import Action, require
 from ..deps import DB, Caller
 from ..errors import Conflict, Invalid, NotFound
-from ..orm import Alert, Deployment, Monitor, MonitorWindow, Project, Webhook, WebhookDelivery, utcnow
+from ..orm import (Alert, Deployment, Monitor, MonitorWindow, PlatformEvent, Project, Webhook, WebhookDelivery,
+                   utcnow)
 from ..serving.service import iso
 from .schemas import WebhookOut, WebhookPage
 from .windows import jsonable
@@ -128,6 +129,35 @@ def _update_alerts(app, monitor_id: int) -> tuple[list[int], list[int]]:  # noqa
         return fired, resolved
 
 
+ALERT_EVENTS = ("mlp.monitoring.alert.firing", "mlp.monitoring.alert.resolved")
+
+
+async def deliver_events(app) -> list[int]:  # noqa: ANN001
+    """Webhooks as a consumer of the platform events outbox (docs/events.md): claim every alert event not yet
+    claimed (one conditional update per row, so two callers never both take one) and deliver its alert. Called
+    after each evaluation, it also takes what an evaluation interrupted before its delivery left behind. Returns
+    the alert ids delivered."""
+
+    def claim() -> list[int]:
+        with app.state.db.session() as s:
+            rows = s.execute(select(PlatformEvent.seq, PlatformEvent.body)
+                             .where(PlatformEvent.type.in_(ALERT_EVENTS), PlatformEvent.hooks_at.is_(None))
+                             .order_by(PlatformEvent.seq)).all()
+            ids = []
+            for seq, body in rows:
+                took = s.execute(update(PlatformEvent).where(PlatformEvent.seq == seq, PlatformEvent.hooks_at.is_(None))
+                                 .values(hooks_at=utcnow())).rowcount
+                if took:
+                    ids.append(int(json.loads(body)["data"]["alert_id"]))
+            s.commit()
+            return ids
+
+    ids = await run_in_threadpool(claim)
+    if ids:
+        await deliver(app, ids)
+    return ids
+
+
 async def deliver(app, alert_ids: list[int]) -> None:  # noqa: ANN001
     """Announce alerts (firing or resolved) to every enabled webhook of their project; record each delivery."""
     from . import webhooks
@@ -139,6 +169,8 @@ async def deliver(app, alert_ids: list[int]) -> None:  # noqa: ANN001
         with app.state.db.session() as s:
             for aid in alert_ids:
                 a = s.get(Alert, aid)
+                if a is None:  # its monitor was deleted since
+                    continue
                 mon = s.get(Monitor, a.monitor_id)
                 d = s.get(Deployment, mon.deployment_id)
                 slug = s.get(Project, a.project_id).slug

@@ -9,7 +9,7 @@ One monitor watches one deployment. An evaluation (Dagster's sensor asks for one
    performance of the latest windows is recomputed while late labels arrive;
 3. turns the newest window's findings into alerts — one alert per condition (`drift:<feature>`,
    `performance:<metric>`, `data:schema`), firing until a later window no longer shows it, then resolved — and
-   delivers each change of state to the project's webhooks;
+   delivers each change of state to the project's webhooks, from the platform events outbox (`deliver_events`);
 4. when an alert starts firing and the monitor retrains, launches the pipeline that produced the deployed version
    on the current dataset snapshots, as the monitor's creator; later evaluations follow the run: its new version
    goes through the registry's gates for `champion`, and only a passing version is deployed.
@@ -31,7 +31,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from ..orm import Alert, Deployment, ModelVersion, Monitor, Project, ReferenceProfile, Retraining, utcnow
-from .alerts import _update_alerts, deliver
+from .alerts import _update_alerts, deliver, deliver_events
 from .reference import build_reference, ensure_profile, load_profile, profile_dir
 from .windows import _windows_for, baseline_of, cut, log_frame, performance, window_features
 
@@ -140,8 +140,7 @@ async def _evaluate(app, request, monitor_id: int) -> Outcome:  # noqa: ANN001
     out.windows = await run_in_threadpool(_windows_for, app, monitor_id, frame, profiles, baselines, tolerance,
                                           mon.window_size, mon.window_seconds)
     fired, resolved = await run_in_threadpool(_update_alerts, app, monitor_id)
-    if fired or resolved:
-        await deliver(app, fired + resolved)
+    await deliver_events(app)  # webhooks consume the events outbox: these alerts' events, and any left behind
 
     def names_of(ids: list[int]) -> list[str]:
         with app.state.db.session() as s:
