@@ -134,3 +134,49 @@ def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub):
             r = api.get(path)
             assert r.status_code == 404 and r.headers["content-type"].startswith("application/json"), (path, r.text)
         assert api.post("/api/projects/a/kernel-token").status_code == 404
+
+
+def test_a_lead_approves_the_promotion_a_scientist_asked_for_through_the_hub(hub: Hub, use_mlflow):
+    """Two people, each with their own hub token: alice (scientist) logs a model with plain `mlflow` on the
+    platform's gateway through the hub's proxy, registers it and asks for `champion`; she cannot approve her own
+    request, bob (not a member) cannot see it, lena (the project's lead, not a hub admin) approves it."""
+    import mlflow
+    import mlflow.sklearn
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    lead, alice, bob, lena = (hub.login(n) for n in ("lead", "alice", "bob", "lena"))
+    lead_token, alice_token, bob_token, lena_token = (hub.token(c, n) for c, n in (
+        (lead, "lead"), (alice, "alice"), (bob, "bob"), (lena, "lena")))
+    with hub.mlp(lead_token) as api:
+        assert api.post("/api/projects", json={"slug": "p", "name": "Promotions"}).status_code == 201
+        for who, role in (("alice", "scientist"), ("lena", "lead")):
+            assert api.put(f"/api/projects/p/members/{who}", json={"role": role}).status_code == 200
+
+    with hub.mlp(alice_token) as api:
+        creds = api.post("/api/projects/p/kernel-token").json()
+    use_mlflow({"MLFLOW_TRACKING_URI": f"{hub.url}/services/mlp{creds['tracking_path']}",
+                "MLFLOW_TRACKING_TOKEN": creds["token"], "MLFLOW_EXPERIMENT_ID": creds["experiment_id"]})
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2))
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(LogisticRegression().fit(x, y), name="model", pip_requirements=["scikit-learn"])
+
+    models = "/api/projects/p/models"
+    with hub.mlp(alice_token) as sam, hub.mlp(lena_token) as lead_api, hub.mlp(bob_token) as other:
+        r = sam.post(models, json={"name": "churn", "run_id": run.info.run_id})
+        assert r.status_code == 201, r.text
+        assert lead_api.put(f"{models}/churn/gates", json={"require_approval": True}).status_code == 200
+        assert sam.post(f"{models}/churn/versions/1/promote", json={"alias": "staging"}).json()["status"] == "passed"
+        asked = sam.post(f"{models}/churn/versions/1/promote", json={"alias": "champion"}).json()
+        assert asked["status"] == "pending" and asked["requested_by"] == "alice", asked
+        approve = f"/api/projects/p/gate-decisions/{asked['id']}/approve"
+        assert sam.post(approve, json={"reason": "mine"}).status_code == 403  # a scientist cannot approve
+        assert other.post(approve, json={"reason": "not mine"}).status_code == 404  # bob cannot even see it
+        assert other.get(f"{models}/churn").status_code == 404
+        ok = lead_api.post(approve, json={"reason": "holdout reviewed"})
+        assert ok.status_code == 200, ok.text
+        d = ok.json()
+        assert (d["status"], d["requested_by"], d["decided_by"]) == ("approved", "alice", "lena"), d
+        assert sam.get(f"{models}/churn").json()["aliases"] == {"staging": 1, "champion": 1}
