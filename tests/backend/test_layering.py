@@ -240,3 +240,13 @@ def test_every_allowed_cycle_edge_still_exists():
 ])
 def test_the_cycle_finder(broken, expected):  # noqa: ANN001
     assert _cycle(broken) == expected
+
+
+def test_the_outboxes_import_no_domain():
+    """Every domain writes the assistant's feed (outbox.py) and the platform events (events.py, published by
+    event_relay.py) in its own transactions: one import of a domain from them would close a cycle with it."""
+    outboxes = {f"{PKG}.outbox", f"{PKG}.events", f"{PKG}.event_relay"}
+    seen = {m for m, _, _, _ in _imports()}
+    assert outboxes <= seen, outboxes - seen
+    bad = [(m, t, line) for m, t, _, line in _imports() if m in outboxes and _domain(t)]
+    assert not bad, bad
