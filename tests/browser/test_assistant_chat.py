@@ -17,6 +17,7 @@ import time
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from jupyter_mlp.identity import mint_token, read_secret
 from jupyter_mlp.local_backend import find_running
@@ -116,7 +117,7 @@ def test_ask_in_the_chat_click_a_citation_and_ask_from_a_notebook(mlp_home, plat
 
     # 1. The Chat: the answer names the best run, cited; its chip opens the run in the Experiments panel
     _open_chat(page)
-    assert page.get_by_test_id("mlp-chat-project").inner_text() == "Project acme"
+    expect(page.get_by_test_id("mlp-chat-project")).to_have_text("Project acme", timeout=30_000)
     answer = _ask(page, "which run in acme has the best auc?")
     text = answer.inner_text()
     assert "woe-binning-gbm-013" in text and "0.8318" in text, text
@@ -151,7 +152,7 @@ def test_ask_in_the_chat_click_a_citation_and_ask_from_a_notebook(mlp_home, plat
 
     # 2. From a notebook: its toolbar's Ask opens the Chat about it, in its project (the question names none)
     _ask_from_toolbar(page, platform, "acme/scoring.ipynb")
-    assert page.get_by_test_id("mlp-chat-project").inner_text() == "Project acme"
+    expect(page.get_by_test_id("mlp-chat-project")).to_have_text("Project acme", timeout=30_000)
     from_notebook = _ask(page, "list the most recent runs")
     assert "plain-logit-002" in from_notebook.inner_text(), from_notebook.inner_text()
     shot("assistant-from-notebook-toolbar")
