@@ -1,9 +1,10 @@
 """Two people through a real JupyterHub (`mlp hub`) in a real browser (issue 15's acceptance).
 
 alice and bob sign in with the hub's login form in headless Chromium and open JupyterLab through the hub's proxy.
-alice is a scientist in project a: the ML Platform sidebar and the Experiments panel show project a and her run.
-bob is a member of b only: neither panel shows anything of a, and a's ids in his calls (through his own server's
-extension and at /services/mlp with his hub token) give 404.
+alice is a scientist in project a: the ML Platform sidebar and the Experiments panel show project a and her run, the
+Models panel her model. bob is a member of b only: the sidebar and his Experiments, Models, Deployments and
+Monitoring panels show nothing of a, and a's ids in his calls (through his own server's extension and at
+/services/mlp with his hub token) give 404.
 
 alice's run is seeded before she opens the browser, as alice, with the MLflow credentials the backend gives her
 (`POST /api/projects/a/kernel-token` with her hub token, then MLflow's REST API on the platform's gateway through the
@@ -45,6 +46,27 @@ def _seed_run(hub: Hub, token: str, slug: str, name: str, auc: float) -> str:
     return run_id
 
 
+def _log_model(hub: Hub, token: str, slug: str, use_mlflow) -> str:
+    """A scikit-learn model logged with plain `mlflow` as the token's owner, on the gateway through the hub's proxy."""
+    import mlflow
+    import mlflow.sklearn
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    with hub.mlp(token) as api:
+        r = api.post(f"/api/projects/{slug}/kernel-token")
+        assert r.status_code == 200, r.text
+        creds = r.json()
+    use_mlflow({"MLFLOW_TRACKING_URI": f"{hub.url}/services/mlp{creds['tracking_path']}",
+                "MLFLOW_TRACKING_TOKEN": creds["token"], "MLFLOW_EXPERIMENT_ID": creds["experiment_id"]})
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2))
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(LogisticRegression().fit(x, y), name="model", pip_requirements=["scikit-learn"])
+    return run.info.run_id
+
+
 def _quiet_lab(hub: Hub, name: str) -> None:
     """No "would you like news?" toast over the screenshots: the user's lab settings (HOME is their folder)."""
     news = hub.home / "users" / name / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
@@ -75,7 +97,7 @@ def _options(page) -> list[str]:
     return page.eval_on_selector_all("[data-testid=mlp-project-select] option", "os => os.map(o => o.value)")
 
 
-def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub):
+def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub, use_mlflow):
     from playwright.sync_api import sync_playwright
 
     lead, alice, bob = hub.login("lead"), hub.login("alice"), hub.login("bob")
@@ -85,6 +107,10 @@ def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub):
             assert api.post("/api/projects", json={"slug": slug, "name": name}).status_code == 201
             assert api.put(f"/api/projects/{slug}/members/{who}", json={"role": "scientist"}).status_code == 200
     run_id = _seed_run(hub, alice_token, "a", "alice-forest", 0.91)
+    with hub.mlp(alice_token) as api:  # and a registered model in a
+        r = api.post("/api/projects/a/models", json={"name": "churn-a",
+                                                     "run_id": _log_model(hub, alice_token, "a", use_mlflow)})
+        assert r.status_code == 201, r.text
     for name in ("alice", "bob"):
         _quiet_lab(hub, name)
 
@@ -104,6 +130,8 @@ def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub):
             row.wait_for(state="visible", timeout=60_000)
             assert "alice-forest" in row.inner_text()
             page.screenshot(path=str(ARTIFACTS / "hub-alice-experiments.png"))
+            page.get_by_test_id("mlp-open-models").click()
+            page.locator("[data-testid=mlp-model-row][data-model=churn-a]").wait_for(state="visible")
             page.context.close()
 
             # bob: member of b only
@@ -118,8 +146,16 @@ def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub):
             assert page.locator("[data-testid=mlp-runs-table] [data-run-id]").count() == 0
             assert "alice-forest" not in page.content() and run_id not in page.content()
             page.screenshot(path=str(ARTIFACTS / "hub-bob-experiments.png"))
+            # ... nor a's model in the Models panel; his Deployments and Monitoring panels are empty too
+            for panel, empty in (("models", "mlp-models-empty"), ("deployments", "mlp-deployments-empty"),
+                                 ("monitoring", "monitoring-empty")):
+                page.get_by_test_id(f"mlp-open-{panel}").click()
+                page.get_by_test_id(empty).wait_for(state="visible")
+            page.screenshot(path=str(ARTIFACTS / "hub-bob-monitoring.png"))
+            assert "churn-a" not in page.content()
             # a's ids typed into bob's calls through his own server's extension (his browser session): not found
-            for path in ("/api/projects/a", "/api/projects/a/runs", f"/api/projects/a/runs/{run_id}"):
+            for path in ("/api/projects/a", "/api/projects/a/runs", f"/api/projects/a/runs/{run_id}",
+                         "/api/projects/a/models/churn-a"):
                 r = page.request.get(f"{hub.url}/user/bob/mlp{path}")
                 assert r.status == 404, (path, r.status, r.text())
             page.context.close()
@@ -130,7 +166,7 @@ def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub):
     with hub.mlp(bob_token) as api:
         assert [p["slug"] for p in api.get("/api/projects").json()["items"]] == ["b"]
         for path in ("/api/projects/a", "/api/projects/a/runs", f"/api/projects/a/runs/{run_id}",
-                     "/api/projects/a/members"):
+                     "/api/projects/a/members", "/api/projects/a/models", "/api/projects/a/models/churn-a"):
             r = api.get(path)
             assert r.status_code == 404 and r.headers["content-type"].startswith("application/json"), (path, r.text)
         assert api.post("/api/projects/a/kernel-token").status_code == 404
@@ -140,11 +176,6 @@ def test_a_lead_approves_the_promotion_a_scientist_asked_for_through_the_hub(hub
     """Two people, each with their own hub token: alice (scientist) logs a model with plain `mlflow` on the
     platform's gateway through the hub's proxy, registers it and asks for `champion`; she cannot approve her own
     request, bob (not a member) cannot see it, lena (the project's lead, not a hub admin) approves it."""
-    import mlflow
-    import mlflow.sklearn
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-
     lead, alice, bob, lena = (hub.login(n) for n in ("lead", "alice", "bob", "lena"))
     lead_token, alice_token, bob_token, lena_token = (hub.token(c, n) for c, n in (
         (lead, "lead"), (alice, "alice"), (bob, "bob"), (lena, "lena")))
@@ -153,19 +184,11 @@ def test_a_lead_approves_the_promotion_a_scientist_asked_for_through_the_hub(hub
         for who, role in (("alice", "scientist"), ("lena", "lead")):
             assert api.put(f"/api/projects/p/members/{who}", json={"role": role}).status_code == 200
 
-    with hub.mlp(alice_token) as api:
-        creds = api.post("/api/projects/p/kernel-token").json()
-    use_mlflow({"MLFLOW_TRACKING_URI": f"{hub.url}/services/mlp{creds['tracking_path']}",
-                "MLFLOW_TRACKING_TOKEN": creds["token"], "MLFLOW_EXPERIMENT_ID": creds["experiment_id"]})
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(200, 2))
-    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
-    with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(LogisticRegression().fit(x, y), name="model", pip_requirements=["scikit-learn"])
+    run_id = _log_model(hub, alice_token, "p", use_mlflow)
 
     models = "/api/projects/p/models"
     with hub.mlp(alice_token) as sam, hub.mlp(lena_token) as lead_api, hub.mlp(bob_token) as other:
-        r = sam.post(models, json={"name": "churn", "run_id": run.info.run_id})
+        r = sam.post(models, json={"name": "churn", "run_id": run_id})
         assert r.status_code == 201, r.text
         assert lead_api.put(f"{models}/churn/gates", json={"require_approval": True}).status_code == 200
         assert sam.post(f"{models}/churn/versions/1/promote", json={"alias": "staging"}).json()["status"] == "passed"
