@@ -175,7 +175,8 @@ def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub, use_
 def test_a_lead_approves_the_promotion_a_scientist_asked_for_through_the_hub(hub: Hub, use_mlflow):
     """Two people, each with their own hub token: alice (scientist) logs a model with plain `mlflow` on the
     platform's gateway through the hub's proxy, registers it and asks for `champion`; she cannot approve her own
-    request, bob (not a member) cannot see it, lena (the project's lead, not a hub admin) approves it."""
+    request, bob (not a member) cannot see it, lena (the project's lead, not a hub admin) approves it in the Models
+    panel of her own JupyterLab through the hub."""
     lead, alice, bob, lena = (hub.login(n) for n in ("lead", "alice", "bob", "lena"))
     lead_token, alice_token, bob_token, lena_token = (hub.token(c, n) for c, n in (
         (lead, "lead"), (alice, "alice"), (bob, "bob"), (lena, "lena")))
@@ -198,8 +199,38 @@ def test_a_lead_approves_the_promotion_a_scientist_asked_for_through_the_hub(hub
         assert sam.post(approve, json={"reason": "mine"}).status_code == 403  # a scientist cannot approve
         assert other.post(approve, json={"reason": "not mine"}).status_code == 404  # bob cannot even see it
         assert other.get(f"{models}/churn").status_code == 404
-        ok = lead_api.post(approve, json={"reason": "holdout reviewed"})
-        assert ok.status_code == 200, ok.text
-        d = ok.json()
-        assert (d["status"], d["requested_by"], d["decided_by"]) == ("approved", "alice", "lena"), d
+
+    # lena approves in her own JupyterLab through the hub: the Models panel's approval row, with a reason
+    _quiet_lab(hub, "lena")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            page.set_default_timeout(30_000)
+            _login_and_open_lab(page, hub, "lena")
+            from tests.browser.test_projects_panel import open_panel
+
+            open_panel(page)
+            page.get_by_test_id("mlp-project-select").select_option("p")
+            page.get_by_test_id("mlp-open-models").click()
+            page.locator("[data-testid=mlp-model-row][data-model=churn]").click()
+            pending = page.get_by_test_id("mlp-approvals").get_by_test_id("mlp-approval-row")
+            pending.wait_for(timeout=60_000)
+            assert "alice" in pending.inner_text()
+            pending.get_by_test_id("mlp-approval-reason").fill("holdout reviewed")
+            pending.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "hub-lena-approval.png"))
+            pending.get_by_test_id("mlp-approve").click()
+            page.locator("[data-testid=mlp-decision][data-status=approved]").wait_for(timeout=60_000)
+        finally:
+            browser.close()
+
+    with hub.mlp(alice_token) as sam:
+        r = sam.get("/api/projects/p/gate-decisions", params={"status": "approved"})
+        assert r.status_code == 200, r.text
+        [d] = [x for x in r.json()["items"] if x["id"] == asked["id"]]
+        assert (d["status"], d["requested_by"], d["decided_by"], d["reason"]) == (
+            "approved", "alice", "lena", "holdout reviewed"), d
         assert sam.get(f"{models}/churn").json()["aliases"] == {"staging": 1, "champion": 1}
