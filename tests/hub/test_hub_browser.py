@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path
-from tests.hub.test_hub import PASSWORD, Hub, hub  # noqa: F401 - `hub` is the module-scoped fixture
+from tests.hub.conftest import PASSWORD, Hub  # `hub`, the module-scoped fixture, comes from conftest.py
 
 pytestmark = pytest.mark.browser
 
