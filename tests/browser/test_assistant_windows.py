@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 
 import pytest
+from playwright.sync_api import expect
 
 from jupyter_mlp.local_backend import find_running
 from jupyter_mlp.settings import Settings
@@ -37,6 +38,9 @@ def test_window_and_pipeline_run_citations_open_their_records(mlp_home, platform
     open_panel(page)
     page.get_by_test_id("mlp-project-select").select_option("gx-credit-risk")
     _open_chat(page)
+    # The Chat follows the sidebar's project a moment after the select; a question asked before that is dropped
+    # with the old project's conversation (ChatPanel starts a new one per project), so wait for it to follow.
+    expect(page.get_by_test_id("mlp-chat-project")).to_have_text("Project gx-credit-risk", timeout=30_000)
     answer = _ask(page, "Show me the drift of risk-api in the last 90 days.")
     chips = answer.locator("[data-testid=mlp-chat-citation][data-type=monitor_window]")
     chips.first.wait_for(timeout=30_000)
