@@ -70,7 +70,7 @@ def _slug(conn: Connection, project_id: int | None) -> str | None:
     return conn.execute(select(Project.slug).where(Project.id == project_id)).scalar_one_or_none()
 
 
-def _version(conn: Connection, version_id: int | None) -> tuple[str, str, int] | None:
+def version_of(conn: Connection, version_id: int | None) -> tuple[str, str, int] | None:
     """(project, model, version number) of a model version id."""
     if version_id is None:
         return None
@@ -107,7 +107,7 @@ def events_of(conn: Connection, obj: Any, new: bool) -> list[Event]:  # noqa: C9
                  {"pipeline": row[1], "run_id": obj.id, "status": obj.status, "mlflow_run_id": obj.mlflow_run_id,
                   "schedule_id": obj.schedule_id, "created_by": obj.created_by})]
     if isinstance(obj, ModelVersion):
-        key = _version(conn, obj.id) if new else None
+        key = version_of(conn, obj.id) if new else None
         if not key:
             return []
         return [(key[0], "mlp.registry.version.registered", f"models/{key[1]}/versions/{key[2]}",
@@ -117,14 +117,14 @@ def events_of(conn: Connection, obj: Any, new: bool) -> list[Event]:  # noqa: C9
         changed, before = _changed(obj, "version_id")
         if not (changed or new):
             return []
-        key, prev = _version(conn, obj.version_id), _version(conn, before)
+        key, prev = version_of(conn, obj.version_id), version_of(conn, before)
         if not key:
             return []
         return [(key[0], "mlp.registry.alias.moved", f"models/{key[1]}/aliases/{obj.alias}",
                  {"model": key[1], "alias": obj.alias, "version": key[2], "previous_version": prev[2] if prev else None})]
     if isinstance(obj, GateDecision):
         changed, before = _changed(obj, "status")
-        key = _version(conn, obj.version_id)
+        key = version_of(conn, obj.version_id)
         if not key or not (changed or new):
             return []
         data = {"decision_id": obj.id, "model": key[1], "version": key[2], "alias": obj.alias, "status": obj.status,
@@ -137,7 +137,7 @@ def events_of(conn: Connection, obj: Any, new: bool) -> list[Event]:  # noqa: C9
         slug = _slug(conn, obj.project_id)
         if not slug or not (changed or new):
             return []
-        ver = _version(conn, obj.version_id)
+        ver = version_of(conn, obj.version_id)
         return [(slug, "mlp.serving.deployment.status_changed", f"deployments/{obj.name}",
                  {"deployment": obj.name, "status": obj.status, "previous_status": None if new else before,
                   "model": ver[1] if ver else None, "version": ver[2] if ver else None, "message": obj.message})]

@@ -25,6 +25,7 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from .events import version_of
 from .orm import (Alert, AssistantChange, Deployment, GateDecision, Membership, ModelAlias, ModelVersion, Monitor,
                   MonitorWindow, PipelineRunRecord, PipelineVersion, Pipeline, Project, ProjectExperiment,
                   RegisteredModel, Retraining, utcnow)
@@ -55,13 +56,9 @@ def _slug(conn: Connection, project_id: int | None) -> str | None:
 
 
 def _version_key(conn: Connection, version_id: int | None) -> tuple[str, str] | None:
-    if version_id is None:
-        return None
-    row = conn.execute(select(Project.slug, RegisteredModel.name, ModelVersion.version)
-                       .join(RegisteredModel, RegisteredModel.project_id == Project.id)
-                       .join(ModelVersion, ModelVersion.model_id == RegisteredModel.id)
-                       .where(ModelVersion.id == version_id)).first()
-    return (row[0], f"{row[0]}/{row[1]}/{row[2]}") if row else None
+    """(project, "<project>/<model>/<version>") of a model version id: the events outbox's lookup, as a citation id."""
+    found = version_of(conn, version_id)
+    return (found[0], f"{found[0]}/{found[1]}/{found[2]}") if found else None
 
 
 def _monitor_slug(conn: Connection, monitor_id: int | None) -> str | None:
