@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -135,6 +135,18 @@ class Settings(BaseSettings):
         default=None,
         description="URL of an existing Dagster webserver whose workspace loads "
         "`jupyter_mlp_backend.pipelines.dagster_location`. Unset: the backend runs its own on a loopback port.",
+    )
+    dagster_run_launcher: str = Field(
+        default="dagster._core.launcher.DefaultRunLauncher",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$",
+        description="Dagster run launcher of the managed Dagster (`module.Class`, written into "
+        "`$MLP_HOME/dagster/dagster.yaml`): the default starts each run in a process beside the webserver; a "
+        "team names e.g. `dagster_docker.DockerRunLauncher` or `dagster_k8s.K8sRunLauncher` (installed beside "
+        "the backend).",
+    )
+    dagster_run_launcher_config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The run launcher's `config:` block (a JSON object in `MLP_DAGSTER_RUN_LAUNCHER_CONFIG`).",
     )
     container_engine: Literal["auto", "docker", "none"] = Field(
         default="auto",

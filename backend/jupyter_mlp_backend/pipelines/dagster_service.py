@@ -1,7 +1,8 @@
 """Dagster as the backend's managed child: a webserver over the generated code location, driven by GraphQL.
 
 Embedded default: `dagster-webserver` on a loopback port with `DAGSTER_HOME=$MLP_HOME/dagster` (SQLite storage,
-runs launched at once by the default coordinator, telemetry off). A team deployment names an existing
+runs launched at once by the default coordinator through the `dagster_run_launcher` setting's launcher, Dagster's
+DefaultRunLauncher unless a team names another; telemetry off). A team deployment names an existing
 Dagster instead (`MLP_DAGSTER_URL`) whose workspace loads `jupyter_mlp_backend.pipelines.dagster_location`.
 Started on first use, like MLflow.
 """
@@ -38,6 +39,37 @@ run_coordinator:
   module: dagster._core.run_coordinator
   class: DefaultRunCoordinator
 """
+
+def run_launcher_yaml(settings: Settings) -> str:
+    """The `run_launcher:` part of dagster.yaml: `dagster_run_launcher` (`module.Class`) with
+    `dagster_run_launcher_config` as its `config:` (Dagster checks it against the class's schema on load)."""
+    import yaml
+
+    module, _, cls = settings.dagster_run_launcher.rpartition(".")
+    block: dict[str, Any] = {"module": module, "class": cls}
+    if settings.dagster_run_launcher_config:
+        block["config"] = settings.dagster_run_launcher_config
+    return yaml.safe_dump({"run_launcher": block}, sort_keys=False)
+
+
+def check_run_launcher(settings: Settings) -> None:
+    """A launcher whose module is not installed beside the backend is named before Dagster fails on it."""
+    import importlib.util
+
+    module = settings.dagster_run_launcher.rpartition(".")[0]
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ImportError:
+        found = False
+    if not found:
+        raise DagsterUnavailable(f"dagster_run_launcher {settings.dagster_run_launcher}: module '{module}' is not "
+                                 "installed beside the backend")
+
+
+def dagster_yaml(settings: Settings) -> str:
+    """The managed Dagster's instance config (dagster.yaml): DAGSTER_YAML, then the run launcher setting's part."""
+    return DAGSTER_YAML + run_launcher_yaml(settings)
+
 
 WORKSPACE_YAML = f"""\
 load_from:
@@ -109,7 +141,8 @@ class DagsterService:
     def _start(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         self.settings.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.home / "dagster.yaml").write_text(DAGSTER_YAML)
+        check_run_launcher(self.settings)
+        (self.home / "dagster.yaml").write_text(dagster_yaml(self.settings))
         (self.home / "workspace.yaml").write_text(WORKSPACE_YAML)
         if not self.index.exists():
             self.write_index({})

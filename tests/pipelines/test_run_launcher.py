@@ -1,0 +1,68 @@
+"""The Dagster run launcher is a setting: `dagster_run_launcher` (`module.Class`) and its `config:` block are written
+into the managed Dagster's dagster.yaml, and Dagster's own instance, loaded from that file, reports that launcher."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from dagster import DagsterInstance
+from dagster._core.launcher import DefaultRunLauncher
+
+from jupyter_mlp.settings import Settings, load_settings
+from jupyter_mlp_backend.pipelines.dagster_service import DagsterUnavailable, check_run_launcher, dagster_yaml
+
+# What a team ships beside the backend: a launcher with its own config (here, a default launcher that says which
+# queue it serves).
+TEAM_LAUNCHER = textwrap.dedent('''
+    from dagster import Field, String
+    from dagster._core.launcher import DefaultRunLauncher
+
+
+    class QueueLauncher(DefaultRunLauncher):
+        def __init__(self, queue, inst_data=None):
+            super().__init__(inst_data=inst_data)
+            self.queue = queue
+
+        @classmethod
+        def config_type(cls):
+            return {"queue": Field(String)}
+
+        @classmethod
+        def from_config_value(cls, inst_data, config_value):
+            return cls(config_value["queue"], inst_data=inst_data)
+''')
+
+
+def _instance(settings: Settings, folder) -> DagsterInstance:  # noqa: ANN001
+    check_run_launcher(settings)
+    folder.mkdir(exist_ok=True)
+    (folder / "dagster.yaml").write_text(dagster_yaml(settings))
+    return DagsterInstance.from_config(str(folder))
+
+
+def test_the_default_launcher_is_dagsters_default(mlp_home, tmp_path):
+    instance = _instance(Settings(home=mlp_home), tmp_path / "dagster")
+    assert type(instance.run_launcher) is DefaultRunLauncher
+    assert "run_launcher:\n  module: dagster._core.launcher\n  class: DefaultRunLauncher\n" in dagster_yaml(
+        Settings(home=mlp_home))
+
+
+def test_a_team_launcher_with_its_config_is_the_one_dagster_reports(mlp_home, tmp_path, monkeypatch):
+    (tmp_path / "team_launchers.py").write_text(TEAM_LAUNCHER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    # as a platform admin sets it: environment variables, the config as JSON
+    monkeypatch.setenv("MLP_DAGSTER_RUN_LAUNCHER", "team_launchers.QueueLauncher")
+    monkeypatch.setenv("MLP_DAGSTER_RUN_LAUNCHER_CONFIG", '{"queue": "gpu-a"}')
+    instance = _instance(load_settings(), tmp_path / "dagster")
+    launcher = instance.run_launcher
+    assert type(launcher).__module__ == "team_launchers" and type(launcher).__name__ == "QueueLauncher"
+    assert launcher.queue == "gpu-a"
+    assert launcher.inst_data.config_dict == {"queue": "gpu-a"}
+
+
+def test_a_launcher_that_is_not_installed_is_named(mlp_home):
+    with pytest.raises(DagsterUnavailable, match="dagster_run_launcher nowhere_pkg.Launcher: module 'nowhere_pkg'"):
+        check_run_launcher(Settings(home=mlp_home, dagster_run_launcher="nowhere_pkg.Launcher"))
+    with pytest.raises(ValueError, match="dagster_run_launcher"):
+        Settings(home=mlp_home, dagster_run_launcher="QueueLauncher")  # a class needs its module
