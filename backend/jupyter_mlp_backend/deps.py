@@ -32,7 +32,9 @@ def db_session(request: Request) -> Iterator[Session]:
 def caller(request: Request) -> Identity:
     token = bearer_token(request.headers.get("authorization"))
     scoped = assistant_identity(request.app.state.secret, token, request.method)
-    return scoped if scoped is not None else request.app.state.resolver.resolve(token)
+    resolver = request.app.state.resolver
+    # an assistant token stands for its user only while the hub still knows them
+    return resolver.recheck(scoped) if scoped is not None else resolver.resolve(token)
 
 
 class Page:

@@ -8,13 +8,20 @@ never read.
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from typing import Protocol
+from urllib.parse import quote
 
 from jupyter_mlp.identity import InvalidToken, verify_claims, verify_token
 from jupyter_mlp.settings import Settings
 
-from .errors import Forbidden, Unauthenticated
+from .errors import Forbidden, MLPError, Unauthenticated
+
+
+class HubUnavailable(MLPError):
+    status = 503
+    code = "hub_unavailable"
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,11 @@ class IdentityResolver(Protocol):
     mode: str
 
     def resolve(self, token: str) -> Identity: ...
+
+    def recheck(self, who: Identity) -> Identity:
+        """For a token the backend minted itself (a kernel's MLflow credentials, the assistant's): the user it
+        names as they are now. Raises Unauthenticated when the identity source no longer knows them."""
+        ...
 
 
 class StandaloneResolver:
@@ -46,6 +58,9 @@ class StandaloneResolver:
             raise Unauthenticated(f"Invalid or expired token: {e}") from e
         return Identity(user=user, is_admin=user in self._admins)
 
+    def recheck(self, who: Identity) -> Identity:
+        return who  # the install's own secret signed it; no directory of users to ask
+
 
 class HubResolver:
     """Tokens issued by JupyterHub, resolved by the hub itself (the backend is a hub service)."""
@@ -61,6 +76,8 @@ class HubResolver:
         self._use_cache = cache_seconds > 0
         self._check_scopes = check_scopes
         self._admins = admins
+        self._cache_seconds = cache_seconds
+        self._users: dict[str, tuple[float, dict]] = {}
 
     def resolve(self, token: str) -> Identity:
         model = self._auth.user_for_token(token, use_cache=self._use_cache)
@@ -73,6 +90,31 @@ class HubResolver:
             raise Forbidden(f"This hub token does not grant {' or '.join(sorted(required))}")
         user = model["name"]
         return Identity(user=user, is_admin=bool(model.get("admin")) or user in self._admins)
+
+    def recheck(self, who: Identity) -> Identity:
+        """A kernel's MLflow credentials (signed for hours) name a hub user: the hub is asked, with the service's
+        own token (`read:users`), whether that user still exists and is an admin, on every call as for the hub's
+        own tokens (or within `hub_token_cache_seconds`). A user the hub removed is refused at the next call."""
+        import httpx
+
+        cached = self._users.get(who.user)
+        if cached and time.monotonic() - cached[0] < self._cache_seconds:
+            model = cached[1]
+        else:
+            url = f"{self._auth.api_url.rstrip('/')}/users/{quote(who.user, safe='')}"
+            try:
+                r = httpx.get(url, headers={"Authorization": f"token {self._auth.api_token}"}, timeout=30)
+            except httpx.HTTPError as e:
+                raise HubUnavailable(f"JupyterHub's API did not answer: {e}") from e
+            if r.status_code == 404:
+                self._users.pop(who.user, None)
+                raise Unauthenticated(f"JupyterHub no longer knows user '{who.user}'")
+            if r.status_code != 200:  # deny by default: the service lacks read:users, or the hub failed
+                raise HubUnavailable(f"JupyterHub's API answered {r.status_code} for user '{who.user}'")
+            model = r.json()
+            if self._cache_seconds > 0:
+                self._users[who.user] = (time.monotonic(), model)
+        return replace(who, is_admin=bool(model.get("admin")) or who.user in self._admins)
 
 
 def make_resolver(settings: Settings, secret: bytes) -> IdentityResolver:

@@ -149,3 +149,39 @@ def test_kernels_get_credentials_for_their_users_projects_only(hub: Hub):
     assert "project k token True error None" in out and "mlflow 200" in out, out
     out = _kernel_output(hub, "dave", dave_token, "k/train.ipynb", KERNEL_CODE)
     assert "project k token False" in out and "404" in out, out
+
+    # carol's kernel keeps running with the credentials it got; each of its calls is decided when it is made.
+    out = _kernel_output(hub, "carol", carol_token, "k/train.ipynb", KERNEL_CALLS)  # the same session, same kernel
+    assert "mlflow 200 api 200" in out, out
+    with hub.mlp(hub.token(lead, "lead")) as api:  # the lead removes her from k
+        assert api.delete("/api/projects/k/members/carol").status_code == 204
+    out = _kernel_output(hub, "carol", carol_token, "k/train.ipynb", KERNEL_CALLS)
+    assert "mlflow 404 api 404" in out, out  # the same credentials, at the very next call: project k is gone
+    with hub.mlp(hub.token(lead, "lead")) as api:  # back in k: the same credentials work again
+        assert api.put("/api/projects/k/members/carol", json={"role": "scientist"}).status_code == 200
+    out = _kernel_output(hub, "carol", carol_token, "k/train.ipynb", KERNEL_CALLS + "\nprint('held', token)")
+    assert "mlflow 200 api 200" in out, out
+    held = out.split("held ", 1)[1].split()[0]  # what the kernel holds: its MLflow credentials
+
+    # The hub removes carol (her server and kernel go with her): the credentials her kernel held are refused at
+    # the next call, although they were signed for hours and she is still a member of k in the platform.
+    r = lead.delete("/hub/api/users/carol")
+    assert r.status_code == 204, r.text
+    url = f"{hub.url}/services/mlp/mlflow/k/api/2.0/mlflow/experiments/search"
+    r = httpx.post(url, json={"max_results": 1}, headers={"Authorization": f"Bearer {held}"}, timeout=60)
+    assert r.status_code == 401 and "carol" in r.text, r.text
+
+
+KERNEL_CALLS = """
+import os, urllib.request, urllib.error
+def status(url, auth):
+    try:
+        return urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": auth}), timeout=60).status
+    except urllib.error.HTTPError as e:
+        return e.code
+token, uri = os.environ["MLFLOW_TRACKING_TOKEN"], os.environ["MLFLOW_TRACKING_URI"]
+# the MLflow gateway with the kernel's credentials, and the backend's API with its server's hub token
+print("mlflow", status(uri + "/api/2.0/mlflow/experiments/get?experiment_id=" + os.environ["MLFLOW_EXPERIMENT_ID"],
+                       "Bearer " + token),
+      "api", status(uri.rsplit("/mlflow/", 1)[0] + "/api/projects/k", "token " + os.environ["JUPYTERHUB_API_TOKEN"]))
+"""

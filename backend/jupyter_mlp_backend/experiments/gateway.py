@@ -62,7 +62,8 @@ def _identity(request: Request, slug: str) -> Identity:
     if claims is not None and claims.get("scope") == "mlflow":
         if claims.get("prj") != slug:  # a kernel's credentials reach its own project only
             raise NotFound(f"Project '{slug}' not found")
-        return Identity(user=claims["sub"], is_admin=bool(claims.get("adm")))
+        # ... and as long as its user still exists (JupyterHub may have removed them): asked on every call
+        return state.resolver.recheck(Identity(user=claims["sub"], is_admin=bool(claims.get("adm"))))
     return state.resolver.resolve(token)
 
 
