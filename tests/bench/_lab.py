@@ -52,30 +52,33 @@ class LabServer:
             self.proc.kill()
 
 
+def without_mlp(config_dir: Path) -> list[str]:
+    """Make `config_dir` (a JUPYTER_CONFIG_DIR) a Jupyter config without jupyter-mlp; returns the server's extra
+    command-line arguments that go with it. Both halves are off: the server extension, and the labextension."""
+    (config_dir / "labconfig").mkdir()
+    (config_dir / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"jupyter-mlp": True}})
+    )
+    (config_dir / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_mlp_server": False}}})
+    )
+    # Disabling is not enough: JupyterLab still fetches a disabled extension's code. The baseline sees a
+    # labextensions folder holding every installed extension but this one.
+    from jupyter_core.paths import jupyter_path
+
+    only_others = config_dir / "labextensions"
+    only_others.mkdir()
+    for folder in map(Path, jupyter_path("labextensions")):
+        for ext in folder.glob("*") if folder.is_dir() else []:
+            if ext.name != "jupyter-mlp" and not (only_others / ext.name).exists():
+                (only_others / ext.name).symlink_to(ext)
+    return [f"--LabServerApp.labextensions_path={json.dumps([str(only_others)])}"]
+
+
 def start_lab(with_mlp: bool, mlp_home: Path, root: Path) -> LabServer:
     """`with_mlp=False` turns off both halves: the server extension, and the labextension in page_config."""
     config_dir = Path(tempfile.mkdtemp(prefix="jupyter-config-"))
-    if not with_mlp:
-        (config_dir / "labconfig").mkdir()
-        (config_dir / "labconfig" / "page_config.json").write_text(
-            json.dumps({"disabledExtensions": {"jupyter-mlp": True}})
-        )
-        (config_dir / "jupyter_server_config.json").write_text(
-            json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_mlp_server": False}}})
-        )
-    extra: list[str] = []
-    if not with_mlp:
-        # Disabling is not enough: JupyterLab still fetches a disabled extension's code. The baseline sees a
-        # labextensions folder holding every installed extension but this one.
-        from jupyter_core.paths import jupyter_path
-
-        only_others = config_dir / "labextensions"
-        only_others.mkdir()
-        for folder in map(Path, jupyter_path("labextensions")):
-            for ext in folder.glob("*") if folder.is_dir() else []:
-                if ext.name != "jupyter-mlp" and not (only_others / ext.name).exists():
-                    (only_others / ext.name).symlink_to(ext)
-        extra.append(f"--LabServerApp.labextensions_path={json.dumps([str(only_others)])}")
+    extra = [] if with_mlp else without_mlp(config_dir)
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "MLP_HOME": str(mlp_home), "JUPYTER_CONFIG_DIR": str(config_dir), "JUPYTER_TOKEN": token,
            "JUPYTERLAB_WORKSPACES_DIR": str(config_dir / "workspaces"),
