@@ -40,7 +40,9 @@ c.Authenticator.admin_users = set(settings.admin_users)  # hub admins are platfo
 # token (JUPYTERHUB_API_TOKEN) and prefix; the backend resolves every caller's hub token with HubAuth.
 backend_port = settings.backend_port or free_port()
 backend_url = f"http://127.0.0.1:{backend_port}"
-service_env = {k: v for k, v in os.environ.items() if k.startswith("MLP_")}
+# A managed service gets only this environment (JupyterHub keeps its own secrets to itself): the platform's
+# settings, and the S3 client's credentials and region for object storage (artifacts, Iceberg; docs/deployment.md).
+service_env = {k: v for k, v in os.environ.items() if k.startswith(("MLP_", "AWS_"))}
 service_env.update({"MLP_HOME": str(settings.home), "MLP_AUTH_MODE": "hub", "MLP_BACKEND_PORT": str(backend_port),
                     "PATH": os.environ.get("PATH", "")})
 c.JupyterHub.services = [{

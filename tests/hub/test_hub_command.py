@@ -30,3 +30,25 @@ def test_proxy_lookup_setting_then_venv_then_path(tmp_path, monkeypatch):
         hub.proxy_command(Settings(home=tmp_path))
     (venv / "configurable-http-proxy").write_text("#!/bin/sh\n")
     assert hub.proxy_command(Settings(home=tmp_path)) == str(venv / "configurable-http-proxy")
+
+
+def test_the_backend_service_gets_the_object_stores_credentials(tmp_path, monkeypatch):
+    """JupyterHub starts a managed service with only the environment its config names: the S3 client's AWS_*
+    variables (object storage for artifacts and Iceberg, docs/deployment.md) must be passed on, like MLP_*; the
+    hub's own secrets are not."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    monkeypatch.setenv("MLP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MLP_HUB_PROXY_COMMAND", "/bin/true")
+    monkeypatch.setenv("MLP_ICEBERG_WAREHOUSE", "s3://team/iceberg")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "team-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "team-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("CONFIGPROXY_AUTH_TOKEN", "the-proxys-own")
+    config = PyFileConfigLoader(hub.CONFIG.name, str(hub.CONFIG.parent)).load_config()
+    (service,) = config.JupyterHub.services
+    env = service["environment"]
+    assert env["MLP_ICEBERG_WAREHOUSE"] == "s3://team/iceberg" and env["MLP_AUTH_MODE"] == "hub"
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_DEFAULT_REGION"]) == (
+        "team-key", "team-secret", "eu-west-1")
+    assert "CONFIGPROXY_AUTH_TOKEN" not in env
