@@ -136,6 +136,12 @@ class Settings(BaseSettings):
         description="URL of an existing Dagster webserver whose workspace loads "
         "`jupyter_mlp_backend.pipelines.dagster_location`. Unset: the backend runs its own on a loopback port.",
     )
+    dagster_postgres_url: str | None = Field(
+        default=None,
+        description="PostgreSQL database for the managed Dagster's storage (runs, event logs, schedules), as a "
+        "SQLAlchemy URL (`postgresql+psycopg://user:pass@host/db`; Dagster connects with psycopg2 whatever the "
+        "driver named). Unset: SQLite under `$MLP_HOME/dagster`. Needs the `postgres` extra (`dagster-postgres`).",
+    )
     dagster_run_launcher: str = Field(
         default="dagster._core.launcher.DefaultRunLauncher",
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$",

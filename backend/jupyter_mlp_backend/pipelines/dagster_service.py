@@ -1,10 +1,10 @@
 """Dagster as the backend's managed child: a webserver over the generated code location, driven by GraphQL.
 
-Embedded default: `dagster-webserver` on a loopback port with `DAGSTER_HOME=$MLP_HOME/dagster` (SQLite storage,
-runs launched at once by the default coordinator through the `dagster_run_launcher` setting's launcher, Dagster's
-DefaultRunLauncher unless a team names another; telemetry off). A team deployment names an existing
-Dagster instead (`MLP_DAGSTER_URL`) whose workspace loads `jupyter_mlp_backend.pipelines.dagster_location`.
-Started on first use, like MLflow.
+Embedded default: `dagster-webserver` on a loopback port with `DAGSTER_HOME=$MLP_HOME/dagster` (SQLite storage, or
+PostgreSQL's with `dagster_postgres_url`; runs launched at once by the default coordinator through the
+`dagster_run_launcher` setting's launcher, Dagster's DefaultRunLauncher unless a team names another; telemetry
+off). A team deployment names an existing Dagster instead (`MLP_DAGSTER_URL`) whose workspace loads
+`jupyter_mlp_backend.pipelines.dagster_location`. Started on first use, like MLflow.
 """
 
 from __future__ import annotations
@@ -40,6 +40,17 @@ run_coordinator:
   class: DefaultRunCoordinator
 """
 
+# `dagster_postgres_url`: runs, event logs and schedules in PostgreSQL (dagster-postgres). The URL reaches Dagster's
+# processes (webserver, daemon, the run workers they start) through this variable, so no password is written to disk.
+PG_URL_ENV = "JUPYTER_MLP_DAGSTER_PG_URL"
+POSTGRES_STORAGE_YAML = f"""\
+storage:
+  postgres:
+    postgres_url:
+      env: {PG_URL_ENV}
+"""
+
+
 def run_launcher_yaml(settings: Settings) -> str:
     """The `run_launcher:` part of dagster.yaml: `dagster_run_launcher` (`module.Class`) with
     `dagster_run_launcher_config` as its `config:` (Dagster checks it against the class's schema on load)."""
@@ -67,8 +78,25 @@ def check_run_launcher(settings: Settings) -> None:
 
 
 def dagster_yaml(settings: Settings) -> str:
-    """The managed Dagster's instance config (dagster.yaml): DAGSTER_YAML, then the run launcher setting's part."""
-    return DAGSTER_YAML + run_launcher_yaml(settings)
+    """The managed Dagster's instance config: SQLite under DAGSTER_HOME, or PostgreSQL storage when set; the run
+    launcher setting."""
+    return DAGSTER_YAML + (POSTGRES_STORAGE_YAML if settings.dagster_postgres_url else "") + run_launcher_yaml(settings)
+
+
+def dagster_env(settings: Settings, home: Path) -> dict[str, str]:
+    """The environment of Dagster's processes: the webserver and the daemon share one instance (DAGSTER_HOME)."""
+    env = {**os.environ, "DAGSTER_HOME": str(home), "MLP_HOME": str(settings.home)}
+    env.pop(PG_URL_ENV, None)
+    if settings.dagster_postgres_url:
+        from sqlalchemy.engine import make_url
+
+        # dagster-postgres is written for psycopg2 (its dependency); SQLAlchemy 2.1's default PostgreSQL driver is
+        # psycopg 3, on which Dagster's launches fail ("the connection is closed"): name psycopg2 explicitly
+        url = make_url(settings.dagster_postgres_url)
+        if url.get_backend_name() != "postgresql":
+            raise DagsterUnavailable(f"dagster_postgres_url must be a PostgreSQL URL, not {url.get_backend_name()}")
+        env[PG_URL_ENV] = url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    return env
 
 
 WORKSPACE_YAML = f"""\
@@ -155,7 +183,7 @@ class DagsterService:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        env = {**os.environ, "DAGSTER_HOME": str(self.home), "MLP_HOME": str(self.settings.home)}
+        env = dagster_env(self.settings, self.home)
         log = open(self.settings.run_dir / "dagster.log", "ab")
         self._proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port),
@@ -278,7 +306,7 @@ class DagsterService:
             running = False
         if wanted and not running:
             await self.ready()
-            env = {**os.environ, "DAGSTER_HOME": str(self.home), "MLP_HOME": str(self.settings.home)}
+            env = dagster_env(self.settings, self.home)
             log = open(self.settings.run_dir / "dagster-daemon.log", "ab")
             self._daemon = subprocess.Popen(
                 [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(self.home / "workspace.yaml")],
