@@ -95,7 +95,10 @@ class Worker:
                 "--socket", str(self.socket), "--project", s.project, "--model", s.model, "--version", str(s.version),
                 "--max-batch", str(s.max_batch), "--max-wait-ms", str(s.max_wait_ms),
                 stdout=asyncio.subprocess.PIPE, stderr=logf, **child_options(),
-                env={**os.environ, "PYTHONUNBUFFERED": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
+                # no __pycache__ in the verified model folder (a models-from-code model's .py is imported from there):
+                # the next worker, batch or restart, would find a file added and refuse the model
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+                     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
         finally:
             logf.close()
         assert self.proc.stdout is not None
