@@ -115,5 +115,9 @@ async def tick(request: Request) -> TickResult:
 
 @router.get("/dashboard", response_model=Dashboard,
             summary="Read-only summary of the caller's projects: performance trends, deployment status, SLA")
-async def dashboard(request: Request, db: DB, who: Caller) -> Dashboard:
-    return await dashboards.dashboard(request.app, db, who)
+async def dashboard(request: Request, db: DB, who: Caller, page: Paging,
+                    project: Annotated[str | None, Query(max_length=64, description="Only this project")] = None,
+                    model: Annotated[str | None, Query(max_length=64, description="Only this model's deployments")
+                                     ] = None) -> Dashboard:
+    return await dashboards.dashboard(request.app, db, who, project=project, model=model, limit=page.limit,
+                                      offset=page.offset)

@@ -186,18 +186,67 @@ class TickResult(BaseModel):
     summary: str
 
 
+class DashboardWindow(BaseModel):
+    """One monitoring window as the dashboard charts it: its performance on the labels that came, against the
+    validated baseline of the version it scored, and each feature's drift verdict."""
+    end: str
+    version: int
+    rows: int
+    labelled: int
+    status: str | None = Field(description="Performance: ok, degraded, insufficient data, error (None: not scored)")
+    metrics: dict[str, float]
+    checks: list[dict[str, Any]] = Field(description="Per metric: value, baseline, tolerance, degraded")
+    drift_status: str = Field(description="The window's drift verdict: ok, drift, insufficient data, schema changed")
+    drift: dict[str, str] = Field(description="Per feature: its drift verdict in this window")
+
+
+class DashboardSlaPoint(BaseModel):
+    start: str = Field(description="Start of the hour")
+    requests: int
+    rows: int
+    compliance: float | None = Field(description="Share of this hour's requests answered within the SLA")
+    p95_ms: float | None
+
+
+class DashboardVersionEvent(BaseModel):
+    action: str = Field(description="deploy, switch or rollback: the events that move the traffic")
+    version: int | None
+    actor: str
+    at: str
+
+
+class DashboardAlert(BaseModel):
+    key: str
+    title: str
+    kind: str
+    severity: str
+    since: str
+    windows: int
+
+
 class DashboardDeployment(BaseModel):
     name: str
     model: str
     version: int
     status: str
     sla_ms: float
-    sla_compliance: float | None = Field(description="Share of the last 24 h's predictions answered within the SLA")
-    predictions_24h: int
+    sla_compliance: float | None = Field(description="Share of the last 24 h's requests answered within the SLA")
+    predictions_24h: int = Field(description="Requests answered in the last 24 h (one request may score many rows)")
+    rows_24h: int = Field(description="Rows scored online in the last 24 h")
+    batch_rows_24h: int = Field(description="Rows scored by batch jobs that finished in the last 24 h")
+    batch_rows_total: int = Field(description="Rows scored by every finished batch job")
     p95_ms: float | None
     drift_status: str
-    firing_alerts: int
+    firing_alerts: int = Field(description="How many alerts fire (all of them; `alerts` lists the newest)")
+    alerts: list[DashboardAlert] = Field(description="Firing alerts, newest first, at most 20")
+    baseline: dict[str, float] = Field(description="The served version's validated metrics")
+    tolerance: dict[str, float] = Field(description="Per metric, the loss allowed below (above, for rmse/ece) it")
     performance: list[dict[str, Any]] = Field(description="Per window, oldest first: end time and metrics")
+    windows: list[DashboardWindow] = Field(description="The newest 50 windows, oldest first")
+    features: list[str] = Field(description="The features the windows' drift verdicts name")
+    sla_trend: list[DashboardSlaPoint] = Field(description="The last 24 hours, hour by hour, oldest first")
+    history: list[DashboardVersionEvent] = Field(description="Traffic moves, newest first, at most 20")
+    history_total: int
 
 
 class DashboardProject(BaseModel):
@@ -205,10 +254,10 @@ class DashboardProject(BaseModel):
     name: str
     role: str
     deployments: list[DashboardDeployment]
+    deployments_total: int = Field(description="Deployments shown by this filter; `limit`/`offset` page them")
 
 
 class Dashboard(BaseModel):
     user: str
     generated_at: str
     projects: list[DashboardProject]
-
