@@ -247,6 +247,14 @@ class Settings(BaseSettings):
         description="Prefix of the event topics: one per family, `<prefix>experiments`, `<prefix>pipelines`, "
         "`<prefix>registry`, `<prefix>serving`, `<prefix>monitoring`.",
     )
+    events_retention_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=0,
+        le=10 * 365 * 24 * 3600,
+        description="How long the events outbox keeps an event once every configured consumer has it (the Kafka "
+        "relay when `kafka_bootstrap` is set; the webhooks for alert events); the backend deletes older ones "
+        "periodically, never an unsent one (docs/events.md). 0: keep every event.",
+    )
     kernel_token_ttl_seconds: int = Field(
         default=7 * 24 * 3600,
         ge=60,

@@ -14,6 +14,7 @@ from jupyter_mlp.identity import ensure_secret
 from jupyter_mlp.settings import Settings, load_settings
 
 from .db import Database
+from .event_feed import prune as prune_events
 from .assistant import routes as assistant_routes
 from .cards import routes as card_routes
 from .datasets import routes as dataset_routes
@@ -25,6 +26,7 @@ from .experiments import run_links
 from .experiments.state import Experiments
 from .identity import make_resolver
 from .monitoring import routes as monitoring_routes
+from .monitoring.alerts import deliver_events as deliver_alert_events
 from .monitoring.service import State as MonitoringState
 from .pipelines import routes as pipeline_routes
 from .pipelines import run_watcher as pipeline_run_watcher
@@ -36,6 +38,7 @@ from .recommender import routes as recommender_routes
 from .registry import mlflow_gateway as registry_gateway
 from .registry import routes as registry_routes
 from .routes import audit as audit_routes
+from .routes import events as event_routes
 from .routes import identity as identity_routes
 from .routes import projects as project_routes
 from .serving import deployments as serving_deployments
@@ -106,6 +109,25 @@ async def _resume_schedules(app: FastAPI) -> None:
         log.exception("could not start Dagster's daemon for the pipeline schedules")
 
 
+async def _prune_events(app: FastAPI) -> None:
+    """Retention of the events outbox (docs/events.md#retention): every few minutes, webhooks take the alert events
+    no evaluation has delivered yet, then the events every consumer has and older than the retention go."""
+    settings = app.state.settings
+    if settings.events_retention_seconds <= 0:
+        return
+    every = min(600.0, max(1.0, settings.events_retention_seconds / 4))
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await deliver_alert_events(app)
+            gone = await asyncio.to_thread(prune_events, app.state.db, settings.events_retention_seconds,
+                                           bool(settings.kafka_bootstrap))
+            if gone:
+                log.info("pruned %d delivered event(s) older than %d s", gone, settings.events_retention_seconds)
+        except Exception:  # the database may be busy or down: next round
+            log.exception("could not prune the events outbox")
+
+
 def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI:
     """The backend app. `eager`: start managed services (MLflow) at once rather than on first use."""
     settings = settings or load_settings()
@@ -142,7 +164,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.monitoring = MonitoringState()
         # Pipeline runs nobody polls are closed (MLflow parent ended, models registered) when Dagster says they ended
         watcher = asyncio.create_task(pipeline_run_watcher.watch(app))
-        background = [watcher]
+        background = [watcher, asyncio.create_task(_prune_events(app))]
         if eager:
             # Serving first: the deployments' workers load before MLflow and Dagster start competing for the CPU
             # (both start on first use anyway), which shortens a restart's gap at the same URL.
@@ -196,6 +218,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     api.include_router(identity_routes.router)
     api.include_router(project_routes.router)
     api.include_router(audit_routes.router)
+    api.include_router(event_routes.router)
     api.include_router(experiment_routes.router)
     api.include_router(pipeline_routes.router)
     api.include_router(pipeline_runs.router)

@@ -18,7 +18,8 @@ from schemathesis import GenerationMode
 
 EXAMPLES = int(os.environ.get("MLP_SCHEMATHESIS_EXAMPLES", "5"))
 # Server-sent events: an endless stream by design (tests/experiments cover it).
-SKIP = {("GET", "/api/projects/{slug}/runs/events")}
+SKIP = {("GET", "/api/projects/{slug}/runs/events"),
+        ("GET", "/api/events/stream")}  # tests/events/test_live_events.py covers it
 # Operations that answer 503 `unavailable` by design when a process this test does not start is absent: the
 # assistant's ask relays to the AI services process (tests/assistant/test_ask_route.py runs it).
 # The recommender's suggest relays to the same process (tests/recommender/test_suggest_route.py runs it).
