@@ -50,6 +50,8 @@ from .serving.batch import resume as batch_resume
 from .serving.manager import Manager
 from .serving.predlog import PredictionLog, event_recorder
 from .serving.metrics import install as install_metrics
+from .ship import routes as ship_routes
+from .ship.service import ShipState
 from .schemas import ErrorBody, Health
 from .deps import Caller
 from .limits import BodyLimit
@@ -162,6 +164,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.gateway.predlog.start()
         app.state.batch = BatchRunner(app)
         app.state.monitoring = MonitoringState()
+        app.state.ships = ShipState()  # Ships in flight (docs/ship.md)
         # Pipeline runs nobody polls are closed (MLflow parent ended, models registered) when Dagster says they ended
         watcher = asyncio.create_task(pipeline_run_watcher.watch(app))
         background = [watcher, asyncio.create_task(_prune_events(app))]
@@ -181,6 +184,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         log.info("backend ready (db %s, auth %s)", db.engine.url.render_as_string(hide_password=True),
                  settings.auth_mode)
         yield
+        await app.state.ships.shutdown()
         for task in background:
             task.cancel()
         await asyncio.wait([watcher])  # a round under way finishes its database work before the database closes
@@ -228,6 +232,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     api.include_router(dataset_routes.router)
     api.include_router(serving_routes.router)
     api.include_router(monitoring_routes.router)
+    api.include_router(ship_routes.router)
     api.include_router(assistant_routes.router)
     api.include_router(recommender_routes.router)
     app.include_router(api)

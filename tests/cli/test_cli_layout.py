@@ -32,9 +32,11 @@ alerts; alerts list; webhooks; webhooks list; webhooks add; webhooks delete; aud
     "models card",  # added since the split (issue 13 item 7: model cards)
     "suggest",  # added since the split (issue 14: the recommender)
     "hub",  # added since the split (issue 15: JupyterHub with the backend as its service)
+    "ship",  # added since the split (issue 16: the Ship flow)
 ])
 
-DOMAINS = ("updown", "hub", "projects", "runs", "pipelines", "models", "serving", "monitoring", "assistant", "recommender")
+DOMAINS = ("updown", "hub", "projects", "runs", "pipelines", "ship", "models", "serving", "monitoring", "assistant",
+           "recommender")
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -66,3 +66,11 @@ async def get_run(app, db, who, slug: str, run_id: str):  # noqa: ANN001, ANN201
     from . import runs_service  # it imports this module
 
     return await runs_service.get_run(app, db, who, slug, run_id)
+
+
+async def search_runs(app, db, who, slug: str, filter: str,  # noqa: A002, ANN001, ANN201
+                      order_by: list[str], limit: int):
+    """The project's runs matching an MLflow filter, as the runs search answers them (checks runs.read)."""
+    from . import runs_service  # it imports this module
+
+    return await runs_service.search_runs(app, db, who, slug, filter, order_by, [], limit, 0)

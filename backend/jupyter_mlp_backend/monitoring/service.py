@@ -33,11 +33,12 @@ from starlette.concurrency import run_in_threadpool
 from ..orm import Alert, Deployment, ModelVersion, Monitor, Project, ReferenceProfile, Retraining, utcnow
 from .alerts import _update_alerts, deliver, deliver_events
 from .reference import build_reference, ensure_profile, load_profile, profile_dir
+from .schemas import MonitorRequest
 from .windows import _windows_for, baseline_of, cut, log_frame, performance, window_features
 
-__all__ = ["Outcome", "State", "baseline_of", "build_reference", "cut", "deliver", "ensure_profile", "evaluate",
-           "evaluate_all", "load_profile", "log_frame", "performance", "profile_dir", "retraining_rows",
-           "version_windows", "window_features"]
+__all__ = ["MonitorRequest", "Outcome", "State", "baseline_of", "build_reference", "cut", "deliver", "ensure_profile",
+           "evaluate", "evaluate_all", "load_profile", "log_frame", "performance", "profile_dir", "retraining_rows",
+           "set_monitor", "version_windows", "window_features"]
 
 log = logging.getLogger(__name__)
 
@@ -242,3 +243,10 @@ def deployment_alerts(db, who, slug: str, deployment: str) -> dict[str, list[dic
         return {"alerts": [], "retrainings": []}
     return {"alerts": [a.model_dump() for a in reversed(alerts)],
             "retrainings": [r.model_dump() for r in reversed(retrainings)]}
+
+
+async def set_monitor(app, request, db, who, slug: str, name: str, config):  # noqa: ANN001, ANN201
+    """Create or change a deployment's monitor as `who`, as the monitor route does (for the Ship flow)."""
+    from .monitors import put_monitor  # it imports this module
+
+    return await put_monitor(app, request, db, who, slug, name, config)

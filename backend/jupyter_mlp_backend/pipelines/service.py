@@ -8,9 +8,14 @@ location and daemon).
 
 from __future__ import annotations
 
+from .pipeline_service import preflight
+from .pipeline_service import promote as promote_notebook
+from .run_service import get_run
 from .run_service import launch as launch_run
+from .run_service import start_run
 from .run_status import TERMINAL
 from .run_status import describe as describe_run
 from .schedule_service import sync_dagster
 
-__all__ = ["TERMINAL", "describe_run", "launch_run", "sync_dagster"]
+__all__ = ["TERMINAL", "describe_run", "get_run", "launch_run", "preflight", "promote_notebook", "start_run",
+           "sync_dagster"]

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import audit
 from ..access import Action, require
 from ..deps import DB
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..identity import Identity
 from ..orm import GateDecision, ModelAlias, ModelVersion, RegisteredModel, utcnow
 from . import gates as gate_rules
@@ -28,7 +28,24 @@ from .schemas import DecisionOut, DecisionPage
 def set_gates(db: DB, who: Identity, slug: str, name: str, body: dict[str, Any]) -> gate_rules.GateConfig:
     """Set a model's validation gates (leads): checked, then stored."""
     g = require(db, who, slug, Action.approve_models, target=f"{name}:gates")
+    return _store_gates(db, who, slug, records.model(db, g.project.id, name), body)
+
+
+def set_initial_gates(db: DB, who: Identity, slug: str, name: str, body: dict[str, Any]) -> gate_rules.GateConfig:
+    """A model's first gates, by whoever may ask for its aliases to move (scientists): only while it has none, so
+    nothing a lead set is ever loosened this way (the Ship flow gates the model it has just registered)."""
+    g = require(db, who, slug, Action.write_models, target=f"{name}:gates")
     m = records.model(db, g.project.id, name)
+    stored = gate_rules.GateConfig.model_validate_json(m.gates or "{}")
+    if stored != gate_rules.GateConfig():
+        db.commit()
+        raise Forbidden(f"Model '{name}' has gates a lead set: only a lead changes them", detail=[{"field": "gates"}])
+    db.commit()
+    return _store_gates(db, who, slug, m, body, initial=True)
+
+
+def _store_gates(db: DB, who: Identity, slug: str, m: RegisteredModel, body: dict[str, Any],
+                 initial: bool = False) -> gate_rules.GateConfig:
     try:
         cfg = gate_rules.GateConfig.model_validate(body)
     except ValidationError as e:
@@ -41,8 +58,8 @@ def set_gates(db: DB, who: Identity, slug: str, name: str, body: dict[str, Any])
         raise Invalid("challenger-beats-champion needs `evaluation` data: both versions are scored on the same rows",
                       detail=[{"field": "challenger"}])
     m.gates = cfg.model_dump_json()
-    audit.append(db, actor=who.user, action="model.gates.set", decision="allow", project=slug, target=name,
-                 detail=cfg.model_dump())
+    audit.append(db, actor=who.user, action="model.gates.set", decision="allow", project=slug, target=m.name,
+                 detail={**cfg.model_dump(), **({"initial": True} if initial else {})})
     db.commit()
     return cfg
 

@@ -33,7 +33,7 @@ from .artifacts import (
 )
 from .lineage_graph import dataset_lineage, diff, version_lineage
 from .mlmodel import version_signature
-from .promotion import decide, list_decisions, set_gates
+from .promotion import decide, list_decisions, set_gates, set_initial_gates
 from .records import get_model, get_version, list_models, list_versions
 from .registration import register, register_version, verify
 from .schemas import DecisionOut
@@ -42,7 +42,8 @@ __all__ = [
     "ALIASES", "MODEL_NAME", "Refused", "Source", "Unavailable", "app_signer", "dataset_lineage", "decide", "diff",
     "download_tree", "fetch_verified", "get_model", "get_version", "lineage", "list_decisions", "list_models",
     "list_tree", "list_versions", "mlflow_model_name", "promote", "register", "register_pipeline_models",
-    "register_version", "resolve_source", "set_gates", "sign", "statement", "verify", "version_lineage",
+    "register_version", "resolve_source", "set_gates", "set_initial_gates", "sign", "statement", "verify",
+    "version_lineage",
     "version_signature",
 ]
 

@@ -22,7 +22,7 @@ from ..orm import Deployment, DeploymentEvent, ModelVersion, utcnow
 from ..registry.service import Refused, app_signer
 from . import predlog, protocol
 from .manager import Live, Spec, StartFailed
-from .schemas import DeploymentOut, WorkerOut
+from .schemas import DeploymentOut, Scaling, WorkerOut
 
 
 def _iso(dt) -> str | None:  # noqa: ANN001
@@ -227,3 +227,42 @@ def version_history(db: DB, who: Caller, slug: str, model: str, version: int) ->
                                 "actor": e.actor, "at": _iso(e.created_at)} for e in events]})
     db.commit()
     return out
+
+
+# --- for the Ship flow (ship/service.py): the deployments' and keys' service bodies, imported when called (they
+# import this module) --------------------------------------------------------------------------------------------
+
+async def deploy(app, db: DB, who: Caller, slug: str, *, name: str, model: str, version: int,  # noqa: ANN001
+                 scaling) -> DeploymentOut:  # noqa: ANN001
+    """Deploy a validated version as `who`, as the deploy route does."""
+    from . import deployments
+
+    return await deployments.deploy(app, db, who, slug, name=name, model=model, version=version, alias=None,
+                                    scaling=scaling)
+
+
+async def switch(app, db: DB, who: Caller, slug: str, name: str, version: int) -> DeploymentOut:  # noqa: ANN001
+    """Serve another validated version as `who`; traffic moves when its workers are ready (zero downtime)."""
+    from . import deployments
+
+    return await deployments.switch(app, db, who, slug, name, version, None)
+
+
+def get_deployment(app, db: DB, who: Caller, slug: str, name: str, reached: str) -> DeploymentOut:  # noqa: ANN001
+    from . import deployments
+
+    return deployments.get_deployment(app, db, who, slug, name, reached)
+
+
+def create_key(db: DB, who: Caller, slug: str, name: str, deployment: str | None):  # noqa: ANN201
+    """A new API key as `who` (leads): the key itself is in the answer only."""
+    from . import keys
+
+    return keys.create_key(db, who, slug, name, deployment, None)
+
+
+def scale(app, db: DB, who: Caller, slug: str, name: str, min_workers: int, max_workers: int,  # noqa: ANN001
+          sla_ms: float) -> DeploymentOut:
+    from . import deployments
+
+    return deployments.scale(app, db, who, slug, name, min_workers, max_workers, sla_ms)
