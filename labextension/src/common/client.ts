@@ -181,7 +181,7 @@ export function eventReader(response: Response): ReadableStreamDefaultReader<Uin
  * Open a server-sent event stream under `/mlp/api/` and return a reader of its raw bytes (any path: the typed
  * streams go through `api()` with `parseAs: 'stream'`).
  *
- * Abort `signal` to close it. Feed the chunks to an `SseParser` (runsFeed.ts).
+ * Abort `signal` to close it. Feed the chunks to an `SseParser` (sse.ts).
  * @throws ApiError when the server refuses the stream
  */
 export async function openEventStream(

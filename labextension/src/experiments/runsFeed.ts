@@ -5,67 +5,11 @@
  * Pure (no JupyterLab imports) so that jest can test it: the stream is opened by a function passed in.
  */
 
-/** One server-sent event. */
-export interface IServerEvent {
-  event: string;
-  data: string;
-}
+import { backoffDelay, IServerEvent, SseParser } from '../common/sse';
 
-/** Incremental parser of the `text/event-stream` format (comments and `id:`/`retry:` are ignored). */
-export class SseParser {
-  private _buffer = '';
-  private _event = '';
-  private _data: string[] = [];
-  private _afterCr = false;
-
-  /** Feed decoded text; returns the events completed by it. */
-  feed(chunk: string): IServerEvent[] {
-    // A '\r' that ended the previous chunk may be the first half of '\r\n'.
-    if (this._afterCr && chunk.startsWith('\n')) {
-      chunk = chunk.slice(1);
-    }
-    this._afterCr = false;
-    this._buffer += chunk;
-    const events: IServerEvent[] = [];
-    let newline: number;
-    while ((newline = this._buffer.search(/\r\n|\r|\n/)) !== -1) {
-      const line = this._buffer.slice(0, newline);
-      const width = this._buffer.startsWith('\r\n', newline) ? 2 : 1;
-      if (width === 1 && this._buffer[newline] === '\r' && newline === this._buffer.length - 1) {
-        this._afterCr = true;
-      }
-      this._buffer = this._buffer.slice(newline + width);
-      if (line === '') {
-        if (this._data.length > 0) {
-          events.push({ event: this._event || 'message', data: this._data.join('\n') });
-        }
-        this._event = '';
-        this._data = [];
-        continue;
-      }
-      if (line.startsWith(':')) {
-        continue;
-      }
-      const colon = line.indexOf(':');
-      const field = colon === -1 ? line : line.slice(0, colon);
-      let value = colon === -1 ? '' : line.slice(colon + 1);
-      if (value.startsWith(' ')) {
-        value = value.slice(1);
-      }
-      if (field === 'event') {
-        this._event = value;
-      } else if (field === 'data') {
-        this._data.push(value);
-      }
-    }
-    return events;
-  }
-}
-
-/** Delay before reconnect attempt `attempt` (0-based): 1 s, 2 s, 4 s … capped at `max`. */
-export function backoffDelay(attempt: number, base = 1000, max = 30000): number {
-  return Math.min(max, base * 2 ** Math.max(0, attempt));
-}
+// The parser moved to common/ (the platform events' live updates read it too); re-exported for this feed's users.
+export { backoffDelay, SseParser };
+export type { IServerEvent };
 
 /** A reader of the stream's bytes, as `Response.body.getReader()` returns. */
 export interface IByteReader {

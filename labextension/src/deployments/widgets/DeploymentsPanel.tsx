@@ -4,6 +4,7 @@ import React, { useEffect, useState } from 'react';
 import { listDeployments } from '../../common/api';
 import type { ICurrentProject } from '../../common/currentProject';
 import { NoProject, PanelHeader, ProjectPanel, useProjectPanel, useProjectRole } from '../../common/panel';
+import { LIVE_TYPES, useLiveToken } from '../../common/useLiveEvents';
 import {
   canDeploy,
   canManageKeys,
@@ -82,6 +83,13 @@ function DeploymentsView({
     target: () => setListToken(t => t + 1)
   });
   const role = useProjectRole(slug);
+  // Live updates: a deployment's status changed, or an alias it follows moved.
+  const live = useLiveToken(slug, LIVE_TYPES.deployments);
+  useEffect(() => {
+    if (live > 0) {
+      setListToken(t => t + 1);
+    }
+  }, [live]);
 
   useEffect(() => {
     const onPrefill = (_: DeploymentsPanel, next: IDeployPrefill) => {

@@ -1,8 +1,9 @@
-import React, { useState } from 'react';
+import React, { useEffect, useState } from 'react';
 
 import { listModels } from '../../common/api';
 import type { ICurrentProject } from '../../common/currentProject';
 import { NoProject, PanelHeader, ProjectPanel, useProjectPanel, useProjectRole } from '../../common/panel';
+import { LIVE_TYPES, useLiveToken } from '../../common/useLiveEvents';
 import { aliasChipClass, aliasEntries, canWriteModels, MODELS_PAGE_SIZE } from '../models';
 import { formatTimestamp } from '../../common/runFormat';
 import { IProjectListProps, PagedList, SelectableRow } from '../../common/widgets/PagedSection';
@@ -57,6 +58,14 @@ function ModelsView({ panel, actions }: { panel: ModelsPanel; actions: IModelsAc
     }
   });
   const role = useProjectRole(slug);
+  // Live updates: a version registered, an alias moved, a gate or approval decided (by anyone) reloads both.
+  const live = useLiveToken(slug, LIVE_TYPES.models);
+  useEffect(() => {
+    if (live > 0) {
+      setListToken(t => t + 1);
+      setModelToken(t => t + 1);
+    }
+  }, [live]);
 
   if (!slug) {
     return <NoProject title="Models" purpose="see its models" />;

@@ -3,6 +3,7 @@ import React, { useCallback, useEffect, useState } from 'react';
 import { Deployment, listDeployments } from '../../common/api';
 import type { ICurrentProject } from '../../common/currentProject';
 import { NoProject, PanelHeader, ProjectPanel, useProjectPanel, useProjectRole, useTicker } from '../../common/panel';
+import { LIVE_TYPES, useLiveToken } from '../../common/useLiveEvents';
 import { deploymentStatus, statusChipClass } from '../../deployments/deployments';
 import { formatApiError } from '../../common/errors';
 import { canManageWebhooks, MONITOR_REFRESH_MS } from '../monitoring';
@@ -45,7 +46,9 @@ function MonitoringView({ panel }: { panel: MonitoringPanel }): JSX.Element {
     target: () => setFocus(panel.takeWindow())
   });
   const role = useProjectRole(slug);
-  const tick = useTicker(visible, MONITOR_REFRESH_MS);
+  // Polled while on screen, and at once when an alert fires or resolves, a retraining starts or ends, or a
+  // deployment's status changes (live updates). Twice the live count: the slow half of the refresh follows too.
+  const tick = useTicker(visible, MONITOR_REFRESH_MS) + 2 * useLiveToken(slug, LIVE_TYPES.monitoring);
 
   if (!slug) {
     return <NoProject title="Monitoring" purpose="monitor its deployments" />;

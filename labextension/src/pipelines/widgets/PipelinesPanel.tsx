@@ -3,6 +3,7 @@ import React, { useEffect, useState } from 'react';
 import { Executor, getPipelineExecutor, listPipelines } from '../../common/api';
 import type { ICurrentProject } from '../../common/currentProject';
 import { PanelHeader, ProjectPanel, useProjectPanel } from '../../common/panel';
+import { LIVE_TYPES, useLiveToken } from '../../common/useLiveEvents';
 import { executorNotice } from '../executor';
 import { PIPELINES_PAGE_SIZE } from '../pipelineRuns';
 import { shortVersion } from '../promote';
@@ -45,6 +46,13 @@ function PipelinesView({ panel, actions }: { panel: PipelinesPanel; actions: IPi
     shown: () => setListToken(t => t + 1),
     target: () => setListToken(t => t + 1)
   });
+  // Live updates: a pipeline run finished or failed (its last run and status in the list).
+  const live = useLiveToken(slug, LIVE_TYPES.pipelines);
+  useEffect(() => {
+    if (live > 0) {
+      setListToken(t => t + 1);
+    }
+  }, [live]);
 
   if (!slug) {
     return (
