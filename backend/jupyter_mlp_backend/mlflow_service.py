@@ -1,7 +1,9 @@
 """The MLflow tracking server as the backend's managed child, reachable only by the backend.
 
 Embedded default: `mlflow server` on SQLite + local artifacts under `$MLP_HOME/mlflow`, listening on a Unix
-socket inside a 0700 folder — no TCP port, so no other process can talk to MLflow around the backend.
+socket inside a 0700 folder — no TCP port, so no other process can talk to MLflow around the backend. Artifacts
+may live on an S3-compatible bucket instead (`mlflow_artifacts_destination = "s3://…"`, `s3_endpoint_url`): the
+server proxies them (`--serve-artifacts`), so clients never hold bucket credentials.
 A team deployment names an existing MLflow server instead (`MLP_MLFLOW_URL`).
 """
 
@@ -79,6 +81,8 @@ class MlflowService:
             # The job runner and its queue consumers (GenAI features) cost ~1 GB resident; we do not use them.
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         }
+        if self.settings.s3_endpoint_url:  # `s3://` artifacts on an S3-compatible store; credentials: AWS_* as usual
+            env["MLFLOW_S3_ENDPOINT_URL"] = self.settings.s3_endpoint_url
         cmd = [
             sys.executable, "-m", "mlflow", "server",
             "--backend-store-uri", self.backend_store_uri,

@@ -1,12 +1,14 @@
 """The platform's Iceberg catalog: one namespace per project, every write a snapshot that can be read again.
 
-Embedded default: pyiceberg's SQL catalog on SQLite with a local warehouse under `$MLP_HOME/iceberg`.
+Embedded default: pyiceberg's SQL catalog on SQLite with a local warehouse under `$MLP_HOME/iceberg`; a team puts
+the warehouse (data and metadata files) on an S3-compatible bucket (`iceberg_warehouse`, `s3_endpoint_url`).
 Only the backend opens it; kernels and pipeline stages read and write through the backend's dataset routes.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -30,9 +32,30 @@ def _namespace(slug: str) -> str:
     return "p_" + slug.replace("-", "_")
 
 
+def file_io_properties(warehouse: str, s3_endpoint: str | None) -> dict[str, str]:
+    """pyiceberg's FileIO properties for a warehouse: for `s3://`, the endpoint (an S3-compatible store) and a
+    region, so pyarrow never asks AWS where a bucket lives; credentials stay with the S3 client's own chain
+    (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, a profile, an instance role)."""
+    if not warehouse.startswith(("s3://", "s3a://")):
+        return {}
+    props = {}
+    if s3_endpoint:
+        props["s3.endpoint"] = s3_endpoint
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region or s3_endpoint:  # an S3-compatible store answers in any region; unset on AWS: pyarrow resolves it
+        props["s3.region"] = region or "us-east-1"
+    return props
+
+
 class Catalog:
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, warehouse: str | None = None, s3_endpoint: str | None = None):
+        """`warehouse`: a folder or `s3://bucket/prefix` (setting `iceberg_warehouse`); default
+        `$MLP_HOME/iceberg/warehouse`. `s3_endpoint`: an S3-compatible store's URL (setting `s3_endpoint_url`)."""
         self.root = home / "iceberg"
+        self.warehouse = warehouse.rstrip("/") if warehouse else f"file://{self.root / 'warehouse'}"
+        if "://" not in self.warehouse:
+            self.warehouse = f"file://{Path(self.warehouse).expanduser().resolve()}"
+        self.s3_endpoint = s3_endpoint
         self._catalog = None
         self._lock = threading.Lock()  # pyiceberg's SQL catalog commits are not safe across threads at once
 
@@ -43,7 +66,8 @@ class Catalog:
             from sqlalchemy.exc import OperationalError
 
             self.root.mkdir(parents=True, exist_ok=True)
-            props = {"uri": f"sqlite:///{self.root / 'catalog.db'}", "warehouse": f"file://{self.root / 'warehouse'}"}
+            props = {"uri": f"sqlite:///{self.root / 'catalog.db'}", "warehouse": self.warehouse,
+                     **file_io_properties(self.warehouse, self.s3_endpoint)}
             try:
                 self._catalog = SqlCatalog("mlp", **props)
             except OperationalError as e:

@@ -157,9 +157,14 @@ class PredictionLog:
         with open(path, "ab") as errors:  # the committer's own account of what failed, kept under MLP_HOME
             self._committer = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "jupyter_mlp_backend.serving.predlog", "--home", str(self.home),
-                "--parent", str(os.getpid()), stdout=asyncio.subprocess.PIPE, stderr=errors,
+                "--parent", str(os.getpid()), *self.catalog_args(), stdout=asyncio.subprocess.PIPE, stderr=errors,
                 start_new_session=True)
         self._reader = asyncio.get_running_loop().create_task(self._read(self._committer))
+
+    def catalog_args(self) -> list[str]:
+        """The committer opens the same warehouse as the backend's catalog (a folder or an `s3://` bucket)."""
+        warehouse, endpoint = getattr(self.catalog, "warehouse", None), getattr(self.catalog, "s3_endpoint", None)
+        return [*(["--warehouse", warehouse] if warehouse else []), *(["--s3-endpoint", endpoint] if endpoint else [])]
 
     async def _read(self, proc: asyncio.subprocess.Process) -> None:
         """The committer's reports, one JSON object a line, into counters, events and the barrier's state."""
@@ -458,9 +463,11 @@ def committer_main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="jupyter_mlp_backend.serving.predlog")
     ap.add_argument("--home", required=True)
     ap.add_argument("--parent", type=int, help="stop when this process is gone")
+    ap.add_argument("--warehouse", help="the Iceberg warehouse (setting iceberg_warehouse); default under --home")
+    ap.add_argument("--s3-endpoint", help="the S3-compatible store's URL (setting s3_endpoint_url)")
     args = ap.parse_args(argv)
     home = Path(args.home)
-    catalog, root = Catalog(home), spool_root(home)
+    catalog, root = Catalog(home, args.warehouse, args.s3_endpoint), spool_root(home)
     pause = 0.5
     while True:
         try:
