@@ -15,7 +15,8 @@ the platform backend as the hub service /services/mlp), as tests/hub/conftest.py
    Floor: the hub's own `GET /hub/api/user` with the same tokens through the same proxy (the backend asks the hub
    exactly this once per call, `hub_token_cache_seconds` = 0), in the same run, phases alternating per round.
 
-Run: .venv/bin/python -m tests.bench.bench_hub [--users 20] [--rounds 4] [--servers 2]   (needs configurable-http-proxy)
+Run: .venv/bin/python -m tests.bench.bench_hub [--users 20] [--rounds 4] [--servers 2] [--token-cache-seconds 0]
+(needs configurable-http-proxy)
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _path(call: str, slug: str) -> str:
 
 
 class BenchHub:
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, token_cache_seconds: int = 0):
         self.home = home
         (home / "hub").mkdir(parents=True)
         plain_dir, mlp_dir = home / "jupyter-plain", home / "jupyter-mlp"
@@ -77,7 +78,7 @@ class BenchHub:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MLP_", "JUPYTERHUB_"))}
         env.update(MLP_HOME=str(home), MLP_HUB_PORT=str(port), MLP_HUB_AUTHENTICATOR="dummy",
                    MLP_HUB_SPAWNER="simple", MLP_HUB_PROXY_COMMAND=proxy_command(Settings()),
-                   MLP_CONTAINER_ENGINE="none")
+                   MLP_CONTAINER_ENGINE="none", MLP_HUB_TOKEN_CACHE_SECONDS=str(token_cache_seconds))
         self.log = home / "hub.log"
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "jupyter_mlp.cli", "hub"], env=env, stdout=out,
@@ -213,13 +214,26 @@ def server_memory(hub: BenchHub, lead: httpx.Client, name: str, token: str, with
     return rss, pss
 
 
+def print_servers(n: int, per_kind: dict[str, list[tuple[float, float]]]) -> None:
+    print(f"\n1. one single-user server (process tree after /lab and its first calls; {n} of each, "
+          "alternating; mean):")
+    m_rss, m_pss = (statistics.mean(x[i] for x in per_kind["mlp"]) for i in (0, 1))
+    p_rss, p_pss = (statistics.mean(x[i] for x in per_kind["plain"]) for i in (0, 1))
+    print(f"  jupyterhub-singleuser alone:        RSS {p_rss:6.1f} MiB  PSS {p_pss:6.1f} MiB")
+    print(f"  jupyterhub-singleuser + jupyter-mlp: RSS {m_rss:6.1f} MiB  PSS {m_pss:6.1f} MiB")
+    print(f"  added: RSS {m_rss - p_rss:+.1f} MiB (ratio {m_rss / p_rss:.2f}), PSS {m_pss - p_pss:+.1f} MiB "
+          f"(ratio {m_pss / p_pss:.2f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=4, help="alternating list/floor phases")
     ap.add_argument("--sweeps", type=int, default=2, help="panel sweeps per user per round")
     ap.add_argument("--runs", type=int, default=5, help="runs seeded in each user's project")
-    ap.add_argument("--servers", type=int, default=2, help="single-user servers of each kind, alternating")
+    ap.add_argument("--servers", type=int, default=2, help="single-user servers of each kind, alternating (0: skip)")
+    ap.add_argument("--token-cache-seconds", type=int, default=0,
+                    help="the backend's hub_token_cache_seconds (default 0: it asks the hub on every call)")
     args = ap.parse_args()
     try:
         proxy_command(Settings())
@@ -228,7 +242,7 @@ def main() -> None:
         return
     home = Path(tempfile.mkdtemp(prefix="mlp-bench-hub-"))
     t_start = time.monotonic()
-    hub = BenchHub(home)
+    hub = BenchHub(home, args.token_cache_seconds)
     try:
         lead = hub.login("lead")
         users = [f"u{i:02d}" for i in range(1, args.users + 1)]
@@ -315,14 +329,8 @@ def main() -> None:
     finally:
         hub.stop()
 
-    print(f"\n1. one single-user server (process tree after /lab and its first calls; {args.servers} of each, "
-          "alternating; mean):")
-    m_rss, m_pss = (statistics.mean(x[i] for x in per_kind["mlp"]) for i in (0, 1))
-    p_rss, p_pss = (statistics.mean(x[i] for x in per_kind["plain"]) for i in (0, 1))
-    print(f"  jupyterhub-singleuser alone:        RSS {p_rss:6.1f} MiB  PSS {p_pss:6.1f} MiB")
-    print(f"  jupyterhub-singleuser + jupyter-mlp: RSS {m_rss:6.1f} MiB  PSS {m_pss:6.1f} MiB")
-    print(f"  added: RSS {m_rss - p_rss:+.1f} MiB (ratio {m_rss / p_rss:.2f}), PSS {m_pss - p_pss:+.1f} MiB "
-          f"(ratio {m_pss / p_pss:.2f})")
+    if args.servers:
+        print_servers(args.servers, per_kind)
     print(f"\n2. backend process before any user call: RSS {base_rss:.1f} MiB, PSS {base_pss:.1f} MiB "
           f"(with MLflow and its other children: RSS {base_tree:.0f} MiB)")
     for n, rss, pss, tree_rss in growth:
@@ -331,7 +339,8 @@ def main() -> None:
     print(f"  after the latency phase ({len(users)} users, {sum(map(len, lists.values()))} more calls): "
           f"RSS {after_rss:.1f} MiB, PSS {after_pss:.1f} MiB")
     every = [x for v in lists.values() for x in v]
-    print(f"\n3. {len(users)} users at once through the hub's proxy, {args.rounds} rounds x {args.sweeps} sweeps "
+    print(f"\n3. {len(users)} users at once through the hub's proxy (hub_token_cache_seconds "
+          f"{args.token_cache_seconds}), {args.rounds} rounds x {args.sweeps} sweeps "
           f"of {len(PANEL_CALLS)} calls each:")
     for call in PANEL_CALLS:
         xs = lists[call]
