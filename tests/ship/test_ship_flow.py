@@ -96,6 +96,14 @@ def test_plan_infers_the_defaults_and_refuses_bad_input(backend, project, custom
     assert p["deployment"]["name"] == "churn-api" and not p["deployment"]["exists"]
     assert p["monitor"]["drift"] and p["monitor"]["retrain"]
 
+    # a model logged under its own name is registered (and planned) under it; deployment names have no `_`
+    named = [*_cells(1.0)[:3], ("mlflow.sklearn.log_model(model, name='credit_risk')", ["stage:train"])]
+    other = sam.post(f"/projects/{project}/ship/plan", json={"path": "acme/risk.ipynb", "notebook": _nb(named)})
+    assert other.status_code == 200, other.text
+    o = other.json()
+    assert (o["plan"]["model"]["name"], o["plan"]["deployment"]["name"]) == ("credit_risk", "credit-risk-api")
+    assert o["plan"]["gates"]["thresholds"] == [] and any("no run logged" in n for n in o["notes"])
+
     bad = sam.post(f"/projects/{project}/ship/plan", json={"path": PATH, "notebook": {"cells": "no"}})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error", bad.text
     assert sam.post(f"/projects/{project}/ship/plan", json={"path": PATH}).status_code == 422

@@ -30,6 +30,7 @@ from .schemas import (DeploymentPlan, GatesPlan, ModelPlan, MonitorPlan, Pipelin
 
 LOWER_IS_BETTER = re.compile(r"(rmse|mse|mae|mape|loss|error|ece|brier)", re.I)
 _LOG_MODEL = re.compile(r"log_model\((?:[^()]|\([^()]*\))*?\bname\s*=\s*['\"]([A-Za-z0-9_.\-]+)['\"]")
+_MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # the registry's MODEL_NAME
 _LOG_METRIC = re.compile(r"log_metrics?\(\s*(?:\{\s*)?['\"]([A-Za-z0-9_.\-/ ]+)['\"]")
 
 
@@ -88,8 +89,9 @@ async def make_plan(app, db: DB, who: Identity, slug: str, notebook: dict[str, A
     report = await pipelines.preflight(db, who, slug, notebook, path)
     notes: list[str] = []
     source = _source(notebook)
-    named = [n for n in _LOG_MODEL.findall(source) if n != "model"]
-    model_name = (named[0] if named else report.pipeline).lower()[:63]
+    # as registration names it: the logged name, or the pipeline's where that is `model` or not a registry name
+    named = [n for n in _LOG_MODEL.findall(source) if n != "model" and _MODEL_NAME.match(n)]
+    model_name = named[0] if named else report.pipeline
     if not _LOG_MODEL.search(source) and "log_model" not in source and "autolog" not in source:
         notes.append("No log_model call was found in the notebook: the run must log a model for Ship to register")
     params = {p.name: p.default_value for p in report.parameters}
@@ -128,7 +130,7 @@ async def make_plan(app, db: DB, who: Identity, slug: str, notebook: dict[str, A
         notes.append(f"{state['deployment']} serves {model_name}: Ship switches it once the new version passed the "
                      "gates (zero downtime)")
     else:
-        base = f"{model_name}-api"[:63]
+        base = re.sub(r"[^a-z0-9-]+", "-", f"{model_name}-api")[:63]
         name, i = base, 2
         while name in state["taken"]:
             name, i = f"{base[:58]}-{i}", i + 1

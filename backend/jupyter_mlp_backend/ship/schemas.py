@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 Path = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]  # the registry's MODEL_NAME
 MetricName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-/ ]{1,250}$")]
 
 
@@ -31,7 +32,7 @@ class PipelinePlan(_Strict):
 
 
 class ModelPlan(_Strict):
-    name: Name = Field(description="The registered model the pipeline's run logs")
+    name: ModelName = Field(description="The registered model the pipeline's run logs")
     metric: MetricName | None = Field(default=None, description="The metric the notebook logs and the gates check")
     value: float | None = Field(default=None, description="That metric in the notebook's last run (the validated "
                                                           "value)")
