@@ -18,6 +18,7 @@ import { formatApiError, validateSlug } from './common/permissions';
 import { OPEN_PIPELINES, pipelinesPlugin } from './pipelines/pipelinesPlugin';
 import { linkFolderPlugin, notebookProjectPlugin } from './projects/projectMarkerPlugins';
 import { promoteNotebookPlugin } from './pipelines/promotePlugin';
+import { shipNotebookPlugin } from './ship/shipPlugin';
 import { ICurrentProject } from './common/tokens';
 import { ProjectsPanel } from './projects/widgets/ProjectsPanel';
 
@@ -145,5 +146,6 @@ export default [
   notebookProjectPlugin,
   linkFolderPlugin,
   promoteNotebookPlugin,
+  shipNotebookPlugin,
   assistantPlugin
 ];

@@ -1,0 +1,113 @@
+import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { Dialog, ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
+import type { DocumentRegistry } from '@jupyterlab/docregistry';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import type { Widget } from '@lumino/widgets';
+
+import { projectOf } from '../common/api';
+import { getShip, planShip, startShip } from '../common/endpoints/ship';
+import { formatApiError } from '../common/errors';
+import { platformIcon } from '../common/icons';
+import { OPEN_DEPLOYMENTS } from '../deployments/deploymentsPlugin';
+import { OPEN_MODELS } from '../models/modelsPlugin';
+import { OPEN_MONITORING } from '../monitoring/monitoringPlugin';
+import { OPEN_PIPELINES } from '../pipelines/pipelinesPlugin';
+import { ShipDialogBody, ShipPanel } from './widgets/ShipDialog';
+
+export const SHIP_NOTEBOOK = 'jupyter-mlp:ship-notebook';
+
+type DocumentWidget = Widget & { context: DocumentRegistry.Context };
+
+function isNotebookWidget(widget: Widget | null | undefined): widget is DocumentWidget {
+  const context = (widget as Partial<DocumentWidget> | null | undefined)?.context;
+  return !!context && context.contentsModel?.type === 'notebook';
+}
+
+const PANELS: Record<ShipPanel, string> = {
+  pipelines: OPEN_PIPELINES,
+  models: OPEN_MODELS,
+  deployments: OPEN_DEPLOYMENTS,
+  monitoring: OPEN_MONITORING
+};
+
+/**
+ * "Ship…": from a validated notebook to a gated, deployed and monitored endpoint (docs/ship.md) — the toolbar's
+ * Ship button, the file browser's context menu and the command palette.
+ */
+export const shipNotebookPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-mlp:ship-notebook',
+  description: 'Ships a notebook: pipeline, gates, approval, deployment, monitor and endpoint in one flow.',
+  autoStart: true,
+  requires: [IDefaultFileBrowser],
+  optional: [ICommandPalette],
+  activate: (app: JupyterFrontEnd, browser: IDefaultFileBrowser, palette: ICommandPalette | null) => {
+    const { commands } = app;
+
+    const targetPath = (args: ReadonlyPartialJSONObject): string | null => {
+      if (typeof args.path === 'string') {
+        return args.path;
+      }
+      const fromBrowser = () => {
+        const item = browser.selectedItems().next();
+        return !item.done && item.value?.type === 'notebook' ? item.value.path : null;
+      };
+      if (app.contextMenuHitTest(node => node.classList.contains('jp-DirListing-item'))) {
+        return fromBrowser();
+      }
+      const current = app.shell.currentWidget;
+      return isNotebookWidget(current) ? current.context.path : fromBrowser();
+    };
+
+    commands.addCommand(SHIP_NOTEBOOK, {
+      label: 'Ship…',
+      caption: 'Ship this notebook: pipeline, gates, approval, deployment, monitor and endpoint in one flow',
+      icon: platformIcon,
+      execute: async args => {
+        const path = targetPath(args);
+        if (!path) {
+          await showErrorMessage('No notebook to ship', 'Open a notebook, or right-click one in the file browser.');
+          return;
+        }
+        try {
+          for (const widget of app.shell.widgets('main')) {
+            if (isNotebookWidget(widget) && widget.context.path === path && widget.context.model.dirty) {
+              await widget.context.save();
+            }
+          }
+          const { project, rule } = await projectOf(path);
+          if (!project) {
+            await showErrorMessage(
+              'This notebook belongs to no project',
+              `${rule} Link its folder to a project (Promote to Pipeline… offers it), then ship again.`
+            );
+            return;
+          }
+          const file = await app.serviceManager.contents.get(path, { content: true });
+          const notebook = file.content as Record<string, unknown>;
+          const planned = await planShip(project, path, notebook);
+          const body = new ShipDialogBody({
+            path,
+            project,
+            planned,
+            start: plan => startShip(project, path, notebook, plan),
+            poll: id => getShip(project, id),
+            open: (panel, panelArgs) => void commands.execute(PANELS[panel], { project, ...panelArgs })
+          });
+          const dialog = new Dialog({
+            title: `Ship ${path}`,
+            body,
+            buttons: [Dialog.cancelButton({ label: 'Close' })],
+            defaultButton: -1
+          });
+          dialog.addClass('jp-mlp-ship-dialog');
+          await dialog.launch();
+        } catch (error) {
+          await showErrorMessage('Could not ship the notebook', formatApiError(error));
+        }
+      }
+    });
+
+    palette?.addItem({ command: SHIP_NOTEBOOK, category: 'ML Platform' });
+  }
+};
