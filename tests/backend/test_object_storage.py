@@ -139,6 +139,18 @@ def test_artifacts_and_datasets_live_in_the_bucket(team_backend, s3, use_mlflow)
     assert [d["name"] for d in listed] == ["customers"] and snapshot
     assert not (backend.settings.home / "iceberg" / "warehouse").exists()  # only the catalog stays local
 
+    # The bucket gone (or the store down): a clear 503 to the kernel and the panel, never the bucket's keys.
+    for key in _keys(bucket, ""):
+        bucket.delete_object(Bucket=BUCKET, Key=key)
+    bucket.delete_bucket(Bucket=BUCKET)
+    for call in (lambda: datasets.read("customers"), lambda: datasets.register("more", x)):
+        with pytest.raises(RuntimeError, match=r"\(503\): The dataset store is not available") as e:
+            call()
+        assert BUCKET not in str(e.value)
+    r = backend.client("sam").get("/projects/acme/datasets")
+    assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable", r.text
+    assert "dataset store is not available" in r.json()["error"]["message"] and BUCKET not in r.text
+
 
 def test_the_prediction_log_committer_writes_to_the_same_bucket(s3, tmp_path):
     """The committer process the backend starts opens the backend's warehouse (its arguments say which)."""

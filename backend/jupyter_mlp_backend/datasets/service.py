@@ -4,24 +4,43 @@ app's catalog, a session or request for the access check, the caller and plain v
 
 from __future__ import annotations
 
+import logging
+
 from starlette.concurrency import run_in_threadpool
 
 from ..access import Action, require
 from ..deps import DB
-from ..errors import Invalid, NotFound
+from ..errors import Invalid, MLPError, NotFound
 from ..experiments.gateway import authorize
 from ..experiments.mlflow_errors import GatewayError
 from ..identity import Identity
 from .catalog import DatasetError
 
 MAX_UPLOAD = 512 * 2**20
+log = logging.getLogger(__name__)
+# Said to callers when the warehouse's files cannot be read or written (a bucket gone, the object store down, its
+# credentials refused): the store's own message, with bucket and keys, goes to the backend's log only.
+STORE_DOWN = "The dataset store is not available (its files cannot be read or written); the backend's log says why"
+
+
+class StoreUnavailable(MLPError):
+    status = 503
+    code = "unavailable"
+
+
+def _store_down(catalog, e: OSError) -> str:  # noqa: ANN001
+    log.error("dataset store %s: %s: %s", getattr(catalog, "warehouse", "?"), type(e).__name__, e)
+    return STORE_DOWN
 
 
 def list_datasets(catalog, db: DB, who: Identity, slug: str) -> list[dict]:  # noqa: ANN001
     """The project's datasets and their snapshots."""
     require(db, who, slug, Action.read_runs)
     db.commit()
-    return catalog.list(slug)
+    try:
+        return catalog.list(slug)
+    except OSError as e:
+        raise StoreUnavailable(_store_down(catalog, e)) from e
 
 
 def profile(catalog, db: DB, who: Identity, slug: str, name: str, snapshot_id: int,  # noqa: ANN001
@@ -48,6 +67,8 @@ async def write(request, slug: str, name: str, mode: str, target: str | None = N
         return await run_in_threadpool(request.app.state.datasets.write, slug, name, body, mode, target)
     except DatasetError as e:
         raise GatewayError("INVALID_PARAMETER_VALUE", str(e)) from e
+    except OSError as e:
+        raise GatewayError("TEMPORARILY_UNAVAILABLE", _store_down(request.app.state.datasets, e), 503) from e
 
 
 async def read(request, slug: str, name: str, snapshot_id: int | None):  # noqa: ANN001, ANN201
@@ -57,3 +78,5 @@ async def read(request, slug: str, name: str, snapshot_id: int | None):  # noqa:
         return await run_in_threadpool(request.app.state.datasets.read, slug, name, snapshot_id)
     except LookupError as e:
         raise GatewayError("RESOURCE_DOES_NOT_EXIST", f"Dataset '{e.args[0]}' not found") from e
+    except OSError as e:
+        raise GatewayError("TEMPORARILY_UNAVAILABLE", _store_down(request.app.state.datasets, e), 503) from e
