@@ -66,3 +66,28 @@ def test_a_launcher_that_is_not_installed_is_named(mlp_home):
         check_run_launcher(Settings(home=mlp_home, dagster_run_launcher="nowhere_pkg.Launcher"))
     with pytest.raises(ValueError, match="dagster_run_launcher"):
         Settings(home=mlp_home, dagster_run_launcher="QueueLauncher")  # a class needs its module
+
+
+def test_the_managed_dagster_runs_with_the_configured_launcher(mlp_home, tmp_path, monkeypatch):
+    """The webserver the backend starts (and so every run it launches) uses the setting's launcher: Dagster's own
+    GraphQL says which, with its config."""
+    import asyncio
+
+    from jupyter_mlp_backend.pipelines.dagster_service import DagsterService
+
+    (tmp_path / "team_launchers.py").write_text(TEAM_LAUNCHER)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # installed beside the backend: Dagster's processes import it
+    monkeypatch.syspath_prepend(str(tmp_path))
+    service = DagsterService(Settings(home=mlp_home, dagster_run_launcher="team_launchers.QueueLauncher",
+                                      dagster_run_launcher_config={"queue": "gpu-a"}))
+
+    async def ask() -> dict:
+        try:
+            await service.ready()
+            return await service.graphql("{ instance { runLauncher { name } info } }")
+        finally:
+            await service.stop()
+
+    instance = asyncio.run(ask())["instance"]
+    assert instance["runLauncher"]["name"] == "QueueLauncher"
+    assert "team_launchers" in instance["info"] and "gpu-a" in instance["info"], instance["info"]
