@@ -144,3 +144,46 @@ def test_dashboard_bad_input_is_404_json(backend, monitored):
     for params in ({"limit": 0}, {"offset": -1}, {"project": "x" * 65}):
         r = vic.get("/dashboard", params=params)
         assert r.status_code == 422 and r.json()["error"]["message"], (params, r.text)
+
+
+def test_batch_rows_and_history_on_both_engines(api, acme):
+    """The 24-hour batch count compares finish times stored without a zone (SQLite) or as the session's zone says
+    (PostgreSQL) alike; only succeeded jobs count; history holds traffic moves only, newest first, paged at 20."""
+    from datetime import timedelta
+
+    from jupyter_mlp_backend.orm import (BatchJob, Deployment, DeploymentEvent, ModelVersion, Project, RegisteredModel,
+                                         utcnow)
+
+    now = utcnow()
+    with api.db.session() as s:
+        p = s.query(Project).filter_by(slug=acme).one()
+        m = RegisteredModel(project_id=p.id, name="risk", mlflow_name="t.acme.risk", created_by="sam")
+        s.add(m)
+        s.flush()
+        v = [ModelVersion(model_id=m.id, version=i, source="x", lineage="{}", created_by="sam") for i in (1, 2)]
+        s.add_all(v)
+        s.flush()
+        d = Deployment(project_id=p.id, name="risk-api", model_id=m.id, version_id=v[1].id, status="stopped",
+                       created_by="sam")
+        s.add(d)
+        s.flush()
+        for i, (status, rows, ago) in enumerate([("succeeded", 1000, timedelta(hours=1)),
+                                                 ("succeeded", 300, timedelta(hours=30)),
+                                                 ("failed", 50, timedelta(hours=2))]):
+            s.add(BatchJob(id=f"job{i}", deployment_id=d.id, version_id=v[0].id, status=status, source="{}",
+                           output="{}", chunk_rows=100, rows=rows, created_by="sam", finished_at=now - ago))
+        s.add(DeploymentEvent(deployment_id=d.id, action="deploy", version_id=v[0].id, actor="sam"))
+        s.add(DeploymentEvent(deployment_id=d.id, action="scale", version_id=v[0].id, actor="platform"))
+        for k in range(21):
+            s.add(DeploymentEvent(deployment_id=d.id, action="switch" if k % 2 == 0 else "rollback",
+                                  version_id=v[1].id if k % 2 == 0 else v[0].id, actor="lena"))
+        s.commit()
+    r = api.as_user("vic").get("/dashboard", params={"project": acme, "model": "risk"})
+    assert r.status_code == 200, r.text
+    (dep,) = r.json()["projects"][0]["deployments"]
+    assert dep["batch_rows_24h"] == 1000 and dep["batch_rows_total"] == 1300
+    assert dep["predictions_24h"] == 0 and dep["rows_24h"] == 0 and len(dep["sla_trend"]) == 24
+    assert dep["drift_status"] == "not monitored" and dep["windows"] == [] and dep["alerts"] == []
+    assert dep["history_total"] == 22 and len(dep["history"]) == 20
+    assert [(h["action"], h["version"]) for h in dep["history"][:2]] == [("switch", 2), ("rollback", 1)]
+    assert "scale" not in {h["action"] for h in dep["history"]}
