@@ -53,7 +53,7 @@ def _path(call: str, slug: str) -> str:
 
 
 class BenchHub:
-    def __init__(self, home: Path, token_cache_seconds: int = 0):
+    def __init__(self, home: Path, token_cache_seconds: int = 0, extra_env: dict[str, str] | None = None):
         self.home = home
         (home / "hub").mkdir(parents=True)
         plain_dir, mlp_dir = home / "jupyter-plain", home / "jupyter-mlp"
@@ -79,6 +79,7 @@ class BenchHub:
         env.update(MLP_HOME=str(home), MLP_HUB_PORT=str(port), MLP_HUB_AUTHENTICATOR="dummy",
                    MLP_HUB_SPAWNER="simple", MLP_HUB_PROXY_COMMAND=proxy_command(Settings()),
                    MLP_CONTAINER_ENGINE="none", MLP_HUB_TOKEN_CACHE_SECONDS=str(token_cache_seconds))
+        env.update(extra_env or {})
         self.log = home / "hub.log"
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "jupyter_mlp.cli", "hub"], env=env, stdout=out,
@@ -214,6 +215,24 @@ def server_memory(hub: BenchHub, lead: httpx.Client, name: str, token: str, with
     return rss, pss
 
 
+def postgres_stores() -> tuple[dict[str, str], list]:
+    """A fresh PostgreSQL database for each store this install has a setting for, as `MLP_*` variables, and the
+    functions that drop them."""
+    if not os.environ.get("MLP_TEST_POSTGRES_URL"):
+        raise SystemExit("--postgres needs MLP_TEST_POSTGRES_URL: export MLP_TEST_POSTGRES_URL=$(bash "
+                         "tests/services/postgres.sh)")
+    from tests.conftest import fresh_postgres_database
+
+    fields = Settings.model_fields
+    stores, drops = {}, []
+    for setting in ("database_url", "mlflow_backend_store_uri", "dagster_postgres_url", "hub_db_url"):
+        if setting in fields:
+            url, drop = fresh_postgres_database(f"mlp_bench_{setting.split('_')[0]}")
+            stores[f"MLP_{setting.upper()}"] = url
+            drops.append(drop)
+    return stores, drops
+
+
 def print_servers(n: int, per_kind: dict[str, list[tuple[float, float]]]) -> None:
     print(f"\n1. one single-user server (process tree after /lab and its first calls; {n} of each, "
           "alternating; mean):")
@@ -234,6 +253,9 @@ def main() -> None:
     ap.add_argument("--servers", type=int, default=2, help="single-user servers of each kind, alternating (0: skip)")
     ap.add_argument("--token-cache-seconds", type=int, default=0,
                     help="the backend's hub_token_cache_seconds (default 0: it asks the hub on every call)")
+    ap.add_argument("--postgres", action="store_true",
+                    help="every store on PostgreSQL: fresh databases on the server of MLP_TEST_POSTGRES_URL "
+                    "(`export MLP_TEST_POSTGRES_URL=$(bash tests/services/postgres.sh)`), dropped afterwards")
     args = ap.parse_args()
     try:
         proxy_command(Settings())
@@ -242,7 +264,13 @@ def main() -> None:
         return
     home = Path(tempfile.mkdtemp(prefix="mlp-bench-hub-"))
     t_start = time.monotonic()
-    hub = BenchHub(home, args.token_cache_seconds)
+    stores, drops = postgres_stores() if args.postgres else ({}, [])
+    try:
+        hub = BenchHub(home, args.token_cache_seconds, stores)
+    except BaseException:
+        for drop in drops:
+            drop()
+        raise
     try:
         lead = hub.login("lead")
         users = [f"u{i:02d}" for i in range(1, args.users + 1)]
@@ -328,6 +356,8 @@ def main() -> None:
             c.close()
     finally:
         hub.stop()
+        for drop in drops:
+            drop()
 
     if args.servers:
         print_servers(args.servers, per_kind)
@@ -340,7 +370,7 @@ def main() -> None:
           f"RSS {after_rss:.1f} MiB, PSS {after_pss:.1f} MiB")
     every = [x for v in lists.values() for x in v]
     print(f"\n3. {len(users)} users at once through the hub's proxy (hub_token_cache_seconds "
-          f"{args.token_cache_seconds}), {args.rounds} rounds x {args.sweeps} sweeps "
+          f"{args.token_cache_seconds}; stores on {'PostgreSQL: ' + ', '.join(k[4:].lower() for k in stores) if stores else 'SQLite'}), {args.rounds} rounds x {args.sweeps} sweeps "
           f"of {len(PANEL_CALLS)} calls each:")
     for call in PANEL_CALLS:
         xs = lists[call]
