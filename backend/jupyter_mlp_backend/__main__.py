@@ -88,9 +88,11 @@ def main(argv: list[str] | None = None) -> None:
         async def shutdown(self, sockets=None):  # noqa: ANN001
             # Forget the record before uvicorn re-raises SIGTERM, so nobody is sent to a dead port.
             clear_record(settings, record)
+            # Open event streams end now (uvicorn waits for every response to finish before it stops).
+            backend.state.stopping = True
             await super().shutdown(sockets)
 
-    app = create_app(settings, eager=True)
+    app = backend = create_app(settings, eager=True)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "").strip("/")
     if settings.auth_mode == "hub" and prefix:  # a hub-managed service (`mlp hub`): reached at /services/<name>/
         app = ServicePrefix(app, prefix)

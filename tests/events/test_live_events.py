@@ -124,3 +124,41 @@ def test_a_position_whose_events_were_pruned_gets_reset(api, acme):
 def test_the_stream_needs_an_identity(api):
     r = api.client.get("/api/events/stream", params={"duration": 1})
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
+
+
+def test_an_open_stream_does_not_hold_the_backend_when_it_stops(mlp_home):
+    """uvicorn waits for every response to finish before it stops: a JupyterLab's open stream (300 s) held a
+    stopping backend that long (measured: still up after 60 s). It ends at once now."""
+    import threading
+    import time
+
+    import httpx
+
+    from jupyter_mlp.identity import mint_token, read_secret
+    from jupyter_mlp.local_backend import ensure_backend
+    from jupyter_mlp.settings import load_settings
+
+    settings = load_settings()
+    started = ensure_backend(settings)
+    try:
+        token = mint_token(read_secret(settings.secret_path), "someone")
+        opened = threading.Event()
+
+        def hold() -> None:
+            try:
+                with httpx.stream("GET", f"{started.url}/api/events/stream",
+                                  headers={"Authorization": f"Bearer {token}"}, timeout=None) as r:
+                    for chunk in r.iter_text():
+                        if "ready" in chunk:
+                            opened.set()
+            except httpx.HTTPError:
+                pass
+
+        threading.Thread(target=hold, daemon=True).start()
+        assert opened.wait(60)
+        t0 = time.monotonic()
+        started.process.terminate()
+        started.process.wait(30)
+        assert time.monotonic() - t0 < 10
+    finally:
+        started.stop(5)

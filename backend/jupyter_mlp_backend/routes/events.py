@@ -63,7 +63,9 @@ async def event_stream(
             yield _frame("reset", json.dumps({"position": start, "requested": after}), start)
         yield _frame("ready", json.dumps({"position": start}), start)
         ends, beat = time.monotonic() + duration, time.monotonic() + HEARTBEAT_SECONDS
-        while time.monotonic() < ends and not await request.is_disconnected():
+        # Until `duration` is over, the client is gone, or the backend stops (__main__ sets `stopping`).
+        while (time.monotonic() < ends and not getattr(request.app.state, "stopping", False)
+               and not await request.is_disconnected()):
             for seq, body in await run_in_threadpool(reader.poll):
                 yield _frame(json.loads(body)["type"], body, seq)
             if time.monotonic() >= beat:
