@@ -127,6 +127,7 @@ class Settings(BaseSettings):
     )
     s3_endpoint_url: str | None = Field(
         default=None,
+        pattern=r"^https?://[^\s/]+",
         description="Endpoint of the S3-compatible object store (MinIO, Ceph, ...) holding the `s3://` locations of "
         "`mlflow_artifacts_destination` and `iceberg_warehouse`. Unset: AWS S3. Credentials and region come from "
         "the environment as for any S3 client (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`, "
@@ -134,6 +135,7 @@ class Settings(BaseSettings):
     )
     iceberg_warehouse: str | None = Field(
         default=None,
+        pattern=r"^(/|~/|(file|s3|s3a|gs|abfs|abfss|hdfs)://)",
         description="Where dataset tables' data and metadata files are written: a folder or an `s3://bucket/prefix` "
         "URI. Default: `$MLP_HOME/iceberg/warehouse`. The catalog (which metadata file is current) stays in "
         "`$MLP_HOME/iceberg/catalog.db`; a change applies to tables created afterwards.",

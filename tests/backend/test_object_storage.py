@@ -175,3 +175,15 @@ def test_the_prediction_log_committer_writes_to_the_same_bucket(s3, tmp_path):
     assert catalog.scan("acme", table).column("prediction_id").to_pylist() == ids
     assert any(k.startswith(f"iceberg/p_acme/{table}/data/") for k in _keys(bucket, "iceberg/"))
     assert not (home / "iceberg" / "warehouse").exists()
+
+
+@pytest.mark.parametrize("name,value", [("s3_endpoint_url", "127.0.0.1:9000"), ("iceberg_warehouse", "ftp://host/wh"),
+                                        ("iceberg_warehouse", "relative/folder")])
+def test_a_bad_object_storage_setting_is_named(mlp_home, monkeypatch, name, value):
+    from pydantic import ValidationError
+
+    from jupyter_mlp.settings import load_settings
+
+    monkeypatch.setenv(f"MLP_{name.upper()}", value)
+    with pytest.raises(ValidationError, match=name):
+        load_settings()
