@@ -96,4 +96,5 @@ class DashboardHandler(JupyterHandler):
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
         self.set_header("Referrer-Policy", "no-referrer")
+        _ = self.xsrf_token  # sets the _xsrf cookie the page's fetch sends back (JupyterHub checks it on API GETs)
         self.finish(render_page(self.base_url, self.nonce))

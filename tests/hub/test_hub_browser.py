@@ -2,9 +2,10 @@
 
 alice and bob sign in with the hub's login form in headless Chromium and open JupyterLab through the hub's proxy.
 alice is a scientist in project a: the ML Platform sidebar and the Experiments panel show project a and her run, the
-Models panel her model. bob is a member of b only: the sidebar and his Experiments, Models, Deployments and
-Monitoring panels show nothing of a, and a's ids in his calls (through his own server's extension and at
-/services/mlp with his hub token) give 404.
+Models panel her model, Deployments and Monitoring her deployment (a local worker) and its monitor, her stakeholder
+dashboard its card. bob is a member of b only: the sidebar, his Experiments, Models, Deployments and Monitoring
+panels and his dashboard show nothing of a; a's ids (runs, model, deployment, monitor) in his calls (through his own
+server's extension and at /services/mlp with his hub token) give 404, alice's dashboard URL does not open for him.
 
 alice's run is seeded before she opens the browser, as alice, with the MLflow credentials the backend gives her
 (`POST /api/projects/a/kernel-token` with her hub token, then MLflow's REST API on the platform's gateway through the
@@ -15,6 +16,7 @@ covers the kernel path itself).
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -23,6 +25,12 @@ from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path
 from tests.hub.conftest import PASSWORD, Hub  # `hub`, the module-scoped fixture, comes from conftest.py
 
 pytestmark = pytest.mark.browser
+
+DEPLOYMENT = "churn-a-api"
+# a's deployment and its monitor, asked for by name in a and under bob's own project b: 404 for him either way
+A_DEPLOYMENT_PATHS = tuple(f"/api/projects/{slug}/deployments/{DEPLOYMENT}{tail}" for slug in ("a", "b") for tail in (
+    "", "/monitor", "/monitor/windows", "/monitor/retrainings", "/events", "/batch")) + (
+    "/api/projects/a/deployments", "/api/projects/a/alerts")
 
 
 def _seed_run(hub: Hub, token: str, slug: str, name: str, auc: float) -> str:
@@ -107,10 +115,22 @@ def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub, use_
             assert api.post("/api/projects", json={"slug": slug, "name": name}).status_code == 201
             assert api.put(f"/api/projects/{slug}/members/{who}", json={"role": "scientist"}).status_code == 200
     run_id = _seed_run(hub, alice_token, "a", "alice-forest", 0.91)
-    with hub.mlp(alice_token) as api:  # and a registered model in a
+    with hub.mlp(alice_token) as api:  # and a registered model in a, deployed (a local worker) and watched
         r = api.post("/api/projects/a/models", json={"name": "churn-a",
                                                      "run_id": _log_model(hub, alice_token, "a", use_mlflow)})
         assert r.status_code == 201, r.text
+        r = api.post("/api/projects/a/models/churn-a/versions/1/promote", json={"alias": "staging"})
+        assert r.status_code == 201 and r.json()["status"] == "passed", r.text
+        r = api.post("/api/projects/a/deployments", json={"name": DEPLOYMENT, "model": "churn-a", "version": 1},
+                     timeout=180)  # it copies and verifies the model: slow on a loaded machine
+        assert r.status_code == 201, r.text
+        deadline = time.monotonic() + 180
+        while (d := api.get(f"/api/projects/a/deployments/{DEPLOYMENT}").json())["status"] != "ready":
+            assert d["status"] != "failed" and time.monotonic() < deadline, d
+            time.sleep(1)
+        r = api.put(f"/api/projects/a/deployments/{DEPLOYMENT}/monitor", json={"window_size": 50}, timeout=180)
+        assert r.status_code == 200 and r.json()["created_by"] == "alice", r.text
+        assert [x["name"] for x in api.get("/api/dashboard").json()["projects"][0]["deployments"]] == [DEPLOYMENT]
     for name in ("alice", "bob"):
         _quiet_lab(hub, name)
 
@@ -132,6 +152,14 @@ def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub, use_
             page.screenshot(path=str(ARTIFACTS / "hub-alice-experiments.png"))
             page.get_by_test_id("mlp-open-models").click()
             page.locator("[data-testid=mlp-model-row][data-model=churn-a]").wait_for(state="visible")
+            # her deployment in the Deployments panel, its monitor in Monitoring, both on her dashboard
+            page.get_by_test_id("mlp-open-deployments").click()
+            page.locator(f"[data-testid=mlp-deployment-row][data-deployment={DEPLOYMENT}]").wait_for(state="visible")
+            page.get_by_test_id("mlp-open-monitoring").click()
+            page.locator(f"[data-testid=monitoring-deployment] option[value={DEPLOYMENT}]").wait_for(state="attached")
+            page.goto(f"{hub.url}/user/alice/mlp/dashboard")
+            page.get_by_test_id(f"dash-deployment-{DEPLOYMENT}").wait_for(state="visible", timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "hub-alice-dashboard.png"))
             page.context.close()
 
             # bob: member of b only
@@ -153,9 +181,21 @@ def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub, use_
                 page.get_by_test_id(empty).wait_for(state="visible")
             page.screenshot(path=str(ARTIFACTS / "hub-bob-monitoring.png"))
             assert "churn-a" not in page.content()
+            # his stakeholder dashboard: project b only, none of a's deployments
+            page.goto(f"{hub.url}/user/bob/mlp/dashboard")
+            page.get_by_test_id("dash-project-b").wait_for(state="visible", timeout=60_000)
+            assert page.get_by_test_id("dashboard").get_attribute("data-state") == "ready"
+            assert page.locator("[data-testid^=dash-project-]").count() == 1
+            assert page.locator("[data-testid^=dash-deployment-]").count() == 0 and DEPLOYMENT not in page.content()
+            page.screenshot(path=str(ARTIFACTS / "hub-bob-dashboard.png"))
+            # alice's dashboard URL typed into his browser: her server is hers; the hub does not let him in
+            r = page.request.get(f"{hub.url}/user/alice/mlp/dashboard", max_redirects=0)
+            assert r.status in (302, 403, 404) and DEPLOYMENT not in r.text(), (r.status, r.text()[:500])
+            r = page.request.get(f"{hub.url}/user/alice/mlp/api/dashboard")
+            assert r.status in (403, 404) and DEPLOYMENT not in r.text(), (r.status, r.text()[:500])
             # a's ids typed into bob's calls through his own server's extension (his browser session): not found
             for path in ("/api/projects/a", "/api/projects/a/runs", f"/api/projects/a/runs/{run_id}",
-                         "/api/projects/a/models/churn-a"):
+                         "/api/projects/a/models/churn-a", *A_DEPLOYMENT_PATHS):
                 r = page.request.get(f"{hub.url}/user/bob/mlp{path}")
                 assert r.status == 404, (path, r.status, r.text())
             page.context.close()
@@ -166,10 +206,21 @@ def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub, use_
     with hub.mlp(bob_token) as api:
         assert [p["slug"] for p in api.get("/api/projects").json()["items"]] == ["b"]
         for path in ("/api/projects/a", "/api/projects/a/runs", f"/api/projects/a/runs/{run_id}",
-                     "/api/projects/a/members", "/api/projects/a/models", "/api/projects/a/models/churn-a"):
+                     "/api/projects/a/members", "/api/projects/a/models", "/api/projects/a/models/churn-a",
+                     *A_DEPLOYMENT_PATHS):
             r = api.get(path)
             assert r.status_code == 404 and r.headers["content-type"].startswith("application/json"), (path, r.text)
         assert api.post("/api/projects/a/kernel-token").status_code == 404
+        for method, path in (("POST", f"/api/projects/a/deployments/{DEPLOYMENT}/monitor/evaluate"),
+                             ("PUT", f"/api/projects/b/deployments/{DEPLOYMENT}/monitor"),
+                             ("DELETE", f"/api/projects/a/deployments/{DEPLOYMENT}")):
+            r = api.request(method, path, json={} if method == "PUT" else None)
+            assert r.status_code == 404, (method, path, r.text)
+        dash = api.get("/api/dashboard").json()
+        assert [p["slug"] for p in dash["projects"]] == ["b"] and DEPLOYMENT not in json.dumps(dash), dash
+    with hub.mlp(alice_token) as api:  # nothing of hers changed
+        assert api.get(f"/api/projects/a/deployments/{DEPLOYMENT}").json()["status"] == "ready"
+        assert api.delete(f"/api/projects/a/deployments/{DEPLOYMENT}").status_code == 204  # its worker stops
 
 
 def test_a_lead_approves_the_promotion_a_scientist_asked_for_through_the_hub(hub: Hub, use_mlflow):

@@ -98,11 +98,12 @@ def test_a_schedule_keeps_ticking_after_its_owner_server_stops(hub: Hub, tmp_pat
         assert mine.post("/projects/w/models", json={"name": "slow", "run_id": run_id}).status_code == 201
         r = mine.post("/projects/w/models/slow/versions/1/promote", json={"alias": "staging"})
         assert r.status_code == 201 and r.json()["status"] == "passed", r.text
-        r = mine.post("/projects/w/deployments", json={"name": "slow-api", "model": "slow", "version": 1})
+        r = mine.post("/projects/w/deployments", json={"name": "slow-api", "model": "slow", "version": 1},
+                      timeout=180)  # it copies and verifies the model: slow on a loaded machine
         assert r.status_code == 201, r.text
         _wait_for("slow-api ready", lambda: (d := mine.get("/projects/w/deployments/slow-api").json())[
             "status"] == "ready" or (d["status"] == "failed" and pytest.fail(str(d))), 180)
-        r = mine.put("/projects/w/deployments/slow-api/monitor", json={"window_size": 50})
+        r = mine.put("/projects/w/deployments/slow-api/monitor", json={"window_size": 50}, timeout=180)
         assert r.status_code == 200 and r.json()["enabled"], r.text
     with hub.mlp(lead_token) as api:  # a client's key to the deployment (keys are the lead's to make)
         r = api.post("/api/projects/w/api-keys", json={"name": "crm"})
