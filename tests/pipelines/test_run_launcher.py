@@ -91,3 +91,17 @@ def test_the_managed_dagster_runs_with_the_configured_launcher(mlp_home, tmp_pat
     instance = asyncio.run(ask())["instance"]
     assert instance["runLauncher"]["name"] == "QueueLauncher"
     assert "team_launchers" in instance["info"] and "gpu-a" in instance["info"], instance["info"]
+
+
+def test_checking_the_launcher_does_not_import_dagster_into_the_backend():
+    """The backend speaks to Dagster over GraphQL only: looking for the launcher's package must not import Dagster
+    (3-4 s and its memory in the backend's process, for every team)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom jupyter_mlp.settings import Settings\n"
+            "from jupyter_mlp_backend.pipelines.dagster_service import check_run_launcher\n"
+            "check_run_launcher(Settings())\nprint(sorted(m for m in sys.modules if m.split('.')[0] == 'dagster'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]", out.stdout[:500]

@@ -64,15 +64,12 @@ def run_launcher_yaml(settings: Settings) -> str:
 
 
 def check_run_launcher(settings: Settings) -> None:
-    """A launcher whose module is not installed beside the backend is named before Dagster fails on it."""
+    """A launcher whose package is not installed beside the backend is named before Dagster fails on it. Only the
+    top-level package is looked up: finding a submodule would import its parents (all of Dagster) into the backend."""
     import importlib.util
 
     module = settings.dagster_run_launcher.rpartition(".")[0]
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except ImportError:
-        found = False
-    if not found:
+    if importlib.util.find_spec(module.split(".")[0]) is None:
         raise DagsterUnavailable(f"dagster_run_launcher {settings.dagster_run_launcher}: module '{module}' is not "
                                  "installed beside the backend")
 
