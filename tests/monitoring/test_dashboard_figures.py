@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 from monitoring_data import training_frame
 
@@ -74,6 +75,12 @@ def test_dashboard_figures_from_the_platforms_records(backend, monitored):
         time.sleep(0.5)
     assert j["status"] == "succeeded" and j["rows"] == 1000, j
 
+    # One Open Inference request of 3 rows: counted as 3 rows, one request.
+    with httpx.Client(base_url=monitored.base, headers={"Authorization": f"Bearer {monitored.key}"}) as c:
+        v2 = c.post("/v2/models/risk/infer", json={"inputs": [
+            {"name": k, "shape": [3], "datatype": "FP64", "data": x1[k].iloc[:3].tolist()} for k in x1.columns]})
+    assert v2.status_code == 200 and v2.json()["outputs"][0]["shape"][0] == 3, v2.text
+
     # A viewer reads the figures, narrowed to the project and the model.
     r = backend.client("vic").get("/dashboard", params={"project": p, "model": "risk"})
     assert r.status_code == 200, r.text
@@ -82,13 +89,13 @@ def test_dashboard_figures_from_the_platforms_records(backend, monitored):
     (dep,) = proj["deployments"]
     assert (dep["name"], dep["model"], dep["version"], dep["status"]) == ("risk-api", "risk", 2, "ready")
 
-    # Counts users mean: 2 × 200 rows in 8 requests of 50; 1000 rows by batch.
-    assert dep["predictions_24h"] == 8 and dep["rows_24h"] == 2 * WINDOW
+    # Counts users mean: 2 × 200 rows in 8 requests of 50 and 3 rows in one; 1000 rows by batch.
+    assert dep["predictions_24h"] == 9 and dep["rows_24h"] == 2 * WINDOW + 3
     assert dep["batch_rows_24h"] == 1000 and dep["batch_rows_total"] == 1000
     # SLA compliance, hour by hour: 24 hours, the traffic in them adds up to the day's.
     trend = dep["sla_trend"]
     assert len(trend) == 24 and trend == sorted(trend, key=lambda t: t["start"])
-    assert sum(t["requests"] for t in trend) == 8 and sum(t["rows"] for t in trend) == 2 * WINDOW
+    assert sum(t["requests"] for t in trend) == 9 and sum(t["rows"] for t in trend) == 2 * WINDOW + 3
     busy = [t for t in trend if t["requests"]]
     assert busy and all(0 <= t["compliance"] <= 1 and t["p95_ms"] > 0 for t in busy)
     assert all(t["compliance"] is None for t in trend if not t["requests"])
