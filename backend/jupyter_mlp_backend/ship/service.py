@@ -323,7 +323,7 @@ async def _steps(app, req: _Request, db: DB, who: Identity, run: _Run,  # noqa: 
     # 5. a lead's approval, when the gates ask for one: the Ship waits for it
     if decision.status == "pending":
         run.start("approval")
-        run.update("approval", status="waiting", decision=decision.id,
+        run.update("approval", status="waiting", decision=decision.id, model=name, version=version,
                    message=f"waiting for a lead to approve decision {decision.id} (Models panel, or `mlp models "
                            f"approve {decision.id} -P {slug}`)")
 
