@@ -1274,6 +1274,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{slug}/ship": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's Ships, newest first */
+        get: operations["list_ships_api_projects__slug__ship_get"];
+        put?: never;
+        /** Ship a notebook: promote, run, register, gates, approval, deploy, monitor, in the background */
+        post: operations["ship_api_projects__slug__ship_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{slug}/ship/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The whole Ship plan for a notebook, with defaults inferred from it and the project */
+        post: operations["ship_plan_api_projects__slug__ship_plan_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{slug}/ship/{ship_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A Ship's progress: every step's status, timings, links; the endpoint at the end */
+        get: operations["get_ship_api_projects__slug__ship__ship_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{slug}/suggest": {
         parameters: {
             query?: never;
@@ -1711,12 +1763,64 @@ export interface components {
             /** User */
             user: string;
         };
+        /** DashboardAlert */
+        DashboardAlert: {
+            /** Key */
+            key: string;
+            /** Kind */
+            kind: string;
+            /** Severity */
+            severity: string;
+            /** Since */
+            since: string;
+            /** Title */
+            title: string;
+            /** Windows */
+            windows: number;
+        };
         /** DashboardDeployment */
         DashboardDeployment: {
+            /**
+             * Alerts
+             * @description Firing alerts, newest first, at most 20
+             */
+            alerts: components["schemas"]["DashboardAlert"][];
+            /**
+             * Baseline
+             * @description The served version's validated metrics
+             */
+            baseline: {
+                [key: string]: number;
+            };
+            /**
+             * Batch Rows 24H
+             * @description Rows scored by batch jobs that finished in the last 24 h
+             */
+            batch_rows_24h: number;
+            /**
+             * Batch Rows Total
+             * @description Rows scored by every finished batch job
+             */
+            batch_rows_total: number;
             /** Drift Status */
             drift_status: string;
-            /** Firing Alerts */
+            /**
+             * Features
+             * @description The features the windows' drift verdicts name
+             */
+            features: string[];
+            /**
+             * Firing Alerts
+             * @description How many alerts fire (all of them; `alerts` lists the newest)
+             */
             firing_alerts: number;
+            /**
+             * History
+             * @description Traffic moves, newest first, at most 20
+             */
+            history: components["schemas"]["DashboardVersionEvent"][];
+            /** History Total */
+            history_total: number;
             /** Model */
             model: string;
             /** Name */
@@ -1730,30 +1834,136 @@ export interface components {
             performance: {
                 [key: string]: unknown;
             }[];
-            /** Predictions 24H */
+            /**
+             * Predictions 24H
+             * @description Requests answered in the last 24 h (one request may score many rows)
+             */
             predictions_24h: number;
             /**
+             * Rows 24H
+             * @description Rows scored online in the last 24 h
+             */
+            rows_24h: number;
+            /**
              * Sla Compliance
-             * @description Share of the last 24 h's predictions answered within the SLA
+             * @description Share of the last 24 h's requests answered within the SLA
              */
             sla_compliance: number | null;
             /** Sla Ms */
             sla_ms: number;
+            /**
+             * Sla Trend
+             * @description The last 24 hours, hour by hour, oldest first
+             */
+            sla_trend: components["schemas"]["DashboardSlaPoint"][];
             /** Status */
             status: string;
+            /**
+             * Tolerance
+             * @description Per metric, the loss allowed below (above, for rmse/ece) it
+             */
+            tolerance: {
+                [key: string]: number;
+            };
             /** Version */
             version: number;
+            /**
+             * Windows
+             * @description The newest 50 windows, oldest first
+             */
+            windows: components["schemas"]["DashboardWindow"][];
         };
         /** DashboardProject */
         DashboardProject: {
             /** Deployments */
             deployments: components["schemas"]["DashboardDeployment"][];
+            /**
+             * Deployments Total
+             * @description Deployments shown by this filter; `limit`/`offset` page them
+             */
+            deployments_total: number;
             /** Name */
             name: string;
             /** Role */
             role: string;
             /** Slug */
             slug: string;
+        };
+        /** DashboardSlaPoint */
+        DashboardSlaPoint: {
+            /**
+             * Compliance
+             * @description Share of this hour's requests answered within the SLA
+             */
+            compliance: number | null;
+            /** P95 Ms */
+            p95_ms: number | null;
+            /** Requests */
+            requests: number;
+            /** Rows */
+            rows: number;
+            /**
+             * Start
+             * @description Start of the hour
+             */
+            start: string;
+        };
+        /** DashboardVersionEvent */
+        DashboardVersionEvent: {
+            /**
+             * Action
+             * @description deploy, switch or rollback: the events that move the traffic
+             */
+            action: string;
+            /** Actor */
+            actor: string;
+            /** At */
+            at: string;
+            /** Version */
+            version: number | null;
+        };
+        /**
+         * DashboardWindow
+         * @description One monitoring window as the dashboard charts it: its performance on the labels that came, against the
+         *     validated baseline of the version it scored, and each feature's drift verdict.
+         */
+        DashboardWindow: {
+            /**
+             * Checks
+             * @description Per metric: value, baseline, tolerance, degraded
+             */
+            checks: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Drift
+             * @description Per feature: its drift verdict in this window
+             */
+            drift: {
+                [key: string]: string;
+            };
+            /**
+             * Drift Status
+             * @description The window's drift verdict: ok, drift, insufficient data, schema changed
+             */
+            drift_status: string;
+            /** End */
+            end: string;
+            /** Labelled */
+            labelled: number;
+            /** Metrics */
+            metrics: {
+                [key: string]: number;
+            };
+            /** Rows */
+            rows: number;
+            /**
+             * Status
+             * @description Performance: ok, degraded, insufficient data, error (None: not scored)
+             */
+            status: string | null;
+            /** Version */
+            version: number;
         };
         /** DatasetOut */
         DatasetOut: {
@@ -1998,6 +2208,33 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** DeploymentPlan */
+        DeploymentPlan: {
+            /**
+             * Exists
+             * @description The deployment exists: Ship switches it to the new version once it passed the gates (zero downtime)
+             * @default false
+             */
+            exists?: boolean;
+            /**
+             * Max Workers
+             * @default 2
+             */
+            max_workers?: number;
+            /**
+             * Min Workers
+             * @default 1
+             */
+            min_workers?: number;
+            /** Name */
+            name: string;
+            /**
+             * Sla Ms
+             * @description Latency objective (p95), milliseconds
+             * @default 100
+             */
+            sla_ms?: number;
+        };
         /** DiffRow */
         DiffRow: {
             /** A */
@@ -2008,6 +2245,38 @@ export interface components {
             changed: boolean;
             /** Key */
             key: string;
+        };
+        /** EndpointOut */
+        EndpointOut: {
+            /**
+             * Api Key
+             * @description A new API key, shown once (the first read of the finished Ship); null after, or when the shipper may not create keys (see `key_message`)
+             */
+            api_key: string | null;
+            /**
+             * Body
+             * @description A request body from the signature's columns and a training row
+             */
+            body: {
+                [key: string]: unknown;
+            };
+            /**
+             * Example From
+             * @description Where the example row comes from
+             */
+            example_from: string | null;
+            /** Key Message */
+            key_message?: string | null;
+            /** Key Prefix */
+            key_prefix?: string | null;
+            requests: components["schemas"]["Requests"];
+            /**
+             * Url
+             * @description The URL clients call (MLflow scoring protocol)
+             */
+            url: string;
+            /** V2 Url */
+            v2_url: string;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -2219,6 +2488,47 @@ export interface components {
             require_approval?: boolean;
             /** Thresholds */
             thresholds?: components["schemas"]["Threshold"][];
+        };
+        /** GatesPlan */
+        GatesPlan: {
+            /**
+             * Challenger
+             * @description Challenger-beats-champion (the registry's rule) where the model has a champion
+             */
+            challenger?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Evaluation
+             * @description The data challenger and champion are scored on
+             */
+            evaluation?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Require Approval
+             * @description A lead approves before the version is champion (default: on when the project's models ask for it)
+             * @default false
+             */
+            require_approval?: boolean;
+            /**
+             * Source
+             * @description `model`: the gates a lead set on the model, kept unless a lead edits them; `proposed`: set by this Ship on a model that has none
+             * @default proposed
+             * @enum {string}
+             */
+            source?: "proposed" | "model";
+            /**
+             * Thresholds
+             * @description Default: the validated metric minus `tolerance` (plus, for a metric where lower is better, the other way)
+             */
+            thresholds?: components["schemas"]["ThresholdPlan"][];
+            /**
+             * Tolerance
+             * @description How far under the validated value the threshold defaults to
+             * @default 0.02
+             */
+            tolerance?: number;
         };
         /** Health */
         Health: {
@@ -2458,6 +2768,29 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** ModelPlan */
+        ModelPlan: {
+            /**
+             * Metric
+             * @description The metric the notebook logs and the gates check
+             */
+            metric?: string | null;
+            /**
+             * Name
+             * @description The registered model the pipeline's run logs
+             */
+            name: string;
+            /**
+             * Run Id
+             * @description The notebook's last MLflow run, where the value is from
+             */
+            run_id?: string | null;
+            /**
+             * Value
+             * @description That metric in the notebook's last run (the validated value)
+             */
+            value?: number | null;
+        };
         /** ModelSummary */
         ModelSummary: {
             /** Aliases */
@@ -2537,6 +2870,40 @@ export interface components {
             window_seconds: number | null;
             /** Window Size */
             window_size: number;
+        };
+        /** MonitorPlan */
+        MonitorPlan: {
+            /**
+             * Drift
+             * @description Drift per feature on every window (always on)
+             * @default true
+             */
+            drift?: boolean;
+            /**
+             * Performance
+             * @description Performance against the validated baseline once labels arrive as feedback (always on)
+             * @default true
+             */
+            performance?: boolean;
+            /**
+             * Retrain
+             * @description Retrain through the pipeline and the gates when an alert fires
+             * @default true
+             */
+            retrain?: boolean;
+            /**
+             * Tolerance
+             * @description Allowed loss per metric (default: the platform's)
+             */
+            tolerance?: {
+                [key: string]: number;
+            };
+            /**
+             * Window Size
+             * @description Predictions per window
+             * @default 500
+             */
+            window_size?: number;
         };
         /** MonitorRequest */
         MonitorRequest: {
@@ -2672,6 +3039,26 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** PipelinePlan */
+        PipelinePlan: {
+            /**
+             * Name
+             * @description The pipeline the notebook is promoted to (the one it was last promoted to, else its file name)
+             */
+            name: string;
+            /**
+             * Parameters
+             * @description The run's parameters (defaults: the notebook's `parameters` cell)
+             */
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Stages
+             * @description The stages found from the cell tags, in order (information: they follow from the notebook)
+             */
+            stages?: string[];
+        };
         /** PipelineRunOut */
         PipelineRunOut: {
             /** Created At */
@@ -2748,6 +3135,44 @@ export interface components {
             stages: components["schemas"]["StageOut"][];
             /** Version */
             version: string;
+        };
+        /** PlanOut */
+        PlanOut: {
+            /**
+             * Champion
+             * @description The model's champion version now, if any
+             */
+            champion: number | null;
+            /**
+             * Notes
+             * @description What was inferred from where, and what to check before shipping
+             */
+            notes: string[];
+            /** Path */
+            path: string;
+            plan: components["schemas"]["ShipPlan"];
+            /**
+             * Problems
+             * @description Promotion's findings (errors stop the Ship)
+             */
+            problems: {
+                [key: string]: unknown;
+            }[];
+        };
+        /** PlanRequest */
+        PlanRequest: {
+            /**
+             * Notebook
+             * @description The notebook's content (nbformat v4 JSON)
+             */
+            notebook: {
+                [key: string]: unknown;
+            };
+            /**
+             * Path
+             * @description The notebook's path as the project knows it (the file browser's), e.g. `acme/train.ipynb`
+             */
+            path: string;
         };
         /** PredictionOut */
         PredictionOut: {
@@ -2976,6 +3401,15 @@ export interface components {
              */
             run_id: string;
         };
+        /** Requests */
+        Requests: {
+            /** Curl */
+            curl: string;
+            /** Mlflow Deployments */
+            mlflow_deployments: string;
+            /** Python */
+            python: string;
+        };
         /** RetrainingOut */
         RetrainingOut: {
             /** Alert */
@@ -3201,6 +3635,60 @@ export interface components {
              */
             version?: string | null;
         };
+        /** ShipOut */
+        ShipOut: {
+            /** Created At */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            endpoint?: components["schemas"]["EndpointOut"] | null;
+            /** Failed Step */
+            failed_step?: string | null;
+            /** Id */
+            id: string;
+            /**
+             * Message
+             * @description On failure: the reason and the step to fix
+             */
+            message: string | null;
+            /** Path */
+            path: string;
+            plan: components["schemas"]["ShipPlan"];
+            /** Project */
+            project: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "running" | "waiting" | "succeeded" | "failed" | "interrupted";
+            /** Steps */
+            steps: components["schemas"]["StepOut"][];
+        };
+        /** ShipPage */
+        ShipPage: {
+            /** Items */
+            items: components["schemas"]["ShipOut"][];
+            /** Total */
+            total: number;
+        };
+        /** ShipPlan */
+        ShipPlan: {
+            deployment: components["schemas"]["DeploymentPlan"];
+            gates: components["schemas"]["GatesPlan"];
+            model: components["schemas"]["ModelPlan"];
+            monitor: components["schemas"]["MonitorPlan"];
+            pipeline: components["schemas"]["PipelinePlan"];
+        };
+        /** ShipRequest */
+        ShipRequest: {
+            /** Notebook */
+            notebook: {
+                [key: string]: unknown;
+            };
+            /** Path */
+            path: string;
+            plan: components["schemas"]["ShipPlan"];
+        };
         /** SnapshotOut */
         SnapshotOut: {
             /** Snapshot Id */
@@ -3280,6 +3768,39 @@ export interface components {
             step: string;
             /** Why */
             why: string;
+        };
+        /** StepOut */
+        StepOut: {
+            /** Ended At */
+            ended_at?: string | null;
+            /**
+             * Links
+             * @description Ids to open the step's record in its panel (pipeline, run, model/version, decision, ...)
+             */
+            links?: {
+                [key: string]: unknown;
+            };
+            /** Message */
+            message?: string | null;
+            /**
+             * Name
+             * @enum {string}
+             */
+            name: "promote" | "run" | "register" | "gates" | "approval" | "deploy" | "monitor" | "endpoint";
+            /**
+             * Progress
+             * @description The step's latest progress lines (stages, image build, workers)
+             */
+            progress?: string[];
+            /** Seconds */
+            seconds?: number | null;
+            /** Started At */
+            started_at?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "running" | "waiting" | "done" | "skipped" | "failed";
         };
         /**
          * SuggestRequest
@@ -3362,6 +3883,19 @@ export interface components {
              * @enum {string}
              */
             op: ">=" | ">" | "<=" | "<";
+            /** Value */
+            value: number;
+        };
+        /** ThresholdPlan */
+        ThresholdPlan: {
+            /** Metric */
+            metric: string;
+            /**
+             * Op
+             * @default >=
+             * @enum {string}
+             */
+            op?: ">=" | ">" | "<=" | "<";
             /** Value */
             value: number;
         };
@@ -4192,7 +4726,15 @@ export interface operations {
     };
     dashboard_api_dashboard_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Only this project */
+                project?: string | null;
+                /** @description Only this model's deployments */
+                model?: string | null;
+                /** @description Rows per page (at most the server's max_page_size) */
+                limit?: number;
+                offset?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -10377,6 +10919,323 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MetricHistory"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_ships_api_projects__slug__ship_get: {
+        parameters: {
+            query?: {
+                /** @description Rows per page (at most the server's max_page_size) */
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShipPage"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ship_api_projects__slug__ship_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShipRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShipOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ship_plan_api_projects__slug__ship_plan_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlanRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_ship_api_projects__slug__ship__ship_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+                ship_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShipOut"];
                 };
             };
             /** @description Malformed request */
