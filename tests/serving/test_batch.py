@@ -117,3 +117,57 @@ def test_a_killed_worker_costs_only_its_chunk(backend, project, publish, monkeyp
     assert all(after[name] == t for name, t in before.items())  # finished chunks were not scored again
     scored = pd.read_parquet(io.BytesIO(sam.get(f"/projects/{project}/batch-jobs/{job['id']}/output").content))
     assert scored.prediction.tolist() == model.predict(x.iloc[:12000]).tolist()
+
+
+CODE_MODEL = """
+import mlflow.pyfunc
+from mlflow.models import set_model
+
+
+class Sign(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return (model_input["x1"] > 0).astype(int).to_numpy()
+
+
+set_model(Sign())
+"""
+
+
+def test_a_models_from_code_model_serves_then_scores_in_batch(backend, project, use_mlflow, tmp_path, xy,
+                                                              monkeypatch):
+    """A model logged from code (MLflow's models-from-code): its serving worker imports the .py from the verified
+    model folder. It used to write __pycache__ there, and the batch job's worker then refused the model as changed
+    ("file '__pycache__/sign_model.cpython-311.pyc' was added")."""
+    # The backend's own environment may say so (this machine's does); under JupyterHub, which starts the backend
+    # with only what its config passes, it did not: the workers must not depend on it.
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    import mlflow
+    import mlflow.pyfunc
+    from mlflow.models import infer_signature
+
+    x, _ = xy
+    code = tmp_path / "sign_model.py"
+    code.write_text(CODE_MODEL)
+    use_mlflow(backend.kernel_env("sam", project))
+    with mlflow.start_run() as r:
+        mlflow.pyfunc.log_model(name="model", python_model=str(code), pip_requirements=["pandas"],
+                                signature=infer_signature(x, (x.x1 > 0).astype(int).to_numpy()))
+    sam = backend.client("sam")
+    assert sam.post(f"/projects/{project}/models", json={"name": "sign", "run_id": r.info.run_id}).status_code == 201
+    d = sam.post(f"/projects/{project}/models/sign/versions/1/promote", json={"alias": "staging"})
+    assert d.status_code == 201 and d.json()["status"] == "passed", d.text
+    r = sam.post(f"/projects/{project}/deployments", json={"name": "sign-api", "model": "sign", "version": 1,
+                                                           "max_workers": 1})
+    assert r.status_code == 201, r.text
+    deadline = time.time() + 180
+    while (dep := sam.get(f"/projects/{project}/deployments/sign-api").json())["status"] != "ready":
+        assert dep["status"] != "failed" and time.time() < deadline, dep
+        time.sleep(0.2)
+    csv = x.iloc[:30].to_csv(index=False).encode()
+    up = sam.post(f"/projects/{project}/deployments/sign-api/batch/upload", params={"format": "csv", "chunk_rows": 10},
+                  content=csv, headers={"content-type": "application/octet-stream"})
+    assert up.status_code == 202, up.text
+    job = _wait(sam, project, up.json()["id"])
+    assert job["status"] == "succeeded" and job["rows"] == 30, job
+    out = pd.read_parquet(io.BytesIO(sam.get(f"/projects/{project}/batch-jobs/{job['id']}/output").content))
+    assert out.prediction.tolist() == (x.x1.iloc[:30] > 0).astype(int).tolist()
