@@ -90,8 +90,11 @@ def test_demo_seed_populates_every_panel_once(mlp, mlp_home, tmp_path):
     assert len(windows) == 3 and any(w["status"] == "drift" for w in windows), windows
     assert any(a["state"] == "firing" for a in c.get("/projects/demo/alerts")["items"])
 
-    _seed(root, mlp_home)  # Binder's start runs it on every start: nothing twice
+    edited = (folder / "churn.ipynb").read_text().replace("C = 1.0", "C = 0.5")  # the visitor's edit
+    (folder / "churn.ipynb").write_text(edited)
+    _seed(root, mlp_home)  # Binder's start runs it on every start: nothing twice, nothing overwritten
     assert _counts(c) == first
+    assert (folder / "churn.ipynb").read_text() == edited
 
     # The deployment answers a prediction with a key of the visitor's own.
     key = c.post("/projects/demo/api-keys", {"name": "visitor"})["key"]
