@@ -59,7 +59,8 @@ async def run_events(slug: str, request: Request, db: DB, who: Caller) -> Stream
     async def stream():
         seen = exp.changes.cursor(slug)
         yield f"event: runs\ndata: {json.dumps({'cursor': seen})}\n\n"
-        while not await request.is_disconnected():
+        # Until the client is gone or the backend stops (__main__ sets `stopping`; uvicorn waits for open responses).
+        while not getattr(request.app.state, "stopping", False) and not await request.is_disconnected():
             now = await exp.changes.wait(slug, seen, timeout=15)
             if now == seen:
                 yield ": keepalive\n\n"
