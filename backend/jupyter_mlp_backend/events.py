@@ -51,7 +51,7 @@ def envelope(project: str, type_: str, subject: str, data: dict[str, Any]) -> di
     if type_ not in TYPES:
         raise ValueError(f"unknown event type {type_!r}")
     return {"specversion": "1.0", "id": str(uuid.uuid4()), "source": f"/mlp/projects/{project}", "type": type_,
-            "subject": subject, "time": utcnow().isoformat(timespec="microseconds") + "Z",
+            "subject": subject, "time": utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "datacontenttype": "application/json", "partitionkey": project, "data": data}
 
 

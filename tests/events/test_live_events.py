@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from jupyter_mlp_backend.event_feed import prune
@@ -170,3 +171,40 @@ def test_open_streams_do_not_hold_the_backend_when_it_stops(mlp_home):
         assert time.monotonic() - t0 < 60
     finally:
         started.stop(5)
+
+
+@pytest.mark.postgres
+def test_a_reader_waits_for_an_earlier_transaction_on_postgresql(postgres_url, monkeypatch):
+    """PostgreSQL hands out `seq` at insert and a transaction may commit after a later one: the reader must not
+    pass the hole while the earlier event may still come, and passes a hole a rollback left after GAP_WAIT."""
+    import time
+
+    from jupyter_mlp_backend import event_feed
+    from jupyter_mlp_backend.db import Database
+    from jupyter_mlp_backend.events import note_event
+    from jupyter_mlp_backend.identity import Identity
+
+    monkeypatch.setattr(event_feed, "GAP_WAIT", 1.0)
+    db = Database(postgres_url)
+    db.migrate()
+    try:
+        reader = event_feed.Reader(db, Identity(user="admin", is_admin=True), event_feed.position_now(db))
+        with db.session() as slow, db.session() as fast:
+            note_event(slow, "acme", "mlp.registry.alias.moved", "first", {})  # takes the lower seq, uncommitted
+            note_event(fast, "acme", "mlp.registry.alias.moved", "second", {})
+            fast.commit()
+            assert reader.poll() == []  # the hole may still fill: wait
+            slow.commit()
+        assert [json.loads(body)["subject"] for _, body in reader.poll()] == ["first", "second"]
+
+        with db.session() as gone:
+            note_event(gone, "acme", "mlp.registry.alias.moved", "rolled back", {})
+            gone.rollback()  # a hole for good
+        with db.session() as s:
+            note_event(s, "acme", "mlp.registry.alias.moved", "third", {})
+            s.commit()
+        assert reader.poll() == []
+        time.sleep(1.2)
+        assert [json.loads(body)["subject"] for _, body in reader.poll()] == ["third"]
+    finally:
+        db.dispose()

@@ -5,6 +5,7 @@ with `make test`, PostgreSQL), through the ORM the domains write with."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -66,6 +67,8 @@ def test_the_envelope_is_cloudevents_keyed_by_project(db):
     assert e["specversion"] == "1.0" and e["datacontenttype"] == "application/json"
     assert e["source"] == "/mlp/projects/acme" and e["partitionkey"] == "acme"
     assert e["subject"] == "models/churn/versions/1" and e["time"].endswith("Z")
+    # RFC 3339 in UTC, as CloudEvents' `time` requires: one zone designator (it was written '...+00:00Z').
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", e["time"]), e["time"]
     assert e["data"]["model"] == "churn" and e["data"]["version"] == 1 and e["data"]["created_by"] == "sam"
     with db.session() as s:
         row = s.execute(select(PlatformEvent)).scalar_one()
