@@ -7,3 +7,4 @@ import './models.css';
 import './deployments.css';
 import './monitoring.css';
 import './assistant.css';
+import './ship.css';
