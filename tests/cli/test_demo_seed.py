@@ -92,15 +92,21 @@ def test_demo_seed_populates_every_panel_once(mlp, mlp_home, tmp_path):
 
     edited = (folder / "churn.ipynb").read_text().replace("C = 1.0", "C = 0.5")  # the visitor's edit
     (folder / "churn.ipynb").write_text(edited)
-    _seed(root, mlp_home)  # Binder's start runs it on every start: nothing twice, nothing overwritten
+    # Binder seeds at build time (postBuild, then `mlp down`) and again at every launch (binder/start): the platform
+    # restarts, and the seeder adds nothing and overwrites nothing.
+    mlp("down")
+    _seed(root, mlp_home)
     assert _counts(c) == first
     assert (folder / "churn.ipynb").read_text() == edited
 
-    # The deployment answers a prediction with a key of the visitor's own.
+    # The deployment, restarted with the platform, answers a prediction with a key of the visitor's own.
     key = c.post("/projects/demo/api-keys", {"name": "visitor"})["key"]
-    r = httpx.post(f"{c.url}/serve/demo/churn-api/invocations", headers={"Authorization": f"Bearer {key}"},
-                   json={"dataframe_split": {"columns": ["tenure", "monthly_charges", "support_calls"],
-                                             "data": [[3, 95.0, 4], [60, 40.0, 0]]}}, timeout=60)
+    body = {"dataframe_split": {"columns": ["tenure", "monthly_charges", "support_calls"],
+                                "data": [[3, 95.0, 4], [60, 40.0, 0]]}}
+    deadline = time.monotonic() + 180  # its workers may still be starting
+    while (r := httpx.post(f"{c.url}/serve/demo/churn-api/invocations", headers={"Authorization": f"Bearer {key}"},
+                           json=body, timeout=60)).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(2)
     assert r.status_code == 200, r.text
     assert len(r.json()["predictions"]) == 2
 
