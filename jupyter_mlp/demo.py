@@ -1,5 +1,6 @@
 """The demo seeder: `python -m jupyter_mlp.demo [--root FOLDER]` fills a fresh platform with a project whose every
-panel has something in it — the Binder demo runs it in the background while JupyterLab opens.
+panel has something in it — Binder's build (`binder/postBuild`) seeds the image with it, and `binder/start` runs it
+again in the background at every launch (which restarts the platform and finds everything there).
 
 What it makes, in project `demo` ("Demo: customer churn"), as the local user (a platform admin on a standalone
 install, lead of the project):
@@ -14,7 +15,7 @@ install, lead of the project):
 
 Each step first looks for what it would make and skips it when it is there, so a second start adds nothing, and a
 file lock under `MLP_HOME` keeps two seeders from working at once. A module rather than an `mlp` command: its only
-caller is Binder's start script (and a curious user), it imports scikit-learn and MLflow, and the CLI stays the
+callers are Binder's scripts (and a curious user), it imports scikit-learn and MLflow, and the CLI stays the
 platform's own verbs.
 """
 
