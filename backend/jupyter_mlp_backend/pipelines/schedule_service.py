@@ -174,16 +174,19 @@ async def tick(request, db: DB, schedule_id: int, scheduled_time: datetime) -> T
 
 
 async def resume(app) -> None:  # noqa: ANN001
-    """At backend start: if schedules or monitors exist, start Dagster and its daemon so they keep ticking."""
+    """At backend start: start Dagster's webserver with every version loaded, so that the first pipeline run (a
+    Ship's) does not wait for it (22 s here) before its first stage; and if schedules or monitors exist, its
+    daemon too, so they keep ticking."""
     with app.state.db.session() as s:
         entries = index_entries(s)
-        if not entries["schedules"] and not (entries["monitors"] and app.state.settings.monitor_interval_seconds) \
-                and not recommender_cron(app.state.settings):
-            return
+    ticking = entries["schedules"] or (entries["monitors"] and app.state.settings.monitor_interval_seconds) \
+        or recommender_cron(app.state.settings)
     if not app.state.dagster.backend_url:
         from jupyter_mlp.local_backend import read_record
 
         local = read_record(app.state.settings)
         app.state.dagster.backend_url = local.url if local else None
     app.state.dagster.write_index(entries)
-    await app.state.dagster.sync_daemon()
+    if ticking:
+        await app.state.dagster.sync_daemon()
+    await app.state.dagster.ready()
