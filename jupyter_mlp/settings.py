@@ -89,6 +89,10 @@ class Settings(BaseSettings):
         default=None, description="The `configurable-http-proxy` executable `mlp hub` runs. Default: the one next "
         "to the venv's Python (`make install` puts it there), else the one on PATH."
     )
+    hub_db_url: str | None = Field(
+        default=None, description="JupyterHub's own database (`mlp hub`), a SQLAlchemy URL such as "
+        "`postgresql+psycopg://user:pass@host/jupyterhub`. Default: SQLite at `$MLP_HOME/hub/jupyterhub.sqlite`."
+    )
     hub_token_cache_seconds: int = Field(
         default=0, ge=0, le=300, description="How long the backend (hub mode) keeps the hub's answer for a token. "
         "0: it asks the hub on every call, so a user removed from the hub loses access at the next call."

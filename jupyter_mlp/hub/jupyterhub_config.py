@@ -27,7 +27,7 @@ c.ConfigurableHTTPProxy.command = [proxy_command(settings)]
 c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
 
 # Hub state under MLP_HOME/hub
-c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
+c.JupyterHub.db_url = settings.hub_db_url or f"sqlite:///{state / 'jupyterhub.sqlite'}"  # hub_db_url: PostgreSQL
 c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
 

@@ -15,6 +15,7 @@ import httpx
 # `hub` (module-scoped) and the helpers live in conftest.py; re-exported for modules that import them from here.
 from tests.hub.conftest import PASSWORD, Hub, hub  # noqa: F401
 from tests.hub.conftest import start_server as _start_server
+from tests.hub.conftest import assert_every_store_is_postgres, sql
 from tests.hub.conftest import wait_ready as _wait_ready
 
 
@@ -185,3 +186,22 @@ print("mlflow", status(uri + "/api/2.0/mlflow/experiments/get?experiment_id=" + 
                        "Bearer " + token),
       "api", status(uri.rsplit("/mlflow/", 1)[0] + "/api/projects/k", "token " + os.environ["JUPYTERHUB_API_TOKEN"]))
 """
+
+
+def test_every_store_is_postgresql(hub: Hub):
+    """Under `make test` the team deployment runs on PostgreSQL as every store (docs/deployment.md): what a hub
+    admin makes through the hub is rows in the four databases on that server, and no SQLite file of them exists."""
+    lead = hub.login("lead")
+    with hub.mlp(hub.token(lead, "lead")) as api:
+        assert api.post("/api/projects", json={"slug": "pg", "name": "On PostgreSQL"}).status_code == 201
+        r = api.post("/api/projects/pg/kernel-token")  # creates the project's MLflow experiment
+        assert r.status_code == 200, r.text
+        experiment_id = r.json()["experiment_id"]
+    assert_every_store_is_postgres(hub)
+    assert sql(hub.stores["platform"], "SELECT name, created_by FROM projects WHERE slug = 'pg'") == [
+        ("On PostgreSQL", "lead")]
+    (name,) = sql(hub.stores["mlflow"], "SELECT name FROM experiments WHERE experiment_id = %s", int(experiment_id))
+    assert "pg/" in name[0], name
+    assert sql(hub.stores["hub"], "SELECT admin FROM users WHERE name = 'lead'") == [(True,)]
+    # the platform's schema came from its Alembic migrations on the empty database
+    assert sql(hub.stores["platform"], "SELECT version_num FROM alembic_version")

@@ -52,3 +52,26 @@ def test_the_backend_service_gets_the_object_stores_credentials(tmp_path, monkey
     assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_DEFAULT_REGION"]) == (
         "team-key", "team-secret", "eu-west-1")
     assert "CONFIGPROXY_AUTH_TOKEN" not in env
+
+
+def test_postgres_settings_reach_the_backend_service_and_the_hub(tmp_path, monkeypatch):
+    """`mlp hub` on PostgreSQL (docs/deployment.md): the stores' settings are passed to the backend service, which
+    migrates its database and starts MLflow and Dagster on theirs; `hub_db_url` is JupyterHub's own database."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    pg = "postgresql+psycopg://team:pw@db.lan/"
+    monkeypatch.setenv("MLP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MLP_HUB_PROXY_COMMAND", "/bin/true")
+    monkeypatch.setenv("MLP_DATABASE_URL", pg + "mlp")
+    monkeypatch.setenv("MLP_MLFLOW_BACKEND_STORE_URI", pg + "mlflow")
+    monkeypatch.setenv("MLP_DAGSTER_POSTGRES_URL", pg + "dagster")
+    monkeypatch.setenv("MLP_HUB_DB_URL", pg + "jupyterhub")
+    config = PyFileConfigLoader(hub.CONFIG.name, str(hub.CONFIG.parent)).load_config()
+    (service,) = config.JupyterHub.services
+    env = service["environment"]
+    assert (env["MLP_DATABASE_URL"], env["MLP_MLFLOW_BACKEND_STORE_URI"], env["MLP_DAGSTER_POSTGRES_URL"]) == (
+        pg + "mlp", pg + "mlflow", pg + "dagster")
+    assert config.JupyterHub.db_url == pg + "jupyterhub"
+    monkeypatch.delenv("MLP_HUB_DB_URL")
+    config = PyFileConfigLoader(hub.CONFIG.name, str(hub.CONFIG.parent)).load_config()
+    assert config.JupyterHub.db_url == f"sqlite:///{tmp_path / 'home' / 'hub' / 'jupyterhub.sqlite'}"
