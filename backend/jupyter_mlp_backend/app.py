@@ -173,7 +173,9 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
             # (both start on first use anyway), which shortens a restart's gap at the same URL.
             resumed = asyncio.create_task(_resume_deployments(app))
             background.append(resumed)
-            background.append(asyncio.create_task(_after(resumed, app.state.experiments.start)))
+            # MLflow, and its store opened with the runs search's indexes built (issue 17): a store that lacks them
+            # (new, upgraded, bulk-filled) gets them now, not on the first user's call to the runs list.
+            background.append(asyncio.create_task(_after(resumed, app.state.experiments.ready)))
             background.append(asyncio.create_task(_after(resumed, lambda: _resume_schedules(app))))
             background.append(asyncio.create_task(batch_resume(app)))
             if settings.container_engine != "none":

@@ -104,6 +104,11 @@ class Experiments:
                 pass
 
     @property
+    def store_open(self) -> bool:
+        """MLflow's store is open for the runs search, its indexes built (the eager start does this)."""
+        return self._search is not None
+
+    @property
     def search(self) -> RunSearch:
         assert self._search is not None, "await ready() first"
         return self._search
