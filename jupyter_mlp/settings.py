@@ -157,6 +157,7 @@ class Settings(BaseSettings):
     )
     dagster_postgres_url: str | None = Field(
         default=None,
+        pattern=r"^postgresql(\+\w+)?://",  # named at start-up, not at the first pipeline call
         description="PostgreSQL database for the managed Dagster's storage (runs, event logs, schedules), as a "
         "SQLAlchemy URL (`postgresql+psycopg://user:pass@host/db`; Dagster connects with psycopg2 whatever the "
         "driver named). Unset: SQLite under `$MLP_HOME/dagster`. Needs the `postgres` extra (`dagster-postgres`).",

@@ -65,3 +65,21 @@ def test_runs_events_and_the_daemon_use_the_postgres_instance(dagster_pg, reques
     # and nothing of Dagster's storage went to SQLite under MLP_HOME
     assert not [p for p in (backend.settings.home / "dagster").rglob("*.db")], \
         sorted(map(str, (backend.settings.home / "dagster").rglob("*")))
+
+
+def test_the_setting_must_name_postgresql(tmp_path, monkeypatch):
+    """A URL of another database is refused by name when the settings load, not at the first pipeline call; the
+    default dagster.yaml has no storage section (SQLite under DAGSTER_HOME)."""
+    from pydantic import ValidationError
+
+    from jupyter_mlp.settings import load_settings
+    from jupyter_mlp_backend.pipelines.dagster_service import dagster_yaml
+
+    monkeypatch.setenv("MLP_HOME", str(tmp_path))
+    monkeypatch.setenv("MLP_DAGSTER_POSTGRES_URL", "sqlite:///dagster.db")
+    with pytest.raises(ValidationError, match="dagster_postgres_url"):
+        load_settings()
+    monkeypatch.setenv("MLP_DAGSTER_POSTGRES_URL", "postgresql+psycopg://u:secret@db/dagster")
+    assert "postgres_url:\n      env: JUPYTER_MLP_DAGSTER_PG_URL" in dagster_yaml(load_settings())
+    monkeypatch.delenv("MLP_DAGSTER_POSTGRES_URL")
+    assert "storage:" not in dagster_yaml(load_settings())
