@@ -168,6 +168,30 @@ class Catalog:
                 kwargs["row_filter"] = row_filter
             return table.scan(**kwargs).to_arrow()
 
+    def appended(self, slug: str, name: str, since: int | None, columns: tuple[str, ...] = ("*",),  # noqa: ANN201
+                 row_filter=None, until: int | None = None):  # noqa: ANN001 - a str or a pyiceberg expression
+        """The rows appended to a table after snapshot `since` (all rows when None) up to its current snapshot (or
+        `until`), as (pyarrow.Table or None when nothing was appended, that snapshot's id): only the data files those
+        appends added are read. LookupError if the table is missing; ValueError when `since` is no longer an
+        ancestor of that snapshot (expired or rewritten)."""
+        from pyiceberg.expressions import AlwaysTrue
+
+        with self._lock:
+            cat = self._open()
+            ident = f"{_namespace(slug)}.{name}"
+            if not cat.table_exists(ident):
+                raise LookupError(name)
+            table = cat.load_table(ident)
+            current = table.snapshot_by_id(until) if until is not None else table.current_snapshot()
+            if current is None or current.snapshot_id == since:
+                return None, since if current is not None else None
+            if since is not None and not any(s.snapshot_id == since for s in _ancestors(table, current)):
+                raise ValueError(f"snapshot {since} of {name} is not an ancestor of its current snapshot")
+            scan = table.incremental_append_scan(from_snapshot_id_exclusive=since,
+                                                 to_snapshot_id_inclusive=current.snapshot_id,
+                                                 row_filter=row_filter or AlwaysTrue(), selected_fields=columns)
+            return scan.to_arrow(), current.snapshot_id
+
     def read(self, slug: str, name: str, snapshot_id: int | None) -> tuple[bytes, Snapshot]:
         import pyarrow.parquet as pq
 
@@ -225,3 +249,10 @@ class Catalog:
                 out.append({"name": ident[-1], "current_snapshot_id": table.current_snapshot().snapshot_id,
                             "snapshots": snaps})
             return out
+
+
+def _ancestors(table, snapshot):  # noqa: ANN001, ANN202
+    """`snapshot` and its parents, newest first."""
+    while snapshot is not None:
+        yield snapshot
+        snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id) if snapshot.parent_snapshot_id else None

@@ -3,7 +3,9 @@
 One monitor watches one deployment. An evaluation (Dagster's sensor asks for one every
 `monitor_interval_seconds`; "Check now" in the panel asks too):
 
-1. flushes the deployment's prediction log and reads it with the labels posted since (feedback table);
+1. flushes the deployment's prediction log and reads what was appended to it, and to its feedback table, since
+   the last evaluation (`cursor.py`: the monitor's cursor keeps the rows waiting for a window and the newest
+   windows' labels, so an evaluation's cost does not grow with the log);
 2. cuts each served version's predictions, in time order, into windows of `window_size` rows; a full window's
    drift is computed once against that version's reference profile (`drift.check_window`) and stored; the
    performance of the latest windows is recomputed while late labels arrive;
@@ -34,7 +36,8 @@ from ..orm import Alert, Deployment, ModelVersion, Monitor, Project, ReferencePr
 from .alerts import _update_alerts, deliver, deliver_events
 from .reference import build_reference, ensure_profile, load_profile, profile_dir
 from .schemas import MonitorRequest
-from .windows import _windows_for, baseline_of, cut, log_frame, performance, window_features
+from . import cursor
+from .windows import baseline_of, cut, log_frame, performance, store_windows, window_features
 
 __all__ = ["MonitorRequest", "Outcome", "State", "baseline_of", "build_reference", "cut", "deliver", "ensure_profile",
            "evaluate", "evaluate_all", "load_profile", "log_frame", "performance", "profile_dir", "retraining_rows",
@@ -121,14 +124,16 @@ async def _evaluate(app, request, monitor_id: int) -> Outcome:  # noqa: ANN001
         message = "; ".join(filter(None, [message, f"{unlogged} answered prediction(s) are not in the log yet (its "
                                           "writes are failing: see the deployment's events); the next evaluation "
                                           "reads them"]))
-    frame = await run_in_threadpool(log_frame, app, slug, d.name)
+    key = (d.id, mon.window_size, mon.window_seconds, mon.created_at.isoformat() if mon.created_at else None)
+    parts, read = await run_in_threadpool(cursor.evaluate_log, app, slug, d.name, monitor_id, key, mon.window_size,
+                                          mon.window_seconds)  # the rows appended since the last evaluation
 
     def prepare() -> tuple[dict[int, Any], dict[int, dict]]:
         profiles, baselines = {}, {}
         with app.state.db.session() as s:
             versions = {v.version: v.id for v in s.execute(select(ModelVersion).where(
                 ModelVersion.model_id == d.model_id)).scalars()}
-            seen = {versions.get(int(n)) for n in (frame["__version"].unique() if len(frame) else [])}
+            seen = {versions.get(p.number) for p in parts}
             for vid in ({d.version_id} | seen) - {None}:
                 row = s.execute(select(ReferenceProfile).where(ReferenceProfile.version_id == vid)).scalar_one_or_none()
                 if row is not None and row.status == "ready":
@@ -138,8 +143,9 @@ async def _evaluate(app, request, monitor_id: int) -> Outcome:  # noqa: ANN001
 
     profiles, baselines = await run_in_threadpool(prepare)
     tolerance = json.loads(mon.tolerance or "{}")
-    out.windows = await run_in_threadpool(_windows_for, app, monitor_id, frame, profiles, baselines, tolerance,
-                                          mon.window_size, mon.window_seconds)
+    out.windows = await run_in_threadpool(store_windows, app, monitor_id, parts, profiles, baselines, tolerance)
+    await run_in_threadpool(cursor.save, app.state.settings.home, monitor_id, read)  # after the windows are stored
+    attrs = cursor.log_attrs(read)
     fired, resolved = await run_in_threadpool(_update_alerts, app, monitor_id)
     await deliver_events(app)  # webhooks consume the events outbox: these alerts' events, and any left behind
 
@@ -154,9 +160,9 @@ async def _evaluate(app, request, monitor_id: int) -> Outcome:  # noqa: ANN001
             m = s.get(Monitor, monitor_id)
             m.evaluated_at = utcnow()
             notes = [message] if message else []
-            if skipped := frame.attrs.get("skipped_requests", 0):
+            if skipped := attrs["skipped_requests"]:
                 notes.append(f"{skipped} logged request(s) could not be read as rows")
-            if unmatched := frame.attrs.get("unmatched_labels", 0):
+            if unmatched := attrs["unmatched_labels"]:
                 notes.append(f"{unmatched} label(s) name prediction ids this deployment never returned: they are "
                              "kept in its feedback table and left out of performance")
             m.message = "; ".join(notes) or None

@@ -51,35 +51,68 @@ def _probabilities(response: str, n: int) -> list[Any]:
             for p in proba]
 
 
-def log_frame(app, slug: str, deployment: str):  # noqa: ANN001, ANN201
-    """The deployment's predictions, one row per scored row: features, id, time, version, prediction, label."""
-    import pandas as pd
+META = ("__pid", "__ts", "__version", "__pred", "__proba", "__label", "__keys", "__n", "__k")
 
+
+class Rows:
+    """Logged rows as plain Python values, column by column (features in order of first appearance, then META):
+    what a window is built from. Frames are built from a window's own values (`frame`, `window_features`), so a
+    window's types do not depend on the rest of the log and reading the log whole or a piece at a time gives the
+    same window. `__n`/`__k`: the request's row count and the row's place in it (a label list is split by them)."""
+
+    def __init__(self, cols: dict[str, list] | None = None, meta: dict[str, list] | None = None):
+        self.cols = cols if cols is not None else {}
+        self.meta = meta if meta is not None else {k: [] for k in META}
+
+    def __len__(self) -> int:
+        return len(self.meta["__pid"])
+
+    def extend(self, other: "Rows") -> None:
+        had, n = len(self), len(other)
+        for c, values in self.cols.items():
+            if c not in other.cols:
+                values.extend([None] * n)
+        for c, values in other.cols.items():
+            if c not in self.cols:
+                self.cols[c] = [None] * had
+            self.cols[c].extend(values)
+        for k in META:
+            self.meta[k].extend(other.meta[k])
+
+    def take(self, index: list[int] | slice, features: bool = True) -> "Rows":
+        pick = (lambda v: v[index]) if isinstance(index, slice) else (lambda v: [v[i] for i in index])
+        return Rows({c: pick(v) for c, v in self.cols.items()} if features else {},
+                    {k: pick(v) for k, v in self.meta.items()})
+
+    def frame(self):  # noqa: ANN201
+        """Feature and answer columns as objects (the values as logged; `window_features` and `window_verdict`
+        type them per window), `__ts` as timestamps."""
+        import pandas as pd
+
+        data = {c: pd.Series(v, dtype=object) for c, v in self.cols.items()}
+        data.update({k: pd.Series(v, dtype=object) for k, v in self.meta.items()})
+        data["__ts"] = pd.to_datetime(pd.Series(self.meta["__ts"], dtype=object), utc=True)
+        data["__version"] = pd.Series(self.meta["__version"], dtype="int64")
+        return pd.DataFrame(data)
+
+
+def row_labels(label: Any, n: int, k: int) -> Any:
+    """The label of row `k` of a request that scored `n` rows: a list of n labels is split, one label goes to a
+    one-row request; anything else labels nothing."""
+    if isinstance(label, list) and len(label) == n:
+        return label[k]
+    return label if n == 1 else None
+
+
+def parse_rows(preds: list[dict]) -> tuple[Rows, int]:
+    """Logged requests (in the order given) as rows, without labels; and how many could not be read."""
     from ..serving import service as serving
 
-    catalog = app.state.datasets
-    try:
-        preds = catalog.scan(slug, serving.prediction_table("predictions", deployment)).to_pylist()
-    except LookupError:
-        preds = []
-    try:
-        fb = catalog.scan(slug, serving.prediction_table("feedback", deployment)).to_pylist()
-    except LookupError:
-        fb = []
-    labels: dict[str, Any] = {}
-    for r in sorted(fb, key=lambda r: r["ts"]):
-        try:
-            labels[r["prediction_id"]] = json.loads(r["label"])
-        except ValueError:
-            continue
     schema = serving.RequestSchema(None)
-    cols: dict[str, list[Any]] = {}
-    # __keys: which columns each request sent (absent is not the same as null); __proba: the positive class's
-    # probability where the deployment answered one
-    meta: dict[str, list[Any]] = {"__pid": [], "__ts": [], "__version": [], "__pred": [], "__proba": [],
-                                  "__label": [], "__keys": []}
+    out = Rows()
+    cols, meta = out.cols, out.meta
     skipped = 0
-    for r in sorted(preds, key=lambda r: r["ts"]):
+    for r in preds:
         body = r["request"].encode()
         try:
             parsed = serving.parse_logged_request(body, r["protocol"], schema)
@@ -87,8 +120,6 @@ def log_frame(app, slug: str, deployment: str):  # noqa: ANN001, ANN201
             skipped += 1
             continue
         n = parsed.rows
-        label = labels.get(r["prediction_id"])
-        row_labels = label if isinstance(label, list) and len(label) == n else [label if n == 1 else None] * n
         filled = len(meta["__pid"])
         for c, values in parsed.columns.items():
             if c not in cols:
@@ -102,9 +133,54 @@ def log_frame(app, slug: str, deployment: str):  # noqa: ANN001, ANN201
         meta["__version"].extend([r["version"]] * n)
         meta["__pred"].extend(_predictions(r["response"], n))
         meta["__proba"].extend(_probabilities(r["response"], n))
-        meta["__label"].extend(row_labels)
+        meta["__label"].extend([None] * n)
         meta["__keys"].extend(["\x1f".join(parsed.columns)] * n)
-    frame = pd.DataFrame({**cols, **meta})
+        meta["__n"].extend([n] * n)
+        meta["__k"].extend(range(n))
+    return out, skipped
+
+
+def latest_labels(fb: list[dict], into: dict[str, tuple] | None = None) -> dict[str, tuple]:
+    """Feedback rows -> {prediction id: (ts, label)}, the latest label of each id winning (ties: the later row)."""
+    labels = into if into is not None else {}
+    for r in sorted(fb, key=lambda r: r["ts"]):
+        try:
+            label = json.loads(r["label"])
+        except ValueError:
+            continue
+        old = labels.get(r["prediction_id"])
+        if old is None or old[0] <= r["ts"]:
+            labels[r["prediction_id"]] = (r["ts"], label)
+    return labels
+
+
+def label_rows(rows: Rows, labels: dict[str, tuple], only: set[str] | None = None) -> None:
+    """Set the rows' labels from {prediction id: (ts, label)} (only the ids in `only`, when given)."""
+    meta = rows.meta
+    for i, pid in enumerate(meta["__pid"]):
+        if (only is None or pid in only) and pid in labels:
+            meta["__label"][i] = row_labels(labels[pid][1], meta["__n"][i], meta["__k"][i])
+
+
+def log_frame(app, slug: str, deployment: str):  # noqa: ANN001, ANN201
+    """The deployment's whole prediction log, one row per scored row: features, id, time, version, prediction,
+    label (see `Rows.frame`). Monitor evaluation reads the log incrementally (`cursor.py`); this reads it all (a
+    window's report, and the reference the incremental path is tested against)."""
+    from ..serving import service as serving
+
+    catalog = app.state.datasets
+    try:
+        preds = catalog.scan(slug, serving.prediction_table("predictions", deployment)).to_pylist()
+    except LookupError:
+        preds = []
+    try:
+        fb = catalog.scan(slug, serving.prediction_table("feedback", deployment)).to_pylist()
+    except LookupError:
+        fb = []
+    labels = latest_labels(fb)
+    rows, skipped = parse_rows(sorted(preds, key=lambda r: r["ts"]))
+    label_rows(rows, labels)
+    frame = rows.frame()
     frame.attrs["skipped_requests"] = skipped
     known = {r["prediction_id"] for r in preds}
     frame.attrs["unmatched_labels"] = sum(1 for pid in labels if pid not in known)
@@ -211,12 +287,52 @@ def cut(part, window_size: int, window_seconds: int | None, now: datetime | None
     return [(int(b), rows) for b, rows in part.groupby(bucket, sort=True) if int(b) < current]
 
 
-def _windows_for(app, monitor_id: int, frame, profiles: dict[int, Any], baselines, tolerance,  # noqa: ANN001
-                 window_size: int, window_seconds: int | None = None) -> int:
-    """Store every newly complete window; recompute the performance of the newest ones; note how many of the
-    served version's rows wait for the next window. Returns how many windows were new."""
+class Part:
+    """One served version's windows for `store_windows`: (seq, rows) in order, which of them are the newest
+    (performance recomputed while labels arrive) and how many rows wait for the next window."""
+
+    def __init__(self, number: int, windows: list[tuple[int, Any]], pending: int, recent: set[int] | None = None):
+        self.number, self.windows, self.pending = number, windows, pending
+        self.recent = recent if recent is not None else {seq for seq, _ in windows[-PERF_WINDOWS:]}
+
+
+def full_parts(frame, window_size: int, window_seconds: int | None,  # noqa: ANN001
+               now: datetime | None = None) -> list[Part]:
+    """The whole log (`log_frame`) cut into each version's windows."""
+    out = []
+    for number, part in frame.groupby("__version", sort=False) if len(frame) else []:
+        windows = cut(part, window_size, window_seconds, now)
+        out.append(Part(int(number), windows, len(part) - sum(len(rows) for _, rows in windows)))
+    return out
+
+
+def labelled_count(rows) -> int:  # noqa: ANN001
+    return int(rows["__label"].notna().sum())
+
+
+def window_drift(profile, rows) -> dict[str, Any]:  # noqa: ANN001
+    """A window's drift against its version's reference profile (None: the version has none)."""
     from . import drift
 
+    if profile is None:
+        return {"status": "insufficient data", "rows": len(rows), "features": [], "added_columns": [],
+                "missing_columns": [], "message": "this version has no reference profile (see the monitor's message)"}
+    return drift.check_window(profile, window_features(rows)).to_dict()
+
+
+def window_performance(rows, baseline: dict[str, float], tolerance: dict[str, float]) -> dict[str, Any]:  # noqa: ANN001
+    """A window's performance, its labels and answers typed from its own values (as `window_features`)."""
+    import pandas as pd
+
+    typed = pd.DataFrame({k: rows[k].tolist() for k in ("__label", "__pred", "__proba") if k in rows},
+                         index=rows.index)
+    return performance(typed, baseline, tolerance)
+
+
+def store_windows(app, monitor_id: int, parts: list[Part], profiles: dict[int, Any], baselines,  # noqa: ANN001
+                  tolerance) -> int:
+    """Store every newly complete window; recompute the performance of the newest ones; note how many of the
+    served version's rows wait for the next window. Returns how many windows were new."""
     db = app.state.db
     new = 0
     with db.session() as s:
@@ -226,32 +342,25 @@ def _windows_for(app, monitor_id: int, frame, profiles: dict[int, Any], baseline
             ModelVersion.model_id == d.model_id)).scalars()}
         stored = {(w.version_id, w.seq): w for w in s.execute(select(MonitorWindow).where(
             MonitorWindow.monitor_id == monitor_id)).scalars()}
-        for number, part in frame.groupby("__version", sort=False) if len(frame) else []:
-            version_id = numbers.get(int(number))
+        for part in parts:
+            version_id = numbers.get(part.number)
             if version_id is None:
                 continue
-            windows = cut(part, window_size, window_seconds)
             if version_id == d.version_id:
-                mon.pending_rows = len(part) - sum(len(rows) for _, rows in windows)
-            recent = {seq for seq, _ in windows[-PERF_WINDOWS:]}
-            for seq, rows in windows:
+                mon.pending_rows = part.pending
+            for seq, rows in part.windows:
                 key = (version_id, seq)
-                if key in stored and seq not in recent:
+                if key in stored and seq not in part.recent:
                     continue
-                labelled = int(rows["__label"].notna().sum())
+                labelled = labelled_count(rows)
                 w = stored.get(key)
                 if w is not None and w.labelled == labelled and w.performance is not None:
                     continue
-                perf = performance(rows, baselines.get(version_id, {}).get("metrics", {}), tolerance)
+                if w is None and rows.attrs.get("answers_only"):
+                    continue  # kept for its labels only; its drift was stored (or its row since removed)
+                perf = window_performance(rows, baselines.get(version_id, {}).get("metrics", {}), tolerance)
                 if w is None:
-                    profile = profiles.get(version_id)
-                    features = window_features(rows)
-                    if profile is None:
-                        result = {"status": "insufficient data", "rows": len(rows), "features": [],
-                                  "added_columns": [], "missing_columns": [],
-                                  "message": "this version has no reference profile (see the monitor's message)"}
-                    else:
-                        result = drift.check_window(profile, features).to_dict()
+                    result = window_drift(profiles.get(version_id), rows)
                     w = MonitorWindow(monitor_id=monitor_id, version_id=version_id, seq=seq,
                                       start_ts=rows["__ts"].iloc[0].to_pydatetime(),
                                       end_ts=rows["__ts"].iloc[-1].to_pydatetime(), rows=len(rows),
@@ -266,10 +375,15 @@ def _windows_for(app, monitor_id: int, frame, profiles: dict[int, Any], baseline
 def window_features(rows):  # noqa: ANN001, ANN201
     """The feature columns of a window: those its requests sent (a column no request sent is missing, one sent
     as null is all-NaN — drift tells the two apart)."""
+    import pandas as pd
+
     sent = set()
     for keys in rows["__keys"].unique():
         sent.update(k for k in keys.split("\x1f") if k)
-    return rows[[c for c in rows.columns if not c.startswith("__") and c in sent]]
+    # typed from this window's own values (a log read whole holds them as objects): a value elsewhere in the log
+    # does not change how this window is tested
+    return pd.DataFrame({c: rows[c].tolist() for c in rows.columns if not str(c).startswith("__") and c in sent},
+                        index=rows.index)
 
 
 def jsonable(v: Any) -> Any:
