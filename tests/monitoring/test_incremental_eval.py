@@ -174,3 +174,15 @@ def test_an_evaluation_reads_only_what_was_appended_since_the_last(tmp_path):
         assert len(preds) == requests
         assert len(c.pending[1]) < 50  # what waits for a window is less than a window
     assert cursor.load(home, 3, (1, 60, None, "x")).pred_snapshot is None  # another window size: read again
+
+
+def test_a_cursor_whose_snapshot_is_gone_reads_the_log_again(tmp_path):
+    """A log rewritten under the monitor (its snapshot expired): the cursor starts again from the log's start
+    rather than reading from nowhere or twice."""
+    home = tmp_path / "home"
+    traffic = Traffic(Catalog(home))
+    traffic.send(120, 1, sizes=(1,))
+    c = cursor.Cursor((1, 50, None, "x"), pred_snapshot=12345, skipped=9)
+    c.pending[1] = cursor.Rows()
+    preds, fb, c = cursor.read_new(Catalog(home), SLUG, DEP, c)
+    assert len(preds) == 120 and c.skipped == 0 and not c.pending and c.pred_snapshot not in (None, 12345)
