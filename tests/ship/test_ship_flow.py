@@ -4,7 +4,8 @@ the registry's signed versions and gates, serving workers, the monitor.
 One project, one notebook shipped twice: lena (a lead) ships it with `mlp ship --yes` and gets the endpoint, a key
 shown once and requests that answer; sam (a scientist) ships a changed notebook through the API, may not loosen or
 change the gates lena's Ship set, waits at approval once lena asks for one, and the deployment switches to the new
-version only after she approves. A notebook whose stage raises stops `mlp ship` with the stage's message.
+version only after she approves. A notebook whose stage raises, and one whose validated metric the pipeline's
+model does not reach, stop `mlp ship` with the failing step's message.
 """
 
 from __future__ import annotations
@@ -63,6 +64,20 @@ def _wait(client: httpx.Client, ship_id: str, until, timeout: float = 400) -> di
             return s
         time.sleep(1)
     raise AssertionError(f"the ship did not get there: {json.dumps(s, indent=1)[:4000]}")
+
+
+def _workers(backend, model: str, version: int) -> dict[int, Path]:  # noqa: ANN001
+    """Serving worker processes of this backend (its MLP_HOME in their --dir) for one model version: pid -> the
+    socket it listens on once its model is loaded."""
+    import psutil
+
+    found = {}
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        cmd = p.info["cmdline"] or []
+        if "jupyter_mlp_backend.serving.worker" in cmd and str(backend.settings.home) in " ".join(cmd) and \
+                cmd[cmd.index("--model") + 1] == model and cmd[cmd.index("--version") + 1] == str(version):
+            found[p.info["pid"]] = Path(cmd[cmd.index("--socket") + 1])
+    return found
 
 
 @pytest.fixture
@@ -194,6 +209,17 @@ def test_ship_from_the_cli_then_a_changed_notebook_through_the_gates_and_a_lead(
     approval = {s["name"]: s for s in waiting["steps"]}["approval"]
     assert approval["status"] == "waiting" and "waiting for a lead" in approval["message"]
     assert lena.get(f"/projects/{project}/deployments/churn-api").json()["version"] == 1, "no traffic before approval"
+    # issue 16 item 2: a worker of v2 loads as soon as it passed the gates, before the lead approves; the switch
+    # adopts it (the deployment's worker is that very process)
+    warm = {}
+    for _ in range(180):
+        warm = _workers(backend, "churn", 2)
+        if warm and all(sock.exists() for sock in warm.values()):
+            break
+        time.sleep(1)
+    assert len(warm) == 1 and all(sock.exists() for sock in warm.values()), \
+        "no worker of v2 loaded while the Ship waited for approval"
+    assert "warming a worker of churn v2" in {s["name"]: s for s in waiting["steps"]}["deploy"]["progress"][0]
     pending = lena.get(f"/projects/{project}/gate-decisions", params={"status": "pending"}).json()["items"]
     assert [d["id"] for d in pending] == [approval["links"]["decision"]]
     assert sam.post(f"/projects/{project}/gate-decisions/{pending[0]['id']}/approve",
@@ -207,6 +233,7 @@ def test_ship_from_the_cli_then_a_changed_notebook_through_the_gates_and_a_lead(
     assert steps["register"]["links"]["version"] == 2 and steps["deploy"]["message"].startswith("switched")
     d = lena.get(f"/projects/{project}/deployments/churn-api").json()
     assert (d["version"], d["previous_version"]) == (2, 1)
+    assert {w["pid"] for w in d["workers"]} == set(warm), (d["workers"], warm)
     # a scientist may not create keys: the end says so, and the requests read the key from the environment
     assert done["endpoint"]["api_key"] is None and "lead" in done["endpoint"]["key_message"]
     answer = httpx.post(url, json=done["endpoint"]["body"], headers={"Authorization": f"Bearer {key}"}, timeout=30)
@@ -226,3 +253,22 @@ def test_ship_stops_with_the_failing_stage(backend, project, customers, tmp_path
     s = sam.get(f"/projects/{project}/ship").json()["items"][0]
     assert s["status"] == "failed" and s["failed_step"] == "run"
     assert sam.get(f"/projects/{project}/deployments").json()["total"] == 0
+
+
+def test_ship_stops_at_a_gate_the_model_fails(backend, project, customers, tmp_path):
+    """The notebook's validated run claimed more than the pipeline's model reaches: the threshold (validated value
+    minus the tolerance) fails, `mlp ship` exits 1 with the gate's numbers, and nothing is deployed."""
+    import mlflow
+
+    with mlflow.start_run(tags={"mlp.notebook.path": "acme/strict.ipynb"}):
+        mlflow.log_metric("accuracy", 1.5)
+    nb = _write(tmp_path / "work" / "acme", "strict.ipynb", _cells(1.0))
+    failed = _mlp(backend, "sam", "ship", str(nb), "--yes", "--poll", "0.5")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "gates       accuracy >= 1.48 (proposed)" in failed.stdout
+    assert "mlp: ship failed at gates: Stopped at gates: strict v1 failed the gates" in failed.stderr, failed.stderr
+    assert "accuracy" in failed.stderr and "the champion stays" in failed.stderr
+    assert "deploy    skipped" in failed.stdout
+    sam = backend.client("sam")
+    assert sam.get(f"/projects/{project}/deployments").json()["total"] == 0
+    assert sam.get(f"/projects/{project}/models/strict").json()["aliases"] == {}
