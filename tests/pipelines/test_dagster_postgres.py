@@ -34,7 +34,10 @@ def test_runs_events_and_the_daemon_use_the_postgres_instance(dagster_pg, reques
     backend = request.getfixturevalue("backend")
     project = request.getfixturevalue("project")
     sam = backend.client("sam")
-    nb = _nb([("import mlflow", ["imports"]), ("n = 1", ["parameters"]), ("mlflow.log_metric('n', n)", ["stage:log"])])
+    # the stage (the user's notebook code) never sees Dagster's storage URL, which holds its password
+    nb = _nb([("import os\nimport mlflow", ["imports"]), ("n = 1", ["parameters"]),
+              ("assert 'JUPYTER_MLP_DAGSTER_PG_URL' not in os.environ, 'leaked'\nmlflow.log_metric('n', n)",
+               ["stage:log"])])
     r = sam.post(f"/projects/{project}/pipelines", json={"notebook": nb, "path": "pg.ipynb", "name": "pg"})
     assert r.status_code == 201, r.text
     # a schedule: the backend starts dagster-daemon, which must tick on the same (PostgreSQL) instance

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import stage_procs
+from .dagster_service import PG_URL_ENV
 
 
 @dataclass
@@ -116,6 +117,7 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
     env = {**os.environ, "MLP_STAGE_IO": str(run_dir / "io"), "MLP_STAGE": stage, "MLP_PIPELINE_VERSION": version,
            # jupyter_mlp.datasets.read() uses these: every stage of a run (and its replays) sees the same rows
            "MLP_DATASET_SNAPSHOTS": json.dumps(cfg.get("snapshots", {}))}
+    env.pop(PG_URL_ENV, None)  # Dagster's storage credentials are the run worker's, never the notebook's
     if child:
         # The stage's own `mlflow` calls land in its child run, in the project, as the user who launched it, with
         # nothing active when the notebook starts, as interactively: MLflow's first `start_run()` (explicit, or
