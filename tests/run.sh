@@ -29,7 +29,8 @@ jlpm check:api
 
 echo "[test] Python"
 set +e
-python -m pytest -p no:cacheprovider "$@"
+# --durations: the slowest tests in the log, to keep the whole run inside CI's time budget.
+python -m pytest -p no:cacheprovider --durations=40 "$@"
 rc=$?
 set -e
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
