@@ -47,6 +47,7 @@ BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 RESTART_BACKOFF_S = 1.0
 RESTART_BACKOFF_MAX_S = 60.0
 RESTART_TRIES = 5
+WARM_KEEP_S = 3600.0  # a worker warmed ahead of a deploy that does not come (a pending approval) stops after this
 
 
 class StartFailed(Exception):
@@ -287,6 +288,9 @@ class Manager:
         self._socket_note = note_socket_dir(home / "run", self.socket_dir)
         self._supervisor: asyncio.Task | None = None
         self.on_event = None  # callable(live, action, detail) set by the app: records restarts and scaling
+        # Workers started ahead of a deploy (`warm`), by (project, deployment, version): the deploy adopts one
+        # instead of starting it; one nobody adopts within WARM_KEEP_S is stopped.
+        self.warm: dict[tuple[str, str, int], asyncio.Task] = {}
 
     def folder(self, project: str, deployment: str, version: int) -> Path:
         return self.home / "serving" / project / deployment / f"v{version}"
@@ -324,10 +328,72 @@ class Manager:
     def get(self, project: str, name: str) -> Live | None:
         return self.live.get((project, name))
 
+    def start_warm(self, spec: Spec) -> asyncio.Task:
+        """Start one worker for spec's version before the deploy asks for it (a Ship warms one as soon as the
+        version passed its gates, while a lead's approval is pending): the deploy then adopts it already loaded.
+        Idempotent per (project, deployment, version)."""
+        key = (spec.project, spec.deployment, spec.version)
+        task = self.warm.get(key)
+        if task is not None:
+            return task
+
+        w = Worker(spec, 0, self.socket_dir, self.log_dir(spec.project, spec.deployment))
+        w.log_path = w.log_path.with_name(f"worker-v{spec.version}-warm.log")
+
+        async def run() -> Worker:
+            await w.start(self.start_timeout)
+            log.info("deployment %s/%s: a worker of v%d is warm (pid %s)", spec.project, spec.deployment,
+                     spec.version, w.proc.pid if w.proc else None)
+            return w
+
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(run())
+        task.worker = w  # type: ignore[attr-defined] - stopped by drop_warm even while it loads
+        self.warm[key] = task
+
+        def expire() -> None:
+            if self.warm.get(key) is task:
+                loop.create_task(self.drop_warm(*key))
+
+        loop.call_later(WARM_KEEP_S, expire)
+        return task
+
+    async def drop_warm(self, project: str, deployment: str, version: int) -> None:
+        """Stop a warm worker nobody adopted (the version was rejected, or never deployed)."""
+        task = self.warm.pop((project, deployment, version), None)
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await task.worker.stop(0)  # type: ignore[attr-defined]
+
+    async def _adopt_warm(self, spec: Spec) -> Worker | None:
+        """The warm worker of spec's version, once loaded (its start is awaited: it began earlier), or None."""
+        task = self.warm.pop((spec.project, spec.deployment, spec.version), None)
+        if task is None:
+            return None
+        try:
+            w = await task
+        except BaseException as e:  # noqa: BLE001 - a warm start that failed: the deploy starts its own
+            log.info("deployment %s/%s: the warm worker of v%d did not start (%s); starting one", spec.project,
+                     spec.deployment, spec.version, e)
+            return None
+        if not w.alive or w.spec.folder != spec.folder:
+            await w.stop(0)
+            return None
+        w.spec = spec
+        return w
+
     async def _start_pool(self, spec: Spec, n: int) -> Pool:
         pool = Pool(spec)
-        workers = [self._new_worker(pool) for _ in range(n)]
+        warm = await self._adopt_warm(spec)
+        if warm is not None:
+            pool.next_index = 1
+        workers = [self._new_worker(pool) for _ in range(n - (warm is not None))]
         results = await asyncio.gather(*(w.start(self.start_timeout) for w in workers), return_exceptions=True)
+        if warm is not None:
+            workers.insert(0, warm)
+            results.insert(0, None)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             await asyncio.gather(*(w.stop(0) for w in workers), return_exceptions=True)
@@ -521,6 +587,8 @@ class Manager:
         if self._supervisor is not None:
             self._supervisor.cancel()
         try:
+            for project, deployment, version in list(self.warm):
+                await self.drop_warm(project, deployment, version)
             for key in list(self.live):
                 live = self.live.pop(key)
                 if live.pool is not None:

@@ -90,6 +90,8 @@ async def ensure_folder(app, slug: str, project_id: int, deployment: str, versio
 
     model, number, source, st, sig, ids = await run_in_threadpool(load)
     root = manager.folder(slug, deployment, number)
+    if (slug, deployment, number) in manager.warm:
+        fresh = False  # fetched and verified by `warm` a moment ago, and its worker loaded from there
     if not fresh and (root / "trusted.json").exists():
         return root, model, number
     shutil.rmtree(root, ignore_errors=True)
@@ -252,6 +254,44 @@ def get_deployment(app, db: DB, who: Caller, slug: str, name: str, reached: str)
     from . import deployments
 
     return deployments.get_deployment(app, db, who, slug, name, reached)
+
+
+async def warm(app, db: DB, who: Caller, slug: str, deployment: str, model: str, version: int) -> None:  # noqa: ANN001
+    """Start a worker of a model version for a deployment before the deploy (or switch) asks for it: the version's
+    files fetched and verified, and one worker loaded, in the background; the deploy adopts it. The Ship calls this
+    as soon as the version passed its gates, so a lead's approval and the deploy step do not wait for the load.
+    Checks serving.write; returns once the worker's start has begun."""
+    from ..access import Action, require
+    from ..orm import RegisteredModel
+
+    def load():  # noqa: ANN202
+        g = require(db, who, slug, Action.write_serving, target=deployment)
+        v = db.execute(select(ModelVersion).join(RegisteredModel, ModelVersion.model_id == RegisteredModel.id)
+                       .where(RegisteredModel.project_id == g.project.id, RegisteredModel.name == model,
+                              ModelVersion.version == version)).scalar_one_or_none()
+        if v is None:
+            raise NotFound(f"Version {version} of model '{model}' not found")
+        d = db.execute(select(Deployment).where(Deployment.project_id == g.project.id,
+                                                Deployment.name == deployment)).scalar_one_or_none()
+        out = (g.project.id, v.id, d.id if d else 0, d.max_batch if d else Scaling().max_batch,
+               d.max_wait_ms if d else Scaling().max_wait_ms)
+        db.commit()
+        return out
+
+    project_id, version_id, d_id, max_batch, max_wait = await run_in_threadpool(load)
+    manager = app.state.serving
+    live = manager.get(slug, deployment)
+    if (slug, deployment, version) in manager.warm or (live is not None and live.version == version):
+        return  # warming already, or serving it: its folder is in use
+    root, model, number = await ensure_folder(app, slug, project_id, deployment, version_id)
+    manager.start_warm(Spec(deployment_id=d_id, project=slug, deployment=deployment, model=model, version=number,
+                            version_id=version_id, folder=root / "model", max_batch=max_batch,
+                            max_wait_ms=max_wait))
+
+
+async def drop_warm(app, slug: str, deployment: str, version: int) -> None:
+    """Stop the worker `warm` started when no deploy will adopt it (the version was rejected)."""
+    await app.state.serving.drop_warm(slug, deployment, version)
 
 
 def create_key(db: DB, who: Caller, slug: str, name: str, deployment: str | None):  # noqa: ANN201

@@ -319,6 +319,11 @@ async def _steps(app, req: _Request, db: DB, who: Identity, run: _Run,  # noqa: 
                      f"as a lead, the gates) and ship again")
     run.end("gates", message=f"{decision.status} (gates {how})", decision=decision.id, model=name, version=version)
     run.update("gates", progress=lines)
+    # The version passed its gates: a worker starts loading it now, while a lead approves and before the deploy
+    # step, which adopts it (issue 16 item 2). Its own session: the chain goes on with `db` meanwhile.
+    dp = plan["deployment"]
+    warming = asyncio.create_task(_warm(app, who, slug, dp["name"], name, version))
+    run.update("deploy", progress=[f"warming a worker of {name} v{version} since the gates passed"])
 
     # 5. a lead's approval, when the gates ask for one: the Ship waits for it
     if decision.status == "pending":
@@ -340,6 +345,8 @@ async def _steps(app, req: _Request, db: DB, who: Identity, run: _Run,  # noqa: 
             await asyncio.sleep(POLL_S)
         run.update("approval", status="running")
         if d.status != "approved":
+            await asyncio.gather(warming, return_exceptions=True)
+            await serving.drop_warm(app, slug, dp["name"], version)
             raise Failed(f"{d.decided_by} rejected {name} v{version}: {d.reason or 'no reason given'}")
         run.end("approval", message=f"approved by {d.decided_by}" + (f": {d.reason}" if d.reason else ""),
                 decision=decision.id)
@@ -347,7 +354,7 @@ async def _steps(app, req: _Request, db: DB, who: Identity, run: _Run,  # noqa: 
         run.end("approval", "skipped", "the gates ask for no approval")
 
     # 6. deploy (or switch the deployment that serves the model: traffic moves once the new workers are ready)
-    dp = plan["deployment"]
+    await asyncio.gather(warming, return_exceptions=True)  # its files are fetched; its worker may still load
     run.start("deploy", f"starting workers for {name} v{version}")
 
     def existing() -> bool:
@@ -387,6 +394,15 @@ async def _steps(app, req: _Request, db: DB, who: Identity, run: _Run,  # noqa: 
     run.start("endpoint")
     rec["endpoint"] = await _endpoint(app, req, db, who, slug, rec["id"], name, version, dp["name"], out.snapshots)
     run.end("endpoint", message=rec["endpoint"]["url"], deployment=dp["name"])
+
+
+async def _warm(app, who: Identity, slug: str, deployment: str, model: str, version: int) -> None:  # noqa: ANN001
+    """serving.warm in a session of its own; a warm start that fails only costs the deploy its head start."""
+    try:
+        with app.state.db.session() as db:
+            await serving.warm(app, db, who, slug, deployment, model, version)
+    except Exception:  # noqa: BLE001 - the deploy step starts its workers itself and says why they fail
+        log.exception("warming a worker of %s v%s for %s/%s", model, version, slug, deployment)
 
 
 def _gates_of(plan: dict[str, Any]) -> dict[str, Any]:
