@@ -174,14 +174,15 @@ class Catalog:
         `until`), as (pyarrow.Table or None when nothing was appended, that snapshot's id): only the data files those
         appends added are read. LookupError if the table is missing; ValueError when `since` is no longer an
         ancestor of that snapshot (expired or rewritten)."""
+        from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
         from pyiceberg.expressions import AlwaysTrue
 
         with self._lock:
             cat = self._open()
-            ident = f"{_namespace(slug)}.{name}"
-            if not cat.table_exists(ident):
-                raise LookupError(name)
-            table = cat.load_table(ident)
+            try:  # one metadata read (`table_exists` would load the table too)
+                table = cat.load_table(f"{_namespace(slug)}.{name}")
+            except (NoSuchTableError, NoSuchNamespaceError):
+                raise LookupError(name) from None
             current = table.snapshot_by_id(until) if until is not None else table.current_snapshot()
             if current is None or current.snapshot_id == since:
                 return None, since if current is not None else None
