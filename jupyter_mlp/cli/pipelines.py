@@ -147,6 +147,21 @@ def cmd_pipelines_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pipelines_executor(args: argparse.Namespace) -> int:
+    """Where stages run, and the stage base image the platform checks (and builds) in the background at start."""
+    e = backend_client().get("/pipeline-executor")
+    if args.json:
+        print(json.dumps(e, indent=2))
+        return 0
+    print(f"Executor: {e['kind']} — {e['detail']}")
+    b = e.get("base_image")
+    if b:
+        print(f"Base image {b['image']}: {b['state']} ({b['detail']})")
+    elif e["kind"] == "docker":
+        print("Base image: not checked yet (the platform checks it when it starts)")
+    return 0 if e["kind"] != "unavailable" and (b or {}).get("state") != "failed" else 1
+
+
 def cmd_pipelines_schedule(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"cron": args.cron, "timezone": args.timezone,
                             "parameters": dict(_parse_param(p) for p in args.param or [])}
@@ -195,6 +210,9 @@ def add_pipelines(sub: argparse._SubParsersAction) -> None:
     pl2.add_argument("project")
     paged(pl2)
     pl2.set_defaults(func=cmd_pipelines_list)
+    pex = pipes.add_parser("executor", help="where stages run, and the stage base image's state (building, ready)")
+    pex.add_argument("--json", action="store_true")
+    pex.set_defaults(func=cmd_pipelines_executor)
     ps = pipes.add_parser("show", help="versions, stages and parameters")
     ps.add_argument("project")
     ps.add_argument("name")

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -117,10 +120,16 @@ def test_a_pipeline_runs_in_containers_with_limits_and_no_network(backend, proje
     assert parent["tags"]["mlp.pipeline.executor"] == "docker"
     assert not docker_client.containers.list(all=True, filters={"label": f"mlp.run={run['run_id']}"})
 
-    # the second run reuses the image: no build line in its log
+    # a second version whose environment did not change (another parameter default, the same imports) runs in
+    # the same image: no build line in its log (issue 16 item 2)
+    nb["cells"][1]["source"] = "scale = 4"
+    v2 = sam.post(f"/projects/{project}/pipelines", json={"notebook": nb, "path": "c.ipynb", "name": "boxed"})
+    assert v2.status_code == 201 and v2.json()["created"], v2.text
+    assert v2.json()["version"] != run["version"]
     again = _wait(sam, project, sam.post(f"/projects/{project}/pipelines/boxed/runs", json={}).json()["run_id"])
-    assert again["status"] == "SUCCESS"
-    assert sam.get(f"/projects/{project}/pipeline-runs/{again['run_id']}/stages/prep/log").text.count("building") == 0
+    assert again["status"] == "SUCCESS" and again["version"] == v2.json()["version"]
+    log2 = sam.get(f"/projects/{project}/pipeline-runs/{again['run_id']}/stages/prep/log").text
+    assert log2.count("building") == 0 and "reused (already built for this environment)" in log2, log2
 
 
 def test_the_platform_checks_the_base_image_at_start_and_says_so(backend, docker_client):
@@ -135,6 +144,13 @@ def test_the_platform_checks_the_base_image_at_start_and_says_so(backend, docker
     assert said["kind"] == "docker" and said["base_image"]["state"] == "ready", said
     assert said["base_image"]["image"] == backend.settings.container_base_image
     assert lines and lines[-1].startswith(f"pipeline base image {backend.settings.container_base_image}: ")
+    # and `mlp pipelines executor` says it in the terminal
+    env = {**os.environ, "MLP_HOME": str(backend.settings.home), "MLP_BACKEND_URL": backend.url, "USER": "sam",
+           "LOGNAME": "sam"}
+    out = subprocess.run([str(Path(sys.executable).parent / "mlp"), "pipelines", "executor"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"Base image {backend.settings.container_base_image}: ready" in out.stdout, out.stdout
 
 
 def test_cancel_removes_the_stage_container(backend, project, docker_client):
