@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jupyter_mlp.user_env import STAGE, user_code_env
+
 from . import stage_procs
-from .dagster_service import PG_URL_ENV
 
 
 @dataclass
@@ -114,10 +115,12 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
     output = run_dir / f"{stage}.ipynb"
     version = version_dir.name
     child = _child_run(cfg, stage, version_dir)
-    env = {**os.environ, "MLP_STAGE_IO": str(run_dir / "io"), "MLP_STAGE": stage, "MLP_PIPELINE_VERSION": version,
-           # jupyter_mlp.datasets.read() uses these: every stage of a run (and its replays) sees the same rows
-           "MLP_DATASET_SNAPSHOTS": json.dumps(cfg.get("snapshots", {}))}
-    env.pop(PG_URL_ENV, None)  # Dagster's storage credentials are the run worker's, never the notebook's
+    # The notebook is user code: it gets what a process needs and its own variables, never this worker's whole
+    # environment (the backend's: database URL, object store keys, hub tokens, Dagster's storage URL...).
+    env = user_code_env({"MLP_STAGE_IO": str(run_dir / "io"), "MLP_STAGE": stage, "MLP_PIPELINE_VERSION": version,
+                         # jupyter_mlp.datasets.read() uses these: every stage of a run (and its replays) sees the
+                         # same rows
+                         "MLP_DATASET_SNAPSHOTS": json.dumps(cfg.get("snapshots", {}))})
     if child:
         # The stage's own `mlflow` calls land in its child run, in the project, as the user who launched it, with
         # nothing active when the notebook starts, as interactively: MLflow's first `start_run()` (explicit, or
@@ -182,10 +185,9 @@ def _with_stage_mlflow(source: Path, dest: Path) -> Path:
     return dest
 
 
-# What a stage in a container sees of the host's environment: only what the stage itself needs.
-_CONTAINER_ENV = ("MLP_STAGE_IO", "MLP_STAGE", "MLP_PIPELINE_VERSION", "MLP_DATASET_SNAPSHOTS", "MLP_PROJECT",
-                  "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID",
-                  "MLP_STAGE_RUN_ID")
+# What a stage in a container sees of the host's environment: only the stage's own variables (the image has its
+# own PATH, HOME and locale).
+_CONTAINER_ENV = STAGE
 
 
 def _in_container(version_dir: Path, run_dir: Path, stage: str, cfg: dict[str, Any], env: dict[str, str],
