@@ -24,6 +24,8 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from jupyter_mlp.user_env import user_code_env
+
 from ..orm import BatchJob, Deployment, Project, utcnow
 
 log = logging.getLogger(__name__)
@@ -145,8 +147,8 @@ class BatchRunner:
                 sys.executable, "-m", "jupyter_mlp_backend.serving.worker", "--batch", "--dir", str(model_dir),
                 "--project", info["slug"], "--model", model, "--version", str(version),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1",
-                                             "PYTHONDONTWRITEBYTECODE": "1"})  # as the serving workers: manager.py
+                start_new_session=True, env=user_code_env({"PYTHONUNBUFFERED": "1",
+                                                          "PYTHONDONTWRITEBYTECODE": "1"}))  # as manager.py's
             line = (await p.stdout.readline()).decode()  # type: ignore[union-attr]
             if not line.startswith("READY"):
                 raise RuntimeError(line.strip()[len("REFUSED "):] or "the batch worker could not load the model")

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_mlp.local_backend import clean_stale_socket_dirs, note_socket_dir
+from jupyter_mlp.user_env import user_code_env
 
 from .wire import PING, WorkerConnection, WorkerGone
 from ..children import child_options
@@ -98,8 +99,9 @@ class Worker:
                 stdout=asyncio.subprocess.PIPE, stderr=logf, **child_options(),
                 # no __pycache__ in the verified model folder (a models-from-code model's .py is imported from there):
                 # the next worker, batch or restart, would find a file added and refuse the model
-                env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
-                     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
+                # the model's own code runs there (models-from-code): none of the backend's secrets (user_env)
+                env=user_code_env({"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+                                   "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}))
         finally:
             logf.close()
         assert self.proc.stdout is not None
