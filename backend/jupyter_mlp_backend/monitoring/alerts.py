@@ -63,10 +63,14 @@ def _findings(latest: MonitorWindow | None, latest_perf: MonitorWindow | None) -
         perf = json.loads(latest_perf.performance)
         for c in perf.get("checks", []):
             key = f"performance:{c['metric']}"
+            if c.get("status") == "not enough labelled rows":
+                continue  # no verdict either way: like a window with insufficient data, it changes nothing
             if c["degraded"]:
+                ci = c.get("interval")
                 firing[key] = {"kind": "performance", "severity": "critical",
-                               "title": f"{c['metric']} fell to {c['value']:.4g} (validated {c['baseline']:.4g}, "
-                                        f"tolerance {c['tolerance']:.3g})",
+                               "title": f"{c['metric']} fell to {c['value']:.4g} "
+                                        + (f"(95% interval {ci[0]:.4g}–{ci[1]:.4g}; " if ci else "(")
+                                        + f"validated {c['baseline']:.4g}, tolerance {c['tolerance']:.3g})",
                                "detail": {"window": latest_perf.seq, "version_id": latest_perf.version_id,
                                           "labelled": perf.get("labelled"), **c}}
             else:

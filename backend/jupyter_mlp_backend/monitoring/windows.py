@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..orm import Deployment, GateDecision, ModelVersion, Monitor, MonitorWindow
+from .evidence import MIN_ROWS, NOT_ENOUGH, window_evidence
 
 MIN_LABELS = 30  # fewer labels in a window: its performance is "insufficient data"
 PERF_WINDOWS = 20  # the newest windows whose performance is recomputed as labels arrive
@@ -211,8 +212,10 @@ def performance(window: Any, baseline: dict[str, float], tolerance: dict[str, fl
         p_arr = np.asarray(rows["__pred"].tolist())
         if has is not None and has.all():
             got = score(y_arr, p_arr, rows["__proba"].to_numpy(dtype=float), notes)
+            proof = window_evidence(y_arr, p_arr, rows["__proba"].to_numpy(dtype=float), None)
         else:
             got = score(y_arr, p_arr, None, notes)
+            proof = window_evidence(y_arr, p_arr, None, None)
             if has is not None and int(has.sum()) >= MIN_LABELS:  # only some requests carried probabilities
                 mask = has.to_numpy()
                 part: dict[str, str] = {}
@@ -222,6 +225,7 @@ def performance(window: Any, baseline: dict[str, float], tolerance: dict[str, fl
                         got[k] = sub[k]
                         notes.pop(k, None)
                 out["probability_rows"] = int(mask.sum())
+                proof = window_evidence(y_arr, p_arr, rows["__proba"].to_numpy(dtype=float), mask)
     except (ValueError, TypeError) as err:
         out["status"] = "error"
         out["message"] = f"the labels and predictions cannot be compared: {err}"
@@ -237,12 +241,19 @@ def performance(window: Any, baseline: dict[str, float], tolerance: dict[str, fl
         tol = tolerance.get(metric, DEFAULT_TOLERANCE[metric])
         if metric == "rmse" and metric not in tolerance:
             tol = DEFAULT_TOLERANCE["rmse"] * abs(base)
-        loss = (base - value) if HIGHER_IS_BETTER[metric] else (value - base)
-        bad = loss > tol
+        # Evidence (see evidence.py): the metric's whole 95% interval must lie beyond the tolerance, on at least
+        # the metric's minimum of labelled rows; the point estimate alone is the window's sampling noise too.
+        lo, hi = proof[0].get(metric, (value, value))
+        n_rows = proof[1].get(metric, int(len(rows)))
+        loss = (base - hi) if HIGHER_IS_BETTER[metric] else (lo - base)
+        verdict = NOT_ENOUGH if n_rows < MIN_ROWS[metric] else ("degraded" if loss > tol else "ok")
+        bad = verdict == "degraded"
         degraded |= bad
         out["checks"].append({"metric": metric, "value": value, "baseline": base, "tolerance": tol,
-                              "degraded": bool(bad)})
-    out["status"] = "degraded" if degraded else "ok"
+                              "interval": [lo, hi], "rows": n_rows, "min_rows": MIN_ROWS[metric],
+                              "status": verdict, "degraded": bool(bad)})
+    sure = [c for c in out["checks"] if c["status"] != NOT_ENOUGH]
+    out["status"] = "degraded" if degraded else ("ok" if sure or not out["checks"] else NOT_ENOUGH)
     return out
 
 
