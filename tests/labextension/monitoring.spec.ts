@@ -23,6 +23,7 @@ import {
   DRIFT_RULE,
   driftStatusWords,
   firingBanner,
+  performanceStatusWords,
   resolvedSlice,
   retrainingChain,
   sortAlerts
@@ -272,6 +273,21 @@ describe('performance series', () => {
     expect(s[2].gap).toContain('RMSE');
     const none = performanceSeries(windows, 'ece');
     expect(none.every(p => p.baseline === null && p.tolerance === null)).toBe(true);
+  });
+
+  it('carries each check\'s 95% interval and says when a metric has too few labelled rows for a verdict', () => {
+    const w = win(7, 5, okDrift(), perf({ f1: 0.7, ece: 0.12 }, [
+      { metric: 'f1', value: 0.7, baseline: 0.78, tolerance: 0.05, degraded: false, interval: [0.62, 0.77], status: 'ok', rows: 200, min_rows: 30 },
+      { metric: 'ece', value: 0.12, baseline: 0.02, tolerance: 0.05, degraded: false, interval: [0.08, 0.16], status: 'not enough labelled rows', rows: 200, min_rows: 500 }
+    ]));
+    const [f1] = performanceSeries([w], 'f1');
+    expect(f1.degraded).toBe(false); // the value lost 0.08, but the interval reaches within the tolerance
+    expect(f1.interval).toEqual([0.62, 0.77]);
+    expect(f1.evidence).toBeNull();
+    const [ece] = performanceSeries([w], 'ece');
+    expect(ece.degraded).toBe(false);
+    expect(ece.evidence).toBe('not enough labelled rows for a verdict (200 of 500)');
+    expect(performanceStatusWords('not enough labelled rows').label).toBe('Not enough labelled rows');
   });
 
   it('follows the backend rules for tolerance and degradation', () => {

@@ -67,6 +67,19 @@ def test_an_unchanged_model_with_true_labels_does_not_alert(n):
     assert noisy, "the scenario should be noisy enough that point estimates cross the tolerance"
 
 
+def test_calibration_gets_a_verdict_from_500_rows_and_an_unchanged_model_passes_it():
+    """ECE's bootstrap interval is biased upwards on few rows (at 300 rows 5 of 30 unchanged windows crossed the
+    tolerance): it needs 500 labelled rows with probabilities for a verdict."""
+    for seed in SEEDS:
+        labels, p, y = _classifier(500, seed)
+        (ece,) = [c for c in performance(_window(labels, y, p), CLF_BASE, {})["checks"] if c["metric"] == "ece"]
+        assert ece["status"] == "ok" and not ece["degraded"], (seed, ece)
+    labels, p, y = _classifier(500, 0)
+    overconfident = np.where(p > 0.5, 0.99, 0.01)  # same ranking, confidence it does not have
+    (ece,) = [c for c in performance(_window(labels, y, overconfident), CLF_BASE, {})["checks"] if c["metric"] == "ece"]
+    assert ece["status"] == "degraded" and ece["interval"][0] > CLF_BASE["ece"] + 0.05, ece
+
+
 def test_each_check_records_its_interval_and_too_few_rows_is_its_own_status():
     labels, p, y = _classifier(200, 0)
     got = performance(_window(labels, y, p), CLF_BASE, {})

@@ -193,9 +193,12 @@ class DashboardWindow(BaseModel):
     version: int
     rows: int
     labelled: int
-    status: str | None = Field(description="Performance: ok, degraded, insufficient data, error (None: not scored)")
+    status: str | None = Field(description="Performance: ok, degraded, not enough labelled rows, insufficient data, "
+                                           "error (None: not scored)")
     metrics: dict[str, float]
-    checks: list[dict[str, Any]] = Field(description="Per metric: value, baseline, tolerance, degraded")
+    checks: list[dict[str, Any]] = Field(description="Per metric: value, its 95% `interval`, `rows`, `min_rows`, "
+                                                     "baseline, tolerance, degraded and `status` (ok, degraded, not "
+                                                     "enough labelled rows)")
     drift_status: str = Field(description="The window's drift verdict: ok, drift, insufficient data, schema changed")
     drift: dict[str, str] = Field(description="Per feature: its drift verdict in this window")
 

@@ -1930,7 +1930,7 @@ export interface components {
         DashboardWindow: {
             /**
              * Checks
-             * @description Per metric: value, baseline, tolerance, degraded
+             * @description Per metric: value, its 95% `interval`, `rows`, `min_rows`, baseline, tolerance, degraded and `status` (ok, degraded, not enough labelled rows)
              */
             checks: {
                 [key: string]: unknown;
@@ -1959,7 +1959,7 @@ export interface components {
             rows: number;
             /**
              * Status
-             * @description Performance: ok, degraded, insufficient data, error (None: not scored)
+             * @description Performance: ok, degraded, not enough labelled rows, insufficient data, error (None: not scored)
              */
             status: string | null;
             /** Version */

@@ -95,8 +95,21 @@ export function firingBanner(firing: number, critical: number): { tone: Tone; te
 }
 
 const PERF_STATUS: Record<string, IStatusWords> = {
-  ok: { tone: 'success', label: 'OK', title: 'Every metric is within its tolerance of the validated baseline.' },
-  degraded: { tone: 'failure', label: 'Degraded', title: 'A metric fell below its tolerance.' },
+  ok: {
+    tone: 'success',
+    label: 'OK',
+    title: 'No metric is worse than its tolerance of the validated baseline beyond its 95% interval.'
+  },
+  degraded: {
+    tone: 'failure',
+    label: 'Degraded',
+    title: "A metric fell below its tolerance: its whole 95% interval, not just this window's value."
+  },
+  'not enough labelled rows': {
+    tone: 'pending',
+    label: 'Not enough labelled rows',
+    title: 'Too few labelled rows for any metric to give a verdict (ECE needs 500): neither OK nor degraded.'
+  },
   'insufficient data': {
     tone: 'pending',
     label: 'Too few labels',

@@ -44,6 +44,13 @@ export interface IPerfCheck {
   baseline: number;
   tolerance: number;
   degraded: boolean;
+  /** The metric's 95% bootstrap interval on this window (null from older windows). */
+  interval: [number, number] | null;
+  /** ok, degraded, or "not enough labelled rows" (no verdict either way). */
+  status: string;
+  /** The labelled rows the metric rests on and the fewest it needs for a verdict. */
+  rows: number | null;
+  minRows: number | null;
 }
 
 /** A window's performance, read defensively. */
@@ -79,7 +86,22 @@ export function windowPerformance(w: Pick<MonitorWindow, 'performance' | 'labell
       const baseline = num(c.baseline);
       const tolerance = num(c.tolerance);
       if (typeof c.metric === 'string' && value !== null && baseline !== null && tolerance !== null) {
-        checks.push({ metric: c.metric, value, baseline, tolerance, degraded: c.degraded === true });
+        const iv = Array.isArray(c.interval) ? c.interval.map(num) : [];
+        const interval: [number, number] | null =
+          iv.length === 2 && iv[0] !== null && iv[1] !== null ? [iv[0], iv[1]] : null;
+        const degraded = c.degraded === true;
+        const status = str(c.status) ?? (degraded ? 'degraded' : 'ok');
+        checks.push({
+          metric: c.metric,
+          value,
+          baseline,
+          tolerance,
+          degraded,
+          interval,
+          status,
+          rows: num(c.rows),
+          minRows: num(c.min_rows)
+        });
       }
     }
   }
@@ -113,6 +135,10 @@ export interface IPerfPoint {
   baseline: number | null;
   tolerance: number | null;
   degraded: boolean;
+  /** The value's 95% interval, when the window recorded one. */
+  interval: [number, number] | null;
+  /** The verdict's evidence in words ("not enough labelled rows: 200 of 300"), else null. */
+  evidence: string | null;
   /** Why there is no value (a gap), else null. */
   gap: string | null;
 }
@@ -146,6 +172,8 @@ export function performanceSeries(
       baseline,
       tolerance: baseline === null ? null : tolerance,
       degraded: false,
+      interval: check?.interval ?? null,
+      evidence: null,
       gap: null
     };
     if (!perf) {
@@ -162,6 +190,11 @@ export function performanceSeries(
       point.degraded = check
         ? check.degraded
         : baseline !== null && tolerance !== null && isDegraded(metric, point.value, baseline, tolerance);
+      if (check?.status === 'not enough labelled rows') {
+        point.evidence =
+          `not enough labelled rows for a verdict` +
+          (check.rows !== null && check.minRows !== null ? ` (${check.rows} of ${check.minRows})` : '');
+      }
     }
     return point;
   });

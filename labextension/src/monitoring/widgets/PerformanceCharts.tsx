@@ -30,7 +30,8 @@ export function PerformanceCharts({
         <h4 className="jp-mlp-heading">Performance over time</h4>
         <span className="jp-mlp-hint">
           from labelled predictions; dashed: the validated baseline
-          {typeof source === 'string' ? ` (${source})` : ''}; shaded: the tolerance; gaps: too few labels
+          {typeof source === 'string' ? ` (${source})` : ''}; shaded: the tolerance; gaps: too few labels; a
+          point is degraded only when its whole 95% interval lies beyond the tolerance
         </span>
       </div>
       {windows && metrics.length === 0 && (
@@ -116,8 +117,10 @@ function PerfChart({ metric, points }: { metric: PerfMetric; points: IPerfPoint[
             >
               <title>
                 {`Window ${p.seq} (v${p.version}): ${formatMetric(p.value)}` +
+                  (p.interval ? ` (95% interval ${formatMetric(p.interval[0])}–${formatMetric(p.interval[1])})` : '') +
                   (p.baseline !== null ? `; baseline ${formatMetric(p.baseline)} ± ${formatMetric(p.tolerance)}` : '') +
-                  (p.degraded ? ' · degraded' : '')}
+                  (p.degraded ? ' · degraded' : '') +
+                  (p.evidence ? ` · ${p.evidence}` : '')}
               </title>
             </circle>
           );
