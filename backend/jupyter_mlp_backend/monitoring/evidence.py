@@ -10,6 +10,7 @@ resamples: F1 (binary: the greater label is positive; else the macro mean over t
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 LEVEL = 0.95  # the interval's confidence
@@ -22,13 +23,16 @@ MIN_ROWS = {"roc_auc": 30, "f1": 30, "rmse": 30, "ece": 500}
 NOT_ENOUGH = "not enough labelled rows"
 
 
+@lru_cache(maxsize=2)  # windows of one monitor have one size: the same draws serve each (read-only)
 def _weights(n: int) -> Any:
     """How often each row is drawn in each resample: a (RESAMPLES, n) matrix of counts."""
     import numpy as np
 
     rng = np.random.default_rng(SEED)
     idx = rng.integers(0, n, size=(RESAMPLES, n)) + n * np.arange(RESAMPLES)[:, None]
-    return np.bincount(idx.ravel(), minlength=RESAMPLES * n).reshape(RESAMPLES, n).astype(float)
+    w = np.bincount(idx.ravel(), minlength=RESAMPLES * n).reshape(RESAMPLES, n).astype(float)
+    w.flags.writeable = False
+    return w
 
 
 def _f1(w: Any, y: Any, pred: Any) -> Any:
@@ -55,7 +59,7 @@ def _auc(w: Any, y: Any, s: Any) -> Any:
     s, pos, w = s[order], pos[order], w[:, order]
     starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])  # groups of tied scores
     wp = np.add.reduceat(w * pos, starts, axis=1)
-    wn = np.add.reduceat(w * (1 - pos), starts, axis=1)
+    wn = np.add.reduceat(w, starts, axis=1) - wp
     below = np.cumsum(wn, axis=1) - wn
     den = wp.sum(axis=1) * wn.sum(axis=1)
     return np.divide((wp * (below + 0.5 * wn)).sum(axis=1), den, out=np.full(len(w), np.nan), where=den > 0)
