@@ -144,6 +144,10 @@ def report(label: str, acts: ActionCounter, wall: float, ship: dict, up_s: float
         secs = f"{s['seconds']:.1f} s" if s.get("seconds") is not None else "-"
         last = (s.get("progress") or [""])[-1][:90]
         print(f"   step {s['name']:<9} {s['status']:<8} {secs:>8}  {last}")
+    # the stage images: built, reused or not used (local stages), as each stage's build log says
+    for log in sorted(Path(os.environ["MLP_HOME"], "pipeline-runs", ship["project"]).glob("*/*.build.log")):
+        for line in log.read_text().splitlines()[:2]:
+            print(f"   {log.name.split('.')[0]}: {line[:110]}")
     ok_a = "ok" if acts.n <= GOAL_ACTIONS else "OVER"
     print(f"   goal: <= {GOAL_ACTIONS} actions ({ok_a})"
           + (f", warm <= {GOAL_WARM_S:.0f} s ({'ok' if wall <= GOAL_WARM_S else 'OVER'})" if label == "warm" else ""))
