@@ -19,6 +19,8 @@ Shared core (like events.py): imports no domain.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,7 +29,7 @@ from sqlalchemy import and_, delete, func, or_, select
 
 from .access import MIN_ROLE, Action
 from .db import Database
-from .events import family
+from .events import COMMITTED, family
 from .identity import Identity
 from .orm import Membership, PlatformEvent, Project, utcnow
 from .schemas import Role
@@ -38,6 +40,38 @@ BATCH = 500
 FAMILY_ACTION = {"experiments": Action.read_runs, "pipelines": Action.read_pipelines, "registry": Action.read_models,
                  "serving": Action.read_serving, "monitoring": Action.read_monitoring}
 HOOKED_TYPES = ("mlp.monitoring.alert.firing", "mlp.monitoring.alert.resolved")  # what the webhooks claim
+
+
+class Wakeup:
+    """Wakes this process's streams as soon as a transaction that wrote events commits (events.COMMITTED), so
+    they need not wait for their next polling round; events written by other processes wait for that round."""
+
+    def __init__(self) -> None:
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._lock = threading.Lock()
+
+    def register(self) -> asyncio.Event:
+        ev = asyncio.Event()
+        with self._lock:
+            self._waiters.add((asyncio.get_running_loop(), ev))
+        return ev
+
+    def unregister(self, ev: asyncio.Event) -> None:
+        with self._lock:
+            self._waiters = {w for w in self._waiters if w[1] is not ev}
+
+    def notify(self) -> None:
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, ev in waiters:
+            try:
+                loop.call_soon_threadsafe(ev.set)
+            except RuntimeError:  # its loop is closed: the stream is gone
+                self.unregister(ev)
+
+
+WAKEUP = Wakeup()
+COMMITTED.append(WAKEUP.notify)
 
 
 def readable(db: Database, who: Identity) -> dict[str, Role] | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event, insert, inspect, select
@@ -41,6 +42,9 @@ TYPES = {
     "mlp.monitoring.retraining.finished": "a retraining ended (deployed, gates failed, no new version, failed, ...)",
 }
 RETRAINING_ACTIVE = ("launching", "launched", "awaiting approval")
+COMMITTED: list[Callable[[], None]] = []
+"""Called after a session that wrote events committed (event_feed wakes this process's live-update streams)."""
+_WROTE = "mlp_wrote_events"
 
 
 def family(type_: str) -> str:
@@ -58,6 +62,8 @@ def envelope(project: str, type_: str, subject: str, data: dict[str, Any]) -> di
 def note_event(db: Session | Connection, project: str, type_: str, subject: str, data: dict[str, Any]) -> None:
     """Add one event row in `db`'s transaction."""
     conn = db.connection() if isinstance(db, Session) else db
+    if isinstance(db, Session):
+        db.info[_WROTE] = True
     body = envelope(project, type_, subject, data)
     conn.execute(insert(PlatformEvent).values(id=body["id"], project=project, type=type_,
                                               body=json.dumps(body, sort_keys=True, default=str),
@@ -181,8 +187,24 @@ def _after_flush(session: Session, _ctx: Any) -> None:
     for obj, is_new in [(o, True) for o in new] + [(o, False) for o in dirty]:
         for project, type_, subject, data in events_of(conn, obj, is_new):
             note_event(conn, project, type_, subject, data)
+            session.info[_WROTE] = True
+
+
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_WROTE, False):
+        for hook in COMMITTED:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - a wake-up must never fail a commit that happened
+                pass
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_WROTE, None)
 
 
 def install(sessions: Any) -> None:
     """Listen on a sessionmaker (every `Database` does this)."""
     event.listen(sessions, "after_flush", _after_flush)
+    event.listen(sessions, "after_commit", _after_commit)
+    event.listen(sessions, "after_rollback", _after_rollback)

@@ -122,6 +122,46 @@ def test_a_position_whose_events_were_pruned_gets_reset(api, acme):
     assert frames[0]["event"] == "ready" and _subjects(frames) == [("acme", "models/risk/aliases/champion")]
 
 
+def test_a_commit_with_events_wakes_the_streams_of_this_process_at_once(api, acme):
+    """A stream waits up to a second between rounds; a transaction of this process that wrote events ends the
+    wait when it commits (measured: p50 from ~520 ms to ~35 ms, tests/bench/bench_live_events.py). A commit
+    without events, or a rolled-back one with events, does not."""
+    import asyncio
+
+    from jupyter_mlp_backend.event_feed import WAKEUP
+
+    def no_event() -> None:
+        with api.db.session() as s:
+            s.add(Project(slug="quiet", name="quiet", created_by="admin"))
+            s.commit()
+
+    def rolled_back() -> None:
+        with api.db.session() as s:
+            m = RegisteredModel(project_id=s.execute(select(Project.id).where(Project.slug == "acme")).scalar_one(),
+                                name="gone", mlflow_name="acme.gone", created_by="sam")
+            s.add(m)
+            s.flush()
+            s.add(ModelVersion(model_id=m.id, version=1, source="x", lineage="{}", created_by="sam"))
+            s.flush()  # its event row is written ...
+            s.rollback()  # ... and goes
+            s.add(Project(slug="quiet-too", name="quiet", created_by="admin"))
+            s.commit()  # the same session commits something else, with no event
+
+    async def scenario() -> None:
+        woken = WAKEUP.register()
+        try:
+            await asyncio.to_thread(no_event)
+            await asyncio.to_thread(rolled_back)
+            await asyncio.sleep(0.3)
+            assert not woken.is_set()
+            await asyncio.to_thread(_register, api, "acme", "risk", 1)
+            await asyncio.wait_for(woken.wait(), 2)
+        finally:
+            WAKEUP.unregister(woken)
+
+    asyncio.run(scenario())
+
+
 def test_the_stream_needs_an_identity(api):
     r = api.client.get("/api/events/stream", params={"duration": 1})
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..deps import INT64_MAX, Caller
 from ..errors import Invalid
-from ..event_feed import Reader, is_stale, position_now
+from ..event_feed import WAKEUP, Reader, is_stale, position_now
 
 router = APIRouter(tags=["events"])
 
@@ -63,15 +63,23 @@ async def event_stream(
             yield _frame("reset", json.dumps({"position": start, "requested": after}), start)
         yield _frame("ready", json.dumps({"position": start}), start)
         ends, beat = time.monotonic() + duration, time.monotonic() + HEARTBEAT_SECONDS
-        # Until `duration` is over, the client is gone, or the backend stops (__main__ sets `stopping`).
-        while (time.monotonic() < ends and not getattr(request.app.state, "stopping", False)
-               and not await request.is_disconnected()):
-            for seq, body in await run_in_threadpool(reader.poll):
-                yield _frame(json.loads(body)["type"], body, seq)
-            if time.monotonic() >= beat:
-                beat = time.monotonic() + HEARTBEAT_SECONDS
-                yield _frame("heartbeat", json.dumps({"position": reader.position}), reader.position)
-            await asyncio.sleep(min(POLL_SECONDS, max(0.0, ends - time.monotonic())))
+        woken = WAKEUP.register()  # a commit with events in this process ends the wait at once
+        try:
+            # Until `duration` is over, the client is gone, or the backend stops (__main__ sets `stopping`).
+            while (time.monotonic() < ends and not getattr(request.app.state, "stopping", False)
+                   and not await request.is_disconnected()):
+                woken.clear()
+                for seq, body in await run_in_threadpool(reader.poll):
+                    yield _frame(json.loads(body)["type"], body, seq)
+                if time.monotonic() >= beat:
+                    beat = time.monotonic() + HEARTBEAT_SECONDS
+                    yield _frame("heartbeat", json.dumps({"position": reader.position}), reader.position)
+                try:
+                    await asyncio.wait_for(woken.wait(), min(POLL_SECONDS, max(0.0, ends - time.monotonic())))
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            WAKEUP.unregister(woken)
         # The position reached, so that a reconnect skips what was read but not for this caller.
         yield _frame("heartbeat", json.dumps({"position": reader.position}), reader.position)
 
