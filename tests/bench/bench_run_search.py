@@ -36,7 +36,8 @@ FILTER = "params.p0 = 'v3'"
 ORDER = "metrics.m0 DESC"
 
 
-def start_mlflow(store_url: str, artifacts: Path) -> tuple[subprocess.Popen, str]:
+def start_mlflow(store_url: str | Path, artifacts: Path) -> tuple[subprocess.Popen, str]:
+    store_url = str(store_url)  # most callers pass the SQLite file's Path
     if not store_url.startswith(("sqlite:", "postgresql")):  # a SQLite file path
         store_url = f"sqlite:///{store_url}"
     port = free_port()
