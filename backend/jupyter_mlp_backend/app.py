@@ -189,7 +189,8 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         await app.state.ships.shutdown()
         for task in background:
             task.cancel()
-        await asyncio.wait([watcher])  # a round under way finishes its database work before the database closes
+        # a round under way finishes its database work before the database closes (bounded: a stop never hangs)
+        await asyncio.wait([watcher], timeout=10)
         await app.state.batch.stop()
         await app.state.serving.shutdown()
         await app.state.gateway.predlog.stop()
