@@ -7,10 +7,11 @@ dashboard its card. bob is a member of b only: the sidebar, his Experiments, Mod
 panels and his dashboard show nothing of a; a's ids (runs, model, deployment, monitor) in his calls (through his own
 server's extension and at /services/mlp with his hub token) give 404, alice's dashboard URL does not open for him.
 
-alice's run is seeded before she opens the browser, as alice, with the MLflow credentials the backend gives her
-(`POST /api/projects/a/kernel-token` with her hub token, then MLflow's REST API on the platform's gateway through the
-hub's proxy): what a notebook kernel does, without waiting for one to start in the browser (tests/hub/test_hub.py
-covers the kernel path itself).
+alice trains from a notebook in her JupyterLab (`a/train.ipynb`, plain `mlflow.start_run()` in a folder whose
+mlp-project.toml says a): its kernel gets her MLflow credentials for a from the backend, and the run is in her
+Experiments panel and in none of bob's. A second run of hers is seeded before she opens the browser, as alice, with
+the same credentials (`POST /api/projects/a/kernel-token`, then MLflow's REST API on the gateway through the hub's
+proxy).
 """
 
 from __future__ import annotations
@@ -82,6 +83,34 @@ def _quiet_lab(hub: Hub, name: str) -> None:
     (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
 
 
+TRAIN_CELL = """\
+import mlflow
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+rng = np.random.default_rng(1)
+x = rng.normal(size=(200, 2))
+y = (x[:, 0] - x[:, 1] > 0).astype(int)
+with mlflow.start_run(run_name="alice-notebook") as run:
+    model = LogisticRegression(C=0.3).fit(x, y)
+    mlflow.log_param("C", 0.3)
+    mlflow.log_metric("accuracy", model.score(x, y))
+print("trained", run.info.run_id)
+"""
+
+
+def _train_notebook(hub: Hub, name: str, slug: str) -> None:
+    """A training notebook in the user's own folder for project `slug` (its mlp-project.toml), plain mlflow."""
+    folder = hub.home / "users" / name / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mlp-project.toml").write_text(f'project = "{slug}"\n')
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": TRAIN_CELL, "outputs": [],
+                     "execution_count": None}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (folder / "train.ipynb").write_text(json.dumps(nb))
+
+
 def _login_and_open_lab(page, hub: Hub, name: str) -> None:
     """The hub's login form, then the hub spawns the user's server and sends the browser to JupyterLab."""
     page.goto(f"{hub.url}/hub/login")
@@ -133,6 +162,7 @@ def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub, use_
         assert [x["name"] for x in api.get("/api/dashboard").json()["projects"][0]["deployments"]] == [DEPLOYMENT]
     for name in ("alice", "bob"):
         _quiet_lab(hub, name)
+    _train_notebook(hub, "alice", "a")
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
@@ -142,6 +172,23 @@ def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub, use_
             page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
             page.set_default_timeout(30_000)
             _login_and_open_lab(page, hub, "alice")
+            # she trains from a notebook in her JupyterLab: its kernel gets her credentials for project a
+            page.goto(f"{hub.url}/user/alice/lab/tree/a/train.ipynb")
+            page.locator(".jp-NotebookPanel").first.wait_for(state="visible", timeout=120_000)
+            page.wait_for_function("() => (document.querySelector('[data-testid=mlp-notebook-project]')"
+                                   "?.textContent || '').includes('a')", timeout=60_000)
+            # run the cell once the kernel is up: an execute sent before it connects is dropped
+            page.wait_for_function("() => document.body.innerText.includes('| Idle')", timeout=120_000)
+            page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
+            page.keyboard.press("Shift+Enter")
+            trained = page.locator(".jp-NotebookPanel .jp-OutputArea-output", has_text="trained ")
+            try:
+                trained.wait_for(timeout=180_000)
+            except Exception:
+                page.screenshot(path=str(ARTIFACTS / "hub-alice-notebook-failed.png"))
+                raise AssertionError(page.locator(".jp-NotebookPanel").first.inner_text()[-2000:]) from None
+            notebook_run = trained.inner_text().split("trained ", 1)[1].split()[0]
+            page.screenshot(path=str(ARTIFACTS / "hub-alice-notebook.png"))
             _open_experiments(page, "a")
             assert _options(page) == ["a"]
             who = page.get_by_test_id("mlp-whoami")
@@ -149,6 +196,9 @@ def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub, use_
             row = page.locator(f"[data-testid=mlp-runs-table] [data-run-id='{run_id}']")
             row.wait_for(state="visible", timeout=60_000)
             assert "alice-forest" in row.inner_text()
+            mine = page.locator(f"[data-testid=mlp-runs-table] [data-run-id='{notebook_run}']")
+            mine.wait_for(state="visible", timeout=60_000)
+            assert "alice-notebook" in mine.inner_text()
             page.screenshot(path=str(ARTIFACTS / "hub-alice-experiments.png"))
             page.get_by_test_id("mlp-open-models").click()
             page.locator("[data-testid=mlp-model-row][data-model=churn-a]").wait_for(state="visible")
@@ -173,6 +223,7 @@ def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub, use_
                                    " || '').includes('0 runs')")
             assert page.locator("[data-testid=mlp-runs-table] [data-run-id]").count() == 0
             assert "alice-forest" not in page.content() and run_id not in page.content()
+            assert "alice-notebook" not in page.content() and notebook_run not in page.content()
             page.screenshot(path=str(ARTIFACTS / "hub-bob-experiments.png"))
             # ... nor a's model in the Models panel; his Deployments and Monitoring panels are empty too
             for panel, empty in (("models", "mlp-models-empty"), ("deployments", "mlp-deployments-empty"),
@@ -195,6 +246,7 @@ def test_alice_sees_her_runs_and_bob_none_of_them_through_the_hub(hub: Hub, use_
             assert r.status in (403, 404) and DEPLOYMENT not in r.text(), (r.status, r.text()[:500])
             # a's ids typed into bob's calls through his own server's extension (his browser session): not found
             for path in ("/api/projects/a", "/api/projects/a/runs", f"/api/projects/a/runs/{run_id}",
+                         f"/api/projects/a/runs/{notebook_run}",
                          "/api/projects/a/models/churn-a", *A_DEPLOYMENT_PATHS):
                 r = page.request.get(f"{hub.url}/user/bob/mlp{path}")
                 assert r.status == 404, (path, r.status, r.text())
