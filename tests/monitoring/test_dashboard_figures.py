@@ -125,6 +125,9 @@ def test_dashboard_figures_from_the_platforms_records(backend, monitored):
     by_key = {a["key"]: a for a in dep["alerts"]}
     assert "x2" in by_key["drift:x2"]["title"] and by_key["drift:x2"]["severity"] == "warning"
     assert by_key["performance:roc_auc"]["severity"] == "critical"
+    # in words that match the direction: AUC fell, the error (lower is better) rose
+    assert by_key["performance:roc_auc"]["title"].startswith("roc_auc fell to ")
+    assert by_key["performance:rmse"]["title"].startswith("rmse rose to "), by_key["performance:rmse"]["title"]
 
     # The version history: deployed v1, switched to v2, newest first.
     assert [(h["action"], h["version"]) for h in dep["history"]] == [("switch", 2), ("deploy", 1)]

@@ -68,7 +68,7 @@ def _findings(latest: MonitorWindow | None, latest_perf: MonitorWindow | None) -
             if c["degraded"]:
                 ci = c.get("interval")
                 firing[key] = {"kind": "performance", "severity": "critical",
-                               "title": f"{c['metric']} fell to {c['value']:.4g} "
+                               "title": f"{c['metric']} {'rose' if c['value'] > c['baseline'] else 'fell'} to {c['value']:.4g} "
                                         + (f"(95% interval {ci[0]:.4g}–{ci[1]:.4g}; " if ci else "(")
                                         + f"validated {c['baseline']:.4g}, tolerance {c['tolerance']:.3g})",
                                "detail": {"window": latest_perf.seq, "version_id": latest_perf.version_id,
