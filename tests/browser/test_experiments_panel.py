@@ -69,9 +69,17 @@ def test_autolog_runs_appear_live_and_compare_highlights_the_difference(
 
     # Back to the notebook: run the cell. The panel is not touched again before the runs show up in it.
     page.locator(".lm-TabBar-tab", has_text="train.ipynb").first.click()
+    # Run the cell once the kernel is up: an execute sent before it connects is dropped (the platform now starts
+    # Dagster at start too, and the kernel comes up later on a loaded machine).
+    page.wait_for_function("() => document.body.innerText.includes('| Idle')", timeout=180_000)
     page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
     page.keyboard.press("Shift+Enter")
-    page.locator(".jp-NotebookPanel .jp-OutputArea-output", has_text="trained").wait_for(timeout=180_000)
+    trained = page.locator(".jp-NotebookPanel .jp-OutputArea-output", has_text="trained")
+    try:
+        trained.wait_for(timeout=180_000)
+    except Exception:
+        shot("experiments-notebook-not-trained")
+        raise AssertionError(page.locator(".jp-NotebookPanel").first.inner_text()[-2000:]) from None
     shot("experiments-notebook-trained")
 
     page.locator(".lm-TabBar-tab", has_text="Experiments").first.click()
