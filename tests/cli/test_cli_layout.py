@@ -33,6 +33,7 @@ alerts; alerts list; webhooks; webhooks list; webhooks add; webhooks delete; aud
     "suggest",  # added since the split (issue 14: the recommender)
     "hub",  # added since the split (issue 15: JupyterHub with the backend as its service)
     "ship",  # added since the split (issue 16: the Ship flow)
+    "pipelines executor",  # added since the split (issue 16 item 2: where stages run, the base image's state)
 ])
 
 DOMAINS = ("updown", "hub", "projects", "runs", "pipelines", "ship", "models", "serving", "monitoring", "assistant",
