@@ -1,5 +1,5 @@
 """Running a Ship: promote → pipeline run → register → gates → (a lead's approval) → deploy → monitor →
-endpoint.
+endpoint. Kept in one file over ~500 lines on purpose: the eight steps read as one chain, top to bottom.
 
 The chain runs in the backend (an asyncio task of the app: the caller may go away), as the caller, through the
 other domains' service modules, which check the caller's rights and audit each action themselves; a caller who loses
