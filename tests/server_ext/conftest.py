@@ -19,3 +19,16 @@ def jp_server_config(mlp_home):
             "allow_unauthenticated_access": False,
         }
     }
+
+
+@pytest.fixture
+def jp_fetch(jp_fetch):
+    """pytest-jupyter's jp_fetch with room for the backend's start.
+
+    Each test's server starts its own backend and the first request waits for it (the extension allows 60 s).
+    jp_fetch's default of 20 s was overrun on a loaded CI machine: the request timed out with no answer at all.
+    """
+    def fetch(*parts, **kwargs):
+        kwargs.setdefault("request_timeout", 90)
+        return jp_fetch(*parts, **kwargs)
+    return fetch

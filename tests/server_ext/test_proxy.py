@@ -20,6 +20,8 @@ async def _json(jp_fetch, *parts, method="GET", body=None, headers=None, params=
     try:
         r = await jp_fetch(*parts, **kwargs)
     except HTTPClientError as e:
+        if e.response is None:  # a timeout or a dropped connection: no HTTP answer to read
+            raise
         return e.code, json.loads(e.response.body) if e.response.body else None
     return r.code, json.loads(r.body) if r.body else None
 
