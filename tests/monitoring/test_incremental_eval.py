@@ -186,3 +186,51 @@ def test_a_cursor_whose_snapshot_is_gone_reads_the_log_again(tmp_path):
     c.pending[1] = cursor.Rows()
     preds, fb, c = cursor.read_new(Catalog(home), SLUG, DEP, c)
     assert len(preds) == 120 and c.skipped == 0 and not c.pending and c.pred_snapshot not in (None, 12345)
+
+
+def test_the_cursor_is_json_and_an_old_pickled_cursor_is_never_unpickled(tmp_path):
+    """The cursor on disk is plain JSON (inspectable, no code runs when it is read) that reads back to the same
+    state: rows with their times, labels, the ids of unmatched labels. A pickled cursor left by an earlier release
+    is removed unread (unpickling runs code) and the log is read again from its start."""
+    import pickle
+
+    home = tmp_path / "home"
+    traffic = Traffic(Catalog(home))
+    traffic.send(130, 1)
+    traffic.label([(p, traffic.truth(p, n)) for p, n in traffic.pids[:40]] + [("f" * 32, [1, None])])
+    key = (1, 40, None, "2026-11-30T10:00:00")
+    c = cursor.load(home, 5, key)
+    preds, fb, c = cursor.read_new(Catalog(home), SLUG, DEP, c)
+    cursor.advance(c, preds, fb, 40, None, lambda ids: set(), now=traffic.t)
+    c.pending[1].cols["x1"][0] = float("nan")  # a value JSON has no literal for
+    cursor.save(home, 5, c)
+    path = cursor.cursor_path(home, 5)
+    assert path.suffix == ".json"
+    doc = json.loads(path.read_text())
+    assert doc["format"] == cursor.FORMAT and doc["key"] == list(key)
+    back = cursor.load(home, 5, key)
+    for name in ("key", "pred_snapshot", "fb_snapshot", "skipped", "seq", "labels", "unmatched"):
+        assert getattr(back, name) == getattr(c, name), name
+    assert back.unmatched == {"f" * 32}
+    def same(a, b) -> bool:  # noqa: E306 - NaN is not equal to itself
+        return a.meta == b.meta and a.cols.keys() == b.cols.keys() and all(
+            json.dumps(a.cols[k]) == json.dumps(b.cols[k]) for k in a.cols)
+    assert back.pending.keys() == c.pending.keys() and all(same(back.pending[n], c.pending[n]) for n in c.pending)
+    assert [s for s, _ in back.recent[1]] == [s for s, _ in c.recent[1]]
+    assert all(same(a, b) for (_, a), (_, b) in zip(back.recent[1], c.recent[1]))
+    assert isinstance(back.pending[1].meta["__ts"][0], datetime) and back.pending[1].meta["__ts"][0].tzinfo
+
+    marker = tmp_path / "unpickled"
+
+    class Boom:
+        def __reduce__(self):
+            return (marker.write_text, ("code ran",))
+
+    old = path.with_suffix(".pkl")
+    old.write_bytes(pickle.dumps({"format": 1, "cursor": Boom()}))
+    path.unlink()
+    fresh = cursor.load(home, 5, key)
+    assert not marker.exists() and not old.exists()
+    assert fresh.pred_snapshot is None and not fresh.pending  # the log is read again from its start
+    path.write_text("{not json")  # an unreadable cursor: read the log again
+    assert cursor.load(home, 5, key).pred_snapshot is None

@@ -1,8 +1,8 @@
 """Incremental monitor evaluation: each evaluation reads only what was appended to the deployment's prediction log
 (and feedback table) since the last one, so its cost does not grow with the log.
 
-A monitor's cursor (`MLP_HOME/monitoring/cursors/<monitor>.pkl`, written after the evaluation's windows are
-committed) holds:
+A monitor's cursor (`MLP_HOME/monitoring/cursors/<monitor>.json`, written after the evaluation's windows are
+committed; plain JSON, never unpickled or executed, so it can be read by eye) holds:
 - the Iceberg snapshot of each table read last: the next evaluation reads the data files appended after it
   (`Catalog.appended`, pyiceberg's incremental append scan), nothing older;
 - per served version, the rows not yet in a complete window (at most a window's worth, by count; the slices that
@@ -14,8 +14,9 @@ committed) holds:
   older than the newest windows changes nothing (those windows are final); telling it from an unknown id is the
   one lookup that reads the log's id column (only when such labels arrive).
 
-A cursor that does not fit (another window size, the table rewritten so its snapshot is gone, no file yet) is
-started again from the beginning of the log: one full read, then incremental again. A crash between storing the
+A cursor that does not fit (another window size, the table rewritten so its snapshot is gone, no file yet, an
+unreadable file, a pickled `<monitor>.pkl` of an older release: removed unread) is started again from the
+beginning of the log: one full read, then incremental again. A crash between storing the
 windows and writing the cursor re-reads the same rows next time; storing is idempotent (windows are keyed by
 version and number). The verdicts equal a full recomputation (tests/monitoring/test_incremental_eval.py).
 """
@@ -23,16 +24,16 @@ version and number). The verdicts equal a full recomputation (tests/monitoring/t
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import pickle
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .windows import PERF_WINDOWS, Part, Rows, label_rows, latest_labels, parse_rows
+from .windows import META, PERF_WINDOWS, Part, Rows, label_rows, latest_labels, parse_rows
 
-FORMAT = 1
+FORMAT = 2  # 1: the pickled cursor of earlier releases (never read: a fresh cursor recomputes)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -50,17 +51,67 @@ class Cursor:
 
 
 def cursor_path(home: Path, monitor_id: int) -> Path:
-    return home / "monitoring" / "cursors" / f"{monitor_id}.pkl"
+    return home / "monitoring" / "cursors" / f"{monitor_id}.json"
+
+
+def _us(ts: datetime) -> int:
+    """A logged time as microseconds since the epoch (the log's precision): exact both ways."""
+    return (ts - EPOCH) // timedelta(microseconds=1)
+
+
+def _ts(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def _rows_doc(rows: Rows) -> dict:
+    meta = dict(rows.meta)
+    meta["__ts"] = [_us(t) for t in meta["__ts"]]
+    return {"cols": rows.cols, "meta": meta}
+
+
+def _rows(doc: dict) -> Rows:
+    meta = doc["meta"]
+    if set(meta) != set(META) or len({len(v) for v in [*meta.values(), *doc["cols"].values()]}) > 1:
+        raise ValueError("rows of another shape")
+    meta["__ts"] = [_ts(t) for t in meta["__ts"]]
+    return Rows(doc["cols"], meta)
+
+
+def to_doc(cursor: Cursor) -> dict:
+    """The cursor as JSON values: rows column by column, times as microseconds since the epoch."""
+    return {"format": FORMAT, "key": list(cursor.key), "pred_snapshot": cursor.pred_snapshot,
+            "fb_snapshot": cursor.fb_snapshot, "skipped": cursor.skipped,
+            "pending": [[n, _rows_doc(r)] for n, r in cursor.pending.items()],
+            "seq": [[n, s] for n, s in cursor.seq.items()],
+            "recent": [[n, [[s, _rows_doc(r)] for s, r in ws]] for n, ws in cursor.recent.items()],
+            "labels": [[pid, _us(ts), label] for pid, (ts, label) in cursor.labels.items()],
+            "unmatched": sorted(cursor.unmatched)}
+
+
+def from_doc(doc: dict, key: tuple) -> Cursor | None:
+    """The cursor a document holds, None when it is of another format or configuration (ValueError, KeyError,
+    TypeError on a malformed one)."""
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("key") != list(key):
+        return None
+    return Cursor(key, pred_snapshot=doc["pred_snapshot"], fb_snapshot=doc["fb_snapshot"], skipped=int(doc["skipped"]),
+                  pending={int(n): _rows(r) for n, r in doc["pending"]},
+                  seq={int(n): int(s) for n, s in doc["seq"]},
+                  recent={int(n): [(int(s), _rows(r)) for s, r in ws] for n, ws in doc["recent"]},
+                  labels={pid: (_ts(us), label) for pid, us, label in doc["labels"]},
+                  unmatched=set(doc["unmatched"]))
 
 
 def load(home: Path, monitor_id: int, key: tuple) -> Cursor:
-    """The monitor's cursor, or a new one (reading the log from its start) when there is none or it is for
-    another configuration."""
-    with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
+    """The monitor's cursor, or a new one (reading the log from its start) when there is none, it is for another
+    configuration or cannot be read. A pickled cursor of an earlier release is removed unread (unpickling a file
+    runs code): the new cursor's first evaluation reads the log again and stores the same windows (idempotent)."""
+    with contextlib.suppress(OSError):
+        cursor_path(home, monitor_id).with_suffix(".pkl").unlink()
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
         with open(cursor_path(home, monitor_id), "rb") as f:
-            doc = pickle.load(f)  # noqa: S301 - written by this backend under its own MLP_HOME
-        if doc.get("format") == FORMAT and isinstance(doc.get("cursor"), Cursor) and doc["cursor"].key == key:
-            return doc["cursor"]
+            found = from_doc(json.loads(f.read()), key)
+        if found is not None:
+            return found
     return Cursor(key)
 
 
@@ -68,8 +119,8 @@ def save(home: Path, monitor_id: int, cursor: Cursor) -> None:
     path = cursor_path(home, monitor_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        pickle.dump({"format": FORMAT, "cursor": cursor}, f, protocol=pickle.HIGHEST_PROTOCOL)
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(to_doc(cursor), f, separators=(",", ":"))
     os.replace(tmp, path)
 
 
