@@ -174,6 +174,13 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="The run launcher's `config:` block (a JSON object in `MLP_DAGSTER_RUN_LAUNCHER_CONFIG`).",
     )
+    dagster_start_with_platform: bool = Field(
+        default=True,
+        description="Start the managed Dagster webserver when the platform starts (`mlp up`, `python -m "
+        "jupyter_mlp_backend`), so that the first pipeline run does not wait for it. false: it starts on first use "
+        "(its daemon still starts at once while schedules or monitors tick), which spares the CPU and memory of a "
+        "platform that runs no pipelines.",
+    )
     container_engine: Literal["auto", "docker", "none"] = Field(
         default="auto",
         description="Where pipeline stages run. `auto`: in Docker containers when a Docker engine answers "

@@ -176,7 +176,8 @@ async def tick(request, db: DB, schedule_id: int, scheduled_time: datetime) -> T
 async def resume(app) -> None:  # noqa: ANN001
     """At backend start: start Dagster's webserver with every version loaded, so that the first pipeline run (a
     Ship's) does not wait for it (22 s here) before its first stage; and if schedules or monitors exist, its
-    daemon too, so they keep ticking."""
+    daemon too, so they keep ticking. With `dagster_start_with_platform` off and nothing ticking, Dagster waits
+    for its first use (a platform that runs no pipelines does not pay for it)."""
     with app.state.db.session() as s:
         entries = index_entries(s)
     ticking = entries["schedules"] or (entries["monitors"] and app.state.settings.monitor_interval_seconds) \
@@ -189,4 +190,6 @@ async def resume(app) -> None:  # noqa: ANN001
     app.state.dagster.write_index(entries)
     if ticking:
         await app.state.dagster.sync_daemon()
+    elif not app.state.settings.dagster_start_with_platform:
+        return
     await app.state.dagster.ready()
