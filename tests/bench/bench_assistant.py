@@ -18,6 +18,11 @@ printed for it, plus the share of answers sent for phrasing and the share the fi
 path the free-form questions (expected `needs_llm`) count as exact when the answer is either still `needs_llm`
 or composed from an LLM plan (or honestly ungrounded) with every figure cited and nothing of another project.
 
+Floor, in the same run: each no-LLM answer's retrieval (the question ranked against the forms' embedded examples)
+and its tool calls (the requests the planner sent, recorded, replayed one after another with the asker's token),
+without slot filling or composition. The `ratios:` line (tests/bench/_floor.py) gives the p50 answer latency over
+the floor's p50; no peer product answers these questions.
+
 Run: .venv/bin/python -m tests.bench.bench_assistant [--size small|full] [--home DIR] [--only ID,...] [--show]
      [--llm-url URL [--llm-model M] | --llm tiny | --llm qwen --wheels DIR] [--llm-max-tokens N]
 """
@@ -38,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.bench._floor import print_ratios
 
 QUESTIONS = Path(__file__).parent / "assistant_questions.yaml"
 
@@ -157,10 +164,21 @@ async def ask_all(h: History, qs: list[dict], now: float | None, llm: Any = None
     from jupyter_mlp_gpu.assistant.planner import answer
     from tests.bench.assistant_score import substitute
 
+    class Recording(BackendClient):
+        """Notes every request it sends (the tool calls), for the floor's replay."""
+
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            super().__init__(*a, **kw)
+            self.sent: list[tuple[str, list[tuple[str, str]]]] = []
+
+        async def _send(self, path: str, query: list[tuple[str, str]]) -> Any:
+            self.sent.append((path, query))
+            return await super()._send(path, query)
+
     out = []
     async with httpx.AsyncClient(timeout=60) as http:
         for q in qs:
-            backend = BackendClient(h.url, h.token(q["asker"]), client=http)
+            backend = Recording(h.url, h.token(q["asker"]), client=http)
             text = substitute(q["text"], h.truth)
             t0 = time.perf_counter()
             if llm is None:
@@ -172,6 +190,32 @@ async def ask_all(h: History, qs: list[dict], now: float | None, llm: Any = None
                     if msg["type"] == "answer":
                         a = {**msg["answer"], "phrasing_sent": phrasing_sent}
             out.append((q, a, time.perf_counter() - t0))
+            a.setdefault("_sent", backend.sent)
+    return out
+
+
+async def floor_all(h: History, qs: list[dict], results: list[tuple[dict, dict, float]]) -> list[float]:
+    """The floor of each answer: the same retrieval (the question ranked against the forms' embedded examples) and
+    the same tool calls (the requests the planner sent, replayed one after another with the asker's token), without
+    slot filling or composition."""
+    import httpx
+
+    from jupyter_mlp_gpu.assistant.planner import LLM_CUES, rank
+    from tests.bench.assistant_score import substitute
+
+    out = []
+    async with httpx.AsyncClient(timeout=60) as http:
+        for q, a, _ in results:
+            text = substitute(q["text"], h.truth)
+            headers = {"Authorization": f"Bearer {h.token(q['asker'])}", "Accept": "application/json"}
+            t0 = time.perf_counter()
+            if not LLM_CUES.search(text):
+                await rank(text)
+            for path, query in a.get("_sent", []):
+                r = await http.get(f"{h.url}/api{path}", params=query, headers=headers)
+                if r.status_code == 200:
+                    r.json()  # the planner parses every answer it gets
+            out.append(time.perf_counter() - t0)
     return out
 
 
@@ -338,6 +382,7 @@ def main() -> None:
                 f"{'' if embeddings else ', unavailable: cues only'}")
         results = asyncio.run(ask_all(h, qs, now))
         scores = score(h, results)
+        floors = asyncio.run(floor_all(h, qs, results))
         llm_results = llm_scores = None
         if llm_url:
             async def with_llm() -> list:
@@ -352,6 +397,12 @@ def main() -> None:
                 if q["expected"].get("needs_llm"):
                     s["exact"] = llm_free_form_ok(q, a, s)
     report("no-LLM path", h, results, scores, args.size, args.show, warm)
+    ours_p50 = statistics.median(t for _, _, t in results)
+    print(f"  floor              p50 {statistics.median(floors) * 1000:.0f} ms, p95 {pct(floors, 0.95) * 1000:.0f} ms "
+          f"(the same retrieval and tool calls, {sum(len(a.get('_sent', [])) for _, a, _ in results)} requests in "
+          f"all, replayed one after another, no slot filling or composition)")
+    print_ratios(None, "no peer", ours_p50 / statistics.median(floors),
+                 "p50 answer / its retrieval + tool calls alone")
     if llm_results is None:
         print("assistant, LLM path: not configured (--llm-url URL or --llm tiny)")
     else:

@@ -10,7 +10,11 @@ Timed, alternating, median of the rounds after a warm-up:
 - Evidently: `evidently_check(profile, window)`, i.e. `Report([DataDriftPreset(per_column_method=...,
   per_column_threshold=...)])` on `profile.reference_frame()` vs the window, with the same tests and thresholds.
   Building the reference frame from the profile is not counted for Evidently (it is done once, outside the timing).
-Verdicts and statistics are compared per column.
+- floor: the least work any exact check on the cached profile must do, in bare numpy on the same arrays: per KS
+  column, sort the window's values and place them once in the cached sorted reference (`np.searchsorted`, no
+  p-value); per PSI column, count the window's category codes (`np.bincount`). Timed in the same rounds.
+Verdicts and statistics are compared per column. Printed: the peer ratio (Evidently / ours) and the floor ratio
+(ours / floor) on a `ratios:` line (tests/bench/_floor.py).
 
 Run: .venv/bin/python -m tests.bench.bench_drift_speed [--rows 1000000 --cols 100 --window 100000 --rounds 2]
 """
@@ -25,6 +29,8 @@ import time
 
 import numpy as np
 import pandas as pd
+
+from tests.bench._floor import print_ratios
 
 
 def make_frame(rows: int, cols: int, rng: np.random.Generator, *, shift: bool = False) -> pd.DataFrame:
@@ -95,7 +101,19 @@ def main() -> None:
     ref_frame = profile.reference_frame()
     profile.reference_frame = lambda columns=None: ref_frame if columns is None else ref_frame[columns]  # type: ignore[method-assign]
 
-    ours_t, theirs_t = [], []
+    floor_cols = [(profile.values[f], window[f].to_numpy()) if profile.tests[f] == drift.KS
+                  else (None, window[f].to_numpy()) for f in profile.features]
+
+    def floor() -> int:
+        placed = 0
+        for ref, x in floor_cols:
+            if ref is None:
+                placed += int(np.bincount(x.astype(np.int64)).size)
+            else:
+                placed += int(np.searchsorted(ref, np.sort(x))[-1])
+        return placed
+
+    ours_t, theirs_t, floor_t = [], [], []
     ours = theirs = None
     for r in range(args.rounds + 1):  # round 0 warms both (imports, caches) and is not counted
         t0 = time.perf_counter()
@@ -104,22 +122,28 @@ def main() -> None:
         t0 = time.perf_counter()
         theirs = drift.evidently_check(profile, window)
         b = time.perf_counter() - t0
-        print(f"  round {r}: ours {a:.2f} s, Evidently {b:.2f} s{'  (warm-up)' if r == 0 else ''}")
+        t0 = time.perf_counter()
+        floor()
+        c = time.perf_counter() - t0
+        print(f"  round {r}: ours {a:.2f} s, Evidently {b:.2f} s, floor {c:.3f} s{'  (warm-up)' if r == 0 else ''}")
         if r:
             ours_t.append(a)
             theirs_t.append(b)
+            floor_t.append(c)
     assert ours is not None and theirs is not None
     same_verdicts = [x.feature for x, y in zip(ours.features, theirs.features) if x.drift != y.drift]
     rel = max(abs(x.statistic - y.statistic) / max(abs(y.statistic), 1e-300)
               for x, y in zip(ours.features, theirs.features) if x.statistic is not None)
     drifted = [x.feature for x in ours.features if x.drift]
-    o, e = statistics.median(ours_t), statistics.median(theirs_t)
-    print(f"median of {args.rounds} rounds: ours {o:.2f} s, Evidently {e:.2f} s, ratio Evidently / ours {e / o:.1f}x")
+    o, e, fl = statistics.median(ours_t), statistics.median(theirs_t), statistics.median(floor_t)
+    print(f"median of {args.rounds} rounds: ours {o:.2f} s, Evidently {e:.2f} s, ratio Evidently / ours {e / o:.1f}x; "
+          f"floor (bare searchsorted + bincount) {fl:.3f} s, ours / floor {o / fl:.2f}x")
     print(f"verdicts identical for every column: {not same_verdicts} "
           f"({len(ours.features)} columns; differing: {same_verdicts or 'none'}); "
           f"largest relative statistic difference {rel:.1e}")
     print(f"drift found in {len(drifted)} columns: {', '.join(drifted)}; window status {ours.status}")
     print(f"peak RSS {rss_gb():.1f} GB")
+    print_ratios(e / o, "Evidently / ours", o / fl, "ours / bare numpy searchsorted + bincount")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ the platform backend as the hub service /services/mlp), as tests/hub/conftest.py
    datasets) with 20 users concurrently, each with their own hub token through the hub's proxy at /services/mlp.
    Floor: the hub's own `GET /hub/api/user` with the same tokens through the same proxy (the backend asks the hub
    exactly this once per call, `hub_token_cache_seconds` = 0), in the same run, phases alternating per round.
+   The p50 ratio to it is the `ratios:` line's floor ratio (tests/bench/_floor.py); no peer product runs this.
 
 Run: .venv/bin/python -m tests.bench.bench_hub [--users 20] [--rounds 4] [--servers 2] [--token-cache-seconds 0]
 (needs configurable-http-proxy)
@@ -39,6 +40,7 @@ import psutil
 
 from jupyter_mlp.hub import free_port, proxy_command
 from jupyter_mlp.settings import Settings
+from tests.bench._floor import print_ratios
 from tests.bench._lab import without_mlp
 
 PASSWORD = "bench-hub-password"
@@ -381,6 +383,8 @@ def main() -> None:
           f"  ({len(floors) / t_floor:.0f} calls/s; the floor: what the backend asks the hub per call)")
     print(f"  ratio to the floor: p50 {pct(every, 50) / pct(floors, 50):.2f}, p95 "
           f"{pct(every, 95) / pct(floors, 95):.2f}")
+    # No peer product serves these panels behind a hub; the floor is the hub's own token check, same proxy, same run.
+    print_ratios(None, "no peer", pct(every, 50) / pct(floors, 50), "p50 panel lists / the hub's /hub/api/user")
     print(f"total {time.monotonic() - t_start:.0f} s; hub log {hub.log}")
 
 

@@ -17,6 +17,8 @@ order (mean over --seeds seeds), kNN on meta-features (auto-sklearn 1.0 style) a
 (auto-sklearn 2.0 style). Printed: median and mean evaluations, the median over datasets of ours / each method,
 the average rank of each method's best-so-far normalised regret after 1..50 evaluations (a table every 5, a PNG
 with --png), and the time and peak memory (RSS of a fresh process) of one training on the whole space.
+A quality benchmark: its `ratios:` line (tests/bench/_floor.py) gives, per space, the best baseline's median
+evaluations over ours (peer) and ours over the oracle's (floor: the dataset's own scores, best first, 1 evaluation).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from jupyter_mlp_gpu.recommender import model as M
 from jupyter_mlp_gpu.recommender.baselines import KnnRanker, PortfolioRanker, RandomRanker
 from jupyter_mlp_gpu.recommender.corpus import SPACES, load_corpus
 from jupyter_mlp_gpu.recommender.ranking import as_frames
+from tests.bench._floor import print_ratios
 
 HORIZON = 50
 WITHIN = 0.01
@@ -85,6 +88,7 @@ def evaluate(corpus, space: str, k: int, seeds: int, settings: M.Settings, log=p
     task = dict(zip(full.datasets["dataset_id"], full.datasets["task"]))
     evals = {m: {} for m in METHODS}
     curves = {m: {} for m in METHODS}
+    oracle: dict[str, int] = {}  # the ideal order (the dataset's own scores, best first): what no method can beat
     for j, test in enumerate(folds(list(rows), k)):
         t0 = time.perf_counter()
         train_ids = [d for d in full.datasets["dataset_id"] if d not in set(test)]
@@ -102,10 +106,12 @@ def evaluate(corpus, space: str, k: int, seeds: int, settings: M.Settings, log=p
             ro = [[c for c, _ in r.rank(meta[d], task[d])] + sorted(set(sc) - set(train.configs["config_id"]))
                   for r in randoms]
             evals["random"][d] = float(np.mean([evals_to_reach(o, sc) for o in ro]))
+            oracle[d] = evals_to_reach(sorted(sc, key=sc.__getitem__, reverse=True), sc)  # the floor: 1
             curves["random"][d] = np.mean([regret_curve(o, sc) for o in ro], axis=0)
         log(f"  fold {j + 1}/{len(folds(list(rows), k))}: {len(test)} held out, {len(train_ids)} trained on, "
             f"{time.perf_counter() - t0:.1f} s")
-    return {"evals": evals, "curves": curves, "datasets": sorted(rows), "configs": len(matrix.columns)}
+    return {"evals": evals, "curves": curves, "datasets": sorted(rows), "configs": len(matrix.columns),
+            "oracle": oracle}
 
 
 def average_ranks(curves: dict[str, dict[str, np.ndarray]], datasets: list[str]) -> dict[str, np.ndarray]:
@@ -130,6 +136,13 @@ def summarise(space: str, res: dict, log=print) -> dict:
         out["methods"][m] = {"median_evals": float(np.median(e)), "mean_evals": float(e.mean()),
                              "median_ratio_ours": float(np.median(ratio)), "ours_at_most": better}
         log(f"  {m:<10} {np.median(e):>12.1f} {e.mean():>10.2f} {np.median(ratio):>17.2f} {better:>10.0%}")
+    ours_median = float(np.median([ev["ours"][d] for d in ds]))
+    peer = min(METHODS[1:], key=lambda m: out["methods"][m]["median_evals"])
+    floor = float(np.median([res["oracle"][d] for d in ds]))
+    out["oracle_median_evals"] = floor
+    log(f"  oracle (each dataset's own scores, best first): median {floor:.1f} evaluations")
+    print_ratios(out["methods"][peer]["median_evals"] / ours_median, f"{space}: median evaluations {peer} / ours",
+                 ours_median / floor, f"{space}: median evaluations ours / oracle")
     ranks = average_ranks(res["curves"], ds)
     steps = [1] + list(range(5, HORIZON + 1, 5))
     log("  average rank by evaluations (1 = best of the four; ties share):")

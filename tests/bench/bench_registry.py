@@ -10,12 +10,19 @@ alternating:
   signature, then `mlflow.pyfunc.load_model` of that folder) against `mlflow.pyfunc.load_model("models:/…")`
   straight from MLflow (download, then load, nothing checked).
 
+Floors, timed in the same rounds (the least any signed registry must do on this machine):
+- register: MLflow's own `create_model_version` (ours makes one too) plus reading and sha256-hashing the model's files
+  straight from the local artifact store, in-process (what a signed manifest needs at the least);
+- load: `mlflow.pyfunc.load_model` of the files already on local disk (deserialising, nothing fetched or checked).
+The `ratios:` lines (tests/bench/_floor.py) give MLflow / ours (peer) and ours / floor per model and operation.
+
 Run: .venv/bin/python -m tests.bench.bench_registry [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import statistics
@@ -23,7 +30,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.bench._floor import print_ratios
 from tests.bench.bench_run_search import start_backend, start_mlflow
+
+
+def hash_files(files: list[Path]) -> int:
+    size = 0
+    for f in files:
+        data = f.read_bytes()
+        hashlib.sha256(data).digest()
+        size += len(data)
+    return size
 
 
 def main() -> None:
@@ -57,13 +74,15 @@ def main() -> None:
         mlflow.set_tracking_uri(f"{base}{creds['tracking_path']}")
         runs: dict[str, str] = {}
         model_ids: dict[str, str] = {}
+        model_files: dict[str, list[Path]] = {}
         for name, est in models.items():
             with mlflow.start_run(experiment_id=creds["experiment_id"]) as run:
                 info = mlflow.sklearn.log_model(est, name="model", serialization_format="cloudpickle",
                                                 pip_requirements=["scikit-learn"])
             runs[name] = run.info.run_id
             model_ids[name] = info.model_id
-            size = sum(f.stat().st_size for f in artifacts.rglob("*") if f.is_file() and info.model_id in str(f))
+            model_files[name] = sorted(f for f in artifacts.rglob("*") if f.is_file() and info.model_id in str(f))
+            size = sum(f.stat().st_size for f in model_files[name])
             print(f"{name}: {size / 1e3:.0f} kB of model files")
         mlflow.set_tracking_uri(mlflow_url)
         os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
@@ -87,6 +106,9 @@ def main() -> None:
                 mv = direct.create_model_version(plain_name, logged.artifact_location, run_id=run_id,
                                                  model_id=logged.model_id)
                 plain_reg = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                hash_files(model_files[name])
+                floor_reg = plain_reg + (time.perf_counter() - t0)
 
                 t0 = time.perf_counter()
                 ok = api.post(f"/projects/bench/models/{name}/versions/{version}/verify").json()
@@ -98,7 +120,8 @@ def main() -> None:
                 got = mlflow.artifacts.download_artifacts(logged.artifact_location, dst_path=str(local))
                 t0 = time.perf_counter()
                 mlflow.pyfunc.load_model(got)
-                ours_load = ours_verify + (time.perf_counter() - t0)
+                floor_load = time.perf_counter() - t0
+                ours_load = ours_verify + floor_load
                 shutil.rmtree(local, ignore_errors=True)
 
                 t0 = time.perf_counter()
@@ -110,6 +133,8 @@ def main() -> None:
                     add((name, "load", "ours"), ours_load)
                     add((name, "load", "mlflow"), plain_load)
                     add((name, "verify", "ours"), ours_verify)
+                    add((name, "register", "floor"), floor_reg)
+                    add((name, "load", "floor"), floor_load)
     finally:
         server.should_exit = True
         mlflow_proc.terminate()
@@ -117,12 +142,19 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     med = {k: statistics.median(v) * 1000 for k, v in times.items()}
-    print(f"median of {args.rounds} rounds, ms (ratio = ours / MLflow):")
+    print(f"median of {args.rounds} rounds, ms (ratio = ours / MLflow; floor ratio = ours / floor):")
     for name in runs:
         for op in ("register", "load"):
-            ours, theirs = med[(name, op, "ours")], med[(name, op, "mlflow")]
-            print(f"  {name:7s} {op:9s} ours {ours:8.1f}   mlflow {theirs:8.1f}   ratio {ours / theirs:5.2f}")
+            ours, theirs, floor = med[(name, op, "ours")], med[(name, op, "mlflow")], med[(name, op, "floor")]
+            print(f"  {name:7s} {op:9s} ours {ours:8.1f}   mlflow {theirs:8.1f}   ratio {ours / theirs:5.2f}   "
+                  f"floor {floor:8.1f}   floor ratio {ours / floor:5.2f}")
         print(f"  {name:7s} of which download + re-hash + signature check: {med[(name, 'verify', 'ours')]:.1f} ms")
+    floors = {"register": "MLflow version + sha256 of the files", "load": "pyfunc load of local files"}
+    for name in runs:
+        for op in ("register", "load"):
+            ours, theirs, floor = med[(name, op, "ours")], med[(name, op, "mlflow")], med[(name, op, "floor")]
+            print_ratios(theirs / ours, f"{name} {op}: MLflow / ours", ours / floor,
+                         f"{name} {op}: ours / {floors[op]}")
 
 
 if __name__ == "__main__":

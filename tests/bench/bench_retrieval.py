@@ -15,7 +15,11 @@ Measured, side by side in one run:
 - recall@10 of EdgeStore against exact search (numpy brute force over the same project filter);
 - p50/p95 filtered query latency, EdgeStore vs qdrant-client local mode (brute force in Python) on the same vectors
   and filters, and the ratio;
-- EdgeStore's build time (upsert + optimize) and qdrant-client's load time.
+- EdgeStore's build time (upsert + optimize) and qdrant-client's load time;
+- the floor: Qdrant's engine alone, the same shard searched with a request built before the timing (the query
+  vector, the project filter and the search parameters precomputed; no payload, no result conversion), at
+  EdgeStore's defaults (hnsw_ef 128, ACORN on). The `ratios:` line (tests/bench/_floor.py) gives qdrant-client /
+  EdgeStore (peer) and EdgeStore / engine alone (floor), at p95.
 
 Run: .venv/bin/python -m tests.bench.bench_retrieval [--records 100000] [--queries 300] [--client-queries 60]
 """
@@ -31,6 +35,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from tests.bench._floor import print_ratios
 
 PROJECTS = [f"p{i:02d}-{name}" for i, name in enumerate(
     ["churn", "credit-scoring", "fraud", "risk", "pricing", "demand", "ltv", "retention", "claims", "underwriting",
@@ -126,6 +132,25 @@ def measure_edge(edge, queries, vecs, proj_idx):
     return recall, lat_edge
 
 
+def measure_floor(edge, queries) -> list[float]:
+    """Latency of the engine alone: `EdgeShard.query` with every request built ahead of the timing."""
+    qe = edge._qe
+    requests = [qe.QueryRequest(
+        limit=10, query=qe.Query.Nearest([float(x) for x in q]),
+        filter=qe.Filter(must=[qe.FieldCondition(key="project", match=qe.MatchAny(any=[PROJECTS[i] for i in allowed]))]),
+        with_payload=False,
+        params=qe.SearchParams(hnsw_ef=edge.hnsw_ef, acorn=qe.AcornSearchParams(enable=edge.acorn)))
+        for q, allowed in queries]
+    for req in requests:  # warm-up pass, then timed
+        edge._shard.query(req)
+    out = []
+    for req in requests:
+        t = time.perf_counter()
+        edge._shard.query(req)
+        out.append(time.perf_counter() - t)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=100_000)
@@ -177,6 +202,10 @@ def main() -> None:
                 edge.hnsw_ef, edge.acorn = ef, acorn
                 results[f"hnsw_ef={ef}, acorn {'on' if acorn else 'off'}"] = measure_edge(edge, queries, vecs, proj_idx)
 
+        edge.hnsw_ef, edge.acorn = 128, True  # EdgeStore's defaults: what the assistant queries with
+        ours_default = [x for xs in measure_edge(edge, queries, vecs, proj_idx)[1].values() for x in xs]
+        floor_lat = measure_floor(edge, queries)
+
         t0 = time.perf_counter()
         client = ClientStore(dim, path=":memory:")
         for i in range(0, n, 5000):
@@ -207,6 +236,11 @@ def main() -> None:
             print(f"  filtered query p95: EdgeStore {pe * 1000:.2f} ms ({len(all_edge)} queries), qdrant-client local "
                   f"mode {pc * 1000:.1f} ms ({len(all_client)} queries): ratio {pc / pe:.0f}x "
                   f"(qdrant-client load {t_client_load:.1f} s)")
+        pe, pc, pf = pct(ours_default, 95), pct(all_client or [float("nan")], 95), pct(floor_lat, 95)
+        print(f"EdgeStore at its defaults (hnsw_ef 128, ACORN on) p95 {pe * 1000:.2f} ms, p50 "
+              f"{pct(ours_default, 50) * 1000:.2f} ms; the engine alone (requests built ahead, no payload) p95 "
+              f"{pf * 1000:.2f} ms, p50 {pct(floor_lat, 50) * 1000:.2f} ms ({len(floor_lat)} queries)")
+        print_ratios(pc / pe, "p95 qdrant-client local / EdgeStore", pe / pf, "p95 EdgeStore / Qdrant engine alone")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

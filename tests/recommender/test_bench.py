@@ -35,7 +35,7 @@ def test_average_rank_ties_share():
     assert r["ours"].tolist() == [1.0, 2.5] and r["random"].tolist() == [3.0, 2.5]
 
 
-def test_a_quick_run_on_the_fixture_corpus(tmp_path, monkeypatch):
+def test_a_quick_run_on_the_fixture_corpus(tmp_path, monkeypatch, capsys):
     fixture_corpus(tmp_path / "c", n_datasets=12)
     trained_on = []
     real_train = B.M.train
@@ -55,6 +55,13 @@ def test_a_quick_run_on_the_fixture_corpus(tmp_path, monkeypatch):
     assert set.union(*[set(f"fixture:{i}" for i in range(12)) - t for t in trained_on]) == \
         {f"fixture:{i}" for i in range(12)}  # every dataset held out once
     assert (tmp_path / "png" / "recommender-grid.png").stat().st_size > 1000
+    # the floor (issue 17): the oracle order finds a best configuration at its first evaluation
+    assert grid["oracle_median_evals"] == 1
+    from tests.bench._floor import parse
+
+    (line,) = parse(capsys.readouterr().out)
+    assert line["floor_label"] == "grid: median evaluations ours / oracle"
+    assert float(line["floor"].rstrip("x")) == grid["methods"]["ours"]["median_evals"]
 
 
 def test_a_fresh_process_peak_memory_is_its_own_not_its_large_parents():
