@@ -34,7 +34,7 @@ from typing import Any
 from jupyter_mlp.local_backend import clean_stale_socket_dirs, note_socket_dir
 from jupyter_mlp.user_env import user_code_env
 
-from .wire import PING, WorkerConnection, WorkerGone
+from .wire import FAST_ENV, PING, WorkerConnection, WorkerGone
 from ..children import child_options
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,8 @@ class Worker:
                 # the next worker, batch or restart, would find a file added and refuse the model
                 # the model's own code runs there (models-from-code): none of the backend's secrets (user_env)
                 env=user_code_env({"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
-                                   "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}))
+                                   "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+                                   **({FAST_ENV: os.environ[FAST_ENV]} if FAST_ENV in os.environ else {})}))
         finally:
             logf.close()
         assert self.proc.stdout is not None

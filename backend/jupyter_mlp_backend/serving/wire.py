@@ -18,6 +18,8 @@ PID_LEN = 32
 
 MLFLOW, V2, PING = 1, 2, 3
 
+FAST_ENV = "MLP_SERVING_FAST"  # "0": workers score DataFrames in a thread, as before issue 17 (worker.py)
+
 
 class WorkerGone(Exception):
     """The worker's connection closed: requests in flight on it failed."""

@@ -14,6 +14,15 @@ A classifier that has class probabilities (scikit-learn's, XGBoost's or CatBoost
 `mlflow.evaluate` takes them from) answers the MLflow protocol with `predictions` unchanged plus `probabilities`
 (one list per row, in the order of `classes`): the prediction log keeps them, so monitoring scores AUC and
 calibration from the same numbers the gates did.
+
+A scikit-learn estimator whose inputs are all of one numeric type, in the order it was fitted on, is given a numpy
+array instead of a DataFrame (issue 17): building a one-row DataFrame and scikit-learn's checks of it cost about
+four times the prediction itself. The first batch is scored both ways and the array is used from then on only if
+it gave exactly the same answer (a pipeline that selects columns by name fails or differs, and keeps the DataFrame).
+A batch is predicted in a thread, so that pings and parsing go on meanwhile, unless the model's last batch took
+under `INLINE_S`: then it is predicted on the event loop, without the two thread hand-overs (about 0.1 ms) that
+would cost more than the prediction. `MLP_SERVING_FAST=0` in the backend's environment turns both off (the
+benchmark's side-by-side "before", and an escape hatch).
 """
 
 from __future__ import annotations
@@ -25,12 +34,16 @@ import math
 import os
 import signal
 import sys
+import time
+import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from . import protocol, wire
+
+INLINE_S = 0.002  # a model whose last batch took less is predicted on the event loop, not in a thread
 
 
 class Item:
@@ -53,6 +66,13 @@ class Worker:
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="predict")
         self.dtypes = ({c.name: protocol.CHECKS[c.type][1] for c in schema.columns} if schema.columns else {})
         self.proba, self.classes = probabilities_of(model)
+        fast = os.environ.get(wire.FAST_ENV, "1") != "0"
+        self.array_dtype = array_dtype(model, schema) if fast else None  # None: every batch as a DataFrame
+        self.last_predict = float("inf") if fast else None  # seconds the last batch took (None: always a thread)
+        self.inline_s = INLINE_S
+        self.array_ok: bool | None = None  # the array's answer matched the DataFrame's (None: not compared yet)
+        if self.array_dtype is not None:  # the array is in the fitted order, checked above: not a mistake here
+            warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
 
     # -- connections --------------------------------------------------------------------------------------------
 
@@ -120,14 +140,45 @@ class Worker:
                 cols[name] = values
         return pd.DataFrame(cols, copy=False)
 
+    def _array(self, batch: list[Item]) -> Any:
+        """The batch as a rows × columns numpy array of the signature's one type; None when a value is missing."""
+        import numpy as np
+
+        if len(batch) == 1:
+            data = list(batch[0].parsed.columns.values())
+        else:
+            data = [[v for it in batch for v in it.parsed.columns[name]] for name in batch[0].parsed.columns]
+        if any(None in values for values in data):
+            return None
+        return np.ascontiguousarray(np.array(data, dtype=self.array_dtype).T)
+
     def _predict(self, batch: list[Item]) -> tuple[list[Any], list[Any] | None]:
-        frame = self._frame(batch)
         params = batch[0].parsed.params
-        out = self.model.predict(frame, params=params) if params else self.model.predict(frame)
+        x = self._array(batch) if self.array_dtype is not None and self.array_ok is not False and not params else None
+        if x is not None and self.array_ok:
+            return self._score(x, batch, params)
+        result = self._score(self._frame(batch), batch, params)
+        if x is not None:  # the first time: the array must give exactly the DataFrame's answer, or it is not used
+            try:
+                self.array_ok = self._score(x, batch, params) == result
+            except Exception:  # noqa: BLE001 - e.g. a pipeline that selects columns by name
+                self.array_ok = False
+        return result
+
+    def _timed(self, batch: list[Item]) -> tuple[list[Any], list[Any] | None]:
+        t = time.perf_counter()
+        try:
+            return self._predict(batch)
+        finally:
+            if self.last_predict is not None:
+                self.last_predict = time.perf_counter() - t
+
+    def _score(self, x: Any, batch: list[Item], params: dict[str, Any] | None) -> tuple[list[Any], list[Any] | None]:
+        out = self.model.predict(x, params=params) if params else self.model.predict(x)
         proba = None
         if self.proba is not None and any(it.kind != wire.V2 for it in batch):
             try:
-                proba = protocol.jsonable(self.proba(frame))
+                proba = protocol.jsonable(self.proba(x))
             except Exception:  # noqa: BLE001 - the predictions stand; only the probabilities are left out
                 proba = None
         return protocol.jsonable(out), proba
@@ -142,7 +193,10 @@ class Worker:
                 await asyncio.sleep(self.max_wait)
             batch = self._take()
             try:
-                rows, proba = await loop.run_in_executor(self.pool, self._predict, batch)
+                if self.last_predict is not None and self.last_predict < self.inline_s:
+                    rows, proba = self._timed(batch)  # faster than handing it to the thread and back
+                else:
+                    rows, proba = await loop.run_in_executor(self.pool, self._timed, batch)
             except Exception as e:  # the model raised: every request of the batch gets the reason
                 body = wire.error_body("prediction_failed", f"the model raised {type(e).__name__}: {e}"[:2000])
                 for it in batch:
@@ -230,6 +284,24 @@ def probabilities_of(model: Any) -> tuple[Any, list[Any] | None]:
     if fn is None or fn_name != "predict" or classes is None:
         return None, None
     return fn, protocol.jsonable(classes)
+
+
+def array_dtype(model: Any, schema: protocol.Schema) -> str | None:
+    """The numpy dtype to give this model its inputs as one array, or None where it must get a DataFrame: not a
+    scikit-learn model loaded here, inputs of several types or not numbers, or columns in another order than the
+    estimator was fitted on."""
+    if not isinstance(model, _Sklearn) or not schema.columns:
+        return None
+    types = {c.type for c in schema.columns}
+    if len(types) != 1 or next(iter(types)) not in ("double", "float", "long", "integer"):
+        return None
+    est = model.estimator
+    fitted = getattr(est, "feature_names_in_", None)
+    if fitted is not None and [str(n) for n in fitted] != schema.names:
+        return None
+    if getattr(est, "n_features_in_", len(schema.columns)) != len(schema.columns):
+        return None
+    return protocol.CHECKS[next(iter(types))][1]
 
 
 class _Sklearn:
