@@ -12,7 +12,10 @@ import pytest
 
 
 @pytest.fixture
-def jp_server_config(mlp_home):
+def jp_server_config(mlp_home, monkeypatch):
+    # These tests run no pipeline: the backend the extension starts leaves Dagster for its first use rather than
+    # starting its webserver beside every test's server (tests/pipelines/test_stage_start.py covers the default).
+    monkeypatch.setenv("MLP_DAGSTER_START_WITH_PLATFORM", "false")
     return {
         "ServerApp": {
             "jpserver_extensions": {"jupyter_mlp_server": True},
