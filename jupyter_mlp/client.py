@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -51,6 +52,25 @@ class BackendClient:
         if not resp.content:
             return None
         return resp.json() if resp.headers.get("content-type", "").startswith("application/json") else resp.text
+
+    def stream_lines(self, method: str, path: str, body: Any = None) -> Iterator[bytes]:
+        """A streamed (NDJSON) response's lines, each with its newline, read as they come."""
+        headers = {"Authorization": f"Bearer {self._token()}"}
+        with self._http.stream(method, path, headers=headers, json=body, timeout=None) as resp:
+            if resp.status_code >= 400:
+                resp.read()
+                try:
+                    err = resp.json()["error"]
+                except (ValueError, KeyError, TypeError):
+                    raise APIError(resp.status_code, "http_error", resp.text or resp.reason_phrase) from None
+                raise APIError(resp.status_code, err.get("code", ""), err.get("message", resp.text), err.get("detail"))
+            pending = b""
+            for chunk in resp.iter_bytes():
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                yield from (line + b"\n" for line in lines)
+            if pending:
+                yield pending  # a last line without its newline: the stream was cut off
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})  # lists repeat

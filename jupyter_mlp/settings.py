@@ -215,6 +215,18 @@ class Settings(BaseSettings):
         description="What signs model manifests: `file` (an ed25519 key in `$MLP_HOME/keys`, created on first "
         "use) or `module:Class` of a signer with `key_id`, `sign(bytes)` and `public_keys()` (a KMS, say).",
     )
+    audit_checkpoint_entries: int = Field(
+        default=1000,
+        ge=1,
+        description="The backend signs an audit checkpoint (entry count and head hash, with the `signer`'s ed25519 "
+        "key) every this many audit entries, in the transaction of the entry that reaches the count.",
+    )
+    audit_checkpoint_minutes: float = Field(
+        default=10.0,
+        ge=0,
+        description="...and every this many minutes when entries came since the last checkpoint (0: by count "
+        "and at each export only). See docs/security.md#audit-checkpoints.",
+    )
     serving_max_body_bytes: int = Field(
         default=5 * 1024 * 1024,
         ge=1024,

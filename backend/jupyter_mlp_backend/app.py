@@ -111,6 +111,29 @@ async def _resume_schedules(app: FastAPI) -> None:
         log.exception("could not start Dagster's daemon for the pipeline schedules")
 
 
+async def _audit_checkpoints(app: FastAPI) -> None:
+    """Audit checkpoints by time (docs/security.md#audit-checkpoints): every `audit_checkpoint_minutes`, one at the
+    head when entries came since the last; those by count are signed in `audit.append`."""
+    from . import audit
+    from .audit_export import app_signer
+
+    minutes = app.state.settings.audit_checkpoint_minutes
+    if minutes <= 0:
+        return
+
+    def sign() -> None:
+        with app.state.db.session() as s:
+            audit.checkpoint(s, app_signer(app))
+            s.commit()
+
+    while True:
+        await asyncio.sleep(minutes * 60)
+        try:
+            await asyncio.to_thread(sign)
+        except Exception:  # the database may be busy or the KMS down: next round
+            log.exception("could not sign an audit checkpoint")
+
+
 async def _prune_events(app: FastAPI) -> None:
     """Retention of the events outbox (docs/events.md#retention): every few minutes, webhooks take the alert events
     no evaluation has delivered yet, then the events every consumer has and older than the retention go."""
@@ -141,6 +164,10 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         db = Database(settings.effective_database_url)
         db.migrate()
         app.state.db = db
+        from .audit import CHECKPOINTER, Checkpointer
+        from .audit_export import app_signer
+
+        db.share(CHECKPOINTER, Checkpointer(lambda: app_signer(app), settings.audit_checkpoint_entries))
         app.state.secret = secret
         app.state.event_relay = None
         if settings.kafka_bootstrap:  # platform events from the outbox to Kafka (docs/events.md)
@@ -167,7 +194,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.ships = ShipState()  # Ships in flight (docs/ship.md)
         # Pipeline runs nobody polls are closed (MLflow parent ended, models registered) when Dagster says they ended
         watcher = asyncio.create_task(pipeline_run_watcher.watch(app))
-        background = [watcher, asyncio.create_task(_prune_events(app))]
+        background = [watcher, asyncio.create_task(_prune_events(app)), asyncio.create_task(_audit_checkpoints(app))]
         if eager:
             # Serving first: the deployments' workers load before MLflow and Dagster start competing for the CPU
             # (both start on first use anyway), which shortens a restart's gap at the same URL.

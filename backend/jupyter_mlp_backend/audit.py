@@ -7,40 +7,24 @@ a place `verify` can name.
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .orm import AuditEntry, AuditHead
+from jupyter_mlp.auditlog import GENESIS, canonical, checkpoint_statement, entry_hash
 
-GENESIS = "0" * 64
+from .orm import AuditCheckpoint, AuditEntry, AuditHead
+
+__all__ = ["GENESIS", "CHECKPOINTER", "Checkpointer", "append", "checkpoint", "entry_hash", "verify"]
+CHECKPOINTER = "audit_checkpointer"  # the Session.info key of the app's Checkpointer (Database.share)
 # Appends are ordered by the head row: locked FOR UPDATE on PostgreSQL; on SQLite every transaction begins
 # IMMEDIATE (see db.py), so writers queue at BEGIN. The unique hash and seq forbid a fork either way.
-
-
-def entry_hash(
-    *,
-    seq: int,
-    ts: str,
-    actor: str,
-    action: str,
-    project: str | None,
-    target: str | None,
-    decision: str,
-    detail: str,
-    prev_hash: str,
-) -> str:
-    canonical = json.dumps(
-        [seq, ts, actor, action, project, target, decision, detail, prev_hash],
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _hash_of(e: AuditEntry) -> str:
@@ -83,8 +67,42 @@ def append(
     entry.hash = _hash_of(entry)
     session.add(entry)
     head.seq, head.hash = entry.seq, entry.hash
+    cp = session.info.get(CHECKPOINTER)
+    if cp is not None and head.seq - head.checkpoint_seq >= cp.every:
+        _sign(session, head, cp.signer())  # every N entries, in the transaction of the entry that reaches N
     session.flush()
     return entry
+
+
+@dataclass
+class Checkpointer:
+    """What `append` needs to sign checkpoints by count: the app's signer and N (`audit_checkpoint_entries`)."""
+
+    signer: Callable[[], Any]  # the app's jupyter_mlp.signing.Signer, made on first use
+    every: int
+
+
+def _sign(session: Session, head: AuditHead, signer: Any) -> AuditCheckpoint:
+    ts = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    st = checkpoint_statement(entries=head.seq, head=head.hash, ts=ts, key_id=signer.key_id)
+    cp = AuditCheckpoint(entries=head.seq, head=head.hash, ts=ts, key_id=signer.key_id,
+                         signature=base64.b64encode(signer.sign(canonical(st))).decode())
+    session.add(cp)
+    head.checkpoint_seq = head.seq
+    return cp
+
+
+def checkpoint(session: Session, signer: Any) -> AuditCheckpoint | None:
+    """Sign a checkpoint at the current head unless one is there already (the timer, an export); the newest
+    checkpoint. None while the log is empty. The caller commits."""
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
+    if head.seq == 0:
+        return None
+    if head.checkpoint_seq == head.seq:
+        return session.get(AuditCheckpoint, head.seq)
+    cp = _sign(session, head, signer)
+    session.flush()
+    return cp
 
 
 @dataclass

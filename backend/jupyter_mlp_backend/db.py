@@ -66,6 +66,12 @@ class Database:
     def migrate(self) -> None:
         migrate(self.engine)
 
+    def share(self, key: str, value: object) -> None:
+        """Put `value` in the `info` of every session made from now on (the audit log's checkpointer)."""
+        info = dict(self._sessions.kw.get("info") or {})
+        info[key] = value
+        self._sessions.configure(info=info)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self._sessions() as s:

@@ -78,6 +78,19 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    checkpoint_seq: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # the newest checkpoint's
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint: the log's entry count and head hash, ed25519 (jupyter_mlp/auditlog.py's format)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    entries: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    head: Mapped[str] = mapped_column(String(64), nullable=False)
+    ts: Mapped[str] = mapped_column(String(40), nullable=False)
+    key_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    signature: Mapped[str] = mapped_column(Text, nullable=False)  # base64
 
 
 class ProjectExperiment(Base):

@@ -128,6 +128,43 @@ class AuditVerifyOut(Response):
     reason: str | None = None
 
 
+class AuditCheckpointOut(Response):
+    """A signed checkpoint: `signature` (base64 ed25519) is over the canonical JSON of every other field."""
+
+    format: str
+    entries: int
+    head: str
+    ts: str
+    key_id: str
+    signature: str
+
+
+class AuditCheckpointPage(Response):
+    items: list[AuditCheckpointOut]
+    total: int
+
+
+class PublicKeysOut(Response):
+    """The platform's signing keys (`mlp audit public-key`; what `mlp audit verify --public-key` reads)."""
+
+    format: str
+    key_id: str  # the key signing now
+    keys: dict[str, str]  # key id -> base64 raw ed25519 public key, earlier (rotated) keys included
+
+
+class AuditExportIn(Request):
+    to: str = Field(min_length=6, max_length=1000, pattern=r"^s3://",
+                    description="s3://bucket/prefix, written with the platform's S3 settings (`s3_endpoint_url`)")
+
+
+class AuditExportOut(Response):
+    to: str
+    entries: int
+    head: str
+    checkpoints: int
+    key_id: str
+
+
 class Health(Response):
     status: str
     version: str

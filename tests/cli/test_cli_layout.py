@@ -34,6 +34,7 @@ alerts; alerts list; webhooks; webhooks list; webhooks add; webhooks delete; aud
     "hub",  # added since the split (issue 15: JupyterHub with the backend as its service)
     "ship",  # added since the split (issue 16: the Ship flow)
     "pipelines executor",  # added since the split (issue 16 item 2: where stages run, the base image's state)
+    "audit export", "audit public-key",  # added since the split (issue 20 item 4: signed audit checkpoints)
 ])
 
 DOMAINS = ("updown", "hub", "projects", "runs", "pipelines", "ship", "models", "serving", "monitoring", "assistant",

@@ -106,6 +106,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audit/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Signed audit checkpoints, newest first (platform admins) */
+        get: operations["checkpoints_api_audit_checkpoints_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign a checkpoint and write the log, its checkpoints and public keys to s3://bucket/prefix (platform admins) */
+        post: operations["export_audit_api_audit_export_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit/export/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign a checkpoint and stream the log with its checkpoints and public keys (platform admins) */
+        post: operations["download_audit_api_audit_export_download_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit/public-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The public keys audit checkpoints (and model manifests) are signed with (any signed-in user) */
+        get: operations["public_key_api_audit_public_key_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/audit/verify": {
         parameters: {
             query?: never;
@@ -1505,6 +1573,31 @@ export interface components {
              */
             question: string;
         };
+        /**
+         * AuditCheckpointOut
+         * @description A signed checkpoint: `signature` (base64 ed25519) is over the canonical JSON of every other field.
+         */
+        AuditCheckpointOut: {
+            /** Entries */
+            entries: number;
+            /** Format */
+            format: string;
+            /** Head */
+            head: string;
+            /** Key Id */
+            key_id: string;
+            /** Signature */
+            signature: string;
+            /** Ts */
+            ts: string;
+        };
+        /** AuditCheckpointPage */
+        AuditCheckpointPage: {
+            /** Items */
+            items: components["schemas"]["AuditCheckpointOut"][];
+            /** Total */
+            total: number;
+        };
         /** AuditEntryOut */
         AuditEntryOut: {
             /** Action */
@@ -1525,6 +1618,27 @@ export interface components {
             target: string | null;
             /** Ts */
             ts: string;
+        };
+        /** AuditExportIn */
+        AuditExportIn: {
+            /**
+             * To
+             * @description s3://bucket/prefix, written with the platform's S3 settings (`s3_endpoint_url`)
+             */
+            to: string;
+        };
+        /** AuditExportOut */
+        AuditExportOut: {
+            /** Checkpoints */
+            checkpoints: number;
+            /** Entries */
+            entries: number;
+            /** Head */
+            head: string;
+            /** Key Id */
+            key_id: string;
+            /** To */
+            to: string;
         };
         /** AuditPage */
         AuditPage: {
@@ -2493,14 +2607,14 @@ export interface components {
         GatesPlan: {
             /**
              * Challenger
-             * @description Challenger-beats-champion (the registry's rule) where the model has a champion
+             * @description Challenger-beats-champion (the registry's rule: {metric, margin, greater_is_better}), checked once the model has a champion. Default: on the plan's metric, when evaluation data is found
              */
             challenger?: {
                 [key: string]: unknown;
             } | null;
             /**
              * Evaluation
-             * @description The data challenger and champion are scored on
+             * @description The data challenger and champion are scored on ({dataset, target, snapshot_id}). Default: the data the champion was trained on, else what the notebook reads; its label column
              */
             evaluation?: {
                 [key: string]: unknown;
@@ -3357,6 +3471,20 @@ export interface components {
             version: string;
         };
         /**
+         * PublicKeysOut
+         * @description The platform's signing keys (`mlp audit public-key`; what `mlp audit verify --public-key` reads).
+         */
+        PublicKeysOut: {
+            /** Format */
+            format: string;
+            /** Key Id */
+            key_id: string;
+            /** Keys */
+            keys: {
+                [key: string]: string;
+            };
+        };
+        /**
          * RankerStatus
          * @description What ranked, when the encoder was asked for (`recommender_method = "encoder"`): the signed champion, or the
          *     baseline that ranked instead and why (no version, or its files did not verify).
@@ -3784,9 +3912,10 @@ export interface components {
             message?: string | null;
             /**
              * Name
+             * @description `image`: the stage base image (Docker stages) as the platform's check at start found it; while it is still being built it runs beside `run`, whose first stage waits for it
              * @enum {string}
              */
-            name: "promote" | "run" | "register" | "gates" | "approval" | "deploy" | "monitor" | "endpoint";
+            name: "promote" | "image" | "run" | "register" | "gates" | "approval" | "deploy" | "monitor" | "endpoint";
             /**
              * Progress
              * @description The step's latest progress lines (stages, image build, workers)
@@ -4592,6 +4721,310 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    checkpoints_api_audit_checkpoints_get: {
+        parameters: {
+            query?: {
+                /** @description Rows per page (at most the server's max_page_size) */
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditCheckpointPage"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    export_audit_api_audit_export_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuditExportIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditExportOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    download_audit_api_audit_export_download_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Line 1: {"manifest", "public_keys", "checkpoints"}; then one audit entry a line, entry 1 first: the files of an export (docs/security.md) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": unknown;
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    public_key_api_audit_public_key_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicKeysOut"];
                 };
             };
             /** @description Malformed request */
@@ -11219,7 +11652,10 @@ export interface operations {
     };
     get_ship_api_projects__slug__ship__ship_id__get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A random id of the reading view: the new API key goes to the shipper's first read of the finished Ship, and again only to reads with that read's claim (a view whose answer was lost reads it again); without one, the first read takes it */
+                claim?: string | null;
+            };
             header?: never;
             path: {
                 slug: string;
