@@ -85,7 +85,7 @@ def main() -> None:
     db, artifacts = tmp / "mlflow.db", tmp / "artifacts"
     mlflow_proc, mlflow_url = start_mlflow(db, artifacts)
     store = MlflowClient(tracking_uri=mlflow_url)
-    server, api = start_backend(tmp / "home", mlflow_url, db, store.create_experiment("bench"))
+    server, api, _ = start_backend(tmp / "home", mlflow_url, f"sqlite:///{db}", store.create_experiment("bench"))
     app = server.config.app
     results: dict[tuple[int, str], dict] = {}
     try:

@@ -144,7 +144,8 @@ def main() -> None:
     secret = read_secret(s.secret_path)
     admin = {"Authorization": f"Bearer {mint_token(secret, getpass.getuser())}"}
     url = started.url
-    httpx.post(f"{url}/api/projects", json={"slug": "acme", "name": "Acme"}, headers=admin, timeout=60)
+    r = httpx.post(f"{url}/api/projects", json={"slug": "acme", "name": "Acme"}, headers=admin, timeout=60)
+    assert r.status_code == 201, r.text
     for i in range(N_USERS):
         httpx.put(f"{url}/api/projects/acme/members/u{i}", json={"role": "viewer"}, headers=admin, timeout=60)
     time.sleep(15)  # let the eager start-up (MLflow, Dagster) settle
@@ -164,7 +165,13 @@ def main() -> None:
     # 1. By the backend: runs ended through its MLflow gateway (the project's kernel credentials).
     from mlflow.tracking import MlflowClient
 
-    creds = httpx.post(f"{url}/api/projects/acme/kernel-token", headers=admin, timeout=60).json()
+    for _ in range(300):  # the project's experiment needs MLflow, which the eager start brings up in the background
+        r = httpx.post(f"{url}/api/projects/acme/kernel-token", headers=admin, timeout=60)
+        if r.status_code == 200:
+            break
+        time.sleep(1)
+    assert r.status_code == 200, r.text
+    creds = r.json()
     os.environ["MLFLOW_TRACKING_TOKEN"] = creds["token"]
     mlflow = MlflowClient(tracking_uri=f"{url}{creds['tracking_path']}")
     written = {}

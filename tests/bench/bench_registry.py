@@ -60,7 +60,7 @@ def main() -> None:
     mlflow_proc, mlflow_url = start_mlflow(db, artifacts)
     direct = MlflowClient(tracking_uri=mlflow_url, registry_uri=mlflow_url)
     exp = direct.create_experiment("bench")
-    server, api = start_backend(tmp / "home", mlflow_url, db, exp)
+    server, api, _ = start_backend(tmp / "home", mlflow_url, f"sqlite:///{db}", exp)
     try:
         rng = np.random.default_rng(0)
         x = rng.normal(size=(5000, 20))

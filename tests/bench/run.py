@@ -3,11 +3,13 @@ table: bench, peer ratio, floor ratio (the `ratios:` lines they print, tests/ben
 ratios; they are not timed tests.
 
 Run: .venv/bin/python -m tests.bench.run [--only bench_whoami,bench_registry] [--skip bench_assistant]
+     [--args "bench_drift_speed=--rows 300000 --rounds 1" ...]   (a bench's own arguments, for smaller sizes)
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 import sys
 import time
@@ -22,10 +24,10 @@ def all_benches() -> list[str]:
     return sorted(p.stem for p in HERE.glob("bench_*.py"))
 
 
-def run_one(name: str) -> tuple[int, str, float]:
-    """Run `python -m tests.bench.NAME`, echoing its output as it comes; (exit status, output, seconds)."""
+def run_one(name: str, args: list[str] = ()) -> tuple[int, str, float]:
+    """Run `python -m tests.bench.NAME ARGS`, echoing its output as it comes; (exit status, output, seconds)."""
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", f"tests.bench.{name}"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", f"tests.bench.{name}", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, cwd=HERE.parent.parent)
     out = []
     assert proc.stdout is not None
@@ -56,12 +58,18 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", default="", help="comma-separated bench names (default: every bench_*.py)")
     ap.add_argument("--skip", default="", help="comma-separated bench names to leave out")
+    ap.add_argument("--args", action="append", default=[], metavar="BENCH=ARGS",
+                    help="arguments for one bench, e.g. 'bench_retrieval=--records 30000' (repeatable)")
     a = ap.parse_args(argv)
+    bench_args = {}
+    for item in a.args:
+        name, _, rest = item.partition("=")
+        bench_args[name] = shlex.split(rest)
     names = [n for n in (a.only.split(",") if a.only else all_benches()) if n not in set(a.skip.split(","))]
     results: dict[str, tuple[int, str, float]] = {}
     for name in names:
-        print(f"== {name}", flush=True)
-        results[name] = run_one(name)
+        print(f"== {name} {shlex.join(bench_args.get(name, []))}".rstrip(), flush=True)
+        results[name] = run_one(name, bench_args.get(name, []))
     print("\n== summary (peer ratio: the peer's figure over ours; floor ratio: ours over the floor, same run)")
     print(summary(results))
     if any(rc for rc, _, _ in results.values()):
