@@ -3,7 +3,9 @@ full read it replaced (peer) vs the floor, at 10k and 1M logged rows.
 
 A real Iceberg prediction log (local warehouse) holds `--rows` logged predictions (one-row MLflow
 `dataframe_split` requests of 3 features, answers with probabilities; appended 10,000 rows a commit, as the log's
-committer does with its spool files). A monitor with windows of `--new` rows has evaluated it all once. Each
+committer does with its spool files), then trimmed as the committer trims it (`Catalog.trim`: snapshots beyond the
+newest `LOG_SNAPSHOTS` expired, manifests merged from then on; the committer expires only snapshots older than its
+10-minute record window, which this log, written in seconds, stands for: `--no-trim` keeps every snapshot). A monitor with windows of `--new` rows has evaluated it all once. Each
 timed round appends `--new` more rows (one new window; not timed), then evaluates:
 - incremental: load the cursor from disk, read what was appended since its snapshots (`Catalog.appended`), take it
   in (`cursor.advance`), compute the new window's drift and the newest windows' performance, save the cursor;
@@ -64,8 +66,9 @@ def verdict_of(parts, profile) -> dict:  # noqa: ANN001
     return out
 
 
-def run(rows: int, new: int, rounds: int, peer_rounds: int, profile) -> dict:  # noqa: ANN001
+def run(rows: int, new: int, rounds: int, peer_rounds: int, profile, trim: bool = True) -> dict:  # noqa: ANN001
     from jupyter_mlp_backend.datasets.catalog import Catalog
+    from jupyter_mlp_backend.serving import predlog
     from jupyter_mlp_backend.monitoring import cursor
     from jupyter_mlp_backend.monitoring.windows import full_parts, log_frame, parse_rows, window_drift
 
@@ -77,13 +80,17 @@ def run(rows: int, new: int, rounds: int, peer_rounds: int, profile) -> dict:  #
         t = time.perf_counter()
         for start in range(0, rows, 10_000):
             catalog.append_arrow(SLUG, table, batch(min(10_000, rows - start), start, rng))
+        if trim:
+            catalog.trim(SLUG, table, predlog.LOG_SNAPSHOTS, int(time.time() * 1000))
         build_s = time.perf_counter() - t
+        ice = catalog._open().load_table(f"p_{SLUG}.{table}")
+        shape = {"snapshots": len(ice.snapshots()), "manifests": len(ice.current_snapshot().manifests(ice.io))}
         key = (1, new, None, "bench")
 
         def incremental() -> dict:
             c = cursor.load(home, 1, key)
             preds, fb, c = cursor.read_new(catalog, SLUG, DEP, c)
-            parts = cursor.advance(c, preds, fb, new, None, cursor.known_ids(catalog, SLUG, DEP, c.pred_snapshot))
+            parts = cursor.advance(c, preds, fb, new, None, cursor.known_ids(catalog, SLUG, DEP, c.pred_position))
             out = verdict_of(parts, profile)
             cursor.save(home, 1, c)
             return out
@@ -114,7 +121,7 @@ def run(rows: int, new: int, rounds: int, peer_rounds: int, profile) -> dict:  #
                 assert theirs == ours, "incremental and full read disagree"
         return {"rows": rows, "build_s": build_s, "first_s": first_s, "incremental_s": statistics.median(inc),
                 "full_s": statistics.median(peer) if peer else None, "floor_s": statistics.median(floor),
-                "rounds": rounds, "peer_rounds": len(peer)}
+                "rounds": rounds, "peer_rounds": len(peer), **shape}
 
 
 def main() -> None:
@@ -125,18 +132,20 @@ def main() -> None:
     ap.add_argument("--new", type=int, default=500, help="rows per evaluation (= the window size)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--peer-rounds", type=int, default=1, help="rounds that also time the full read")
+    ap.add_argument("--no-trim", action="store_true", help="keep every snapshot of the log (as before issue 17)")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     profile = drift.build_profile(pd.DataFrame(rng.normal(size=(20_000, 3)), columns=["x1", "x2", "x3"]),
                                   window_size=args.new)
-    results = [run(n, args.new, args.rounds, args.peer_rounds, profile) for n in args.rows]
+    results = [run(n, args.new, args.rounds, args.peer_rounds, profile, not args.no_trim) for n in args.rows]
     print(f"{'logged rows':>12} {'incremental':>12} {'full read':>10} {'floor':>9} {'full/incr':>9} "
-          f"{'incr/floor':>10} {'first eval':>10}")
+          f"{'incr/floor':>10} {'first eval':>10} {'snapshots':>9} {'manifests':>9}")
     for r in results:
         full = f"{r['full_s'] * 1000:8.0f}ms" if r["full_s"] else "       -"
         ratio = f"{r['full_s'] / r['incremental_s']:8.1f}x" if r["full_s"] else "       -"
         print(f"{r['rows']:>12,} {r['incremental_s'] * 1000:10.1f}ms {full:>10} {r['floor_s'] * 1000:7.1f}ms "
-              f"{ratio:>9} {r['incremental_s'] / r['floor_s']:9.2f}x {r['first_s']:9.1f}s")
+              f"{ratio:>9} {r['incremental_s'] / r['floor_s']:9.2f}x {r['first_s']:9.1f}s {r['snapshots']:>9} "
+              f"{r['manifests']:>9}")
     print(json.dumps(results))
 
 

@@ -10,6 +10,7 @@ label, a label for a prediction whose windows are final, a label naming no predi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from pyiceberg.exceptions import NoSuchTableError
 
 from jupyter_mlp_backend.datasets.catalog import Catalog
 from jupyter_mlp_backend.monitoring import cursor, drift
@@ -103,7 +105,13 @@ def full(catalog: Catalog, size: int, seconds: int | None, now: datetime):
 
 
 @pytest.mark.parametrize("size,seconds", [(40, None), (1000, 30)])
-def test_incremental_verdicts_equal_a_full_recomputation(tmp_path, size, seconds):
+def test_incremental_verdicts_equal_a_full_recomputation(tmp_path, monkeypatch, size, seconds):
+    """By count, the log and feedback tables are also trimmed as the committer trims them (old snapshots
+    expired, manifests merged) between evaluations: the cursors' positions outlive the snapshots they were read
+    at, so nothing is read twice or missed."""
+    from jupyter_mlp_backend.datasets import catalog as catalog_module
+
+    monkeypatch.setattr(catalog_module, "LOG_MANIFESTS", 2)  # merge at once (the committer waits for 16)
     home = tmp_path / "home"
     profiles = {1: drift.build_profile(reference(0), window_size=40), 2: drift.build_profile(reference(5),
                                                                                             window_size=40)}
@@ -123,13 +131,19 @@ def test_incremental_verdicts_equal_a_full_recomputation(tmp_path, size, seconds
         lambda: None,  # nothing new: time passes (by time, the last slices end)
     ]
     checked, performed, labelled = 0, set(), {}
+    trimmed = 0
     for i, step in enumerate(rounds):
         step()
+        if seconds is None:
+            traffic.send(3, 2 if i >= 3 else 1)  # two commits a round at least, so there is something to expire
+            for kind in ("predictions", "feedback"):
+                with contextlib.suppress(LookupError, NoSuchTableError):
+                    trimmed += Catalog(home).trim(SLUG, table_name(kind, DEP), 1, 2**62)
         now = traffic.t + timedelta(seconds=31 if i == len(rounds) - 1 else 0)
         catalog = Catalog(home)  # a restart: a new catalog, the cursor read back from disk
         c = cursor.load(home, 7, key)
         preds, fb, c = cursor.read_new(catalog, SLUG, DEP, c)
-        parts = cursor.advance(c, preds, fb, size, seconds, cursor.known_ids(catalog, SLUG, DEP, c.pred_snapshot),
+        parts = cursor.advance(c, preds, fb, size, seconds, cursor.known_ids(catalog, SLUG, DEP, c.pred_position),
                                now=now)
         cursor.save(home, 7, c)
         ours = verdicts(parts, profiles)
@@ -158,6 +172,8 @@ def test_incremental_verdicts_equal_a_full_recomputation(tmp_path, size, seconds
     assert "drift" in statuses and "ok" in statuses
     assert performed & {"ok", "degraded"}, performed  # late labels made some windows' performance computable
     assert cursor.log_attrs(c)["unmatched_labels"] == 1 and cursor.log_attrs(c)["skipped_requests"] > 0
+    if seconds is None:
+        assert trimmed >= 5, "snapshots read by earlier evaluations were expired"
 
 
 def test_an_evaluation_reads_only_what_was_appended_since_the_last(tmp_path):
@@ -173,19 +189,33 @@ def test_an_evaluation_reads_only_what_was_appended_since_the_last(tmp_path):
         cursor.save(home, 3, c)
         assert len(preds) == requests
         assert len(c.pending[1]) < 50  # what waits for a window is less than a window
-    assert cursor.load(home, 3, (1, 60, None, "x")).pred_snapshot is None  # another window size: read again
+    assert cursor.load(home, 3, (1, 60, None, "x")).pred_position is None  # another window size: read again
 
 
-def test_a_cursor_whose_snapshot_is_gone_reads_the_log_again(tmp_path):
-    """A log rewritten under the monitor (its snapshot expired): the cursor starts again from the log's start
-    rather than reading from nowhere or twice."""
+def test_a_cursor_that_no_longer_fits_its_log_reads_the_log_again(tmp_path):
+    """A log made again under the monitor (the cursor's position is past the table's last commit): the cursor
+    starts again from the log's start rather than reading from nowhere or twice. (An expired snapshot is no reason:
+    positions outlive snapshots, see the trimmed rounds of test_incremental_verdicts_equal_a_full_recomputation.)"""
     home = tmp_path / "home"
     traffic = Traffic(Catalog(home))
     traffic.send(120, 1, sizes=(1,))
-    c = cursor.Cursor((1, 50, None, "x"), pred_snapshot=12345, skipped=9)
+    c = cursor.Cursor((1, 50, None, "x"), pred_position=12345, skipped=9)
     c.pending[1] = cursor.Rows()
     preds, fb, c = cursor.read_new(Catalog(home), SLUG, DEP, c)
-    assert len(preds) == 120 and c.skipped == 0 and not c.pending and c.pred_snapshot not in (None, 12345)
+    assert len(preds) == 120 and c.skipped == 0 and not c.pending and c.pred_position not in (None, 12345)
+    # rows rewritten after the position (an overwrite, not an append): read again, the rewritten rows only
+    import io
+
+    import pyarrow.parquet as pq
+
+    catalog = Catalog(home)
+    kept = catalog.scan(SLUG, table_name("predictions", DEP)).slice(0, 30)
+    buf = io.BytesIO()
+    pq.write_table(kept, buf)
+    catalog.write(SLUG, table_name("predictions", DEP), buf.getvalue(), "overwrite")
+    c.skipped = 9
+    preds, fb, c = cursor.read_new(catalog, SLUG, DEP, c)
+    assert len(preds) == 30 and c.skipped == 0
 
 
 def test_the_cursor_is_json_and_an_old_pickled_cursor_is_never_unpickled(tmp_path):
@@ -209,7 +239,7 @@ def test_the_cursor_is_json_and_an_old_pickled_cursor_is_never_unpickled(tmp_pat
     doc = json.loads(path.read_text())
     assert doc["format"] == cursor.FORMAT and doc["key"] == list(key)
     back = cursor.load(home, 5, key)
-    for name in ("key", "pred_snapshot", "fb_snapshot", "skipped", "seq", "labels", "unmatched"):
+    for name in ("key", "pred_position", "fb_position", "skipped", "seq", "labels", "unmatched"):
         assert getattr(back, name) == getattr(c, name), name
     assert back.unmatched == {"f" * 32}
     def same(a, b) -> bool:  # noqa: E306 - NaN is not equal to itself
@@ -231,6 +261,6 @@ def test_the_cursor_is_json_and_an_old_pickled_cursor_is_never_unpickled(tmp_pat
     path.unlink()
     fresh = cursor.load(home, 5, key)
     assert not marker.exists() and not old.exists()
-    assert fresh.pred_snapshot is None and not fresh.pending  # the log is read again from its start
+    assert fresh.pred_position is None and not fresh.pending  # the log is read again from its start
     path.write_text("{not json")  # an unreadable cursor: read the log again
-    assert cursor.load(home, 5, key).pred_snapshot is None
+    assert cursor.load(home, 5, key).pred_position is None

@@ -222,6 +222,55 @@ def test_random_faults_at_every_step_keep_every_prediction_exactly_once(tmp_path
     assert_exactly_once(catalog, ids)
 
 
+def test_the_committer_trims_the_log_but_keeps_the_records_a_stuck_file_needs(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch):
+    """The committer keeps the log table's metadata short (old snapshots expired, manifests merged: what every read
+    of the log parses), but never expires a snapshot whose record of committed spool files a later commit checks:
+    a file whose delete keeps failing is found recorded round after round and appended once."""
+    from jupyter_mlp_backend.datasets import catalog as catalog_module
+
+    monkeypatch.setattr(predlog, "LOG_SNAPSHOTS", 2)  # trim after 4 commits (the committer keeps 32)
+    monkeypatch.setattr(predlog, "CLOCK_SLACK_MS", 0)  # a record window this test's commits can age out of
+    monkeypatch.setattr(catalog_module, "LOG_MANIFESTS", 2)
+    home = tmp_path / "home"
+    catalog, log = Catalog(home), PredictionLog(Catalog(home), home)
+    ids: list[str] = []
+
+    def round_() -> None:
+        ids.extend(answered(log, 5))
+        asyncio.run(log.flush())
+        time.sleep(0.002)  # the next file's name is a later millisecond
+        commit_spool(catalog, spool_root(home))
+
+    for _ in range(5):
+        round_()
+    ids.extend(answered(log, 5))
+    asyncio.run(log.flush())
+    stuck = spooled(home)[0].name  # this file's delete fails for six rounds
+    unlink = pathlib.Path.unlink
+
+    def failing_unlink(self, *a, **kw):  # noqa: ANN001, ANN202
+        if self.name == stuck:
+            raise PermissionError(1, "Operation not permitted", str(self))
+        return unlink(self, *a, **kw)
+
+    monkeypatch.setattr(pathlib.Path, "unlink", failing_unlink)
+    for _ in range(6):
+        round_()
+    assert [f.name for f in spooled(home)] == [stuck]
+    table = catalog._open().load_table(f"p_{P}.{TABLE}")
+    assert len(table.snapshots()) < 11, "the snapshots before the stuck file were expired"
+    assert table.properties["commit.manifest-merge.enabled"] == "true"
+    assert_exactly_once(catalog, ids)
+    monkeypatch.setattr(pathlib.Path, "unlink", unlink)
+    for _ in range(5):
+        round_()
+    assert not spooled(home)
+    assert_exactly_once(catalog, ids)
+    table = catalog._open().load_table(f"p_{P}.{TABLE}")
+    assert len(table.snapshots()) <= 5 and len(table.current_snapshot().manifests(table.io)) <= 3
+
+
 def test_the_barrier_waits_for_a_flush_under_way_and_for_the_committer(tmp_path: Path, monkeypatch):
     """drain() — what an evaluation calls right after traffic — must not return while rows it should see are being
     spooled by the background flush, nor before the committer process has appended them."""

@@ -116,33 +116,39 @@ class Catalog:
             snap = table.current_snapshot()
             return Snapshot(name, snap.snapshot_id, table.scan(snapshot_id=snap.snapshot_id).to_arrow().num_rows)
 
-    def append_arrow(self, slug: str, name: str, data) -> int:  # noqa: ANN001 - a pyarrow.Table
-        """Append rows the platform itself produced (prediction logs, feedback); returns the new snapshot id.
-        Creates the table on first use. No row count: these tables only grow, and counting would scan them."""
+    def append_arrow(self, slug: str, name: str, data, keep_last: int | None = None) -> int:  # noqa: ANN001
+        """Append rows the platform itself produced (prediction logs, feedback: a pyarrow.Table); returns the new
+        snapshot id. Creates the table on first use. No row count: these tables only grow, and counting would scan
+        them. With `keep_last`, the table is then trimmed (`trim`) of all but its newest `keep_last` snapshots."""
         with self._lock:
             cat = self._open()
             ns = _namespace(slug)
             if ns not in {n[0] for n in cat.list_namespaces()}:
                 cat.create_namespace(ns)
             ident = f"{ns}.{name}"
-            table = cat.load_table(ident) if cat.table_exists(ident) else cat.create_table(ident, schema=data.schema)
+            table = _load_or_create(cat, ident, data.schema, log_properties(keep_last) if keep_last else {})
             table.append(data)
-            return table.current_snapshot().snapshot_id
+            snapshot_id = table.current_snapshot().snapshot_id
+            if keep_last:
+                _trim(table, keep_last, 2**62)
+            return snapshot_id
 
     def append_recorded(self, slug: str, name: str, keys: list[str], load, schema, record: str,  # noqa: ANN001
-                        since_ms: int) -> tuple[list[str], list[str]]:
+                        since_ms: int, keep_last: int | None = None) -> tuple[list[str], list[str]]:
         """Append `load(fresh)` (a pyarrow.Table) for the keys no snapshot taken since `since_ms` has recorded under
         the summary property `record`, and record them in that same commit: what was committed once is never
         appended again, even when the caller failed (or was killed) after the commit. The check and the append are
         one optimistic Iceberg commit, so a concurrent writer makes it fail rather than duplicate. Returns
-        (keys appended now, keys found already committed)."""
+        (keys appended now, keys found already committed). With `keep_last`, the table is then trimmed (`trim`) of
+        snapshots older than `since_ms`: a later call's `since_ms` is no earlier (its keys are newer), so no record a
+        later check reads is ever expired."""
         with self._lock:
             cat = self._open()
             ns = _namespace(slug)
             if ns not in {n[0] for n in cat.list_namespaces()}:
                 cat.create_namespace(ns)
             ident = f"{ns}.{name}"
-            table = cat.load_table(ident) if cat.table_exists(ident) else cat.create_table(ident, schema=schema)
+            table = _load_or_create(cat, ident, schema, log_properties(keep_last) if keep_last else {})
             done: set[str] = set()
             for snap in reversed(table.snapshots()):  # commit order: stop at the first one older than the keys
                 if snap.timestamp_ms < since_ms:
@@ -153,6 +159,8 @@ class Catalog:
             fresh = [k for k in keys if k not in done]
             if fresh:
                 table.append(load(fresh), snapshot_properties={record: " ".join(fresh)})
+            if keep_last and fresh:
+                _trim(table, keep_last, since_ms)
             return fresh, [k for k in keys if k in done]
 
     def scan(self, slug: str, name: str, snapshot_id: int | None = None, row_filter: str | None = None):  # noqa: ANN201
@@ -170,10 +178,13 @@ class Catalog:
 
     def appended(self, slug: str, name: str, since: int | None, columns: tuple[str, ...] = ("*",),  # noqa: ANN201
                  row_filter=None, until: int | None = None):  # noqa: ANN001 - a str or a pyiceberg expression
-        """The rows appended to a table after snapshot `since` (all rows when None) up to its current snapshot (or
-        `until`), as (pyarrow.Table or None when nothing was appended, that snapshot's id): only the data files those
-        appends added are read. LookupError if the table is missing; ValueError when `since` is no longer an
-        ancestor of that snapshot (expired or rewritten)."""
+        """The rows appended to a table after position `since` (all rows when None) up to its current snapshot (or
+        position `until`), as (pyarrow.Table or None when nothing was appended, the position read up to). A position
+        is a snapshot's sequence number: it survives the expiry of that snapshot (`trim`), and only the manifests
+        written after it are opened (`manifest.sequence_number`), so the cost follows the rows appended, not the
+        table's history. LookupError if the table is missing; ValueError when `since` does not fit the table any
+        more (beyond its last sequence number: the table was made again; or a later commit was not an append: rows
+        were rewritten)."""
         from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
         from pyiceberg.expressions import AlwaysTrue
 
@@ -183,15 +194,30 @@ class Catalog:
                 table = cat.load_table(f"{_namespace(slug)}.{name}")
             except (NoSuchTableError, NoSuchNamespaceError):
                 raise LookupError(name) from None
-            current = table.snapshot_by_id(until) if until is not None else table.current_snapshot()
-            if current is None or current.snapshot_id == since:
-                return None, since if current is not None else None
-            if since is not None and not any(s.snapshot_id == since for s in _ancestors(table, current)):
-                raise ValueError(f"snapshot {since} of {name} is not an ancestor of its current snapshot")
-            scan = table.incremental_append_scan(from_snapshot_id_exclusive=since,
-                                                 to_snapshot_id_inclusive=current.snapshot_id,
-                                                 row_filter=row_filter or AlwaysTrue(), selected_fields=columns)
-            return scan.to_arrow(), current.snapshot_id
+            current = table.current_snapshot()
+            if current is None:
+                return None, None
+            top = current.sequence_number if until is None else min(until, current.sequence_number)
+            if since is not None:
+                if since > table.metadata.last_sequence_number:
+                    raise ValueError(f"position {since} of {name} is beyond its last sequence number")
+                if any(s.sequence_number > since and (s.summary is None or s.summary.operation.value != "append")
+                       for s in table.snapshots()):
+                    raise ValueError(f"{name} was rewritten after position {since}")
+                if since >= top:
+                    return None, top
+            scan = _SinceScan(table.metadata, table.io, row_filter=row_filter or AlwaysTrue(), selected_fields=columns,
+                              since=-1 if since is None else since, until=top, snapshot=current)
+            return scan.to_arrow(), top
+
+    def trim(self, slug: str, name: str, keep_last: int, before_ms: int) -> int:
+        """Bound a log table's metadata (what every read of it parses): expire the snapshots older than `before_ms`
+        except the newest `keep_last` (their data files stay: the rows are all still in the table; readers hold
+        sequence-number positions, which outlive snapshots), and give it `log_properties` (manifests merged on
+        append, so the manifest list stays short) if it lacks them. Only when the table has more than twice
+        `keep_last` snapshots (a commit every `keep_last` appends); returns how many were expired."""
+        with self._lock:
+            return _trim(self._open().load_table(f"{_namespace(slug)}.{name}"), keep_last, before_ms)
 
     def read(self, slug: str, name: str, snapshot_id: int | None) -> tuple[bytes, Snapshot]:
         import pyarrow.parquet as pq
@@ -252,8 +278,76 @@ class Catalog:
             return out
 
 
-def _ancestors(table, snapshot):  # noqa: ANN001, ANN202
-    """`snapshot` and its parents, newest first."""
-    while snapshot is not None:
-        yield snapshot
-        snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id) if snapshot.parent_snapshot_id else None
+LOG_MANIFESTS = 16  # a trimmed log table merges its manifests once it has this many
+
+
+def _since_scan():  # noqa: ANN202 - the class is made on first use: pyiceberg is imported lazily
+    from pyiceberg.manifest import ManifestContent, ManifestEntryStatus
+    from pyiceberg.table import IncrementalAppendScan, ManifestGroupPlanner
+
+    class SinceScan(IncrementalAppendScan):
+        """The data files of a snapshot whose sequence number is in (since, until]: manifests written at or
+        before `since` are not opened (every entry in a manifest is at most its sequence number)."""
+
+        def __init__(self, metadata, io, *, since: int, until: int, snapshot, **kw):  # noqa: ANN001, ANN003
+            super().__init__(metadata, io, **kw)
+            self.since, self.until, self.snapshot = since, until, snapshot
+
+        def plan_files(self):  # noqa: ANN202
+            manifests = [m for m in self.snapshot.manifests(self.io) if m.content == ManifestContent.DATA
+                         and m.sequence_number > self.since and m.min_sequence_number <= self.until]
+            return ManifestGroupPlanner(table_metadata=self.table_metadata, io=self.io, row_filter=self.row_filter,
+                                        case_sensitive=self.case_sensitive, options=self.options).plan_files(
+                manifests=manifests,
+                manifest_entry_filter=lambda e: e.status != ManifestEntryStatus.DELETED
+                and self.since < e.sequence_number <= self.until)
+
+    return SinceScan
+
+
+def _load_or_create(cat, ident: str, schema, properties: dict[str, str]):  # noqa: ANN001, ANN202
+    """The table, made on first use; when another process (the backend and the log's committer share the catalog)
+    made it between the check and the create, the one it made."""
+    from pyiceberg.exceptions import TableAlreadyExistsError
+
+    if cat.table_exists(ident):
+        return cat.load_table(ident)
+    try:
+        return cat.create_table(ident, schema=schema, properties=properties)
+    except TableAlreadyExistsError:
+        return cat.load_table(ident)
+
+
+def log_properties(keep_last: int) -> dict[str, str]:
+    """A log table's properties: manifests merged on append (the manifest list stays short), and no more old
+    metadata files kept than snapshots."""
+    from pyiceberg.table import TableProperties
+
+    return {TableProperties.MANIFEST_MERGE_ENABLED: "true",
+            TableProperties.MANIFEST_MIN_MERGE_COUNT: str(LOG_MANIFESTS),
+            TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED: "true",
+            TableProperties.METADATA_PREVIOUS_VERSIONS_MAX: str(keep_last)}
+
+
+def _trim(table, keep_last: int, before_ms: int) -> int:  # noqa: ANN001 - see `Catalog.trim`
+    snaps = sorted(table.snapshots(), key=lambda s: s.sequence_number)
+    if len(snaps) <= 2 * keep_last:  # a commit only every `keep_last` appends
+        return 0
+    props = log_properties(keep_last)
+    if any(table.properties.get(k) != v for k, v in props.items()):  # a table made before these properties
+        with table.transaction() as tx:
+            tx.set_properties(props)
+    old = [s.snapshot_id for s in snaps[:-keep_last] if s.timestamp_ms < before_ms]
+    if old:
+        table.maintenance.expire_snapshots().by_ids(old).commit()
+    return len(old)
+
+
+def _SinceScan(*args, **kw):  # noqa: ANN002, ANN003, ANN202, N802
+    global _SINCE_SCAN
+    if _SINCE_SCAN is None:
+        _SINCE_SCAN = _since_scan()
+    return _SINCE_SCAN(*args, **kw)
+
+
+_SINCE_SCAN = None

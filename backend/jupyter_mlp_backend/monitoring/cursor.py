@@ -3,8 +3,10 @@
 
 A monitor's cursor (`MLP_HOME/monitoring/cursors/<monitor>.json`, written after the evaluation's windows are
 committed; plain JSON, never unpickled or executed, so it can be read by eye) holds:
-- the Iceberg snapshot of each table read last: the next evaluation reads the data files appended after it
-  (`Catalog.appended`, pyiceberg's incremental append scan), nothing older;
+- the position of each table read last (the sequence number of the Iceberg snapshot read): the next evaluation
+  opens only the manifests written after it and reads the data files appended after it (`Catalog.appended`),
+  nothing older; a position outlives its snapshot, so the log's committer can expire old snapshots (`trim`) and
+  keep the table's metadata, which every read parses, as short as its recent history;
 - per served version, the rows not yet in a complete window (at most a window's worth, by count; the slices that
   have not ended, by time) and the next window number: a window's drift is computed from its own rows, exactly
   as a full read would (`Rows`: a window is typed from its own values);
@@ -14,7 +16,7 @@ committed; plain JSON, never unpickled or executed, so it can be read by eye) ho
   older than the newest windows changes nothing (those windows are final); telling it from an unknown id is the
   one lookup that reads the log's id column (only when such labels arrive).
 
-A cursor that does not fit (another window size, the table rewritten so its snapshot is gone, no file yet, an
+A cursor that does not fit (another window size, the table rewritten or made again, no file yet, an
 unreadable file, a pickled `<monitor>.pkl` of an older release: removed unread) is started again from the
 beginning of the log: one full read, then incremental again. A crash between storing the
 windows and writing the cursor re-reads the same rows next time; storing is idempotent (windows are keyed by
@@ -40,8 +42,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 @dataclass
 class Cursor:
     key: tuple
-    pred_snapshot: int | None = None
-    fb_snapshot: int | None = None
+    pred_position: int | None = None
+    fb_position: int | None = None
     skipped: int = 0  # logged requests that could not be read as rows, ever
     pending: dict[int, Rows] = field(default_factory=dict)  # version number -> rows waiting for their window
     seq: dict[int, int] = field(default_factory=dict)  # version number -> next window (by count) / last slice + 1
@@ -79,8 +81,8 @@ def _rows(doc: dict) -> Rows:
 
 def to_doc(cursor: Cursor) -> dict:
     """The cursor as JSON values: rows column by column, times as microseconds since the epoch."""
-    return {"format": FORMAT, "key": list(cursor.key), "pred_snapshot": cursor.pred_snapshot,
-            "fb_snapshot": cursor.fb_snapshot, "skipped": cursor.skipped,
+    return {"format": FORMAT, "key": list(cursor.key), "pred_position": cursor.pred_position,
+            "fb_position": cursor.fb_position, "skipped": cursor.skipped,
             "pending": [[n, _rows_doc(r)] for n, r in cursor.pending.items()],
             "seq": [[n, s] for n, s in cursor.seq.items()],
             "recent": [[n, [[s, _rows_doc(r)] for s, r in ws]] for n, ws in cursor.recent.items()],
@@ -93,7 +95,7 @@ def from_doc(doc: dict, key: tuple) -> Cursor | None:
     TypeError on a malformed one)."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("key") != list(key):
         return None
-    return Cursor(key, pred_snapshot=doc["pred_snapshot"], fb_snapshot=doc["fb_snapshot"], skipped=int(doc["skipped"]),
+    return Cursor(key, pred_position=doc["pred_position"], fb_position=doc["fb_position"], skipped=int(doc["skipped"]),
                   pending={int(n): _rows(r) for n, r in doc["pending"]},
                   seq={int(n): int(s) for n, s in doc["seq"]},
                   recent={int(n): [(int(s), _rows(r)) for s, r in ws] for n, ws in doc["recent"]},
@@ -233,8 +235,8 @@ def advance(cursor: Cursor, preds: list[dict], fb: list[dict], window_size: int,
 
 
 def read_new(catalog, slug: str, deployment: str, cursor: Cursor) -> tuple[list[dict], list[dict], Cursor]:  # noqa: ANN001
-    """The rows appended to the deployment's prediction log and feedback since the cursor's snapshots (the
-    cursor is started again when its snapshot is gone); the cursor's snapshots moved to the ones read."""
+    """The rows appended to the deployment's prediction log and feedback since the cursor's positions (the
+    cursor is started again when a table was rewritten); the cursor's positions moved to the ones read."""
     from ..serving.service import prediction_table
 
     def new_rows(name: str, since: int | None) -> tuple[list[dict], int | None]:
@@ -245,28 +247,28 @@ def read_new(catalog, slug: str, deployment: str, cursor: Cursor) -> tuple[list[
         return (data.to_pylist() if data is not None else []), snap
 
     try:
-        preds, pred_snap = new_rows("predictions", cursor.pred_snapshot)
-        fb, fb_snap = new_rows("feedback", cursor.fb_snapshot)
-    except ValueError:  # a snapshot read before is gone (the table was rewritten): read it all again
+        preds, pred_snap = new_rows("predictions", cursor.pred_position)
+        fb, fb_snap = new_rows("feedback", cursor.fb_position)
+    except ValueError:  # a table was rewritten or made again since the position read: read it all again
         cursor = Cursor(cursor.key)
         preds, pred_snap = new_rows("predictions", None)
         fb, fb_snap = new_rows("feedback", None)
-    cursor.pred_snapshot, cursor.fb_snapshot = pred_snap, fb_snap
+    cursor.pred_position, cursor.fb_position = pred_snap, fb_snap
     return preds, fb, cursor
 
 
-def known_ids(catalog, slug: str, deployment: str, snapshot: int | None) -> Callable[[set[str]], set[str]]:  # noqa: ANN001
-    """`known` for `advance`: looks the ids up in the log's prediction id column (up to `snapshot`)."""
+def known_ids(catalog, slug: str, deployment: str, position: int | None) -> Callable[[set[str]], set[str]]:  # noqa: ANN001
+    """`known` for `advance`: looks the ids up in the log's prediction id column (up to `position`)."""
     from pyiceberg.expressions import In
 
     from ..serving.service import prediction_table
 
     def known(ids: set[str]) -> set[str]:
-        if snapshot is None:
+        if position is None:
             return set()
         try:
             data, _ = catalog.appended(slug, prediction_table("predictions", deployment), None, ("prediction_id",),
-                                       In("prediction_id", sorted(ids)), until=snapshot)
+                                       In("prediction_id", sorted(ids)), until=position)
         except LookupError:
             return set()
         return set(data.column("prediction_id").to_pylist()) if data is not None else set()
@@ -282,7 +284,7 @@ def evaluate_log(app, slug: str, deployment: str, monitor_id: int, key: tuple, w
     cursor = load(app.state.settings.home, monitor_id, key)
     preds, fb, cursor = read_new(catalog, slug, deployment, cursor)
     parts = advance(cursor, preds, fb, window_size, window_seconds,
-                    known_ids(catalog, slug, deployment, cursor.pred_snapshot))
+                    known_ids(catalog, slug, deployment, cursor.pred_position))
     return parts, cursor
 
 

@@ -50,6 +50,7 @@ PID = re.compile(r"^[0-9a-f]{32}$")
 RECORD = "mlp.spool-files"  # snapshot summary property: the spool files a commit appended
 MAX_FILES = 200  # spool files per commit: bounds the record kept in each snapshot's summary
 CLOCK_SLACK_MS = 600_000  # committed-file records are looked for this far before the oldest file's name time
+LOG_SNAPSHOTS = 32  # snapshots a log table keeps at least; older ones, out of the records' window, are expired
 STAGES = ("spool", "commit", "delete")
 
 
@@ -413,7 +414,8 @@ def commit_folder(catalog, folder: Path, report: Callable[..., None] = _report) 
 
     try:
         fresh, _ = catalog.append_recorded(project, table_name("predictions", deployment), names, load,
-                                           _schema("predictions"), RECORD, min(map(_name_ms, names)) - CLOCK_SLACK_MS)
+                                           _schema("predictions"), RECORD, min(map(_name_ms, names)) - CLOCK_SLACK_MS,
+                                           keep_last=LOG_SNAPSHOTS)  # the table's metadata stays short
     except Exception as e:  # noqa: BLE001 - retried at the next round; said in the log and to the backend
         error = f"{type(e).__name__}: {e}"
         print(f"{_now()} committer: {project}/{deployment}: commit of {len(names)} file(s) failed, will retry: "
@@ -540,7 +542,7 @@ def write_feedback(catalog, project: str, deployment: str, rows: list[tuple]) ->
     schema = _schema("feedback")
     cols = list(zip(*rows))
     data = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, schema)], schema=schema)
-    return catalog.append_arrow(project, table_name("feedback", deployment), data)
+    return catalog.append_arrow(project, table_name("feedback", deployment), data, keep_last=LOG_SNAPSHOTS)
 
 
 if __name__ == "__main__":
