@@ -74,7 +74,10 @@ class Prepared:
 
 
 def _bucket_path(to: str, endpoint: str | None) -> str:
-    u = urlparse(to)
+    try:
+        u = urlparse(to)
+    except ValueError:  # "s3://[" and the like
+        u = urlparse("")
     if u.scheme != "s3" or not u.netloc:
         raise Invalid(f"'{to}' is not an s3://bucket/prefix (a folder is written by `mlp audit export --to DIR`)")
     if not endpoint and not any(os.environ.get(v) for v in _AWS_CREDENTIALS) \

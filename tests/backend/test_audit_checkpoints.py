@@ -109,6 +109,8 @@ def test_export_is_admin_only_audited_and_refuses_bad_destinations(cp_api, tmp_p
     admin = cp_api.as_user("admin")
     r = admin.post("/audit/export", json={"to": "/srv/audit"})  # the backend writes no folder a caller names
     assert r.status_code == 422 and r.json()["error"]["detail"][0]["field"] == "to"
+    r = admin.post("/audit/export", json={"to": "s3://[bucket"})  # urlparse raises on it: a 422, not a 500
+    assert r.status_code == 422 and "is not an s3://bucket/prefix" in r.json()["error"]["message"]
     r = admin.post("/audit/export", json={"to": "s3://bucket/audit"})  # no s3_endpoint_url, no AWS credentials
     assert r.status_code == 422 and "no object store" in r.json()["error"]["message"]
     (tmp_path / "full").mkdir()
