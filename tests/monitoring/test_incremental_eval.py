@@ -216,6 +216,13 @@ def test_a_cursor_that_no_longer_fits_its_log_reads_the_log_again(tmp_path):
     c.skipped = 9
     preds, fb, c = cursor.read_new(catalog, SLUG, DEP, c)
     assert len(preds) == 30 and c.skipped == 0
+    # an Iceberg v1 table has no sequence numbers: no position is trusted, it is read whole each time
+    catalog._open().create_table(f"p_{SLUG}.v1_log", schema=kept.schema, properties={"format-version": "1"})
+    catalog.append_arrow(SLUG, "v1_log", kept)
+    _, position = catalog.appended(SLUG, "v1_log", None)
+    catalog.append_arrow(SLUG, "v1_log", kept)
+    with pytest.raises(ValueError):
+        catalog.appended(SLUG, "v1_log", position)
 
 
 def test_the_cursor_is_json_and_an_old_pickled_cursor_is_never_unpickled(tmp_path):

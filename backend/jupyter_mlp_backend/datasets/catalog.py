@@ -199,6 +199,8 @@ class Catalog:
                 return None, None
             top = current.sequence_number if until is None else min(until, current.sequence_number)
             if since is not None:
+                if table.metadata.format_version < 2:  # no sequence numbers (all 0): a position cannot be kept
+                    raise ValueError(f"{name} is an Iceberg v1 table: it is read whole each time")
                 if since > table.metadata.last_sequence_number:
                     raise ValueError(f"position {since} of {name} is beyond its last sequence number")
                 if any(s.sequence_number > since and (s.summary is None or s.summary.operation.value != "append")
