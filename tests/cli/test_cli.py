@@ -32,16 +32,31 @@ def test_errors_are_plain_words_and_nonzero(mlp):
     assert missing.returncode == 2 and "not found" in missing.stderr
 
 
-def test_audit_verify_names_the_first_bad_entry(mlp, mlp_home):
+def test_audit_verify_names_the_first_bad_entry(mlp, mlp_home, tmp_path, capsys):
     mlp("projects", "create", "acme")
     mlp("members", "add", "acme", "alice")
     ok = mlp("audit", "verify")
     assert "intact" in ok.stdout
+    # issue 20 item 4: an export (streamed into a folder here) verifies offline against the published key. In
+    # this process (MLP_HOME is the test's; the backend is the one `mlp` started): no interpreter start per verb.
+    from jupyter_mlp.cli import main
+
+    keys = str(tmp_path / "keys.json")
+    assert main(["audit", "public-key", "--out", keys]) == 0
+    assert main(["audit", "export", "--to", str(tmp_path / "before")]) == 0
+    assert main(["audit", "verify", "--from", str(tmp_path / "before"), "--public-key", keys]) == 0
+    assert "Audit export verified" in capsys.readouterr().out
     with sqlite3.connect(mlp_home / "mlp.db") as db:
         db.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
     bad = mlp("audit", "verify", check=False)
     assert bad.returncode == 1
     assert "entry 2" in bad.stdout and "edited" in bad.stdout
+    # the edit is refused in a later export too, and the earlier copy still verifies
+    assert main(["audit", "export", "--to", str(tmp_path / "after")]) == 0
+    assert main(["audit", "verify", "--from", str(tmp_path / "after"), "--public-key", keys]) == 1
+    out = capsys.readouterr().out
+    assert "REFUSED at entry 2" in out and "edited" in out
+    assert main(["audit", "verify", "--from", str(tmp_path / "before"), "--public-key", keys]) == 0
 
 
 def test_backend_started_by_the_cli_is_reused(mlp, mlp_home):
