@@ -7,11 +7,11 @@ import { ICommandPalette, InputDialog, showErrorMessage } from '@jupyterlab/appu
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { assistantPlugin } from './assistant/assistantPlugin';
-import { createProject } from './common/api';
 import { CurrentProjectStore } from './common/currentProject';
 import { deploymentsPlugin, OPEN_DEPLOYMENTS } from './deployments/deploymentsPlugin';
 import { experimentsPlugin, OPEN_EXPERIMENTS } from './experiments/experimentsPlugin';
 import { platformIcon } from './common/icons';
+import { LazyPanel } from './common/lazy';
 import { modelsPlugin, OPEN_MODELS } from './models/modelsPlugin';
 import { monitoringPlugin, OPEN_MONITORING } from './monitoring/monitoringPlugin';
 import { formatApiError, validateSlug } from './common/permissions';
@@ -20,7 +20,6 @@ import { linkFolderPlugin, notebookProjectPlugin } from './projects/projectMarke
 import { promoteNotebookPlugin } from './pipelines/promotePlugin';
 import { shipNotebookPlugin } from './ship/shipPlugin';
 import { ICurrentProject } from './common/tokens';
-import { ProjectsPanel } from './projects/widgets/ProjectsPanel';
 
 export { ICurrentProject } from './common/tokens';
 
@@ -58,12 +57,16 @@ const projectsPanel: JupyterFrontEndPlugin<ICurrentProject> = {
 
     const store = new CurrentProjectStore(settings);
     const open = (command: string) => () => void app.commands.execute(command);
-    const panel = new ProjectsPanel(store, {
-      experiments: open(OPEN_EXPERIMENTS),
-      pipelines: open(OPEN_PIPELINES),
-      models: open(OPEN_MODELS),
-      deployments: open(OPEN_DEPLOYMENTS),
-      monitoring: open(OPEN_MONITORING)
+    // The sidebar tab is there from the start; its content's code is a chunk fetched when the tab is first shown.
+    const panel = new LazyPanel(async () => {
+      const { ProjectsPanel } = await import('./projects/widgets/ProjectsPanel');
+      return new ProjectsPanel(store, {
+        experiments: open(OPEN_EXPERIMENTS),
+        pipelines: open(OPEN_PIPELINES),
+        models: open(OPEN_MODELS),
+        deployments: open(OPEN_DEPLOYMENTS),
+        monitoring: open(OPEN_MONITORING)
+      });
     });
     panel.id = 'jupyter-mlp-projects';
     panel.title.icon = platformIcon;
@@ -88,8 +91,9 @@ const projectsPanel: JupyterFrontEndPlugin<ICurrentProject> = {
           return;
         }
         try {
+          const { createProject } = await import('./common/api');
           const created = await createProject(body);
-          await panel.selectProject(created.slug);
+          await (await panel.content()).selectProject(created.slug);
           app.shell.activateById(panel.id);
         } catch (error) {
           await showErrorMessage('Could not create the project', formatApiError(error));

@@ -1,10 +1,3 @@
-import 'uplot/dist/uPlot.min.css';
+// Loaded with JupyterLab: only what is on screen before any panel opens. The panels' styles (panels.css) load
+// with the first panel (labextension/src/common/lazy.ts), uPlot's with the chart (common/widgets/MetricChart.tsx).
 import './base.css';
-import './experiments.css';
-import './pipelines.css';
-import './pipelines-panel.css';
-import './models.css';
-import './deployments.css';
-import './monitoring.css';
-import './assistant.css';
-import './ship.css';

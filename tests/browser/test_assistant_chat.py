@@ -60,7 +60,8 @@ def _log_runs(mlp_home, runs: dict[str, float]) -> dict[str, str]:
 def _open_chat(page):
     tab = page.locator(".jp-SideBar li[data-id='jupyter-mlp-assistant']").first
     tab.wait_for()
-    if not page.get_by_test_id("mlp-chat").is_visible():
+    # The tab says whether the Chat is open: its content may not be there yet (fetched when first shown).
+    if "lm-mod-current" not in (tab.get_attribute("class") or "").split():
         tab.click()
     page.get_by_test_id("mlp-chat").wait_for(state="visible")
 

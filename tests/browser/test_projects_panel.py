@@ -8,10 +8,12 @@ pytestmark = pytest.mark.browser
 
 
 def open_panel(page):
-    # JupyterLab restores an open sidebar after a reload; clicking its tab then would close it.
-    page.locator(".jp-SideBar [title='ML Platform']").first.wait_for()
-    if not page.get_by_test_id("mlp-panel").is_visible():
-        page.locator(".jp-SideBar [title='ML Platform']").first.click()
+    # JupyterLab restores an open sidebar after a reload; clicking its tab then would close it. The tab says whether
+    # the sidebar is open: its content may not be there yet (its code is fetched when the sidebar is first shown).
+    tab = page.locator(".jp-SideBar li[data-id='jupyter-mlp-projects']").first
+    tab.wait_for()
+    if "lm-mod-current" not in (tab.get_attribute("class") or "").split():
+        tab.click()
     page.get_by_test_id("mlp-panel").wait_for(state="visible")
 
 

@@ -2,8 +2,8 @@ import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyte
 import { Clipboard, ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
 import { LabIcon } from '@jupyterlab/ui-components';
 
-import { projectOf } from '../common/api';
 import { formatApiError } from '../common/errors';
+import { LazyPanel } from '../common/lazy';
 import { PALETTE_CATEGORY, stringArg } from '../common/panelCommand';
 import { ICurrentProject } from '../common/tokens';
 import { OPEN_DEPLOYMENTS } from '../deployments/deploymentsPlugin';
@@ -11,10 +11,9 @@ import { OPEN_EXPERIMENTS } from '../experiments/experimentsPlugin';
 import { OPEN_MODELS } from '../models/modelsPlugin';
 import { OPEN_MONITORING } from '../monitoring/monitoringPlugin';
 import { OPEN_PIPELINES } from '../pipelines/pipelinesPlugin';
-import { CitationPanel, citationTarget } from './citations';
+import type { CitationPanel } from './citations';
 import type { ICitation } from './ndjson';
 import { insertCodeCell, isNotebookLike } from './notebookCell';
-import { ChatPanel } from './widgets/ChatPanel';
 
 export const OPEN_ASSISTANT = 'jupyter-mlp:open-assistant';
 export const ASK_ABOUT_NOTEBOOK = 'jupyter-mlp:ask-about-notebook';
@@ -57,6 +56,7 @@ export const assistantPlugin: JupyterFrontEndPlugin<void> = {
     const { commands, shell } = app;
 
     const openCitation = async (citation: ICitation) => {
+      const { citationTarget } = await import('./citations');
       const target = citationTarget(citation);
       if (!target) {
         return;
@@ -71,18 +71,22 @@ export const assistantPlugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
-    const panel = new ChatPanel(project, {
-      openCitation: citation => void openCitation(citation),
-      insertCell: code => {
-        const notebook = shell.currentWidget;
-        if (!isNotebookLike(notebook)) {
-          return 'Open a notebook (click into it) to insert the code as a new cell.';
-        }
-        insertCodeCell(notebook, code);
-        shell.activateById(notebook.id);
-        return null;
-      },
-      copy: text => Clipboard.copyToSystem(text)
+    // The sidebar tab is there from the start; the Chat's code is a chunk fetched when the tab is first shown.
+    const panel = new LazyPanel(async () => {
+      const { ChatPanel } = await import('./widgets/ChatPanel');
+      return new ChatPanel(project, {
+        openCitation: citation => void openCitation(citation),
+        insertCell: code => {
+          const notebook = shell.currentWidget;
+          if (!isNotebookLike(notebook)) {
+            return 'Open a notebook (click into it) to insert the code as a new cell.';
+          }
+          insertCodeCell(notebook, code);
+          shell.activateById(notebook.id);
+          return null;
+        },
+        copy: text => Clipboard.copyToSystem(text)
+      });
     });
     panel.id = 'jupyter-mlp-assistant';
     panel.title.icon = assistantIcon;
@@ -108,7 +112,8 @@ export const assistantPlugin: JupyterFrontEndPlugin<void> = {
         if (slug && slug !== project.get()) {
           await project.set(slug);
         }
-        panel.setContext({ notebookPath: stringArg(args, 'notebookPath') ?? null });
+        const chat = await panel.content();
+        chat.setContext({ notebookPath: stringArg(args, 'notebookPath') ?? null });
         shell.activateById(panel.id);
       }
     });
@@ -126,6 +131,7 @@ export const assistantPlugin: JupyterFrontEndPlugin<void> = {
         const path = notebook.context.path;
         let slug: string | undefined;
         try {
+          const { projectOf } = await import('../common/api');
           slug = (await projectOf(path)).project ?? undefined;
         } catch {
           slug = undefined; // the Chat still opens, about the current project

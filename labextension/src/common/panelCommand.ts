@@ -37,8 +37,8 @@ export interface IPanelCommand<W extends Widget> {
   projectArg?: boolean;
   /** The command's other arguments. */
   args: Record<string, PanelArg>;
-  /** Build the panel (once; again after it was closed). */
-  create: () => W;
+  /** Build the panel (once; again after it was closed). Async: the panel's code is a chunk fetched on first open. */
+  create: () => W | Promise<W>;
   /** Hand the command's arguments to the panel, once it is on screen. */
   show?: (panel: W, args: ReadonlyPartialJSONObject) => void;
 }
@@ -63,6 +63,18 @@ export function addPanelCommand<W extends Widget>(
     ? { project: { type: 'string', description: 'Make this project current first' }, ...spec.args }
     : { ...spec.args };
 
+  /** The panel being built, so a second open while its code loads waits for the same one. */
+  let building: Promise<MainAreaWidget<W>> | null = null;
+  const build = async (): Promise<MainAreaWidget<W>> => {
+    const widget = new MainAreaWidget({ content: await spec.create() });
+    widget.id = id;
+    widget.title.label = spec.title;
+    widget.title.icon = platformIcon;
+    widget.title.closable = true;
+    await tracker.add(widget);
+    return widget;
+  };
+
   app.commands.addCommand(spec.command, {
     label: `Open ${spec.title}`,
     caption: spec.caption,
@@ -74,12 +86,10 @@ export function addPanelCommand<W extends Widget>(
       }
       let widget = tracker.currentWidget;
       if (!widget || widget.isDisposed) {
-        widget = new MainAreaWidget({ content: spec.create() });
-        widget.id = id;
-        widget.title.label = spec.title;
-        widget.title.icon = platformIcon;
-        widget.title.closable = true;
-        await tracker.add(widget);
+        building ??= build().finally(() => {
+          building = null;
+        });
+        widget = await building;
       }
       if (!widget.isAttached) {
         app.shell.add(widget, 'main');
@@ -110,8 +120,8 @@ export function numberArg(args: ReadonlyPartialJSONObject, key: string): number 
 export interface IPanelPlugin<W extends Widget> extends Omit<IPanelCommand<W>, 'create'> {
   id: string;
   description: string;
-  /** Build the panel (once; again after it was closed). */
-  create: (app: JupyterFrontEnd, project: ICurrentProject) => W;
+  /** Build the panel (once; again after it was closed); async when its code is loaded on demand. */
+  create: (app: JupyterFrontEnd, project: ICurrentProject) => W | Promise<W>;
 }
 
 /** The plugin of a main-area panel over the current project. */

@@ -1,6 +1,6 @@
+import { loadPanelStyles } from '../common/lazy';
 import { numberArg, panelPlugin, stringArg } from '../common/panelCommand';
 import { OPEN_MONITORING } from '../monitoring/monitoringPlugin';
-import { DeploymentsPanel } from './widgets/DeploymentsPanel';
 
 export const OPEN_DEPLOYMENTS = 'jupyter-mlp:open-deployments';
 
@@ -18,10 +18,12 @@ export const deploymentsPlugin = panelPlugin({
     alias: { type: 'string', description: 'With model: deploy this alias (staging or champion)' },
     version: { type: 'number', description: 'With model: deploy this version number' }
   },
-  create: (app, project) =>
-    new DeploymentsPanel(project, deployment => {
+  create: async (app, project) => {
+    const [{ DeploymentsPanel }] = await Promise.all([import('./widgets/DeploymentsPanel'), loadPanelStyles()]);
+    return new DeploymentsPanel(project, deployment => {
       void app.commands.execute(OPEN_MONITORING, { deployment });
-    }),
+    });
+  },
   show: (panel, args) => {
     const deployment = stringArg(args, 'deployment');
     if (deployment) {

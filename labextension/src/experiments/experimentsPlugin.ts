@@ -1,11 +1,10 @@
 import { ILayoutRestorer, IRouter, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 
+import { loadPanelStyles } from '../common/lazy';
 import { addPanelCommand, stringArg } from '../common/panelCommand';
-import { openLoggedNotebook, openRunNotebook } from './loggedNotebook';
 import { parseRunLink, RUN_LINK_PATTERN, withoutRunLink } from './runLink';
 import { ICurrentProject } from '../common/tokens';
-import { ExperimentsPanel } from './widgets/ExperimentsPanel';
 
 export const OPEN_EXPERIMENTS = 'jupyter-mlp:open-experiments';
 export const OPEN_RUN_LINK = 'jupyter-mlp:open-run-link';
@@ -34,13 +33,20 @@ export const experimentsPlugin: JupyterFrontEndPlugin<void> = {
       caption: 'Runs of the current ML Platform project',
       projectArg: false,
       args: { runId: { type: 'string', description: 'A run of the current project to show' } },
-      create: () =>
-        new ExperimentsPanel(project, {
+      create: async () => {
+        // The panel's code (React views, API client, uPlot) is a chunk fetched when it first opens.
+        const [{ ExperimentsPanel }, { openLoggedNotebook, openRunNotebook }] = await Promise.all([
+          import('./widgets/ExperimentsPanel'),
+          import('./loggedNotebook'),
+          loadPanelStyles()
+        ]);
+        return new ExperimentsPanel(project, {
           openNotebook: run => openRunNotebook(commands, contents, run),
           openLoggedCopy: async (slug, run) => {
             await openLoggedNotebook(commands, contents, slug, run);
           }
-        }),
+        });
+      },
       show: (panel, args) => {
         const runId = stringArg(args, 'runId');
         if (runId) {

@@ -1,7 +1,7 @@
 import { OPEN_DEPLOYMENTS } from '../deployments/deploymentsPlugin';
 import { OPEN_EXPERIMENTS } from '../experiments/experimentsPlugin';
+import { loadPanelStyles } from '../common/lazy';
 import { numberArg, panelPlugin, stringArg } from '../common/panelCommand';
-import { ModelsPanel } from './widgets/ModelsPanel';
 
 export const OPEN_MODELS = 'jupyter-mlp:open-models';
 
@@ -17,11 +17,13 @@ export const modelsPlugin = panelPlugin({
     model: { type: 'string', description: 'The registered model to select' },
     version: { type: 'number', description: 'With model: single out this version (its row marked, its lineage shown)' }
   },
-  create: ({ commands }, project) =>
-    new ModelsPanel(project, {
+  create: async ({ commands }, project) => {
+    const [{ ModelsPanel }] = await Promise.all([import('./widgets/ModelsPanel'), loadPanelStyles()]);
+    return new ModelsPanel(project, {
       openMlflowRun: runId => void commands.execute(OPEN_EXPERIMENTS, { runId }),
       deploy: prefill => void commands.execute(OPEN_DEPLOYMENTS, { ...prefill })
-    }),
+    });
+  },
   show: (panel, args) => {
     const model = stringArg(args, 'model');
     if (model) {

@@ -1,5 +1,5 @@
+import { loadPanelStyles } from '../common/lazy';
 import { numberArg, panelPlugin, stringArg } from '../common/panelCommand';
-import { MonitoringPanel } from './widgets/MonitoringPanel';
 
 export const OPEN_MONITORING = 'jupyter-mlp:open-monitoring';
 
@@ -15,7 +15,10 @@ export const monitoringPlugin = panelPlugin({
     deployment: { type: 'string', description: 'The deployment to show' },
     window: { type: 'number', description: 'With deployment: open this monitor window\'s drift report (its id)' }
   },
-  create: (_app, project) => new MonitoringPanel(project),
+  create: async (_app, project) => {
+    const [{ MonitoringPanel }] = await Promise.all([import('./widgets/MonitoringPanel'), loadPanelStyles()]);
+    return new MonitoringPanel(project);
+  },
   show: (panel, args) => {
     const deployment = stringArg(args, 'deployment');
     if (deployment) {

@@ -1,7 +1,6 @@
 import { OPEN_EXPERIMENTS } from '../experiments/experimentsPlugin';
+import { loadPanelStyles } from '../common/lazy';
 import { panelPlugin, stringArg } from '../common/panelCommand';
-import { openStageOutput } from './pipelineNotebook';
-import { PipelinesPanel } from './widgets/PipelinesPanel';
 
 export const OPEN_PIPELINES = 'jupyter-mlp:open-pipelines';
 
@@ -18,13 +17,19 @@ export const pipelinesPlugin = panelPlugin({
     version: { type: 'string', description: 'The version to select (full hash)' },
     run: { type: 'string', description: 'A run of the pipeline to open (its run id)' }
   },
-  create: ({ commands, serviceManager }, project) =>
-    new PipelinesPanel(project, {
+  create: async ({ commands, serviceManager }, project) => {
+    const [{ PipelinesPanel }, { openStageOutput }] = await Promise.all([
+      import('./widgets/PipelinesPanel'),
+      import('./pipelineNotebook'),
+      loadPanelStyles()
+    ]);
+    return new PipelinesPanel(project, {
       openOutputNotebook: async (slug, run, stage) => {
         await openStageOutput(commands, serviceManager.contents, slug, run, stage);
       },
       openMlflowRun: runId => void commands.execute(OPEN_EXPERIMENTS, { runId })
-    }),
+    });
+  },
   show: (panel, args) => {
     const pipeline = stringArg(args, 'pipeline');
     if (pipeline) {

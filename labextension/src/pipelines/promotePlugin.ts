@@ -1,25 +1,14 @@
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, showDialog, showErrorMessage } from '@jupyterlab/apputils';
-import type { DocumentRegistry } from '@jupyterlab/docregistry';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
-import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
-import type { Widget } from '@lumino/widgets';
 
-import { preflightPipeline, projectOf, promotePipeline } from '../common/api';
+import { loadPanelStyles } from '../common/lazy';
 import { platformIcon } from '../common/icons';
+import { DocumentWidget, isNotebookWidget, notebookTarget } from '../common/targetPath';
 import { OPEN_PIPELINES } from './pipelinesPlugin';
 import { LINK_FOLDER } from '../projects/projectMarkerPlugins';
-import { promoteFailure } from './promote';
-import { PromoteDialogBody } from './widgets/PromoteDialog';
 
 export const PROMOTE_NOTEBOOK = 'jupyter-mlp:promote-notebook';
-
-type DocumentWidget = Widget & { context: DocumentRegistry.Context };
-
-function isNotebookWidget(widget: Widget | null | undefined): widget is DocumentWidget {
-  const context = (widget as Partial<DocumentWidget> | null | undefined)?.context;
-  return !!context && context.contentsModel?.type === 'notebook';
-}
 
 /** The folder part of an API path ('' for the Jupyter root). */
 function folderOf(path: string): string {
@@ -52,23 +41,11 @@ export const promoteNotebookPlugin: JupyterFrontEndPlugin<void> = {
     };
 
     /** The notebook to promote: the argument, the file browser item right-clicked, or the current notebook. */
-    const targetPath = (args: ReadonlyPartialJSONObject): string | null => {
-      if (typeof args.path === 'string') {
-        return args.path;
-      }
-      const fromBrowser = () => {
-        const item = browser.selectedItems().next();
-        return !item.done && item.value?.type === 'notebook' ? item.value.path : null;
-      };
-      if (app.contextMenuHitTest(node => node.classList.contains('jp-DirListing-item'))) {
-        return fromBrowser();
-      }
-      const current = app.shell.currentWidget;
-      return isNotebookWidget(current) ? current.context.path : fromBrowser();
-    };
+    const targetPath = notebookTarget(app, browser);
 
     /** The notebook's project, offering to link its folder when it has none; null when cancelled. */
     const findProject = async (path: string): Promise<string | null> => {
+      const { projectOf } = await import('../common/api');
       const answer = await projectOf(path);
       if (answer.project) {
         return answer.project;
@@ -105,6 +82,13 @@ export const promoteNotebookPlugin: JupyterFrontEndPlugin<void> = {
           );
           return;
         }
+        // The dialog's code and the API client load with the first promote (not with JupyterLab).
+        const [{ preflightPipeline, promotePipeline }, { promoteFailure }, { PromoteDialogBody }] = await Promise.all([
+          import('../common/api'),
+          import('./promote'),
+          import('./widgets/PromoteDialog'),
+          loadPanelStyles()
+        ]);
         try {
           const open = openNotebook(path);
           if (open?.context.model.dirty) {

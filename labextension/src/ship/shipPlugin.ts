@@ -1,28 +1,18 @@
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
-import type { DocumentRegistry } from '@jupyterlab/docregistry';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
-import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
-import type { Widget } from '@lumino/widgets';
 
-import { projectOf } from '../common/api';
-import { getShip, planShip, startShip } from '../common/endpoints/ship';
 import { formatApiError } from '../common/errors';
 import { platformIcon } from '../common/icons';
+import { loadPanelStyles } from '../common/lazy';
+import { isNotebookWidget, notebookTarget } from '../common/targetPath';
 import { OPEN_DEPLOYMENTS } from '../deployments/deploymentsPlugin';
 import { OPEN_MODELS } from '../models/modelsPlugin';
 import { OPEN_MONITORING } from '../monitoring/monitoringPlugin';
 import { OPEN_PIPELINES } from '../pipelines/pipelinesPlugin';
-import { ShipDialogBody, ShipPanel } from './widgets/ShipDialog';
+import type { ShipPanel } from './widgets/ShipDialog';
 
 export const SHIP_NOTEBOOK = 'jupyter-mlp:ship-notebook';
-
-type DocumentWidget = Widget & { context: DocumentRegistry.Context };
-
-function isNotebookWidget(widget: Widget | null | undefined): widget is DocumentWidget {
-  const context = (widget as Partial<DocumentWidget> | null | undefined)?.context;
-  return !!context && context.contentsModel?.type === 'notebook';
-}
 
 const PANELS: Record<ShipPanel, string> = {
   pipelines: OPEN_PIPELINES,
@@ -44,20 +34,7 @@ export const shipNotebookPlugin: JupyterFrontEndPlugin<void> = {
   activate: (app: JupyterFrontEnd, browser: IDefaultFileBrowser, palette: ICommandPalette | null) => {
     const { commands } = app;
 
-    const targetPath = (args: ReadonlyPartialJSONObject): string | null => {
-      if (typeof args.path === 'string') {
-        return args.path;
-      }
-      const fromBrowser = () => {
-        const item = browser.selectedItems().next();
-        return !item.done && item.value?.type === 'notebook' ? item.value.path : null;
-      };
-      if (app.contextMenuHitTest(node => node.classList.contains('jp-DirListing-item'))) {
-        return fromBrowser();
-      }
-      const current = app.shell.currentWidget;
-      return isNotebookWidget(current) ? current.context.path : fromBrowser();
-    };
+    const targetPath = notebookTarget(app, browser);
 
     commands.addCommand(SHIP_NOTEBOOK, {
       label: 'Ship…',
@@ -70,6 +47,13 @@ export const shipNotebookPlugin: JupyterFrontEndPlugin<void> = {
           return;
         }
         try {
+          // The dialog's code and the API client load with the first ship (not with JupyterLab).
+          const [{ projectOf }, { getShip, planShip, startShip }, { ShipDialogBody }] = await Promise.all([
+            import('../common/api'),
+            import('../common/endpoints/ship'),
+            import('./widgets/ShipDialog'),
+            loadPanelStyles()
+          ]);
           for (const widget of app.shell.widgets('main')) {
             if (isNotebookWidget(widget) && widget.context.path === path && widget.context.model.dirty) {
               await widget.context.save();

@@ -1,5 +1,7 @@
 import React, { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
+// uPlot's own styles travel with it, in the chunks that draw charts (not with JupyterLab's start).
+import 'uplot/dist/uPlot.min.css';
 
 import { tickLabels, xRange, yRange } from '../chartScale';
 

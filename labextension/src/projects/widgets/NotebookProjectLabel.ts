@@ -2,7 +2,6 @@ import type { DocumentRegistry } from '@jupyterlab/docregistry';
 import { ISignal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { projectOf } from '../../common/api';
 import { formatApiError } from '../../common/errors';
 import { projectLabel } from '../projectMarker';
 
@@ -49,7 +48,9 @@ export class NotebookProjectLabel extends Widget {
       this.node.title = label.tooltip;
       this.node.dataset.state = state;
     };
-    projectOf(this._context.path)
+    // The API client is a chunk of its own (not fetched with JupyterLab): the first notebook opened fetches it.
+    import('../../common/api')
+      .then(({ projectOf }) => projectOf(this._context.path))
       .then(answer => show(projectLabel(answer), answer.project ? 'project' : 'none'))
       .catch(err => show(projectLabel(null, formatApiError(err)), 'error'));
   }
