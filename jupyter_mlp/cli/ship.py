@@ -56,9 +56,9 @@ def _print_plan(out: dict[str, Any], project: str) -> None:
         print(f"  {pr['severity']}: {pr['message']}")
 
 
-def _step_line(i: int, s: dict[str, Any]) -> str:
+def _step_line(i: int, n: int, s: dict[str, Any]) -> str:
     took = f" ({s['seconds']:.1f} s)" if s.get("seconds") is not None else ""
-    return f"[{i}/8] {s['name']:<9} {s['status']}{took}" + (f": {s['message']}" if s.get("message") else "")
+    return f"[{i}/{n}] {s['name']:<9} {s['status']}{took}" + (f": {s['message']}" if s.get("message") else "")
 
 
 def cmd_ship(args: argparse.Namespace) -> int:
@@ -100,7 +100,7 @@ def cmd_ship(args: argparse.Namespace) -> int:
             key = (s["status"], s.get("message"))
             if s["status"] != "pending" and seen.get(s["name"]) != key:
                 seen[s["name"]] = key
-                print(_step_line(i, s), flush=True)
+                print(_step_line(i, len(ship["steps"]), s), flush=True)
         if ship["status"] in TERMINAL:
             break
         time.sleep(args.poll)

@@ -108,6 +108,9 @@ def test_plan_infers_the_defaults_and_refuses_bad_input(backend, project, custom
     assert p["model"]["name"] == "churn" and p["model"]["metric"] == "accuracy" and p["model"]["value"] == 0.95
     assert p["gates"]["thresholds"] == [{"metric": "accuracy", "op": ">=", "value": 0.93}]
     assert p["gates"]["source"] == "proposed" and p["gates"]["require_approval"] is False
+    # challenger-beats-champion on the plan's metric, scored on the data the stages read, label = what they fit on
+    assert p["gates"]["challenger"] == {"metric": "accuracy", "margin": 0.0, "greater_is_better": True}
+    assert p["gates"]["evaluation"] == {"dataset": "customers", "target": "y", "snapshot_id": None}
     assert p["deployment"]["name"] == "churn-api" and not p["deployment"]["exists"]
     assert p["monitor"]["drift"] and p["monitor"]["retrain"]
 
@@ -136,13 +139,14 @@ def test_plan_infers_the_defaults_and_refuses_bad_input(backend, project, custom
 def test_ship_from_the_cli_then_a_changed_notebook_through_the_gates_and_a_lead(backend, project, customers,
                                                                                   tmp_path):
     root = tmp_path / "work"
-    nb = _write(root / "acme", "churn.ipynb", _cells(1.0))
+    nb = _write(root / "acme", "churn.ipynb", _cells(0.01))
 
     # lena ships from the terminal: the plan, a line per step, the endpoint URL last
-    shipped = _mlp(backend, "lena", "ship", str(nb), "--yes", "--poll", "0.5")
+    shipped = _mlp(backend, "lena", "ship", str(nb), "--yes", "--poll", "0.5")  # C=0.01: accuracy 0.983
     assert shipped.returncode == 0, shipped.stdout + shipped.stderr
     out = shipped.stdout
-    assert "gates       accuracy >= 0.93 (proposed)" in out and "deployment  churn-api (new)" in out, out
+    assert "gates       accuracy >= 0.93; beats the champion on accuracy (proposed)" in out, out
+    assert "deployment  churn-api (new)" in out, out
     for step in ("promote", "run", "register", "gates", "deploy", "monitor", "endpoint"):
         assert f"{step:<9} done" in out, (step, out)
     assert "approval  skipped" in out
@@ -184,7 +188,8 @@ def test_ship_from_the_cli_then_a_changed_notebook_through_the_gates_and_a_lead(
     assert {"ship.started", "ship.succeeded", "pipeline.promoted", "pipeline.run", "model.gate", "apikey.create",
             "monitor.set"} <= actions
 
-    # sam ships the changed notebook: the plan keeps the gates lena's Ship set, and the deployment switches
+    # sam ships the changed notebook (a better model): the plan keeps the gates lena's Ship set, and the
+    # deployment switches
     sam = backend.client("sam")
     changed = _nb(_cells(0.5))
     planned = sam.post(f"/projects/{project}/ship/plan", json={"path": PATH, "notebook": changed}).json()
@@ -195,6 +200,19 @@ def test_ship_from_the_cli_then_a_changed_notebook_through_the_gates_and_a_lead(
     looser["gates"]["thresholds"][0]["value"] = 0.1
     refused = sam.post(f"/projects/{project}/ship", json={"path": PATH, "notebook": changed, "plan": looser})
     assert refused.status_code == 403 and "only a lead changes them" in refused.json()["error"]["message"]
+
+    # a changed notebook whose model is worse than the champion (C=0.003: accuracy 0.947, over the threshold)
+    # stops at the challenger gate, which names both figures; the champion keeps the traffic
+    worse = _nb(_cells(0.003))
+    wp = sam.post(f"/projects/{project}/ship/plan", json={"path": PATH, "notebook": worse}).json()["plan"]
+    assert wp["gates"]["challenger"] == {"metric": "accuracy", "margin": 0.0, "greater_is_better": True}
+    started = sam.post(f"/projects/{project}/ship", json={"path": PATH, "notebook": worse, "plan": wp})
+    assert started.status_code == 202, started.text
+    stopped = _wait(sam, started.json()["id"], lambda s: s["status"] in ("failed", "succeeded", "interrupted"))
+    assert stopped["status"] == "failed" and stopped["failed_step"] == "gates", stopped
+    assert "accuracy: 0.946667 vs champion v1 0.983333" in stopped["message"], stopped["message"]
+    assert "the champion stays" in stopped["message"]
+    assert lena.get(f"/projects/{project}/deployments/churn-api").json()["version"] == 1
 
     # lena asks for a lead's approval on churn; sam's next plan says so, and his Ship waits for it
     assert lena.put(f"/projects/{project}/models/churn/gates", json={**gates, "require_approval": True}
@@ -213,13 +231,13 @@ def test_ship_from_the_cli_then_a_changed_notebook_through_the_gates_and_a_lead(
     # adopts it (the deployment's worker is that very process)
     warm = {}
     for _ in range(180):
-        warm = _workers(backend, "churn", 2)
+        warm = _workers(backend, "churn", 3)
         if warm and all(sock.exists() for sock in warm.values()):
             break
         time.sleep(1)
     assert len(warm) == 1 and all(sock.exists() for sock in warm.values()), \
-        "no worker of v2 loaded while the Ship waited for approval"
-    assert "warming a worker of churn v2" in {s["name"]: s for s in waiting["steps"]}["deploy"]["progress"][0]
+        "no worker of v3 loaded while the Ship waited for approval"
+    assert "warming a worker of churn v3" in {s["name"]: s for s in waiting["steps"]}["deploy"]["progress"][0]
     pending = lena.get(f"/projects/{project}/gate-decisions", params={"status": "pending"}).json()["items"]
     assert [d["id"] for d in pending] == [approval["links"]["decision"]]
     assert sam.post(f"/projects/{project}/gate-decisions/{pending[0]['id']}/approve",
@@ -230,9 +248,10 @@ def test_ship_from_the_cli_then_a_changed_notebook_through_the_gates_and_a_lead(
     assert done["status"] == "succeeded", done
     steps = {s["name"]: s for s in done["steps"]}
     assert steps["approval"]["message"] == "approved by lena: looks right"
-    assert steps["register"]["links"]["version"] == 2 and steps["deploy"]["message"].startswith("switched")
+    assert steps["register"]["links"]["version"] == 3 and steps["deploy"]["message"].startswith("switched")
+    assert any(line.startswith("ok   accuracy: 1 vs champion v1 0.983333") for line in steps["gates"]["progress"])
     d = lena.get(f"/projects/{project}/deployments/churn-api").json()
-    assert (d["version"], d["previous_version"]) == (2, 1)
+    assert (d["version"], d["previous_version"]) == (3, 1)
     assert {w["pid"] for w in d["workers"]} == set(warm), (d["workers"], warm)
     # a scientist may not create keys: the end says so, and the requests read the key from the environment
     assert done["endpoint"]["api_key"] is None and "lead" in done["endpoint"]["key_message"]
@@ -265,7 +284,7 @@ def test_ship_stops_at_a_gate_the_model_fails(backend, project, customers, tmp_p
     nb = _write(tmp_path / "work" / "acme", "strict.ipynb", _cells(1.0))
     failed = _mlp(backend, "sam", "ship", str(nb), "--yes", "--poll", "0.5")
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert "gates       accuracy >= 1.48 (proposed)" in failed.stdout
+    assert "gates       accuracy >= 1.48; beats the champion on accuracy (proposed)" in failed.stdout
     assert "mlp: ship failed at gates: Stopped at gates: strict v1 failed the gates" in failed.stderr, failed.stderr
     assert "accuracy" in failed.stderr and "the champion stays" in failed.stderr
     assert "deploy    skipped" in failed.stdout

@@ -8,6 +8,7 @@ location and daemon).
 
 from __future__ import annotations
 
+from .containers import base_image_status
 from .pipeline_service import preflight
 from .pipeline_service import promote as promote_notebook
 from .run_service import get_run
@@ -17,5 +18,5 @@ from .run_status import TERMINAL
 from .run_status import describe as describe_run
 from .schedule_service import sync_dagster
 
-__all__ = ["TERMINAL", "describe_run", "get_run", "launch_run", "preflight", "promote_notebook", "start_run",
-           "sync_dagster"]
+__all__ = ["TERMINAL", "base_image_status", "describe_run", "get_run", "launch_run", "preflight", "promote_notebook",
+           "start_run", "sync_dagster"]

@@ -3,7 +3,9 @@ factory only."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 
 from ..deps import DB, Caller, Paging
 from . import plan, service
@@ -32,5 +34,9 @@ def list_ships(slug: str, request: Request, db: DB, who: Caller, page: Paging) -
 
 @router.get("/projects/{slug}/ship/{ship_id}", response_model=ShipOut,
             summary="A Ship's progress: every step's status, timings, links; the endpoint at the end")
-def get_ship(slug: str, ship_id: str, request: Request, db: DB, who: Caller) -> ShipOut:
-    return service.get(request.app, db, who, slug, ship_id)
+def get_ship(slug: str, ship_id: str, request: Request, db: DB, who: Caller,
+             claim: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{8,64}$", description=(
+                 "A random id of the reading view: the new API key goes to the shipper's first read of the finished "
+                 "Ship, and again only to reads with that read's claim (a view whose answer was lost reads it "
+                 "again); without one, the first read takes it"))] = None) -> ShipOut:
+    return service.get(request.app, db, who, slug, ship_id, claim)

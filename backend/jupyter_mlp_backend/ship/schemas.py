@@ -50,10 +50,12 @@ class GatesPlan(_Strict):
         "Default: the validated metric minus `tolerance` (plus, for a metric where lower is better, the other way)"))
     tolerance: float = Field(default=0.02, ge=0, le=1e6, description="How far under the validated value the "
                                                                      "threshold defaults to")
-    challenger: dict[str, Any] | None = Field(default=None, description="Challenger-beats-champion (the registry's "
-                                                                        "rule) where the model has a champion")
-    evaluation: dict[str, Any] | None = Field(default=None, description="The data challenger and champion are "
-                                                                        "scored on")
+    challenger: dict[str, Any] | None = Field(default=None, description=(
+        "Challenger-beats-champion (the registry's rule: {metric, margin, greater_is_better}), checked once the "
+        "model has a champion. Default: on the plan's metric, when evaluation data is found"))
+    evaluation: dict[str, Any] | None = Field(default=None, description=(
+        "The data challenger and champion are scored on ({dataset, target, snapshot_id}). Default: the data the "
+        "champion was trained on, else what the notebook reads; its label column"))
     require_approval: bool = Field(default=False, description="A lead approves before the version is champion "
                                                               "(default: on when the project's models ask for it)")
     source: Literal["proposed", "model"] = Field(default="proposed", description=(
@@ -110,7 +112,9 @@ class ShipRequest(_Strict):
 
 
 class StepOut(BaseModel):
-    name: Literal["promote", "run", "register", "gates", "approval", "deploy", "monitor", "endpoint"]
+    name: Literal["promote", "image", "run", "register", "gates", "approval", "deploy", "monitor", "endpoint"] = Field(
+        description="`image`: the stage base image (Docker stages) as the platform's check at start found it; "
+        "while it is still being built it runs beside `run`, whose first stage waits for it")
     status: Literal["pending", "running", "waiting", "done", "skipped", "failed"]
     message: str | None = None
     started_at: str | None = None

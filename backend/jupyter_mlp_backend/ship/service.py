@@ -1,5 +1,5 @@
-"""Running a Ship: promote → pipeline run → register → gates → (a lead's approval) → deploy → monitor →
-endpoint. Kept in one file over ~500 lines on purpose: the eight steps read as one chain, top to bottom.
+"""Running a Ship: promote → (stage base image) → pipeline run → register → gates → (a lead's approval) → deploy →
+monitor → endpoint. Kept in one file over ~500 lines on purpose: the nine steps read as one chain, top to bottom.
 
 The chain runs in the backend (an asyncio task of the app: the caller may go away), as the caller, through the
 other domains' service modules, which check the caller's rights and audit each action themselves; a caller who loses
@@ -41,8 +41,9 @@ from .schemas import EndpointOut, Requests, ShipOut, ShipPage, ShipRequest, Step
 
 log = logging.getLogger(__name__)
 
-STEPS = ["promote", "run", "register", "gates", "approval", "deploy", "monitor", "endpoint"]
+STEPS = ["promote", "image", "run", "register", "gates", "approval", "deploy", "monitor", "endpoint"]
 POLL_S = 1.0
+CLAIM_S = 600.0  # how long the reader who took the new key may read it again (a read whose answer was lost)
 
 
 class _Request:
@@ -59,6 +60,26 @@ class ShipState:
     def __init__(self) -> None:
         self.tasks: dict[str, asyncio.Task] = {}
         self.keys: dict[str, str] = {}
+        # ship id -> (the claim of the read that took the key, when): that reader's next reads get it again
+        self.claims: dict[str, tuple[str, float]] = {}
+
+    def take_key(self, ship_id: str, claim: str | None) -> str | None:
+        """The new key, to one reader: the first read takes it; a read with the claim of the one that took it gets
+        it again for CLAIM_S (its first answer may have been lost on the way, or the read sent twice); no other."""
+        now = time.monotonic()
+        for k, (_, at) in list(self.claims.items()):
+            if now - at > CLAIM_S:
+                self.claims.pop(k, None)
+                self.keys.pop(k, None)
+        if ship_id not in self.keys:
+            return None
+        held = self.claims.get(ship_id)
+        if held is None:
+            if claim is None:
+                return self.keys.pop(ship_id)
+            self.claims[ship_id] = (claim, now)
+            return self.keys[ship_id]
+        return self.keys[ship_id] if claim == held[0] else None
 
     async def shutdown(self) -> None:
         for t in list(self.tasks.values()):
@@ -207,7 +228,8 @@ async def _chain(app, req: _Request, who: Identity, rec: dict[str, Any],  # noqa
             run.save()
             raise
         except Exception as e:  # noqa: BLE001 - every failure stops the Ship with its reason, recorded
-            current = next((s for s in rec["steps"] if s["status"] in ("running", "waiting")), None) \
+            # the last step under way: the image step may still be running beside the pipeline run's
+            current = next((s for s in reversed(rec["steps"]) if s["status"] in ("running", "waiting")), None) \
                 or next((s for s in rec["steps"] if s["status"] == "pending"), rec["steps"][-1])
             if isinstance(e, Failed):
                 message = str(e)
@@ -247,18 +269,37 @@ async def _steps(app, req: _Request, db: DB, who: Identity, run: _Run,  # noqa: 
             + f" of {promoted.pipeline} with stages {', '.join(s.name for s in promoted.stages)}",
             pipeline=promoted.pipeline, version=promoted.version)
 
-    # 2. the pipeline's run, followed to its end
+    # 2. the stage base image (Docker stages), as the platform's check at start found it: while it is still being
+    # built the step runs beside the pipeline run (whose first stage waits for it), so the view says why it waits
+    status, message, progress = image_state(settings)
+    run.start("image", message)
+    image_pending = status == "running"
+    if image_pending:
+        run.update("image", progress=progress)
+    else:
+        run.end("image", status, message)
+
+    # 3. the pipeline's run, followed to its end
     run.start("run")
     out = await pipelines.start_run(req, db, who, slug, promoted.pipeline, promoted.version,
                                     plan["pipeline"]["parameters"])
     run.update("run", pipeline=promoted.pipeline, run_id=out.run_id, mlflow_run_id=out.mlflow_run_id)
     while True:
+        if image_pending:
+            status, message, progress = image_state(settings)
+            image_pending = status == "running"
+            if image_pending:
+                run.update("image", message=message, progress=progress)
+            else:
+                run.end("image", status, message)
         out = await pipelines.get_run(req, db, who, slug, out.run_id)
         lines = [f"{s.name}: {s.status}" + (f" — {s.progress}" if s.progress else "") for s in out.stages]
         run.update("run", progress=lines, message=f"{out.status} ({out.executor or 'starting'})")
         if out.status in pipelines.TERMINAL:
             break
         await asyncio.sleep(POLL_S)
+    if image_pending:  # the run ended and the platform's record still says building: say what it says
+        run.end("image", "done", f"{message} (the record at the run's end)")
     if out.status != "SUCCESS":
         bad = next((s for s in out.stages if s.status in ("FAILURE", "FAILED") or s.error), None)
         if bad is not None:
@@ -269,7 +310,7 @@ async def _steps(app, req: _Request, db: DB, who: Identity, run: _Run,  # noqa: 
         raise Failed(f"the pipeline run ended {out.status}")
     run.end("run", message=f"SUCCESS in {len(out.stages)} stage(s)")
 
-    # 3. the model the run registered (the run's end registers every model its stages logged)
+    # 4. the model the run registered (the run's end registers every model its stages logged)
     run.start("register")
     name = plan["model"]["name"]
 
@@ -291,7 +332,7 @@ async def _steps(app, req: _Request, db: DB, who: Identity, run: _Run,  # noqa: 
                      f"mlflow (log_model) in a stage, or set the plan's model name")
     run.end("register", message=f"{name} v{version}, signed", model=name, version=version)
 
-    # 4. the gates: the plan's where the model has none or a lead ships, the lead's otherwise
+    # 5. the gates: the plan's where the model has none or a lead ships, the lead's otherwise
     run.start("gates")
 
     def gate_config() -> str:
@@ -325,7 +366,7 @@ async def _steps(app, req: _Request, db: DB, who: Identity, run: _Run,  # noqa: 
     warming = asyncio.create_task(_warm(app, who, slug, dp["name"], name, version))
     run.update("deploy", progress=[f"warming a worker of {name} v{version} since the gates passed"])
 
-    # 5. a lead's approval, when the gates ask for one: the Ship waits for it
+    # 6. a lead's approval, when the gates ask for one: the Ship waits for it
     if decision.status == "pending":
         run.start("approval")
         run.update("approval", status="waiting", decision=decision.id, model=name, version=version,
@@ -353,7 +394,7 @@ async def _steps(app, req: _Request, db: DB, who: Identity, run: _Run,  # noqa: 
     else:
         run.end("approval", "skipped", "the gates ask for no approval")
 
-    # 6. deploy (or switch the deployment that serves the model: traffic moves once the new workers are ready)
+    # 7. deploy (or switch the deployment that serves the model: traffic moves once the new workers are ready)
     await asyncio.gather(warming, return_exceptions=True)  # its files are fetched; its worker may still load
     run.start("deploy", f"starting workers for {name} v{version}")
 
@@ -382,7 +423,7 @@ async def _steps(app, req: _Request, db: DB, who: Identity, run: _Run,  # noqa: 
     run.end("deploy", message=f"{how}: {dp['name']} serves {name} v{version} on {len(d.workers)} worker(s)",
             deployment=dp["name"], version=version)
 
-    # 7. the monitor
+    # 8. the monitor
     run.start("monitor")
     mp = plan["monitor"]
     m = await monitoring.set_monitor(app, req, db, who, slug, dp["name"], monitoring.MonitorRequest(
@@ -390,10 +431,31 @@ async def _steps(app, req: _Request, db: DB, who: Identity, run: _Run,  # noqa: 
     run.end("monitor", message=f"windows of {m.window_size} predictions: drift per feature, performance once "
             f"labels arrive" + (", retraining through the gates" if mp["retrain"] else ""), deployment=dp["name"])
 
-    # 8. what a client needs for its first call
+    # 9. what a client needs for its first call
     run.start("endpoint")
     rec["endpoint"] = await _endpoint(app, req, db, who, slug, rec["id"], name, version, dp["name"], out.snapshots)
     run.end("endpoint", message=rec["endpoint"]["url"], deployment=dp["name"])
+
+
+def image_state(settings) -> tuple[str, str, list[str]]:  # noqa: ANN001
+    """The `image` step from the platform's record of its stage base image (checked, and built when missing, as
+    the platform starts): (status, message, progress lines)."""
+    if settings.container_engine == "none":
+        return "skipped", "stages run in local processes (MLP_CONTAINER_ENGINE=none): no image to build", []
+    b = pipelines.base_image_status(settings)
+    if b is None:
+        return "running", "the platform is checking the stage base image", []
+    state, image, detail = b.get("state"), b.get("image"), b.get("detail") or ""
+    if state == "building":
+        took = max(0.0, time.time() - float(b.get("since") or time.time()))
+        return "running", f"building base image {image} (the platform started it at its start)", [
+            f"building base image {image}: {detail}", f"{took:.0f} s so far"]
+    if state == "ready":
+        return "done", f"base image {image} ready ({detail})", []
+    if state == "failed":
+        return "done", f"the platform's build of base image {image} failed ({detail}): the first stage builds it " \
+                       "again, and says why if it fails", []
+    return "skipped", f"no image: {detail or state}", []
 
 
 async def _warm(app, who: Identity, slug: str, deployment: str, model: str, version: int) -> None:  # noqa: ANN001
@@ -468,25 +530,27 @@ async def _endpoint(app, req: _Request, db: DB, who: Identity, slug: str, ship_i
 
 # --- reading ---------------------------------------------------------------------------------------------------
 
-def _out(app, rec: dict[str, Any], who: Identity) -> ShipOut:  # noqa: ANN001
+def _out(app, rec: dict[str, Any], who: Identity, claim: str | None = None,  # noqa: ANN001
+         key: bool = False) -> ShipOut:
     state: ShipState = app.state.ships
     if rec["status"] in ("running", "waiting") and rec["id"] not in state.tasks:
         rec = {**rec, "status": "interrupted", "message": "The backend stopped while this Ship ran: ship again"}
     out = ShipOut(**rec)
-    if out.endpoint is not None and out.status == "succeeded" and who.user == rec["created_by"]:
-        out.endpoint.api_key = state.keys.pop(rec["id"], None)  # shown once
+    if key and out.endpoint is not None and out.status == "succeeded" and who.user == rec["created_by"]:
+        out.endpoint.api_key = state.take_key(rec["id"], claim)  # shown once (to one reader)
     return out
 
 
-def get(app, db: DB, who: Identity, slug: str, ship_id: str) -> ShipOut:  # noqa: ANN001
-    """A Ship's steps as they stand (project members)."""
+def get(app, db: DB, who: Identity, slug: str, ship_id: str, claim: str | None = None) -> ShipOut:  # noqa: ANN001
+    """A Ship's steps as they stand (project members); the new API key in the shipper's first read of the finished
+    Ship, and again in reads with that read's `claim`."""
     require(db, who, slug, Action.read_pipelines, target=f"ship:{ship_id[:64]}")
     db.commit()
-    return _out(app, _load(app.state.settings.home, slug, ship_id), who)
+    return _out(app, _load(app.state.settings.home, slug, ship_id), who, claim, key=True)
 
 
 def list_ships(app, db: DB, who: Identity, slug: str, limit: int, offset: int) -> ShipPage:  # noqa: ANN001
-    """The project's Ships, newest first."""
+    """The project's Ships, newest first (never with the new API key: the single Ship's read hands it out)."""
     require(db, who, slug, Action.read_pipelines, target="ships")
     db.commit()
     folder = _folder(app.state.settings.home, slug)

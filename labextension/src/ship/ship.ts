@@ -7,6 +7,7 @@
 /** The steps in their order, with the words the progress view shows. */
 export const STEP_TITLES: Record<string, string> = {
   promote: 'Promote to pipeline',
+  image: 'Stage base image',
   run: 'Pipeline run',
   register: 'Register model',
   gates: 'Gates',
@@ -87,4 +88,40 @@ export function stepLink(
     return { panel: name === 'monitor' ? 'monitoring' : 'deployments', args: { deployment: str('deployment') as string } };
   }
   return null;
+}
+
+interface IGatesLike {
+  challenger?: { [key: string]: unknown } | null;
+  evaluation?: { [key: string]: unknown } | null;
+}
+
+/** The challenger gate in words: "accuracy, higher is better, margin 0, scored on customers (label y)"; null: none. */
+export function challengerText(gates: IGatesLike): string | null {
+  const c = gates.challenger;
+  if (!c) {
+    return null;
+  }
+  const e = gates.evaluation ?? {};
+  const better = c.greater_is_better === false ? 'lower is better' : 'higher is better';
+  const data = e.dataset ? `, scored on ${String(e.dataset)} (label ${String(e.target)})` : ', no evaluation data';
+  return `${String(c.metric)}, ${better}, margin ${Number(c.margin ?? 0)}${data}`;
+}
+
+/**
+ * The gates with the challenger rule on (the proposed rule and its evaluation data) or off (neither: the
+ * evaluation data was there for it). Returns a new object.
+ */
+export function withChallenger<T extends IGatesLike>(gates: T, proposed: IGatesLike, on: boolean): T {
+  return on
+    ? { ...gates, challenger: proposed.challenger ?? null, evaluation: proposed.evaluation ?? gates.evaluation ?? null }
+    : { ...gates, challenger: null, evaluation: null };
+}
+
+/** A random id for one progress view's reads of its Ship (the new API key is handed to that view only). */
+export function newClaim(random: () => number = Math.random): string {
+  let out = 'view-';
+  for (let i = 0; i < 24; i++) {
+    out += Math.floor(random() * 36).toString(36);
+  }
+  return out;
 }

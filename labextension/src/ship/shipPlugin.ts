@@ -75,7 +75,7 @@ export const shipNotebookPlugin: JupyterFrontEndPlugin<void> = {
             project,
             planned,
             start: plan => startShip(project, path, notebook, plan),
-            poll: id => getShip(project, id),
+            poll: (id, claim) => getShip(project, id, claim),
             open: (panel, panelArgs) => void commands.execute(PANELS[panel], { project, ...panelArgs })
           });
           const dialog = new Dialog({

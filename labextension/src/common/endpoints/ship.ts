@@ -25,7 +25,14 @@ export function startShip(
   return data(api().POST('/api/projects/{slug}/ship', { params: { path: { slug } }, body: { path, notebook, plan } }));
 }
 
-/** A Ship's steps as they stand (the API key is in the shipper's first read of the finished Ship only). */
-export function getShip(slug: string, shipId: string): Promise<ShipOut> {
-  return data(api().GET('/api/projects/{slug}/ship/{ship_id}', { params: { path: { slug, ship_id: shipId } } }));
+/**
+ * A Ship's steps as they stand. The new API key is in the shipper's first read of the finished Ship, and again in
+ * reads with that read's `claim` (a view's own random id: a read whose answer was lost gets it again).
+ */
+export function getShip(slug: string, shipId: string, claim?: string): Promise<ShipOut> {
+  return data(
+    api().GET('/api/projects/{slug}/ship/{ship_id}', {
+      params: { path: { slug, ship_id: shipId }, query: claim ? { claim } : {} }
+    })
+  );
 }

@@ -1,11 +1,20 @@
 import { ReactWidget } from '@jupyterlab/ui-components';
 import React, { useEffect, useState } from 'react';
 
-import type { ShipOut, ShipPlan, ShipPlanOut, ShipStep } from '../../common/endpoints/ship';
+import type { ShipOut, ShipPlan, ShipPlanOut } from '../../common/endpoints/ship';
 import { formatApiError } from '../../common/errors';
-import { numberField, parameterText, parameterValue, shipEnded, stepLine, stepLink, STEP_TITLES } from '../ship';
+import {
+  challengerText,
+  newClaim,
+  numberField,
+  parameterText,
+  parameterValue,
+  shipEnded,
+  withChallenger
+} from '../ship';
+import { Progress, type ShipPanel } from './ShipProgress';
 
-export type ShipPanel = 'pipelines' | 'models' | 'deployments' | 'monitoring';
+export type { ShipPanel };
 
 /** What the Ship dialog shows and does. */
 export interface IShipDialogProps {
@@ -13,7 +22,8 @@ export interface IShipDialogProps {
   project: string;
   planned: ShipPlanOut;
   start: (plan: ShipPlan) => Promise<ShipOut>;
-  poll: (shipId: string) => Promise<ShipOut>;
+  /** A read of the Ship's progress; `claim` is the view's own id (the new API key is handed to this view only). */
+  poll: (shipId: string, claim: string) => Promise<ShipOut>;
   open: (panel: ShipPanel, args: Record<string, string | number>) => void;
   /** Milliseconds between two reads of the Ship's progress. */
   every?: number;
@@ -55,21 +65,6 @@ function Field(props: {
         onChange={e => props.onChange(e.target.value)}
       />
     </label>
-  );
-}
-
-function Copy({ text, testid }: { text: string; testid: string }): JSX.Element {
-  const [done, setDone] = useState(false);
-  return (
-    <button
-      className="jp-mlp-button"
-      data-testid={testid}
-      onClick={() => {
-        void navigator.clipboard?.writeText(text).then(() => setDone(true));
-      }}
-    >
-      {done ? 'Copied' : 'Copy'}
-    </button>
   );
 }
 
@@ -130,6 +125,34 @@ function PlanForm(props: {
           />
         </div>
       ))}
+      {(g.challenger || planned.plan.gates.challenger) && (
+        <div className="jp-mlp-row" data-testid="mlp-ship-challenger">
+          <label className="jp-mlp-field">
+            <input
+              type="checkbox"
+              data-testid="mlp-ship-challenger-on"
+              checked={!!g.challenger}
+              disabled={g.source === 'model' && !planned.plan.gates.challenger}
+              onChange={e => setPlan({ ...plan, gates: withChallenger(plan.gates, planned.plan.gates, e.target.checked) })}
+            />
+            <span>Challenger beats champion{planned.champion === null || planned.champion === undefined ? ' (once there is one)' : ''}</span>
+          </label>
+          {g.challenger && (
+            <>
+              <Field
+                label="Margin"
+                type="number"
+                testid="mlp-ship-challenger-margin"
+                value={Number(g.challenger.margin ?? 0)}
+                onChange={v => set(p => ((p.gates.challenger as Record<string, unknown>).margin = numberField(v) ?? 0))}
+              />
+              <span className="jp-mlp-hint" data-testid="mlp-ship-challenger-text">
+                {challengerText(g)}
+              </span>
+            </>
+          )}
+        </div>
+      )}
       <label className="jp-mlp-field">
         <input
           type="checkbox"
@@ -175,78 +198,13 @@ function PlanForm(props: {
   );
 }
 
-function StepItem({ step, open }: { step: ShipStep; open: IShipDialogProps['open'] }): JSX.Element {
-  const link = stepLink(step.name, step.links ?? {});
-  return (
-    <li className="jp-mlp-ship-step" data-step={step.name} data-status={step.status}>
-      <span>{stepLine(step)}</span>
-      {link && step.status !== 'pending' && (
-        <button className="jp-mlp-button jp-mlp-link" onClick={() => open(link.panel, link.args)}>
-          Open {STEP_TITLES[step.name] ? link.panel : ''}
-        </button>
-      )}
-      {(step.progress ?? []).length > 0 && <pre className="jp-mlp-ship-progress-lines">{(step.progress ?? []).join('\n')}</pre>}
-    </li>
-  );
-}
-
-function Progress({ ship, apiKey, open }: { ship: ShipOut; apiKey: string | null; open: IShipDialogProps['open'] }): JSX.Element {
-  const e = ship.endpoint;
-  return (
-    <div data-testid="mlp-ship-progress" data-status={ship.status}>
-      <ol className="jp-mlp-ship-steps">
-        {ship.steps.map(s => (
-          <StepItem key={s.name} step={s} open={open} />
-        ))}
-      </ol>
-      {ship.status === 'failed' || ship.status === 'interrupted' ? (
-        <p className="jp-mlp-error" role="alert" data-testid="mlp-ship-failure">
-          {ship.message}
-        </p>
-      ) : null}
-      {ship.status === 'waiting' && (
-        <p className="jp-mlp-hint" role="status">
-          Waiting for a lead's approval: they approve in the Models panel; this view goes on by itself.
-        </p>
-      )}
-      {e && ship.status === 'succeeded' && (
-        <div data-testid="mlp-ship-endpoint">
-          <h3>Endpoint</h3>
-          <p>
-            <code data-testid="mlp-ship-url">{e.url}</code> <Copy text={e.url} testid="mlp-ship-copy-url" />
-          </p>
-          {apiKey ? (
-            <p>
-              API key (shown once — copy it now): <code data-testid="mlp-ship-key">{apiKey}</code>{' '}
-              <Copy text={apiKey} testid="mlp-ship-copy-key" />
-            </p>
-          ) : (
-            <p className="jp-mlp-hint">{e.key_message ?? 'The API key was shown once, in an earlier view.'}</p>
-          )}
-          <p className="jp-mlp-hint">Example row: {e.example_from ?? 'none found'}. The requests read the key from MLP_API_KEY.</p>
-          {(
-            [
-              ['curl', e.requests.curl],
-              ['Python (requests)', e.requests.python],
-              ['mlflow.deployments', e.requests.mlflow_deployments]
-            ] as [string, string][]
-          ).map(([label, text]) => (
-            <div key={label} className="jp-mlp-ship-request" data-request={label}>
-              <h4>
-                {label} <Copy text={text} testid={`mlp-ship-copy-${label.split(' ')[0].toLowerCase()}`} />
-              </h4>
-              <pre>{text}</pre>
-            </div>
-          ))}
-        </div>
-      )}
-    </div>
-  );
-}
-
 function ShipView({ planned, start, poll, open, every }: IShipDialogProps): JSX.Element {
   const [plan, setPlan] = useState<ShipPlan>(planned.plan);
   const [ship, setShip] = useState<ShipOut | null>(null);
+  // This view's reads carry one claim: the read that takes the new key, and any later read of this view, get it
+  // (a read whose answer was lost, or failed, is made again and still gets the key); no other reader does.
+  const [claim] = useState(newClaim);
+  const [failedReads, setFailedReads] = useState(0);
   const [apiKey, setApiKey] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -257,17 +215,22 @@ function ShipView({ planned, start, poll, open, every }: IShipDialogProps): JSX.
       return;
     }
     const timer = setTimeout(() => {
-      poll(ship.id)
+      poll(ship.id, claim)
         .then(next => {
           if (next.endpoint?.api_key) {
             setApiKey(next.endpoint.api_key); // shown once: keep it from the read that carried it
           }
+          setError(null);
           setShip(next);
         })
-        .catch(err => setError(formatApiError(err)));
+        .catch(err => {
+          // a read that failed is made again: the view goes on, and the key is still this view's to read
+          setError(formatApiError(err));
+          setFailedReads(n => n + 1);
+        });
     }, every ?? 1500);
     return () => clearTimeout(timer);
-  }, [ship]);
+  }, [ship, failedReads]);
 
   const onShip = async () => {
     setBusy(true);
