@@ -33,8 +33,7 @@ def _api(mlp_home: Path, database_url: str, **settings):  # noqa: ANN202
     return TestClient(create_app(s)), s
 
 
-@pytest.fixture
-def cp_api(mlp_home, database_url):
+def _cp_api(mlp_home: Path, database_url: str):  # noqa: ANN202
     """`api` with a checkpoint every 4 entries and none by time, and project acme (six entries)."""
     client, settings = _api(mlp_home, database_url, audit_checkpoint_entries=EVERY, audit_checkpoint_minutes=0)
     with client:
@@ -45,6 +44,18 @@ def cp_api(mlp_home, database_url):
             assert admin.put(f"/projects/acme/members/{user}", json={"role": role}).status_code == 200
         api.as_user("sam").get("/projects/acme/members")
         yield api
+
+
+@pytest.fixture
+def cp_api_any_db(mlp_home, database_url):
+    """On SQLite and PostgreSQL: where checkpoints are signed in the appending transaction (the head row lock)."""
+    yield from _cp_api(mlp_home, database_url)
+
+
+@pytest.fixture
+def cp_api(mlp_home):
+    """On SQLite only: exporting and verifying read what the chain holds, the same on either database."""
+    yield from _cp_api(mlp_home, f"sqlite:///{mlp_home / 'mlp.db'}")
 
 
 def _keys_file(api, tmp_path: Path) -> Path:
@@ -70,7 +81,8 @@ def _write(folder: Path, lines: list[str], name: str = "entries.jsonl") -> None:
     (folder / name).write_text("".join(lines))
 
 
-def test_checkpoints_are_signed_every_n_entries(cp_api):
+def test_checkpoints_are_signed_every_n_entries(cp_api_any_db):
+    cp_api = cp_api_any_db
     admin = cp_api.as_user("admin")
     page = admin.get("/audit/checkpoints", params={"limit": 100}).json()
     head = admin.get("/audit", params={"limit": 1}).json()["items"][0]["seq"]
