@@ -194,7 +194,7 @@ def _read_checkpoints(folder: Path, keys: dict[str, bytes], report: Report) -> l
                                  f"{vouched} on are not vouched for")
             return None
         if out and entries <= out[-1]["entries"]:
-            report.fail(vouched, f"checkpoint {n} covers {entries} entries, fewer than checkpoint {n - 1}'s "
+            report.fail(vouched, f"checkpoint {n} covers {entries} entries, no more than checkpoint {n - 1}'s "
                                  f"{out[-1]['entries']}: checkpoints reordered or the log was rolled back")
             return None
         out.append({**cp, "entries": entries, "head": head, "n": n})
@@ -282,9 +282,11 @@ def verify_export(folder: Path, public_keys: dict[str, bytes] | None = None,
         if m_entries > n:
             return report.fail(n + 1, f"the export is truncated: {MANIFEST} lists {m_entries} entries, {ENTRIES} "
                                       f"ends at entry {n}")
-        if m_entries < n or (m_head and m_head != prev):
+        if m_entries < n:
             return report.fail(m_entries + 1, f"{ENTRIES} has entries after the {m_entries} {MANIFEST} lists "
                                               "(appended after the export)")
+        if m_head and m_head != prev:
+            return report.fail(last_signed + 1, f"entry {n}'s hash is not the head {MANIFEST} lists")
     else:
         report.notes.append(f"{MANIFEST} is missing: the count of entries could not be compared")
     if last_signed < n:

@@ -191,6 +191,15 @@ def test_exported_log_verifies_offline_and_tampering_is_named(cp_api, tmp_path):
     r = case("deleted", lambda f: _write(f, _lines(f)[:4] + _lines(f)[5:]))
     assert not r.ok and r.problem.entry == 5
 
+    def append(folder):  # noqa: ANN001, ANN202 - a perfectly chained forgery after the export's last entry
+        last = json.loads(_lines(folder)[-1])
+        e = {**last, "seq": n + 1, "actor": "mallory", "prev_hash": last["hash"]}
+        e["hash"] = entry_hash(**{k: v for k, v in e.items() if k != "hash"})
+        _write(folder, _lines(folder) + [json.dumps(e) + "\n"])
+
+    r = case("appended", append)
+    assert not r.ok and r.problem.entry == n + 1 and "appended after the export" in r.problem.reason
+
     def other_key(folder, same_id):  # noqa: ANN001, ANN202
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
