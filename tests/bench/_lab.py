@@ -75,10 +75,11 @@ def without_mlp(config_dir: Path) -> list[str]:
     return [f"--LabServerApp.labextensions_path={json.dumps([str(only_others)])}"]
 
 
-def start_lab(with_mlp: bool, mlp_home: Path, root: Path) -> LabServer:
-    """`with_mlp=False` turns off both halves: the server extension, and the labextension in page_config."""
+def start_lab(with_mlp: bool, mlp_home: Path, root: Path, args: tuple[str, ...] = ()) -> LabServer:
+    """`with_mlp=False` turns off both halves: the server extension, and the labextension in page_config.
+    `args`: more command-line arguments for the server."""
     config_dir = Path(tempfile.mkdtemp(prefix="jupyter-config-"))
-    extra = [] if with_mlp else without_mlp(config_dir)
+    extra = [*([] if with_mlp else without_mlp(config_dir)), *args]
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "MLP_HOME": str(mlp_home), "JUPYTER_CONFIG_DIR": str(config_dir), "JUPYTER_TOKEN": token,
            "JUPYTERLAB_WORKSPACES_DIR": str(config_dir / "workspaces"),
