@@ -217,10 +217,12 @@ def test_replay_reads_the_same_snapshots_after_new_rows_arrive(backend, project,
     assert sam.post(f"/projects/{project}/pipelines", json={"notebook": nb, "path": "s.ipynb",
                                                            "name": "sums"}).status_code == 201
 
+    def children(run):
+        return sam.get(f"/projects/{project}/runs", params={
+            "filter": f"tags.mlflow.parentRunId = '{run['mlflow_run_id']}'"}).json()["items"]
+
     def total(run):
-        child = sam.get(f"/projects/{project}/runs", params={
-            "filter": f"tags.mlflow.parentRunId = '{run['mlflow_run_id']}'"}).json()["items"][0]
-        return child["metrics"]["total"]
+        return children(run)[0]["metrics"]["total"]
 
     first = _wait(sam, project, sam.post(f"/projects/{project}/pipelines/sums/runs", json={}).json()["run_id"])
     assert first["status"] == "SUCCESS" and total(first) == 12.0
@@ -231,6 +233,19 @@ def test_replay_reads_the_same_snapshots_after_new_rows_arrive(backend, project,
     replayed = _wait(sam, project, replay.json()["run_id"])
     assert replayed["status"] == "SUCCESS" and replayed["snapshots"] == first["snapshots"]
     assert total(replayed) == 12.0  # same version, parameters and snapshots: the same number
+    # the same lineage (issue 17: stages now run in papermill processes started ahead): one child run per stage
+    # under the run's own parent, as sam, with the same version, parameters, pinned snapshots, environment and
+    # executor, and the stage's executed notebook as its artifact
+    (a,), (b,) = children(first), children(replayed)
+    assert a["run_id"] != b["run_id"] and a["user"] == b["user"] == "sam"
+    assert {k: v for k, v in a["tags"].items() if k.startswith("mlp.")} == \
+        {k: v for k, v in b["tags"].items() if k.startswith("mlp.")}
+    assert a["tags"]["mlp.pipeline.stage"] == "sum" and a["params"] == b["params"] == {"scale": "2"}
+    for child in (a, b):
+        arts = sam.get(f"/projects/{project}/runs/{child['run_id']}/artifacts", params={"path": "output"}).json()
+        assert [x["path"] for x in arts["items"]] == ["output/sum.ipynb"]
+    parent = sam.get(f"/projects/{project}/runs/{replayed['mlflow_run_id']}").json()
+    assert parent["tags"]["mlp.pipeline.replay_of"] == first["run_id"] and parent["status"] == "FINISHED"
 
     fresh = _wait(sam, project, sam.post(f"/projects/{project}/pipelines/sums/runs", json={}).json()["run_id"])
     assert total(fresh) == 212.0  # a new run sees the new rows

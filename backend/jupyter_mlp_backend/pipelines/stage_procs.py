@@ -1,8 +1,8 @@
 """Find and kill the local processes of a run's stages, so that a cancel stops them at once.
 
-A stage run by the subprocess executor is papermill, started with `MLP_STAGE_IO=<run dir>/io` and `MLP_STAGE` in
-its environment, and the kernel papermill starts (in a session of its own) inherits both, as does whatever the
-notebook starts. They are found by that environment, which a process cannot lose. Without this, a cancel relied on
+A stage run by the subprocess executor is papermill, started (ahead: warm_papermill) with
+`MLP_STAGE_IO=<run dir>/io` in its environment, and the kernel papermill starts (in a session of its own) has it
+and the stage's `MLP_STAGE`, as does whatever the notebook starts. They are found by that environment, which a process cannot lose. Without this, a cancel relied on
 Dagster's interrupt reaching the run worker (once, under load, it did not, and the run stayed CANCELING while the
 stage slept on), and even when it did, only papermill was killed: its kernel lived on, orphaned, running the
 notebook to its end.

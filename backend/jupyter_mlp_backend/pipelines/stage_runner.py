@@ -14,7 +14,7 @@ from typing import Any
 
 from jupyter_mlp.user_env import STAGE, user_code_env
 
-from . import stage_procs
+from . import stage_procs, warm_papermill
 
 
 @dataclass
@@ -47,33 +47,80 @@ def _environ(values: dict[str, str]):
 
 
 def _child_run(cfg: dict[str, Any], stage: str, version_dir: Path) -> str | None:
-    """An MLflow child run of the pipeline run for this stage, through the project's gateway."""
+    """An MLflow child run of the pipeline run for this stage, through the project's gateway.
+
+    MLflow's REST API as MlflowClient.create_run and log_batch call it (user "unknown", the gateway records who),
+    without importing MLflow first: that import (2 s, more under load) was on the way to every run's first cell.
+    MLflow is imported meanwhile, while the stage runs, for _finish (the artifact upload)."""
     if not cfg.get("tracking_uri") or not cfg.get("parent_run_id"):
         return None
-    from mlflow import MlflowClient
+    import time
 
     from jupyter_mlp.digest import file_digest
 
     version = version_dir.name
     env_hash = file_digest(version_dir / "environment.txt")
+    tags = {
+        "mlflow.parentRunId": cfg["parent_run_id"],
+        "mlp.pipeline.version": version,
+        "mlp.pipeline.stage": stage,
+        "mlp.pipeline.parameters": json.dumps(cfg.get("parameters", {}), sort_keys=True)[:5000],
+        "mlp.datasets.pinned": json.dumps(cfg.get("snapshots", {}), sort_keys=True)[:5000],
+        "mlp.env.freeze_sha256": env_hash,
+        "mlp.pipeline.executor": cfg.get("executor", "subprocess"),
+    }
+    run = _mlflow_post(cfg, "runs/create", {
+        "experiment_id": cfg["experiment_id"], "user_id": "unknown", "start_time": int(time.time() * 1000),
+        "run_name": stage, "tags": [{"key": k, "value": v} for k, v in tags.items()]})
+    run_id = run["run"]["info"]["run_id"]
+    effective = {**_defaults(version_dir), **cfg.get("parameters", {})}
+    params = [{"key": k, "value": str(v)} for k, v in effective.items()]
+    for i in range(0, len(params), 100):  # every parameter the stage ran with, the cell's defaults included
+        _mlflow_post(cfg, "runs/log-batch", {"run_id": run_id, "params": params[i:i + 100]})  # (100: MLflow's cap)
+    _import_mlflow_meanwhile()
+    return run_id
 
-    with _environ({"MLFLOW_TRACKING_TOKEN": cfg["token"]}):
-        client = MlflowClient(tracking_uri=cfg["tracking_uri"])
-        run = client.create_run(cfg["experiment_id"], run_name=stage, tags={
-            "mlflow.parentRunId": cfg["parent_run_id"],
-            "mlp.pipeline.version": version,
-            "mlp.pipeline.stage": stage,
-            "mlp.pipeline.parameters": json.dumps(cfg.get("parameters", {}), sort_keys=True)[:5000],
-            "mlp.datasets.pinned": json.dumps(cfg.get("snapshots", {}), sort_keys=True)[:5000],
-            "mlp.env.freeze_sha256": env_hash,
-            "mlp.pipeline.executor": cfg.get("executor", "subprocess"),
-        })
-        from mlflow.entities import Param
 
-        effective = {**_defaults(version_dir), **cfg.get("parameters", {})}
-        if effective:  # every parameter the stage ran with, the cell's defaults included: the model's config
-            client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in effective.items()])
-        return run.info.run_id
+_http = None  # httpx.Client, made on first use (the run worker imports this module before any stage runs)
+
+
+def _mlflow_post(cfg: dict[str, Any], path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST to MLflow's REST API through the gateway as the stage's user; retried on connection errors, 429 and 5xx
+    as MlflowClient retries them."""
+    import time
+
+    import httpx
+
+    global _http
+    if _http is None:  # one client for the run's stages: its connection is kept, as MlflowClient's session keeps it
+        _http = httpx.Client(timeout=120)
+    url = f"{cfg['tracking_uri'].rstrip('/')}/api/2.0/mlflow/{path}"
+    for attempt in range(5):
+        try:
+            r = _http.post(url, json=body, headers={"Authorization": f"Bearer {cfg['token']}"})
+        except httpx.TransportError:
+            if attempt == 4:
+                raise
+        else:
+            if r.status_code == 200:
+                return r.json()
+            if r.status_code != 429 and r.status_code < 500 or attempt == 4:
+                raise RuntimeError(f"MLflow refused {path} ({r.status_code}): {r.text[:500]}")
+        time.sleep(0.5 * 2 ** attempt)
+    raise AssertionError("unreachable")
+
+
+def _import_mlflow_meanwhile() -> None:
+    """Import MLflow in a thread while the stage's papermill runs (this process only waits for it then); _finish
+    needs it afterwards, and its import then waits only for what is left of this one."""
+    import importlib
+    import threading
+
+    def imports() -> None:  # MLflow, and what MlflowClient's log_artifact and set_terminated import on first use
+        for name in ("mlflow", "mlflow.store.tracking.rest_store", "mlflow.store.artifact.mlflow_artifacts_repo"):
+            importlib.import_module(name)
+
+    threading.Thread(target=imports, name="import-mlflow", daemon=True).start()
 
 
 def _defaults(version_dir: Path) -> dict[str, Any]:
@@ -107,20 +154,31 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
     papermill runs as its own process: the kernel it starts, and the signals jupyter_client sends to stop that
     kernel, stay away from Dagster's run worker (running papermill in-process here killed the worker now and then).
     """
-    import subprocess
-    import sys
+    import time
 
+    marks = {"entered": time.time()}  # where the stage's seconds go: {stage}.timings.json (tests/bench reads it)
     run_dir = Path(cfg["run_dir"])
     run_dir.mkdir(parents=True, exist_ok=True)
     output = run_dir / f"{stage}.ipynb"
     version = version_dir.name
-    child = _child_run(cfg, stage, version_dir)
     # The notebook is user code: it gets what a process needs and its own variables, never this worker's whole
     # environment (the backend's: database URL, object store keys, hub tokens, Dagster's storage URL...).
-    env = user_code_env({"MLP_STAGE_IO": str(run_dir / "io"), "MLP_STAGE": stage, "MLP_PIPELINE_VERSION": version,
-                         # jupyter_mlp.datasets.read() uses these: every stage of a run (and its replays) sees the
-                         # same rows
-                         "MLP_DATASET_SNAPSHOTS": json.dumps(cfg.get("snapshots", {}))})
+    run_env = user_code_env({"MLP_STAGE_IO": str(run_dir / "io"), "MLP_PIPELINE_VERSION": version,
+                             # jupyter_mlp.datasets.read() uses these: every stage of a run (and its replays) sees
+                             # the same rows
+                             "MLP_DATASET_SNAPSHOTS": json.dumps(cfg.get("snapshots", {}))})
+    local = cfg.get("executor") != "docker"
+    # A local stage's papermill process, started ahead (warm_papermill): for a first stage it starts now, while
+    # the child run is created, and imports papermill meanwhile.
+    proc = warm_papermill.take(run_env) if local else None
+    try:
+        child = _child_run(cfg, stage, version_dir)
+    except BaseException:
+        if proc is not None:
+            warm_papermill.discard(proc)
+        raise
+    marks["child_run"] = time.time()
+    env = {**run_env, "MLP_STAGE": stage}
     if child:
         # The stage's own `mlflow` calls land in its child run, in the project, as the user who launched it, with
         # nothing active when the notebook starts, as interactively: MLflow's first `start_run()` (explicit, or
@@ -143,10 +201,14 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
             code = _in_container(version_dir, run_dir, stage, cfg, env, args, log_path)
             stderr = log_path.read_text(errors="replace") if log_path.exists() else ""
         else:
-            proc = subprocess.run([sys.executable, "-m", "papermill", *args], env=env, capture_output=True,
-                                  text=True, start_new_session=True)
-            log_path.write_text(proc.stdout + proc.stderr)
-            code, stderr = proc.returncode, proc.stderr
+            if _next_stage(version_dir, stage):
+                warm_papermill.ahead(run_env)
+            marks["papermill_start"] = time.time()
+            # as `python -m papermill *args` with env, in a session of its own
+            code, stdout, stderr = warm_papermill.run(proc, env, args)
+            proc = None
+            marks["papermill_end"] = time.time()
+            log_path.write_text(stdout + stderr)
         if code != 0:
             raise _failure(stage, output, stderr, code, cfg.get("executor") == "docker")
         ok = True
@@ -156,9 +218,30 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
     finally:
         # Whatever of the stage still runs goes with it: its kernel when papermill was killed or interrupted (a
         # cancel), or what the notebook started and left.
+        if proc is not None:  # not handed its stage (an error before papermill)
+            warm_papermill.discard(proc)
         stage_procs.kill(run_dir, stage)
         _finish(cfg, child, output, ok)
+        marks["finished"] = time.time()
+        _write_timings(run_dir / f"{stage}.timings.json", marks)
     return StageResult(output, child)
+
+
+def _write_timings(path: Path, marks: dict[str, float]) -> None:
+    """The stage's timestamps (epoch seconds); a failure to write them never fails the stage."""
+    try:
+        path.write_text(json.dumps(marks))
+    except OSError:
+        pass
+
+
+def _next_stage(version_dir: Path, stage: str) -> bool:
+    """Whether another stage of the version runs after this one (the job runs them in this order)."""
+    try:
+        order = json.loads((version_dir / "pipeline.json").read_text()).get("order") or []
+    except (OSError, ValueError):
+        return False
+    return stage in order and order.index(stage) < len(order) - 1
 
 
 STAGE_MLFLOW_CELL = (
