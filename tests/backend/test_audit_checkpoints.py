@@ -24,7 +24,6 @@ from jupyter_mlp_backend import create_app
 from tests.backend.test_object_storage import BUCKET, s3  # noqa: F401 - the moto S3 server fixture
 from tests.conftest import Api
 
-MLP = Path(sys.executable).parent / "mlp"
 EVERY = 4
 
 
@@ -265,9 +264,15 @@ def test_cli_verifies_an_export_offline(cp_api, tmp_path, capsys):
     _export(cp_api, good)
     keys = _keys_file(cp_api, tmp_path)
     env = {"PATH": "/usr/bin:/bin", "MLP_HOME": str(tmp_path / "no-platform")}  # no backend, no token
-    p = subprocess.run([str(MLP), "audit", "verify", "--from", str(good), "--public-key", str(keys)],
+    # `mlp audit verify ...` (the console script's main), then which top-level modules it needed: no platform's
+    code = ("import sys; from jupyter_mlp.cli import main; rc = main(sys.argv[1:]); "
+            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules}))); sys.exit(rc)")
+    p = subprocess.run([sys.executable, "-c", code, "audit", "verify", "--from", str(good), "--public-key", str(keys)],
                        capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 0 and "Audit export verified" in p.stdout, p.stdout + p.stderr
+    loaded = set(p.stdout.splitlines()[-1].split())
+    assert "cryptography" in loaded
+    assert not loaded & {"jupyter_mlp_backend", "sqlalchemy", "fastapi", "mlflow", "pyarrow", "pandas"}, loaded
     _write(good, [_lines(good)[0], _lines(good)[0]] + _lines(good)[2:])
     from jupyter_mlp.cli import main  # the refusal in this process: one interpreter start is enough
 
