@@ -126,6 +126,7 @@ def run(rows: int, new: int, rounds: int, peer_rounds: int, profile, trim: bool 
 
 def main() -> None:
     from jupyter_mlp_backend.monitoring import drift
+    from tests.bench._floor import print_ratios
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 1_000_000])
@@ -146,6 +147,9 @@ def main() -> None:
         print(f"{r['rows']:>12,} {r['incremental_s'] * 1000:10.1f}ms {full:>10} {r['floor_s'] * 1000:7.1f}ms "
               f"{ratio:>9} {r['incremental_s'] / r['floor_s']:9.2f}x {r['first_s']:9.1f}s {r['snapshots']:>9} "
               f"{r['manifests']:>9}")
+    for r in results:  # per log length: the full read (the path before) over ours; ours over the floor
+        print_ratios(r["full_s"] / r["incremental_s"] if r["full_s"] else None, f"full read / ours, {r['rows']:,} rows",
+                     r["incremental_s"] / r["floor_s"], f"ours / new rows only, {r['rows']:,} rows")
     print(json.dumps(results))
 
 
