@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import settings_env
+
 MLP = Path(sys.executable).parent / "mlp"
 ARTIFACTS = Path(os.environ.get("ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
 CHROMIUM_ARGS = [
@@ -46,12 +48,14 @@ def platform_root(tmp_path):
 
 
 @pytest.fixture
-def platform(mlp_home, platform_root):
+def platform(request, mlp_home, platform_root):
     # Workspaces and user settings of its own: a layout restored from another test would change what is shown.
     # Stages in local subprocesses: the panel then says so, and no image is built (tests/pipelines covers Docker).
+    # `@pytest.mark.settings(...)` on a test or module: the platform's settings (as MLP_* variables); a test that
+    # runs no pipeline sets dagster_start_with_platform=False so Dagster's start does not compete with the browser.
     env = {**os.environ, "MLP_HOME": str(mlp_home), "MLP_LAB_PORT": "18888", "MLP_CONTAINER_ENGINE": "none",
            "JUPYTERLAB_WORKSPACES_DIR": str(mlp_home.parent / "lab-workspaces"),
-           "JUPYTERLAB_SETTINGS_DIR": str(mlp_home.parent / "lab-settings")}
+           "JUPYTERLAB_SETTINGS_DIR": str(mlp_home.parent / "lab-settings"), **settings_env(request)}
     root = platform_root
     # No "would you like news?" toast over the screenshots (the machine is offline anyway).
     news = mlp_home.parent / "lab-settings" / "@jupyterlab" / "apputils-extension"

@@ -12,7 +12,9 @@ import pytest
 
 from tests.browser.test_projects_panel import open_panel
 
-pytestmark = pytest.mark.browser
+# Runs no pipeline: the platform leaves Dagster for its first use (the default, Dagster started with the
+# platform, is tests/pipelines/test_stage_start.py's).
+pytestmark = [pytest.mark.browser, pytest.mark.settings(dagster_start_with_platform=False)]
 
 ADMIN = "platform-admin"
 CALLS = 30

@@ -15,7 +15,9 @@ from tests.browser.conftest import MLP
 from tests.browser.test_projects_panel import open_panel
 from tests.recommender.test_suggest_route import _dataset, _frame, _run
 
-pytestmark = pytest.mark.browser
+# Runs no pipeline: the platform leaves Dagster for its first use (the default, Dagster started with the
+# platform, is tests/pipelines/test_stage_start.py's).
+pytestmark = [pytest.mark.browser, pytest.mark.settings(dagster_start_with_platform=False)]
 
 
 class _Kernel:

@@ -10,7 +10,9 @@ import pytest
 from tests.browser.test_models_panel import ADMIN, lead_project, logged_runs, mlp_home  # noqa: F401 - fixtures
 from tests.browser.test_projects_panel import open_panel
 
-pytestmark = pytest.mark.browser
+# Runs no pipeline: the platform leaves Dagster for its first use (the default, Dagster started with the
+# platform, is tests/pipelines/test_stage_start.py's).
+pytestmark = [pytest.mark.browser, pytest.mark.settings(dagster_start_with_platform=False)]
 
 
 def test_an_alias_moved_by_another_user_appears_without_reload(platform, logged_runs, page, shot):  # noqa: F811

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.browser
+# Runs no pipeline: the platform leaves Dagster for its first use (the default, Dagster started with the
+# platform, is tests/pipelines/test_stage_start.py's).
+pytestmark = [pytest.mark.browser, pytest.mark.settings(dagster_start_with_platform=False)]
 
 
 def open_panel(page):

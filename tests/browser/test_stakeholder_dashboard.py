@@ -13,7 +13,9 @@ import pytest
 from tests.browser.conftest import ARTIFACTS
 from tests.helpers import serve_frame
 
-pytestmark = pytest.mark.browser
+# Runs no pipeline: the platform leaves Dagster for its first use (the default, Dagster started with the
+# platform, is tests/pipelines/test_stage_start.py's).
+pytestmark = [pytest.mark.browser, pytest.mark.settings(dagster_start_with_platform=False)]
 
 ADMIN = "platform-admin"
 WINDOW = 200

@@ -13,14 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import settings_env
+
 MLP = Path(sys.executable).parent / "mlp"
 
 
 @pytest.fixture
-def mlp(mlp_home):
+def mlp(request, mlp_home):
     if not MLP.exists():
         pytest.fail(f"{MLP} is missing: the package is not installed into this environment")
-    env = {**os.environ, "MLP_HOME": str(mlp_home)}
+    # `@pytest.mark.settings(...)`: the settings of the platform the CLI starts (as MLP_* variables)
+    env = {**os.environ, "MLP_HOME": str(mlp_home), **settings_env(request)}
 
     def run(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
         p = subprocess.run([str(MLP), *args], env=env, capture_output=True, text=True, timeout=timeout)

@@ -5,8 +5,14 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
+
 from jupyter_mlp.local_backend import find_running
 from jupyter_mlp.settings import load_settings
+
+# Runs no pipeline: the platform leaves Dagster for its first use (the default, Dagster started with the
+# platform, is tests/pipelines/test_stage_start.py's).
+pytestmark = pytest.mark.settings(dagster_start_with_platform=False)
 
 
 def test_projects_and_members(mlp):

@@ -5,6 +5,11 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
+
+# Runs no pipeline: the platform leaves Dagster for its first use (the default, Dagster started with the
+# platform, is tests/pipelines/test_stage_start.py's).
+pytestmark = pytest.mark.settings(dagster_start_with_platform=False)
 
 
 def test_up_twice_then_down(mlp, mlp_home, tmp_path):
