@@ -198,6 +198,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         if eager:
             # Serving first: the deployments' workers load before MLflow and Dagster start competing for the CPU
             # (both start on first use anyway), which shortens a restart's gap at the same URL.
+            app.state.serving.resuming = True  # an unknown deployment answers 503, not 404, until they are read
             resumed = asyncio.create_task(_resume_deployments(app))
             background.append(resumed)
             # MLflow, and its store opened with the runs search's indexes built (issue 17): a store that lacks them

@@ -329,7 +329,10 @@ async def resume(app) -> None:  # noqa: ANN001
             logging.getLogger(__name__).warning("could not resume deployment %s/%s: %s", slug, live.name, e)
 
     todo = []
-    for slug, project_id, d_id, v_id, name, model, sla, mn, mx in await run_in_threadpool(rows):
-        live = manager.live.setdefault((slug, name), Live(d_id, project_id, slug, name, model, sla, mn, mx))
-        todo.append(one(slug, project_id, d_id, v_id, live))
+    try:
+        for slug, project_id, d_id, v_id, name, model, sla, mn, mx in await run_in_threadpool(rows):
+            live = manager.live.setdefault((slug, name), Live(d_id, project_id, slug, name, model, sla, mn, mx))
+            todo.append(one(slug, project_id, d_id, v_id, live))
+    finally:
+        manager.resuming = False  # set by the app before this task starts: until now the gateway answered 503
     await asyncio.gather(*todo)

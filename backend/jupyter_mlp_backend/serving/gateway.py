@@ -165,6 +165,11 @@ class Gateway:
                 return
             project, name, rest = parts[2], parts[3], parts[4:]
             live = self.manager.get(project, name)
+            if live is None and self.manager.resuming:  # just restarted: it may be one not read back yet
+                status = 503
+                await _send(send, 503, _err("unavailable", f"Deployment '{project}/{name}' is starting; retry", v2),
+                            pid, extra=[(b"retry-after", b"1")])
+                return
             if live is None or live.project_id != info.project_id:  # another project's looks like a missing one
                 status = 404
                 await _send(send, 404, _err("not_found", f"Deployment '{project}/{name}' not found", v2), pid)

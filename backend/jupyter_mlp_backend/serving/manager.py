@@ -282,6 +282,7 @@ class Manager:
         self.home = home
         self.start_timeout = start_timeout
         self.live: dict[tuple[str, str], Live] = {}
+        self.resuming = False  # the deployments of before a restart are being read: an unknown one may be one of them
         # Unix socket paths are limited to ~100 bytes: keep them short, private, out of MLP_HOME. The folder is
         # noted under MLP_HOME/run, so that the next start removes it when this backend is killed before shutdown.
         for stale in clean_stale_socket_dirs(home / "run"):
