@@ -251,6 +251,17 @@ class Settings(BaseSettings):
         description="429s per second and project the serving gateway answers at once; more are held (at most "
         "1 s, the least Retry-After says), so a client hammering an exhausted limit costs the gateway little.",
     )
+    serving_tls_cert: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) of the serving gateway. With `serving_tls_key` set too, the gateway "
+        "listens with TLS 1.3 only on `serving_tls_port`, and `/serve/...` on the backend's plain port is refused "
+        "(403). Off by default. See docs/security.md#tls-at-the-serving-gateway.",
+    )
+    serving_tls_key: Path | None = Field(default=None, description="PEM private key of `serving_tls_cert`.")
+    serving_tls_port: int = Field(
+        default=8443, ge=0, le=65535,
+        description="Port of the gateway's TLS listener (on `backend_host`) when `serving_tls_cert` is set.",
+    )
     serving_worker_start_timeout: float = Field(
         default=180.0,
         gt=0,

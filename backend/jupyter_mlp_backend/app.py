@@ -189,6 +189,15 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.gateway.predlog = PredictionLog(app.state.datasets, settings.home)
         app.state.gateway.predlog.on_event = event_recorder(app)
         app.state.gateway.predlog.start()
+        app.state.serving_tls = None
+        if settings.serving_tls_cert and settings.serving_tls_key:  # TLS 1.3 only; /serve/ on this port refused
+            from .serving.tls import start_listener
+
+            app.state.serving_tls, tls_port = await start_listener(
+                app.state.gateway, settings.backend_host, settings.serving_tls_port, str(settings.serving_tls_cert),
+                str(settings.serving_tls_key))
+            host = f"[{settings.backend_host}]" if ":" in settings.backend_host else settings.backend_host
+            app.state.gateway.tls_only = f"https://{host}:{tls_port}"
         app.state.batch = BatchRunner(app)
         app.state.monitoring = MonitoringState()
         app.state.ships = ShipState()  # Ships in flight (docs/ship.md)
@@ -220,6 +229,8 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         # a round under way finishes its database work before the database closes (bounded: a stop never hangs)
         await asyncio.wait([watcher], timeout=10)
         await app.state.batch.stop()
+        if app.state.serving_tls is not None:
+            app.state.serving_tls.close()
         await app.state.serving.shutdown()
         await app.state.gateway.predlog.stop()
         await app.state.dagster.stop()

@@ -101,6 +101,7 @@ class Gateway:
         self.rejected_keys = 0
         self.fair = Fairness(reject_rate=reject_rate)  # paced 429s, per-project turns, project limits sized from capacity
         self.verified: dict[str, KeyInfo] = {}  # whole key as sent -> its checked record: no hashing per request
+        self.tls_only: str | None = None  # the TLS listener's URL when `serving_tls_cert` is set (serving/tls.py)
 
     def forget_key(self, prefix: str) -> None:
         self.keys.pop(prefix, None)
@@ -149,6 +150,11 @@ class Gateway:
         live: Live | None = None
         status = 500
         try:
+            if self.tls_only is not None and "mlp_tls" not in scope:  # no plain path to a model (serving/tls.py)
+                status = 403
+                await _send(send, 403, _err("tls_required", f"Serving needs TLS: call {self.tls_only}"
+                                            f"{scope['path']}", v2), pid)
+                return
             raw = _api_key(headers)
             info = await self._key(raw) if raw else None
             if info is None:
