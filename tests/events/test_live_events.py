@@ -167,7 +167,7 @@ def test_the_stream_needs_an_identity(api):
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
 
 
-def test_open_streams_do_not_hold_the_backend_when_it_stops(mlp_home):
+def test_open_streams_do_not_hold_the_backend_when_it_stops(mlp_home, monkeypatch):
     """uvicorn waits for every response to finish before it stops: a JupyterLab's open live-updates stream (300 s)
     and the Experiments panel's runs stream (endless) held a stopping backend (measured: still up after 60 s).
     Both end when it stops now."""
@@ -181,6 +181,8 @@ def test_open_streams_do_not_hold_the_backend_when_it_stops(mlp_home):
     from jupyter_mlp.local_backend import ensure_backend
     from jupyter_mlp.settings import load_settings
 
+    # no pipeline here: the backend leaves Dagster for its first use (test_stage_start covers the default)
+    monkeypatch.setenv("MLP_DAGSTER_START_WITH_PLATFORM", "false")
     settings = load_settings()
     started = ensure_backend(settings)
     try:
