@@ -197,8 +197,8 @@ def where_cold(wall: float, up_s: float, ship: dict) -> None:
     steps = 0.0
     for s in ship["steps"]:
         if s.get("seconds") is not None:
-            steps += s["seconds"]
-            print(f"     {s['name']:<21} {s['seconds']:7.1f} s")
+            steps += s["seconds"] if s["name"] != "image" else 0.0  # `image` runs beside `run`
+            print(f"     {s['name']:<21} {s['seconds']:7.1f} s" + ("  (beside `run`)" if s["name"] == "image" else ""))
     print(f"     rest (UI, plan, poll) {wall - up_s - steps:7.1f} s")
 
 

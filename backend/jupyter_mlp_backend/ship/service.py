@@ -291,6 +291,7 @@ async def _steps(app, req: _Request, db: DB, who: Identity, run: _Run,  # noqa: 
             if image_pending:
                 run.update("image", message=message, progress=progress)
             else:
+                run.update("image", progress=[])  # the build's "... s so far" lines are over
                 run.end("image", status, message)
         out = await pipelines.get_run(req, db, who, slug, out.run_id)
         lines = [f"{s.name}: {s.status}" + (f" — {s.progress}" if s.progress else "") for s in out.stages]
@@ -299,6 +300,7 @@ async def _steps(app, req: _Request, db: DB, who: Identity, run: _Run,  # noqa: 
             break
         await asyncio.sleep(POLL_S)
     if image_pending:  # the run ended and the platform's record still says building: say what it says
+        run.update("image", progress=[])
         run.end("image", "done", f"{message} (the record at the run's end)")
     if out.status != "SUCCESS":
         bad = next((s for s in out.stages if s.status in ("FAILURE", "FAILED") or s.error), None)
