@@ -44,6 +44,7 @@ from .routes import projects as project_routes
 from .serving import deployments as serving_deployments
 from .serving import routes as serving_routes
 from .serving.gateway import Gateway
+from .serving.client_tls import ClientTls
 from .serving.keys import key_lookup
 from .serving.batch import BatchRunner
 from .serving.batch import resume as batch_resume
@@ -190,14 +191,19 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.gateway.predlog.on_event = event_recorder(app)
         app.state.gateway.predlog.start()
         app.state.serving_tls = None
+        app.state.gateway.client_tls = ClientTls()  # projects' client-certificate policies (mutual TLS)
         if settings.serving_tls_cert and settings.serving_tls_key:  # TLS 1.3 only; /serve/ on this port refused
-            from .serving.tls import start_listener
+            from .serving.tls import server_context, start_listener
 
+            ctx = app.state.gateway.client_tls.context = server_context(str(settings.serving_tls_cert),
+                                                                        str(settings.serving_tls_key))
             app.state.serving_tls, tls_port = await start_listener(
                 app.state.gateway, settings.backend_host, settings.serving_tls_port, str(settings.serving_tls_cert),
-                str(settings.serving_tls_key))
+                str(settings.serving_tls_key), ctx)
             host = f"[{settings.backend_host}]" if ":" in settings.backend_host else settings.backend_host
             app.state.gateway.tls_only = f"https://{host}:{tls_port}"
+        with db.session() as s:
+            app.state.gateway.client_tls.load(s)
         app.state.batch = BatchRunner(app)
         app.state.monitoring = MonitoringState()
         app.state.ships = ShipState()  # Ships in flight (docs/ship.md)

@@ -318,6 +318,35 @@ class ApiKey(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
+class ServingClientTls(Base):
+    """A project's mutual-TLS policy at the serving gateway: its client CA bundle, and whether a certificate is
+    required (serving/client_tls.py)."""
+
+    __tablename__ = "serving_client_tls"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    require_client_cert: Mapped[bool] = mapped_column(nullable=False, default=False)
+    ca_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+
+class ServingClientCert(Base):
+    """A client certificate (sha256 of its DER) that goes with an API key: a client must present both."""
+
+    __tablename__ = "serving_client_certs"
+    __table_args__ = (UniqueConstraint("project_id", "fingerprint", "api_key_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False,
+                                            index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    subject: Mapped[str] = mapped_column(String(512), nullable=False)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+
 class BatchJob(Base):
     """Scoring a table or file with a deployment's version, in chunks that survive a crash."""
 

@@ -116,3 +116,45 @@ def test_tls_13_only_no_plain_path_and_predictions_as_without_tls(backend, proje
                           f"{tls_base}/invocations"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["predictions"] == expected
+
+    # Mutual TLS for this project: a client CA, a certificate mapped to the key; a viewer may not set it.
+    client_ca = make_ca(tmp_path, "Client CA")
+    crm_cert, crm_key = issue(tmp_path, client_ca, "crm-system")
+    rogue_cert, rogue_key = issue(tmp_path, make_ca(tmp_path, "Rogue CA"), "rogue")
+    lead = backend.client("lena")
+    policy = {"require_client_cert": True, "ca_pem": client_ca[2].read_text()}
+    assert backend.client("vic").put(f"/projects/{project}/serving/tls", json=policy).status_code == 403
+    assert lead.put(f"/projects/{project}/serving/tls", json={"require_client_cert": True}).status_code == 422
+    assert lead.put(f"/projects/{project}/serving/tls", json=policy).status_code == 200
+    prefix = endpoint.key.split("_")[1]
+    m = lead.post(f"/projects/{project}/serving/tls/certificates",
+                  json={"certificate_pem": crm_cert.read_text(), "key_prefix": prefix})
+    assert m.status_code == 201, m.text
+    other = lead.post(f"/projects/{project}/api-keys", json={"name": "other"}).json()["key"]
+
+    def with_cert(cert: Path | None, key: Path | None, api_key: str = endpoint.key) -> httpx.Response:
+        ctx = ssl.create_default_context(cafile=str(_CA[2]))
+        if cert:
+            ctx.load_cert_chain(str(cert), str(key))
+        with httpx.Client(verify=ctx, timeout=30) as c:
+            return c.post(f"{tls_base}/invocations", json=body, headers={"Authorization": f"Bearer {api_key}"})
+
+    refused = with_cert(None, None)  # no certificate: refused, whatever the key
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "client_certificate_required", refused.text
+    ok = with_cert(crm_cert, crm_key)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["predictions"] == expected
+    unmapped = with_cert(crm_cert, crm_key, other)  # a good certificate, but not this key's
+    assert unmapped.status_code == 403 and "not mapped" in unmapped.json()["error"]["message"]
+    try:  # another CA's certificate: refused in the handshake (no CA of any project issued it), or by the gateway
+        assert with_cert(rogue_cert, rogue_key).status_code == 403
+    except httpx.HTTPError:
+        pass
+    out = subprocess.run(["curl", "-sS", "--tlsv1.3", "--cacert", str(_CA[2]), "--cert", str(crm_cert), "--key",
+                          str(crm_key), "-H", f"Authorization: Bearer {endpoint.key}", "-H",
+                          "Content-Type: application/json", "-d", json.dumps(body), f"{tls_base}/invocations"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["predictions"] == expected
+    actions = [e["action"] for e in lead.get(f"/projects/{project}/audit").json()["items"]]
+    assert "serving.tls.policy" in actions and "serving.tls.map" in actions

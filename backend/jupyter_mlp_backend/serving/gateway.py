@@ -102,6 +102,7 @@ class Gateway:
         self.fair = Fairness(reject_rate=reject_rate)  # paced 429s, per-project turns, project limits sized from capacity
         self.verified: dict[str, KeyInfo] = {}  # whole key as sent -> its checked record: no hashing per request
         self.tls_only: str | None = None  # the TLS listener's URL when `serving_tls_cert` is set (serving/tls.py)
+        self.client_tls = None  # serving/client_tls.py ClientTls: projects that require a client certificate
 
     def forget_key(self, prefix: str) -> None:
         self.keys.pop(prefix, None)
@@ -164,6 +165,12 @@ class Gateway:
                                              "'Authorization: Bearer mlpk_…' or 'X-API-Key: mlpk_…'", v2), pid,
                             extra=[(b"www-authenticate", b"Bearer")])
                 return
+            if self.client_tls is not None and self.client_tls.policies:
+                why = self.client_tls.refuse(info.project_id, info.id, scope.get("mlp_tls"), "mlp_tls" in scope)
+                if why:
+                    status = 403
+                    await _send(send, 403, _err("client_certificate_required", why, v2), pid)
+                    return
             if len(parts) < 5 or not parts[4]:
                 status = 404
                 await _send(send, 404, _err("not_found", "Use /serve/{project}/{deployment}/invocations or "

@@ -12,8 +12,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from ..deps import DB, Caller, Paging
-from . import deployments, jobs, keys
-from .schemas import (BatchJobOut, BatchJobPage, BatchRequest, DatasetName, DeploymentMetrics, DeploymentOut,
+from . import client_tls, deployments, jobs, keys
+from .schemas import (BatchJobOut, BatchJobPage, ClientCertOut, ClientCertRequest, ClientTlsOut, ClientTlsRequest,
+                       BatchRequest, DatasetName, DeploymentMetrics, DeploymentOut,
                       DeploymentPage, DeployRequest, EventPage, KeyOut, KeyPage, KeyRequest, LogOut, NewKeyOut,
                       PredictionPage, ScaleRequest, SwitchRequest)
 
@@ -146,3 +147,30 @@ def list_keys(slug: str, db: DB, who: Caller, page: Paging) -> KeyPage:
                summary="Revoke a key: its next request gets 401")
 def revoke_key(slug: str, prefix: str, request: Request, db: DB, who: Caller) -> KeyOut:
     return keys.revoke_key(request.app, db, who, slug, prefix)
+
+
+# --- mutual TLS per project (serving/client_tls.py) ---------------------------------------------------------------
+
+@router.get("/projects/{slug}/serving/tls", response_model=ClientTlsOut,
+            summary="The project's client-certificate policy at the gateway and the mapped certificates")
+def get_client_tls(slug: str, db: DB, who: Caller) -> ClientTlsOut:
+    return client_tls.get_policy(db, who, slug)
+
+
+@router.put("/projects/{slug}/serving/tls", response_model=ClientTlsOut,
+            summary="Set the client CA bundle and whether a client certificate is required (lead or admin)")
+def set_client_tls(slug: str, body: ClientTlsRequest, request: Request, db: DB, who: Caller) -> ClientTlsOut:
+    return client_tls.set_policy(request.app, db, who, slug, body.require_client_cert, body.ca_pem)
+
+
+@router.post("/projects/{slug}/serving/tls/certificates", response_model=ClientCertOut, status_code=201,
+             summary="Map a client certificate to an API key: a client must then present both")
+def map_client_cert(slug: str, body: ClientCertRequest, request: Request, db: DB, who: Caller) -> ClientCertOut:
+    return client_tls.map_cert(request.app, db, who, slug, body.certificate_pem, body.key_prefix)
+
+
+@router.delete("/projects/{slug}/serving/tls/certificates/{fingerprint}", status_code=204,
+               summary="Unmap a client certificate (by its sha256 fingerprint)")
+def unmap_client_cert(slug: str, fingerprint: str, request: Request, db: DB, who: Caller) -> Response:
+    client_tls.unmap_cert(request.app, db, who, slug, fingerprint)
+    return Response(status_code=204)

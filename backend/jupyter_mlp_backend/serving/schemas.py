@@ -226,3 +226,35 @@ class BatchJobPage(BaseModel):
     items: list[BatchJobOut]
     total: int
 
+
+
+class ClientTlsRequest(BaseModel):
+    """A project's mutual-TLS policy at the serving gateway (docs/security.md#tls-at-the-serving-gateway)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    require_client_cert: bool = Field(description="Refuse a request without a client certificate issued by the "
+                                      "bundle's CA and mapped to the API key presented")
+    ca_pem: Annotated[str, StringConstraints(max_length=200_000)] | None = Field(
+        default=None, description="PEM bundle of the CAs that issue the project's client certificates (unset: keep)")
+
+
+class ClientCertRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    certificate_pem: Annotated[str, StringConstraints(min_length=1, max_length=50_000)]
+    key_prefix: Annotated[str, StringConstraints(min_length=1, max_length=16)] = Field(
+        description="The API key (its prefix) this certificate must come with")
+
+
+class ClientCertOut(BaseModel):
+    fingerprint: str = Field(description="sha256 of the certificate's DER, hex")
+    subject: str
+    key_prefix: str
+    created_by: str
+
+
+class ClientTlsOut(BaseModel):
+    require_client_cert: bool
+    ca_pem: str | None
+    certificates: list[ClientCertOut]

@@ -40,13 +40,14 @@ def _gateway_only(gateway: Callable) -> Callable:
     return app
 
 
-async def start_listener(gateway: Callable, host: str, port: int, cert: str, key: str) -> tuple[asyncio.AbstractServer, int]:
+async def start_listener(gateway: Callable, host: str, port: int, cert: str, key: str,
+                         ctx: ssl.SSLContext | None = None) -> tuple[asyncio.AbstractServer, int]:
     """The TLS listener, in the backend's event loop; returns the server and the port it bound."""
     import uvicorn
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     from uvicorn.server import ServerState
 
-    ctx = server_context(cert, key)
+    ctx = ctx or server_context(cert, key)
     config = uvicorn.Config(_gateway_only(gateway), lifespan="off", proxy_headers=False, access_log=False,
                             http="httptools", log_level="warning")
     config.load()
