@@ -12,7 +12,7 @@ DOMAINS = (updown, hub, projects, runs, pipelines, ship, models, serving, monito
 
 # The order `mlp --help` lists the commands in (kept as it was when the CLI was one file).
 ORDER = ("up", "down", "hub", "projects", "members", "runs", "promote", "pipelines", "ship", "models", "deploy",
-         "deployments", "batch", "keys", "monitor", "alerts", "webhooks", "audit", "ask", "suggest")
+         "deployments", "batch", "keys", "serving", "monitor", "alerts", "webhooks", "audit", "ask", "suggest")
 
 
 def build_parser() -> argparse.ArgumentParser:

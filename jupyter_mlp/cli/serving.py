@@ -1,4 +1,5 @@
-"""`mlp deploy`, `mlp deployments`, `mlp batch`, `mlp keys`: serving endpoints, batch scoring and client API keys."""
+"""`mlp deploy`, `mlp deployments`, `mlp batch`, `mlp keys`, `mlp serving tls`: serving endpoints, batch scoring,
+client API keys and client certificates at the gateway."""
 
 from __future__ import annotations
 
@@ -245,5 +246,65 @@ def add_keys(sub: argparse._SubParsersAction) -> None:
     kr.set_defaults(func=cmd_keys_revoke)
 
 
+def _print_tls(args: argparse.Namespace, t: dict[str, Any]) -> None:
+    if args.json:
+        print(json.dumps(t, indent=2))
+        return
+    print(f"client certificate required: {'yes' if t['require_client_cert'] else 'no'}; "
+          f"client CA bundle: {'set' if t['ca_pem'] else 'none'}")
+    for c in t["certificates"]:
+        print(f"  {c['fingerprint']}  key {c['key_prefix']}  {c['subject']}")
+
+
+def cmd_tls_show(args: argparse.Namespace) -> int:
+    _print_tls(args, backend_client().get(f"/projects/{project_slug(args)}/serving/tls"))
+    return 0
+
+
+def cmd_tls_set(args: argparse.Namespace) -> int:
+    body = {"require_client_cert": args.require, "ca_pem": Path(args.ca).read_text() if args.ca else None}
+    _print_tls(args, backend_client().put(f"/projects/{project_slug(args)}/serving/tls", body))
+    return 0
+
+
+def cmd_tls_map(args: argparse.Namespace) -> int:
+    c = backend_client().post(f"/projects/{project_slug(args)}/serving/tls/certificates",
+                              {"certificate_pem": Path(args.target).read_text(), "key_prefix": args.key})
+    print(json.dumps(c, indent=2) if args.json else f"Mapped {c['fingerprint']} ({c['subject']}) to key {c['key_prefix']}")
+    return 0
+
+
+def cmd_tls_unmap(args: argparse.Namespace) -> int:
+    backend_client().delete(f"/projects/{project_slug(args)}/serving/tls/certificates/{args.target}")
+    print(f"Unmapped {args.target}")
+    return 0
+
+
+def cmd_tls(args: argparse.Namespace) -> int:
+    if args.action in ("map", "unmap") and not args.target:
+        raise SystemExit(f"mlp: 'serving tls {args.action}' needs a "
+                         f"{'certificate PEM file' if args.action == 'map' else 'fingerprint'}")
+    if args.action == "set" and args.require is None:
+        raise SystemExit("mlp: 'serving tls set' needs --require or --no-require")
+    if args.action == "map" and not args.key:
+        raise SystemExit("mlp: 'serving tls map' needs --key PREFIX (the API key the certificate goes with)")
+    return {"show": cmd_tls_show, "set": cmd_tls_set, "map": cmd_tls_map, "unmap": cmd_tls_unmap}[args.action](args)
+
+
+def add_serving(sub: argparse._SubParsersAction) -> None:
+    serving = sub.add_parser("serving", help="gateway settings of a project").add_subparsers(dest="verb", required=True)
+    tls = with_project(serving.add_parser(
+        "tls", help="client certificates (mutual TLS) at the gateway: show | set --[no-]require [--ca PEM] | "
+        "map CERT.pem --key PREFIX | unmap FINGERPRINT (changes: leads)"))
+    tls.add_argument("action", choices=["show", "set", "map", "unmap"])
+    tls.add_argument("target", nargs="?", help="map: the client certificate's PEM file; unmap: its fingerprint")
+    tls.add_argument("--require", action=argparse.BooleanOptionalAction, default=None,
+                     help="set: refuse requests without a certificate of the CA mapped to the key presented")
+    tls.add_argument("--ca", help="set: PEM file of the CAs that issue the project's client certificates")
+    tls.add_argument("--key", help="map: the API key's prefix")
+    tls.set_defaults(func=cmd_tls)
+
+
 # Top-level commands this module adds, by name; main.py places them in `mlp --help`'s order.
-COMMANDS = {"deploy": add_deploy, "deployments": add_deployments, "batch": add_batch, "keys": add_keys}
+COMMANDS = {"deploy": add_deploy, "deployments": add_deployments, "batch": add_batch, "keys": add_keys,
+            "serving": add_serving}

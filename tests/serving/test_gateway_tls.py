@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.serving.test_serving_cli import _mlp
+
 
 def _port() -> int:
     with socket.socket() as s:
@@ -125,11 +127,14 @@ def test_tls_13_only_no_plain_path_and_predictions_as_without_tls(backend, proje
     policy = {"require_client_cert": True, "ca_pem": client_ca[2].read_text()}
     assert backend.client("vic").put(f"/projects/{project}/serving/tls", json=policy).status_code == 403
     assert lead.put(f"/projects/{project}/serving/tls", json={"require_client_cert": True}).status_code == 422
-    assert lead.put(f"/projects/{project}/serving/tls", json=policy).status_code == 200
     prefix = endpoint.key.split("_")[1]
-    m = lead.post(f"/projects/{project}/serving/tls/certificates",
-                  json={"certificate_pem": crm_cert.read_text(), "key_prefix": prefix})
-    assert m.status_code == 201, m.text
+    denied = _mlp(backend, "serving", "tls", "-P", project, "map", str(crm_cert), "--key", prefix)  # scientist
+    assert denied.returncode != 0 and "serving.keys" in denied.stderr
+    for args in (("set", "--require", "--ca", str(client_ca[2])), ("map", str(crm_cert), "--key", prefix)):
+        done = _mlp(backend, "serving", "tls", "-P", project, *args, user="lena")
+        assert done.returncode == 0, done.stderr
+    shown = _mlp(backend, "serving", "tls", "-P", project, "show", user="vic")
+    assert "client certificate required: yes" in shown.stdout and f"key {prefix}  CN=crm-system" in shown.stdout
     other = lead.post(f"/projects/{project}/api-keys", json={"name": "other"}).json()["key"]
 
     def with_cert(cert: Path | None, key: Path | None, api_key: str = endpoint.key) -> httpx.Response:
