@@ -92,6 +92,7 @@ def _cas(pem: str) -> list:
 
 def _issued_by(der: bytes, cas: list) -> bool:
     from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
 
     try:
         cert = x509.load_der_x509_certificate(der)
@@ -104,7 +105,7 @@ def _issued_by(der: bytes, cas: list) -> bool:
         try:
             cert.verify_directly_issued_by(ca)
             return True
-        except (ValueError, TypeError, Exception):  # wrong issuer name or signature
+        except (ValueError, TypeError, InvalidSignature):  # another issuer's name, key type or signature
             continue
     return False
 
