@@ -163,3 +163,34 @@ def test_tls_13_only_no_plain_path_and_predictions_as_without_tls(backend, proje
     assert json.loads(out.stdout)["predictions"] == expected
     actions = [e["action"] for e in lead.get(f"/projects/{project}/audit").json()["items"]]
     assert "serving.tls.policy" in actions and "serving.tls.map" in actions
+
+
+def test_client_certificate_decision_without_a_platform(tmp_path):
+    """serving/client_tls.py's per-request decision on its own (no backend: cheap): a project that requires a
+    certificate refuses a request that did not come over TLS, one without a certificate, another CA's, an expired
+    one, and one mapped to another key; a project without the requirement passes all."""
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    from jupyter_mlp_backend.serving.client_tls import ClientTls, Policy
+
+    ca, other = make_ca(tmp_path, "Unit CA"), make_ca(tmp_path, "Other CA")
+    der = lambda p: x509.load_pem_x509_certificate(p.read_bytes()).public_bytes(serialization.Encoding.DER)  # noqa: E731
+    good, rogue = der(issue(tmp_path, ca, "good")[0]), der(issue(tmp_path, other, "rogue")[0])
+    c = x509.load_der_x509_certificate(good)
+    old = (x509.CertificateBuilder().subject_name(c.subject).issuer_name(ca[1].subject).public_key(c.public_key())
+           .serial_number(1).not_valid_before(c.not_valid_before_utc - datetime.timedelta(days=30))
+           .not_valid_after(c.not_valid_before_utc - datetime.timedelta(days=1)).sign(ca[0], hashes.SHA256())
+           ).public_bytes(serialization.Encoding.DER)
+    t = ClientTls()
+    t.policies[1] = Policy(True, [ca[1]], {hashlib.sha256(d).hexdigest(): {7} for d in (good, old)})
+    t.policies[2] = Policy(False, [])
+    assert t.refuse(1, 7, good, True) is None
+    assert "TLS listener" in t.refuse(1, 7, good, False)
+    assert "none was presented" in t.refuse(1, 7, None, True)
+    assert "not issued" in t.refuse(1, 7, rogue, True)
+    assert "not valid now" in t.refuse(1, 7, old, True)
+    assert "not mapped" in t.refuse(1, 8, good, True)
+    assert t.refuse(2, 7, None, False) is None and t.refuse(3, 7, None, False) is None
