@@ -22,6 +22,7 @@ from playwright.sync_api import expect
 from jupyter_mlp.identity import mint_token, read_secret
 from jupyter_mlp.local_backend import find_running
 from jupyter_mlp.settings import Settings
+from tests.browser._sidebar import open_sidebar
 from tests.browser.conftest import MLP
 from tests.browser.test_projects_panel import open_panel
 
@@ -60,12 +61,7 @@ def _log_runs(mlp_home, runs: dict[str, float]) -> dict[str, str]:
 
 
 def _open_chat(page):
-    tab = page.locator(".jp-SideBar li[data-id='jupyter-mlp-assistant']").first
-    tab.wait_for()
-    # The tab says whether the Chat is open: its content may not be there yet (fetched when first shown).
-    if "lm-mod-current" not in (tab.get_attribute("class") or "").split():
-        tab.click()
-    page.get_by_test_id("mlp-chat").wait_for(state="visible")
+    open_sidebar(page, "jupyter-mlp-assistant", "mlp-chat")
 
 
 def _notebook(folder, name: str) -> None:

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser._sidebar import open_sidebar
+
 # Runs no pipeline: the platform leaves Dagster for its first use (the default, Dagster started with the
 # platform, is tests/pipelines/test_stage_start.py's).
 pytestmark = [pytest.mark.browser, pytest.mark.settings(dagster_start_with_platform=False)]
 
 
 def open_panel(page):
-    # JupyterLab restores an open sidebar after a reload; clicking its tab then would close it. The tab says whether
-    # the sidebar is open: its content may not be there yet (its code is fetched when the sidebar is first shown).
-    tab = page.locator(".jp-SideBar li[data-id='jupyter-mlp-projects']").first
-    tab.wait_for()
-    if "lm-mod-current" not in (tab.get_attribute("class") or "").split():
-        tab.click()
-    page.get_by_test_id("mlp-panel").wait_for(state="visible")
+    open_sidebar(page, "jupyter-mlp-projects", "mlp-panel")
 
 
 def test_create_project_add_member_and_reload(platform, page, shot):
