@@ -44,6 +44,11 @@ def test_other_projects_look_missing(api, acme, globex):
         ("PUT", "/projects/acme/members/gus", {"role": "lead"}),
         ("DELETE", "/projects/acme/members/sam", None),
         ("GET", "/projects/acme/audit", None),
+        # mutual TLS per project (issue 20 item 2): a lead of another project sees nothing and changes nothing
+        ("GET", "/projects/acme/serving/tls", None),
+        ("PUT", "/projects/acme/serving/tls", {"require_client_cert": False}),
+        ("POST", "/projects/acme/serving/tls/certificates", {"certificate_pem": "x", "key_prefix": "mlpk_abc"}),
+        ("DELETE", "/projects/acme/serving/tls/certificates/" + "0" * 64, None),
     ]:
         theirs = gus.request(method, path, json=body)
         missing = gus.request(method, path.replace("acme", "no-such-project"), json=body)
