@@ -3,6 +3,9 @@
 - `platform`: `mlp up --detach` in a fresh MLP_HOME; yields the login URL; `mlp down` at teardown.
 - `page`: a Playwright page in headless /usr/bin/chromium (installed by `make test` when missing).
 - `shot(name)`: saves a PNG screenshot under test-artifacts/ (look at them).
+
+A failed browser test leaves `test-artifacts/failed-<test>.png` and the tails of the platform's logs in its report,
+so a failure seen only on a loaded CI machine can be understood from CI's output.
 """
 
 from __future__ import annotations
@@ -98,3 +101,29 @@ def shot(page):
         return path
 
     return take
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    with path.open("rb") as f:
+        f.seek(max(0, path.stat().st_size - 16_000))
+        return b"\n".join(f.read().splitlines()[-lines:]).decode("utf-8", "replace")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    page = item.funcargs.get("page")
+    if page is not None:
+        try:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"failed-{item.name}.png"))
+        except Exception as e:  # noqa: BLE001 - the page may be gone with the failure; the report still counts
+            report.sections.append(("screenshot", f"no screenshot: {e}"))
+    home = item.funcargs.get("mlp_home")
+    for name in ("backend.log", "mlflow.log", "lab.log"):
+        log = Path(home) / "run" / name if home else None
+        if log is not None and log.exists():
+            report.sections.append((f"{name} (last 40 lines)", _tail(log)))

@@ -61,9 +61,17 @@ def test_autolog_runs_appear_live_and_compare_highlights_the_difference(
     page.get_by_test_id("mlp-open-experiments").click()
     experiments = page.get_by_test_id("mlp-experiments")
     experiments.wait_for(state="visible")
+    # The first page waits for MLflow, which the platform starts with it (its fresh store is created then). On CI's
+    # loaded machine "0 runs" had not shown after 60 s; here MLflow answers ~10 s after `mlp up`. Until the page
+    # comes, the panel says it is loading (a failure now leaves a screenshot and the logs' tails: conftest).
+    count = page.get_by_test_id("mlp-runs-count")
+    page.wait_for_function(
+        "() => /Loading runs|0 runs/.test(document.querySelector('[data-testid=mlp-runs-count]')?.textContent || '')",
+        timeout=30_000)
     page.wait_for_function(
         "() => (document.querySelector('[data-testid=mlp-runs-count]')?.textContent || '').includes('0 runs')",
-        timeout=60_000)
+        timeout=180_000)
+    assert count.inner_text().strip() == "0 runs"
     # The notebook may grab focus back when its kernel comes up; show the panel for the picture.
     page.locator(".lm-TabBar-tab", has_text="Experiments").first.click()
     shot("experiments-empty")

@@ -269,7 +269,8 @@ function ProjectRuns({
           </button>
         )}
         <span className="jp-mlp-runs-count" data-testid="mlp-runs-count" aria-live="polite">
-          {total === null ? '' : formatRunCount(total)}
+          {/* The first page can wait for MLflow while the platform starts: say so rather than show nothing. */}
+          {total === null ? (error ? '' : 'Loading runs…') : formatRunCount(total)}
         </span>
         <span className={`jp-mlp-feed jp-mlp-feed-${feedState}`} title={FEED_HINTS[feedState]}>
           {feedState === 'live' ? '● live' : feedState === 'polling' ? '○ polling' : ''}
