@@ -28,10 +28,14 @@ _profiles: dict[tuple[str, str | None, str | None], dict[str, float]] = {}  # (n
 
 
 def record(name: str, *, path: str | None = None, sha256: str | None = None, snapshot_id: str | None = None,
-           rows: int | None = None, profile: dict[str, float] | None = None) -> None:
+           rows: int | None = None, profile: dict[str, float] | None = None,
+           policies: list[str] | None = None) -> None:
     """Note that the current process read a dataset version (with its profile, when it has one); runs started
-    afterwards carry it."""
+    afterwards carry it. `policies`: the column policies that shaped the rows read (masked or hashed columns), kept
+    in the read's entry, so a model trained on them says so in its lineage (and its data digest differs)."""
     entry = {"name": name, "path": path, "sha256": sha256, "snapshot_id": snapshot_id, "rows": rows}
+    if policies:
+        entry["policies"] = list(policies)
     with _lock:
         if entry not in _reads:
             _reads.append(entry)
@@ -135,7 +139,8 @@ def register(name: str, data: Any, mode: str = "overwrite", target: str | None =
 
 
 def read(name: str, snapshot_id: int | None = None):  # noqa: ANN201
-    """The table `name` as a DataFrame: at `snapshot_id`, the run's pinned snapshot, or the current one."""
+    """The table `name` as a DataFrame: at `snapshot_id`, the run's pinned snapshot, or the current one, as the
+    project's column policies let the caller's role see it (masked or hashed columns; a denied one is refused)."""
     import io
     import json
 
@@ -150,5 +155,7 @@ def read(name: str, snapshot_id: int | None = None):  # noqa: ANN201
     r = httpx.get(f"{base}/mlp/datasets/{name}", params=params, headers=headers, timeout=600)
     _check(r)
     df = pd.read_parquet(io.BytesIO(r.content))
-    record(name, snapshot_id=r.headers["X-MLP-Snapshot-Id"], rows=len(df))
+    shaped = r.headers.get("X-MLP-Column-Policies")  # masked or hashed columns: the lineage says so
+    record(name, snapshot_id=r.headers["X-MLP-Snapshot-Id"], rows=len(df),
+           policies=json.loads(shaped) if shaped else None)
     return df

@@ -39,6 +39,7 @@ class Action(str, Enum):
     write_monitoring = "monitoring.write"  # create or change a monitor, evaluate now
     manage_webhooks = "webhooks.manage"  # where alerts go (URLs and secrets)
     read_dashboard = "dashboard.read"  # the stakeholder dashboard
+    manage_column_policies = "datasets.policy"  # what each role sees of a dataset's columns
 
 
 # The least role each action needs. An action missing here is denied to everyone but platform admins.
@@ -62,6 +63,7 @@ MIN_ROLE: dict[Action, Role] = {
     Action.write_monitoring: Role.scientist,
     Action.manage_webhooks: Role.lead,
     Action.read_dashboard: Role.viewer,
+    Action.manage_column_policies: Role.lead,
 }
 
 

@@ -347,6 +347,33 @@ class ServingClientCert(Base):
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
 
 
+class DatasetColumnPolicy(Base):
+    """What a role sees of a dataset column: allow, mask, hash or deny (datasets/policy.py)."""
+
+    __tablename__ = "dataset_column_policies"
+    __table_args__ = (UniqueConstraint("project_id", "dataset", "column", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False,
+                                            index=True)
+    dataset: Mapped[str] = mapped_column(String(63), nullable=False)
+    column: Mapped[str] = mapped_column(String(255), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    action: Mapped[str] = mapped_column(String(8), nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+
+class ProjectColumnKey(Base):
+    """The project's secret for `hash` column policies (HMAC-SHA256): equal values hash alike within a project only."""
+
+    __tablename__ = "project_column_keys"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+
+
 class BatchJob(Base):
     """Scoring a table or file with a deployment's version, in chunks that survive a crash."""
 

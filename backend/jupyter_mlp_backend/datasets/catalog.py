@@ -221,7 +221,9 @@ class Catalog:
         with self._lock:
             return _trim(self._open().load_table(f"{_namespace(slug)}.{name}"), keep_last, before_ms)
 
-    def read(self, slug: str, name: str, snapshot_id: int | None) -> tuple[bytes, Snapshot]:
+    def read(self, slug: str, name: str, snapshot_id: int | None, shape=None) -> tuple[bytes, Snapshot]:  # noqa: ANN001
+        """The table at a snapshot as Parquet bytes; `shape` (pyarrow.Table -> pyarrow.Table: the caller's column
+        policies) is applied to the rows before they are encoded."""
         import pyarrow.parquet as pq
 
         with self._lock:
@@ -235,9 +237,20 @@ class Catalog:
             elif table.snapshot_by_id(snapshot_id) is None:
                 raise LookupError(f"{name}@{snapshot_id}")
             data = table.scan(snapshot_id=snapshot_id).to_arrow()
+        if shape is not None:
+            data = shape(data)
         buf = io.BytesIO()
         pq.write_table(data, buf)
         return buf.getvalue(), Snapshot(name, snapshot_id, data.num_rows)
+
+    def columns(self, slug: str, name: str) -> list[str]:
+        """The column names of a table's current schema; LookupError if it is missing."""
+        with self._lock:
+            cat = self._open()
+            ident = f"{_namespace(slug)}.{name}"
+            if not NAME.match(name) or not cat.table_exists(ident):
+                raise LookupError(name)
+            return [f.name for f in cat.load_table(ident).schema().fields]
 
     def profile(self, slug: str, name: str, snapshot_id: int, target: str | None = None) -> dict:
         """The profile kept with a snapshot, or computed from its rows when it has none (an append) or another

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..deps import DB, Caller, Int64
-from . import service
+from ..schemas import Role
+from . import policy, service
 
 router = APIRouter(tags=["datasets"])
 gateway = APIRouter(include_in_schema=False)
@@ -54,6 +56,40 @@ def snapshot_profile(slug: str, name: str, snapshot_id: Int64, db: DB, who: Call
                       source=body["source"], features=body["features"])
 
 
+class ColumnPolicyOut(BaseModel):
+    name: str
+    in_schema: bool = Field(description="False: the column is gone from the current schema; its policy stays")
+    policies: dict[str, str] = Field(description="role -> allow | mask | hash | deny (a role not listed: allow, "
+                                                 "unless a column of this name is shaped in another dataset)")
+
+
+class DatasetPoliciesOut(BaseModel):
+    dataset: str
+    columns: list[ColumnPolicyOut]
+
+
+class ColumnPolicyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    column: str = Field(min_length=1, max_length=255)
+    role: Role
+    action: Literal["allow", "mask", "hash", "deny"]
+
+
+@router.get("/projects/{slug}/datasets/{name}/policies", response_model=DatasetPoliciesOut,
+            summary="The dataset's columns, each with what each role sees of it (column policies)")
+def list_policies(slug: str, name: str, request: Request, db: DB, who: Caller) -> DatasetPoliciesOut:
+    return DatasetPoliciesOut(**service.policies(request.app.state.datasets, db, who, slug, name))
+
+
+@router.put("/projects/{slug}/datasets/{name}/policies", response_model=DatasetPoliciesOut,
+            summary="Set what a role sees of a column: allow, mask, hash or deny (leads and admins; audited)")
+def set_policy(slug: str, name: str, body: ColumnPolicyRequest, request: Request, db: DB,
+               who: Caller) -> DatasetPoliciesOut:
+    return DatasetPoliciesOut(**service.set_policy(request.app.state.datasets, db, who, slug, name, body.column,
+                                                   body.role.value, body.action))
+
+
 @gateway.put("/mlflow/{slug}/mlp/datasets/{name}")
 async def write_dataset(slug: str, name: str, request: Request,
                         mode: Annotated[str, Query(pattern="^(overwrite|append)$")] = "overwrite",
@@ -68,6 +104,8 @@ async def write_dataset(slug: str, name: str, request: Request,
 @gateway.get("/mlflow/{slug}/mlp/datasets/{name}")
 async def read_dataset(slug: str, name: str, request: Request, snapshot_id: Int64 | None = None) -> Response:
     """The table at a snapshot (default: the current one) as Parquet; the snapshot id is in the headers."""
-    data, snap = await service.read(request, slug, name, snapshot_id)
-    return Response(data, media_type="application/vnd.apache.parquet",
-                    headers={"X-MLP-Snapshot-Id": str(snap.snapshot_id), "X-MLP-Rows": str(snap.rows)})
+    data, snap, shaped = await service.read(request, slug, name, snapshot_id)
+    headers = {"X-MLP-Snapshot-Id": str(snap.snapshot_id), "X-MLP-Rows": str(snap.rows)}
+    if shaped:  # the column policies that shaped these rows: the kernel records them in its runs' lineage
+        headers[policy.HEADER] = json.dumps(shaped)
+    return Response(data, media_type="application/vnd.apache.parquet", headers=headers)

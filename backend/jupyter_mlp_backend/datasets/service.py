@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from .. import audit
 from ..access import Action, require
 from ..deps import DB
 from ..errors import Invalid, MLPError, NotFound
 from ..experiments.gateway import authorize
 from ..experiments.mlflow_errors import GatewayError
 from ..identity import Identity
+from ..orm import DatasetColumnPolicy, utcnow
+from . import policy
 from .catalog import DatasetError
 
 MAX_UPLOAD = 512 * 2**20
@@ -72,11 +76,82 @@ async def write(request, slug: str, name: str, mode: str, target: str | None = N
 
 
 async def read(request, slug: str, name: str, snapshot_id: int | None):  # noqa: ANN001, ANN201
-    """(Parquet bytes, snapshot) of the table at a snapshot (default: the current one), as the gateway's caller."""
-    await authorize(request, slug, Action.read_runs, f"dataset:{name}")
+    """(Parquet bytes, snapshot, names of the column policies that shaped it) of the table at a snapshot (default:
+    the current one), as the gateway's caller, with the caller's role's column policies applied (kernels and
+    pipeline stages read through here: a stage's token is its run's user's)."""
+    who, _, _ = await authorize(request, slug, Action.read_runs, f"dataset:{name}")
+    catalog = request.app.state.datasets
+
+    def shaped_read():  # noqa: ANN202
+        with request.app.state.db.session() as db:
+            shaper = policy.for_caller(db, who, slug)
+            db.commit()
+            try:
+                data, snap = catalog.read(slug, name, snapshot_id, shape=lambda t: shaper.table(t, name))
+            except policy.ColumnDenied as e:
+                shaper.refused(db, who, slug, "dataset-read", f"dataset:{name}", e)
+                raise
+            shaper.audit(db, who, slug, "dataset-read", f"dataset:{name}")
+            db.commit()
+            return data, snap, [r.name for r in shaper.applied]
+
     try:
-        return await run_in_threadpool(request.app.state.datasets.read, slug, name, snapshot_id)
+        return await run_in_threadpool(shaped_read)
+    except policy.ColumnDenied as e:
+        raise GatewayError("PERMISSION_DENIED", e.message) from e
     except LookupError as e:
         raise GatewayError("RESOURCE_DOES_NOT_EXIST", f"Dataset '{e.args[0]}' not found") from e
     except OSError as e:
-        raise GatewayError("TEMPORARILY_UNAVAILABLE", _store_down(request.app.state.datasets, e), 503) from e
+        raise GatewayError("TEMPORARILY_UNAVAILABLE", _store_down(catalog, e), 503) from e
+
+
+def _columns(catalog, slug: str, name: str) -> list[str]:  # noqa: ANN001
+    try:
+        return catalog.columns(slug, name)
+    except LookupError:
+        raise NotFound(f"Dataset '{name}' not found in project '{slug}'") from None
+    except OSError as e:
+        raise StoreUnavailable(_store_down(catalog, e)) from e
+
+
+def _policies_body(db: DB, project_id: int, name: str, columns: list[str]) -> dict:
+    own = [r for r in policy.rules(db, project_id) if r.dataset == name]
+    names = columns + sorted({r.column for r in own} - set(columns))  # a policy outlives its column
+    return {"dataset": name, "columns": [
+        {"name": c, "in_schema": c in columns,
+         "policies": {r.role: r.action for r in own if r.column == c}} for c in names]}
+
+
+def policies(catalog, db: DB, who: Identity, slug: str, name: str) -> dict:  # noqa: ANN001
+    """The dataset's columns, each with its policy per role (roles not listed: allow)."""
+    g = require(db, who, slug, Action.read_runs, target=f"dataset:{name}")
+    columns = _columns(catalog, slug, name)
+    body = _policies_body(db, g.project.id, name, columns)
+    db.commit()
+    return body
+
+
+def set_policy(catalog, db: DB, who: Identity, slug: str, name: str, column: str, role: str,  # noqa: ANN001
+               action: str) -> dict:
+    """Set what `role` sees of `column` of dataset `name` (leads and admins; audited with the previous action)."""
+    g = require(db, who, slug, Action.manage_column_policies, target=f"dataset:{name}")
+    columns = _columns(catalog, slug, name)
+    if column not in columns:
+        raise Invalid(f"Dataset '{name}' has no column '{column}' (its columns: {', '.join(columns)})",
+                      detail=[{"field": "column"}])
+    row = db.execute(select(DatasetColumnPolicy).where(
+        DatasetColumnPolicy.project_id == g.project.id, DatasetColumnPolicy.dataset == name,
+        DatasetColumnPolicy.column == column, DatasetColumnPolicy.role == role)).scalar_one_or_none()
+    previous = row.action if row is not None else None
+    if row is None:
+        db.add(DatasetColumnPolicy(project_id=g.project.id, dataset=name, column=column, role=role, action=action,
+                                   updated_by=who.user))
+    else:
+        row.action, row.updated_by, row.updated_at = action, who.user, utcnow()
+    audit.append(db, actor=who.user, action="datasets.policy.set", decision="allow", project=slug,
+                 target=f"dataset:{name}", detail={"column": column, "role": role, "action": action,
+                                                   "previous": previous})
+    db.flush()
+    body = _policies_body(db, g.project.id, name, columns)
+    db.commit()
+    return body

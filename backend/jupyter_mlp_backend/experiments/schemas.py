@@ -46,6 +46,7 @@ class DatasetRef(BaseModel):
     sha256: str | None = None
     snapshot_id: str | None = None
     rows: int | None = None
+    policies: list[str] | None = None  # column policies that shaped the rows read (datasets/policy.py)
 
 
 class Lineage(BaseModel):

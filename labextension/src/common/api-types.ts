@@ -482,6 +482,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{slug}/datasets/{name}/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The dataset's columns, each with what each role sees of it (column policies) */
+        get: operations["list_policies_api_projects__slug__datasets__name__policies_get"];
+        /** Set what a role sees of a column: allow, mask, hash or deny (leads and admins; audited) */
+        put: operations["set_policy_api_projects__slug__datasets__name__policies_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{slug}/datasets/{name}/snapshots/{snapshot_id}/profile": {
         parameters: {
             query?: never;
@@ -1922,6 +1940,34 @@ export interface components {
              */
             require_client_cert: boolean;
         };
+        /** ColumnPolicyOut */
+        ColumnPolicyOut: {
+            /**
+             * In Schema
+             * @description False: the column is gone from the current schema; its policy stays
+             */
+            in_schema: boolean;
+            /** Name */
+            name: string;
+            /**
+             * Policies
+             * @description role -> allow | mask | hash | deny (a role not listed: allow, unless a column of this name is shaped in another dataset)
+             */
+            policies: {
+                [key: string]: string;
+            };
+        };
+        /** ColumnPolicyRequest */
+        ColumnPolicyRequest: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "allow" | "mask" | "hash" | "deny";
+            /** Column */
+            column: string;
+            role: components["schemas"]["Role"];
+        };
         /** ConversationDetail */
         ConversationDetail: {
             /**
@@ -2196,12 +2242,21 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** DatasetPoliciesOut */
+        DatasetPoliciesOut: {
+            /** Columns */
+            columns: components["schemas"]["ColumnPolicyOut"][];
+            /** Dataset */
+            dataset: string;
+        };
         /** DatasetRef */
         DatasetRef: {
             /** Name */
             name: string;
             /** Path */
             path?: string | null;
+            /** Policies */
+            policies?: string[] | null;
             /** Rows */
             rows?: number | null;
             /** Sha256 */
@@ -6686,6 +6741,164 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LineageGraph"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_policies_api_projects__slug__datasets__name__policies_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetPoliciesOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_policy_api_projects__slug__datasets__name__policies_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ColumnPolicyRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetPoliciesOut"];
                 };
             };
             /** @description Malformed request */

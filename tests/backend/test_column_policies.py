@@ -1,0 +1,122 @@
+"""Column policies on datasets (issue 20 item 1): allow / mask / hash / deny per column and role, decided in the
+backend from the caller's own role, applied where rows leave it, and audited.
+
+In-process app (`api`): the dataset routes need the catalog and the platform database only, no MLflow."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+from jupyter_mlp.identity import mint_token, read_secret
+
+CREDIT = pd.DataFrame({"customer": ["c1", "c2", "c3"], "ssn": ["111-22-3333", "222-33-4444", None],
+                       "income": [52000, 61000, 48000], "label": [0, 1, 0]})
+
+
+def _gw(api, user: str, token: str | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token or api.token(user)}"}
+
+
+def write(api, slug: str, name: str, df: pd.DataFrame, user: str) -> None:
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    r = api.client.put(f"/mlflow/{slug}/mlp/datasets/{name}", content=buf.getvalue(), headers=_gw(api, user))
+    assert r.status_code == 201, r.text
+
+
+def read(api, slug: str, name: str, user: str, token: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    r = api.client.get(f"/mlflow/{slug}/mlp/datasets/{name}", headers=_gw(api, user, token))
+    assert r.status_code == 200, r.text
+    return pd.read_parquet(io.BytesIO(r.content)), json.loads(r.headers.get("X-MLP-Column-Policies", "[]"))
+
+
+def set_policy(api, slug: str, name: str, user: str, column: str, role: str, action: str):  # noqa: ANN201
+    return api.as_user(user).put(f"/projects/{slug}/datasets/{name}/policies",
+                                 json={"column": column, "role": role, "action": action})
+
+
+def audit_entries(api, slug: str, action: str) -> list[dict]:
+    page = api.as_user("admin").get(f"/projects/{slug}/audit", params={"limit": 500}).json()
+    # newest first
+    return [{**e, "detail": json.loads(e["detail"] or "null")} for e in page["items"] if e["action"] == action]
+
+
+def test_masked_column_reaches_a_viewer_as_the_token_in_kernel_and_stage_reads(api, acme):
+    write(api, acme, "credit", CREDIT, "sam")
+    assert set_policy(api, acme, "credit", "sam", "ssn", "viewer", "mask").status_code == 403  # leads only
+    assert set_policy(api, acme, "credit", "vic", "ssn", "viewer", "mask").status_code == 403
+    r = set_policy(api, acme, "credit", "lena", "ssn", "viewer", "mask")
+    assert r.status_code == 200, r.text
+    cols = {c["name"]: c["policies"] for c in r.json()["columns"]}
+    assert cols == {"customer": {}, "ssn": {"viewer": "mask"}, "income": {}, "label": {}}
+
+    df, shaped = read(api, acme, "credit", "vic")
+    assert df["ssn"].tolist() == ["***"] * 3
+    assert df["income"].tolist() == CREDIT["income"].tolist()  # unlisted columns: allowed
+    assert shaped == ["credit.ssn:viewer=mask"]
+    # a pipeline stage reads with a token minted for its run's user (pipelines/run_service.py): same path, same role
+    stage = mint_token(read_secret(api.settings.secret_path), "vic", 600, scope="mlflow", prj=acme)
+    assert read(api, acme, "credit", "vic", stage)[0]["ssn"].tolist() == ["***"] * 3
+    # the role is the caller's own, from the platform: a scientist sees the values, a viewer's claims change nothing
+    df, shaped = read(api, acme, "credit", "sam")
+    assert df["ssn"].tolist() == CREDIT["ssn"].tolist() and shaped == []
+
+    applied = audit_entries(api, acme, "datasets.policy.applied")
+    assert [(e["actor"], e["target"], e["detail"]["policies"]) for e in applied] == [
+        ("vic", "dataset:credit", ["credit.ssn:viewer=mask"])] * 2
+    changed = audit_entries(api, acme, "datasets.policy.set")
+    assert [(e["actor"], e["detail"]) for e in changed] == [
+        ("lena", {"column": "ssn", "role": "viewer", "action": "mask", "previous": None})]
+    assert api.as_user("vic").get(f"/projects/{acme}/datasets/credit/policies").status_code == 200
+
+
+def test_hashed_column_joins_within_the_project_and_differs_across_projects(api, acme, globex):
+    write(api, acme, "credit", CREDIT, "sam")
+    write(api, acme, "loans", pd.DataFrame({"customer": ["c3", "c1"], "amount": [900, 100]}), "sam")
+    assert set_policy(api, acme, "credit", "lena", "customer", "viewer", "hash").status_code == 200
+    credit, _ = read(api, acme, "credit", "vic")
+    # loans sets no policy on `customer`: the strictest one of the project's columns of that name applies
+    loans, shaped = read(api, acme, "loans", "vic")
+    assert shaped == ["credit.customer:viewer=hash"]
+    assert not set(credit["customer"]) & set(CREDIT["customer"])  # no raw id left
+    joined = credit.merge(loans, on="customer")
+    assert sorted(joined["amount"]) == [100, 900] and sorted(joined["income"]) == [48000, 52000]
+
+    assert api.as_user("admin").put("/projects/globex/members/vic", json={"role": "viewer"}).status_code == 200
+    write(api, globex, "credit", CREDIT, "gus")
+    assert set_policy(api, globex, "credit", "gus", "customer", "viewer", "hash").status_code == 200
+    theirs, _ = read(api, globex, "credit", "vic")
+    assert len(theirs) == 3 and not set(theirs["customer"]) & set(credit["customer"])
+
+
+def test_deny_is_refused_naming_the_policy_and_audited(api, acme):
+    write(api, acme, "credit", CREDIT, "sam")
+    assert set_policy(api, acme, "credit", "lena", "income", "viewer", "deny").status_code == 200
+    r = api.client.get(f"/mlflow/{acme}/mlp/datasets/credit", headers=_gw(api, "vic"))
+    assert r.status_code == 403
+    assert "credit.income:viewer=deny" in r.json()["message"]
+    denied = [e for e in audit_entries(api, acme, "datasets.read") if e["decision"] == "deny"]
+    assert denied[0]["actor"] == "vic" and denied[0]["detail"]["policy"] == "credit.income:viewer=deny"
+    # a lead lifts it (audited with what it was)
+    assert set_policy(api, acme, "credit", "lena", "income", "viewer", "allow").status_code == 200
+    assert read(api, acme, "credit", "vic")[0]["income"].tolist() == CREDIT["income"].tolist()
+    assert audit_entries(api, acme, "datasets.policy.set")[0]["detail"]["previous"] == "deny"
+
+
+def test_bad_policy_requests_get_clear_errors(api, acme, globex):
+    write(api, acme, "credit", CREDIT, "sam")
+    for body in [{"column": "nope", "role": "viewer", "action": "mask"},
+                 {"column": "ssn", "role": "king", "action": "mask"},
+                 {"column": "ssn", "role": "viewer", "action": "blur"},
+                 {"column": "ssn", "role": "viewer"}]:
+        r = api.as_user("lena").put(f"/projects/{acme}/datasets/credit/policies", json=body)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error", (body, r.text)
+    assert "no column 'nope'" in api.as_user("lena").put(f"/projects/{acme}/datasets/credit/policies", json={
+        "column": "nope", "role": "viewer", "action": "mask"}).json()["error"]["message"]
+    missing = api.as_user("lena").put(f"/projects/{acme}/datasets/nope/policies",
+                                      json={"column": "ssn", "role": "viewer", "action": "mask"})
+    assert missing.status_code == 404 and "nope" in missing.json()["error"]["message"]
+    # another project's lead: the same 404 as a project that does not exist
+    assert set_policy(api, acme, "credit", "gus", "ssn", "viewer", "mask").status_code == 404
