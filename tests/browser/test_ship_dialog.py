@@ -10,6 +10,7 @@ import subprocess
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import MLP
 from tests.helpers import notebook as _nb
@@ -82,6 +83,8 @@ def test_ship_a_notebook_from_the_file_browser(mlp_home, validated_notebook, pla
     assert page.get_by_test_id("mlp-ship-threshold-value-0").input_value() == "0.93"
     assert page.get_by_test_id("mlp-ship-deployment").input_value() == "churn-api"
     shot("ship-dialog")
+    # The whole button is in view without scrolling (it was half under the fold of the scrolling plan).
+    expect(page.get_by_test_id("mlp-ship-run")).to_be_in_viewport(ratio=1)
     page.get_by_test_id("mlp-ship-run").click()  # action 3
 
     progress = page.get_by_test_id("mlp-ship-progress")

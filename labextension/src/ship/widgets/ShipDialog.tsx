@@ -251,14 +251,17 @@ function ShipView({ planned, start, poll, open, every }: IShipDialogProps): JSX.
       ) : (
         <>
           <PlanForm planned={planned} plan={plan} setPlan={setPlan} />
-          <button
-            className="jp-mlp-button jp-mod-accept"
-            data-testid="mlp-ship-run"
-            disabled={busy || blocked}
-            onClick={() => void onShip()}
-          >
-            Ship
-          </button>
+          {/* Kept in view at the bottom of the scrolling plan: the form is taller than small screens. */}
+          <div className="jp-mlp-ship-actions">
+            <button
+              className="jp-mlp-button jp-mod-accept"
+              data-testid="mlp-ship-run"
+              disabled={busy || blocked}
+              onClick={() => void onShip()}
+            >
+              Ship
+            </button>
+          </div>
         </>
       )}
       {error && (
