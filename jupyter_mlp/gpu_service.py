@@ -42,6 +42,9 @@ def read_gpu_record(settings: Settings) -> GpuRecord | None:
     return read_record(settings, RECORD)
 
 
+BUSY_HEALTH_SECONDS = 15.0
+
+
 def gpu_healthy(url: str, timeout: float = 2.0) -> bool:
     try:
         r = httpx.get(f"{url.rstrip('/')}/health", timeout=timeout)
@@ -60,7 +63,9 @@ def find_gpu_service(settings: Settings) -> str | None:
     if settings.gpu_url:
         return settings.gpu_url.rstrip("/")
     rec = read_gpu_record(settings)
-    if rec and pid_alive(rec.pid) and gpu_healthy(rec.url):
+    # A live process slow to answer (busy embedding or indexing on a loaded machine) is given longer before it is
+    # called "not running": the chat refused with that message while the process was only busy.
+    if rec and pid_alive(rec.pid) and (gpu_healthy(rec.url) or gpu_healthy(rec.url, timeout=BUSY_HEALTH_SECONDS)):
         return rec.url
     return None
 

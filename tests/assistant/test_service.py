@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,15 @@ def test_started_once_found_again_and_its_port_kept(settings):
 
         assert httpx.get(f"{started.url}/api/info", timeout=10).status_code == 401
         assert httpx.get(f"{started.url}/api/info", headers=service_headers(settings), timeout=10).status_code == 200
+        # Busy (here: stopped for 3 s, past the first 2 s health wait), it is still found, not "not running".
+        started.process.send_signal(signal.SIGSTOP)
+        resume = threading.Timer(3.0, started.process.send_signal, (signal.SIGCONT,))
+        resume.start()
+        try:
+            assert find_gpu_service(settings) == started.url
+        finally:
+            resume.join()
+            started.process.send_signal(signal.SIGCONT)
     finally:
         started.process.send_signal(signal.SIGTERM)
         started.process.wait(20)
