@@ -120,3 +120,116 @@ def test_bad_policy_requests_get_clear_errors(api, acme, globex):
     assert missing.status_code == 404 and "nope" in missing.json()["error"]["message"]
     # another project's lead: the same 404 as a project that does not exist
     assert set_policy(api, acme, "credit", "gus", "ssn", "viewer", "mask").status_code == 404
+
+
+def deployment_with_log(api, slug: str, name: str, requests: list[tuple[str, dict]]) -> tuple[int, int]:
+    """A deployment's rows in the platform database and its prediction log on Iceberg, as the gateway writes them
+    (serving/predlog.py's schema), without starting a worker: the API under test only reads them back."""
+    import uuid
+    from datetime import datetime, timezone
+
+    import pyarrow as pa
+    from sqlalchemy import select
+
+    from jupyter_mlp_backend.orm import Deployment, ModelVersion, Project, RegisteredModel
+    from jupyter_mlp_backend.serving.predlog import _schema, table_name
+
+    with api.db.session() as s:
+        p = s.execute(select(Project).where(Project.slug == slug)).scalar_one()
+        m = RegisteredModel(project_id=p.id, name="risk", mlflow_name=f"{slug}.risk.{uuid.uuid4().hex}",
+                            created_by="sam")
+        s.add(m)
+        s.flush()
+        v = ModelVersion(model_id=m.id, version=1, source="x", lineage="{}", created_by="sam")
+        s.add(v)
+        s.flush()
+        d = Deployment(project_id=p.id, name=name, model_id=m.id, version_id=v.id, status="ready", created_by="sam")
+        s.add(d)
+        s.commit()
+        ids = d.id, v.id
+    now = datetime.now(timezone.utc)
+    rows = [(f"p{i}", now, "risk", 1, wire, 1.0, json.dumps(body), json.dumps({"predictions": [0]}))
+            for i, (wire, body) in enumerate(requests)]
+    table = pa.Table.from_pylist([dict(zip(_schema("predictions").names, r)) for r in rows],
+                                 schema=_schema("predictions"))
+    api.client.app.state.datasets.append_arrow(slug, table_name("predictions", name), table)
+    return ids
+
+
+REQUESTS = [
+    ("mlflow", {"dataframe_split": {"columns": ["customer", "ssn", "income"], "data": [["c1", "111-22-3333", 1]]}}),
+    ("mlflow", {"dataframe_records": [{"customer": "c2", "ssn": "222-33-4444", "income": 2}]}),
+    ("mlflow", {"inputs": {"customer": ["c3"], "ssn": ["333-44-5555"], "income": [3]}}),
+    ("v2", {"inputs": [{"name": "ssn", "datatype": "BYTES", "shape": [1], "data": ["444-55-6666"]},
+                       {"name": "income", "datatype": "INT64", "shape": [1], "data": [4]}]}),
+]
+
+
+def test_prediction_log_api_masks_for_a_viewer_and_refuses_a_denied_column(api, acme):
+    write(api, acme, "credit", CREDIT, "sam")
+    deployment_with_log(api, acme, "risk-api", REQUESTS)
+    assert set_policy(api, acme, "credit", "lena", "ssn", "viewer", "mask").status_code == 200
+    page = api.as_user("vic").get(f"/projects/{acme}/deployments/risk-api/predictions", params={"limit": 10})
+    assert page.status_code == 200, page.text
+    text = json.dumps(page.json())
+    assert page.json()["total"] == 4 and text.count("***") == 4  # one in each protocol's request
+    assert not any(ssn in text for ssn in ("111-22-3333", "222-33-4444", "333-44-5555", "444-55-6666"))
+    assert all(str(n) in text for n in (1, 2, 3, 4))  # the other columns as they were
+    sam = json.dumps(api.as_user("sam").get(f"/projects/{acme}/deployments/risk-api/predictions").json())
+    assert "111-22-3333" in sam and "***" not in sam
+    assert [e["detail"]["path"] for e in audit_entries(api, acme, "datasets.policy.applied")] == ["prediction-log"]
+    # the log is a table of the project too: read through the dataset route it is shaped the same way
+    table, shaped = read(api, acme, "predictions_risk_api", "vic")
+    assert shaped == ["credit.ssn:viewer=mask"] and "111-22-3333" not in "".join(table["request"])
+
+    assert set_policy(api, acme, "credit", "lena", "income", "viewer", "deny").status_code == 200
+    r = api.as_user("vic").get(f"/projects/{acme}/deployments/risk-api/predictions")
+    assert r.status_code == 403 and "credit.income:viewer=deny" in r.json()["error"]["message"]
+
+
+def test_drift_report_withholds_a_masked_feature_naming_the_policy(api, acme):
+    """The window's Evidently report draws both the window's and the reference's values: a feature the role sees
+    masked is left out of both, and the report says so with the token and the policy."""
+    from datetime import datetime, timezone
+
+    import numpy as np
+
+    from jupyter_mlp_backend.monitoring.drift import ReferenceProfile
+    from jupyter_mlp_backend.monitoring.reference import profile_dir
+    from jupyter_mlp_backend.orm import Deployment, Monitor, MonitorWindow
+
+    write(api, acme, "credit", CREDIT, "sam")
+    reqs = [("mlflow", {"dataframe_records": [{"ssn": f"{i % 5:03d}-55-0000", "income": 10 * i}]}) for i in range(30)]
+    deployment_id, version_id = deployment_with_log(api, acme, "risk-api", reqs)
+    # a reference profile as drift.build_profile makes it for 240 training rows (its calibration, ~3 s, left out)
+    categories = np.array([f"{i:03d}-99-0000" for i in range(7)], dtype=object)
+    ReferenceProfile(
+        features=["ssn", "income"], kinds={"ssn": "categorical", "income": "continuous"},
+        tests={"ssn": "psi", "income": "ks"}, thresholds={"ssn": 1.66, "income": 0.004}, window_size=30,
+        method={"alpha": 0.008}, reference_rows=240, values={"income": np.arange(240, dtype=float)},
+        categories={"ssn": categories}, counts={"ssn": np.array([36, 36, 36, 35, 34, 33, 30])},
+        category_types={"ssn": "str"}, expected_values={"ssn": 30.0, "income": 30.0},
+        min_values={"ssn": 30, "income": 30}, small_thresholds={"ssn": 1.66},
+    ).save(profile_dir(api.settings.home, version_id))
+    with api.db.session() as s:
+        m = Monitor(project_id=s.get(Deployment, deployment_id).project_id, deployment_id=deployment_id,
+                    window_size=30, created_by="sam")
+        s.add(m)
+        s.flush()
+        now = datetime.now(timezone.utc)
+        w = MonitorWindow(monitor_id=m.id, version_id=version_id, seq=0, start_ts=now, end_ts=now, rows=30,
+                          status="ok", drift="{}")
+        s.add(w)
+        s.commit()
+        window = w.id
+    url = f"/projects/{acme}/deployments/risk-api/monitor/windows/{window}/report"
+    assert set_policy(api, acme, "credit", "lena", "ssn", "viewer", "mask").status_code == 200
+    html = api.as_user("vic").get(url)
+    assert html.status_code == 200, html.text
+    assert "-55-0000" not in html.text and "-99-0000" not in html.text  # neither the window's nor the reference's
+    assert "credit.ssn:viewer=mask" in html.text and "***" in html.text
+    assert "income" in html.text and 'data-status="insufficient data"' not in html.text  # the window was read
+    assert [e["detail"]["path"] for e in audit_entries(api, acme, "datasets.policy.applied")] == ["drift-report"]
+    assert set_policy(api, acme, "credit", "lena", "ssn", "viewer", "deny").status_code == 200
+    r = api.as_user("vic").get(url)
+    assert r.status_code == 403 and "credit.ssn:viewer=deny" in r.json()["error"]["message"]

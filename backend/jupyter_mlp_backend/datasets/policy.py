@@ -38,6 +38,8 @@ from ..orm import DatasetColumnPolicy, Project, ProjectColumnKey
 ACTIONS = ("allow", "hash", "mask", "deny")  # least to most strict
 MASK = "***"
 HEADER = "X-MLP-Column-Policies"  # the policies that shaped a dataset read, for the kernel's lineage
+LOG_TABLES = ("predictions_",)  # the serving gateway's prediction logs (serving/predlog.py's table names)
+LOG_BODIES = ("request", "response")
 
 
 @dataclass(frozen=True)
@@ -124,19 +126,35 @@ class Shaper:
             return digest(self.key, v)
         return v
 
-    def table(self, data, dataset: str | None = None):  # noqa: ANN001, ANN201 - a pyarrow.Table in and out
-        """The table with each column as its policy shapes it; ColumnDenied for a denied one."""
+    def table(self, data, dataset: str | None = None, bodies: tuple[str, ...] = ()):  # noqa: ANN001, ANN201
+        """The table (pyarrow) with each column as its policy shapes it; ColumnDenied for a denied one. `bodies`:
+        string columns that hold logged request or response bodies (a prediction log), shaped inside."""
         import pyarrow as pa
 
         if not self.active:
             return data
         for i, name in enumerate(data.column_names):
+            if name in bodies and pa.types.is_string(data.column(i).type) and self.rule(name, dataset) is None:
+                values = [self.json_text(v) for v in data.column(i).to_pylist()]
+                data = data.set_column(i, data.field(i), pa.array(values, pa.string()))
+                continue
             rule = self.rule(name, dataset)
             if rule is None or self._use(rule, name) == "allow":
                 continue
             values = [self.value(rule.action, v) for v in data.column(i).to_pylist()]
             data = data.set_column(i, pa.field(name, pa.string()), pa.array(values, pa.string()))
         return data
+
+    def withheld(self, columns) -> list[tuple[str, Rule]]:  # noqa: ANN001
+        """The columns (of rows the platform derived: a drift report's) this role may not see as they are, with the
+        policy of each; ColumnDenied for a denied one. Where values cannot be shaped one by one (a report drawn
+        from them and from the reference's), such columns are left out, and said to be."""
+        out = []
+        for c in columns:
+            rule = self.rule(str(c))
+            if rule is not None and self._use(rule, str(c)) != "allow":
+                out.append((str(c), rule))
+        return out
 
     def frame(self, df):  # noqa: ANN001, ANN201 - a pandas DataFrame in and out (a copy when shaped)
         if not self.active:
@@ -156,6 +174,18 @@ class Shaper:
         if not self.active:
             return body
         return self._walk(body)
+
+    def json_text(self, text: str | None) -> str | None:
+        """A logged body (JSON text) shaped like `json`; one that is not JSON is masked whole while any policy
+        shapes a column for this role (its columns cannot be told apart)."""
+        if not self.active or text is None:
+            return text
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return MASK
+        shaped = self._walk(body)
+        return text if shaped == body else json.dumps(shaped)
 
     def _walk(self, o: Any) -> Any:
         if isinstance(o, list):

@@ -7,13 +7,16 @@ on only where pipelines' service needs it for Dagster (`sync_dagster`, and the r
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from html import escape
 
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from .. import audit
 from ..access import Action, require
+from ..datasets.service import MASK_TOKEN, ColumnDenied, Shaper, column_policies
 from ..deps import DB, Caller
 from ..errors import NotFound
 from ..orm import (Alert, Deployment, ModelVersion, Monitor, MonitorWindow, Project, ReferenceProfile, Retraining,
@@ -182,7 +185,7 @@ async def window_report(app, db: DB, who: Caller, slug: str, name: str, window_i
     """Evidently's HTML drift report of one window, against its version's reference profile."""
     from . import drift
 
-    def load() -> tuple[MonitorWindow, str, int, int, int | None]:
+    def load() -> tuple[MonitorWindow, str, int, int, int | None, Shaper]:
         g = require(db, who, slug, Action.read_monitoring, target=f"{name}/window:{window_id}")
         d = find_deployment(db, g.project.id, name)
         m = find_monitor(db, d)
@@ -190,11 +193,12 @@ async def window_report(app, db: DB, who: Caller, slug: str, name: str, window_i
         if w is None or w.monitor_id != m.id:
             raise NotFound(f"Window {window_id} not found")
         number = db.get(ModelVersion, w.version_id).version
+        shaper = column_policies(db, g.project.id, g.role.value)  # the project's column policies for this role
         db.expunge(w)
         db.commit()
-        return w, d.name, number, m.window_size, m.window_seconds
+        return w, d.name, number, m.window_size, m.window_seconds, shaper
 
-    w, d_name, number, size, seconds = await run_in_threadpool(load)
+    w, d_name, number, size, seconds, shaper = await run_in_threadpool(load)
 
     def render() -> str:
         profile = service.load_profile(app, w.version_id)
@@ -203,10 +207,35 @@ async def window_report(app, db: DB, who: Caller, slug: str, name: str, window_i
             if len(frame) else None
         if rows is None:
             raise _RowsGone(w.seq)
-        return drift.evidently_html(profile, service.window_features(rows))
+        features = service.window_features(rows)
+        # The report draws the window's values and the reference's: a feature this role sees masked, hashed or not
+        # at all is left out of both (a denied one refuses the report), and the report names the policy.
+        withheld = shaper.withheld(sorted({*features.columns, *profile.features}, key=str))
+        if not withheld:
+            return drift.evidently_html(profile, features)
+        gone = {c for c, _ in withheld}
+        profile = dataclasses.replace(profile, features=[f for f in profile.features if f not in gone])
+        html = drift.evidently_html(profile, features[[c for c in features.columns if str(c) not in gone]])
+        note = "".join(f"<li>{escape(c)}: {MASK_TOKEN} for your role ({escape(r.role)}), column policy "
+                       f"<code>{escape(r.name)}</code></li>" for c, r in withheld)
+        note = f'<div id="mlp-withheld"><p>Features withheld from this report:</p><ul>{note}</ul></div>'
+        at = html.find("<body")
+        at = html.find(">", at) + 1 if at >= 0 else 0
+        return html[:at] + note + html[at:]
+
+    def shaped_render() -> str:
+        with app.state.db.session() as s:
+            try:
+                html = render()
+            except ColumnDenied as e:
+                shaper.refused(s, who, slug, "drift-report", f"{name}/window:{window_id}", e)
+                raise
+            shaper.audit(s, who, slug, "drift-report", f"{name}/window:{window_id}")
+            s.commit()
+        return html
 
     try:
-        return await run_in_threadpool(render)
+        return await run_in_threadpool(shaped_render)
     except FileNotFoundError:
         raise NotFound(f"Window {window_id} has no reference profile to compare with") from None
     except _RowsGone:

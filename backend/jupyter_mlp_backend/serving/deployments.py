@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import audit
 from ..access import Action, require
+from ..datasets.service import ColumnDenied, Shaper, column_policies
 from ..deps import DB, Caller
 from ..errors import Conflict, Invalid, NotFound
 from ..orm import (Deployment, DeploymentEvent, GateDecision, ModelAlias, ModelVersion, Project, RegisteredModel,
@@ -249,13 +250,14 @@ def logs(app, db: DB, who: Caller, slug: str, name: str, lines: int) -> list[Log
 
 async def predictions(app, db: DB, who: Caller, slug: str, name: str, limit: int,  # noqa: ANN001
                       offset: int) -> PredictionPage:
-    def load() -> Deployment:
+    def load() -> tuple[Deployment, Shaper]:
         g = require(db, who, slug, Action.read_serving, target=name)
         d = find_deployment(db, g.project.id, name)
+        shaper = column_policies(db, g.project.id, g.role.value)  # the project's column policies for this role
         db.commit()
-        return d
+        return d, shaper
 
-    d = await run_in_threadpool(load)
+    d, shaper = await run_in_threadpool(load)
     gw = app.state.gateway
     if gw.predlog is not None:
         await gw.predlog.drain(slug, d.name)  # what was answered before this request is in the table
@@ -274,9 +276,24 @@ async def predictions(app, db: DB, who: Caller, slug: str, name: str, limit: int
         labels = {r["prediction_id"]: r["label"] for r in sorted(fb, key=lambda r: r["ts"])}
         rows = sorted(preds.to_pylist(), key=lambda r: r["ts"], reverse=True)
         part = rows[offset:offset + limit]
-        return [{**r, "ts": iso(r["ts"]), "label": labels.get(r["prediction_id"])} for r in part], len(rows)
+        return [{**r, "ts": iso(r["ts"]), "label": labels.get(r["prediction_id"]),
+                 "request": shaper.json_text(r["request"]), "response": shaper.json_text(r["response"])}
+                for r in part], len(rows)
 
-    items, total = await run_in_threadpool(read)
+    def shaped_read() -> tuple[list[dict], int]:
+        """The page with the caller's column policies applied to the logged bodies; which shaped it is audited."""
+        target = f"{d.name}/predictions"
+        with app.state.db.session() as s:
+            try:
+                out = read()
+            except ColumnDenied as e:
+                shaper.refused(s, who, slug, "prediction-log", target, e)
+                raise
+            shaper.audit(s, who, slug, "prediction-log", target)
+            s.commit()
+        return out
+
+    items, total = await run_in_threadpool(shaped_read)
     return PredictionPage(items=[PredictionOut(**{k: v for k, v in r.items() if k != "model"}) for r in items],
                           total=total, table=table)
 
