@@ -9,6 +9,7 @@ import io
 import json
 
 import pandas as pd
+import pytest
 from jupyter_mlp.identity import mint_token, read_secret
 
 CREDIT = pd.DataFrame({"customer": ["c1", "c2", "c3"], "ssn": ["111-22-3333", "222-33-4444", None],
@@ -233,3 +234,38 @@ def test_drift_report_withholds_a_masked_feature_naming_the_policy(api, acme):
     assert set_policy(api, acme, "credit", "lena", "ssn", "viewer", "deny").status_code == 200
     r = api.as_user("vic").get(url)
     assert r.status_code == 403 and "credit.ssn:viewer=deny" in r.json()["error"]["message"]
+
+
+def test_mlp_datasets_policy_shows_and_sets_policies(api, acme, monkeypatch, capsys):
+    """The CLI's parser and handlers in this process, its client on the in-process app (no platform started)."""
+    from fastapi.testclient import TestClient
+
+    from jupyter_mlp.cli import datasets as cli_datasets
+    from jupyter_mlp.cli import main
+    from jupyter_mlp.client import BackendClient
+
+    write(api, acme, "credit", CREDIT, "sam")
+    user = {"name": "lena"}
+
+    def client() -> BackendClient:
+        c = object.__new__(BackendClient)  # BackendClient.__init__ would find or start a backend process
+        c.settings, c._user = api.settings, user["name"]
+        c._http = TestClient(api.client.app, base_url="http://testserver/api")
+        return c
+
+    monkeypatch.setattr(cli_datasets, "backend_client", client)
+    assert main(["datasets", "policy", "credit", "-P", acme, "--column", "ssn", "--role", "viewer",
+                 "--action", "hash"]) == 0
+    out = capsys.readouterr().out
+    assert "COLUMN" in out and "VIEWER" in out and any(line.split()[:2] == ["ssn", "hash"] for line in
+                                                          out.splitlines())
+    assert main(["--json", "datasets", "policy", "credit", "-P", acme]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert {c["name"]: c["policies"] for c in body["columns"]}["ssn"] == {"viewer": "hash"}
+    assert main(["datasets", "list", "-P", acme]) == 0 and "credit" in capsys.readouterr().out
+    user["name"] = "sam"  # a scientist: refused in plain words, non-zero
+    assert main(["datasets", "policy", "credit", "-P", acme, "--column", "ssn", "--role", "viewer",
+                 "--action", "allow"]) == 2
+    assert "datasets.policy" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="all of --column, --role and --action"):
+        main(["datasets", "policy", "credit", "-P", acme, "--column", "ssn"])

@@ -36,9 +36,10 @@ alerts; alerts list; webhooks; webhooks list; webhooks add; webhooks delete; aud
     "pipelines executor",  # added since the split (issue 16 item 2: where stages run, the base image's state)
     "audit export", "audit public-key",  # added since the split (issue 20 item 4: signed audit checkpoints)
     "serving", "serving tls",  # added since the split (issue 20 item 2: client certificates at the gateway)
+    "datasets", "datasets list", "datasets policy",  # issue 20 item 1: column policies on datasets
 ])
 
-DOMAINS = ("updown", "hub", "projects", "runs", "pipelines", "ship", "models", "serving", "monitoring", "assistant",
+DOMAINS = ("updown", "hub", "projects", "runs", "datasets", "pipelines", "ship", "models", "serving", "monitoring", "assistant",
            "recommender")
 
 
