@@ -106,3 +106,89 @@ def test_bad_order_by_is_explained(store):
         ours.page(RunQuery([exp], "", ["metrics.m0 SIDEWAYS"]))
     with pytest.raises(InvalidSearch, match="twice"):
         ours.page(RunQuery([exp], "", ["metrics.m0", "metrics.m0 DESC"]))
+
+
+# The fast path (issue 17: a page without `import mlflow`) must parse exactly as MLflow does, or not at all.
+FAST = [
+    "params.p0 = 'v3'", "params.p0='v3'", "metrics.m0 > 0.5", "metrics.m0>=1", "metrics.m0 < 0.25",
+    "metrics.m0 <= 3", "metrics.m0 = 0.5", "metrics.m0 != 0.5", "params.p0 != 'v3'", "tags.mlflow.runName = 'run-1'",
+    "param.p0 = 'v3'", "parameter.p0 = 'v3'", "parameters.p0 = 'v3'", "metric.m0 > 1", "tag.t = 'x'",
+    "params.p0 = 'v3' and metrics.m3 > 0.5", "params.p0 = 'v3' AND params.p1 != 'v5' And metrics.m0 <= 0.9",
+    "  params.p0   =   'v3'  ", "params.p0 = ''", "params.p0 = 'a b%_'", "params.p0 = 'é'",
+    "params.p0 = 'v3'\n and\tmetrics.m1 > 2",
+]
+SLOW = [  # valid, but the fast path hands them to MLflow
+    "params.p0 LIKE 'v1%'", "params.p0 ILIKE 'V1%'", "params.p0 IS NULL", "attributes.status = 'FINISHED'",
+    "run_name = 'x'", "metrics.m0 > -1", "metrics.m0 > 1e3", 'params.p0 = "v3"', "params.`my key` = 'x'",
+    "metrics.m0 > 0.5 and attributes.start_time > 5", "datasets.name = 'x'", "params.p0 = 'it''s'",
+]
+BAD = ["params.p0 = ", "metrics.m0 >> 1", "params.p0 > 'v3'", "metrics.m0 = 'x'", "params.p0 = 3",
+       "params.p0 = 'v3' and", "params.p0 = 'v3' or params.p1 = 'v1'", "params.p0 = 'v3'and params.p1 = 'v1'",
+       "foo.p0 = 'v3'", "Params.p0 = 'v3'", "params.p0 = 'v3' params.p1 = 'v1'"]
+ORDERS = ["metrics.m0 DESC", "metrics.m0", "metrics.m0 asc", "params.p4", "params.p4 Desc", "tags.mlflow.runName",
+          "start_time", "start_time ASC", "attributes.start_time DESC", "attribute.end_time", "run_name", "status",
+          "run_id", "user_id", "artifact_uri", "attr.run_name DESC", "run.status", "param.a", "parameter.a",
+          "metric.m0  DESC", "created", "attributes.created DESC", "`metrics.m0` DESC", "metrics.`m 0`",
+          "lifecycle_stage", "foo.bar", "metrics.m0 SIDEWAYS", "metrics.m0 DESC ASC", "datasets.name"]
+
+
+def test_fast_filter_parses_as_mlflow_or_not_at_all():
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.search_utils import SearchUtils
+
+    from jupyter_mlp_backend.experiments.search import fast_filter
+
+    for text in FAST:
+        assert fast_filter(text) is not None, text
+    for text in SLOW:
+        assert fast_filter(text) is None, text
+        SearchUtils.parse_search_filter(text)
+    for text in FAST + SLOW + BAD:
+        fast = fast_filter(text)
+        if fast is None:
+            continue
+        try:
+            theirs = SearchUtils.parse_search_filter(text)
+        except MlflowException:
+            raise AssertionError(f"fast path accepted {text!r}, which MLflow rejects") from None
+        assert fast == theirs, text
+
+
+def test_fast_order_by_parses_as_mlflow_or_not_at_all():
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.search_utils import SearchUtils
+
+    from jupyter_mlp_backend.experiments.search import fast_order_by
+
+    for item in ORDERS:
+        fast = fast_order_by(item)
+        try:
+            theirs = SearchUtils.parse_order_by_for_search_runs(item)
+        except MlflowException:
+            assert fast is None, item
+            continue
+        assert fast is None or fast == theirs, item
+    assert all(fast_order_by(i) for i in ["metrics.m0 DESC", "params.p4", "start_time ASC", "run_name"])
+
+
+def test_a_page_with_the_panels_filter_and_sort_imports_no_mlflow(store):
+    """A fresh process's first page does not wait for `import mlflow` (seconds): the page reads MLflow's tables
+    through the search's own column declarations and parses plain filters itself."""
+    import subprocess
+    import sys
+
+    exp, ours, _ = store
+    code = (
+        "import sys, sqlalchemy as sa\n"
+        "from jupyter_mlp_backend.experiments.search import RunSearch, RunQuery\n"
+        f"s = RunSearch(sa.create_engine({ours.engine.url.render_as_string(hide_password=False)!r}))\n"
+        f"rows, total = s.page(RunQuery([{exp!r}], \"params.p0 = 'v3' and metrics.m3 > 0.5\", "
+        "['metrics.m0 DESC'], limit=5))\n"
+        "s.columns([" + repr(exp) + "]); s.get([rows[0].run_id]); s.metric_history(rows[0].run_id, 'm0')\n"
+        "print(len(rows), total, sorted(m for m in sys.modules if m.split('.')[0] == 'mlflow'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    n, total, imported = out.stdout.split(" ", 2)
+    assert int(n) == 5 and int(total) > 5
+    assert imported.strip() == "[]"

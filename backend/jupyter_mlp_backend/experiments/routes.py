@@ -42,8 +42,11 @@ async def search_runs(
     experiment_id: Annotated[list[str], Query(max_length=100)] = [],  # noqa: B006
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> RunPage:
-    return await service.search_runs(request.app, db, who, slug, filter, order_by, experiment_id, limit, offset)
+) -> Response:
+    page = await service.search_runs(request.app, db, who, slug, filter, order_by, experiment_id, limit, offset)
+    # The page is a RunPage already: its JSON straight from pydantic, not validated and encoded again by FastAPI
+    # (about 1.5 ms of a 50-run page; issue 17).
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/projects/{slug}/runs/columns", response_model=RunColumns, summary="Param, metric and tag keys in use")

@@ -107,13 +107,17 @@ async def search_runs(app, db: DB, who: Identity, slug: str, filter: str, order_
                       experiment_id: list[str], limit: int, offset: int) -> RunPage:
     """Search the project's runs (MLflow filter syntax), in its experiments or the ones named."""
     exp = await ready(app)
-    _, ids = await run_in_threadpool(project_runs, db, who, slug)
-    for e in experiment_id:
-        if e not in ids:
-            raise NotFound(f"Experiment '{e}' not found")
-    q = RunQuery(experiment_ids=experiment_id or ids, filter=filter, order_by=order_by, limit=limit, offset=offset)
-    rows, total = await run_in_threadpool(exp.search.page, q)
-    return RunPage(items=[summary(r) for r in rows], total=total)
+
+    def search() -> RunPage:  # access and the page in one trip to the threadpool (each trip costs under load)
+        _, ids = project_runs(db, who, slug)
+        for e in experiment_id:
+            if e not in ids:
+                raise NotFound(f"Experiment '{e}' not found")
+        q = RunQuery(experiment_ids=experiment_id or ids, filter=filter, order_by=order_by, limit=limit, offset=offset)
+        rows, total = exp.search.page(q)
+        return RunPage(items=[summary(r) for r in rows], total=total)
+
+    return await run_in_threadpool(search)
 
 
 async def run_columns(app, db: DB, who: Identity, slug: str) -> RunColumns:  # noqa: ANN001

@@ -6,17 +6,24 @@ MLflow's semantics — its filter grammar and parser, its comparison functions, 
 values last, then start time descending, then run id) — and changes only the plan: a narrow query for the page's
 run ids, with indexes on what the panel sorts and filters by, then one query per table for those ids.
 `tests/experiments/test_search.py` checks the results equal MLflow's on the same store.
+
+A page needs no MLflow import (issue 17: `import mlflow` costs seconds, and a fresh backend's first page waited for
+it): MLflow's tables are read through the few columns declared below, and the filters and sort keys the panel sends
+(`params.p0 = 'v3'`, `metrics.auc > 0.9`, `metrics.auc DESC`, ...) are parsed by a strict fast path that returns
+exactly what MLflow's parser returns (`test_search.py` holds it to that); anything else goes to MLflow's parser.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Engine, and_, case, exists, false, func, or_, select, true
-from sqlalchemy.orm import aliased
+from sqlalchemy import Engine, and_, bindparam, case, exists, false, func, or_, select, text, true
 
 from ..errors import Invalid
 
@@ -40,11 +47,90 @@ class InvalidSearch(Invalid):
     code = "invalid_filter"
 
 
-def _models():
-    # MLflow's ORM models of its own store: the schema stays MLflow's to define and migrate.
-    from mlflow.store.tracking.dbmodels import models
+# The columns of MLflow's tables that the search reads (the schema stays MLflow's to define and migrate; these are
+# declared here so that a page does not import MLflow's ORM models, which import all of MLflow).
+_META = sa.MetaData()
+RUNS = sa.Table("runs", _META, sa.Column("run_uuid", sa.String(32), primary_key=True), sa.Column("name", sa.String),
+                sa.Column("experiment_id", sa.Integer), sa.Column("status", sa.String),
+                sa.Column("start_time", sa.BigInteger), sa.Column("end_time", sa.BigInteger),
+                sa.Column("user_id", sa.String), sa.Column("artifact_uri", sa.String),
+                sa.Column("lifecycle_stage", sa.String))
+PARAMS = sa.Table("params", _META, sa.Column("run_uuid", sa.String(32)), sa.Column("key", sa.String),
+                  sa.Column("value", sa.String))
+TAGS = sa.Table("tags", _META, sa.Column("run_uuid", sa.String(32)), sa.Column("key", sa.String),
+                sa.Column("value", sa.String))
+LATEST_METRICS = sa.Table("latest_metrics", _META, sa.Column("run_uuid", sa.String(32)), sa.Column("key", sa.String),
+                          sa.Column("value", sa.Float(precision=53)), sa.Column("is_nan", sa.Boolean))
+METRICS = sa.Table("metrics", _META, sa.Column("run_uuid", sa.String(32)), sa.Column("key", sa.String),
+                   sa.Column("value", sa.Float(precision=53)), sa.Column("is_nan", sa.Boolean),
+                   sa.Column("step", sa.BigInteger), sa.Column("timestamp", sa.BigInteger))
+LOGGED_MODELS = sa.Table("logged_models", _META, sa.Column("model_id", sa.String), sa.Column("experiment_id", sa.Integer))
+_RUN_COLUMNS = ("run_uuid", "name", "experiment_id", "status", "start_time", "end_time", "user_id", "artifact_uri",
+                "lifecycle_stage")
 
-    return models
+# MLflow's names (SearchUtils) for the entity types, and its aliases.
+METRIC, PARAM, TAG, ATTRIBUTE = "metric", "parameter", "tag", "attribute"
+_TYPES = {"metric": METRIC, "metrics": METRIC, "parameter": PARAM, "parameters": PARAM, "param": PARAM,
+          "params": PARAM, "tag": TAG, "tags": TAG, "attribute": ATTRIBUTE, "attributes": ATTRIBUTE,
+          "attr": ATTRIBUTE, "run": ATTRIBUTE}
+_NUMERIC_ATTRIBUTES = {"start_time", "end_time", "created", "Created"}
+_ORDERABLE_ATTRIBUTES = {"artifact_uri", "end_time", "run_id", "run_name", "start_time", "status", "user_id"}
+_ENTITY = {METRIC: LATEST_METRICS, PARAM: PARAMS, TAG: TAGS}
+
+# The fast path's grammar: `type.key op value` clauses joined by AND, keys of plain words, string values in single
+# quotes without quotes or backslashes inside, unsigned decimal numbers for metrics. Anything else: MLflow's parser.
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_CLAUSE = re.compile(rf"\s*(?P<type>[A-Za-z]+)\.(?P<key>{_NAME}(?:\.{_NAME})*)\s*(?P<op>!=|>=|<=|=|<|>)\s*"
+                     r"(?:'(?P<str>[^'\"\\]*)'|(?P<num>[0-9]+(?:\.[0-9]+)?))\s*")
+_AND = re.compile(r"AND(?=\s)", re.IGNORECASE)
+_ORDER = re.compile(rf"\s*(?:(?P<type>[A-Za-z]+)\.)?(?P<key>{_NAME}(?:\.{_NAME})*)(?:\s+(?P<dir>asc|desc))?\s*",
+                    re.IGNORECASE)
+
+
+def fast_filter(text: str) -> list[dict[str, Any]] | None:
+    """The parsed filter as MLflow's `SearchUtils.parse_search_filter` returns it, for the plain filters the panel
+    sends; None when the text is not in the fast path's grammar (MLflow's parser decides then)."""
+    out, pos = [], 0
+    while True:
+        m = _CLAUSE.match(text, pos)
+        if m is None:
+            return None
+        kind = _TYPES.get(m["type"])
+        op, string, num = m["op"], m["str"], m["num"]
+        if kind in (PARAM, TAG) and op in ("=", "!=") and string is not None:
+            out.append({"type": kind, "key": m["key"], "comparator": op, "value": string})
+        elif kind == METRIC and num is not None:
+            out.append({"type": kind, "key": m["key"], "comparator": op, "value": num})
+        else:
+            return None
+        pos = m.end()
+        if pos == len(text):
+            return out
+        a = _AND.match(text, pos)
+        if a is None or not text[pos - 1].isspace():
+            return None
+        pos = a.end()
+
+
+def fast_order_by(item: str) -> tuple[str, str, bool] | None:
+    """(type, key, ascending) as MLflow's `parse_order_by_for_search_runs` returns it, for plain sort keys; None
+    otherwise."""
+    m = _ORDER.fullmatch(item)
+    if m is None:
+        return None
+    kind = _TYPES.get(m["type"]) if m["type"] is not None else ATTRIBUTE
+    if kind is None or (kind == ATTRIBUTE and m["key"] not in _ORDERABLE_ATTRIBUTES):
+        return None
+    return kind, m["key"], (m["dir"] or "asc").lower() == "asc"
+
+
+def _translate_key_alias(key: str) -> str:  # SearchUtils.translate_key_alias
+    return {"created": "start_time", "Created": "start_time", "run name": "run_name", "Run name": "run_name",
+            "Run Name": "run_name"}.get(key, key)
+
+
+def _run_column(key: str) -> sa.Column:  # SqlRun.get_attribute_name, on our table
+    return RUNS.c[{"run_name": "name", "run_id": "run_uuid"}.get(key, key)]
 
 
 def prepare_store(url: str, first: bool = True) -> None:
@@ -99,13 +185,28 @@ class RunRow:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+_MLFLOW_IMPORT = threading.Lock()
+
+
+def _search_utils():
+    """MLflow's SearchUtils, imported on first need by one thread at a time (MLflow's circular imports trip when
+    several threadpool workers import it at once)."""
+    with _MLFLOW_IMPORT:
+        from mlflow.utils.search_utils import SearchUtils
+
+    return SearchUtils
+
+
 def parse_filter(text: str) -> list[dict[str, Any]]:
     if len(text) > MAX_FILTER_LENGTH:
         raise InvalidSearch(f"The filter is {len(text)} characters long; the limit is {MAX_FILTER_LENGTH}.")
     if not text.strip():
         return []
+    fast = fast_filter(text)
+    if fast is not None:
+        return fast
+    SearchUtils = _search_utils()  # noqa: N806
     from mlflow.exceptions import MlflowException
-    from mlflow.utils.search_utils import SearchUtils
 
     try:
         return SearchUtils.parse_search_filter(text)
@@ -115,24 +216,38 @@ def parse_filter(text: str) -> list[dict[str, Any]]:
         raise InvalidSearch(f"Invalid filter: {e}", detail=[{"field": "filter"}]) from e
 
 
-def parse_order_by(items: list[str]) -> list[tuple[str, str, bool]]:
+def _mlflow_order_by(item: str) -> tuple[str, str, bool]:
+    SearchUtils = _search_utils()  # noqa: N806
     from mlflow.exceptions import MlflowException
-    from mlflow.utils.search_utils import SearchUtils
 
+    try:
+        return SearchUtils.parse_order_by_for_search_runs(item)
+    except MlflowException as e:
+        raise InvalidSearch(f"Invalid order_by: {e.message}", detail=[{"field": "order_by"}]) from e
+
+
+def parse_order_by(items: list[str]) -> list[tuple[str, str, bool]]:
     out, seen = [], set()
     for item in items:
         if len(item) > 500:
             raise InvalidSearch("An order_by clause is longer than 500 characters.", detail=[{"field": "order_by"}])
-        try:
-            key_type, key, ascending = SearchUtils.parse_order_by_for_search_runs(item)
-        except MlflowException as e:
-            raise InvalidSearch(f"Invalid order_by: {e.message}", detail=[{"field": "order_by"}]) from e
-        key = SearchUtils.translate_key_alias(key)
+        key_type, key, ascending = fast_order_by(item) or _mlflow_order_by(item)
+        key = _translate_key_alias(key)
         if (key_type, key) in seen:
             raise InvalidSearch(f"order_by names {key_type} '{key}' twice", detail=[{"field": "order_by"}])
         seen.add((key_type, key))
         out.append((key_type, key, ascending))
     return out
+
+
+def _is_fast(f: dict[str, Any]) -> bool:
+    """A clause the fast path can produce (its comparator valid for its type by construction)."""
+    return (f["type"] in (PARAM, TAG) and f["comparator"] in ("=", "!=")) or (
+        f["type"] == METRIC and f["comparator"] in ("=", "!=", "<", "<=", ">", ">="))
+
+
+_COMPARE = {"=": lambda c, v: c == v, "!=": lambda c, v: c != v, "<": lambda c, v: c < v,
+            "<=": lambda c, v: c <= v, ">": lambda c, v: c > v, ">=": lambda c, v: c >= v}
 
 
 class RunSearch:
@@ -141,85 +256,81 @@ class RunSearch:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.dialect = engine.dialect.name
+        # The page's count runs beside its ids and rows, on a second connection (the database works on both at once).
+        self._count_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mlp-run-count")
 
     def _filters(self, parsed: list[dict[str, Any]]):
-        """WHERE clauses on runs, and inner joins (entity, on-clause) for param/metric/tag conditions.
+        """WHERE clauses on runs, and inner joins (table, on-clause) for param/metric/tag conditions.
 
         (key, run) is unique in params, latest_metrics and tags, so an inner join keeps one row per run, and it
         lets the database choose the most selective condition to start from.
         """
-        from mlflow.utils.search_utils import SearchUtils
-
-        m = _models()
-        run = m.SqlRun
+        run = RUNS
         clauses, joins = [], []
         for f in parsed:
-            key_type, comparator = f["type"], f["comparator"].upper()
-            key, value = SearchUtils.translate_key_alias(f["key"]), f["value"]
-            compare = SearchUtils.get_sql_comparison_func
-            if SearchUtils.is_string_attribute(key_type, key, comparator) or SearchUtils.is_numeric_attribute(
-                key_type, key, comparator
-            ):
-                if key == "run_name":
-                    t = m.SqlTag
-                    clauses.append(exists().where(t.run_uuid == run.run_uuid, t.key == RUN_NAME_TAG,
-                                                  compare(comparator, self.dialect)(t.value, value)))
-                else:
-                    col = getattr(run, run.get_attribute_name(key))
-                    clauses.append(compare(comparator, self.dialect)(col, value))
-                continue
-            if SearchUtils.is_metric(key_type, comparator):
-                entity, value = m.SqlLatestMetric, float(value) if comparator not in ("IS NULL", "IS NOT NULL") else value
-            elif SearchUtils.is_param(key_type, comparator):
-                entity = m.SqlParam
-            elif SearchUtils.is_tag(key_type, comparator):
-                entity = m.SqlTag
+            comparator = f["comparator"].upper()
+            key, value = _translate_key_alias(f["key"]), f["value"]
+            if _is_fast(f):  # what the fast path parses: MLflow's comparison is plain SQL here
+                kind, compare = f["type"], _COMPARE[comparator]
             else:
-                raise InvalidSearch(f"Filtering on {key_type} '{key}' is not supported here",
-                                    detail=[{"field": "filter"}])
-            e = aliased(entity)
+                SearchUtils = _search_utils()  # noqa: N806
+                key_type = f["type"]
+                compare = SearchUtils.get_sql_comparison_func(comparator, self.dialect)
+                if SearchUtils.is_string_attribute(key_type, key, comparator) or SearchUtils.is_numeric_attribute(
+                    key_type, key, comparator
+                ):
+                    if key == "run_name":
+                        t = TAGS.alias()
+                        clauses.append(exists().where(t.c.run_uuid == run.c.run_uuid, t.c.key == RUN_NAME_TAG,
+                                                      compare(t.c.value, value)))
+                    else:
+                        clauses.append(compare(_run_column(key), value))
+                    continue
+                if SearchUtils.is_metric(key_type, comparator):
+                    kind = METRIC
+                elif SearchUtils.is_param(key_type, comparator):
+                    kind = PARAM
+                elif SearchUtils.is_tag(key_type, comparator):
+                    kind = TAG
+                else:
+                    raise InvalidSearch(f"Filtering on {key_type} '{key}' is not supported here",
+                                        detail=[{"field": "filter"}])
+            if kind == METRIC and comparator not in ("IS NULL", "IS NOT NULL"):
+                value = float(value)
+            e = _ENTITY[kind].alias()
             if comparator in ("IS NULL", "IS NOT NULL"):
-                present = exists().where(e.run_uuid == run.run_uuid, e.key == key)
+                present = exists().where(e.c.run_uuid == run.c.run_uuid, e.c.key == key)
                 clauses.append(~present if comparator == "IS NULL" else present)
                 continue
-            val = compare(comparator, self.dialect)(e.value, value)
-            if entity is m.SqlLatestMetric:
-                val = or_(val, e.is_nan == true()) if comparator == "!=" else and_(val, e.is_nan == false())
-            joins.append((e, and_(e.run_uuid == run.run_uuid, e.key == key, val)))
+            val = compare(e.c.value, value)
+            if kind == METRIC:
+                val = or_(val, e.c.is_nan == true()) if comparator == "!=" else and_(val, e.c.is_nan == false())
+            joins.append((e, and_(e.c.run_uuid == run.c.run_uuid, e.c.key == key, val)))
         return clauses, joins
 
     def _ordered(self, q, order: list[tuple[str, str, bool]]):
-        from mlflow.utils.search_utils import SearchUtils
-
-        m = _models()
-        run = m.SqlRun
+        run = RUNS
         clauses, by_start = [], False
         for i, (key_type, key, ascending) in enumerate(order):
-            if SearchUtils.is_string_attribute(key_type, key, "=") or SearchUtils.is_numeric_attribute(
-                key_type, key, "="
-            ):
-                value = getattr(run, run.get_attribute_name(key))
+            if key_type == ATTRIBUTE:
+                value = _run_column(key)
                 by_start = by_start or key == "start_time"
                 rank = case((value.is_(None), 1), else_=0)
             else:
-                entity = {"metric": m.SqlLatestMetric, "parameter": m.SqlParam, "tag": m.SqlTag}.get(
-                    "metric" if SearchUtils.is_metric(key_type, "=") else
-                    "parameter" if SearchUtils.is_param(key_type, "=") else
-                    "tag" if SearchUtils.is_tag(key_type, "=") else key_type
-                )
+                entity = _ENTITY.get(key_type)
                 if entity is None:
                     raise InvalidSearch(f"Cannot order by {key_type} '{key}'", detail=[{"field": "order_by"}])
-                e = aliased(entity, name=f"o{i}")
-                q = q.outerjoin(e, and_(e.run_uuid == run.run_uuid, e.key == key))
-                value = e.value
-                if entity is m.SqlLatestMetric:
-                    rank = case((e.is_nan == true(), 1), (value.is_(None), 2), else_=0)
+                e = entity.alias(f"o{i}")
+                q = q.outerjoin(e, and_(e.c.run_uuid == run.c.run_uuid, e.c.key == key))
+                value = e.c.value
+                if entity is LATEST_METRICS:
+                    rank = case((e.c.is_nan == true(), 1), (value.is_(None), 2), else_=0)
                 else:
                     rank = case((value.is_(None), 1), else_=0)
             clauses += [rank, value if ascending else value.desc()]
         if not by_start:
-            clauses.append(run.start_time.desc())
-        clauses.append(run.run_uuid)
+            clauses.append(run.c.start_time.desc())
+        clauses.append(run.c.run_uuid)
         return q.order_by(*clauses)
 
     def page(self, query: RunQuery) -> tuple[list[RunRow], int]:
@@ -228,74 +339,99 @@ class RunSearch:
         order = parse_order_by(query.order_by)
         if not query.experiment_ids:
             return [], 0
-        m = _models()
-        run = m.SqlRun
-        from mlflow.exceptions import MlflowException
-
+        run = RUNS
         try:
             clauses, joins = self._filters(parsed)
-        except MlflowException as e:  # MLflow validates comparators as it builds clauses
-            raise InvalidSearch(f"Invalid filter: {e.message}", detail=[{"field": "filter"}]) from e
         except ValueError as e:  # a metric compared with something that is not a number
             raise InvalidSearch(f"Invalid filter: {e}", detail=[{"field": "filter"}]) from e
-        where = [run.experiment_id.in_([int(x) for x in query.experiment_ids]), run.lifecycle_stage == "active",
+        except Exception as e:
+            from mlflow.exceptions import MlflowException  # only MLflow's path raises it: imported by then
+
+            if not isinstance(e, MlflowException):  # MLflow validates comparators as it builds clauses
+                raise
+            raise InvalidSearch(f"Invalid filter: {e.message}", detail=[{"field": "filter"}]) from e
+        where = [run.c.experiment_id.in_([int(x) for x in query.experiment_ids]), run.c.lifecycle_stage == "active",
                  *clauses]
-        ids_q, count_q = select(run.run_uuid), select(func.count()).select_from(run)
+        ids_q, count_q = select(run.c.run_uuid), select(func.count()).select_from(run)
         for entity, on in joins:
             ids_q, count_q = ids_q.join(entity, on), count_q.join(entity, on)
         ids_q = self._ordered(ids_q.where(*where), order).limit(query.limit).offset(query.offset)
         count_q = count_q.where(*where)
+
+        def count() -> int:
+            with self.engine.connect() as conn:
+                return conn.execute(count_q).scalar_one()
+
+        total = self._count_pool.submit(count)
         with self.engine.connect() as conn:
-            ids = [r[0] for r in conn.execute(ids_q)]
-            total = conn.execute(count_q).scalar_one()
+            ids = list(conn.execute(ids_q).scalars().all())
             rows = self._hydrate(conn, ids)
-        return rows, total
+        return rows, total.result()
 
     def get(self, run_ids: list[str]) -> list[RunRow]:
         with self.engine.connect() as conn:
             return self._hydrate(conn, run_ids)
 
     def _hydrate(self, conn: sa.Connection, ids: list[str]) -> list[RunRow]:
+        """The runs' rows, params, latest metrics and tags: one plain statement per table for all the ids, fetched
+        whole (row by row through SQLAlchemy's iterator took 8x as long at 50 runs x 40 values)."""
         if not ids:
             return []
-        m = _models()
-        run = m.SqlRun
         by_id: dict[str, RunRow] = {}
-        for r in conn.execute(select(run).where(run.run_uuid.in_(ids))).mappings():
-            by_id[r["run_uuid"]] = RunRow(
-                run_id=r["run_uuid"], run_name=r["name"], experiment_id=str(r["experiment_id"]), status=r["status"],
-                start_time=r["start_time"], end_time=r["end_time"], user=r["user_id"], artifact_uri=r["artifact_uri"],
-                lifecycle_stage=r["lifecycle_stage"],
-            )
-        p, lm, t = m.SqlParam, m.SqlLatestMetric, m.SqlTag
-        for rid, k, v in conn.execute(select(p.run_uuid, p.key, p.value).where(p.run_uuid.in_(ids))):
+        q = _HYDRATE
+        for (rid, name, exp, status, start, end, user, uri, stage) in conn.execute(q["runs"], {"ids": ids}).all():
+            by_id[rid] = RunRow(run_id=rid, run_name=name, experiment_id=str(exp), status=status, start_time=start,
+                                end_time=end, user=user, artifact_uri=uri, lifecycle_stage=stage)
+        for rid, k, v in conn.execute(q["params"], {"ids": ids}).all():
             by_id[rid].params[k] = v
-        for rid, k, v, nan in conn.execute(
-            select(lm.run_uuid, lm.key, lm.value, lm.is_nan).where(lm.run_uuid.in_(ids))
-        ):
-            by_id[rid].metrics[k] = None if nan or (isinstance(v, float) and math.isnan(v)) else v
-        for rid, k, v in conn.execute(select(t.run_uuid, t.key, t.value).where(t.run_uuid.in_(ids))):
-            by_id[rid].tags[k] = v
-            if k == RUN_NAME_TAG and not by_id[rid].run_name:
-                by_id[rid].run_name = v
+        for rid, k, v, nan in conn.execute(q["metrics"], {"ids": ids}).all():
+            by_id[rid].metrics[k] = None if nan or v is None or math.isnan(v) else float(v)
+        for rid, k, v in conn.execute(q["tags"], {"ids": ids}).all():
+            row = by_id[rid]
+            row.tags[k] = v
+            if k == RUN_NAME_TAG and not row.run_name:
+                row.run_name = v
         return [by_id[i] for i in ids if i in by_id]
 
     def columns(self, experiment_ids: list[str]) -> dict[str, list[str]]:
-        m = _models()
-        run = m.SqlRun
-        in_exp = select(run.run_uuid).where(run.experiment_id.in_([int(x) for x in experiment_ids]),
-                                            run.lifecycle_stage == "active")
+        run = RUNS
+        in_exp = select(run.c.run_uuid).where(run.c.experiment_id.in_([int(x) for x in experiment_ids]),
+                                              run.c.lifecycle_stage == "active")
         out = {}
         with self.engine.connect() as conn:
-            for name, entity in (("params", m.SqlParam), ("metrics", m.SqlLatestMetric), ("tags", m.SqlTag)):
-                keys = conn.execute(select(entity.key).where(entity.run_uuid.in_(in_exp)).distinct().order_by(entity.key))
+            for name, entity in (("params", PARAMS), ("metrics", LATEST_METRICS), ("tags", TAGS)):
+                keys = conn.execute(select(entity.c.key).where(entity.c.run_uuid.in_(in_exp)).distinct()
+                                    .order_by(entity.c.key))
                 out[name] = [k for (k,) in keys]
         return out
 
     def metric_history(self, run_id: str, key: str) -> list[dict[str, Any]]:
-        m = _models()
-        mt = m.SqlMetric
-        q = (select(mt.step, mt.timestamp, mt.value, mt.is_nan)
-             .where(mt.run_uuid == run_id, mt.key == key).order_by(mt.step, mt.timestamp))
+        mt = METRICS
+        q = (select(mt.c.step, mt.c.timestamp, mt.c.value, mt.c.is_nan)
+             .where(mt.c.run_uuid == run_id, mt.c.key == key).order_by(mt.c.step, mt.c.timestamp))
         with self.engine.connect() as conn:
             return [{"step": s, "timestamp": ts, "value": None if nan else v} for s, ts, v, nan in conn.execute(q)]
+
+    def experiment_of_run(self, run_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            exp = conn.execute(select(RUNS.c.experiment_id).where(RUNS.c.run_uuid == run_id)).scalar_one_or_none()
+        return None if exp is None else str(exp)
+
+    def experiment_of_model(self, model_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            exp = conn.execute(select(LOGGED_MODELS.c.experiment_id).where(LOGGED_MODELS.c.model_id == model_id)
+                               ).scalar_one_or_none()
+        return None if exp is None else str(exp)
+
+
+def _in_ids(sql: str) -> sa.TextClause:
+    return text(sql).bindparams(bindparam("ids", expanding=True))
+
+
+# Plain text statements: no ORM entities to build and no result types to process per row.
+_HYDRATE = {
+    "runs": _in_ids(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs WHERE run_uuid IN :ids"),
+    "params": _in_ids("SELECT run_uuid, key, value FROM params WHERE run_uuid IN :ids"),
+    "metrics": _in_ids("SELECT run_uuid, key, value, is_nan FROM latest_metrics WHERE run_uuid IN :ids"),
+    "tags": _in_ids("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN :ids"),
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict, defaultdict
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event
 
 from jupyter_mlp.settings import Settings
 
@@ -78,10 +78,9 @@ class Experiments:
                 await self._open_store()
 
     async def _open_store(self) -> None:
-        # Import MLflow's store modules once, here, under the lock: a first import racing in several
-        # threadpool workers trips over MLflow's circular imports.
-        await asyncio.to_thread(__import__, "mlflow.store.tracking.dbmodels.models")
-        await asyncio.to_thread(__import__, "mlflow.utils.search_utils")
+        # No MLflow import here (issue 17: seconds of a fresh process's first page): the search reads MLflow's tables
+        # through its own column declarations and imports MLflow's filter parser only for filters its fast path
+        # does not parse (search.py, one import at a time).
         url = self.mlflow.backend_store_uri
         engine = create_engine(url, pool_pre_ping=True) if not url.startswith("sqlite") else create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -116,25 +115,18 @@ class Experiments:
     def experiment_of_run(self, run_id: str) -> str | None:
         if run_id in self.run_experiment:
             return self.run_experiment[run_id]
-        from mlflow.store.tracking.dbmodels.models import SqlRun
-
-        with self._store.connect() as conn:
-            exp = conn.execute(select(SqlRun.experiment_id).where(SqlRun.run_uuid == run_id)).scalar_one_or_none()
+        exp = self.search.experiment_of_run(run_id)
         if exp is not None:
-            self.run_experiment.put(run_id, str(exp))
-        return None if exp is None else str(exp)
+            self.run_experiment.put(run_id, exp)
+        return exp
 
     def experiment_of_model(self, model_id: str) -> str | None:
         if model_id in self.model_experiment:
             return self.model_experiment[model_id]
-        from mlflow.store.tracking.dbmodels.models import SqlLoggedModel
-
-        with self._store.connect() as conn:
-            exp = conn.execute(select(SqlLoggedModel.experiment_id).where(SqlLoggedModel.model_id == model_id)
-                               ).scalar_one_or_none()
+        exp = self.search.experiment_of_model(model_id)
         if exp is not None:
-            self.model_experiment.put(model_id, str(exp))
-        return None if exp is None else str(exp)
+            self.model_experiment.put(model_id, exp)
+        return exp
 
     async def stop(self) -> None:
         if not self._started:
