@@ -7,6 +7,9 @@
 - `backend`: a live backend (uvicorn on a free loopback port) in front of that MLflow, with its own database and
   experiment-name prefix; `backend.client(user)`, `backend.kernel_env(user, slug)`.
 - `project`: project `acme` on `backend` (lead `lena`, scientist `sam`, viewer `vic`).
+- `@pytest.mark.shared_backend` (a module's `pytestmark`): its tests share one `backend` (`module_backend`: one
+  Dagster webserver, serving supervisor, run watcher for the module), each with a project of its own from `project`
+  (`acme`, `acme-2`, ...); `settings`/`containers` marks go on the module then.
 - `use_mlflow(env)`: points the in-process MLflow client at a gateway with the given credentials.
 
 - `mlp_home`: an empty data directory; `MLP_HOME` points at it for the test.
@@ -19,6 +22,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
@@ -244,12 +248,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def backend(request, mlp_home: Path, mlflow_server: MlflowService, migrated_templates: dict[str, str]):
+@contextlib.contextmanager
+def _serve_backend(node, home: Path, mlflow_server: MlflowService, migrated_templates: dict[str, str]):
+    """A backend (uvicorn in a thread) on `home` with the `settings`/`containers` marks of `node` (a test or a
+    module)."""
     # Pipeline stages run in local subprocesses unless a test is marked `containers` (then Docker or fail).
-    engine = "docker" if request.node.get_closest_marker("containers") else "none"
+    engine = "docker" if node.get_closest_marker("containers") else "none"
     settings = Settings(
-        home=mlp_home,
+        home=home,
         container_engine=engine,
         admin_users=["admin"],
         mlflow_url=f"unix://{mlflow_server.socket}",
@@ -257,7 +263,7 @@ def backend(request, mlp_home: Path, mlflow_server: MlflowService, migrated_temp
         mlflow_experiment_prefix=f"t{uuid.uuid4().hex[:8]}-",
         # `@pytest.mark.settings(name=value)` on the test, class or module (the closest wins): what a platform
         # admin configured for this backend
-        **{k: v for m in reversed(list(request.node.iter_markers("settings"))) for k, v in m.kwargs.items()},
+        **{k: v for m in reversed(list(node.iter_markers("settings"))) for k, v in m.kwargs.items()},
     )
     seed_database(settings.effective_database_url, migrated_templates)
     port = _free_port()
@@ -269,18 +275,58 @@ def backend(request, mlp_home: Path, mlflow_server: MlflowService, migrated_temp
         if server.started:
             break
         time.sleep(0.05)
-    yield Backend(url, settings)
-    server.should_exit = True
-    thread.join(30)
+    try:
+        yield Backend(url, settings)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def _platform_marks(node) -> list:  # noqa: ANN001
+    return [(m.name, m.kwargs) for m in node.iter_markers() if m.name in ("settings", "containers")]
+
+
+@pytest.fixture(scope="module")
+def module_backend(request, tmp_path_factory, mlflow_server: MlflowService, migrated_templates: dict[str, str]):
+    """One backend for every test of a module marked `shared_backend` (its Dagster webserver, serving supervisor
+    and run watcher start once, not once per test); `project` gives each test a project of its own there."""
+    home = tmp_path_factory.mktemp("shared-backend") / "mlp-home"
+    with _serve_backend(request.node, home, mlflow_server, migrated_templates) as b:
+        yield b
 
 
 @pytest.fixture
-def project(backend: Backend) -> str:
+def backend(request, mlp_home: Path, mlflow_server: MlflowService, migrated_templates: dict[str, str],
+            monkeypatch: pytest.MonkeyPatch):
+    """A backend of the test's own; in a module marked `shared_backend`, the module's (`module_backend`)."""
+    if request.node.get_closest_marker("shared_backend"):
+        module = request.node.getparent(pytest.Module)
+        if _platform_marks(request.node) != _platform_marks(module):
+            pytest.fail("a test with settings or containers marks of its own cannot use its module's shared backend: "
+                        "mark the module, or move the test to a module without `shared_backend`")
+        shared = request.getfixturevalue("module_backend")
+        monkeypatch.setenv("MLP_HOME", str(shared.settings.home))  # what the test's CLI and SDK calls find
+        yield shared
+        return
+    with _serve_backend(request.node, mlp_home, mlflow_server, migrated_templates) as b:
+        yield b
+
+
+@pytest.fixture
+def project(request, backend: Backend) -> str:
+    """Project `acme` (lead `lena`, scientist `sam`, viewer `vic`); on a shared backend a new project per test
+    (`acme-2`, `acme-3`, ...: projects isolate runs, pipelines, models and deployments)."""
     admin = backend.admin
-    assert admin.post("/projects", json={"slug": "acme", "name": "Acme credit"}).status_code == 201
+    shared = request.node.get_closest_marker("shared_backend") is not None
+    for n in range(1, 1000):
+        slug = f"acme-{n}" if n > 1 else "acme"
+        made = admin.post("/projects", json={"slug": slug, "name": "Acme credit"})
+        if made.status_code != 409 or not shared:
+            break
+    assert made.status_code == 201, made.text
     for user, role in [("lena", "lead"), ("sam", "scientist"), ("vic", "viewer")]:
-        assert admin.put(f"/projects/acme/members/{user}", json={"role": role}).status_code == 200
-    return "acme"
+        assert admin.put(f"/projects/{slug}/members/{user}", json={"role": role}).status_code == 200
+    return slug
 
 
 @pytest.fixture
