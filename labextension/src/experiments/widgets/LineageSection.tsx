@@ -2,6 +2,7 @@ import React from 'react';
 
 import { Lineage } from '../../common/api';
 import { shortHash } from '../../common/runFormat';
+import { lineagePolicies } from '../columnPolicies';
 
 function Hash({ value }: { value: string | null | undefined }): JSX.Element {
   return <code title={value ?? undefined}>{shortHash(value)}</code>;
@@ -66,6 +67,9 @@ export function LineageSection({ lineage }: { lineage: Lineage | null | undefine
               <th>Path</th>
               <th>Version</th>
               <th>Rows</th>
+              <th title="Column policies that shaped the rows this run read (its model was trained on them)">
+                Column policies
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -81,6 +85,7 @@ export function LineageSection({ lineage }: { lineage: Lineage | null | undefine
                   )}
                 </td>
                 <td>{d.rows ?? '—'}</td>
+                <td>{lineagePolicies(d.policies)}</td>
               </tr>
             ))}
           </tbody>

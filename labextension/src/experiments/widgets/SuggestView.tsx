@@ -6,6 +6,7 @@ import { listDatasets } from '../../common/endpoints/deployments';
 import { suggest, Suggestion } from '../../common/endpoints/recommender';
 import { formatApiError } from '../../common/errors';
 import { evidenceChips, optunaSnippet, spaceLines, suggestFormProblem } from '../suggestion';
+import { ColumnPolicies } from './ColumnPolicies';
 
 /** The Suggest pane: pick a dataset snapshot and a target, see the ranked families with their evidence. */
 export function SuggestView({
@@ -117,6 +118,12 @@ export function SuggestView({
           <div className="jp-mlp-muted">This project has no datasets yet (jupyter_mlp.datasets.register).</div>
         )}
       </div>
+      {dataset && (
+        <details className="jp-mlp-suggest-columns">
+          <summary>Columns and what each role sees of them</summary>
+          <ColumnPolicies slug={slug} dataset={dataset} />
+        </details>
+      )}
       {error && (
         <div className="jp-mlp-error" role="alert" data-testid="mlp-suggest-error">
           {error}
