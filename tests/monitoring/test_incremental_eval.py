@@ -22,6 +22,7 @@ import pyarrow as pa
 import pytest
 from pyiceberg.exceptions import NoSuchTableError
 
+from jupyter_mlp_backend.datasets import catalog as catalog_module
 from jupyter_mlp_backend.datasets.catalog import Catalog
 from jupyter_mlp_backend.monitoring import cursor, drift
 from jupyter_mlp_backend.monitoring.windows import (full_parts, labelled_count, log_frame, window_drift,
@@ -271,3 +272,67 @@ def test_the_cursor_is_json_and_an_old_pickled_cursor_is_never_unpickled(tmp_pat
     assert fresh.pred_position is None and not fresh.pending  # the log is read again from its start
     path.write_text("{not json")  # an unreadable cursor: read the log again
     assert cursor.load(home, 5, key).pred_position is None
+
+
+def test_what_an_evaluation_reads_of_the_log_stays_the_same_as_its_commits_grow(tmp_path, monkeypatch):
+    """Issue 17: an evaluation's cost independent of the log's length. What its read of the log parses and opens
+    — the table's snapshots (in the metadata), the committer's record of spool files (a table property), the
+    manifests and the manifest entries opened — is counted after 8 and after 32 of the committer's commits (all
+    within its former 10-minute record window), reading the one commit appended since the cursor, then the six
+    appended since: the same counts, whatever the length; the entries opened are the new commits' only (before,
+    a manifest merged on append held every commit of the log). Counts, not times. Nothing is lost or read
+    twice."""
+    import asyncio
+
+    import pyiceberg.manifest as manifest
+
+    from jupyter_mlp_backend.serving import predlog
+
+    monkeypatch.setattr(predlog, "LOG_SNAPSHOTS", 3)  # trim every few commits (the committer keeps 8)
+    monkeypatch.setattr(catalog_module, "LOG_MANIFESTS", 4)  # merge every few commits (the committer: 8)
+    home = tmp_path / "home"
+    catalog, log = Catalog(home), predlog.PredictionLog(Catalog(home), home)
+    opened: list[int] = []  # entries of each manifest opened
+    fetch = manifest.ManifestFile.fetch_manifest_entry
+
+    def counted(self, io, discard_deleted=True):  # noqa: ANN001, ANN202 - the real read, counted
+        entries = fetch(self, io, discard_deleted)
+        opened.append(len(entries))
+        return entries
+
+    monkeypatch.setattr(manifest.ManifestFile, "fetch_manifest_entry", counted)
+    sent: list[str] = []
+
+    def commits(n: int) -> None:  # what the gateway and the committer process do, one spool file a commit
+        for _ in range(n):
+            for _ in range(2):
+                sent.append(uuid.uuid4().hex)
+                log.add(SLUG, DEP, predlog.row(sent[-1], "risk", 1, "mlflow", 1.0, b"{}", b"{}"))
+            asyncio.run(log.flush())
+            predlog.commit_spool(catalog, predlog.spool_root(home), report=lambda **kw: None)
+
+    c = cursor.Cursor((1, 50, None, "x"))
+    read: list[str] = []
+
+    def evaluation_reads() -> tuple:
+        nonlocal c
+        opened.clear()
+        preds, _, c = cursor.read_new(Catalog(home), SLUG, DEP, c)
+        read.extend(p["prediction_id"] for p in preds)
+        table = catalog._open().load_table(f"p_{SLUG}.{table_name('predictions', DEP)}")
+        return (len(preds), len(table.snapshots()), len(table.properties.get(predlog.RECORD, "").split()), list(opened),
+                len(table.current_snapshot().manifests(table.io)))
+
+    shapes = {}
+    for length in (8, 32):
+        commits(length - len(sent) // 2 - 1)
+        evaluation_reads()  # the cursor catches up
+        commits(1)
+        shapes[length] = evaluation_reads()
+        commits(6)
+        rows, _, _, entries, _ = evaluation_reads()
+        assert (rows, sum(entries)) == (12, 6), (length, entries)  # the six new commits' files, nothing older
+    assert shapes[8][:4] == shapes[32][:4] == (2, shapes[8][1], 1, [1]), shapes  # (rows, snapshots, record, opened)
+    assert shapes[8][1] <= 2 * predlog.LOG_SNAPSHOTS
+    assert shapes[32][4] <= 3 * catalog_module.LOG_MANIFESTS  # the manifest list: a few tiers, not one per commit
+    assert sorted(read) == sorted(sent)

@@ -127,21 +127,31 @@ class Catalog:
                 cat.create_namespace(ns)
             ident = f"{ns}.{name}"
             table = _load_or_create(cat, ident, data.schema, log_properties(keep_last) if keep_last else {})
-            table.append(data)
+            if keep_last:
+                with table.transaction() as tx:
+                    _log_append(tx).append(data)
+            else:
+                table.append(data)
             snapshot_id = table.current_snapshot().snapshot_id
             if keep_last:
                 _trim(table, keep_last, 2**62)
             return snapshot_id
 
     def append_recorded(self, slug: str, name: str, keys: list[str], load, schema, record: str,  # noqa: ANN001
-                        since_ms: int, keep_last: int | None = None) -> tuple[list[str], list[str]]:
-        """Append `load(fresh)` (a pyarrow.Table) for the keys no snapshot taken since `since_ms` has recorded under
-        the summary property `record`, and record them in that same commit: what was committed once is never
-        appended again, even when the caller failed (or was killed) after the commit. The check and the append are
-        one optimistic Iceberg commit, so a concurrent writer makes it fail rather than duplicate. Returns
-        (keys appended now, keys found already committed). With `keep_last`, the table is then trimmed (`trim`) of
-        snapshots older than `since_ms`: a later call's `since_ms` is no earlier (its keys are newer), so no record a
-        later check reads is ever expired."""
+                        since_ms: int, keep_last: int | None = None,
+                        live=None) -> tuple[list[str], list[str]]:  # noqa: ANN001
+        """Append `load(fresh)` (a pyarrow.Table) for the keys the table has not recorded under the table property
+        `record`, and record them in that same commit: what was committed once is never appended again, even when
+        the caller failed (or was killed) after the commit. The check and the append are one optimistic Iceberg
+        commit, so a concurrent writer makes it fail rather than duplicate. Returns (keys appended now, keys found
+        already committed).
+
+        The record is a table property, not a snapshot's summary, so it outlives the snapshots `trim` expires and
+        the table keeps a constant number of them whatever its commit rate. It stays short: each commit keeps of the
+        recorded keys only those `live(recorded)` says may still be offered again (the committer: the spool files
+        still in the folder; asked after the table was loaded, so a key it drops is gone for good); without `live`
+        every recorded key is kept. Records that earlier releases kept in snapshot summaries are still honoured for
+        the snapshots taken since `since_ms` (`trim` keeps those). With `keep_last`, the table is then trimmed."""
         with self._lock:
             cat = self._open()
             ns = _namespace(slug)
@@ -149,8 +159,9 @@ class Catalog:
                 cat.create_namespace(ns)
             ident = f"{ns}.{name}"
             table = _load_or_create(cat, ident, schema, log_properties(keep_last) if keep_last else {})
-            done: set[str] = set()
-            for snap in reversed(table.snapshots()):  # commit order: stop at the first one older than the keys
+            recorded = set(table.properties.get(record, "").split())
+            done = set(recorded)
+            for snap in reversed(table.snapshots()):  # an earlier release's records: commit order, newest first
                 if snap.timestamp_ms < since_ms:
                     break
                 value = snap.summary[record] if snap.summary is not None else None
@@ -158,9 +169,12 @@ class Catalog:
                     done.update(value.split())
             fresh = [k for k in keys if k not in done]
             if fresh:
-                table.append(load(fresh), snapshot_properties={record: " ".join(fresh)})
-            if keep_last and fresh:
-                _trim(table, keep_last, since_ms)
+                kept = recorded if live is None else recorded & set(live(recorded))
+                with table.transaction() as tx:  # one commit: the rows and their record
+                    (_log_append(tx) if keep_last else tx).append(load(fresh))
+                    tx.set_properties({record: " ".join(sorted(kept | set(fresh)))})
+                if keep_last:
+                    _trim(table, keep_last, since_ms, record)
             return fresh, [k for k in keys if k in done]
 
     def scan(self, slug: str, name: str, snapshot_id: int | None = None, row_filter: str | None = None):  # noqa: ANN201
@@ -293,7 +307,15 @@ class Catalog:
             return out
 
 
-LOG_MANIFESTS = 16  # a trimmed log table merges its manifests once it has this many
+LOG_MANIFESTS = 8  # a log table's manifests are merged this many at a time, into one of the next size (`_tiers`)
+TOP = re.compile(r"-top(\d+)\.avro$")  # a merged manifest's name: the newest sequence number among its entries
+
+
+def _top(manifest) -> int:  # noqa: ANN001
+    """The newest sequence number of a manifest's entries: in a merged manifest's name, else its own (no entry of a
+    manifest is newer than the commit that wrote it)."""
+    m = TOP.search(manifest.manifest_path)
+    return int(m.group(1)) if m else manifest.sequence_number
 
 
 def _since_scan():  # noqa: ANN202 - the class is made on first use: pyiceberg is imported lazily
@@ -310,7 +332,7 @@ def _since_scan():  # noqa: ANN202 - the class is made on first use: pyiceberg i
 
         def plan_files(self):  # noqa: ANN202
             manifests = [m for m in self.snapshot.manifests(self.io) if m.content == ManifestContent.DATA
-                         and m.sequence_number > self.since and m.min_sequence_number <= self.until]
+                         and _top(m) > self.since and m.min_sequence_number <= self.until]
             return ManifestGroupPlanner(table_metadata=self.table_metadata, io=self.io, row_filter=self.row_filter,
                                         case_sensitive=self.case_sensitive, options=self.options).plan_files(
                 manifests=manifests,
@@ -318,6 +340,79 @@ def _since_scan():  # noqa: ANN202 - the class is made on first use: pyiceberg i
                 and self.since < e.sequence_number <= self.until)
 
     return SinceScan
+
+
+def _log_appender():  # noqa: ANN202 - made on first use, as `_since_scan`
+    from pyiceberg.manifest import ManifestContent, write_manifest
+    from pyiceberg.table.update.snapshot import _FastAppendFiles
+
+    def files(m) -> int:  # noqa: ANN001
+        return (m.added_files_count or 0) + (m.existing_files_count or 0)
+
+    def tier(m) -> int:  # noqa: ANN001 - 0: fewer than LOG_MANIFESTS files, 1: fewer than LOG_MANIFESTS², ...
+        n, t = files(m), 0
+        while n >= LOG_MANIFESTS:
+            n, t = n // LOG_MANIFESTS, t + 1
+        return t
+
+    class LogAppend(_FastAppendFiles):
+        """A fast append that keeps a log table's manifest list short without mixing old entries into the
+        manifests a reader of the newest rows opens: the new rows get their own manifest; of the older ones, the
+        oldest LOG_MANIFESTS of a run of manifests of one tier are merged into one of the next tier, once their
+        newest entry is at least as many commits old as the merged manifest will hold, and the merged manifest's
+        name carries that newest sequence number (`_top`). A reader positioned after it never opens it
+        (`Catalog.appended`); a reader positioned inside it was due at least as many rows as it holds. So the
+        manifests opened to read the rows appended since a position follow those rows, not the table's length,
+        and the list holds about 2·LOG_MANIFESTS manifests per tier (a tier per factor LOG_MANIFESTS of commits)."""
+
+        def _process_manifests(self, manifests):  # noqa: ANN001, ANN202
+            data = [m for m in manifests if m.content == ManifestContent.DATA]
+            rest = [m for m in manifests if m.content != ManifestContent.DATA]
+            if not self._added_data_files:
+                return self._tiers(data) + rest
+            return data[:1] + self._tiers(data[1:]) + rest  # the new manifest comes first
+
+        def _tiers(self, old: list) -> list:  # newest first
+            head = self._transaction.table_metadata.next_sequence_number()
+            i = 0
+            while i < len(old):
+                j = i
+                while j < len(old) and tier(old[j]) == tier(old[i]):
+                    j += 1
+                pick = old[max(i, j - LOG_MANIFESTS):j]  # the run's oldest
+                if len(pick) == LOG_MANIFESTS and head - max(map(_top, pick)) >= sum(map(files, pick)):
+                    return old[:j - LOG_MANIFESTS] + [self._merge(pick)] + old[j:]  # one merge a commit
+                i = j
+            return old
+
+        def _merge(self, pick: list):  # noqa: ANN202
+            entries = [e for m in pick for e in self.fetch_manifest_entry(m, discard_deleted=True)]
+            top = max(e.sequence_number for e in entries)
+            name = f"{self.commit_uuid}-m{next(self._manifest_num_counter)}-top{top}.avro"
+            path = self._transaction._table.location_provider().new_metadata_location(name)
+            self._written_manifests.append(path)
+            with write_manifest(format_version=self._transaction.table_metadata.format_version,
+                                spec=self.spec(pick[0].partition_spec_id), schema=self.schema(),
+                                output_file=self._io.new_output(path), snapshot_id=self._snapshot_id,
+                                avro_compression=self._compression) as writer:
+                for e in entries:
+                    writer.existing(e)
+            return writer.to_manifest_file()
+
+    return LogAppend
+
+
+def _log_append(tx):  # noqa: ANN001, ANN202
+    """The transaction, its appends made by `LogAppend` (a log table's manifests kept in tiers)."""
+    global _LOG_APPEND
+    if _LOG_APPEND is None:
+        _LOG_APPEND = _log_appender()
+    from pyiceberg.table.snapshots import Operation
+
+    tx._append_snapshot_producer = lambda props, branch=None: _LOG_APPEND(  # noqa: SLF001
+        operation=Operation.APPEND, transaction=tx, io=tx._table.io, snapshot_properties=props,  # noqa: SLF001
+        **({"branch": branch} if branch else {}))
+    return tx
 
 
 def _load_or_create(cat, ident: str, schema, properties: dict[str, str]):  # noqa: ANN001, ANN202
@@ -334,17 +429,20 @@ def _load_or_create(cat, ident: str, schema, properties: dict[str, str]):  # noq
 
 
 def log_properties(keep_last: int) -> dict[str, str]:
-    """A log table's properties: manifests merged on append (the manifest list stays short), and no more old
-    metadata files kept than snapshots."""
+    """A log table's properties: pyiceberg's merge on append off (`LogAppend` keeps the manifest list short), no
+    commit retried on top of a concurrent one (it would skip `append_recorded`'s check), and no more old metadata
+    files kept than snapshots."""
     from pyiceberg.table import TableProperties
 
-    return {TableProperties.MANIFEST_MERGE_ENABLED: "true",
-            TableProperties.MANIFEST_MIN_MERGE_COUNT: str(LOG_MANIFESTS),
+    return {TableProperties.MANIFEST_MERGE_ENABLED: "false",  # `LogAppend` merges, in tiers
+            TableProperties.COMMIT_NUM_RETRIES: "0",  # a concurrent commit fails the append (`append_recorded`)
             TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED: "true",
             TableProperties.METADATA_PREVIOUS_VERSIONS_MAX: str(keep_last)}
 
 
-def _trim(table, keep_last: int, before_ms: int) -> int:  # noqa: ANN001 - see `Catalog.trim`
+def _trim(table, keep_last: int, before_ms: int, record: str | None = None) -> int:  # noqa: ANN001 - see `Catalog.trim`
+    """With `record` (`append_recorded`'s): every snapshot but the newest `keep_last`, except those since `before_ms`
+    whose summary holds a record (an earlier release's: the records are a table property now)."""
     snaps = sorted(table.snapshots(), key=lambda s: s.sequence_number)
     if len(snaps) <= 2 * keep_last:  # a commit only every `keep_last` appends
         return 0
@@ -352,7 +450,11 @@ def _trim(table, keep_last: int, before_ms: int) -> int:  # noqa: ANN001 - see `
     if any(table.properties.get(k) != v for k, v in props.items()):  # a table made before these properties
         with table.transaction() as tx:
             tx.set_properties(props)
-    old = [s.snapshot_id for s in snaps[:-keep_last] if s.timestamp_ms < before_ms]
+    if record is None:
+        old = [s.snapshot_id for s in snaps[:-keep_last] if s.timestamp_ms < before_ms]
+    else:
+        old = [s.snapshot_id for s in snaps[:-keep_last] if s.timestamp_ms < before_ms
+               or s.summary is None or not s.summary[record]]
     if old:
         table.maintenance.expire_snapshots().by_ids(old).commit()
     return len(old)
@@ -366,3 +468,4 @@ def _SinceScan(*args, **kw):  # noqa: ANN002, ANN003, ANN202, N802
 
 
 _SINCE_SCAN = None
+_LOG_APPEND = None

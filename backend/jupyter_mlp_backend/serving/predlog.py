@@ -11,10 +11,12 @@ Ground-truth labels posted later by prediction id go to `feedback_<deployment>`.
 Exactly once, whatever fails:
 - a spool write that fails keeps its rows in memory, in order, and is tried again at the next flush (beyond
   MAX_BUFFERED rows the oldest are dropped and counted);
-- the committer records the names of the files it appends in the Iceberg snapshot's summary (`mlp.spool-files`),
+- the committer records the names of the files it appends in a property of the Iceberg table (`mlp.spool-files`),
   in the same commit, and skips names already recorded: a commit that failed after it landed, a delete that failed,
-  or a committer killed between commit and delete never appends a file twice. Spooled files outlive a crash and
-  are committed at the next start.
+  or a committer killed between commit and delete never appends a file twice. A name is dropped from the record
+  once its file is gone from the spool folder (it cannot be offered again), so the record holds only the files
+  committed and not yet deleted; being no snapshot's summary, it lets the log keep a constant number of snapshots
+  (`LOG_SNAPSHOTS`) whatever its commit rate. Spooled files outlive a crash and are committed at the next start.
 Failures are retried (the committer backs off to 5 s), written to `MLP_HOME/run/predlog.log` (the committer's
 stderr and the backend's spool errors), counted in Prometheus (`mlp_serving_prediction_log_*`) and recorded as
 deployment events (`log_failed` once per episode, `log_recovered` when it heals). `drain` is the barrier readers
@@ -47,10 +49,10 @@ log = logging.getLogger(__name__)
 FLUSH_S = 2.0
 MAX_BUFFERED = 500_000  # beyond this (a writer that cannot keep up) the oldest rows are dropped and counted
 PID = re.compile(r"^[0-9a-f]{32}$")
-RECORD = "mlp.spool-files"  # snapshot summary property: the spool files a commit appended
-MAX_FILES = 200  # spool files per commit: bounds the record kept in each snapshot's summary
-CLOCK_SLACK_MS = 600_000  # committed-file records are looked for this far before the oldest file's name time
-LOG_SNAPSHOTS = 32  # snapshots a log table keeps at least; older ones, out of the records' window, are expired
+RECORD = "mlp.spool-files"  # table property: the spool files committed and still in the spool folder
+MAX_FILES = 200  # spool files per commit
+CLOCK_SLACK_MS = 600_000  # records an earlier release kept in snapshot summaries: looked for this far back
+LOG_SNAPSHOTS = 8  # snapshots a log table keeps (up to twice as many between trims); older ones are expired
 STAGES = ("spool", "commit", "delete")
 
 
@@ -415,7 +417,8 @@ def commit_folder(catalog, folder: Path, report: Callable[..., None] = _report) 
     try:
         fresh, _ = catalog.append_recorded(project, table_name("predictions", deployment), names, load,
                                            _schema("predictions"), RECORD, min(map(_name_ms, names)) - CLOCK_SLACK_MS,
-                                           keep_last=LOG_SNAPSHOTS)  # the table's metadata stays short
+                                           keep_last=LOG_SNAPSHOTS,  # the table's metadata stays short
+                                           live=lambda recorded: {n for n in recorded if (folder / n).exists()})
     except Exception as e:  # noqa: BLE001 - retried at the next round; said in the log and to the backend
         error = f"{type(e).__name__}: {e}"
         print(f"{_now()} committer: {project}/{deployment}: commit of {len(names)} file(s) failed, will retry: "
