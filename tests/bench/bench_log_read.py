@@ -1,8 +1,9 @@
 """The part of a monitor evaluation that grew with the log's commits, side by side in one process, alternating:
 the Iceberg read of the 500 rows appended since the cursor, on a log of 1 commit and of N commits, read as before
 issue 17 (pyiceberg's incremental append scan from the cursor's snapshot id, every snapshot kept) and as now
-(`Catalog.appended` from the cursor's sequence number, the log trimmed as the committer trims it). Commits of 1,000
-rows: the metadata grows per commit, not per row. Prints medians, the N-commit / 1-commit ratio of each way, and
+(`Catalog.appended` from the cursor's sequence number, every commit made by the committer's own call,
+`Catalog.append_recorded`, which records the spool file and trims the log). Commits of 1,000 rows: the metadata
+grows per commit, not per row. Prints medians, the N-commit / 1-commit ratio of each way, and
 each table's snapshots and manifests at the end.
 
 Run: nice -n 10 .venv/bin/python -m tests.bench.bench_log_read [COMMITS=100] [ROUNDS=15]
@@ -15,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.bench.bench_monitor_eval import batch, SLUG
+from tests.bench.bench_monitor_eval import batch, commit, SLUG
 from jupyter_mlp_backend.datasets.catalog import Catalog, _namespace
-from jupyter_mlp_backend.serving import predlog
 from pyiceberg.expressions import AlwaysTrue
 rng = np.random.default_rng(0)
 tmp = Path(tempfile.mkdtemp())
@@ -28,9 +28,7 @@ for n in (1, commits):
     for trimmed in (False, True):
         cat = Catalog(tmp / f"{n}-{trimmed}")
         for _ in range(n):
-            cat.append_arrow(SLUG, "t", one)
-        if trimmed:
-            cat.trim(SLUG, "t", predlog.LOG_SNAPSHOTS, int(time.time() * 1000))
+            commit(cat, "t", one, trimmed)
         logs[(n, trimmed)] = cat
 
 def before(cat):
@@ -47,7 +45,7 @@ def before(cat):
 
 def after(cat):
     _, pos = cat.appended(SLUG, "t", None, ("prediction_id",))
-    cat.append_arrow(SLUG, "t", small)
+    commit(cat, "t", small, True)
     t = time.perf_counter()
     data, _ = cat.appended(SLUG, "t", pos)
     dt = time.perf_counter() - t

@@ -2,18 +2,19 @@
 full read it replaced (peer) vs the floor, at 10k and 1M logged rows.
 
 A real Iceberg prediction log (local warehouse) holds `--rows` logged predictions (one-row MLflow
-`dataframe_split` requests of 3 features, answers with probabilities; appended 10,000 rows a commit, as the log's
-committer does with its spool files), then trimmed as the committer trims it (`Catalog.trim`: snapshots beyond the
-newest `LOG_SNAPSHOTS` expired, manifests merged from then on; the committer expires only snapshots older than its
-10-minute record window, which this log, written in seconds, stands for: `--no-trim` keeps every snapshot). A monitor with windows of `--new` rows has evaluated it all once. Each
-timed round appends `--new` more rows (one new window; not timed), then evaluates:
+`dataframe_split` requests of 3 features, answers with probabilities; appended 10,000 rows a commit by the
+committer's own call, `Catalog.append_recorded` with a spool file's name recorded and the log trimmed as the
+committer trims it; `--no-trim`: plain appends, every snapshot kept, as before issue 17). A monitor with windows of
+`--new` rows has evaluated it all once. Each timed round appends `--new` more rows (one new window, one commit;
+not timed), then evaluates:
 - incremental: load the cursor from disk, read what was appended since its snapshots (`Catalog.appended`), take it
   in (`cursor.advance`), compute the new window's drift and the newest windows' performance, save the cursor;
 - full read (the path before): read and parse the whole log (`log_frame`), cut every version into windows, compute
   the same verdicts;
 - floor: read only the new rows (the same incremental scan), parse them and compute the new window's drift test.
 The verdicts of the three are checked equal each round. Storing the windows in the platform DB (the same for all)
-is not timed.
+is not timed. Also counted per evaluation (not timed): the manifests and manifest entries its read opened, and the
+log's snapshots and manifest list at the end.
 
 Run: nice -n 10 .venv/bin/python -m tests.bench.bench_monitor_eval [--rows 10000 1000000 --new 500 --rounds 5]
 """
@@ -66,6 +67,40 @@ def verdict_of(parts, profile) -> dict:  # noqa: ANN001
     return out
 
 
+OPENED = {"manifests": 0, "entries": 0}
+
+
+def count_manifests() -> None:
+    """Count the manifests (and their entries) every read opens: pyiceberg's own read, wrapped."""
+    import pyiceberg.manifest as manifest
+
+    fetch = manifest.ManifestFile.fetch_manifest_entry
+
+    def counted(self, io, discard_deleted=True):  # noqa: ANN001, ANN202
+        entries = fetch(self, io, discard_deleted)
+        OPENED["manifests"] += 1
+        OPENED["entries"] += len(entries)
+        return entries
+
+    manifest.ManifestFile.fetch_manifest_entry = counted
+
+
+def commit(catalog, table: str, data: pa.Table, trim: bool) -> None:  # noqa: ANN001
+    """Append as the log's committer does (its record of a spool file's name, the log trimmed), or plainly."""
+    from jupyter_mlp_backend.serving import predlog
+
+    if not trim:
+        catalog.append_arrow(SLUG, table, data)
+        return
+    name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}.parquet"
+    args = (SLUG, table, [name], lambda fresh: data, data.schema, predlog.RECORD,
+            predlog._name_ms(name) - predlog.CLOCK_SLACK_MS)
+    try:
+        catalog.append_recorded(*args, keep_last=predlog.LOG_SNAPSHOTS, live=lambda recorded: set())
+    except TypeError:  # a tree before the record was a table property (for a before/after run)
+        catalog.append_recorded(*args, keep_last=predlog.LOG_SNAPSHOTS)
+
+
 def run(rows: int, new: int, rounds: int, peer_rounds: int, profile, trim: bool = True) -> dict:  # noqa: ANN001
     from jupyter_mlp_backend.datasets.catalog import Catalog
     from jupyter_mlp_backend.serving import predlog
@@ -79,12 +114,8 @@ def run(rows: int, new: int, rounds: int, peer_rounds: int, profile, trim: bool 
         table = f"predictions_{DEP.replace('-', '_')}"
         t = time.perf_counter()
         for start in range(0, rows, 10_000):
-            catalog.append_arrow(SLUG, table, batch(min(10_000, rows - start), start, rng))
-        if trim:
-            catalog.trim(SLUG, table, predlog.LOG_SNAPSHOTS, int(time.time() * 1000))
+            commit(catalog, table, batch(min(10_000, rows - start), start, rng), trim)
         build_s = time.perf_counter() - t
-        ice = catalog._open().load_table(f"p_{SLUG}.{table}")
-        shape = {"snapshots": len(ice.snapshots()), "manifests": len(ice.current_snapshot().manifests(ice.io))}
         key = (1, new, None, "bench")
 
         def incremental() -> dict:
@@ -99,14 +130,16 @@ def run(rows: int, new: int, rounds: int, peer_rounds: int, profile, trim: bool 
         incremental()  # the monitor's first evaluation: the whole log, once
         first_s = time.perf_counter() - t
         logged = rows
-        inc, peer, floor = [], [], []
+        inc, peer, floor, opened = [], [], [], []
         for r in range(rounds):
             before = catalog.appended(SLUG, table, None, ("prediction_id",))[1]
-            catalog.append_arrow(SLUG, table, batch(new, logged, rng))
+            commit(catalog, table, batch(new, logged, rng), trim)
             logged += new
+            OPENED.update(manifests=0, entries=0)
             t = time.perf_counter()
             ours = incremental()
             inc.append(time.perf_counter() - t)
+            opened.append((OPENED["manifests"], OPENED["entries"]))
             t = time.perf_counter()
             data, _ = catalog.appended(SLUG, table, before)
             got, _ = parse_rows(sorted(data.to_pylist(), key=lambda x: x["ts"]))
@@ -119,6 +152,9 @@ def run(rows: int, new: int, rounds: int, peer_rounds: int, profile, trim: bool 
                 theirs = verdict_of(full_parts(frame, new, None), profile)
                 peer.append(time.perf_counter() - t)
                 assert theirs == ours, "incremental and full read disagree"
+        ice = catalog._open().load_table(f"p_{SLUG}.{table}")
+        shape = {"snapshots": len(ice.snapshots()), "manifests": len(ice.current_snapshot().manifests(ice.io)),
+                 "opened_manifests": max(m for m, _ in opened), "opened_entries": max(e for _, e in opened)}
         return {"rows": rows, "build_s": build_s, "first_s": first_s, "incremental_s": statistics.median(inc),
                 "full_s": statistics.median(peer) if peer else None, "floor_s": statistics.median(floor),
                 "rounds": rounds, "peer_rounds": len(peer), **shape}
@@ -135,18 +171,23 @@ def main() -> None:
     ap.add_argument("--peer-rounds", type=int, default=1, help="rounds that also time the full read")
     ap.add_argument("--no-trim", action="store_true", help="keep every snapshot of the log (as before issue 17)")
     args = ap.parse_args()
+    count_manifests()
     rng = np.random.default_rng(0)
     profile = drift.build_profile(pd.DataFrame(rng.normal(size=(20_000, 3)), columns=["x1", "x2", "x3"]),
                                   window_size=args.new)
     results = [run(n, args.new, args.rounds, args.peer_rounds, profile, not args.no_trim) for n in args.rows]
     print(f"{'logged rows':>12} {'incremental':>12} {'full read':>10} {'floor':>9} {'full/incr':>9} "
-          f"{'incr/floor':>10} {'first eval':>10} {'snapshots':>9} {'manifests':>9}")
+          f"{'incr/floor':>10} {'first eval':>10} {'snapshots':>9} {'manifests':>9} {'opened (most)':>14}")
     for r in results:
         full = f"{r['full_s'] * 1000:8.0f}ms" if r["full_s"] else "       -"
         ratio = f"{r['full_s'] / r['incremental_s']:8.1f}x" if r["full_s"] else "       -"
         print(f"{r['rows']:>12,} {r['incremental_s'] * 1000:10.1f}ms {full:>10} {r['floor_s'] * 1000:7.1f}ms "
               f"{ratio:>9} {r['incremental_s'] / r['floor_s']:9.2f}x {r['first_s']:9.1f}s {r['snapshots']:>9} "
-              f"{r['manifests']:>9}")
+              f"{r['manifests']:>9} {r['opened_manifests']:>5} / {r['opened_entries']:<6}")
+    if len(results) > 1:
+        print(f"incremental {results[-1]['rows']:,} rows / {results[0]['rows']:,} rows: "
+              f"{results[-1]['incremental_s'] / results[0]['incremental_s']:.2f}x; floor: "
+              f"{results[-1]['floor_s'] / results[0]['floor_s']:.2f}x")
     for r in results:  # per log length: the full read (the path before) over ours; ours over the floor
         print_ratios(r["full_s"] / r["incremental_s"] if r["full_s"] else None, f"full read / ours, {r['rows']:,} rows",
                      r["incremental_s"] / r["floor_s"], f"ours / new rows only, {r['rows']:,} rows")
