@@ -68,3 +68,19 @@ def test_isolation_roles_and_bad_input(backend, project, kernel):
     assert bad.status_code == 400 and "lowercase" in bad.json()["message"]
     with pytest.raises(RuntimeError, match="not found"):
         datasets.read("nope")
+
+
+def test_masked_read_is_in_the_runs_lineage(backend, project, kernel):
+    """Issue 20 item 1: a lead masks a column for scientists; the kernel's read gets the token, and the run that
+    follows records the policy with the read, so a model trained on it says so in its lineage."""
+    datasets.register("people", pd.DataFrame({"ssn": ["111-22-3333"], "age": [41]}))
+    r = backend.client("lena").put(f"/projects/{project}/datasets/people/policies",
+                                   json={"column": "ssn", "role": "scientist", "action": "mask"})
+    assert r.status_code == 200, r.text
+    df = datasets.read("people")
+    assert df["ssn"].tolist() == ["***"] and df["age"].tolist() == [41]
+    with mlflow.start_run() as run:
+        pass
+    lineage = backend.client("sam").get(f"/projects/{project}/runs/{run.info.run_id}").json()["lineage"]
+    read = [d for d in lineage["datasets"] if d["name"] == "people" and d.get("policies")]
+    assert read and read[0]["policies"] == ["people.ssn:scientist=mask"]
