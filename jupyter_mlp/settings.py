@@ -215,6 +215,13 @@ class Settings(BaseSettings):
         description="What signs model manifests: `file` (an ed25519 key in `$MLP_HOME/keys`, created on first "
         "use) or `module:Class` of a signer with `key_id`, `sign(bytes)` and `public_keys()` (a KMS, say).",
     )
+    at_rest_master_key: str = Field(
+        default="file",
+        description="What wraps the per-project data keys of encryption at rest (off until a platform admin turns "
+        "it on for a project): `file` (keys in `$MLP_HOME/keys/at-rest`, 0600, created on first use) or "
+        "`module:Class` of a provider with `current()`, `wrap`, `unwrap`, `rotate()` and `retire` (a KMS, say). "
+        "See docs/security.md#encryption-at-rest.",
+    )
     audit_checkpoint_entries: int = Field(
         default=1000,
         ge=1,

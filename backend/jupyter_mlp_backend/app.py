@@ -41,6 +41,7 @@ from .routes import audit as audit_routes
 from .routes import events as event_routes
 from .routes import identity as identity_routes
 from .routes import projects as project_routes
+from .routes import security as security_routes
 from .serving import deployments as serving_deployments
 from .serving import routes as serving_routes
 from .serving.gateway import Gateway
@@ -270,6 +271,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     api.include_router(identity_routes.router)
     api.include_router(project_routes.router)
     api.include_router(audit_routes.router)
+    api.include_router(security_routes.router)
     api.include_router(event_routes.router)
     api.include_router(experiment_routes.router)
     api.include_router(pipeline_routes.router)

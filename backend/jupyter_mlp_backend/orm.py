@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -394,6 +394,22 @@ class BatchJob(Base):
     created_by: Mapped[str] = mapped_column(String(128), nullable=False)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ProjectDataKey(Base):
+    """A project's data key for encryption at rest, wrapped by a master key (at_rest.py). The row is the only copy:
+    deleting it (with the project, or `mlp security shred`) leaves the project's encrypted files unreadable."""
+
+    __tablename__ = "project_data_keys"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)  # hex, in every file's header
+    master_key_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    enabled: Mapped[bool] = mapped_column(nullable=False, default=True)  # off: new files plain, old ones readable
+    updated_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    rewrapped_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class ReferenceProfile(Base):

@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import (assistant, datasets, hub, models, monitoring, pipelines, projects, recommender, runs, serving, ship,
-               updown)
+from . import (assistant, datasets, hub, models, monitoring, pipelines, projects, recommender, runs, security,
+               serving, ship, updown)
 
 # The domain modules; each has COMMANDS, its top-level commands by name with the function that adds them.
 DOMAINS = (updown, hub, projects, runs, datasets, pipelines, ship, models, serving, monitoring, assistant,
-           recommender)
+           recommender, security)
 
 # The order `mlp --help` lists the commands in (kept as it was when the CLI was one file).
 ORDER = ("up", "down", "hub", "projects", "members", "runs", "datasets", "promote", "pipelines", "ship", "models",
-         "deploy", "deployments", "batch", "keys", "serving", "monitor", "alerts", "webhooks", "audit", "ask", "suggest")
+         "deploy", "deployments", "batch", "keys", "serving", "monitor", "alerts", "webhooks", "audit", "security",
+         "ask", "suggest")
 
 
 def build_parser() -> argparse.ArgumentParser:

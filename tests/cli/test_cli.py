@@ -15,7 +15,7 @@ from jupyter_mlp.settings import load_settings
 pytestmark = pytest.mark.settings(dagster_start_with_platform=False)
 
 
-def test_projects_and_members(mlp):
+def test_projects_and_members(mlp, capsys):
     out = mlp("projects", "create", "acme", "--name", "Acme credit risk").stdout
     assert "Created project acme" in out
     listed = mlp("projects", "list").stdout
@@ -26,6 +26,19 @@ def test_projects_and_members(mlp):
     mlp("members", "remove", "acme", "alice")
     members = json.loads(mlp("--json", "members", "list", "acme").stdout)
     assert "alice" not in {m["user"] for m in members["items"]}
+    # issue 20 item 3: encryption at rest, by a platform admin (in this process: no interpreter start per verb)
+    from jupyter_mlp.cli import main
+
+    assert main(["security", "encryption", "acme"]) == 0
+    assert "encryption at rest off (no data key)" in capsys.readouterr().out
+    assert main(["security", "encryption", "acme", "--on"]) == 0
+    assert "encryption at rest on (data key" in capsys.readouterr().out
+    assert main(["security", "rotate-master-key"]) == 0
+    assert "1 data key(s) re-wrapped, no file rewritten" in capsys.readouterr().out
+    assert main(["security", "shred", "acme"]) == 2
+    assert "send confirm=acme" in capsys.readouterr().err
+    assert main(["security", "shred", "acme", "--confirm", "acme"]) == 0
+    assert "Destroyed acme's data key" in capsys.readouterr().out
 
 
 def test_errors_are_plain_words_and_nonzero(mlp):

@@ -37,6 +37,7 @@ alerts; alerts list; webhooks; webhooks list; webhooks add; webhooks delete; aud
     "audit export", "audit public-key",  # added since the split (issue 20 item 4: signed audit checkpoints)
     "serving", "serving tls",  # added since the split (issue 20 item 2: client certificates at the gateway)
     "datasets", "datasets list", "datasets policy",  # issue 20 item 1: column policies on datasets
+    "security", "security encryption", "security rotate-master-key", "security shred",  # issue 20 item 3
 ])
 
 DOMAINS = ("updown", "hub", "projects", "runs", "datasets", "pipelines", "ship", "models", "serving", "monitoring", "assistant",

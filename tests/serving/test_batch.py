@@ -33,6 +33,8 @@ def test_score_a_snapshot_and_an_upload(backend, project, deployed, xy, monkeypa
     first = datasets.register("applicants", x.assign(customer=range(len(x))))
     datasets.register("applicants", pd.concat([x, x]).assign(customer=-1), mode="overwrite")  # a later snapshot
     sam = backend.client("sam")
+    # the project's files are encrypted at rest (issue 20 item 3): the job's own files under MLP_HOME are sealed
+    assert backend.admin.put(f"/projects/{project}/encryption", json={"enabled": True}).status_code == 200
     r = sam.post(f"/projects/{project}/deployments/churn-api/batch", json={
         "dataset": "applicants", "snapshot_id": first, "output_dataset": "applicants_scored",
         "chunk_rows": 37})
@@ -54,6 +56,10 @@ def test_score_a_snapshot_and_an_upload(backend, project, deployed, xy, monkeypa
     assert done["status"] == "succeeded" and done["chunks_total"] == 3
     out = pd.read_parquet(io.BytesIO(sam.get(f"/projects/{project}/batch-jobs/{done['id']}/output").content))
     assert out.prediction.tolist() == model.predict(x.iloc[:123]).tolist()
+    folder = backend.settings.home / "serving" / "batch" / done["id"]
+    files = [folder / "upload", folder / "output.parquet", *folder.glob("in/*.parquet"), *folder.glob("out/*.parquet")]
+    assert len(files) == 8 and all(f.read_bytes().startswith(b"MLPAR01\n") for f in files)
+    assert csv.split(b"\n")[1] not in (folder / "upload").read_bytes()  # the first row, as sent, is not on disk
     listed = backend.client("vic").get(f"/projects/{project}/deployments/churn-api/batch").json()
     assert listed["total"] == 2
 

@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from jupyter_mlp.user_env import user_code_env
 
+from .. import at_rest
 from ..orm import BatchJob, Deployment, Project, utcnow
 
 log = logging.getLogger(__name__)
@@ -115,19 +116,22 @@ class BatchRunner:
         if marker.exists():
             return json.loads(marker.read_text())["chunks"]
         src = info["source"]
+        keys = at_rest.keyring(self.app)
         if src["kind"] == "dataset":
             data, snap = self.app.state.datasets.read(info["slug"], src["dataset"], src.get("snapshot_id"))
             table = pq.read_table(io.BytesIO(data))
-        elif src["format"] == "csv":
-            table = pacsv.read_csv(folder / "upload")
-        else:
-            table = pq.read_table(folder / "upload")
+        else:  # the upload, decrypted when the project encrypts at rest
+            upload = at_rest.source(folder / "upload", keys.reader(info["project_id"]))
+            table = pacsv.read_csv(upload) if src["format"] == "csv" else pq.read_table(upload)
         shutil.rmtree(folder / "in", ignore_errors=True)
         (folder / "in").mkdir(parents=True)
         n, size = table.num_rows, info["chunk_rows"]
         count = max(1, -(-n // size))
+        dk = keys.writer(info["project_id"])
         for i in range(count):
-            pq.write_table(table.slice(i * size, size) if n else pa.table({}), folder / "in" / f"{i:06d}.parquet")
+            buf = io.BytesIO()
+            pq.write_table(table.slice(i * size, size) if n else pa.table({}), buf)
+            at_rest.write_file(folder / "in" / f"{i:06d}.parquet", buf.getvalue(), dk)
         marker.write_text(json.dumps({"chunks": count, "rows": n}))
         return count
 
@@ -141,6 +145,10 @@ class BatchRunner:
         done = {"n": total - len(pending)}
         failure: list[str] = []
         self.pids[job_id] = []
+        keys = at_rest.keyring(self.app)
+        dk = await run_in_threadpool(keys.writer, info["project_id"])
+        # the chunks are sealed with the project's data key: the worker gets it with each chunk, over its stdin
+        sealed = {"key_id": dk.id.hex(), "key": dk.key.hex()} if dk is not None else {}
 
         async def start() -> asyncio.subprocess.Process:
             p = await asyncio.create_subprocess_exec(
@@ -181,7 +189,7 @@ class BatchRunner:
                     out = chunks_out / f"{i:06d}.parquet"
                     try:
                         p.stdin.write((json.dumps({"in": str(chunks_in / f"{i:06d}.parquet"),  # type: ignore[union-attr]
-                                                   "out": str(out)}) + "\n").encode())
+                                                   "out": str(out), **sealed}) + "\n").encode())
                         await p.stdin.drain()  # type: ignore[union-attr]
                         line = await p.stdout.readline()  # type: ignore[union-attr]
                         answer = json.loads(line) if line.endswith(b"\n") else None
@@ -218,8 +226,10 @@ class BatchRunner:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.concat_tables([pq.read_table(folder / "out" / f"{i:06d}.parquet") for i in range(total)],
-                                 promote_options="default")
+        keys = at_rest.keyring(self.app)
+        lookup = keys.reader(info["project_id"])
+        table = pa.concat_tables([pq.read_table(at_rest.source(folder / "out" / f"{i:06d}.parquet", lookup))
+                                  for i in range(total)], promote_options="default")
         out = info["output"]
         if out["kind"] == "dataset":
             buf = io.BytesIO()
@@ -227,7 +237,9 @@ class BatchRunner:
             snap = self.app.state.datasets.write(info["slug"], out["dataset"], buf.getvalue(), "overwrite")
             self._update(job_id, output=json.dumps({**out, "snapshot_id": snap.snapshot_id}))
         else:
-            pq.write_table(table, folder / "output.parquet")
+            buf = io.BytesIO()
+            pq.write_table(table, buf)
+            at_rest.write_file(folder / "output.parquet", buf.getvalue(), keys.writer(info["project_id"]))
         return table.num_rows
 
 

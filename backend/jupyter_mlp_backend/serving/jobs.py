@@ -9,12 +9,11 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from .. import audit
+from .. import at_rest, audit
 from ..access import Action, require
 from ..deps import DB, Caller
 from ..errors import Conflict, Invalid, NotFound
@@ -77,14 +76,20 @@ async def score_upload(app, db: DB, who: Caller, slug: str, name: str, body: Asy
     tmp = app.state.settings.home / "serving" / "batch" / f"upload-{uuid.uuid4().hex}"
     tmp.parent.mkdir(parents=True, exist_ok=True)
     size = 0
+    pid = await run_in_threadpool(at_rest.project_id, app, slug, db)  # the request's session: SQLite has one writer
+    keys = at_rest.keyring(app)
+    dk = await run_in_threadpool(keys.writer, pid, db)
+    sealer = at_rest.Sealer(dk) if dk is not None else None  # the project's files encrypted at rest
     with open(tmp, "wb") as f:
         async for chunk in body:
             size += len(chunk)
-            f.write(chunk)
+            f.write(sealer.update(chunk) if sealer else chunk)
+        if sealer:
+            f.write(sealer.final())
     try:
         if size == 0:
             raise Invalid("The body is empty: send the Parquet or CSV file as the request body")
-        await run_in_threadpool(_check_upload, tmp, fmt)
+        await run_in_threadpool(_check_upload, tmp, fmt, keys.reader(pid, db))
         out = {"kind": "dataset", "dataset": output_dataset} if output_dataset else {"kind": "file"}
         job = await run_in_threadpool(lambda: _job_out(db, _new_job(db, who, slug, name, {
             "kind": "upload", "format": fmt, "bytes": size}, out, chunk_rows)))
@@ -98,21 +103,25 @@ async def score_upload(app, db: DB, who: Caller, slug: str, name: str, body: Asy
     return job
 
 
-def _check_upload(path, fmt: str) -> None:  # noqa: ANN001
+def _check_upload(path, fmt: str, lookup=None) -> None:  # noqa: ANN001
     """Read the file's header now so that a wrong format is a 400, not a failed job later."""
     try:
         if fmt == "csv":
             import pyarrow.csv as pacsv
 
-            with open(path, "rb") as f:
-                head = f.read(1 << 20)
+            head = b""
+            for piece in at_rest.iter_file(path, lookup):  # decrypted when the project encrypts at rest
+                head += piece
+                if len(head) >= 1 << 20:
+                    break
+            head = head[:1 << 20]
             if not head.strip():
                 raise ValueError("no rows")
             pacsv.read_csv(io.BytesIO(head.rsplit(b"\n", 1)[0] + b"\n" if b"\n" in head else head))
         else:
             import pyarrow.parquet as pq
 
-            pq.ParquetFile(path).schema_arrow  # noqa: B018
+            pq.ParquetFile(io.BytesIO(at_rest.read_file(path, lookup))).schema_arrow  # noqa: B018
     except Exception as e:  # noqa: BLE001
         raise Invalid(f"The body is not a readable {fmt.upper()} file: {e}", detail=[{"field": "format"}]) from None
 
@@ -142,12 +151,17 @@ def get_job(db: DB, who: Caller, slug: str, job_id: str) -> BatchJobOut:
     return out
 
 
-def output_file(app, db: DB, who: Caller, slug: str, job_id: str) -> Path:  # noqa: ANN001
-    """The Parquet file a finished job wrote (a job writing to a dataset has none)."""
+def output_file(app, db: DB, who: Caller, slug: str, job_id: str) -> bytes:  # noqa: ANN001
+    """The Parquet file a finished job wrote (a job writing to a dataset has none), decrypted."""
     j = _job(db, who, slug, job_id)
+    pid = db.get(Deployment, j.deployment_id).project_id
     db.commit()
     if j.status != "succeeded":
         raise Conflict(f"Batch job '{job_id}' is {j.status}, not finished")
     if json.loads(j.output)["kind"] != "file":
         raise Conflict(f"Batch job '{job_id}' wrote to a dataset, not a file")
-    return job_dir(app.state.settings.home, job_id) / "output.parquet"
+    try:
+        return at_rest.read_file(job_dir(app.state.settings.home, job_id) / "output.parquet",
+                                 at_rest.keyring(app).reader(pid, db))
+    except at_rest.AtRestError as e:  # tampered with, or the project's data key destroyed
+        raise Conflict(f"Batch job '{job_id}''s output cannot be read: {e}") from None

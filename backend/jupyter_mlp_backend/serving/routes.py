@@ -125,8 +125,7 @@ def get_batch(slug: str, job_id: str, db: DB, who: Caller) -> BatchJobOut:
 @router.get("/projects/{slug}/batch-jobs/{job_id}/output", summary="The scored rows as Parquet (file output)",
             response_class=Response, responses={200: {"content": {"application/vnd.apache.parquet": {}}}})
 def batch_output(slug: str, job_id: str, request: Request, db: DB, who: Caller) -> Response:
-    path = jobs.output_file(request.app, db, who, slug, job_id)
-    return Response(path.read_bytes(), media_type="application/vnd.apache.parquet",
+    return Response(jobs.output_file(request.app, db, who, slug, job_id), media_type="application/vnd.apache.parquet",
                     headers={"content-disposition": f'attachment; filename="{job_id}.parquet"'})
 
 

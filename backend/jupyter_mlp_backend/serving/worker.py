@@ -346,12 +346,15 @@ def batch_main(args: argparse.Namespace) -> None:
     a chunk file either is complete or does not exist."""
     import pandas as pd
 
+    from .batch_chunks import chunk_key, read_chunk, write_chunk
+
     model, schema = load(Path(args.dir), args.project, args.model, args.version)
     print("READY", json.dumps({"pid": os.getpid()}), flush=True)
     for line in sys.stdin:
         try:
             job = json.loads(line)
-            frame = pd.read_parquet(job["in"])
+            dk = chunk_key(job)
+            frame = read_chunk(job["in"], dk)
             if schema.columns is not None:
                 missing = [c.name for c in schema.columns if c.name not in frame.columns and c.required]
                 if missing:
@@ -366,9 +369,7 @@ def batch_main(args: argparse.Namespace) -> None:
             else:
                 scored = frame.assign(prediction=list(out) if not hasattr(out, "shape") or len(out.shape) == 1
                                       else [list(r) for r in out])
-            tmp = f"{job['out']}.tmp"
-            scored.to_parquet(tmp, index=False)
-            os.replace(tmp, job["out"])
+            write_chunk(job["out"], scored, dk)
             print(json.dumps({"ok": True, "rows": len(frame)}), flush=True)
         except Exception as e:  # the chunk failed; the worker goes on
             print(json.dumps({"ok": False, "error": f"{type(e).__name__}: {e}"[:2000]}), flush=True)

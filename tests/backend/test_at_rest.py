@@ -1,0 +1,164 @@
+"""Encryption at rest per project (issue 20 item 3): off by default; on, the batch files the platform writes under
+MLP_HOME hold no plaintext; a master key rotation keeps reads working without rewriting a file; a destroyed data key
+(explicitly, or with its project's row) leaves the files undecryptable; a tampered file is refused by name.
+
+Backend-level and cheap: the batch runner's and the batch worker's own read/write functions on the `api` app, no
+deployment (tests/serving/test_batch.py runs a whole encrypted job through the live backend)."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import select, text
+
+from jupyter_mlp import at_rest as core
+from jupyter_mlp_backend import at_rest
+from jupyter_mlp_backend.orm import AuditEntry, ProjectDataKey
+from jupyter_mlp_backend.serving import batch_chunks as worker  # the batch worker's chunk I/O
+from jupyter_mlp_backend.serving.batch import job_dir
+
+SECRET = "SECRET-PATIENT-7f3a9c"  # a value that must never be on disk in the clear once encryption is on
+
+
+def _csv() -> bytes:
+    rows = pd.DataFrame({"name": [f"{SECRET}-{i:03d}" for i in range(300)], "x1": range(300)})
+    return rows.to_csv(index=False).encode()
+
+
+def _batch_files(app, slug: str, job: str) -> tuple[dict, list]:  # noqa: ANN001
+    """Run a file-output job's I/O as the runner and its worker do: the upload, the chunks cut from it, each chunk
+    scored by the worker's own read/write, the joined output. Returns (info, every file written)."""
+    pid = at_rest.project_id(app, slug)
+    folder = job_dir(app.state.settings.home, job)
+    folder.mkdir(parents=True)
+    keys = at_rest.keyring(app)
+    core.write_file(folder / "upload", _csv(), keys.writer(pid))  # as jobs.score_upload seals the request body
+    info = {"source": {"kind": "upload", "format": "csv"}, "output": {"kind": "file"}, "chunk_rows": 100,
+            "slug": slug, "project_id": pid}
+    runner = app.state.batch
+    total = runner._split(info, folder)
+    assert total == 3
+    dk = keys.writer(pid)
+    line = json.loads(json.dumps({"key_id": dk.id.hex(), "key": dk.key.hex()} if dk else {}))  # what _score sends
+    (folder / "out").mkdir()
+    for i in range(total):
+        frame = worker.read_chunk(str(folder / "in" / f"{i:06d}.parquet"), worker.chunk_key(line))
+        worker.write_chunk(str(folder / "out" / f"{i:06d}.parquet"), frame.assign(prediction=frame.x1 * 2),
+                            worker.chunk_key(line))
+    assert runner._finish(job, info, folder, total) == 300
+    return info, sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "chunks.json")
+
+
+def _output(app, slug: str, job: str, keys=None) -> pd.DataFrame:  # noqa: ANN001
+    keys = keys or at_rest.keyring(app)
+    path = job_dir(app.state.settings.home, job) / "output.parquet"
+    return pd.read_parquet(io.BytesIO(core.read_file(path, keys.reader(at_rest.project_id(app, slug)))))
+
+
+def test_encryption_at_rest(api, acme, globex):
+    app = api.client.app
+    admin, lena = api.as_user("admin"), api.as_user("lena")
+
+    # off by default, and then nothing changes: plain Parquet files, the known value readable in their bytes
+    assert lena.get("/projects/acme/encryption").json()["enabled"] is False
+    _, plain = _batch_files(app, "acme", "plainjob")
+    assert all(SECRET.encode() in p.read_bytes() for p in plain)  # the search below can find the value
+    assert pq.read_table(job_dir(app.state.settings.home, "plainjob") / "output.parquet").num_rows == 300
+
+    # only a platform admin turns it on
+    r = lena.put("/projects/acme/encryption", json={"enabled": True})
+    assert r.status_code == 403 and "platform admins" in r.json()["error"]["message"]
+    assert api.as_user("gus").get("/projects/acme/encryption").status_code == 404  # another project's lead
+    assert admin.put("/projects/acme/encryption", json={"enabled": "yes please"}).status_code == 422
+    on = admin.put("/projects/acme/encryption", json={"enabled": True}).json()
+    assert on["enabled"] and len(on["key_id"]) == 32 and on["master_key_id"]
+    assert admin.put("/projects/globex/encryption", json={"enabled": True}).status_code == 200
+
+    # files on disk hold no plaintext rows; readers decrypt transparently
+    _, sealed = _batch_files(app, "acme", "job1")
+    assert len(sealed) == 8  # upload, 3 chunks in, 3 chunks out, output
+    for p in sealed:
+        raw = p.read_bytes()
+        assert raw.startswith(core.MAGIC) and SECRET.encode() not in raw and b"PAR1" not in raw, p
+    out = _output(app, "acme", "job1")
+    assert out.name.tolist()[:2] == [f"{SECRET}-000", f"{SECRET}-001"] and out.prediction.tolist()[-1] == 598
+
+    # the key is stored wrapped only; the master key file is the owner's alone
+    acme_id = at_rest.project_id(app, "acme")
+    with api.db.session() as s:
+        wrapped = s.get(ProjectDataKey, acme_id).wrapped
+    assert at_rest.keyring(app).writer(acme_id).key not in wrapped
+    master_dir = api.settings.home / "keys" / "at-rest"
+    first_master = on["master_key_id"]
+    assert stat.S_IMODE((master_dir / f"{first_master}.key").stat().st_mode) == 0o600
+
+    # another project's key does not open acme's files
+    with pytest.raises(core.AtRestError, match="belongs to another project"):
+        core.read_file(job_dir(app.state.settings.home, "job1") / "output.parquet",
+                       at_rest.keyring(app).reader(at_rest.project_id(app, "globex")))
+
+    # rotation: every data key re-wrapped, no file rewritten, the old master key destroyed, reads go on
+    before = {p: p.stat().st_mtime_ns for p in sealed}
+    assert lena.post("/security/rotate-master-key").status_code == 403
+    rot = admin.post("/security/rotate-master-key").json()
+    assert rot["rewrapped"] == 2 and rot["retired"] == [first_master] and rot["master_key_id"] != first_master
+    assert not (master_dir / f"{first_master}.key").exists()
+    assert {p: p.stat().st_mtime_ns for p in sealed} == before
+    fresh = at_rest.Keyring(app)  # no cached data keys: unwrapped with the new master key
+    assert _output(app, "acme", "job1", fresh).equals(out)
+    assert admin.get("/projects/acme/encryption").json()["master_key_id"] == rot["master_key_id"]
+
+    # a tampered file: a clear error naming the file and the segment, also from the API's readers
+    path = job_dir(app.state.settings.home, "job1") / "in" / "000001.parquet"
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 1
+    path.write_bytes(bytes(raw))
+    with pytest.raises(core.AtRestError, match="'000001.parquet' fails authentication at segment 0"):
+        worker.read_chunk(str(path), worker.chunk_key({"key_id": on["key_id"],
+                                                         "key": fresh.writer(acme_id).key.hex()}))
+
+    # crypto-shredding: the admin destroys acme's data key (saying the project's name again)
+    r = admin.delete("/projects/acme/encryption/key")
+    assert r.status_code == 422 and "confirm=acme" in r.json()["error"]["message"]
+    assert lena.delete("/projects/acme/encryption/key", params={"confirm": "acme"}).status_code == 403
+    gone = admin.delete("/projects/acme/encryption/key", params={"confirm": "acme"}).json()
+    assert gone == {**gone, "enabled": False, "key_id": None}
+    for keys in (at_rest.keyring(app), at_rest.Keyring(app)):  # the backend's own cache forgot it too
+        with pytest.raises(core.AtRestError, match="no longer exists"):
+            _output(app, "acme", "job1", keys)
+
+    # deleting a project's row destroys its key with it: globex's files are unreadable with the keys left
+    _batch_files(app, "globex", "job2")
+    gid = at_rest.project_id(app, "globex")
+    with api.db.session() as s:
+        s.execute(text("DELETE FROM projects WHERE id = :i"), {"i": gid})
+        s.commit()
+        assert s.execute(select(ProjectDataKey)).scalars().all() == []
+    at_rest.keyring(app).forget(on["key_id"])  # a no-op for globex's key: the lookup goes to the database
+    with pytest.raises(core.AtRestError, match="no longer exists"):
+        core.read_file(job_dir(app.state.settings.home, "job2") / "output.parquet", at_rest.Keyring(app).reader(gid))
+
+    with api.db.session() as s:
+        actions = set(s.execute(select(AuditEntry.action).where(AuditEntry.action.like("encryption.%"))).scalars())
+    assert {"encryption.set", "encryption.rotate_master_key", "encryption.shred"} <= actions
+
+
+def test_sealed_format_rejects_reorder_and_truncation():
+    dk = core.DataKey.generate()
+    data = bytes(range(256)) * (3 * core.SEGMENT // 256 + 7)  # four segments
+    sealed = core.seal(data, dk)
+    lookup = {dk.id: dk.key}.get
+    assert b"".join(core.open_chunks(io.BytesIO(sealed), lookup)) == data
+    seg = core.SEGMENT + core.TAG
+    h = core.HEADER
+    swapped = sealed[:h] + sealed[h + seg:h + 2 * seg] + sealed[h:h + seg] + sealed[h + 2 * seg:]
+    for bad in (swapped, sealed[:h + 2 * seg], sealed[:-1], sealed[:h]):
+        with pytest.raises(core.AtRestError):
+            b"".join(core.open_chunks(io.BytesIO(bad), lookup))
+    other = core.seal(data, dk)
+    assert other[core.HEADER:] != sealed[core.HEADER:]  # a fresh salt per file: no two files share a segment key
