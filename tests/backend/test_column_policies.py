@@ -269,3 +269,33 @@ def test_mlp_datasets_policy_shows_and_sets_policies(api, acme, monkeypatch, cap
     assert "datasets.policy" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="all of --column, --role and --action"):
         main(["datasets", "policy", "credit", "-P", acme, "--column", "ssn"])
+
+
+def test_batch_output_masks_for_a_viewer_and_refuses_a_denied_column(api, acme):
+    """A batch job's file output (the scored rows with their input columns), downloaded by a viewer: the project's
+    policies on columns of those names apply. (A job writing to a dataset is read through the dataset route.)"""
+    import uuid
+
+    from jupyter_mlp_backend.orm import BatchJob
+    from jupyter_mlp_backend.serving.batch import job_dir
+
+    write(api, acme, "credit", CREDIT, "sam")
+    deployment_id, version_id = deployment_with_log(api, acme, "risk-api", REQUESTS[:1])
+    job = uuid.uuid4().hex
+    with api.db.session() as s:
+        s.add(BatchJob(id=job, deployment_id=deployment_id, version_id=version_id, status="succeeded",
+                       source=json.dumps({"kind": "dataset", "dataset": "credit"}), output=json.dumps({"kind": "file"}),
+                       chunk_rows=10, created_by="sam"))
+        s.commit()
+    folder = job_dir(api.settings.home, job)
+    folder.mkdir(parents=True, exist_ok=True)
+    CREDIT.assign(prediction=[0, 1, 0]).to_parquet(folder / "output.parquet", index=False)
+    assert set_policy(api, acme, "credit", "lena", "ssn", "viewer", "mask").status_code == 200
+    url = f"/projects/{acme}/batch-jobs/{job}/output"
+    out = pd.read_parquet(io.BytesIO(api.as_user("vic").get(url).content))
+    assert out["ssn"].tolist() == ["***"] * 3 and out["prediction"].tolist() == [0, 1, 0]
+    assert pd.read_parquet(io.BytesIO(api.as_user("sam").get(url).content))["ssn"].tolist() == CREDIT["ssn"].tolist()
+    assert [e["detail"]["path"] for e in audit_entries(api, acme, "datasets.policy.applied")] == ["batch-output"]
+    assert set_policy(api, acme, "credit", "lena", "income", "viewer", "deny").status_code == 200
+    r = api.as_user("vic").get(url)
+    assert r.status_code == 403 and "credit.income:viewer=deny" in r.json()["error"]["message"]

@@ -21,6 +21,7 @@ from . import policy
 from .catalog import DatasetError
 from .policy import MASK as MASK_TOKEN  # noqa: F401 - other domains shape rows through this service
 from .policy import ColumnDenied, Shaper  # noqa: F401
+from .policy import for_caller as caller_column_policies  # noqa: F401
 from .policy import for_role as column_policies  # noqa: F401
 
 MAX_UPLOAD = 512 * 2**20

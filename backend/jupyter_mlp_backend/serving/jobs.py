@@ -165,3 +165,29 @@ def output_file(app, db: DB, who: Caller, slug: str, job_id: str) -> bytes:  # n
                                  at_rest.keyring(app).reader(pid, db))
     except at_rest.AtRestError as e:  # tampered with, or the project's data key destroyed
         raise Conflict(f"Batch job '{job_id}''s output cannot be read: {e}") from None
+
+
+def shaped_output(db: DB, who: Caller, slug: str, job_id: str, data: bytes) -> bytes:
+    """A batch output's rows (Parquet) as the caller's role may see them: the project's column policies on columns of
+    those names (the scored dataset's, an uploaded file's) apply, and which did is audited; a denied column refuses
+    the download, naming its policy."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from ..datasets.service import ColumnDenied, caller_column_policies
+
+    shaper = caller_column_policies(db, who, slug)
+    db.commit()
+    if not shaper.active:
+        return data
+    try:
+        table = shaper.table(pq.read_table(io.BytesIO(data)))
+    except ColumnDenied as e:
+        shaper.refused(db, who, slug, "batch-output", f"batch:{job_id}", e)
+        raise
+    shaper.audit(db, who, slug, "batch-output", f"batch:{job_id}")
+    db.commit()
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()

@@ -125,7 +125,9 @@ def get_batch(slug: str, job_id: str, db: DB, who: Caller) -> BatchJobOut:
 @router.get("/projects/{slug}/batch-jobs/{job_id}/output", summary="The scored rows as Parquet (file output)",
             response_class=Response, responses={200: {"content": {"application/vnd.apache.parquet": {}}}})
 def batch_output(slug: str, job_id: str, request: Request, db: DB, who: Caller) -> Response:
-    return Response(jobs.output_file(request.app, db, who, slug, job_id), media_type="application/vnd.apache.parquet",
+    data = jobs.output_file(request.app, db, who, slug, job_id)
+    # the rows as the caller's role may see them (column policies)
+    return Response(jobs.shaped_output(db, who, slug, job_id, data), media_type="application/vnd.apache.parquet",
                     headers={"content-disposition": f'attachment; filename="{job_id}.parquet"'})
 
 
