@@ -156,3 +156,62 @@ def test_a_fast_model_is_predicted_on_the_event_loop_and_a_slow_one_in_the_threa
     assert fast[:2] == ["predict_0", "predict_0"] and fast[2:] == ["MainThread"] * 3, fast
     slow = asyncio.run(run(0.005, 0.001))  # 5 ms a batch, over the threshold: the loop stays free for pings meanwhile
     assert all(t.startswith("predict") for t in slow), slow
+
+
+class Transport(Answers):
+    """The worker's side of the gateway's connection, as the event loop hands it to a protocol."""
+
+
+def test_frames_are_cut_as_bytes_arrive_and_a_fast_model_answers_within_the_read(x):
+    """The protocol front (issue 17): frames split across reads, or several in one read, are cut and answered in
+    order; once the model is known fast, a request is answered inside the very read that completed it — no turn of
+    the batching loop between the bytes arriving and the answer being written."""
+    from jupyter_mlp_backend.serving.worker import Conn
+
+    est, schema = fit(LogisticRegression(), x)
+
+    def frame(rid: int, x1: float) -> bytes:
+        body = json.dumps({"inputs": {"x1": [x1], "x2": [1.0]}}).encode()
+        payload = f"{rid:032x}".encode() + body
+        return wire.REQUEST.pack(rid, len(payload), wire.MLFLOW) + payload
+
+    async def scenario() -> tuple[list[tuple[int, int, dict]], list[bool]]:
+        worker = Worker(_Sklearn(est, "predict"), schema, name="m", version=1, max_batch=64, max_wait=0)
+        worker.inline_s = 1.0  # the threshold set apart from this machine's load: what is tested is the path
+        conn, t = Conn(worker), Transport()
+        conn.connection_made(t)
+        task = asyncio.create_task(worker.run())
+        try:
+            first = frame(1, 0.1)
+            conn.data_received(first[:5])  # not even a whole header yet
+            conn.data_received(first[5:30])
+            conn.data_received(first[30:])  # the first batch goes to the thread (scored both ways)
+            for _ in range(5000):
+                if t.statuses():
+                    break
+                await asyncio.sleep(0.001)
+            within = []
+            for rid in (2, 3):
+                before = len(t.statuses())
+                conn.data_received(frame(rid, 0.2 * rid))
+                within.append(len(t.statuses()) == before + 1)  # answered before data_received returned
+            conn.data_received(frame(4, -0.4) + frame(5, 0.5) + frame(6, -0.6)[:9])  # two whole, one begun
+            conn.data_received(frame(6, -0.6)[9:])
+        finally:
+            task.cancel()
+        out, at = [], 0
+        while at < len(t.data):
+            rid, n, status = wire.ANSWER.unpack_from(t.data, at)
+            out.append((rid, status, json.loads(t.data[at + wire.ANSWER.size:at + wire.ANSWER.size + n])))
+            at += wire.ANSWER.size + n
+        return out, within
+
+    answers, within = asyncio.run(scenario())
+    assert within == [True, True]
+    assert [(rid, status) for rid, status, _ in answers] == [(i, 200) for i in range(1, 7)]
+    for rid, _, doc in answers:
+        x1 = {1: 0.1, 2: 0.4, 3: 0.6, 4: -0.4, 5: 0.5, 6: -0.6}[rid]
+        row = pd.DataFrame({"x1": [x1], "x2": [1.0]})
+        assert doc["predictions"] == est.predict(row).tolist()
+        assert doc["probabilities"] == est.predict_proba(row).tolist()
+        assert doc["prediction_id"] == f"{rid:032x}"

@@ -23,6 +23,9 @@ A batch is predicted in a thread, so that pings and parsing go on meanwhile, unl
 under `INLINE_S`: then it is predicted on the event loop, without the two thread hand-overs (about 0.1 ms) that
 would cost more than the prediction. `MLP_SERVING_FAST=0` in the backend's environment turns both off (the
 benchmark's side-by-side "before", and an escape hatch).
+The gateway's connection is read as a protocol (`Conn`): frames are cut from the bytes as they arrive, and such a
+fast model's batch is scored inside the read that completed it, without waking the batching loop (issue 17;
+`MLP_SERVING_FAST=0` keeps the stream reader and the loop).
 """
 
 from __future__ import annotations
@@ -70,11 +73,43 @@ class Worker:
         self.array_dtype = array_dtype(model, schema) if fast else None  # None: every batch as a DataFrame
         self.last_predict = float("inf") if fast else None  # seconds the last batch took (None: always a thread)
         self.inline_s = INLINE_S
+        self.busy = False  # a batch is in the predict thread
         self.array_ok: bool | None = None  # the array's answer matched the DataFrame's (None: not compared yet)
         if self.array_dtype is not None:  # the array is in the fitted order, checked above: not a mistake here
             warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
 
     # -- connections --------------------------------------------------------------------------------------------
+
+    def frame(self, rid: int, kind: int, payload: bytes, writer: Any) -> None:
+        """One request frame: a ping is answered at once, a bad body alone with 400; the others are queued."""
+        pid, body = payload[:wire.PID_LEN].decode(), payload[wire.PID_LEN:]
+        if kind == wire.PING:
+            writer.write(wire.answer(rid, 200, json.dumps(
+                {"ready": True, "model": self.name, "version": self.version, "pid": os.getpid(),
+                 "queued": len(self.queue)}).encode()))
+            return
+        try:
+            parsed = (protocol.parse_v2 if kind == wire.V2 else protocol.parse_mlflow)(body, self.schema)
+        except protocol.BadRequest as e:
+            writer.write(wire.answer(rid, 400, wire.error_body("bad_request", str(e))))
+            return
+        except Exception as e:  # never let one request take the worker down
+            writer.write(wire.answer(rid, 400, wire.error_body("bad_request", f"cannot read the input: {e}")))
+            return
+        self.queue.append(Item(rid, writer, kind, pid, parsed))
+
+    def inline(self) -> bool:
+        """Whether the next batch is scored on the event loop: a fast model, and nothing held open or in the thread."""
+        return (self.last_predict is not None and self.last_predict < self.inline_s and not self.max_wait
+                and not self.busy)
+
+    def kick(self) -> None:
+        """Frames arrived: a fast model's batches are scored right here (no wake-up of the batching loop, one loop
+        turn less per request); the others wake the loop."""
+        while self.queue and self.inline():
+            self._inline(self._take())
+        if self.queue:
+            self.wake.set()
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -82,21 +117,7 @@ class Worker:
                 head = await reader.readexactly(wire.REQUEST.size)
                 rid, n, kind = wire.REQUEST.unpack(head)
                 payload = await reader.readexactly(n)
-                pid, body = payload[:wire.PID_LEN].decode(), payload[wire.PID_LEN:]
-                if kind == wire.PING:
-                    writer.write(wire.answer(rid, 200, json.dumps(
-                        {"ready": True, "model": self.name, "version": self.version, "pid": os.getpid(),
-                         "queued": len(self.queue)}).encode()))
-                    continue
-                try:
-                    parsed = (protocol.parse_v2 if kind == wire.V2 else protocol.parse_mlflow)(body, self.schema)
-                except protocol.BadRequest as e:
-                    writer.write(wire.answer(rid, 400, wire.error_body("bad_request", str(e))))
-                    continue
-                except Exception as e:  # never let one request take the worker down
-                    writer.write(wire.answer(rid, 400, wire.error_body("bad_request", f"cannot read the input: {e}")))
-                    continue
-                self.queue.append(Item(rid, writer, kind, pid, parsed))
+                self.frame(rid, kind, payload, writer)
                 self.wake.set()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass  # the gateway closed the connection, or the worker is stopping
@@ -191,31 +212,86 @@ class Worker:
                 await self.wake.wait()
             if self.max_wait and sum(it.parsed.rows for it in self.queue) < self.max_batch:
                 await asyncio.sleep(self.max_wait)
-            batch = self._take()
-            try:
-                if self.last_predict is not None and self.last_predict < self.inline_s:
-                    rows, proba = self._timed(batch)  # faster than handing it to the thread and back
-                else:
-                    rows, proba = await loop.run_in_executor(self.pool, self._timed, batch)
-            except Exception as e:  # the model raised: every request of the batch gets the reason
-                body = wire.error_body("prediction_failed", f"the model raised {type(e).__name__}: {e}"[:2000])
-                for it in batch:
-                    it.writer.write(wire.answer(it.rid, 500, body))
+            if not self.queue:  # scored meanwhile by kick()
                 continue
-            at = 0
-            for it in batch:
-                part = rows[at:at + it.parsed.rows]
-                at += it.parsed.rows
-                if it.kind == wire.V2:
-                    doc = {"model_name": self.name, "model_version": str(self.version),
-                           "id": it.parsed.request_id or it.pid, "parameters": {"prediction_id": it.pid},
-                           "outputs": protocol.v2_outputs(part, self.schema.outputs)}
-                else:
-                    doc = {"predictions": part, "prediction_id": it.pid}
-                    if proba is not None and len(proba) == len(rows):
-                        doc["probabilities"] = proba[at - it.parsed.rows:at]
-                        doc["classes"] = self.classes
-                it.writer.write(wire.answer(it.rid, 200, _dumps(doc)))
+            batch = self._take()
+            if self.inline():
+                self._inline(batch)  # faster than handing it to the thread and back
+                continue
+            self.busy = True
+            try:
+                rows, proba = await loop.run_in_executor(self.pool, self._timed, batch)
+            except Exception as e:  # the model raised: every request of the batch gets the reason
+                self._failed(batch, e)
+                continue
+            finally:
+                self.busy = False
+            self._answer(batch, rows, proba)
+
+    def _inline(self, batch: list[Item]) -> None:
+        try:
+            rows, proba = self._timed(batch)
+        except Exception as e:  # noqa: BLE001 - the model raised: every request of the batch gets the reason
+            self._failed(batch, e)
+            return
+        self._answer(batch, rows, proba)
+
+    @staticmethod
+    def _failed(batch: list[Item], e: Exception) -> None:
+        body = wire.error_body("prediction_failed", f"the model raised {type(e).__name__}: {e}"[:2000])
+        for it in batch:
+            it.writer.write(wire.answer(it.rid, 500, body))
+
+    def _answer(self, batch: list[Item], rows: list[Any], proba: list[Any] | None) -> None:
+        at = 0
+        for it in batch:
+            part = rows[at:at + it.parsed.rows]
+            at += it.parsed.rows
+            if it.kind == wire.V2:
+                doc = {"model_name": self.name, "model_version": str(self.version),
+                       "id": it.parsed.request_id or it.pid, "parameters": {"prediction_id": it.pid},
+                       "outputs": protocol.v2_outputs(part, self.schema.outputs)}
+            else:
+                doc = {"predictions": part, "prediction_id": it.pid}
+                if proba is not None and len(proba) == len(rows):
+                    doc["probabilities"] = proba[at - it.parsed.rows:at]
+                    doc["classes"] = self.classes
+            it.writer.write(wire.answer(it.rid, 200, _dumps(doc)))
+
+
+class Conn(asyncio.Protocol):
+    """The gateway's connection, read as a protocol: frames are cut from the bytes as they arrive and handed to the
+    worker, with no stream reader and no task per connection in between (issue 17)."""
+
+    def __init__(self, worker: Worker):
+        self.worker = worker
+        self.buf = bytearray()  # the start of a frame not whole yet
+        self.need = 0  # the bytes `buf` must hold before a frame can be cut from it
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.buf:
+            self.buf += data
+            if len(self.buf) < self.need:  # a large body still arriving: no copy until it is whole
+                return
+            data, self.buf = bytes(self.buf), bytearray()
+        head, at, end = wire.REQUEST.size, 0, len(data)
+        while end - at >= head:
+            rid, n, kind = wire.REQUEST.unpack_from(data, at)
+            if end - at - head < n:
+                break
+            self.worker.frame(rid, kind, data[at + head:at + head + n], self.transport)
+            at += head + n
+        if at < end:
+            self.buf = bytearray(data[at:])
+            self.need = head + wire.REQUEST.unpack_from(data, at)[1] if end - at >= head else head
+        self.worker.kick()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.buf = bytearray()
 
 
 def _finite(v: Any) -> Any:
@@ -381,7 +457,10 @@ async def main_async(args: argparse.Namespace) -> None:
                     max_wait=args.max_wait_ms / 1000)
     sock = Path(args.socket)
     sock.unlink(missing_ok=True)
-    server = await asyncio.start_unix_server(worker.serve, path=str(sock), limit=1 << 24)
+    if worker.last_predict is not None:  # the protocol front (issue 17); MLP_SERVING_FAST=0 keeps the stream reader
+        server = await asyncio.get_running_loop().create_unix_server(lambda: Conn(worker), path=str(sock))
+    else:
+        server = await asyncio.start_unix_server(worker.serve, path=str(sock), limit=1 << 24)
     os.chmod(sock, 0o600)
     batcher = asyncio.create_task(worker.run())
     stop = asyncio.Event()
