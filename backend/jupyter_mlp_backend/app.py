@@ -80,19 +80,17 @@ async def _resume_deployments(app: FastAPI) -> None:
         log.exception("could not resume the deployments")
 
 
-class ServeDispatch:
-    """`/serve/...` goes straight to the serving gateway: the hot path skips FastAPI's routing and dependencies."""
-
-    def __init__(self, app):  # noqa: ANN001
-        self.app = app
+class Backend(FastAPI):
+    """`/serve/...` goes straight to the serving gateway, ahead of Starlette's middleware stack (about 15 µs a
+    request, issue 17): the hot path skips FastAPI's middleware, routing and dependencies."""
 
     async def __call__(self, scope, receive, send):  # noqa: ANN001
         if scope["type"] == "http" and scope["path"].startswith("/serve/"):
-            gateway = getattr(scope["app"].state, "gateway", None)
+            gateway = getattr(self.state, "gateway", None)
             if gateway is not None:
                 await gateway(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+        await super().__call__(scope, receive, send)
 
 
 async def _after(first: asyncio.Task, then, seconds: float = 20.0) -> None:  # noqa: ANN001
@@ -246,7 +244,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
             await asyncio.to_thread(app.state.event_relay.stop)
         db.dispose()
 
-    app = FastAPI(
+    app = Backend(
         title="jupyter-mlp backend",
         version=__version__,
         summary="Projects, access and audit of the jupyter-mlp platform",
@@ -287,7 +285,6 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     api.include_router(recommender_routes.router)
     app.include_router(api)
     install_metrics(app)
-    app.add_middleware(ServeDispatch)
     app.add_middleware(BodyLimit, max_request_bytes=settings.max_request_bytes,
                        max_upload_bytes=settings.max_upload_bytes)
     mlflow_gateway_routes.install(app)

@@ -353,8 +353,11 @@ class Gateway:
         try:
             pool = live.pool  # a slot in this project's turn (serving/fairness.py): a burst waits behind itself
             bound = self.fair.bound(len(pool.workers) if pool else 1, pool.spec.max_batch if pool else 1)
-            async with self.fair.slot(live.project_id, bound):
+            await self.fair.acquire(live.project_id, bound)  # not `slot()`: no generator per request
+            try:
                 status, answer = await self.manager.forward(live, kind, body, pid)
+            finally:
+                self.fair.release(live.project_id)
         except wire.WorkerGone as e:
             if live.pool is None:  # known but not serving yet: being restored after a backend restart
                 why = "is starting" if live.status == "deploying" else f"has no worker ({live.message})"
@@ -372,11 +375,14 @@ class Gateway:
                 return await _send(send, 400, _err("bad_request", str(e), True), pid)
             if head is not None:  # the JSON header, then the outputs' raw bytes
                 extra, ctype = [(b"inference-header-content-length", str(head).encode())], OCTETS
-        if status == 200 and live.log_predictions and self.predlog is not None:
+        if status != 200 or not live.log_predictions or self.predlog is None:
+            return await _send(send, status, out, pid, extra=extra, ctype=ctype)
+        latency_ms = (time.perf_counter() - t0) * 1000
+        try:  # the answer leaves first; its row is kept all the same if sending it fails
+            return await _send(send, status, out, pid, extra=extra, ctype=ctype)
+        finally:
             self.predlog.add(live.project, live.name, predlog.row(
-                pid, live.model, live.version, "v2" if v2 else "mlflow",
-                (time.perf_counter() - t0) * 1000, body, answer))
-        return await _send(send, status, out, pid, extra=extra, ctype=ctype)
+                pid, live.model, live.version, "v2" if v2 else "mlflow", latency_ms, body, answer))
 
     async def _feedback(self, live: Live, headers: dict[bytes, bytes], receive: Callable, send: Callable, pid: str,
                         info: KeyInfo) -> int:
