@@ -121,8 +121,8 @@ def save(home: Path, monitor_id: int, cursor: Cursor) -> None:
     path = cursor_path(home, monitor_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(to_doc(cursor), f, separators=(",", ":"))
+    with open(tmp, "w", encoding="utf-8") as f:  # dumps, not dump: `json.dump` streams through the pure-Python
+        f.write(json.dumps(to_doc(cursor), separators=(",", ":")))  # encoder, 3/4 of an evaluation's time
     os.replace(tmp, path)
 
 
