@@ -16,6 +16,9 @@ The verdicts of the three are checked equal each round. Storing the windows in t
 is not timed. Also counted per evaluation (not timed): the manifests and manifest entries its read opened, and the
 log's snapshots and manifest list at the end.
 
+The logs of every length are built first, then their timed rounds alternate (round 1 of each, round 2 of each,
+...), so the N / 10k ratio is measured side by side under the same load.
+
 Run: nice -n 10 .venv/bin/python -m tests.bench.bench_monitor_eval [--rows 10000 1000000 --new 500 --rounds 5]
 """
 
@@ -101,7 +104,9 @@ def commit(catalog, table: str, data: pa.Table, trim: bool) -> None:  # noqa: AN
         catalog.append_recorded(*args, keep_last=predlog.LOG_SNAPSHOTS)
 
 
-def run(rows: int, new: int, rounds: int, peer_rounds: int, profile, trim: bool = True) -> dict:  # noqa: ANN001
+def run(rows: int, new: int, rounds: int, peer_rounds: int, profile, trim: bool = True):  # noqa: ANN001, ANN201
+    """A generator: yields once the log is built and evaluated once, then after each round, then the results
+    (`main` alternates the rounds of the log lengths, so their ratio is measured side by side)."""
     from jupyter_mlp_backend.datasets.catalog import Catalog
     from jupyter_mlp_backend.serving import predlog
     from jupyter_mlp_backend.monitoring import cursor
@@ -129,6 +134,7 @@ def run(rows: int, new: int, rounds: int, peer_rounds: int, profile, trim: bool 
         t = time.perf_counter()
         incremental()  # the monitor's first evaluation: the whole log, once
         first_s = time.perf_counter() - t
+        yield None
         logged = rows
         inc, peer, floor, opened = [], [], [], []
         for r in range(rounds):
@@ -152,10 +158,11 @@ def run(rows: int, new: int, rounds: int, peer_rounds: int, profile, trim: bool 
                 theirs = verdict_of(full_parts(frame, new, None), profile)
                 peer.append(time.perf_counter() - t)
                 assert theirs == ours, "incremental and full read disagree"
+            yield None
         ice = catalog._open().load_table(f"p_{SLUG}.{table}")
         shape = {"snapshots": len(ice.snapshots()), "manifests": len(ice.current_snapshot().manifests(ice.io)),
                  "opened_manifests": max(m for m, _ in opened), "opened_entries": max(e for _, e in opened)}
-        return {"rows": rows, "build_s": build_s, "first_s": first_s, "incremental_s": statistics.median(inc),
+        yield {"rows": rows, "build_s": build_s, "first_s": first_s, "incremental_s": statistics.median(inc),
                 "full_s": statistics.median(peer) if peer else None, "floor_s": statistics.median(floor),
                 "rounds": rounds, "peer_rounds": len(peer), **shape}
 
@@ -175,7 +182,13 @@ def main() -> None:
     rng = np.random.default_rng(0)
     profile = drift.build_profile(pd.DataFrame(rng.normal(size=(20_000, 3)), columns=["x1", "x2", "x3"]),
                                   window_size=args.new)
-    results = [run(n, args.new, args.rounds, args.peer_rounds, profile, not args.no_trim) for n in args.rows]
+    runs = [run(n, args.new, args.rounds, args.peer_rounds, profile, not args.no_trim) for n in args.rows]
+    for r in runs:  # every log built and evaluated once, then their rounds alternate
+        next(r)
+    for _ in range(args.rounds):
+        for r in runs:
+            next(r)
+    results = [next(r) for r in runs]
     print(f"{'logged rows':>12} {'incremental':>12} {'full read':>10} {'floor':>9} {'full/incr':>9} "
           f"{'incr/floor':>10} {'first eval':>10} {'snapshots':>9} {'manifests':>9} {'opened (most)':>14}")
     for r in results:
