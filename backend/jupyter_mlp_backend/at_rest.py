@@ -66,6 +66,11 @@ class Keyring:
             self._keys[kid] = (row.project_id, key)
         return row.project_id, kid, key, row.enabled
 
+    def current(self, project_id: int, session=None) -> tuple[DataKey | None, bool]:  # noqa: ANN001
+        """(the project's data key or None, whether new files are sealed with it)."""
+        got = self._load(ProjectDataKey.project_id == project_id, session)
+        return (DataKey(got[1], got[2]), got[3]) if got else (None, False)
+
     def writer(self, project_id: int, session=None) -> DataKey | None:  # noqa: ANN001
         """The data key new files of the project are sealed with; None while encryption is off for it."""
         got = self._load(ProjectDataKey.project_id == project_id, session)

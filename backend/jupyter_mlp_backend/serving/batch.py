@@ -145,10 +145,7 @@ class BatchRunner:
         done = {"n": total - len(pending)}
         failure: list[str] = []
         self.pids[job_id] = []
-        keys = at_rest.keyring(self.app)
-        dk = await run_in_threadpool(keys.writer, info["project_id"])
-        # the chunks are sealed with the project's data key: the worker gets it with each chunk, over its stdin
-        sealed = {"key_id": dk.id.hex(), "key": dk.key.hex()} if dk is not None else {}
+        sealed = await run_in_threadpool(self.chunk_key, info["project_id"])
 
         async def start() -> asyncio.subprocess.Process:
             p = await asyncio.create_subprocess_exec(
@@ -221,6 +218,12 @@ class BatchRunner:
             raise RuntimeError(failure[0])
         if not queue.empty():
             raise RuntimeError("chunks were left unscored")
+
+    def chunk_key(self, project_id: int) -> dict[str, Any]:
+        """What the worker gets with each chunk, over its stdin, when the project has a data key: the key (to read
+        sealed chunks, also those cut before encryption was turned off) and whether to seal what it writes."""
+        dk, on = at_rest.keyring(self.app).current(project_id)
+        return {"key_id": dk.id.hex(), "key": dk.key.hex(), "seal": on} if dk is not None else {}
 
     def _finish(self, job_id: str, info: dict[str, Any], folder: Path, total: int) -> int:
         import pyarrow as pa
