@@ -15,6 +15,9 @@ The floor, measured in the same run: in-process `predict` of the same fitted est
 DataFrame (a timed loop in this process), plus a bare loopback round trip (`wrk` against a server that answers every
 request with a fixed body and does nothing else, at the same concurrency). "Added" is ours minus that floor.
 
+Where each request's time goes: perf_counter spans in the backend (it runs in this process) around the gateway's
+call and the worker round trip, printed as HTTP + gateway + worker round trip (p50s subtracted, so approximate).
+
 Run: .venv/bin/python -m tests.bench.bench_serving [--seconds 8] [--models logreg,forest] [--clients 1,10,64]
 (needs `wrk`: apt-get install wrk)
 """
@@ -141,6 +144,41 @@ def timed(pids: dict[str, int], run) -> dict:  # noqa: ANN001
     return res
 
 
+SPANS: dict[str, list[float]] = {"gateway": [], "worker round trip": []}
+
+
+def span_backend() -> None:
+    """perf_counter spans in the backend (it runs in this process): the gateway's whole call, and within it the
+    round trip to the worker (frame out, the worker's parse + predict + answer, frame back). wrk's latency minus the
+    gateway's is HTTP (uvicorn, the loopback); the gateway's minus the round trip is its own checks and the log."""
+    from jupyter_mlp_backend.serving import gateway, manager
+
+    call, forward = gateway.Gateway.__call__, manager.Manager.forward
+
+    async def timed_call(self, scope, receive, send):  # noqa: ANN001
+        t = time.perf_counter()
+        try:
+            await call(self, scope, receive, send)
+        finally:
+            SPANS["gateway"].append(time.perf_counter() - t)
+
+    async def timed_forward(self, *args, **kw):  # noqa: ANN001
+        t = time.perf_counter()
+        try:
+            return await forward(self, *args, **kw)
+        finally:
+            SPANS["worker round trip"].append(time.perf_counter() - t)
+
+    gateway.Gateway.__call__, manager.Manager.forward = timed_call, timed_forward
+
+
+def spans_p50() -> dict[str, float]:
+    out = {k: sorted(v)[len(v) // 2] * 1000 for k, v in SPANS.items() if v}
+    for v in SPANS.values():
+        v.clear()
+    return out
+
+
 def stages(est, folder: Path, body: str, rounds: int = 2000) -> dict[str, dict]:  # noqa: ANN001
     """The worker's steps for one request, each timed alone in this process (p50/p99 ms): where the time above
     predict goes inside the worker, before (DataFrame) and after (array) issue 17."""
@@ -232,6 +270,7 @@ def main() -> None:
     from sklearn.linear_model import LogisticRegression
 
     tmp = Path(tempfile.mkdtemp(prefix="mlp-bench-serving-"))
+    span_backend()
     db, artifacts = tmp / "mlflow.db", tmp / "artifacts"
     mlflow_proc, mlflow_url = start_mlflow(db, artifacts)
     exp = MlflowClient(tracking_uri=mlflow_url).create_experiment("bench")
@@ -320,6 +359,7 @@ def main() -> None:
                         "bench", dep).pool.workers[0].proc.pid} if dep else {}
                     results[(name, who, c)] = res = timed(pids, lambda url=url, headers=headers, c=c: wrk(
                         url, body, headers, c, args.seconds, tmp))
+                    res["spans"] = spans_p50()
                     for spy in spies:
                         spy.wait()
                     if who != "mlflow":  # MLflow's own failures are reported, not asserted
@@ -371,6 +411,18 @@ def main() -> None:
     for name in models:
         print(f"  {name}: " + "; ".join(f"{k} {v['p50']:.3f} / {v['p99']:.3f}"
                                         for k, v in floor[f"{name} stages"].items()))
+    print("where a request's time goes, p50 ms (perf_counter spans in the backend; HTTP = wrk's latency - the "
+          "gateway's call; gateway = its call - the worker round trip; worker round trip = frame out to answer in, "
+          "its parse + predict + answer and two process wake-ups):")
+    for name in models:
+        for c in clients:
+            for who in ("ours", "ours, no log", "before"):
+                r = results[(name, who, c)]
+                sp = r.get("spans", {})
+                if "gateway" in sp and "worker round trip" in sp:
+                    print(f"  {name:7s} {c:3d} clients, {who:12s}: total {r['p50']:.3f} = HTTP "
+                          f"{r['p50'] - sp['gateway']:.3f} + gateway {sp['gateway'] - sp['worker round trip']:.3f} "
+                          f"+ worker round trip {sp['worker round trip']:.3f}")
     print("CPU per request, microseconds (user + system, /proc): the backend process (HTTP, gateway, prediction "
           "log) and the worker")
     for c in clients:
