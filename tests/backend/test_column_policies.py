@@ -12,6 +12,10 @@ import pandas as pd
 import pytest
 from jupyter_mlp.identity import mint_token, read_secret
 
+# The storage, key and audit tests run on SQLite and PostgreSQL (`api`'s two databases); the paths that only read
+# policies back through the same service run on SQLite alone, to keep the suite's time down.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 CREDIT = pd.DataFrame({"customer": ["c1", "c2", "c3"], "ssn": ["111-22-3333", "222-33-4444", None],
                        "income": [52000, 61000, 48000], "label": [0, 1, 0]})
 
@@ -106,6 +110,7 @@ def test_deny_is_refused_naming_the_policy_and_audited(api, acme):
     assert audit_entries(api, acme, "datasets.policy.set")[0]["detail"]["previous"] == "deny"
 
 
+@SQLITE_ONLY
 def test_bad_policy_requests_get_clear_errors(api, acme, globex):
     write(api, acme, "credit", CREDIT, "sam")
     for body in [{"column": "nope", "role": "viewer", "action": "mask"},
@@ -166,6 +171,7 @@ REQUESTS = [
 ]
 
 
+@SQLITE_ONLY
 def test_prediction_log_api_masks_for_a_viewer_and_refuses_a_denied_column(api, acme):
     write(api, acme, "credit", CREDIT, "sam")
     deployment_with_log(api, acme, "risk-api", REQUESTS)
@@ -188,6 +194,7 @@ def test_prediction_log_api_masks_for_a_viewer_and_refuses_a_denied_column(api, 
     assert r.status_code == 403 and "credit.income:viewer=deny" in r.json()["error"]["message"]
 
 
+@SQLITE_ONLY
 def test_drift_report_withholds_a_masked_feature_naming_the_policy(api, acme):
     """The window's Evidently report draws both the window's and the reference's values: a feature the role sees
     masked is left out of both, and the report says so with the token and the policy."""
@@ -236,6 +243,7 @@ def test_drift_report_withholds_a_masked_feature_naming_the_policy(api, acme):
     assert r.status_code == 403 and "credit.ssn:viewer=deny" in r.json()["error"]["message"]
 
 
+@SQLITE_ONLY
 def test_mlp_datasets_policy_shows_and_sets_policies(api, acme, monkeypatch, capsys):
     """The CLI's parser and handlers in this process, its client on the in-process app (no platform started)."""
     from fastapi.testclient import TestClient
@@ -271,6 +279,7 @@ def test_mlp_datasets_policy_shows_and_sets_policies(api, acme, monkeypatch, cap
         main(["datasets", "policy", "credit", "-P", acme, "--column", "ssn"])
 
 
+@SQLITE_ONLY
 def test_batch_output_masks_for_a_viewer_and_refuses_a_denied_column(api, acme):
     """A batch job's file output (the scored rows with their input columns), downloaded by a viewer: the project's
     policies on columns of those names apply. (A job writing to a dataset is read through the dataset route.)"""
