@@ -44,7 +44,7 @@ def test_run_finds_every_bench():
 
 # Benchmarks owned by the issue 17 hot-path work (pipelines, serving, monitor eval, runs search, page load, ship)
 # print their own line as they are reworked; every other one prints it now.
-OWNED_ELSEWHERE = {"bench_run_search", "bench_page_load", "bench_ship"}
+OWNED_ELSEWHERE = {"bench_page_load", "bench_ship"}
 
 
 @pytest.mark.parametrize("name", sorted(set(run.all_benches()) - OWNED_ELSEWHERE))
