@@ -130,6 +130,7 @@ class Shaper:
         """The table (pyarrow) with each column as its policy shapes it; ColumnDenied for a denied one. `bodies`:
         string columns that hold logged request or response bodies (a prediction log), shaped inside."""
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         if not self.active:
             return data
@@ -141,8 +142,14 @@ class Shaper:
             rule = self.rule(name, dataset)
             if rule is None or self._use(rule, name) == "allow":
                 continue
-            values = [self.value(rule.action, v) for v in data.column(i).to_pylist()]
-            data = data.set_column(i, pa.field(name, pa.string()), pa.array(values, pa.string()))
+            if rule.action == "mask":  # every value, nulls too: the token says nothing about the row
+                values = pa.array([MASK] * data.num_rows, pa.string())
+            else:  # hash each distinct value once (a column's values repeat: ids, categories)
+                column = data.column(i).combine_chunks()
+                distinct = column.unique()
+                hashed = pa.array([self.value(rule.action, v) for v in distinct.to_pylist()], pa.string())
+                values = pc.take(hashed, pc.index_in(column, value_set=distinct))
+            data = data.set_column(i, pa.field(name, pa.string()), values)
         return data
 
     def withheld(self, columns) -> list[tuple[str, Rule]]:  # noqa: ANN001
