@@ -93,6 +93,15 @@ def test_the_scan_sees_the_domains_and_their_imports():
     assert _cross(), "the scan found no import between domains: it is reading the wrong tree"
 
 
+def test_the_shared_core_imports_no_domain():
+    """The modules beside the domains (`db`, `orm`, `access`, `audit`, `at_rest`, ...) are what every domain builds
+    on: none of them imports a domain (the app factory, which wires the domains together, aside), so a domain is
+    never reached back through the core and the core can be tested without any domain."""
+    bad = [f"{m}:{line} imports {t}" for m, t, n, line in _imports()
+           if m not in WIRING and _domain(m) is None and _domain(t) is not None]
+    assert not bad, "move the code into the domain, or pass what the core needs in:\n" + "\n".join(bad)
+
+
 def test_no_module_but_the_app_factory_imports_another_domains_routes():
     bad = [f"{m}:{line} imports {t}" for m, t, n, line in _imports()
            if m not in WIRING and _is_routes(t) and _domain(t) and _domain(m) != _domain(t)]
