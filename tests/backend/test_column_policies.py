@@ -308,3 +308,27 @@ def test_batch_output_masks_for_a_viewer_and_refuses_a_denied_column(api, acme):
     assert set_policy(api, acme, "credit", "lena", "income", "viewer", "deny").status_code == 200
     r = api.as_user("vic").get(url)
     assert r.status_code == 403 and "credit.income:viewer=deny" in r.json()["error"]["message"]
+
+
+@SQLITE_ONLY
+def test_ship_example_request_is_shaped_for_the_callers_role(api, acme):
+    """The Ship flow's copyable requests carry a training row: shaped for the caller's role like any other row
+    (the function the flow calls, on the in-process app; the whole flow is tests/ship's)."""
+    from jupyter_mlp_backend.identity import Identity
+    from jupyter_mlp_backend.ship.service import shaped_example
+
+    write(api, acme, "credit", CREDIT, "sam")
+    assert set_policy(api, acme, "credit", "lena", "ssn", "scientist", "mask").status_code == 200
+    body = {"dataframe_split": {"columns": ["ssn", "income"], "data": [["111-22-3333", 52000]]}}
+    app = api.client.app
+    with app.state.db.session() as db:
+        shaped, source = shaped_example(app, db, Identity(user="sam", is_admin=False), acme, "s1", body, "dataset credit")
+        assert shaped["dataframe_split"]["data"] == [["***", 52000]]
+        assert source == "dataset credit (credit.ssn:scientist=mask)"
+        same, _ = shaped_example(app, db, Identity(user="lena", is_admin=False), acme, "s2", body, "dataset credit")
+        assert same == body
+    assert set_policy(api, acme, "credit", "lena", "income", "scientist", "deny").status_code == 200
+    with app.state.db.session() as db:
+        empty, why = shaped_example(app, db, Identity(user="sam", is_admin=False), acme, "s3", body, "dataset credit")
+    assert empty["dataframe_split"]["data"] == [] and "credit.income:scientist=deny" in why
+    assert [e["detail"]["path"] for e in audit_entries(api, acme, "datasets.policy.applied")] == ["ship-example"]

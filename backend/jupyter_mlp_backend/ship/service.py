@@ -493,6 +493,25 @@ async def _example_row(app, db: DB, who: Identity, slug: str, columns: list[str]
     return None, None
 
 
+def shaped_example(app, db: DB, who: Identity, slug: str, ship_id: str, body: dict[str, Any],  # noqa: ANN001
+                   source: str | None) -> tuple[dict[str, Any], str | None]:
+    """The example request as the caller's role may see its row (the project's column policies on those column
+    names: masked or hashed values; a denied column leaves the example without its row, naming the policy)."""
+    from ..datasets.service import ColumnDenied, caller_column_policies
+
+    shaper = caller_column_policies(db, who, slug)
+    try:
+        shaped = shaper.json(body)
+    except ColumnDenied as e:
+        shaper.refused(db, who, slug, "ship-example", f"ship:{ship_id}", e)
+        return {"dataframe_split": {"columns": body["dataframe_split"]["columns"], "data": []}}, e.message
+    shaper.audit(db, who, slug, "ship-example", f"ship:{ship_id}")
+    db.commit()
+    if shaper.applied:
+        source = f"{source} ({', '.join(r.name for r in shaper.applied)})"
+    return shaped, source
+
+
 async def _endpoint(app, req: _Request, db: DB, who: Identity, slug: str, ship_id: str, model: str,  # noqa: ANN001
                     version: int, deployment: str, snapshots: dict[str, int]) -> dict[str, Any]:
     sig = await registry.version_signature(app, db, who, slug, model, version)
@@ -503,6 +522,7 @@ async def _endpoint(app, req: _Request, db: DB, who: Identity, slug: str, ship_i
     if row is None and d.example:
         columns, row, source = d.example["columns"], d.example["data"][0], "the model's logged example"
     body = {"dataframe_split": {"columns": columns, "data": [row] if row is not None else []}}
+    body, source = await run_in_threadpool(shaped_example, app, db, who, slug, ship_id, body, source)
     key, prefix, key_message = None, None, None
     try:
         new = await run_in_threadpool(serving.create_key, db, who, slug, f"ship-{deployment}"[:64], deployment)
