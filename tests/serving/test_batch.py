@@ -60,6 +60,11 @@ def test_score_a_snapshot_and_an_upload(backend, project, deployed, xy, monkeypa
     files = [folder / "upload", folder / "output.parquet", *folder.glob("in/*.parquet"), *folder.glob("out/*.parquet")]
     assert len(files) == 8 and all(f.read_bytes().startswith(b"MLPAR01\n") for f in files)
     assert csv.split(b"\n")[1] not in (folder / "upload").read_bytes()  # the first row, as sent, is not on disk
+    sealed = bytearray((folder / "output.parquet").read_bytes())
+    sealed[-20] ^= 1  # a flipped bit on disk: refused by name, nothing half-read is sent
+    (folder / "output.parquet").write_bytes(bytes(sealed))
+    bad = sam.get(f"/projects/{project}/batch-jobs/{done['id']}/output")
+    assert bad.status_code == 409 and "fails authentication at segment" in bad.json()["error"]["message"], bad.text
     listed = backend.client("vic").get(f"/projects/{project}/deployments/churn-api/batch").json()
     assert listed["total"] == 2
 
