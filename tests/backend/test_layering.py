@@ -259,3 +259,42 @@ def test_the_outboxes_import_no_domain():
     assert outboxes <= seen, outboxes - seen
     bad = [(m, t, line) for m, t, _, line in _imports() if m in outboxes and _domain(t)]
     assert not bad, bad
+
+
+# Column policies (issue 20 item 1, datasets/policy.py) shape rows where they leave the backend. Every function
+# outside the datasets domain that reads a project table's rows (the catalog's read / scan / appended) is listed
+# here with where its rows go; a new one fails until someone decides whether its rows need shaping.
+ROW_READERS = {
+    ("monitoring.cursor", "known"): "prediction ids only, for the monitor's own bookkeeping",
+    ("monitoring.cursor", "known_ids"): "prediction ids only, for the monitor's own bookkeeping",
+    ("monitoring.cursor", "new_rows"): "monitor evaluation: stored as window statistics, never as rows",
+    ("monitoring.cursor", "read_new"): "monitor evaluation: stored as window statistics, never as rows",
+    ("monitoring.dashboard", "_traffic"): "counts and latencies only",
+    ("monitoring.reference", "build_reference"): "the reference profile (drift reports withhold shaped columns)",
+    ("monitoring.windows", "log_frame"): "drift reports: shaped in monitors.window_report",
+    ("recommender.history", "snapshot_profile"): "meta-features only",
+    ("registry.promotion", "evidence_for"): "gate metrics only",
+    ("serving.batch", "_split"): "rows go to the model; the output is shaped on download (jobs.shaped_output)",
+    ("serving.deployments", "predictions"): "the prediction log API: shaped (column_policies)",
+    ("serving.deployments", "read"): "the prediction log API: shaped (column_policies)",
+    ("ship.plan", "_columns"): "the schema only (no row)",
+    ("ship.service", "_example_row"): "the example request: shaped in ship.service.shaped_example",
+}
+
+
+def test_every_reader_of_dataset_rows_is_accounted_for_by_column_policies():
+    found = set()
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if "migrations" in rel.parts or rel.parts[0] == "datasets":
+            continue
+        for fn in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for n in ast.walk(fn):
+                if isinstance(n, ast.Attribute) and n.attr in ("read", "scan", "appended") and (
+                        isinstance(n.value, ast.Attribute) and n.value.attr == "datasets"
+                        or isinstance(n.value, ast.Name) and n.value.id in ("catalog", "cat")):
+                    found.add((".".join(rel.with_suffix("").parts), fn.name))
+    assert found - set(ROW_READERS) == set(), "decide whether these rows need column policies (ROW_READERS)"
+    assert set(ROW_READERS) - found == set(), "remove from ROW_READERS: the read is gone"
