@@ -31,7 +31,7 @@ def _until(fn, timeout: float, what: str):  # noqa: ANN001, ANN202
         got = fn()
         if got:
             return got
-        time.sleep(2)
+        time.sleep(0.5)  # a condition met waits half a poll on average: 1 s at 2 s polls, several times a test
     raise AssertionError(f"timed out waiting for {what}")
 
 
