@@ -19,7 +19,8 @@ import pytest
 from tests.helpers import notebook as _nb
 from tests.helpers import wait_run as _wait
 
-pytestmark = pytest.mark.containers
+# One backend (one Dagster webserver) for the module, a project per test: two of its tests run a pipeline
+pytestmark = [pytest.mark.containers, pytest.mark.shared_backend]
 
 
 def _engine():
