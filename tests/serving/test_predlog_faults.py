@@ -273,6 +273,42 @@ def test_the_committer_trims_the_log_but_keeps_the_records_a_stuck_file_needs(tm
     assert len(table.properties[predlog.RECORD].split()) == 1  # the last commit's file, deleted after it
 
 
+def test_a_file_an_earlier_release_recorded_in_a_snapshot_summary_is_still_appended_once(tmp_path: Path,
+                                                                                        monkeypatch: pytest.MonkeyPatch):
+    """Upgrading: a spool file committed by an earlier release (its name in that snapshot's summary) whose delete
+    failed is still in the folder. It is found recorded, and its name moves into the table's record with the next
+    commit, so it stays recorded after that snapshot is expired."""
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(predlog, "LOG_SNAPSHOTS", 2)
+    monkeypatch.setattr(predlog, "CLOCK_SLACK_MS", 0)  # the old records' window: over as soon as newer files come
+    home = tmp_path / "home"
+    catalog, log = Catalog(home), PredictionLog(Catalog(home), home)
+    ids = answered(log, 5)
+    asyncio.run(log.flush())
+    old = spooled(home)[0]
+    catalog.append_recorded(P, TABLE, [], None, predlog._schema("predictions"), predlog.RECORD, 0)  # the table
+    table = catalog._open().load_table(f"p_{P}.{TABLE}")
+    table.append(pq.read_table(old), snapshot_properties={predlog.RECORD: old.name})  # as the earlier release did
+    unlink = pathlib.Path.unlink
+
+    def failing_unlink(self, *a, **kw):  # noqa: ANN001, ANN202 - its delete keeps failing
+        if self.name == old.name:
+            raise PermissionError(1, "Operation not permitted", str(self))
+        return unlink(self, *a, **kw)
+
+    monkeypatch.setattr(pathlib.Path, "unlink", failing_unlink)
+    for _ in range(8):
+        ids.extend(answered(log, 5))
+        asyncio.run(log.flush())
+        time.sleep(0.002)
+        commit_spool(catalog, spool_root(home), report=lambda **kw: None)
+    table = catalog._open().load_table(f"p_{P}.{TABLE}")
+    assert not any(s.summary[predlog.RECORD] for s in table.snapshots()), "the earlier release's snapshot expired"
+    assert old.name in table.properties[predlog.RECORD].split()
+    assert_exactly_once(catalog, ids)
+
+
 def test_a_commit_racing_another_fails_rather_than_append_a_file_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Two committers offer the same spool file (one left running by a backend that died, and the new one), the
     second landing its commit between the first's record check and its commit: the first's commit must fail (the

@@ -48,9 +48,13 @@ def file_io_properties(warehouse: str, s3_endpoint: str | None) -> dict[str, str
 
 
 class Catalog:
-    def __init__(self, home: Path, warehouse: str | None = None, s3_endpoint: str | None = None):
+    def __init__(self, home: Path, warehouse: str | None = None, s3_endpoint: str | None = None,
+                 keys=None):  # noqa: ANN001
         """`warehouse`: a folder or `s3://bucket/prefix` (setting `iceberg_warehouse`); default
-        `$MLP_HOME/iceberg/warehouse`. `s3_endpoint`: an S3-compatible store's URL (setting `s3_endpoint_url`)."""
+        `$MLP_HOME/iceberg/warehouse`. `s3_endpoint`: an S3-compatible store's URL (setting `s3_endpoint_url`).
+        `keys`: namespace -> (data key or None, lookup): the data files of a project with a key are sealed
+        (sealed_io.py); None: pyarrow's FileIO, as it comes."""
+        self.keys = keys
         self.root = home / "iceberg"
         self.warehouse = warehouse.rstrip("/") if warehouse else f"file://{self.root / 'warehouse'}"
         if "://" not in self.warehouse:
@@ -68,6 +72,10 @@ class Catalog:
             self.root.mkdir(parents=True, exist_ok=True)
             props = {"uri": f"sqlite:///{self.root / 'catalog.db'}", "warehouse": self.warehouse,
                      **file_io_properties(self.warehouse, self.s3_endpoint)}
+            if self.keys is not None:
+                from . import sealed_io
+
+                props |= {"py-io-impl": sealed_io.IMPL, sealed_io.PROPERTY: sealed_io.register(self.keys)}
             try:
                 self._catalog = SqlCatalog("mlp", **props)
             except OperationalError as e:
@@ -92,8 +100,10 @@ class Catalog:
             table_data = pq.read_table(io.BytesIO(parquet))
         except Exception as e:  # noqa: BLE001 - anything unreadable is the client's problem, said in words
             raise DatasetError(f"The body is not a Parquet file: {e}") from e
+        sealed = self._sealed(slug)
         try:  # before the lock: profiling takes a while on large frames and needs no catalog
-            props = profiles.snapshot_properties(table_data, target) if mode == "overwrite" else {}
+            # not stored for a sealed project: a profile holds column values (computed again when asked for)
+            props = profiles.snapshot_properties(table_data, target) if mode == "overwrite" and not sealed else {}
         except profiles.ProfileError as e:
             raise DatasetError(f"Cannot profile '{name}': {e}") from e
         with self._lock:
@@ -106,6 +116,8 @@ class Catalog:
                 table = cat.load_table(ident)
             else:
                 table = cat.create_table(ident, schema=table_data.schema)
+            if sealed:
+                table = _no_bounds(table)
             try:
                 if mode == "append":
                     table.append(table_data)
@@ -127,6 +139,8 @@ class Catalog:
                 cat.create_namespace(ns)
             ident = f"{ns}.{name}"
             table = _load_or_create(cat, ident, data.schema, log_properties(keep_last) if keep_last else {})
+            if self._sealed(slug):
+                table = _no_bounds(table)
             if keep_last:
                 with table.transaction() as tx:
                     _log_append(tx).append(data)
@@ -159,6 +173,8 @@ class Catalog:
                 cat.create_namespace(ns)
             ident = f"{ns}.{name}"
             table = _load_or_create(cat, ident, schema, log_properties(keep_last) if keep_last else {})
+            if self._sealed(slug):
+                table = _no_bounds(table)
             recorded = set(table.properties.get(record, "").split())
             done = set(recorded)
             for snap in reversed(table.snapshots()):  # an earlier release's records: commit order, newest first
@@ -172,10 +188,19 @@ class Catalog:
                 kept = recorded if live is None else recorded & set(live(recorded))
                 with table.transaction() as tx:  # one commit: the rows and their record
                     (_log_append(tx) if keep_last else tx).append(load(fresh))
-                    tx.set_properties({record: " ".join(sorted(kept | set(fresh)))})
+                    tx.set_properties({record: " ".join(sorted(kept | set(keys)))})  # this batch: all still offered
                 if keep_last:
                     _trim(table, keep_last, since_ms, record)
             return fresh, [k for k in keys if k in done]
+
+    def sealing(self, slug: str):  # noqa: ANN201
+        """(the data key the project's new files are sealed with or None, the lookup its sealed files are opened
+        with or None): for the platform's own files next to the tables (the prediction log's spool)."""
+        return self.keys(_namespace(slug)) if self.keys is not None else (None, None)
+
+    def _sealed(self, slug: str) -> bool:
+        """Whether new data files of the project are sealed (encryption on for it)."""
+        return self.keys is not None and self.keys(_namespace(slug))[0] is not None
 
     def scan(self, slug: str, name: str, snapshot_id: int | None = None, row_filter: str | None = None):  # noqa: ANN201
         """A table's rows as pyarrow (optionally filtered, e.g. "prediction_id == 'x'"); LookupError if missing."""
@@ -415,6 +440,18 @@ def _log_append(tx):  # noqa: ANN001, ANN202
     return tx
 
 
+METRICS = "write.metadata.metrics.default"  # pyiceberg's TableProperties.DEFAULT_WRITE_METRICS_MODE
+
+
+def _no_bounds(table):  # noqa: ANN001, ANN202
+    """The table, set to keep only counts in its manifests (no lower/upper bounds: they are column values, and
+    manifests are not sealed); one commit, once per table."""
+    if table.properties.get(METRICS) != "counts":
+        with table.transaction() as tx:
+            tx.set_properties({METRICS: "counts"})
+    return table
+
+
 def _load_or_create(cat, ident: str, schema, properties: dict[str, str]):  # noqa: ANN001, ANN202
     """The table, made on first use; when another process (the backend and the log's committer share the catalog)
     made it between the check and the create, the one it made."""
@@ -442,7 +479,8 @@ def log_properties(keep_last: int) -> dict[str, str]:
 
 def _trim(table, keep_last: int, before_ms: int, record: str | None = None) -> int:  # noqa: ANN001 - see `Catalog.trim`
     """With `record` (`append_recorded`'s): every snapshot but the newest `keep_last`, except those since `before_ms`
-    whose summary holds a record (an earlier release's: the records are a table property now)."""
+    whose summary holds a record (an earlier release's: the records are a table property now) of names the table's
+    record lacks."""
     snaps = sorted(table.snapshots(), key=lambda s: s.sequence_number)
     if len(snaps) <= 2 * keep_last:  # a commit only every `keep_last` appends
         return 0
@@ -452,9 +490,10 @@ def _trim(table, keep_last: int, before_ms: int, record: str | None = None) -> i
             tx.set_properties(props)
     if record is None:
         old = [s.snapshot_id for s in snaps[:-keep_last] if s.timestamp_ms < before_ms]
-    else:
+    else:  # a summary's record is needed while it is in the window and its names are not in the table's record
+        kept = set(table.properties.get(record, "").split())
         old = [s.snapshot_id for s in snaps[:-keep_last] if s.timestamp_ms < before_ms
-               or s.summary is None or not s.summary[record]]
+               or s.summary is None or not s.summary[record] or set(s.summary[record].split()) <= kept]
     if old:
         table.maintenance.expire_snapshots().by_ids(old).commit()
     return len(old)
