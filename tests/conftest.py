@@ -9,7 +9,10 @@
 - `project`: project `acme` on `backend` (lead `lena`, scientist `sam`, viewer `vic`).
 - `@pytest.mark.shared_backend` (a module's `pytestmark`): its tests share one `backend` (`module_backend`: one
   Dagster webserver, serving supervisor, run watcher for the module), each with a project of its own from `project`
-  (`acme`, `acme-2`, ...); `settings`/`containers` marks go on the module then.
+  (`acme`, `acme-2`, ...); `settings`/`containers` marks go on the module then. Only for modules whose tests leave
+  nothing running: a deployment or monitor one test leaves (workers, Dagster's daemon and sensor) slows every later
+  test on the shared backend (tests/ship/test_ship_flow.py, one run each: 468 s unshared, 699 s shared as the load
+  rose 8 -> 13; its gate test, after the deploying one, 78 -> 151 s).
 - `use_mlflow(env)`: points the in-process MLflow client at a gateway with the given credentials.
 
 - `mlp_home`: an empty data directory; `MLP_HOME` points at it for the test.
