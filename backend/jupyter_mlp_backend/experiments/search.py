@@ -305,6 +305,10 @@ class RunSearch:
             val = compare(e.c.value, value)
             if kind == METRIC:
                 val = or_(val, e.c.is_nan == true()) if comparator == "!=" else and_(val, e.c.is_nan == false())
+            elif comparator == "=" and self.dialect == "postgresql" and isinstance(value, str):
+                # PostgreSQL's mlp_ index holds left(value, 200) (prepare_store): the same condition on that
+                # expression lets the planner use it (at 1M runs it scanned all of params instead; issue 17).
+                val = and_(val, func.left(e.c.value, 200) == value[:200])
             joins.append((e, and_(e.c.run_uuid == run.c.run_uuid, e.c.key == key, val)))
         return clauses, joins
 
