@@ -187,9 +187,10 @@ def stages(est, folder: Path, body: str, rounds: int = 2000) -> dict[str, dict]:
     import yaml
 
     from jupyter_mlp_backend.serving import protocol, worker
+    from jupyter_mlp_backend.serving.model_loading import SklearnModel
 
     schema = protocol.Schema.from_mlmodel(yaml.safe_load((folder / "MLmodel").read_text()))
-    w = worker.Worker(worker._Sklearn(est, "predict"), schema, name="m", version=1, max_batch=64, max_wait=0)
+    w = worker.Worker(SklearnModel(est, "predict"), schema, name="m", version=1, max_batch=64, max_wait=0)
     raw = body.encode()
     batch = [worker.Item(0, None, 1, "0" * 32, protocol.parse_mlflow(raw, schema))]  # type: ignore[arg-type]
     frame, array = w._frame(batch), w._array(batch)

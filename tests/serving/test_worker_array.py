@@ -19,7 +19,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from jupyter_mlp_backend.serving import protocol, wire
-from jupyter_mlp_backend.serving.worker import Item, Worker, _Sklearn, array_dtype
+from jupyter_mlp_backend.serving.model_loading import SklearnModel, array_dtype
+from jupyter_mlp_backend.serving.worker import Item, Worker
 
 
 class SeenLogisticRegression(LogisticRegression):
@@ -101,7 +102,7 @@ def expected(est, frame: pd.DataFrame) -> tuple[list, list]:  # noqa: ANN001
 
 def test_a_numeric_model_is_scored_from_an_array_once_it_answered_as_the_dataframe_did(x):
     est, schema = fit(SeenLogisticRegression(), x)
-    worker = Worker(_Sklearn(est, "predict"), schema, name="m", version=1, max_batch=64, max_wait=0)
+    worker = Worker(SklearnModel(est, "predict"), schema, name="m", version=1, max_batch=64, max_wait=0)
     assert worker.array_dtype == "float64"
     one = {"dataframe_split": {"columns": ["x2", "x1"], "data": [[x.x2[0], x.x1[0]]]}}  # columns in another order
     records = [{"dataframe_records": x.iloc[i:i + 2].to_dict("records")} for i in (5, 7)]  # a batch of two requests
@@ -119,9 +120,9 @@ def test_a_numeric_model_is_scored_from_an_array_once_it_answered_as_the_datafra
 def test_a_pipeline_that_selects_columns_by_name_keeps_the_dataframe(x):
     pipe = make_pipeline(ColumnTransformer([("s", StandardScaler(), ["x2", "x1"])]), LogisticRegression())
     est, schema = fit(pipe, x)
-    worker = Worker(_Sklearn(est, "predict"), schema, name="m", version=1, max_batch=64, max_wait=0)
+    worker = Worker(SklearnModel(est, "predict"), schema, name="m", version=1, max_batch=64, max_wait=0)
     assert worker.array_dtype == "float64"  # looks eligible, but an array has no column names to select by
-    frames_only = Worker(_Sklearn(est, "predict"), schema, name="m", version=1, max_batch=64, max_wait=0)
+    frames_only = Worker(SklearnModel(est, "predict"), schema, name="m", version=1, max_batch=64, max_wait=0)
     frames_only.array_dtype = None  # the worker as it was: every batch a DataFrame
     body = {"dataframe_split": {"columns": ["x1", "x2"], "data": x.iloc[:3].values.tolist()}}
     for _ in range(2):
@@ -132,11 +133,11 @@ def test_a_pipeline_that_selects_columns_by_name_keeps_the_dataframe(x):
 def test_mixed_types_missing_values_and_other_column_orders_go_as_a_dataframe(x):
     est, schema = fit(LogisticRegression(), x)
     mixed = protocol.Schema([protocol.Column("x1", "double"), protocol.Column("n", "long")])
-    assert array_dtype(_Sklearn(est, "predict"), mixed) is None
+    assert array_dtype(SklearnModel(est, "predict"), mixed) is None
     swapped = protocol.Schema([protocol.Column("x2", "double"), protocol.Column("x1", "double")])
-    assert array_dtype(_Sklearn(est, "predict"), swapped) is None  # fitted as x1, x2
+    assert array_dtype(SklearnModel(est, "predict"), swapped) is None  # fitted as x1, x2
     optional = protocol.Schema([protocol.Column("x1", "double"), protocol.Column("x2", "double", required=False)])
-    worker = Worker(_Sklearn(est, "predict"), optional, name="m", version=1, max_batch=64, max_wait=0)
+    worker = Worker(SklearnModel(est, "predict"), optional, name="m", version=1, max_batch=64, max_wait=0)
     assert worker._array(items(optional, [{"inputs": {"x1": [0.5]}}])) is None  # x2 left out: missing, not 0
     assert worker._array(items(optional, [{"inputs": {"x1": [0.5], "x2": [1.0]}}])).tolist() == [[0.5, 1.0]]
 
@@ -146,7 +147,7 @@ def test_a_fast_model_is_predicted_on_the_event_loop_and_a_slow_one_in_the_threa
 
     async def run(delay: float, inline_s: float) -> list[str]:
         est.threads, est.delay = [], delay
-        worker = Worker(_Sklearn(est, "predict"), schema, name="m", version=1, max_batch=64, max_wait=0)
+        worker = Worker(SklearnModel(est, "predict"), schema, name="m", version=1, max_batch=64, max_wait=0)
         worker.inline_s = inline_s  # the threshold set apart from this machine's load: what is tested is the choice
         assert await one_at_a_time(worker, schema, 4) == [200] * 4
         return est.threads
@@ -176,7 +177,7 @@ def test_frames_are_cut_as_bytes_arrive_and_a_fast_model_answers_within_the_read
         return wire.REQUEST.pack(rid, len(payload), wire.MLFLOW) + payload
 
     async def scenario() -> tuple[list[tuple[int, int, dict]], list[bool]]:
-        worker = Worker(_Sklearn(est, "predict"), schema, name="m", version=1, max_batch=64, max_wait=0)
+        worker = Worker(SklearnModel(est, "predict"), schema, name="m", version=1, max_batch=64, max_wait=0)
         worker.inline_s = 1.0  # the threshold set apart from this machine's load: what is tested is the path
         conn, t = Conn(worker), Transport()
         conn.connection_made(t)
