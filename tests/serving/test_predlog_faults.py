@@ -446,3 +446,26 @@ def test_a_half_written_spool_file_left_by_a_failure_is_cleaned_up_later(tmp_pat
     commit_until_empty(Catalog(home), home)
     assert not stale.exists() and recent.exists()  # a write under way is never touched
     assert_exactly_once(Catalog(home), ids)
+
+
+def test_an_episodes_events_are_recorded_in_the_order_they_happen(tmp_path: Path):
+    # The recording of log_failed is slow (a busy database); the log_recovered right after it must still land second.
+    log = PredictionLog(Catalog(tmp_path), tmp_path)
+    recorded: list[str] = []
+
+    def record(project: str, deployment: str, action: str, detail: dict) -> None:
+        if action == "log_failed":
+            time.sleep(0.3)
+        recorded.append(action)
+
+    log.on_event = record
+
+    async def episode() -> None:
+        log._failed((P, D), "spool", "disk full", log_it=False)
+        log._healed((P, D), "spool")
+        deadline = time.monotonic() + 10
+        while len(recorded) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+    asyncio.run(episode())
+    assert recorded == ["log_failed", "log_recovered"]
