@@ -13,6 +13,7 @@ from jupyter_mlp import __version__
 from jupyter_mlp.identity import ensure_secret
 from jupyter_mlp.settings import Settings, load_settings
 
+from . import at_rest
 from .db import Database
 from .event_feed import prune as prune_events
 from .assistant import routes as assistant_routes
@@ -50,6 +51,7 @@ from .serving.keys import key_lookup
 from .serving.batch import BatchRunner
 from .serving.batch import resume as batch_resume
 from .serving.manager import Manager
+from .serving import predlog
 from .serving.predlog import PredictionLog, event_recorder
 from .serving.metrics import install as install_metrics
 from .ship import routes as ship_routes
@@ -178,7 +180,8 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         app.state.resolver = make_resolver(settings, secret)
         app.state.experiments = Experiments(settings)
         app.state.dagster = DagsterService(settings)
-        app.state.datasets = Catalog(settings.home, settings.iceberg_warehouse, settings.s3_endpoint_url)
+        app.state.datasets = Catalog(settings.home, settings.iceberg_warehouse, settings.s3_endpoint_url,
+                                     keys=at_rest.iceberg_keys(app))  # sealed data files (encryption at rest)
         app.state.serving = Manager(settings.home, settings.serving_worker_start_timeout)
         app.state.serving.on_event = serving_deployments.record_event(app)
         app.state.serving.start_supervisor()
@@ -188,6 +191,8 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
                                     reject_rate=settings.serving_reject_rate)
         app.state.gateway.predlog = PredictionLog(app.state.datasets, settings.home)
         app.state.gateway.predlog.on_event = event_recorder(app)
+        app.state.gateway.predlog.committer_env = {  # the committer seals the log's data files (encryption at rest)
+            predlog.DATABASE_ENV: settings.effective_database_url, predlog.MASTER_KEY_ENV: settings.at_rest_master_key}
         app.state.gateway.predlog.start()
         app.state.serving_tls = None
         app.state.gateway.client_tls = ClientTls()  # projects' client-certificate policies (mutual TLS)

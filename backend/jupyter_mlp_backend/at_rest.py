@@ -92,6 +92,34 @@ class Keyring:
             self._keys.pop(bytes.fromhex(key_id_hex), None)
 
 
+def iceberg_keys(app: Any):  # noqa: ANN201
+    """The dataset catalog's hook (datasets/sealed_io.py): an Iceberg namespace (`p_<slug>`, '-' as '_') -> (the
+    data key its new data files are sealed with, or None; the lookup its sealed files are opened with)."""
+    from sqlalchemy import func
+
+    def keys(namespace: str) -> tuple[DataKey | None, at_rest.Lookup]:
+        with app.state.db.session() as s:
+            pid = s.execute(select(Project.id).where(
+                func.replace(Project.slug, "-", "_") == namespace.removeprefix("p_"))).scalar_one_or_none()
+            if pid is None:
+                return None, lambda _key_id: None
+            ring = keyring(app)
+            return ring.writer(pid, s), ring.reader(pid)
+    return keys
+
+
+def standalone_keys(home: Any, database_url: str, master_spec: str | None):  # noqa: ANN201
+    """`iceberg_keys` for a process of the platform's own outside the backend (the prediction log's committer):
+    its own connection to the platform database and the master key."""
+    from types import SimpleNamespace
+
+    from .db import Database
+
+    settings = SimpleNamespace(home=home, at_rest_master_key=master_spec)
+    return iceberg_keys(SimpleNamespace(state=SimpleNamespace(settings=settings, db=Database(database_url),
+                                                              at_rest=None)))
+
+
 def keyring(app: Any) -> Keyring:
     if getattr(app.state, "at_rest", None) is None:
         app.state.at_rest = Keyring(app)
@@ -194,4 +222,4 @@ def rotate_master(app: Any, db: DB, who: Caller) -> dict[str, Any]:
 
 
 __all__ = ["AtRestError", "DataKey", "Keyring", "Sealer", "iter_file", "read_file", "source",
-           "write_file", "keyring", "project_id", "rotate_master", "set_enabled", "shred", "status"]
+           "write_file", "iceberg_keys", "keyring", "project_id", "rotate_master", "set_enabled", "shred", "status"]

@@ -13,6 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from jupyter_mlp.at_rest import AtRestError
+
 log = logging.getLogger(__name__)
 
 
@@ -88,6 +90,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(AtRestError)
+    async def _sealed(_: Request, exc: AtRestError) -> JSONResponse:  # a sealed file: key destroyed, or tampered
+        return JSONResponse(error_body("conflict", f"Encrypted data cannot be read: {exc}"), status_code=409)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

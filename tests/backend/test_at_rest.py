@@ -19,7 +19,8 @@ from sqlalchemy import select, text
 from jupyter_mlp import at_rest as core
 from jupyter_mlp_backend import at_rest
 from jupyter_mlp_backend.orm import AuditEntry, ProjectDataKey
-from jupyter_mlp_backend.serving import batch_chunks as worker  # the batch worker's chunk I/O
+from jupyter_mlp_backend.serving import batch_chunks as worker
+from jupyter_mlp_backend.serving import predlog  # the batch worker's chunk I/O
 from jupyter_mlp_backend.serving.batch import job_dir
 
 SECRET = "SECRET-PATIENT-7f3a9c"  # a value that must never be on disk in the clear once encryption is on
@@ -217,3 +218,74 @@ def test_a_kms_plugs_in_like_the_signer(tmp_path):
     fid, fw = file_key.wrap(b"k" * 32, b"ctx")
     with pytest.raises(core.AtRestError, match="does not unwrap"):
         file_key.unwrap(fid, fw, b"another project")
+
+
+def test_iceberg_data_files_sealed(api, acme, globex):
+    """A dataset's Parquet data files are sealed for a project with encryption on: no known value in their bytes
+    nor in the table's metadata (no column bounds, no stored profile); reads through the API return the rows;
+    rotation keeps them readable; a shredded project's data files cannot be read; another project stays plain."""
+    app, admin = api.client.app, api.as_user("admin")
+    warehouse = api.settings.home / "iceberg" / "warehouse"
+    frame = pd.DataFrame({"name": [f"{SECRET}-{i:03d}" for i in range(300)], "x1": range(300)})
+    body = io.BytesIO()
+    frame.to_parquet(body, index=False)
+    gw = {"Authorization": f"Bearer {api.token('sam')}"}
+
+    def put(slug: str, name: str, mode: str = "overwrite") -> None:  # as a kernel writes a dataset
+        r = api.client.put(f"/mlflow/{slug}/mlp/datasets/{name}", params={"mode": mode}, content=body.getvalue(),
+                           headers=gw if slug == "acme" else {"Authorization": f"Bearer {api.token('gus')}"})
+        assert r.status_code == 201, r.text
+
+    def get(slug: str, name: str):  # noqa: ANN202
+        return api.client.get(f"/mlflow/{slug}/mlp/datasets/{name}",
+                              headers=gw if slug == "acme" else {"Authorization": f"Bearer {api.token('gus')}"})
+
+    def files(slug: str, name: str) -> list:
+        return sorted((warehouse / f"p_{slug}" / name).rglob("*"))
+
+    put("acme", "before")  # written before encryption was turned on: plain, and still read after
+    assert admin.put("/projects/acme/encryption", json={"enabled": True}).status_code == 200
+    put("acme", "patients")
+    put("acme", "patients", "append")
+    put("globex", "churn")  # encryption off there: plain Parquet, as it was
+    data = [p for p in files("acme", "patients") if p.suffix == ".parquet"]
+    assert len(data) == 2
+    for p in files("acme", "patients"):
+        raw = p.read_bytes() if p.is_file() else b""
+        assert SECRET.encode() not in raw, p  # data files sealed; manifests without bounds; no profile stored
+    assert all(p.read_bytes().startswith(core.MAGIC) for p in data)
+    assert all(SECRET.encode() in p.read_bytes() for p in files("globex", "churn") if p.suffix == ".parquet")
+    manifests = app.state.datasets._open().load_table("p_acme.patients").inspect.files()  # noqa: SLF001
+    assert all(not b for b in manifests.column("lower_bounds").to_pylist())
+    rows = pd.read_parquet(io.BytesIO(get("acme", "patients").content))
+    assert len(rows) == 600 and rows.name.tolist()[:2] == [f"{SECRET}-000", f"{SECRET}-001"]
+    assert len(pd.read_parquet(io.BytesIO(get("acme", "before").content))) == 300
+    first = next(t for t in app.state.datasets.list("acme") if t["name"] == "patients")["snapshots"][0]
+    prof = admin.get(f"/projects/acme/datasets/patients/snapshots/{first['snapshot_id']}/profile")
+    assert prof.status_code == 200 and prof.json()["source"] == "computed", prof.text  # none stored in metadata
+
+    # the prediction log: spooled by the backend, appended by its committer process (the real one), both sealed
+    plog = app.state.gateway.predlog
+    for i in range(50):
+        plog.add("acme", "demo", predlog.row(f"p{i}", "m", 1, "v2", 1.0, f'{{"{SECRET}": {i}}}'.encode(), b"[1]"))
+    assert api.client.portal.call(plog.drain, "acme", "demo", 120) == 0
+    log_files = [p for p in files("acme", "predictions_demo") if p.is_file()]
+    assert [p for p in log_files if p.suffix == ".parquet"]
+    assert all(p.read_bytes().startswith(core.MAGIC) for p in log_files if p.suffix == ".parquet")
+    assert all(SECRET.encode() not in p.read_bytes() for p in log_files)
+    got, _ = app.state.datasets.appended("acme", "predictions_demo", None)
+    assert got.num_rows == 50 and SECRET in got.column("request")[0].as_py()
+
+    # rotation re-wraps the data key: nothing rewritten, reads go on with a fresh keyring
+    assert admin.post("/security/rotate-master-key").status_code == 200
+    app.state.at_rest = at_rest.Keyring(app)
+    assert len(pd.read_parquet(io.BytesIO(get("acme", "patients").content))) == 600
+
+    # shredded: the data files cannot be read; the plain one written before still is
+    assert admin.delete("/projects/acme/encryption/key", params={"confirm": "acme"}).status_code == 200
+    r = get("acme", "patients")
+    assert r.status_code == 409 and "no longer exists" in r.json()["message"], r.text
+    with pytest.raises(core.AtRestError, match="no longer exists"):
+        app.state.datasets.appended("acme", "predictions_demo", None)
+    assert get("acme", "before").status_code == 200
+    assert get("globex", "churn").status_code == 200

@@ -6,6 +6,7 @@ it: `at_rest.read_file` then `pandas.read_parquet` (`at_rest.source`: the path i
 plain file read the way the platform read it before encryption existed (`pd.read_parquet(path)`), and the
 encryption-off path (`at_rest.source` of a plain file: one 8-byte read more) is measured beside it. Raw
 throughput of sealing and opening is printed too. No peer: the ratio is ours over the plain read.
+A dataset read (an Iceberg table whose data files are sealed, datasets/sealed_io.py) is measured the same way.
 Run: nice -n 10 .venv/bin/python -m tests.bench.bench_at_rest [--rows N] [--reps N]
 """
 
@@ -69,6 +70,43 @@ def main() -> None:
           f"({m['on'] / m['before']:.2f}x)")
     print(f"  open alone {mb / m['open']:.0f} MiB/s, seal alone {mb / m['seal']:.0f} MiB/s")
     print_ratios(None, "no peer", m["on"] / m["before"], "sealed read / plain read of a batch output")
+    _dataset_read(frame, a.reps)
+
+
+def _dataset_read(frame: pd.DataFrame, reps: int) -> None:
+    """A dataset read (`Catalog.read`: the Iceberg scan the kernels' dataset route runs, then Parquet out) from a
+    catalog without the at-rest hook (before), with it for a project without a key (off) and with one (on: the
+    Iceberg data files sealed, datasets/sealed_io.py)."""
+    from jupyter_mlp_backend.datasets.catalog import Catalog
+
+    dk = at_rest.DataKey.generate()
+    keys = {dk.id: dk.key}.get
+
+    def hook(namespace: str):  # noqa: ANN202 - project "enc" has a data key, "plain" none
+        return (dk if namespace == "p_enc" else None), keys
+
+    body = io.BytesIO()
+    frame.to_parquet(body, index=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        before, hooked = Catalog(Path(tmp, "a")), Catalog(Path(tmp, "b"), keys=hook)
+        before.write("plain", "t", body.getvalue(), "append")
+        hooked.write("plain", "t", body.getvalue(), "append")
+        hooked.write("enc", "t", body.getvalue(), "append")
+        size = sum(p.stat().st_size for p in Path(tmp, "b").rglob("*.parquet") if "/p_enc/" in str(p))
+        t = {"before": [], "off": [], "on": []}
+        for _ in range(reps):
+            t["before"].append(_median(lambda: before.read("plain", "t", None), 1))
+            t["off"].append(_median(lambda: hooked.read("plain", "t", None), 1))
+            t["on"].append(_median(lambda: hooked.read("enc", "t", None), 1))
+        m = {k: statistics.median(v) for k, v in t.items()}
+    print(f"dataset read (Catalog.read): {len(frame)} rows, {size / 2**20:.1f} MiB of sealed Parquet data files; "
+          f"medians of {reps} alternating repetitions")
+    print(f"  no at-rest hook (before)                        {m['before'] * 1e3:8.1f} ms")
+    print(f"  encryption off (hook, project without a key)    {m['off'] * 1e3:8.1f} ms  "
+          f"({m['off'] / m['before']:.2f}x)")
+    print(f"  encryption on  (data files sealed)              {m['on'] * 1e3:8.1f} ms  "
+          f"({m['on'] / m['before']:.2f}x)")
+    print_ratios(None, "no peer", m["on"] / m["before"], "sealed read / plain read of a dataset")
 
 
 if __name__ == "__main__":

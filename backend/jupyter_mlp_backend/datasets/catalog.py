@@ -48,9 +48,13 @@ def file_io_properties(warehouse: str, s3_endpoint: str | None) -> dict[str, str
 
 
 class Catalog:
-    def __init__(self, home: Path, warehouse: str | None = None, s3_endpoint: str | None = None):
+    def __init__(self, home: Path, warehouse: str | None = None, s3_endpoint: str | None = None,
+                 keys=None):  # noqa: ANN001
         """`warehouse`: a folder or `s3://bucket/prefix` (setting `iceberg_warehouse`); default
-        `$MLP_HOME/iceberg/warehouse`. `s3_endpoint`: an S3-compatible store's URL (setting `s3_endpoint_url`)."""
+        `$MLP_HOME/iceberg/warehouse`. `s3_endpoint`: an S3-compatible store's URL (setting `s3_endpoint_url`).
+        `keys`: namespace -> (data key or None, lookup): the data files of a project with a key are sealed
+        (sealed_io.py); None: pyarrow's FileIO, as it comes."""
+        self.keys = keys
         self.root = home / "iceberg"
         self.warehouse = warehouse.rstrip("/") if warehouse else f"file://{self.root / 'warehouse'}"
         if "://" not in self.warehouse:
@@ -68,6 +72,10 @@ class Catalog:
             self.root.mkdir(parents=True, exist_ok=True)
             props = {"uri": f"sqlite:///{self.root / 'catalog.db'}", "warehouse": self.warehouse,
                      **file_io_properties(self.warehouse, self.s3_endpoint)}
+            if self.keys is not None:
+                from . import sealed_io
+
+                props |= {"py-io-impl": sealed_io.IMPL, sealed_io.PROPERTY: sealed_io.register(self.keys)}
             try:
                 self._catalog = SqlCatalog("mlp", **props)
             except OperationalError as e:
@@ -92,8 +100,10 @@ class Catalog:
             table_data = pq.read_table(io.BytesIO(parquet))
         except Exception as e:  # noqa: BLE001 - anything unreadable is the client's problem, said in words
             raise DatasetError(f"The body is not a Parquet file: {e}") from e
+        sealed = self.sealing(slug)[0] is not None
         try:  # before the lock: profiling takes a while on large frames and needs no catalog
-            props = profiles.snapshot_properties(table_data, target) if mode == "overwrite" else {}
+            # not stored for a sealed project: a profile holds column values (computed again when asked for)
+            props = profiles.snapshot_properties(table_data, target) if mode == "overwrite" and not sealed else {}
         except profiles.ProfileError as e:
             raise DatasetError(f"Cannot profile '{name}': {e}") from e
         with self._lock:
@@ -106,6 +116,7 @@ class Catalog:
                 table = cat.load_table(ident)
             else:
                 table = cat.create_table(ident, schema=table_data.schema)
+            table = self._no_bounds(slug, table) if sealed else table
             try:
                 if mode == "append":
                     table.append(table_data)
@@ -127,6 +138,7 @@ class Catalog:
                 cat.create_namespace(ns)
             ident = f"{ns}.{name}"
             table = _load_or_create(cat, ident, data.schema, log_properties(keep_last) if keep_last else {})
+            table = self._no_bounds(slug, table)
             if keep_last:
                 with table.transaction() as tx:
                     _log_append(tx).append(data)
@@ -159,6 +171,7 @@ class Catalog:
                 cat.create_namespace(ns)
             ident = f"{ns}.{name}"
             table = _load_or_create(cat, ident, schema, log_properties(keep_last) if keep_last else {})
+            table = self._no_bounds(slug, table)
             recorded = set(table.properties.get(record, "").split())
             done = set(recorded)
             for snap in reversed(table.snapshots()):  # an earlier release's records: commit order, newest first
@@ -176,6 +189,19 @@ class Catalog:
                 if keep_last:
                     _trim(table, keep_last, since_ms, record)
             return fresh, [k for k in keys if k in done]
+
+    def sealing(self, slug: str):  # noqa: ANN201
+        """(the data key the project's new files are sealed with or None, the lookup its sealed files are opened
+        with or None): for the platform's own files next to the tables (the prediction log's spool)."""
+        return self.keys(_namespace(slug)) if self.keys is not None else (None, None)
+
+    def _no_bounds(self, slug: str, table):  # noqa: ANN001, ANN202
+        """The table, with no column bounds in its manifests from now on when the project's data files are sealed."""
+        if self.sealing(slug)[0] is None:
+            return table
+        from .sealed_io import no_bounds
+
+        return no_bounds(table)
 
     def scan(self, slug: str, name: str, snapshot_id: int | None = None, row_filter: str | None = None):  # noqa: ANN201
         """A table's rows as pyarrow (optionally filtered, e.g. "prediction_id == 'x'"); LookupError if missing."""

@@ -9,6 +9,8 @@ import logging
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from jupyter_mlp.at_rest import AtRestError
+
 from .. import audit
 from ..access import Action, require
 from ..deps import DB
@@ -104,6 +106,8 @@ async def read(request, slug: str, name: str, snapshot_id: int | None):  # noqa:
         return await run_in_threadpool(shaped_read)
     except policy.ColumnDenied as e:
         raise GatewayError("PERMISSION_DENIED", e.message) from e
+    except AtRestError as e:  # a sealed data file: the project's data key destroyed, or the file tampered with
+        raise GatewayError("INVALID_STATE", f"Dataset '{name}' cannot be read: {e}", 409) from e
     except LookupError as e:
         raise GatewayError("RESOURCE_DOES_NOT_EXIST", f"Dataset '{e.args[0]}' not found") from e
     except OSError as e:

@@ -44,6 +44,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from jupyter_mlp import at_rest
+
 log = logging.getLogger(__name__)
 
 FLUSH_S = 2.0
@@ -69,6 +71,10 @@ def _schema(kind: str):  # noqa: ANN202
                           ("latency_ms", pa.float64()), ("request", pa.string()), ("response", pa.string())])
     return pa.schema([("prediction_id", pa.string()), ("ts", pa.timestamp("us", tz="UTC")), ("label", pa.string()),
                       ("submitted_by", pa.string())])
+
+
+DATABASE_ENV = "MLP_PREDLOG_DATABASE_URL"  # given to the committer (its environment, not its command line)
+MASTER_KEY_ENV = "MLP_PREDLOG_AT_REST_MASTER_KEY"
 
 
 def spool_root(home: Path) -> Path:
@@ -97,6 +103,7 @@ class PredictionLog:
     def __init__(self, catalog, home: Path | None = None):  # noqa: ANN001
         self.catalog = catalog
         self.home = home
+        self.committer_env: dict[str, str] = {}  # what the committer opens the data keys with (encryption at rest)
         self.buffers: dict[Key, list[tuple]] = {}
         self.dropped: dict[Key, int] = {}  # rows dropped because nothing could be written for too long
         self.added: dict[Key, int] = {}  # rows handed over, ever
@@ -112,9 +119,6 @@ class PredictionLog:
         self._reader: asyncio.Task | None = None
         self._lock: asyncio.Lock | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="predlog")
-        # Events are written in the order they happen: with the default pool a log_recovered right after a
-        # log_failed could be recorded first (seen in a full run: [deploy, log_failed, log_recovered, log_failed]).
-        self._events = ThreadPoolExecutor(1, thread_name_prefix="predlog-events")
         self._committer: asyncio.subprocess.Process | None = None
 
     def add(self, project: str, deployment: str, row: tuple) -> None:
@@ -164,7 +168,7 @@ class PredictionLog:
             self._committer = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "jupyter_mlp_backend.serving.predlog", "--home", str(self.home),
                 "--parent", str(os.getpid()), *self.catalog_args(), stdout=asyncio.subprocess.PIPE, stderr=errors,
-                start_new_session=True)
+                start_new_session=True, env={**os.environ, **self.committer_env} if self.committer_env else None)
         self._reader = asyncio.get_running_loop().create_task(self._read(self._committer))
 
     def catalog_args(self) -> list[str]:
@@ -225,8 +229,7 @@ class PredictionLog:
         if self.on_event is None:
             return
         try:  # a database write: off the event loop
-            fut = asyncio.get_running_loop().run_in_executor(self._events, self.on_event, key[0], key[1], action,
-                                                             detail)
+            fut = asyncio.get_running_loop().run_in_executor(None, self.on_event, key[0], key[1], action, detail)
             fut.add_done_callback(lambda f: f.exception() and log.error("recording %s: %s", action, f.exception()))
         except RuntimeError:  # no loop (a test calling directly)
             self.on_event(key[0], key[1], action, detail)
@@ -267,6 +270,12 @@ class PredictionLog:
             self.written += n
             return n
 
+    def _lookup(self, project: str):  # noqa: ANN202 - the key of a sealed spool file, asked only when one is sealed
+        def lookup(key_id: bytes) -> bytes | None:
+            found = self.catalog.sealing(project)[1] if hasattr(self.catalog, "sealing") else None
+            return found(key_id) if found else None
+        return lookup
+
     def _write(self, project: str, deployment: str, rows: list[tuple], name: str) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -280,8 +289,16 @@ class PredictionLog:
         folder = spool_root(self.home) / project / deployment
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{name}.tmp"
+        dk, _ = self.catalog.sealing(project) if hasattr(self.catalog, "sealing") else (None, None)
         try:
-            pq.write_table(data, tmp)
+            if dk is None:
+                pq.write_table(data, tmp)
+            else:  # encryption at rest on for the project: the spool file is sealed too
+                import io
+
+                buf = io.BytesIO()
+                pq.write_table(data, buf)
+                at_rest.write_file(tmp, buf.getvalue(), dk)
             os.replace(tmp, folder / name)  # the committer sees whole files only
         except BaseException:
             with contextlib.suppress(OSError):
@@ -312,7 +329,7 @@ class PredictionLog:
                 return 0
             if time.monotonic() >= deadline:
                 known = self._files.get(key, {})
-                return sum(known[n] if n in known else _rows_in(folder / n) for n in waiting)
+                return sum(known[n] if n in known else _rows_in(folder / n, self._lookup(project)) for n in waiting)
             await self._ensure_committer()
             await asyncio.sleep(0.05)
 
@@ -381,11 +398,11 @@ class LogCollector:
         yield from (pending, committed, dropped, failures, failing)
 
 
-def _rows_in(path: Path) -> int:
+def _rows_in(path: Path, lookup=None) -> int:  # noqa: ANN001
     import pyarrow.parquet as pq
 
     try:
-        return pq.read_metadata(path).num_rows
+        return pq.read_metadata(at_rest.source(path, lookup)).num_rows
     except Exception:  # noqa: BLE001 - gone meanwhile, or unreadable
         return 0
 
@@ -412,9 +429,13 @@ def commit_folder(catalog, folder: Path, report: Callable[..., None] = _report) 
     names = [f.name for f in files]
     rows = 0
 
+    def lookup(key_id: bytes) -> bytes | None:  # asked only for a sealed spool file
+        found = catalog.sealing(project)[1] if hasattr(catalog, "sealing") else None  # None: no keys given
+        return found(key_id) if found else None
+
     def load(fresh: list[str]):  # noqa: ANN202
         nonlocal rows
-        data = pa.concat_tables([pq.read_table(folder / n) for n in fresh])
+        data = pa.concat_tables([pq.read_table(at_rest.source(folder / n, lookup)) for n in fresh])
         rows = data.num_rows
         return data
 
@@ -476,7 +497,12 @@ def committer_main(argv: list[str] | None = None) -> None:
     ap.add_argument("--s3-endpoint", help="the S3-compatible store's URL (setting s3_endpoint_url)")
     args = ap.parse_args(argv)
     home = Path(args.home)
-    catalog, root = Catalog(home, args.warehouse, args.s3_endpoint), spool_root(home)
+    keys = None
+    if url := os.environ.get(DATABASE_ENV):  # the backend's database: the projects' data keys, wrapped
+        from .. import at_rest as keyring
+
+        keys = keyring.standalone_keys(home, url, os.environ.get(MASTER_KEY_ENV) or None)
+    catalog, root = Catalog(home, args.warehouse, args.s3_endpoint, keys=keys), spool_root(home)
     pause = 0.5
     while True:
         try:
