@@ -12,7 +12,10 @@
   (`acme`, `acme-2`, ...); `settings`/`containers` marks go on the module then. Only for modules whose tests leave
   nothing running: a deployment or monitor one test leaves (workers, Dagster's daemon and sensor) slows every later
   test on the shared backend (tests/ship/test_ship_flow.py, one run each: 468 s unshared, 699 s shared as the load
-  rose 8 -> 13; its gate test, after the deploying one, 78 -> 151 s).
+  rose 8 -> 13; its gate test, after the deploying one, 78 -> 151 s). Not a win for modules of pipeline runs either:
+  each new pipeline makes the shared Dagster reload its code location, which at low load costs about what a fresh
+  webserver does (test_pipeline_runs.py: 3 cancel/kill tests 177 -> 139 s interleaved at load ~10, but the whole
+  module 327 -> 355 s and 203 -> 243 s, one run each, load shifting): for cheap tests on many backends.
 - `use_mlflow(env)`: points the in-process MLflow client at a gateway with the given credentials.
 
 - `mlp_home`: an empty data directory; `MLP_HOME` points at it for the test.

@@ -19,8 +19,7 @@ import pytest
 from tests.helpers import notebook as _nb
 from tests.helpers import wait_run as _wait
 
-# One backend (one Dagster webserver) for the module, a project per test: two of its tests run a pipeline
-pytestmark = [pytest.mark.containers, pytest.mark.shared_backend]
+pytestmark = pytest.mark.containers
 
 
 def _engine():

@@ -11,9 +11,6 @@ import pytest
 from tests.helpers import notebook as _nb
 from tests.helpers import wait_run as _wait
 
-# One backend (one Dagster webserver) for the module, a project per test: each test started its own Dagster
-pytestmark = pytest.mark.shared_backend
-
 CELLS = [
     ("import math", ["imports"]),
     ("alpha = 0.5\nepochs = 3\nlabel = 'base'", ["parameters"]),
