@@ -119,6 +119,9 @@ class PredictionLog:
         self._reader: asyncio.Task | None = None
         self._lock: asyncio.Lock | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="predlog")
+        # Events are written in the order they happen: with the default pool a log_recovered right after a
+        # log_failed could be recorded first (seen in a full run: [deploy, log_failed, log_recovered, log_failed]).
+        self._events = ThreadPoolExecutor(1, thread_name_prefix="predlog-events")
         self._committer: asyncio.subprocess.Process | None = None
 
     def add(self, project: str, deployment: str, row: tuple) -> None:
@@ -229,7 +232,8 @@ class PredictionLog:
         if self.on_event is None:
             return
         try:  # a database write: off the event loop
-            fut = asyncio.get_running_loop().run_in_executor(None, self.on_event, key[0], key[1], action, detail)
+            fut = asyncio.get_running_loop().run_in_executor(self._events, self.on_event, key[0], key[1], action,
+                                                             detail)
             fut.add_done_callback(lambda f: f.exception() and log.error("recording %s: %s", action, f.exception()))
         except RuntimeError:  # no loop (a test calling directly)
             self.on_event(key[0], key[1], action, detail)
