@@ -48,8 +48,9 @@ def test_run_carries_notebook_git_environment_and_datasets(backend, project, use
     assert lin["notebook_sha256"] == hashlib.sha256(nb.read_bytes()).hexdigest()
     assert lin["git_commit"] == commit and lin["git_dirty"] is True
     assert lin["python_version"] == platform.python_version()
+    # `policies`: the column policies that shaped the rows read (issue 20); none for a plain file
     assert lin["datasets"] == [{"name": "credit.csv", "path": str(data), "rows": 3, "snapshot_id": None,
-                                "sha256": hashlib.sha256(data.read_bytes()).hexdigest()}]
+                                "sha256": hashlib.sha256(data.read_bytes()).hexdigest(), "policies": None}]
     sam = backend.client("sam")
     copy = sam.get(f"/projects/{project}/runs/{run.info.run_id}/artifact", params={"path": "lineage/notebook.ipynb"})
     assert copy.status_code == 200 and copy.content == nb.read_bytes()
