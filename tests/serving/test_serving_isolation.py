@@ -32,10 +32,18 @@ BURST = textwrap.dedent("""
 
 
 def _latencies(client: httpx.Client, n: int) -> list[float]:
-    out = []
+    out, dropped = [], 0
     for _ in range(n):
         t0 = time.perf_counter()
-        r = client.post("/invocations", json=GOOD)
+        try:
+            r = client.post("/invocations", json=GOOD)
+        except httpx.RemoteProtocolError:
+            # Once in a full CI run a reused keep-alive connection was closed by the server with no response and no
+            # error logged (not reproduced; named open in the session note). This test measures isolation, so one
+            # such close is retried on a new connection and counted; more than one fails.
+            dropped += 1
+            assert dropped <= 1, "the server closed keep-alive connections twice without answering"
+            r = client.post("/invocations", json=GOOD)
         out.append((time.perf_counter() - t0) * 1000)
         assert r.status_code == 200, r.text
     return sorted(out)
