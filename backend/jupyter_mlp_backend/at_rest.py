@@ -95,12 +95,11 @@ class Keyring:
 def iceberg_keys(app: Any):  # noqa: ANN201
     """The dataset catalog's hook (datasets/sealed_io.py): an Iceberg namespace (`p_<slug>`, '-' as '_') -> (the
     data key its new data files are sealed with, or None; the lookup its sealed files are opened with)."""
-    from sqlalchemy import func
-
     def keys(namespace: str) -> tuple[DataKey | None, at_rest.Lookup]:
+        # Slugs have no '_' (SLUG_PATTERN), so the namespace maps back to one slug: a lookup on its unique index
+        slug = namespace.removeprefix("p_").replace("_", "-")
         with app.state.db.session() as s:
-            pid = s.execute(select(Project.id).where(
-                func.replace(Project.slug, "-", "_") == namespace.removeprefix("p_"))).scalar_one_or_none()
+            pid = s.execute(select(Project.id).where(Project.slug == slug)).scalar_one_or_none()
             if pid is None:
                 return None, lambda _key_id: None
             ring = keyring(app)
