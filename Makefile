@@ -16,6 +16,7 @@ SOURCES := pyproject.toml package.json yarn.lock tsconfig.json install.json \
 install: $(STAMP)
 
 $(STAMP): $(SOURCES)
+	@echo "[install] $$(date -u +%T) UTC"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	# A development build (`jlpm build`) leaves install.json in the output; the wheel maps the root one there too.

@@ -23,15 +23,17 @@ bash tests/services/docker-share.sh acquire $$
 trap 'bash tests/services/docker-share.sh release $$ || true' EXIT
 export MLP_TEST_DOCKER=1
 
-echo "[test] TypeScript"
+echo "[test] TypeScript ($(date -u +%T) UTC)"
 jlpm test --silent
 jlpm check:api
 
-echo "[test] Python"
+echo "[test] Python ($(date -u +%T) UTC)"
 set +e
-# --durations: the slowest tests in the log, to keep the whole run inside CI's time budget.
-python -m pytest -p no:cacheprovider --durations=40 "$@"
+# --durations: the slowest tests in the log, to keep the whole run inside CI's time budget; `times`: each file's
+# line ends with its wall time instead of a percentage, so CI's output shows where a slow run spent its time.
+python -m pytest -p no:cacheprovider --durations=40 -o console_output_style=times "$@"
 rc=$?
 set -e
+echo "[test] done ($(date -u +%T) UTC)"
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
 exit $rc
