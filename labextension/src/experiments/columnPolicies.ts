@@ -40,3 +40,39 @@ export function lineagePolicies(policies?: string[] | null): string {
     })
     .join(', ');
 }
+
+export const POLICY_ACTIONS = ['allow', 'mask', 'hash', 'deny'] as const;
+
+export type PolicyAction = (typeof POLICY_ACTIONS)[number];
+
+/** Whether the panel offers to change policies: leads and admins (the backend decides: datasets.policy). */
+export function canEditPolicies(role: string | null | undefined): boolean {
+  return role === 'lead' || role === 'admin';
+}
+
+/** The current action of a column for a role, 'allow' when none is set (or the column is not listed). */
+export function currentAction(rows: PolicyRow[], column: string, role: string): string {
+  const row = rows.find(r => r.column === column);
+  const i = POLICY_ROLES.indexOf(role as (typeof POLICY_ROLES)[number]);
+  return row && i >= 0 ? row.actions[i] : 'allow';
+}
+
+/**
+ * What stops the editor's Save: a missing column, role or action, an unknown role or action, or a change that
+ * changes nothing. Null when the PUT may go.
+ */
+export function policyEditProblem(rows: PolicyRow[], column: string, role: string, action: string): string | null {
+  if (!column.trim()) {
+    return 'Choose a column';
+  }
+  if (!(POLICY_ROLES as readonly string[]).includes(role)) {
+    return 'Choose a role';
+  }
+  if (!(POLICY_ACTIONS as readonly string[]).includes(action)) {
+    return 'Choose allow, mask, hash or deny';
+  }
+  if (currentAction(rows, column.trim(), role) === action) {
+    return `${role} already sees ${column.trim()} as ${action}`;
+  }
+  return null;
+}

@@ -11,3 +11,16 @@ export async function datasetPolicies(slug: string, name: string): Promise<Datas
   });
   return data as DatasetPolicies;
 }
+
+/** Set what a role sees of a column (leads and admins; audited); the dataset's policies after the change. */
+export async function setDatasetPolicy(
+  slug: string,
+  name: string,
+  body: Schemas['ColumnPolicyRequest']
+): Promise<DatasetPolicies> {
+  const { data } = await api().PUT('/api/projects/{slug}/datasets/{name}/policies', {
+    params: { path: { slug, name } },
+    body
+  });
+  return data as DatasetPolicies;
+}

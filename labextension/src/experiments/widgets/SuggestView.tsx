@@ -5,6 +5,7 @@ import type { DatasetChoice } from '../../common/apiSchemas';
 import { listDatasets } from '../../common/endpoints/deployments';
 import { suggest, Suggestion } from '../../common/endpoints/recommender';
 import { formatApiError } from '../../common/errors';
+import { useProjectRole } from '../../common/panel';
 import { evidenceChips, optunaSnippet, spaceLines, suggestFormProblem } from '../suggestion';
 import { ColumnPolicies } from './ColumnPolicies';
 
@@ -26,6 +27,7 @@ export function SuggestView({
   const [error, setError] = useState<string | null>(null);
   const [result, setResult] = useState<Suggestion | null>(null);
   const [copied, setCopied] = useState<string | null>(null);
+  const role = useProjectRole(slug);
 
   useEffect(() => {
     listDatasets(slug)
@@ -121,7 +123,7 @@ export function SuggestView({
       {dataset && (
         <details className="jp-mlp-suggest-columns">
           <summary>Columns and what each role sees of them</summary>
-          <ColumnPolicies slug={slug} dataset={dataset} />
+          <ColumnPolicies slug={slug} dataset={dataset} role={role} />
         </details>
       )}
       {error && (
