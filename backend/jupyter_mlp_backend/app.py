@@ -170,6 +170,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         from .audit_export import app_signer
 
         db.share(CHECKPOINTER, Checkpointer(lambda: app_signer(app), settings.audit_checkpoint_entries))
+        db.share(at_rest.KEYRING, at_rest.keyring(app))  # column-policy secrets unwrap with the master key
         app.state.secret = secret
         app.state.event_relay = None
         if settings.kafka_bootstrap:  # platform events from the outbox to Kafka (docs/events.md)

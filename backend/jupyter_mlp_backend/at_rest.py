@@ -11,10 +11,13 @@ cascades — leaves its sealed files undecryptable (crypto-shredding).
 
 from __future__ import annotations
 
+import secrets
 import threading
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from jupyter_mlp import at_rest
 from jupyter_mlp.at_rest import AtRestError, DataKey, Sealer, iter_file, read_file, source, write_file
@@ -23,7 +26,14 @@ from . import audit
 from .access import Action, require, require_platform_admin
 from .deps import DB, Caller
 from .errors import Invalid, NotFound
-from .orm import Project, ProjectDataKey, utcnow
+from .orm import Project, ProjectColumnKey, ProjectDataKey, utcnow
+
+KEYRING = "at_rest_keyring"  # the Session.info key of the app's Keyring (Database.share): column secrets unwrap
+
+
+def _column_context(project_id: int) -> bytes:
+    """What a wrapped column-policy secret is bound to: its project (a row copied to another does not unwrap)."""
+    return f"jupyter-mlp/at-rest/column-secret/1:project={project_id}".encode()
 
 
 def _context(project_id: int, key_id_hex: str) -> bytes:
@@ -38,6 +48,7 @@ class Keyring:
         self.app = app
         self._master: at_rest.MasterKey | None = None
         self._keys: dict[bytes, tuple[int, bytes]] = {}  # key id -> (project id, key)
+        self._column: dict[tuple[int, bytes], bytes] = {}  # (project id, wrapped secret) -> column-policy secret
         self._lock = threading.Lock()
 
     def master(self) -> at_rest.MasterKey:
@@ -90,6 +101,44 @@ class Keyring:
     def forget(self, key_id_hex: str) -> None:
         with self._lock:
             self._keys.pop(bytes.fromhex(key_id_hex), None)
+
+    def column_secret(self, session: Session, project_id: int) -> bytes:
+        """The project's secret for `hash` column policies (datasets/policy.py), made on first use and stored
+        wrapped by the master key only (a concurrent first use keeps the one committed first). A row that holds it
+        in the clear (written before migration 0018) reads as that secret and is wrapped now, in `session`'s
+        transaction."""
+        ctx = _column_context(project_id)
+        row = session.get(ProjectColumnKey, project_id)
+        if row is None:
+            mk, wrapped = self.master().wrap(secrets.token_bytes(32), ctx)
+            try:
+                with session.begin_nested():
+                    session.add(ProjectColumnKey(project_id=project_id, master_key_id=mk, wrapped=wrapped))
+            except IntegrityError:
+                pass
+            row = session.get(ProjectColumnKey, project_id)
+        if row.wrapped is None:  # an earlier release's row: the secret in the clear
+            key = bytes.fromhex(row.secret)
+            row.master_key_id, row.wrapped = self.master().wrap(key, ctx)
+            row.secret = None
+            session.flush()
+            return key
+        with self._lock:
+            hit = self._column.get((project_id, row.wrapped))
+        if hit is None:
+            hit = self.master().unwrap(row.master_key_id, row.wrapped, ctx)
+            with self._lock:
+                self._column[(project_id, row.wrapped)] = hit
+        return hit
+
+
+def column_secret(session: Session, project_id: int) -> bytes:
+    """The project's column-policy secret through the app's keyring, which its sessions carry (`KEYRING`)."""
+    ring = session.info.get(KEYRING)
+    if ring is None:
+        raise RuntimeError("this session has no at-rest keyring (Database.share(KEYRING, ...)): the column-policy "
+                           "secret cannot be unwrapped")
+    return ring.column_secret(session, project_id)
 
 
 def iceberg_keys(app: Any):  # noqa: ANN201
@@ -211,14 +260,23 @@ def rotate_master(app: Any, db: DB, who: Caller) -> dict[str, Any]:
         old.add(row.master_key_id)
         row.master_key_id, row.wrapped = master.wrap(key, ctx)
         row.rewrapped_at = utcnow()
+    columns = db.execute(select(ProjectColumnKey)).scalars().all()
+    for c in columns:  # column-policy secrets: re-wrapped, or wrapped for the first time (a row in the clear)
+        ctx = _column_context(c.project_id)
+        if c.wrapped is None:
+            secret = bytes.fromhex(c.secret)
+        else:
+            secret = master.unwrap(c.master_key_id, c.wrapped, ctx)
+            old.add(c.master_key_id)
+        c.master_key_id, c.wrapped, c.secret = *master.wrap(secret, ctx), None
     audit.append(db, actor=who.user, action="encryption.rotate_master_key", decision="allow",
-                 detail={"master_key_id": new, "rewrapped": len(rows)})
+                 detail={"master_key_id": new, "rewrapped": len(rows), "column_secrets": len(columns)})
     db.commit()
     retired = sorted(k for k in old if k != new)
     for k in retired:  # only once nothing is wrapped by them any more
         master.retire(k)
-    return {"master_key_id": new, "rewrapped": len(rows), "retired": retired}
+    return {"master_key_id": new, "rewrapped": len(rows), "column_secrets": len(columns), "retired": retired}
 
 
-__all__ = ["AtRestError", "DataKey", "Keyring", "Sealer", "iter_file", "read_file", "source",
-           "write_file", "iceberg_keys", "keyring", "project_id", "rotate_master", "set_enabled", "shred", "status"]
+__all__ = ["AtRestError", "DataKey", "KEYRING", "Keyring", "Sealer", "column_secret", "iter_file", "read_file",
+           "source", "write_file", "iceberg_keys", "keyring", "project_id", "rotate_master", "set_enabled", "shred", "status"]

@@ -365,12 +365,16 @@ class DatasetColumnPolicy(Base):
 
 
 class ProjectColumnKey(Base):
-    """The project's secret for `hash` column policies (HMAC-SHA256): equal values hash alike within a project only."""
+    """The project's secret for `hash` column policies (HMAC-SHA256): equal values hash alike within a project only.
+    Kept wrapped by the at-rest master key (`wrapped`, `master_key_id`; at_rest.column_secret); `secret` holds it in
+    the clear only in a row written before migration 0018, until its next use or master key rotation wraps it."""
 
     __tablename__ = "project_column_keys"
 
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
-    secret: Mapped[str] = mapped_column(String(64), nullable=False)
+    secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    master_key_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
 
 

@@ -29,7 +29,8 @@ def cmd_encryption(args: argparse.Namespace) -> int:
 def cmd_rotate(args: argparse.Namespace) -> int:
     r = backend_client().post("/security/rotate-master-key")
     print(json.dumps(r, indent=2) if args.json else
-          f"Master key {r['master_key_id']}: {r['rewrapped']} data key(s) re-wrapped, no file rewritten; "
+          f"Master key {r['master_key_id']}: {r['rewrapped']} data key(s) re-wrapped, no file rewritten, and "
+          f"{r.get('column_secrets', 0)} column-policy secret(s); "
           f"retired {', '.join(r['retired']) or 'none'}")
     return 0
 

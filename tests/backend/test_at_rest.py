@@ -289,3 +289,52 @@ def test_iceberg_data_files_sealed(api, acme, globex):
         app.state.datasets.appended("acme", "predictions_demo", None)
     assert get("acme", "before").status_code == 200
     assert get("globex", "churn").status_code == 200
+
+
+def test_column_policy_secrets_are_wrapped_by_the_master_key(api, acme, globex):
+    """The HMAC secret of `hash` column policies is kept wrapped by the at-rest master key, never in the clear; a row
+    written in the clear before (migration 0016's) still reads as the same secret and is wrapped on use or by a
+    rotation; rotating the master key re-wraps every secret (hashes do not change) and retires the old key."""
+    import secrets
+
+    from jupyter_mlp_backend.datasets import policy
+    from jupyter_mlp_backend.orm import ProjectColumnKey
+
+    app, admin = api.client.app, api.as_user("admin")
+    aid, gid = at_rest.project_id(app, "acme"), at_rest.project_id(app, "globex")
+    legacy = secrets.token_hex(32)
+    with api.db.session() as s:  # globex's, as an earlier release stored it
+        s.add(ProjectColumnKey(project_id=gid, secret=legacy))
+        s.commit()
+    with api.db.session() as s:
+        key = policy.project_key(s, aid)  # made on first use
+        s.commit()
+    master = at_rest.keyring(app).master()
+    with api.db.session() as s:
+        row = s.get(ProjectColumnKey, aid)
+        assert row.secret is None and row.master_key_id == master.current() and key not in row.wrapped
+        assert key.hex() not in row.wrapped.hex()
+    fresh = at_rest.Keyring(app)  # no cache: unwrapped from the row
+    with api.db.session() as s:
+        s.info[at_rest.KEYRING] = fresh
+        assert policy.project_key(s, aid) == key
+
+    # rotation wraps the clear row and re-wraps the wrapped one; the secrets stay the same
+    rot = admin.post("/security/rotate-master-key").json()
+    assert rot["column_secrets"] == 2 and rot["retired"] == [row.master_key_id]
+    with api.db.session() as s:
+        rows = {r.project_id: r for r in s.execute(select(ProjectColumnKey)).scalars()}
+        assert all(r.secret is None and r.master_key_id == rot["master_key_id"] for r in rows.values())
+        s.info[at_rest.KEYRING] = at_rest.Keyring(app)
+        assert policy.project_key(s, aid) == key and policy.project_key(s, gid) == bytes.fromhex(legacy)
+
+    # a clear row met on use is wrapped then, in the reader's transaction
+    with api.db.session() as s:
+        s.get(ProjectColumnKey, gid).secret, s.get(ProjectColumnKey, gid).wrapped = legacy, None
+        s.commit()
+    with api.db.session() as s:
+        assert policy.project_key(s, gid) == bytes.fromhex(legacy)
+        s.commit()
+    with api.db.session() as s:
+        row = s.get(ProjectColumnKey, gid)
+        assert row.secret is None and legacy not in row.wrapped.hex()

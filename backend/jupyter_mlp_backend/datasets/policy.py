@@ -21,19 +21,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import audit
 from ..access import role_in
+from ..at_rest import column_secret
 from ..errors import Forbidden
 from ..identity import Identity
-from ..orm import DatasetColumnPolicy, Project, ProjectColumnKey
+from ..orm import DatasetColumnPolicy, Project
 
 ACTIONS = ("allow", "hash", "mask", "deny")  # least to most strict
 MASK = "***"
@@ -70,16 +69,8 @@ def rules(db: Session, project_id: int, role: str | None = None) -> list[Rule]:
 
 
 def project_key(db: Session, project_id: int) -> bytes:
-    """The project's hash secret, made on first use (a concurrent first use keeps the one committed first)."""
-    row = db.get(ProjectColumnKey, project_id)
-    if row is None:
-        try:
-            with db.begin_nested():
-                db.add(ProjectColumnKey(project_id=project_id, secret=secrets.token_hex(32)))
-        except IntegrityError:
-            pass
-        row = db.get(ProjectColumnKey, project_id)
-    return bytes.fromhex(row.secret)
+    """The project's hash secret, made on first use; kept wrapped by the at-rest master key (at_rest.py)."""
+    return column_secret(db, project_id)
 
 
 def digest(key: bytes, value: Any) -> str | None:

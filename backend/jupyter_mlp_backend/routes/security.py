@@ -32,6 +32,8 @@ class EncryptionSet(BaseModel):
 class RotationOut(BaseModel):
     master_key_id: str = Field(description="The new master key")
     rewrapped: int = Field(description="Data keys re-wrapped with it (no file is rewritten)")
+    column_secrets: int = Field(0, description="Column-policy hash secrets re-wrapped with it (or wrapped for the "
+                                               "first time: a row kept in the clear by an earlier release)")
     retired: list[str] = Field(description="Earlier master keys destroyed after the re-wrap")
 
 

@@ -3818,6 +3818,12 @@ export interface components {
         /** RotationOut */
         RotationOut: {
             /**
+             * Column Secrets
+             * @description Column-policy hash secrets re-wrapped with it (or wrapped for the first time: a row kept in the clear by an earlier release)
+             * @default 0
+             */
+            column_secrets?: number;
+            /**
              * Master Key Id
              * @description The new master key
              */
