@@ -244,6 +244,74 @@ def test_drift_report_withholds_a_masked_feature_naming_the_policy(api, acme):
 
 
 @SQLITE_ONLY
+def test_monitor_profile_and_windows_withhold_a_masked_columns_statistics(api, acme):
+    """The monitor's reference profile (mean, quantiles, top categories of the training data) and each window's drift
+    statistics are the column's values summed up: a feature the role sees masked keeps its test, threshold and
+    verdict, its statistics are withheld (said so, with the policy); a denied one refuses both, naming the policy."""
+    from datetime import datetime, timezone
+
+    from jupyter_mlp_backend.orm import Deployment, Monitor, MonitorWindow, ReferenceProfile
+
+    write(api, acme, "credit", CREDIT, "sam")
+    deployment_id, version_id = deployment_with_log(api, acme, "risk-api", REQUESTS[:1])
+    ssn = {"feature": "ssn", "kind": "categorical", "test": "psi", "threshold": 1.66, "drift_when": "psi >= threshold",
+           "reference_rows": 240, "missing_share": 0.0, "min_values": 30, "categories": 7,
+           "top": [{"value": "111-22-3333", "share": 0.15}]}
+    income = {"feature": "income", "kind": "continuous", "test": "ks", "threshold": 0.004,
+              "drift_when": "p-value <= threshold", "reference_rows": 240, "missing_share": 0.0, "min_values": 30,
+              "mean": 52123.5, "std": 1.0, "min": 48000.0, "p05": 1.0, "p25": 1.0, "median": 51999.0, "p75": 1.0,
+              "p95": 1.0, "max": 61000.0}
+    drift = {"status": "drift", "rows": 30, "added_columns": [], "missing_columns": [], "message": "drift in 1 of 2",
+             "features": [{"feature": "ssn", "kind": "categorical", "test": "psi", "statistic": 4.25,
+                           "threshold": 1.66, "drift": True, "status": "drift",
+                           "message": "PSI 4.25 >= threshold 1.66 (30 values)"},
+                          {"feature": "income", "kind": "continuous", "test": "ks", "statistic": 0.5,
+                           "threshold": 0.004, "drift": False, "status": "ok",
+                           "message": "KS p-value 0.5 > threshold 0.004 (30 values)"}]}
+    with api.db.session() as s:
+        m = Monitor(project_id=s.get(Deployment, deployment_id).project_id, deployment_id=deployment_id,
+                    window_size=30, created_by="sam")
+        s.add(m)
+        s.add(ReferenceProfile(version_id=version_id, dataset="credit", status="ready", window_size=30, rows=240,
+                               features=json.dumps([ssn, income]), thresholds='{"ssn": 1.66, "income": 0.004}'))
+        s.flush()
+        now = datetime.now(timezone.utc)
+        s.add(MonitorWindow(monitor_id=m.id, version_id=version_id, seq=0, start_ts=now, end_ts=now, rows=30,
+                            status="drift", drift=json.dumps(drift)))
+        s.commit()
+    monitor = f"/projects/{acme}/deployments/risk-api/monitor"
+    assert api.as_user("vic").get(monitor).json()["profile"]["features"] == [ssn, income]  # no policy yet
+
+    assert set_policy(api, acme, "credit", "lena", "ssn", "viewer", "mask").status_code == 200
+    r = api.as_user("vic").get(monitor)
+    assert r.status_code == 200, r.text
+    shown = {f["feature"]: f for f in r.json()["profile"]["features"]}
+    assert "111-22-3333" not in r.text and "top" not in shown["ssn"] and "categories" not in shown["ssn"]
+    assert {k: shown["ssn"][k] for k in ("test", "threshold", "reference_rows")} == {
+        "test": "psi", "threshold": 1.66, "reference_rows": 240}
+    assert "credit.ssn:viewer=mask" in shown["ssn"]["withheld"] and "***" in shown["ssn"]["withheld"]
+    assert shown["income"] == income  # the other features as they were
+    page = api.as_user("vic").get(f"{monitor}/windows")
+    assert page.status_code == 200, page.text
+    feats = {f["feature"]: f for f in page.json()["items"][0]["drift"]["features"]}
+    assert feats["ssn"]["statistic"] is None and "4.25" not in json.dumps(feats["ssn"])
+    assert feats["ssn"]["drift"] is True and feats["ssn"]["status"] == "drift"  # the verdict stays
+    assert "credit.ssn:viewer=mask" in feats["ssn"]["withheld"]
+    assert feats["income"]["statistic"] == 0.5
+    lead = api.as_user("sam").get(monitor).json()["profile"]["features"]
+    assert lead == [ssn, income]  # a role the policy does not name sees them all
+    assert [e["detail"]["path"] for e in audit_entries(api, acme, "datasets.policy.applied")] == [
+        "monitor-windows", "monitor-profile"]
+
+    assert set_policy(api, acme, "credit", "lena", "ssn", "viewer", "deny").status_code == 200
+    for url in (monitor, f"{monitor}/windows"):
+        r = api.as_user("vic").get(url)
+        assert r.status_code == 403 and "credit.ssn:viewer=deny" in r.json()["error"]["message"], r.text
+    denied = [e for e in audit_entries(api, acme, "datasets.read") if e["decision"] == "deny"]
+    assert [e["detail"]["path"] for e in denied] == ["monitor-windows", "monitor-profile"]
+
+
+@SQLITE_ONLY
 def test_mlp_datasets_policy_shows_and_sets_policies(api, acme, monkeypatch, capsys):
     """The CLI's parser and handlers in this process, its client on the in-process app (no platform started)."""
     from fastapi.testclient import TestClient

@@ -144,15 +144,31 @@ def _note(db: DB, slug: str, name: str, message: str) -> None:
 
 
 async def get_monitor(db: DB, who: Caller, slug: str, name: str) -> MonitorOut:
-    def load() -> tuple[Monitor, Deployment]:
+    def load() -> tuple[Monitor, Deployment, Shaper]:
         g = require(db, who, slug, Action.read_monitoring, target=name)
         d = find_deployment(db, g.project.id, name)
         m = find_monitor(db, d)
+        shaper = column_policies(db, g.project.id, g.role.value)
         db.commit()
-        return m, d
+        return m, d, shaper
 
-    m, d = await run_in_threadpool(load)
-    return await run_in_threadpool(lambda: (_monitor_out(db, m, d), db.commit())[0])
+    m, d, shaper = await run_in_threadpool(load)
+
+    def shaped() -> MonitorOut:
+        out = _monitor_out(db, m, d)
+        # The profile's statistics sum up the training data's values: shaped for the caller's column policies.
+        try:
+            features = _shape_entries(shaper, out.profile.features if out.profile else [], _PROFILE_KEEP)
+        except ColumnDenied as e:
+            shaper.refused(db, who, slug, "monitor-profile", name, e)
+            raise
+        if out.profile is not None and features is not out.profile.features:
+            out.profile = out.profile.model_copy(update={"features": features})
+        shaper.audit(db, who, slug, "monitor-profile", name)
+        db.commit()
+        return out
+
+    return await run_in_threadpool(shaped)
 
 
 async def evaluate_now(app, request, db: DB, who: Caller, slug: str, name: str) -> EvaluationOut:  # noqa: ANN001
@@ -177,7 +193,48 @@ def list_windows(db: DB, who: Caller, slug: str, name: str, limit: int, offset: 
     numbers = {v.id: v.version for v in db.execute(select(ModelVersion).where(
         ModelVersion.id.in_({w.version_id for w in rows}))).scalars()}
     out = WindowPage(items=[_window_out(db, w, numbers) for w in rows], total=total)
+    # A window's drift statistic per feature sums up its values: shaped for the caller's column policies.
+    shaper = column_policies(db, g.project.id, g.role.value)
+    try:
+        for item in out.items:
+            if isinstance(item.drift.get("features"), list):
+                item.drift["features"] = _shape_entries(shaper, item.drift["features"], _DRIFT_KEEP)
+    except ColumnDenied as e:
+        shaper.refused(db, who, slug, "monitor-windows", name, e)
+        raise
+    shaper.audit(db, who, slug, "monitor-windows", name)
     db.commit()
+    return out
+
+
+# What stays of a feature's entry whose column the caller's role sees masked or hashed: its test, threshold, counts
+# and verdict; never its values or what sums them up (mean, quantiles, top categories; a window's statistic and the
+# message that quotes it). A `withheld` note says which policy withheld the rest.
+_PROFILE_KEEP = ("feature", "kind", "test", "threshold", "drift_when", "reference_rows", "missing_share", "min_values",
+                 "ignored")
+_DRIFT_KEEP = ("feature", "kind", "test", "threshold", "drift", "status")
+
+
+def _shape_entries(shaper: Shaper, entries: list, keep: tuple[str, ...]) -> list:
+    """Per-feature entries (a profile's or a window's) with a masked or hashed feature's statistics withheld (the
+    same list when none is); ColumnDenied for a denied feature."""
+    if not shaper.active or not entries:
+        return entries
+    withheld = dict(shaper.withheld([e.get("feature") for e in entries if isinstance(e, dict)]))
+    if not withheld:
+        return entries
+    out = []
+    for e in entries:
+        rule = withheld.get(e.get("feature")) if isinstance(e, dict) else None
+        if rule is None:
+            out.append(e)
+            continue
+        shaped = {k: v for k, v in e.items() if k in keep}
+        if "statistic" in e:
+            shaped["statistic"] = None
+        shaped["withheld"] = (f"statistics withheld: {MASK_TOKEN} for your role ({rule.role}), column policy "
+                              f"{rule.name}")
+        out.append(shaped)
     return out
 
 
