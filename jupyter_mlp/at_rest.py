@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from .secret_file import create_secret_file
+
 MAGIC = b"MLPAR01\n"
 KEY_ID_BYTES = 16
 SALT_BYTES = 16
@@ -231,9 +233,8 @@ class FileMasterKey:
     def rotate(self) -> str:
         key = secrets.token_bytes(32)
         key_id = hashlib.sha256(key).hexdigest()[:16]
-        fd = os.open(self._path(key_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(key)
+        if not create_secret_file(self._path(key_id), key):
+            raise AtRestError(f"master key {key_id} exists already")  # 32 random bytes: never happens
         tmp = self.folder / f".current.{secrets.token_hex(4)}"
         tmp.write_text(key_id + "\n")
         os.replace(tmp, self.folder / "current")

@@ -7,12 +7,13 @@ with a fixed audience and a lifetime of seconds, so a leaked one is worth little
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from pathlib import Path
 
 import jwt
+
+from .secret_file import create_secret_file
 
 AUDIENCE = "jupyter-mlp-backend"
 ISSUER = "jupyter-mlp"
@@ -26,12 +27,7 @@ class InvalidToken(Exception):
 def ensure_secret(path: Path) -> bytes:
     """Create the install secret (0600) if it does not exist yet, and return it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return read_secret(path)
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
+    create_secret_file(path, secrets.token_hex(32).encode())  # a concurrent first start keeps one
     return read_secret(path)
 
 

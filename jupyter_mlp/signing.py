@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .digest import file_digest
+from .secret_file import create_secret_file
 
 FORMAT = "jupyter-mlp/model-manifest/1"
 
@@ -79,12 +80,7 @@ class FileSigner:
             key = Ed25519PrivateKey.generate()
             pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as f:
-                    f.write(pem)
-            except FileExistsError:
-                pass  # another process made it first: use theirs
+            create_secret_file(path, pem)  # another process made it first: use theirs
         self._key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         raw = self._key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         self.key_id = key_id(raw)
