@@ -65,25 +65,31 @@ class Relay:
     def _create_topics(self) -> None:
         """Best effort, until the broker answered once: a broker that auto-creates topics, or an admin who created
         them, needs none of this. Short timeouts: a broker that is down must not hold the relay up."""
-        if self._topics_ready:
+        if self._topics_ready or self._stop.is_set():
             return
         try:
+            from concurrent.futures import wait
+
             from confluent_kafka import KafkaError
             from confluent_kafka.admin import AdminClient, NewTopic
 
             admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": log})
-            futures = admin.create_topics([NewTopic(self.prefix + f, num_partitions=-1, replication_factor=-1)
-                                           for f in FAMILIES], operation_timeout=3, request_timeout=3)
+            futures = list(admin.create_topics([NewTopic(self.prefix + f, num_partitions=-1, replication_factor=-1)
+                                                for f in FAMILIES], operation_timeout=3, request_timeout=3).values())
+            for _ in range(20):  # one deadline for them all (~4 s, not 4 s each); a stop does not wait for it
+                if not wait(futures, timeout=0.2).not_done or self._stop.is_set():
+                    break
             answered = 0
-            for f in futures.values():
-                try:
-                    f.result(timeout=4)
-                    answered += 1
-                except Exception as e:  # noqa: BLE001 - exists, or not allowed (producing tells), or no broker
-                    err = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
-                    if err is not None and err.code() not in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT,
-                                                              KafkaError.REQUEST_TIMED_OUT):
-                        answered += 1
+            for f in futures:
+                # exception(), never result(): a raised exception's traceback would hold this frame, and the admin
+                # client in it, in a cycle with its future. The client must be destroyed here, by this thread, when
+                # the function returns: one left to the garbage collector is destroyed by whichever thread collects
+                # next, and from librdkafka's own callback thread that aborts the process.
+                e = f.exception(timeout=0) if f.done() else TimeoutError()
+                err = e.args[0] if e is not None and e.args and isinstance(e.args[0], KafkaError) else None
+                if e is None or (err is not None and err.code() not in (
+                        KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError.REQUEST_TIMED_OUT)):
+                    answered += 1  # created, exists, or not allowed (producing tells); not: no broker
             self._topics_ready = answered == len(futures)
         except Exception as e:  # noqa: BLE001 - the broker may be down: rows wait
             log.info("kafka: could not create the event topics now: %s", e)
@@ -142,7 +148,7 @@ class Relay:
             except Exception:  # noqa: BLE001 - the database or the client: log, wait, try again
                 log.exception("event relay round failed")
                 acked, failed = 0, 1
-            if self._fatal or failed:
+            if (self._fatal or failed) and not self._stop.is_set():
                 # A new producer for what failed: one whose broker lost its producer state (a restarted broker
                 # that keeps none, or a fatal error) would time out again on every retry.
                 log.warning("kafka: starting a new producer for the events that were not acknowledged")
@@ -160,7 +166,7 @@ class Relay:
             if not acked:
                 self._wake.wait(self.idle)
                 self._wake.clear()
-        producer.flush(5)
+        producer.flush(2)  # what is not acknowledged by now stays pending: the next start sends it
 
     def wake(self) -> None:
         self._wake.set()

@@ -183,3 +183,39 @@ def test_rows_that_timed_out_while_the_broker_was_down_are_sent_again(database_u
     finally:
         relay.stop()
         db.dispose()
+
+
+def test_a_stopped_relay_leaves_no_kafka_client_for_the_garbage_collector(mlp_home):
+    """With no broker, each try creates a producer and an admin client. Each must be destroyed by the relay's own
+    thread, at once. One left in a reference cycle (the admin's futures held its frame) is destroyed by whichever
+    thread next runs the cyclic garbage collector: from inside librdkafka's own callback thread that aborts the
+    process ('rd_kafka_destroy() called from librdkafka owned thread'); the full test run stopped in the test after
+    a backend with an unreachable broker (tests/events/test_event_retention.py). And stop() returns once the thread
+    has ended, not leaving it to outlive its app."""
+    import gc
+
+    from confluent_kafka.admin import AdminClient
+
+    from jupyter_mlp_backend.event_relay import Relay
+
+    db = Database(f"sqlite:///{mlp_home / 'mlp.db'}")
+    db.migrate()
+    _register(db, "acme", 1)
+    gc.collect()
+    gc.disable()  # what the relay leaves to the collector stays visible
+    try:
+        relay = Relay(db, "127.0.0.1:9", "r.", message_timeout_ms=300, min_backoff=0.1)
+        relay.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # one round failed: a second producer and admin client were made
+            with db.session() as s:
+                if s.execute(select(func.min(PlatformEvent.attempts))).scalar_one() >= 1:
+                    break
+            time.sleep(0.1)
+        relay.stop(timeout=60)
+        assert relay._thread is not None and not relay._thread.is_alive()
+        left = [type(o).__name__ for o in gc.get_objects() if isinstance(o, (kafka.Producer, AdminClient))]
+        assert left == []
+    finally:
+        gc.enable()
+        db.dispose()
