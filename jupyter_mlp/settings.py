@@ -163,10 +163,12 @@ class Settings(BaseSettings):
         "driver named). Unset: SQLite under `$MLP_HOME/dagster`. Needs the `postgres` extra (`dagster-postgres`).",
     )
     dagster_run_launcher: str = Field(
-        default="dagster._core.launcher.DefaultRunLauncher",
+        default="jupyter_mlp_backend.pipelines.warm_run_worker.WarmRunLauncher",
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$",
         description="Dagster run launcher of the managed Dagster (`module.Class`, written into "
-        "`$MLP_HOME/dagster/dagster.yaml`): the default starts each run in a process beside the webserver; a "
+        "`$MLP_HOME/dagster/dagster.yaml`): the default hands each run to a run worker process started ahead "
+        "beside the webserver, Dagster already imported (`dagster._core.launcher.DefaultRunLauncher`: Dagster's "
+        "own, a fresh process per run started by the code server); a "
         "team names e.g. `dagster_docker.DockerRunLauncher` or `dagster_k8s.K8sRunLauncher` (installed beside "
         "the backend).",
     )

@@ -246,6 +246,16 @@ def test_replay_reads_the_same_snapshots_after_new_rows_arrive(backend, project,
         assert [x["path"] for x in arts["items"]] == ["output/sum.ipynb"]
     parent = sam.get(f"/projects/{project}/runs/{replayed['mlflow_run_id']}").json()
     assert parent["tags"]["mlp.pipeline.replay_of"] == first["run_id"] and parent["status"] == "FINISHED"
+    # the path (issue 17): Dagster handed each run to a run worker process (warm_run_worker.WarmRunLauncher, the
+    # default launcher) and the run executed in that process; the replay's was started ahead, while the first ran
+    from dagster import DagsterInstance, RunsFilter
+
+    with DagsterInstance.from_config(str(backend.settings.home / "dagster")) as instance:
+        for r in (first, replayed):
+            (d,) = instance.get_runs(RunsFilter(tags={"mlp/run_id": r["run_id"]}))
+            said = [e.message for e in instance.all_logs(d.run_id) if "Started process for run" in (e.message or "")]
+            assert said == [f"Started process for run (pid: {d.tags.get('mlp/run_worker_pid')})."], (said, d.tags)
+        assert d.tags["mlp/run_worker"] == "ahead"
 
     fresh = _wait(sam, project, sam.post(f"/projects/{project}/pipelines/sums/runs", json={}).json()["run_id"])
     assert total(fresh) == 212.0  # a new run sees the new rows

@@ -41,11 +41,28 @@ def _instance(settings: Settings, folder) -> DagsterInstance:  # noqa: ANN001
     return DagsterInstance.from_config(str(folder))
 
 
-def test_the_default_launcher_is_dagsters_default(mlp_home, tmp_path):
+def test_the_default_launcher_hands_runs_to_workers_started_ahead(mlp_home, tmp_path):
+    """issue 17: the default is the platform's WarmRunLauncher (a run worker started ahead with Dagster imported);
+    Dagster's own DefaultRunLauncher stays one setting away."""
+    from jupyter_mlp_backend.pipelines.warm_run_worker import WarmRunLauncher
+
     instance = _instance(Settings(home=mlp_home), tmp_path / "dagster")
-    assert type(instance.run_launcher) is DefaultRunLauncher
-    assert "run_launcher:\n  module: dagster._core.launcher\n  class: DefaultRunLauncher\n" in dagster_yaml(
-        Settings(home=mlp_home))
+    assert type(instance.run_launcher) is WarmRunLauncher
+    assert ("run_launcher:\n  module: jupyter_mlp_backend.pipelines.warm_run_worker\n  class: WarmRunLauncher\n"
+            in dagster_yaml(Settings(home=mlp_home)))
+    dagsters = _instance(Settings(home=mlp_home, dagster_run_launcher="dagster._core.launcher.DefaultRunLauncher"),
+                         tmp_path / "dagster2")
+    assert type(dagsters.run_launcher) is DefaultRunLauncher
+
+
+def test_a_run_worker_without_a_run_exits():
+    """A worker started ahead whose webserver went away (its stdin closes) exits without running anything."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "jupyter_mlp_backend.pipelines.warm_run_worker"], input="",
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
 def test_a_team_launcher_with_its_config_is_the_one_dagster_reports(mlp_home, tmp_path, monkeypatch):

@@ -2,7 +2,8 @@
 
 Embedded default: `dagster-webserver` on a loopback port with `DAGSTER_HOME=$MLP_HOME/dagster` (SQLite storage, or
 PostgreSQL's with `dagster_postgres_url`; runs launched at once by the default coordinator through the
-`dagster_run_launcher` setting's launcher, Dagster's DefaultRunLauncher unless a team names another; telemetry
+`dagster_run_launcher` setting's launcher, the platform's warm_run_worker.WarmRunLauncher unless a team names
+another; telemetry
 off). A team deployment names an existing Dagster instead (`MLP_DAGSTER_URL`) whose workspace loads
 `jupyter_mlp_backend.pipelines.dagster_location`. Started on first use, like MLflow.
 """
