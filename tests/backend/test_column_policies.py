@@ -302,6 +302,16 @@ def test_monitor_profile_and_windows_withhold_a_masked_columns_statistics(api, a
     assert lead == [ssn, income]  # a role the policy does not name sees them all
     assert [e["detail"]["path"] for e in audit_entries(api, acme, "datasets.policy.applied")] == [
         "monitor-windows", "monitor-profile"]
+    # the model card quotes the same windows (monitoring.version_windows): shaped alike, a denied feature withheld too
+    from jupyter_mlp_backend.identity import Identity
+    from jupyter_mlp_backend.monitoring.service import version_windows
+
+    def card_features(user: str) -> dict:
+        with api.db.session() as s:
+            (seen,) = version_windows(s, Identity(user, False), acme, "risk", 1)
+        return {f["feature"]: f for f in seen["windows"][0]["drift"]["features"]}
+
+    assert card_features("vic")["ssn"] == feats["ssn"] and card_features("sam")["ssn"]["statistic"] == 4.25
 
     assert set_policy(api, acme, "credit", "lena", "ssn", "viewer", "deny").status_code == 200
     for url in (monitor, f"{monitor}/windows"):
@@ -309,6 +319,9 @@ def test_monitor_profile_and_windows_withhold_a_masked_columns_statistics(api, a
         assert r.status_code == 403 and "credit.ssn:viewer=deny" in r.json()["error"]["message"], r.text
     denied = [e for e in audit_entries(api, acme, "datasets.read") if e["decision"] == "deny"]
     assert [e["detail"]["path"] for e in denied] == ["monitor-windows", "monitor-profile"]
+    card = card_features("vic")["ssn"]
+    assert card["statistic"] is None and "credit.ssn:viewer=deny" in card["withheld"]
+    assert audit_entries(api, acme, "datasets.policy.applied")[0]["detail"]["path"] == "model-card"
 
 
 @SQLITE_ONLY

@@ -253,7 +253,9 @@ def _monitoring(c: _Card, seen: list[dict]) -> list[CardStatement]:
             if drifted:
                 out.append(_s(f"Window {w['seq']} ({w['start']} to {w['end']}, {w['rows']} rows): drift in "
                               + ", ".join(f"{f['feature']} ({f['test']} {_num(f['statistic'])}, threshold "
-                                          f"{_num(f['threshold'])})" for f in drifted) + ".", cite,
+                                          f"{_num(f['threshold'])})" if f.get("statistic") is not None else
+                                          f"{f['feature']} ({f.get('withheld') or 'statistic withheld'})"
+                                          for f in drifted) + ".", cite,
                               value=[f["feature"] for f in drifted]))
         last = ws[-1]
         out.append(_s(f"Latest window {last['seq']} ended {last['end']}: status {last['status']}, {last['rows']} rows.",

@@ -23,6 +23,7 @@ from ..orm import (Alert, Deployment, ModelVersion, Monitor, MonitorWindow, Proj
                    Webhook, WebhookDelivery)
 from ..serving.service import find_deployment, iso
 from . import service
+from .shaping import DRIFT_KEEP, PROFILE_KEEP, shape_features
 from .schemas import (AlertOut, AlertPage, DeliveryOut, EvaluationOut, MonitorOut, MonitorRequest, ProfileOut,
                       RetrainingOut, RetrainingPage, WindowOut, WindowPage)
 
@@ -158,7 +159,7 @@ async def get_monitor(db: DB, who: Caller, slug: str, name: str) -> MonitorOut:
         out = _monitor_out(db, m, d)
         # The profile's statistics sum up the training data's values: shaped for the caller's column policies.
         try:
-            features = _shape_entries(shaper, out.profile.features if out.profile else [], _PROFILE_KEEP)
+            features = shape_features(shaper, out.profile.features if out.profile else [], PROFILE_KEEP)
         except ColumnDenied as e:
             shaper.refused(db, who, slug, "monitor-profile", name, e)
             raise
@@ -198,43 +199,12 @@ def list_windows(db: DB, who: Caller, slug: str, name: str, limit: int, offset: 
     try:
         for item in out.items:
             if isinstance(item.drift.get("features"), list):
-                item.drift["features"] = _shape_entries(shaper, item.drift["features"], _DRIFT_KEEP)
+                item.drift["features"] = shape_features(shaper, item.drift["features"], DRIFT_KEEP)
     except ColumnDenied as e:
         shaper.refused(db, who, slug, "monitor-windows", name, e)
         raise
     shaper.audit(db, who, slug, "monitor-windows", name)
     db.commit()
-    return out
-
-
-# What stays of a feature's entry whose column the caller's role sees masked or hashed: its test, threshold, counts
-# and verdict; never its values or what sums them up (mean, quantiles, top categories; a window's statistic and the
-# message that quotes it). A `withheld` note says which policy withheld the rest.
-_PROFILE_KEEP = ("feature", "kind", "test", "threshold", "drift_when", "reference_rows", "missing_share", "min_values",
-                 "ignored")
-_DRIFT_KEEP = ("feature", "kind", "test", "threshold", "drift", "status")
-
-
-def _shape_entries(shaper: Shaper, entries: list, keep: tuple[str, ...]) -> list:
-    """Per-feature entries (a profile's or a window's) with a masked or hashed feature's statistics withheld (the
-    same list when none is); ColumnDenied for a denied feature."""
-    if not shaper.active or not entries:
-        return entries
-    withheld = dict(shaper.withheld([e.get("feature") for e in entries if isinstance(e, dict)]))
-    if not withheld:
-        return entries
-    out = []
-    for e in entries:
-        rule = withheld.get(e.get("feature")) if isinstance(e, dict) else None
-        if rule is None:
-            out.append(e)
-            continue
-        shaped = {k: v for k, v in e.items() if k in keep}
-        if "statistic" in e:
-            shaped["statistic"] = None
-        shaped["withheld"] = (f"statistics withheld: {MASK_TOKEN} for your role ({rule.role}), column policy "
-                              f"{rule.name}")
-        out.append(shaped)
     return out
 
 

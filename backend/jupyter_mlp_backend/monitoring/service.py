@@ -201,8 +201,11 @@ def version_windows(db, who, slug: str, model: str, version: int) -> list[dict[s
     """What the monitors saw of one model version since it was deployed (for the model card): per deployment of the
     project whose monitor cut windows of it, those windows oldest first as the windows API shows them (`id`, `seq`,
     `start`, `end`, `rows`, `status`, `drift`, `labelled`, `performance`). Checks monitoring.read; an unknown model
-    or version has no windows ([])."""
+    or version has no windows ([]). The drift statistics of a feature the caller's column policies mask, hash or
+    deny are withheld (`shaping.py`; a denied one too, so the card stays readable), audited as path model-card."""
     from ..access import Action, require
+    from ..datasets.service import column_policies
+    from .shaping import DRIFT_KEEP, shape_features
     from ..orm import MonitorWindow, RegisteredModel
     from ..serving.service import iso
 
@@ -217,12 +220,17 @@ def version_windows(db, who, slug: str, model: str, version: int) -> list[dict[s
                           .where(Monitor.project_id == g.project.id, MonitorWindow.version_id == v.id)
                           .order_by(Deployment.name, MonitorWindow.seq)).all()
         by: dict[str, list[dict[str, Any]]] = {}
+        shaper = column_policies(db, g.project.id, g.role.value)
         for name, w in rows:
+            drift = json.loads(w.drift)
+            if isinstance(drift.get("features"), list):
+                drift["features"] = shape_features(shaper, drift["features"], DRIFT_KEEP, refuse=False)
             by.setdefault(name, []).append({
                 "id": w.id, "seq": w.seq, "start": iso(w.start_ts), "end": iso(w.end_ts), "rows": w.rows,
-                "status": w.status, "drift": json.loads(w.drift), "labelled": w.labelled,
+                "status": w.status, "drift": drift, "labelled": w.labelled,
                 "performance": json.loads(w.performance) if w.performance else None})
         out = [{"deployment": name, "windows": ws} for name, ws in by.items()]
+        shaper.audit(db, who, slug, "model-card", f"{model}/{version}")
     db.commit()
     return out
 

@@ -1,0 +1,43 @@
+"""Column policies on the monitoring API's per-feature statistics (issue 20 item 1): a reference profile's entries
+and a window's drift results sum up a column's values, so a feature the caller's role sees masked or hashed keeps
+its test, threshold, counts and verdict while the rest is withheld, and says so."""
+
+from __future__ import annotations
+
+from ..datasets.service import MASK_TOKEN, Shaper
+
+# What stays of a feature's entry whose column the caller's role sees masked or hashed: its test, threshold, counts
+# and verdict; never its values or what sums them up (mean, quantiles, top categories; a window's statistic and the
+# message that quotes it). A `withheld` note says which policy withheld the rest.
+PROFILE_KEEP = ("feature", "kind", "test", "threshold", "drift_when", "reference_rows", "missing_share", "min_values",
+                "ignored")
+DRIFT_KEEP = ("feature", "kind", "test", "threshold", "drift", "status")
+
+
+def shape_features(shaper: Shaper, entries: list, keep: tuple[str, ...], refuse: bool = True) -> list:
+    """Per-feature entries (a profile's or a window's) with a masked or hashed feature's statistics withheld (the
+    same list when none is). A denied feature raises ColumnDenied, or with `refuse=False` (a document that quotes
+    them among much else: the model card) is withheld like a masked one."""
+    if not shaper.active or not entries:
+        return entries
+    names = [e.get("feature") for e in entries if isinstance(e, dict)]
+    if refuse:
+        withheld = dict(shaper.withheld(names))
+    else:
+        withheld = {f: r for f in names if (r := shaper.rule(str(f))) is not None and r.action != "allow"}
+        shaper.applied.extend(r for r in dict.fromkeys(withheld.values()) if r not in shaper.applied)
+    if not withheld:
+        return entries
+    out = []
+    for e in entries:
+        rule = withheld.get(e.get("feature")) if isinstance(e, dict) else None
+        if rule is None:
+            out.append(e)
+            continue
+        shaped = {k: v for k, v in e.items() if k in keep}
+        if "statistic" in e:
+            shaped["statistic"] = None
+        shaped["withheld"] = (f"statistics withheld: {MASK_TOKEN} for your role ({rule.role}), column policy "
+                              f"{rule.name}")
+        out.append(shaped)
+    return out
