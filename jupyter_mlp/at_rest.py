@@ -168,6 +168,16 @@ def iter_file(path: Path, lookup: Lookup | None) -> Iterator[bytes]:
         yield from open_chunks(f, lookup, name=f"'{path.name}'")
 
 
+def verify_file(path: Path, lookup: Lookup | None) -> int:
+    """The size of a file's plaintext; for a sealed file, only once every segment has authenticated (AtRestError
+    naming the first bad one), in constant memory: so a reader can announce the length and then stream the file
+    with `iter_file`, refusing a tampered one before it sends anything."""
+    with open(path, "rb") as f:
+        if not is_sealed(f.read(len(MAGIC))):
+            return os.fstat(f.fileno()).st_size
+    return sum(len(piece) for piece in iter_file(path, lookup))
+
+
 def read_file(path: Path, lookup: Lookup | None) -> bytes:
     return b"".join(iter_file(path, lookup))
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jupyter_mlp import at_rest
-from jupyter_mlp.at_rest import AtRestError, DataKey, Sealer, iter_file, read_file, source, write_file
+from jupyter_mlp.at_rest import AtRestError, DataKey, Sealer, iter_file, read_file, source, verify_file, write_file
 
 from . import audit
 from .access import Action, require, require_platform_admin
@@ -279,4 +279,5 @@ def rotate_master(app: Any, db: DB, who: Caller) -> dict[str, Any]:
 
 
 __all__ = ["AtRestError", "DataKey", "KEYRING", "Keyring", "Sealer", "column_secret", "iter_file", "read_file",
-           "source", "write_file", "iceberg_keys", "keyring", "project_id", "rotate_master", "set_enabled", "shred", "status"]
+           "source", "verify_file", "write_file", "iceberg_keys", "keyring", "project_id", "rotate_master",
+           "set_enabled", "shred", "status"]

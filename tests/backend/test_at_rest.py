@@ -338,3 +338,99 @@ def test_column_policy_secrets_are_wrapped_by_the_master_key(api, acme, globex):
     with api.db.session() as s:
         row = s.get(ProjectColumnKey, gid)
         assert row.secret is None and legacy not in row.wrapped.hex()
+
+
+def _finished_job(api, slug: str, output: bytes, dk) -> str:  # noqa: ANN001
+    """A succeeded file-output batch job whose output file holds `output` (sealed with `dk` when given), in the
+    platform database as the runner leaves it, without a deployment's worker."""
+    import uuid
+
+    from jupyter_mlp_backend.orm import BatchJob, Deployment, ModelVersion, RegisteredModel
+
+    with api.db.session() as s:
+        pid = at_rest.project_id(api.client.app, slug, s)
+        m = RegisteredModel(project_id=pid, name="m", mlflow_name=f"{slug}.m.{uuid.uuid4().hex}", created_by="sam")
+        s.add(m)
+        s.flush()
+        v = ModelVersion(model_id=m.id, version=1, source="x", lineage="{}", created_by="sam")
+        s.add(v)
+        s.flush()
+        d = Deployment(project_id=pid, name="d", model_id=m.id, version_id=v.id, status="ready", created_by="sam")
+        s.add(d)
+        s.flush()
+        job = uuid.uuid4().hex
+        s.add(BatchJob(id=job, deployment_id=d.id, version_id=v.id, status="succeeded", chunk_rows=10,
+                       source=json.dumps({"kind": "upload", "format": "csv"}), output=json.dumps({"kind": "file"}),
+                       created_by="sam"))
+        s.commit()
+    folder = job_dir(api.settings.home, job)
+    folder.mkdir(parents=True)
+    core.write_file(folder / "output.parquet", output, dk)
+    return job
+
+
+def _serve(app, path: str, token: str) -> tuple[int, dict, int, bytes, int]:  # noqa: ANN001
+    """One GET straight through the ASGI app, each body piece hashed and dropped as it arrives (a test client would
+    gather the body first): (status, headers, bytes received, their sha256, the largest piece)."""
+    import asyncio
+    import hashlib
+
+    got = {"status": 0, "headers": {}, "n": 0, "largest": 0, "sha": hashlib.sha256(), "asked": False}
+
+    async def receive() -> dict:  # the request's (empty) body, then nothing: the client stays connected
+        if not got["asked"]:
+            got["asked"] = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            got["status"] = message["status"]
+            got["headers"] = {k.decode(): v.decode() for k, v in message["headers"]}
+        elif message["type"] == "http.response.body":
+            body = message.get("body", b"")
+            got["n"] += len(body)
+            got["largest"] = max(got["largest"], len(body))
+            got["sha"].update(body)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "state": {},
+             "headers": [(b"host", b"testserver"), (b"authorization", f"Bearer {token}".encode())],
+             "client": ("127.0.0.1", 50000), "server": ("testserver", 80)}
+    asyncio.run(app(scope, receive, send))
+    return got["status"], got["headers"], got["n"], got["sha"].digest(), got["largest"]
+
+
+def test_a_large_sealed_batch_output_is_streamed_segment_by_segment(api, acme):
+    """A sealed batch output is downloaded decrypted segment by segment: every piece sent is at most one segment,
+    the backend never holds the whole file (traced memory stays far below its size), the length is announced, and
+    a file altered anywhere is refused (409) before anything is sent."""
+    import hashlib
+    import os
+    import tracemalloc
+
+    app, admin = api.client.app, api.as_user("admin")
+    assert admin.put("/projects/acme/encryption", json={"enabled": True}).status_code == 200
+    dk = at_rest.keyring(app).writer(at_rest.project_id(app, "acme"))
+    plain = os.urandom(24 << 20)  # 24 MiB: what the route sends is bytes, Parquet or not
+    job = _finished_job(api, "acme", plain, dk)
+    sealed = job_dir(api.settings.home, job) / "output.parquet"
+    assert sealed.read_bytes().startswith(core.MAGIC)
+    url = f"/api/projects/acme/batch-jobs/{job}/output"
+
+    tracemalloc.start()
+    try:
+        status, headers, n, sha, largest = _serve(app, url, api.token("sam"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert status == 200 and n == len(plain) and sha == hashlib.sha256(plain).digest()
+    assert headers["content-length"] == str(len(plain)) and "attachment" in headers["content-disposition"]
+    assert largest <= core.SEGMENT
+    assert peak < 8 << 20, f"{peak} bytes traced while serving a {len(plain)}-byte file"
+
+    raw = bytearray(sealed.read_bytes())
+    raw[-20] ^= 1  # the last segment: found before the first byte goes out
+    sealed.write_bytes(bytes(raw))
+    r = api.as_user("sam").get(f"/projects/acme/batch-jobs/{job}/output")
+    assert r.status_code == 409 and "fails authentication at segment 383" in r.json()["error"]["message"], r.text

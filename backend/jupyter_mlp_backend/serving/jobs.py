@@ -8,7 +8,9 @@ import io
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
@@ -151,8 +153,26 @@ def get_job(db: DB, who: Caller, slug: str, job_id: str) -> BatchJobOut:
     return out
 
 
-def output_file(app, db: DB, who: Caller, slug: str, job_id: str) -> bytes:  # noqa: ANN001
-    """The Parquet file a finished job wrote (a job writing to a dataset has none), decrypted."""
+@dataclass(frozen=True)
+class BatchOutput:
+    """A finished job's output file, authenticated whole: its plaintext's size, and its pieces decrypted as they
+    are read (at most one 64 KiB segment at a time for a sealed file: the file is never held whole)."""
+
+    path: Path
+    lookup: Callable[[bytes], bytes | None]  # data key id -> key (jupyter_mlp.at_rest.Lookup)
+    size: int
+
+    def chunks(self) -> Iterator[bytes]:
+        return at_rest.iter_file(self.path, self.lookup)
+
+    def read(self) -> bytes:
+        return at_rest.read_file(self.path, self.lookup)
+
+
+def output_file(app, db: DB, who: Caller, slug: str, job_id: str) -> BatchOutput:  # noqa: ANN001
+    """The Parquet file a finished job wrote (a job writing to a dataset has none). Every segment of a sealed one
+    authenticates first, so a tampered file (or one whose data key was destroyed) is a 409 before a byte is sent;
+    its data key is kept with it, so streaming it needs no database session."""
     j = _job(db, who, slug, job_id)
     pid = db.get(Deployment, j.deployment_id).project_id
     db.commit()
@@ -160,17 +180,25 @@ def output_file(app, db: DB, who: Caller, slug: str, job_id: str) -> bytes:  # n
         raise Conflict(f"Batch job '{job_id}' is {j.status}, not finished")
     if json.loads(j.output)["kind"] != "file":
         raise Conflict(f"Batch job '{job_id}' wrote to a dataset, not a file")
+    lookup, keys = at_rest.keyring(app).reader(pid, db), {}
+
+    def known(key_id: bytes) -> bytes | None:  # the project's data key, looked up once
+        if key_id not in keys:
+            keys[key_id] = lookup(key_id)
+        return keys[key_id]
+
+    path = job_dir(app.state.settings.home, job_id) / "output.parquet"
     try:
-        return at_rest.read_file(job_dir(app.state.settings.home, job_id) / "output.parquet",
-                                 at_rest.keyring(app).reader(pid, db))
+        return BatchOutput(path, known, at_rest.verify_file(path, known))
     except at_rest.AtRestError as e:  # tampered with, or the project's data key destroyed
         raise Conflict(f"Batch job '{job_id}''s output cannot be read: {e}") from None
 
 
-def shaped_output(db: DB, who: Caller, slug: str, job_id: str, data: bytes) -> bytes:
+def shaped_output(db: DB, who: Caller, slug: str, job_id: str, out: BatchOutput) -> bytes | None:
     """A batch output's rows (Parquet) as the caller's role may see them: the project's column policies on columns of
     those names (the scored dataset's, an uploaded file's) apply, and which did is audited; a denied column refuses
-    the download, naming its policy."""
+    the download, naming its policy. None when no policy shapes this role's rows: the file is sent as it is,
+    streamed (`out.chunks()`); a shaped one is read whole to rewrite it."""
     import io
 
     import pyarrow.parquet as pq
@@ -180,9 +208,9 @@ def shaped_output(db: DB, who: Caller, slug: str, job_id: str, data: bytes) -> b
     shaper = caller_column_policies(db, who, slug)
     db.commit()
     if not shaper.active:
-        return data
+        return None
     try:
-        table = shaper.table(pq.read_table(io.BytesIO(data)))
+        table = shaper.table(pq.read_table(io.BytesIO(out.read())))
     except ColumnDenied as e:
         shaper.refused(db, who, slug, "batch-output", f"batch:{job_id}", e)
         raise
