@@ -155,6 +155,22 @@ async def _prune_events(app: FastAPI) -> None:
             log.exception("could not prune the events outbox")
 
 
+SHUTDOWN_STEP_SECONDS = 30.0  # each step's own bounds (worker grace, committer, relay join) are shorter
+
+
+async def _bounded(step: str, work, seconds: float | None = None) -> None:  # noqa: ANN001
+    """Await one shutdown step for at most SHUTDOWN_STEP_SECONDS; one that overruns is cancelled and named in the
+    log, and the stop goes on (a stop never hangs on one part). Not wait_for: that waits for the cancellation too."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait([task], timeout=SHUTDOWN_STEP_SECONDS if seconds is None else seconds)
+    if not done:
+        task.cancel()
+        log.error("shutdown: %s did not stop within %.0f s; going on without it", step,
+                  SHUTDOWN_STEP_SECONDS if seconds is None else seconds)
+    elif not task.cancelled() and task.exception() is not None:
+        log.error("shutdown: %s failed", step, exc_info=task.exception())
+
+
 def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI:
     """The backend app. `eager`: start managed services (MLflow) at once rather than on first use."""
     settings = settings or load_settings()
@@ -234,20 +250,21 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         log.info("backend ready (db %s, auth %s)", db.engine.url.render_as_string(hide_password=True),
                  settings.auth_mode)
         yield
-        await app.state.ships.shutdown()
+        # Every step bounded (_bounded): a part that does not stop is logged and left, never holds the rest up.
+        await _bounded("ships", app.state.ships.shutdown())
         for task in background:
             task.cancel()
         # a round under way finishes its database work before the database closes (bounded: a stop never hangs)
         await asyncio.wait([watcher], timeout=10)
-        await app.state.batch.stop()
+        await _bounded("batch jobs", app.state.batch.stop())
         if app.state.serving_tls is not None:
             app.state.serving_tls.close()
-        await app.state.serving.shutdown()
-        await app.state.gateway.predlog.stop()
-        await app.state.dagster.stop()
-        await app.state.experiments.stop()
+        await _bounded("serving", app.state.serving.shutdown(), 120)  # 5 s grace per deployment
+        await _bounded("prediction log", app.state.gateway.predlog.stop(), 60)
+        await _bounded("dagster", app.state.dagster.stop())
+        await _bounded("mlflow", app.state.experiments.stop())
         if app.state.event_relay:
-            await asyncio.to_thread(app.state.event_relay.stop)
+            await _bounded("event relay", asyncio.to_thread(app.state.event_relay.stop))
         db.dispose()
 
     app = Backend(
@@ -262,7 +279,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     app.state.settings = settings
     install_error_handlers(app)
 
-    api = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+    api = APIRouter(responses=ERROR_RESPONSES)  # "/api": the prefix is given where the app includes it (below)
 
     @api.get("/health", response_model=Health, tags=["health"], summary="Liveness; the one route without identity")
     def health() -> Health:
@@ -289,7 +306,11 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
     api.include_router(ship_routes.router)
     api.include_router(assistant_routes.router)
     api.include_router(recommender_routes.router)
-    app.include_router(api)
+    # The prefix here, not on the router: FastAPI (0.165) checks an include without a prefix by building every
+    # route's context at once (the pydantic models of ~120 routes: 0.3-3 s, nearly all of create_app(), which the
+    # tests call ~350 times); with a prefix they are built when first matched (a route's mistakes show then, and
+    # in the OpenAPI document, which builds them all).
+    app.include_router(api, prefix="/api")
     install_metrics(app)
     app.add_middleware(BodyLimit, max_request_bytes=settings.max_request_bytes,
                        max_upload_bytes=settings.max_upload_bytes)
