@@ -14,6 +14,7 @@ export type ProjectCreate = Schemas['ProjectCreate'];
 export type ProjectPage = Schemas['ProjectPage'];
 export type Member = Schemas['MemberOut'];
 export type MemberPage = Schemas['MemberPage'];
+export type EncryptionOut = Schemas['EncryptionOut'];
 export type ExperimentOut = Schemas['ExperimentOut'];
 export type ExperimentPage = Schemas['ExperimentPage'];
 export type RunSummary = Schemas['RunSummary'];

@@ -6,6 +6,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import type {
   Dashboard,
+  EncryptionOut,
   Member,
   MemberPage,
   Project,
@@ -50,6 +51,16 @@ export function setMember(slug: string, user: string, role: Role): Promise<Membe
 /** Remove a member from a project. */
 export async function removeMember(slug: string, user: string): Promise<void> {
   await data(api().DELETE('/api/projects/{slug}/members/{user}', { params: { path: { slug, user } } }));
+}
+
+/** Whether the project's files are encrypted at rest (any member may read it). */
+export function getEncryption(slug: string): Promise<EncryptionOut> {
+  return data(api().GET('/api/projects/{slug}/encryption', { params: { path: { slug } } }));
+}
+
+/** Turn encryption at rest on or off for a project: platform admins only (the backend answers 403 to others). */
+export function setEncryption(slug: string, enabled: boolean): Promise<EncryptionOut> {
+  return data(api().PUT('/api/projects/{slug}/encryption', { params: { path: { slug } }, body: { enabled } }));
 }
 
 /** Fetch every project the caller can see, page by page. */

@@ -7,6 +7,7 @@ import { CurrentProjectStore } from '../../common/currentProject';
 import { ErrorBanner, Loading, useCurrentSlug } from '../../common/panel';
 import { formatApiError, roleLabel } from '../../common/permissions';
 import { CreateProjectForm } from './CreateProjectForm';
+import { EncryptionSection } from './EncryptionSection';
 import { MembersSection } from './MembersSection';
 
 /**
@@ -203,6 +204,12 @@ function ProjectsView({ store, refreshRequested, open }: IProjectsViewProps): JS
                 <strong data-testid="mlp-role">{roleLabel(project.role, project.member_role)}</strong>
               </div>
               {project.description && <p className="jp-mlp-description">{project.description}</p>}
+              <EncryptionSection
+                key={`enc-${project.slug}`}
+                project={project}
+                isPlatformAdmin={me.is_admin}
+                onError={showError}
+              />
               <MembersSection
                 key={project.slug}
                 project={project}
