@@ -152,6 +152,8 @@ def read(name: str, snapshot_id: int | None = None):  # noqa: ANN201
         snapshot_id = pinned.get(name)
     base, headers = _gateway()
     params = {"snapshot_id": snapshot_id} if snapshot_id is not None else {}
+    if os.environ.get("MLP_STAGE_RUN_ID"):  # a pipeline stage: the backend records the read on the stage's run
+        params["stage_run"] = os.environ["MLP_STAGE_RUN_ID"]
     r = httpx.get(f"{base}/mlp/datasets/{name}", params=params, headers=headers, timeout=600)
     _check(r)
     df = pd.read_parquet(io.BytesIO(r.content))

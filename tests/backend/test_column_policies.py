@@ -325,6 +325,17 @@ def test_monitor_profile_and_windows_withhold_a_masked_columns_statistics(api, a
 
 
 @SQLITE_ONLY
+def test_a_read_names_only_a_stage_run_of_the_callers_project(api, acme):
+    """A pipeline stage's read names its own run (the backend records the read, with the policies that shaped it,
+    in that run's lineage: tests/registry/test_pipeline_models.py); a name that is no run id is refused before the
+    read (one of another project's, or not a running stage of the caller's, too: that needs MLflow, so not here)."""
+    write(api, acme, "credit", CREDIT, "sam")
+    for bad in ("../x", "a b"):
+        r = api.client.get(f"/mlflow/{acme}/mlp/datasets/credit", params={"stage_run": bad}, headers=_gw(api, "sam"))
+        assert r.status_code == 400 and "is not a run of this project" in r.json()["message"], r.text
+
+
+@SQLITE_ONLY
 def test_mlp_datasets_policy_shows_and_sets_policies(api, acme, monkeypatch, capsys):
     """The CLI's parser and handlers in this process, its client on the in-process app (no platform started)."""
     from fastapi.testclient import TestClient

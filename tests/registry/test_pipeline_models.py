@@ -1,5 +1,7 @@
 """A model logged by a pipeline stage is registered automatically, with lineage back to the dataset snapshot and
-the pipeline version; a failed run registers nothing; the CLI reads, verifies and promotes it."""
+the pipeline version; a failed run registers nothing; the CLI reads, verifies and promotes it. The stage reads
+the dataset as the run's user, so a column policy shapes what it sees, and the model's lineage says so without
+the column's values (issue 20 item 1)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ CELLS = [
     ("frame = datasets.read('customers')", ["stage:prep"]),
     ("model = LogisticRegression(C=C).fit(frame[['x1', 'x2']], frame.y)\n"
      "mlflow.log_metric('accuracy', float(model.score(frame[['x1', 'x2']], frame.y)))\n"
+     "mlflow.set_tag('ssn_seen', ','.join(sorted(set(map(str, frame.ssn)))))\n"
      "mlflow.sklearn.log_model(model, name='model', pip_requirements=['scikit-learn'])", ["stage:train"]),
 ]
 
@@ -37,7 +40,12 @@ def test_pipeline_models_are_registered_with_lineage(backend, project, use_mlflo
     x, y = xy
     use_mlflow(backend.kernel_env("sam", project))
     monkeypatch.setenv("MLP_PROJECT", project)
-    datasets.register("customers", pd.DataFrame({"x1": x.x1, "x2": x.x2, "y": y}))
+    ssn = [f"900-00-{i:04d}" for i in range(len(y))]
+    datasets.register("customers", pd.DataFrame({"x1": x.x1, "x2": x.x2, "y": y, "ssn": ssn}))
+    for role, action in (("scientist", "mask"), ("viewer", "deny")):  # sam runs the pipeline; vic may not see ssn
+        r = backend.client("lena").put(f"/projects/{project}/datasets/customers/policies",
+                                       json={"column": "ssn", "role": role, "action": action})
+        assert r.status_code == 200, r.text
     sam = backend.client("sam")
     promoted = sam.post(f"/projects/{project}/pipelines", json={"notebook": _nb(CELLS), "path": "churn.ipynb",
                                                                 "name": "churn"})
@@ -52,6 +60,12 @@ def test_pipeline_models_are_registered_with_lineage(backend, project, use_mlflo
     assert v["lineage"]["pipeline_version"] == run["version"] and v["lineage"]["pipeline_run"] == run["run_id"]
     assert v["lineage"]["data"]["pinned"] == run["snapshots"] and "customers" in run["snapshots"]
     assert v["lineage"]["environment_sha256"] and v["lineage"]["code"]["stage_notebooks"]
+    # The stage read through a real Dagster run as sam (a scientist): ssn came masked, and the model's data lineage
+    # records the policy with the read (the backend wrote it on the reading stage's run; the data digest covers it)
+    trained = sam.get(f"/projects/{project}/runs/{v['lineage']['mlflow_run']}").json()
+    assert trained["tags"]["ssn_seen"] == "***"
+    assert [r.get("policies") for r in v["lineage"]["data"]["reads"] if r["name"] == "customers"] == [
+        ["customers.ssn:scientist=mask"]]
 
     graph = sam.get(f"/projects/{project}/models/churn/versions/1/lineage").json()
     kinds = {n["id"]: n["kind"] for n in graph["nodes"]}
@@ -62,6 +76,11 @@ def test_pipeline_models_are_registered_with_lineage(backend, project, use_mlflo
                    params={"snapshot_id": run["snapshots"]["customers"]}).json()
     assert any(n["kind"] == "model_version" and n["label"] == "churn v1" for n in back["nodes"])
     assert sam.get(f"/projects/{project}/datasets/customers/lineage", params={"snapshot_id": 1}).json()["nodes"] == []
+    # The registered model's lineage, read by anyone who may read models (vic: ssn denied), carries no ssn value
+    for who in ("vic", "sam"):
+        for url in ("models/churn/versions/1", "models/churn/versions/1/lineage", "datasets/customers/lineage"):
+            shown = backend.client(who).get(f"/projects/{project}/{url}")
+            assert shown.status_code == 200 and "900-00-" not in shown.text, (who, url, shown.text[:300])
 
     # The same pipeline with a stage that fails after the model was logged: nothing is registered.
     broken = sam.post(f"/projects/{project}/pipelines", json={"notebook": _nb(

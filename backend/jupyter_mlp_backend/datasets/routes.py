@@ -102,9 +102,11 @@ async def write_dataset(slug: str, name: str, request: Request,
 
 
 @gateway.get("/mlflow/{slug}/mlp/datasets/{name}")
-async def read_dataset(slug: str, name: str, request: Request, snapshot_id: Int64 | None = None) -> Response:
-    """The table at a snapshot (default: the current one) as Parquet; the snapshot id is in the headers."""
-    data, snap, shaped = await service.read(request, slug, name, snapshot_id)
+async def read_dataset(slug: str, name: str, request: Request, snapshot_id: Int64 | None = None,
+                       stage_run: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+    """The table at a snapshot (default: the current one) as Parquet; the snapshot id is in the headers.
+    `stage_run`: a pipeline stage's own MLflow run, which then records the read in its lineage."""
+    data, snap, shaped = await service.read(request, slug, name, snapshot_id, stage_run)
     headers = {"X-MLP-Snapshot-Id": str(snap.snapshot_id), "X-MLP-Rows": str(snap.rows)}
     if shaped:  # the column policies that shaped these rows: the kernel records them in its runs' lineage
         headers[policy.HEADER] = json.dumps(shaped)

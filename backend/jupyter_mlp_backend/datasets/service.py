@@ -4,6 +4,7 @@ app's catalog, a session or request for the access check, the caller and plain v
 
 from __future__ import annotations
 
+import json
 import logging
 
 from sqlalchemy import select
@@ -81,11 +82,15 @@ async def write(request, slug: str, name: str, mode: str, target: str | None = N
         raise GatewayError("TEMPORARILY_UNAVAILABLE", _store_down(request.app.state.datasets, e), 503) from e
 
 
-async def read(request, slug: str, name: str, snapshot_id: int | None):  # noqa: ANN001, ANN201
+async def read(request, slug: str, name: str, snapshot_id: int | None,  # noqa: ANN001, ANN201
+               stage_run: str | None = None):
     """(Parquet bytes, snapshot, names of the column policies that shaped it) of the table at a snapshot (default:
     the current one), as the gateway's caller, with the caller's role's column policies applied (kernels and
-    pipeline stages read through here: a stage's token is its run's user's)."""
-    who, _, _ = await authorize(request, slug, Action.read_runs, f"dataset:{name}")
+    pipeline stages read through here: a stage's token is its run's user's). `stage_run`: the MLflow run of the
+    pipeline stage reading (the kernel helper sends it), which records the read (`_record_on_stage_run`)."""
+    who, _, experiment_ids = await authorize(request, slug, Action.read_runs, f"dataset:{name}")
+    if stage_run is not None:
+        run = await _stage_run(request, who, experiment_ids, stage_run)
     catalog = request.app.state.datasets
 
     def shaped_read():  # noqa: ANN202
@@ -103,7 +108,7 @@ async def read(request, slug: str, name: str, snapshot_id: int | None):  # noqa:
             return data, snap, [r.name for r in shaper.applied]
 
     try:
-        return await run_in_threadpool(shaped_read)
+        data, snap, shaped = await run_in_threadpool(shaped_read)
     except policy.ColumnDenied as e:
         raise GatewayError("PERMISSION_DENIED", e.message) from e
     except AtRestError as e:  # a sealed data file: the project's data key destroyed, or the file tampered with
@@ -112,6 +117,54 @@ async def read(request, slug: str, name: str, snapshot_id: int | None):  # noqa:
         raise GatewayError("RESOURCE_DOES_NOT_EXIST", f"Dataset '{e.args[0]}' not found") from e
     except OSError as e:
         raise GatewayError("TEMPORARILY_UNAVAILABLE", _store_down(catalog, e), 503) from e
+    if stage_run is not None:
+        await _record_on_stage_run(request, run, {"name": name, "path": None, "sha256": None,
+                                                  "snapshot_id": str(snap.snapshot_id), "rows": snap.rows,
+                                                  **({"policies": shaped} if shaped else {})})
+    return data, snap, shaped
+
+
+async def _stage_run(request, who: Identity, experiment_ids: set[str], run_id: str) -> dict:  # noqa: ANN001
+    """The caller's running pipeline stage run `run_id` in this project, or 400 naming what is wrong with it."""
+    exp = request.app.state.experiments
+    if not run_id.isalnum():
+        raise GatewayError("INVALID_PARAMETER_VALUE", f"Run '{run_id}' is not a run of this project")
+    await exp.ready()
+    found = await run_in_threadpool(exp.experiment_of_run, run_id)
+    if found is None or found not in experiment_ids:
+        raise GatewayError("INVALID_PARAMETER_VALUE", f"Run '{run_id}' is not a run of this project")
+    run = (await exp.mlflow.client.get("/api/2.0/mlflow/runs/get", params={"run_id": run_id})).json()["run"]
+    tags = {t["key"]: t["value"] for t in run["data"].get("tags", [])}
+    if tags.get("mlflow.user") != who.user or "mlp.pipeline.stage" not in tags or \
+            run["info"].get("status") != "RUNNING":
+        raise GatewayError("INVALID_PARAMETER_VALUE", f"Run '{run_id}' is not a running pipeline stage of yours")
+    return run
+
+
+async def _record_on_stage_run(request, run: dict, entry: dict) -> None:  # noqa: ANN001
+    """A pipeline stage's read in its run's `mlp.datasets` tag, written by the backend: the stage's run was started
+    before its notebook ran, so the lineage a new run gets from the kernel never reaches it, and clients may not set
+    `mlp.*` tags. A model a later stage logs takes its data lineage from these tags, the column policies that shaped
+    each read included (so a model trained on masked values says so)."""
+    exp = request.app.state.experiments
+    run_id = run["info"]["run_id"]
+    now = (await exp.mlflow.client.get("/api/2.0/mlflow/runs/get", params={"run_id": run_id})).json()["run"]
+    text = next((t["value"] for t in now["data"].get("tags", []) if t["key"] == "mlp.datasets"), "[]")
+    try:
+        reads = json.loads(text)
+    except ValueError:
+        reads = []
+    if entry in reads:
+        return
+    reads = [*reads, entry]
+    value = json.dumps(reads, separators=(",", ":"))
+    while len(value) > 5000 and len(reads) > 1:  # the newest reads that fit in one tag, as jupyter_mlp.lineage keeps
+        reads = reads[1:]
+        value = json.dumps(reads, separators=(",", ":"))
+    r = await exp.mlflow.client.post("/api/2.0/mlflow/runs/set-tag", json={
+        "run_id": run_id, "key": "mlp.datasets", "value": value})
+    if r.status_code != 200:
+        log.warning("could not record a dataset read on stage run %s: %s", run_id, r.text[:300])
 
 
 def _columns(catalog, slug: str, name: str) -> list[str]:  # noqa: ANN001
