@@ -14,6 +14,7 @@ shared core. Every import counts, at module level and inside functions alike:
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,13 @@ CYCLE_ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def _domains() -> set[str]:
-    return {p.name for p in ROOT.iterdir()
-            if p.is_dir() and p.name not in ("migrations", "__pycache__") and any(p.glob("*.py"))}
+    return set(_domains_scanned())
+
+
+@lru_cache(maxsize=1)  # once per run: _domain() asks for every import (it took most of this file's ~80 s)
+def _domains_scanned() -> frozenset[str]:
+    return frozenset(p.name for p in ROOT.iterdir()
+                     if p.is_dir() and p.name not in ("migrations", "__pycache__") and any(p.glob("*.py")))
 
 
 def _module(path: Path) -> str:
@@ -46,6 +52,11 @@ def _exists(module: str) -> bool:
 
 def _imports() -> list[tuple[str, str, str | None, int]]:
     """(importing module, imported module, imported name or None, line) for every import in the backend."""
+    return list(_imports_parsed())
+
+
+@lru_cache(maxsize=1)  # the source is parsed once per run, not once per test
+def _imports_parsed() -> tuple[tuple[str, str, str | None, int], ...]:
     out = []
     for path in sorted(ROOT.rglob("*.py")):
         if "migrations" in path.parts:
@@ -67,7 +78,7 @@ def _imports() -> list[tuple[str, str, str | None, int]]:
                         out.append((mod, sub, None, node.lineno))
                     else:
                         out.append((mod, target, a.name, node.lineno))
-    return out
+    return tuple(out)
 
 
 def _domain(module: str) -> str | None:
