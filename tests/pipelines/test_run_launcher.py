@@ -55,14 +55,40 @@ def test_the_default_launcher_hands_runs_to_workers_started_ahead(mlp_home, tmp_
     assert type(dagsters.run_launcher) is DefaultRunLauncher
 
 
-def test_a_run_worker_without_a_run_exits():
-    """A worker started ahead whose webserver went away (its stdin closes) exits without running anything."""
+def test_a_run_cancelled_before_its_worker_started_it_is_recorded_cancelled(tmp_path):
+    """`terminate` interrupts the run's worker; one still importing or waiting for its run records the run
+    CANCELED instead of dying with it STARTING (or running it)."""
+    import signal
     import subprocess
     import sys
+    import time
+    from pathlib import Path
 
-    done = subprocess.run([sys.executable, "-m", "jupyter_mlp_backend.pipelines.warm_run_worker"], input="",
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and done.stderr == "", done.stderr
+    from dagster import DagsterInstance
+    from dagster._core.code_pointer import ModuleCodePointer
+    from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
+    from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+    from dagster._grpc.types import ExecuteRunArgs
+    from dagster._serdes import serialize_value
+
+    from jupyter_mlp_backend.pipelines.warm_run_worker import CHILD
+
+    with DagsterInstance.local_temp(str(tmp_path)) as instance:
+        run = instance.add_run(DagsterRun(job_name="never", status=DagsterRunStatus.STARTING))
+        origin = JobPythonOrigin("never", RepositoryPythonOrigin(sys.executable, ModuleCodePointer(
+            "no_such_location_module", "defs", None)))  # had it run, the run would FAIL on this import
+        worker = subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE, text=True)
+        status = Path(f"/proc/{worker.pid}/status")
+        deadline = time.monotonic() + 60  # until its SIGINT is blocked (the worker's first line)
+        while time.monotonic() < deadline and not any(
+                line.startswith("SigBlk:") and int(line.split()[1], 16) & (1 << (signal.SIGINT - 1))
+                for line in status.read_text().splitlines()):
+            time.sleep(0.02)
+        worker.send_signal(signal.SIGINT)  # the launcher's terminate
+        worker.communicate(serialize_value(ExecuteRunArgs(job_origin=origin, run_id=run.run_id,
+                                                          instance_ref=instance.get_ref())) + "\n", timeout=120)
+        assert worker.returncode == 0
+        assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELED
 
 
 def test_a_team_launcher_with_its_config_is_the_one_dagster_reports(mlp_home, tmp_path, monkeypatch):

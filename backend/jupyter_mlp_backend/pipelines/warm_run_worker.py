@@ -4,7 +4,8 @@ Dagster's DefaultRunLauncher asks the code server to start a run: the code serve
 imports Dagster and the code location, and GraphQL's `launchRun` answers only once that process has started the run
 (5-12 s of every run under load, before its first stage could begin). `WarmRunLauncher` keeps one run worker
 process started ahead, Dagster's execution machinery and the stage runner already imported, waiting on its stdin;
-`launch_run` hands it the run (Dagster's own `ExecuteRunArgs`, one line) and answers at once, and starts the next one.
+`launch_run` hands it the run (Dagster's own `ExecuteRunArgs`, one line) and answers at once; the next one is started
+when that run's worker exits (not beside the run, whose kernel and cells would share the CPUs with its imports).
 The worker then does exactly what `dagster api execute_run` does (the same function): loads the code location
 from the run's origin — imported only now, so a version promoted while it waited is there — and executes the run
 in this process (the jobs use the in-process executor: one run worker per run, each stage its own papermill
@@ -14,8 +15,8 @@ is in Dagster's UI and the platform's panels as before.
 Cancelling: `terminate` marks the run CANCELING and interrupts its worker (SIGINT, as Dagster's termination thread
 does in the code server's run process); the backend kills the stage's processes itself, as before.
 
-Run as `python -m jupyter_mlp_backend.pipelines.warm_run_worker` (by the launcher, in Dagster's processes). A
-worker whose stdin closes without a run (its webserver or daemon went away) exits.
+Started by the launcher (in Dagster's webserver or daemon) as `python -c CHILD`. A worker whose stdin closes
+without a run (its webserver or daemon went away) exits.
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ from dagster._serdes.config_class import ConfigurableClassData
 WORKER_TAG = "mlp/run_worker"  # "ahead" (handed to a worker started ahead) or "cold" (none was ready)
 PID_TAG = "mlp/run_worker_pid"
 MODULE = "jupyter_mlp_backend.pipelines.warm_run_worker"
+# The worker's command: SIGINT blocked first, so that a cancel arriving while it imports or waits (`terminate`) stays
+# pending and the run is recorded as cancelled instead of run (an interrupt there would end the process and leave
+# the run STARTING for good); unblocked before the run executes, so the stage processes it starts inherit no mask.
+CHILD = f"""\
+import signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGINT}})
+from {MODULE} import main
+sys.exit(main())
+"""
 
 
 class WarmRunLauncher(RunLauncher, ConfigurableClass):
@@ -63,7 +73,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
     def _start() -> subprocess.Popen:
         # stdout/stderr: Dagster's own log (the webserver's or daemon's); the same process group, so stopping
         # Dagster stops its workers, as it stopped the code server's run processes
-        return subprocess.Popen([sys.executable, "-m", MODULE], stdin=subprocess.PIPE, text=True,
+        return subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE, text=True,
                                 close_fds=True)
 
     def _take(self) -> tuple[subprocess.Popen, str]:
@@ -98,8 +108,17 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
                                                run, cls=self.__class__)
         with self._lock:
             self._workers[run.run_id] = proc
-            if self._ready is None:
-                self._ready = self._start()  # the next run's, importing while this one runs
+        threading.Thread(target=self._start_next_after, args=(proc,), name="mlp-run-worker-ahead",
+                         daemon=True).start()
+
+    def _start_next_after(self, proc: subprocess.Popen) -> None:
+        """The next run's worker is started when this run's worker exits, not beside it: its imports (several
+        seconds of CPU) would otherwise compete with the run's own kernel start and cells on a small machine. At
+        most one waits; a run launched while none is ready starts in a fresh one (`cold`)."""
+        proc.wait()
+        with self._lock:
+            if self._ready is None or self._ready.poll() is not None:
+                self._ready = self._start()
 
     def _worker_pid(self, run_id: str) -> int | None:
         proc = self._workers.get(run_id)
@@ -156,7 +175,27 @@ def main() -> int:
     line = sys.stdin.readline().strip()
     if not line:
         return 0
-    execute_run_command.callback(input_json=line, compressed_input_json=None)
+    if signal.SIGINT in signal.sigpending():  # cancelled before it started (see CHILD)
+        return _cancelled(line)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # Dagster's capture_interrupts takes it from here
+    try:
+        execute_run_command.callback(input_json=line, compressed_input_json=None)
+    finally:  # the run is recorded; leave at once (the launcher starts the next worker when this one exits)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _cancelled(line: str) -> int:
+    from dagster._core.instance import DagsterInstance
+    from dagster._grpc.types import ExecuteRunArgs
+    from dagster._serdes import deserialize_value
+
+    args = deserialize_value(line, ExecuteRunArgs)
+    with DagsterInstance.from_ref(args.instance_ref) as instance:
+        run = instance.get_run_by_id(args.run_id)
+        if run is not None and not run.is_finished:
+            instance.report_run_canceled(run, message="Run cancelled before its run worker started it")
     return 0
 
 
