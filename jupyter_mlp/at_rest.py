@@ -110,11 +110,7 @@ def is_sealed(head: bytes) -> bool:
     return head[:len(MAGIC)] == MAGIC
 
 
-def open_chunks(f: BinaryIO, lookup: Lookup, *, name: str = "the file") -> Iterator[bytes]:
-    """The plaintext of a sealed stream, segment by segment; AtRestError when it does not authenticate."""
-    from cryptography.exceptions import InvalidTag
-
-    header = f.read(HEADER)
+def _header_aead(header: bytes, lookup: Lookup, name: str):  # noqa: ANN202
     if len(header) < HEADER or not is_sealed(header):
         raise AtRestError(f"{name} is not an encrypted file (or its header was cut off)")
     key_id = header[len(MAGIC):len(MAGIC) + KEY_ID_BYTES]
@@ -122,7 +118,15 @@ def open_chunks(f: BinaryIO, lookup: Lookup, *, name: str = "the file") -> Itera
     if key is None:
         raise AtRestError(f"{name} was encrypted with data key {key_id.hex()}, which no longer exists (destroyed "
                           "with its project) or belongs to another project: it cannot be decrypted")
-    aead = _aead(key, header[len(MAGIC) + KEY_ID_BYTES:], key_id)
+    return _aead(key, header[len(MAGIC) + KEY_ID_BYTES:], key_id)
+
+
+def open_chunks(f: BinaryIO, lookup: Lookup, *, name: str = "the file") -> Iterator[bytes]:
+    """The plaintext of a sealed stream, segment by segment; AtRestError when it does not authenticate."""
+    from cryptography.exceptions import InvalidTag
+
+    header = f.read(HEADER)
+    aead = _header_aead(header, lookup, name)
     index = 0
     seg = f.read(SEGMENT + TAG)
     while True:
@@ -136,6 +140,98 @@ def open_chunks(f: BinaryIO, lookup: Lookup, *, name: str = "the file") -> Itera
         if last:
             return
         seg, index = nxt, index + 1
+
+
+class SealedReader(io.RawIOBase):
+    """A sealed file opened for random access (seek, read): the segments a read touches are decrypted then and the
+    last one kept, so a Parquet reader reads it row group by row group without the file held whole. The segment
+    count comes from the file's size; the last one must carry the last-segment flag, so a file cut at a segment
+    boundary fails like any other tampering (AtRestError naming the segment)."""
+
+    def __init__(self, path: Path, lookup: Lookup):
+        super().__init__()
+        self._name = f"'{Path(path).name}'"
+        self._f = open(path, "rb")  # noqa: SIM115 - closed with the reader
+        try:
+            self._header = self._f.read(HEADER)
+            self._aead = _header_aead(self._header, lookup, self._name)
+            body = os.fstat(self._f.fileno()).st_size - HEADER
+            self._count = max(1, -(-body // (SEGMENT + TAG)))
+            self.size = body - self._count * TAG
+        except BaseException:
+            self._f.close()
+            raise
+        self._pos, self._cached = 0, (-1, b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def _segment(self, index: int) -> bytes:
+        from cryptography.exceptions import InvalidTag
+
+        if self._cached[0] != index:
+            self._f.seek(HEADER + index * (SEGMENT + TAG))
+            sealed = self._f.read(SEGMENT + TAG)
+            try:
+                plain = self._aead.decrypt(_nonce(index, index == self._count - 1), sealed, self._header)
+            except InvalidTag:
+                raise AtRestError(f"{self._name} fails authentication at segment {index}: it was altered, "
+                                  "reordered or cut off") from None
+            self._cached = (index, plain)
+        return self._cached[1]
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001
+        want = min(len(buffer), self.size - self._pos)
+        if want <= 0:
+            return 0
+        index, start = divmod(self._pos, SEGMENT)
+        piece = self._segment(index)[start:start + want]
+        buffer[:len(piece)] = piece
+        self._pos += len(piece)
+        return len(piece)
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+class SealingWriter(io.RawIOBase):
+    """A file written sealed as it goes (Sealer): what a Parquet writer writes to where the bytes must not reach
+    the disk in the clear."""
+
+    def __init__(self, path: Path, dk: DataKey):
+        super().__init__()
+        self._f = open(path, "wb")  # noqa: SIM115 - closed with the writer
+        self._sealer, self._pos = Sealer(dk), 0
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def write(self, data) -> int:  # noqa: ANN001
+        data = bytes(data)
+        self._f.write(self._sealer.update(data))
+        self._pos += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._f.write(self._sealer.final())
+            self._f.close()
+        super().close()
 
 
 # --- files -----------------------------------------------------------------------------------------------------
@@ -180,6 +276,16 @@ def verify_file(path: Path, lookup: Lookup | None) -> int:
 
 def read_file(path: Path, lookup: Lookup | None) -> bytes:
     return b"".join(iter_file(path, lookup))
+
+
+def open_random(path: Path, lookup: Lookup | None) -> BinaryIO:
+    """A file opened for random access as plaintext: decrypted segment by segment as it is read when sealed."""
+    with open(path, "rb") as f:
+        if not is_sealed(f.read(len(MAGIC))):
+            return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    if lookup is None:
+        raise AtRestError(f"'{path.name}' is encrypted and no data key was given to read it")
+    return io.BufferedReader(SealedReader(path, lookup), buffer_size=SEGMENT)
 
 
 def source(path: Path, lookup: Lookup | None) -> Any:

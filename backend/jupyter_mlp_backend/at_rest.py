@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jupyter_mlp import at_rest
-from jupyter_mlp.at_rest import AtRestError, DataKey, Sealer, iter_file, read_file, source, verify_file, write_file
+from jupyter_mlp.at_rest import (AtRestError, DataKey, Sealer, SealingWriter, iter_file, open_random, read_file, source,
+                                  verify_file, write_file)
 
 from . import audit
 from .access import Action, require, require_platform_admin
@@ -278,6 +279,6 @@ def rotate_master(app: Any, db: DB, who: Caller) -> dict[str, Any]:
     return {"master_key_id": new, "rewrapped": len(rows), "column_secrets": len(columns), "retired": retired}
 
 
-__all__ = ["AtRestError", "DataKey", "KEYRING", "Keyring", "Sealer", "column_secret", "iter_file", "read_file",
-           "source", "verify_file", "write_file", "iceberg_keys", "keyring", "project_id", "rotate_master",
-           "set_enabled", "shred", "status"]
+__all__ = ["AtRestError", "DataKey", "KEYRING", "Keyring", "Sealer", "SealingWriter", "column_secret", "iter_file",
+           "open_random", "read_file", "source", "verify_file", "write_file", "iceberg_keys", "keyring", "project_id",
+           "rotate_master", "set_enabled", "shred", "status"]

@@ -158,7 +158,7 @@ def test_encryption_at_rest(api, acme, globex):
     assert {"encryption.set", "encryption.rotate_master_key", "encryption.shred"} <= actions
 
 
-def test_sealed_format_rejects_reorder_and_truncation():
+def test_sealed_format_rejects_reorder_and_truncation(tmp_path):
     dk = core.DataKey.generate()
     data = bytes(range(256)) * (3 * core.SEGMENT // 256 + 7)  # four segments
     sealed = core.seal(data, dk)
@@ -172,6 +172,19 @@ def test_sealed_format_rejects_reorder_and_truncation():
             b"".join(core.open_chunks(io.BytesIO(bad), lookup))
     other = core.seal(data, dk)
     assert other[core.HEADER:] != sealed[core.HEADER:]  # a fresh salt per file: no two files share a segment key
+
+    # read at random (what a Parquet reader does): the same bytes; a file cut at a segment boundary is refused
+    path = tmp_path / "f"
+    path.write_bytes(sealed)
+    with core.open_random(path, lookup) as f:
+        assert f.seek(core.SEGMENT - 3) == core.SEGMENT - 3 and f.read(7) == data[core.SEGMENT - 3:core.SEGMENT + 4]
+        assert f.seek(-5, 2) == len(data) - 5 and f.read() == data[-5:]
+        f.seek(0)
+        assert f.read() == data
+    path.write_bytes(sealed[:h + 3 * seg])
+    with core.open_random(path, lookup) as f, pytest.raises(core.AtRestError, match="authentication at segment 2"):
+        f.seek(2 * core.SEGMENT)
+        f.read(1)
 
 
 class MemoryKms:
@@ -434,3 +447,41 @@ def test_a_large_sealed_batch_output_is_streamed_segment_by_segment(api, acme):
     sealed.write_bytes(bytes(raw))
     r = api.as_user("sam").get(f"/projects/acme/batch-jobs/{job}/output")
     assert r.status_code == 409 and "fails authentication at segment 383" in r.json()["error"]["message"], r.text
+
+
+def test_a_shaped_sealed_batch_output_is_read_row_group_by_row_group(api, acme):
+    """A download a column policy shapes reads the sealed output row group by row group (decrypting the segments each
+    read touches) and streams the rewritten file: the backend never holds either whole."""
+    import tracemalloc
+
+    import numpy as np
+
+    from jupyter_mlp_backend.orm import DatasetColumnPolicy
+
+    app, admin = api.client.app, api.as_user("admin")
+    assert admin.put("/projects/acme/encryption", json={"enabled": True}).status_code == 200
+    pid = at_rest.project_id(app, "acme")
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"ssn": [f"{v:016x}" for v in rng.integers(0, 2**63, 600_000)],
+                          "noise": rng.random(600_000)})
+    body = io.BytesIO()
+    frame.to_parquet(body, index=False, row_group_size=25_000, compression="none")
+    job = _finished_job(api, "acme", body.getvalue(), at_rest.keyring(app).writer(pid))
+    with api.db.session() as s:
+        s.add(DatasetColumnPolicy(project_id=pid, dataset="credit", column="ssn", role="viewer", action="mask",
+                                  updated_by="lena"))
+        s.commit()
+    url = f"/api/projects/acme/batch-jobs/{job}/output"
+
+    tracemalloc.start()
+    try:
+        status, headers, n, _, largest = _serve(app, url, api.token("vic"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert status == 200 and largest <= core.SEGMENT
+    assert peak < len(body.getvalue()) // 2, f"{peak} bytes traced while shaping a {len(body.getvalue())}-byte file"
+    out = pd.read_parquet(io.BytesIO(api.as_user("vic").get(f"/projects/acme/batch-jobs/{job}/output").content))
+    assert out["ssn"].unique().tolist() == ["***"] and out["noise"].tolist() == frame["noise"].tolist()
+    assert int(headers["content-length"]) == n
+    assert not list(job_dir(api.settings.home, job).glob("*.tmp*"))  # the rewritten file is gone once sent

@@ -161,12 +161,17 @@ class BatchOutput:
     path: Path
     lookup: Callable[[bytes], bytes | None]  # data key id -> key (jupyter_mlp.at_rest.Lookup)
     size: int
+    temporary: bool = False  # a rewritten copy (shaped by column policies), removed once sent
 
     def chunks(self) -> Iterator[bytes]:
-        return at_rest.iter_file(self.path, self.lookup)
+        try:
+            yield from at_rest.iter_file(self.path, self.lookup)
+        finally:
+            self.discard()
 
-    def read(self) -> bytes:
-        return at_rest.read_file(self.path, self.lookup)
+    def discard(self) -> None:
+        if self.temporary:
+            self.path.unlink(missing_ok=True)
 
 
 def output_file(app, db: DB, who: Caller, slug: str, job_id: str) -> BatchOutput:  # noqa: ANN001
@@ -194,13 +199,13 @@ def output_file(app, db: DB, who: Caller, slug: str, job_id: str) -> BatchOutput
         raise Conflict(f"Batch job '{job_id}''s output cannot be read: {e}") from None
 
 
-def shaped_output(db: DB, who: Caller, slug: str, job_id: str, out: BatchOutput) -> bytes | None:
+def shaped_output(db: DB, who: Caller, slug: str, job_id: str, out: BatchOutput) -> BatchOutput:
     """A batch output's rows (Parquet) as the caller's role may see them: the project's column policies on columns of
     those names (the scored dataset's, an uploaded file's) apply, and which did is audited; a denied column refuses
-    the download, naming its policy. None when no policy shapes this role's rows: the file is sent as it is,
-    streamed (`out.chunks()`); a shaped one is read whole to rewrite it."""
-    import io
-
+    the download, naming its policy. `out` itself when no policy shapes this role's rows; otherwise a temporary
+    copy, rewritten row group by row group (the output read at random, decrypted a segment at a time) and sealed
+    under a key that lives only in this request's memory, so neither file is held whole nor the rows written in
+    the clear."""
     import pyarrow.parquet as pq
 
     from ..datasets.service import ColumnDenied, caller_column_policies
@@ -208,14 +213,28 @@ def shaped_output(db: DB, who: Caller, slug: str, job_id: str, out: BatchOutput)
     shaper = caller_column_policies(db, who, slug)
     db.commit()
     if not shaper.active:
-        return None
+        return out
+    key = at_rest.DataKey.generate()
+    tmp = out.path.with_name(f".shaped.{uuid.uuid4().hex}.tmp")
     try:
-        table = shaper.table(pq.read_table(io.BytesIO(out.read())))
+        with at_rest.open_random(out.path, out.lookup) as f, at_rest.SealingWriter(tmp, key) as sink:
+            source = pq.ParquetFile(f)
+            writer = None
+            for i in range(source.num_row_groups):
+                table = shaper.table(source.read_row_group(i))
+                writer = writer or pq.ParquetWriter(sink, table.schema)
+                writer.write_table(table)
+            if writer is None:  # no rows: the shaped schema alone
+                writer = pq.ParquetWriter(sink, shaper.table(source.schema_arrow.empty_table()).schema)
+            writer.close()
+            size = sink.tell()
     except ColumnDenied as e:
+        tmp.unlink(missing_ok=True)
         shaper.refused(db, who, slug, "batch-output", f"batch:{job_id}", e)
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
     shaper.audit(db, who, slug, "batch-output", f"batch:{job_id}")
     db.commit()
-    buf = io.BytesIO()
-    pq.write_table(table, buf)
-    return buf.getvalue()
+    return BatchOutput(tmp, {key.id: key.key}.get, size, temporary=True)

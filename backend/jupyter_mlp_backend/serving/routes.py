@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from ..deps import DB, Caller, Paging
 from . import client_tls, deployments, jobs, keys
@@ -128,12 +129,11 @@ def get_batch(slug: str, job_id: str, db: DB, who: Caller) -> BatchJobOut:
 def batch_output(slug: str, job_id: str, request: Request, db: DB, who: Caller) -> Response:
     out = jobs.output_file(request.app, db, who, slug, job_id)  # authenticated whole: a tampered file is a 409
     headers = {"content-disposition": f'attachment; filename="{job_id}.parquet"'}
-    # the rows as the caller's role may see them (column policies); as they are, streamed, when none shapes them
-    shaped = jobs.shaped_output(db, who, slug, job_id, out)
-    if shaped is not None:
-        return Response(shaped, media_type="application/vnd.apache.parquet", headers=headers)
+    # the rows as the caller's role may see them (column policies: a rewritten copy, removed once sent), streamed
+    out = jobs.shaped_output(db, who, slug, job_id, out)
     return StreamingResponse(out.chunks(), media_type="application/vnd.apache.parquet",
-                             headers={**headers, "content-length": str(out.size)})
+                             headers={**headers, "content-length": str(out.size)},
+                             background=BackgroundTask(out.discard))
 
 
 # --- API keys ----------------------------------------------------------------------------------------------------
