@@ -382,11 +382,13 @@ def _finished_job(api, slug: str, output: bytes, dk) -> str:  # noqa: ANN001
     return job
 
 
-def _serve(app, path: str, token: str) -> tuple[int, dict, int, bytes, int]:  # noqa: ANN001
+def _serve(app, path: str, token: str) -> tuple[int, dict, int, bytes, int, int]:  # noqa: ANN001
     """One GET straight through the ASGI app, each body piece hashed and dropped as it arrives (a test client would
-    gather the body first): (status, headers, bytes received, their sha256, the largest piece)."""
+    gather the body first): (status, headers, bytes received, their sha256, the largest piece, the peak of the
+    memory Python allocated meanwhile, traced)."""
     import asyncio
     import hashlib
+    import tracemalloc
 
     got = {"status": 0, "headers": {}, "n": 0, "largest": 0, "sha": hashlib.sha256(), "asked": False}
 
@@ -410,8 +412,13 @@ def _serve(app, path: str, token: str) -> tuple[int, dict, int, bytes, int]:  # 
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "state": {},
              "headers": [(b"host", b"testserver"), (b"authorization", f"Bearer {token}".encode())],
              "client": ("127.0.0.1", 50000), "server": ("testserver", 80)}
-    asyncio.run(app(scope, receive, send))
-    return got["status"], got["headers"], got["n"], got["sha"].digest(), got["largest"]
+    tracemalloc.start()
+    try:
+        asyncio.run(app(scope, receive, send))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return got["status"], got["headers"], got["n"], got["sha"].digest(), got["largest"], peak
 
 
 def test_a_large_sealed_batch_output_is_streamed_segment_by_segment(api, acme):
@@ -420,7 +427,6 @@ def test_a_large_sealed_batch_output_is_streamed_segment_by_segment(api, acme):
     a file altered anywhere is refused (409) before anything is sent."""
     import hashlib
     import os
-    import tracemalloc
 
     app, admin = api.client.app, api.as_user("admin")
     assert admin.put("/projects/acme/encryption", json={"enabled": True}).status_code == 200
@@ -431,12 +437,7 @@ def test_a_large_sealed_batch_output_is_streamed_segment_by_segment(api, acme):
     assert sealed.read_bytes().startswith(core.MAGIC)
     url = f"/api/projects/acme/batch-jobs/{job}/output"
 
-    tracemalloc.start()
-    try:
-        status, headers, n, sha, largest = _serve(app, url, api.token("sam"))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    status, headers, n, sha, largest, peak = _serve(app, url, api.token("sam"))
     assert status == 200 and n == len(plain) and sha == hashlib.sha256(plain).digest()
     assert headers["content-length"] == str(len(plain)) and "attachment" in headers["content-disposition"]
     assert largest <= core.SEGMENT
@@ -452,8 +453,6 @@ def test_a_large_sealed_batch_output_is_streamed_segment_by_segment(api, acme):
 def test_a_shaped_sealed_batch_output_is_read_row_group_by_row_group(api, acme):
     """A download a column policy shapes reads the sealed output row group by row group (decrypting the segments each
     read touches) and streams the rewritten file: the backend never holds either whole."""
-    import tracemalloc
-
     import numpy as np
 
     from jupyter_mlp_backend.orm import DatasetColumnPolicy
@@ -473,12 +472,7 @@ def test_a_shaped_sealed_batch_output_is_read_row_group_by_row_group(api, acme):
         s.commit()
     url = f"/api/projects/acme/batch-jobs/{job}/output"
 
-    tracemalloc.start()
-    try:
-        status, headers, n, _, largest = _serve(app, url, api.token("vic"))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    status, headers, n, _, largest, peak = _serve(app, url, api.token("vic"))
     assert status == 200 and largest <= core.SEGMENT
     assert peak < len(body.getvalue()) // 2, f"{peak} bytes traced while shaping a {len(body.getvalue())}-byte file"
     out = pd.read_parquet(io.BytesIO(api.as_user("vic").get(f"/projects/acme/batch-jobs/{job}/output").content))
