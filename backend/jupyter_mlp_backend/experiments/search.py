@@ -43,6 +43,11 @@ INDEXES = [
 ]
 
 
+# Pages sorted by a metric are read from the metric's index in order up to this depth (offset + limit); deeper, the
+# index walk visits more rows than sorting the matches does (1M runs, a 10% filter, offset 5,000: 3.0 s against 1.9 s).
+KEYSET_DEPTH = 1000
+
+
 class InvalidSearch(Invalid):
     status = 400
     code = "invalid_filter"
@@ -376,7 +381,7 @@ class RunSearch:
         total = self._count_pool.submit(self._count, count_q,
                                         (tuple(query.experiment_ids), query.filter) if postgres else None)
         with self.engine.connect() as conn:
-            if postgres and order and order[0][0] == METRIC:
+            if postgres and order and order[0][0] == METRIC and query.offset + query.limit <= KEYSET_DEPTH:
                 ids = self._keyset_ids(conn, ids_q, order, query.limit, query.offset)
             else:
                 ids = list(conn.execute(self._ordered(ids_q, order).limit(query.limit).offset(query.offset))
