@@ -10,13 +10,13 @@ run ids, with indexes on what the panel sorts and filters by, then one query per
 A page needs no MLflow import (issue 17: `import mlflow` costs seconds, and a fresh backend's first page waited for
 it): MLflow's tables are read through the few columns declared below, and the filters and sort keys the panel sends
 (`params.p0 = 'v3'`, `metrics.auc > 0.9`, `metrics.auc DESC`, ...) are parsed by a strict fast path that returns
-exactly what MLflow's parser returns (`test_search.py` holds it to that); anything else goes to MLflow's parser.
+exactly what MLflow's parser returns (`test_search.py` holds it to that; the grammar is search_grammar.py); anything
+else goes to MLflow's parser.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -26,9 +26,22 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine, and_, bindparam, case, exists, false, func, or_, select, text, true
 
-from ..errors import Invalid
+from .search_grammar import (  # noqa: F401 - MAX_FILTER_LENGTH, fast_filter, fast_order_by: this module's API
+    ATTRIBUTE,
+    MAX_FILTER_LENGTH,
+    METRIC,
+    PARAM,
+    TAG,
+    InvalidSearch,
+    fast_filter,
+    fast_order_by,
+    is_fast,
+    parse_filter,
+    parse_order_by,
+    search_utils,
+    translate_key_alias,
+)
 
-MAX_FILTER_LENGTH = 4000
 RUN_NAME_TAG = "mlflow.runName"
 
 # Indexes the panel's queries need on MLflow's tables (prefixed `mlp_` so they never clash with MLflow's own).
@@ -46,11 +59,6 @@ INDEXES = [
 # Pages sorted by a metric are read from the metric's index in order up to this depth (offset + limit); deeper, the
 # index walk visits more rows than sorting the matches does (1M runs, a 10% filter, offset 5,000: 3.0 s against 1.9 s).
 KEYSET_DEPTH = 1000
-
-
-class InvalidSearch(Invalid):
-    status = 400
-    code = "invalid_filter"
 
 
 # The columns of MLflow's tables that the search reads (the schema stays MLflow's to define and migrate; these are
@@ -74,66 +82,7 @@ LOGGED_MODELS = sa.Table("logged_models", _META, sa.Column("model_id", sa.String
 _RUN_COLUMNS = ("run_uuid", "name", "experiment_id", "status", "start_time", "end_time", "user_id", "artifact_uri",
                 "lifecycle_stage")
 
-# MLflow's names (SearchUtils) for the entity types, and its aliases.
-METRIC, PARAM, TAG, ATTRIBUTE = "metric", "parameter", "tag", "attribute"
-_TYPES = {"metric": METRIC, "metrics": METRIC, "parameter": PARAM, "parameters": PARAM, "param": PARAM,
-          "params": PARAM, "tag": TAG, "tags": TAG, "attribute": ATTRIBUTE, "attributes": ATTRIBUTE,
-          "attr": ATTRIBUTE, "run": ATTRIBUTE}
-_NUMERIC_ATTRIBUTES = {"start_time", "end_time", "created", "Created"}
-_ORDERABLE_ATTRIBUTES = {"artifact_uri", "end_time", "run_id", "run_name", "start_time", "status", "user_id"}
 _ENTITY = {METRIC: LATEST_METRICS, PARAM: PARAMS, TAG: TAGS}
-
-# The fast path's grammar: `type.key op value` clauses joined by AND, keys of plain words, string values in single
-# quotes without quotes or backslashes inside, unsigned decimal numbers for metrics. Anything else: MLflow's parser.
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_CLAUSE = re.compile(rf"\s*(?P<type>[A-Za-z]+)\.(?P<key>{_NAME}(?:\.{_NAME})*)\s*(?P<op>!=|>=|<=|=|<|>)\s*"
-                     r"(?:'(?P<str>[^'\"\\]*)'|(?P<num>[0-9]+(?:\.[0-9]+)?))\s*")
-_AND = re.compile(r"AND(?=\s)", re.IGNORECASE)
-_ORDER = re.compile(rf"\s*(?:(?P<type>[A-Za-z]+)\.)?(?P<key>{_NAME}(?:\.{_NAME})*)(?:\s+(?P<dir>asc|desc))?\s*",
-                    re.IGNORECASE)
-
-
-def fast_filter(text: str) -> list[dict[str, Any]] | None:
-    """The parsed filter as MLflow's `SearchUtils.parse_search_filter` returns it, for the plain filters the panel
-    sends; None when the text is not in the fast path's grammar (MLflow's parser decides then)."""
-    out, pos = [], 0
-    while True:
-        m = _CLAUSE.match(text, pos)
-        if m is None:
-            return None
-        kind = _TYPES.get(m["type"])
-        op, string, num = m["op"], m["str"], m["num"]
-        if kind in (PARAM, TAG) and op in ("=", "!=") and string is not None:
-            out.append({"type": kind, "key": m["key"], "comparator": op, "value": string})
-        elif kind == METRIC and num is not None:
-            out.append({"type": kind, "key": m["key"], "comparator": op, "value": num})
-        else:
-            return None
-        pos = m.end()
-        if pos == len(text):
-            return out
-        a = _AND.match(text, pos)
-        if a is None or not text[pos - 1].isspace():
-            return None
-        pos = a.end()
-
-
-def fast_order_by(item: str) -> tuple[str, str, bool] | None:
-    """(type, key, ascending) as MLflow's `parse_order_by_for_search_runs` returns it, for plain sort keys; None
-    otherwise."""
-    m = _ORDER.fullmatch(item)
-    if m is None:
-        return None
-    kind = _TYPES.get(m["type"]) if m["type"] is not None else ATTRIBUTE
-    if kind is None or (kind == ATTRIBUTE and m["key"] not in _ORDERABLE_ATTRIBUTES):
-        return None
-    return kind, m["key"], (m["dir"] or "asc").lower() == "asc"
-
-
-def _translate_key_alias(key: str) -> str:  # SearchUtils.translate_key_alias
-    return {"created": "start_time", "Created": "start_time", "run name": "run_name", "Run name": "run_name",
-            "Run Name": "run_name"}.get(key, key)
-
 
 def _run_column(key: str) -> sa.Column:  # SqlRun.get_attribute_name, on our table
     return RUNS.c[{"run_name": "name", "run_id": "run_uuid"}.get(key, key)]
@@ -191,67 +140,6 @@ class RunRow:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-_MLFLOW_IMPORT = threading.Lock()
-
-
-def _search_utils():
-    """MLflow's SearchUtils, imported on first need by one thread at a time (MLflow's circular imports trip when
-    several threadpool workers import it at once)."""
-    with _MLFLOW_IMPORT:
-        from mlflow.utils.search_utils import SearchUtils
-
-    return SearchUtils
-
-
-def parse_filter(text: str) -> list[dict[str, Any]]:
-    if len(text) > MAX_FILTER_LENGTH:
-        raise InvalidSearch(f"The filter is {len(text)} characters long; the limit is {MAX_FILTER_LENGTH}.")
-    if not text.strip():
-        return []
-    fast = fast_filter(text)
-    if fast is not None:
-        return fast
-    SearchUtils = _search_utils()  # noqa: N806
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return SearchUtils.parse_search_filter(text)
-    except MlflowException as e:
-        raise InvalidSearch(f"Invalid filter: {e.message}", detail=[{"field": "filter"}]) from e
-    except Exception as e:  # sqlparse raises its own errors on garbage
-        raise InvalidSearch(f"Invalid filter: {e}", detail=[{"field": "filter"}]) from e
-
-
-def _mlflow_order_by(item: str) -> tuple[str, str, bool]:
-    SearchUtils = _search_utils()  # noqa: N806
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return SearchUtils.parse_order_by_for_search_runs(item)
-    except MlflowException as e:
-        raise InvalidSearch(f"Invalid order_by: {e.message}", detail=[{"field": "order_by"}]) from e
-
-
-def parse_order_by(items: list[str]) -> list[tuple[str, str, bool]]:
-    out, seen = [], set()
-    for item in items:
-        if len(item) > 500:
-            raise InvalidSearch("An order_by clause is longer than 500 characters.", detail=[{"field": "order_by"}])
-        key_type, key, ascending = fast_order_by(item) or _mlflow_order_by(item)
-        key = _translate_key_alias(key)
-        if (key_type, key) in seen:
-            raise InvalidSearch(f"order_by names {key_type} '{key}' twice", detail=[{"field": "order_by"}])
-        seen.add((key_type, key))
-        out.append((key_type, key, ascending))
-    return out
-
-
-def _is_fast(f: dict[str, Any]) -> bool:
-    """A clause the fast path can produce (its comparator valid for its type by construction)."""
-    return (f["type"] in (PARAM, TAG) and f["comparator"] in ("=", "!=")) or (
-        f["type"] == METRIC and f["comparator"] in ("=", "!=", "<", "<=", ">", ">="))
-
-
 _COMPARE = {"=": lambda c, v: c == v, "!=": lambda c, v: c != v, "<": lambda c, v: c < v,
             "<=": lambda c, v: c <= v, ">": lambda c, v: c > v, ">=": lambda c, v: c >= v}
 
@@ -279,11 +167,11 @@ class RunSearch:
         clauses, joins = [], []
         for f in parsed:
             comparator = f["comparator"].upper()
-            key, value = _translate_key_alias(f["key"]), f["value"]
-            if _is_fast(f):  # what the fast path parses: MLflow's comparison is plain SQL here
+            key, value = translate_key_alias(f["key"]), f["value"]
+            if is_fast(f):  # what the fast path parses: MLflow's comparison is plain SQL here
                 kind, compare = f["type"], _COMPARE[comparator]
             else:
-                SearchUtils = _search_utils()  # noqa: N806
+                SearchUtils = search_utils()  # noqa: N806
                 key_type = f["type"]
                 compare = SearchUtils.get_sql_comparison_func(comparator, self.dialect)
                 if SearchUtils.is_string_attribute(key_type, key, comparator) or SearchUtils.is_numeric_attribute(
