@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from ..access import Action, require
+from ..datasets.service import Shaper, column_policies
 from ..deps import DB, Caller
 from ..errors import NotFound
 from ..orm import (Alert, BatchJob, Deployment, DeploymentEvent, Membership, Monitor, MonitorWindow, Project,
@@ -22,6 +23,7 @@ from ..serving.service import (TRAFFIC_ACTIONS, BadRequest, RequestSchema, iso, 
                                prediction_table, version_number)
 from .schemas import (Dashboard, DashboardAlert, DashboardDeployment, DashboardProject, DashboardSlaPoint,
                       DashboardVersionEvent, DashboardWindow)
+from .shaping import shape_alert
 from .windows import DEFAULT_TOLERANCE, baseline_of
 
 WINDOWS = 50  # the newest monitoring windows charted per deployment
@@ -48,8 +50,10 @@ def _utc(at: datetime) -> datetime:
     return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
 
 
-def _records(db: DB, d: Deployment, since: datetime) -> dict[str, Any]:
-    """Everything the platform's database says about one deployment for the dashboard."""
+def _records(db: DB, d: Deployment, since: datetime, shaper: Shaper) -> dict[str, Any]:
+    """Everything the platform's database says about one deployment for the dashboard. Per feature it gives only
+    the drift verdict; a firing alert's title quotes a drift statistic, shaped for the caller's column policies
+    (`shaping.shape_alert`)."""
     m = db.execute(select(Monitor).where(Monitor.deployment_id == d.id)).scalar_one_or_none()
     windows: list[DashboardWindow] = []
     perf: list[dict[str, Any]] = []
@@ -76,7 +80,8 @@ def _records(db: DB, d: Deployment, since: datetime) -> dict[str, Any]:
         status = current[0].status if current else "waiting"
         firing = db.execute(select(func.count()).select_from(Alert).where(
             Alert.monitor_id == m.id, Alert.state == "firing")).scalar_one()
-        alerts = [DashboardAlert(key=a.key, title=a.title, kind=a.kind, severity=a.severity, since=iso(a.started_at),
+        alerts = [DashboardAlert(key=a.key, kind=a.kind, severity=a.severity, since=iso(a.started_at),
+                                 title=shape_alert(shaper, a.kind, a.title, json.loads(a.detail or "{}"))[0],
                                  windows=a.windows)
                   for a in db.execute(select(Alert).where(Alert.monitor_id == m.id, Alert.state == "firing")
                                       .order_by(Alert.started_at.desc(), Alert.id.desc()).limit(ALERTS)).scalars()]
@@ -168,7 +173,7 @@ async def dashboard(app, db: DB, who: Caller, project: str | None = None, model:
     `model` to that model's deployments (unknown or not the caller's: 404); `limit`/`offset` page each project's
     deployments (by name)."""
 
-    def load() -> list[tuple[Project, str, int, list[Deployment]]]:
+    def load() -> list[tuple[Project, str, int, list[Deployment], Shaper]]:
         if project is not None:
             projects = [require(db, who, project, Action.read_dashboard).project]
         elif who.is_admin:
@@ -191,7 +196,7 @@ async def dashboard(app, db: DB, who: Caller, project: str | None = None, model:
             total = db.execute(select(func.count()).select_from(Deployment).where(*where)).scalar_one()
             deps = db.execute(select(Deployment).where(*where).order_by(Deployment.name)
                               .limit(limit).offset(offset)).scalars().all()
-            out.append((p, g.role.value, int(total), deps))
+            out.append((p, g.role.value, int(total), deps, column_policies(db, p.id, g.role.value)))
         if model is not None and not out:
             raise NotFound(f"Model '{model}' not found in any of your projects")
         db.commit()
@@ -200,15 +205,17 @@ async def dashboard(app, db: DB, who: Caller, project: str | None = None, model:
     now = datetime.now(timezone.utc)
     since = now - timedelta(hours=HOURS)
     projects = []
-    for p, role, total, deps in await run_in_threadpool(load):
+    for p, role, total, deps, shaper in await run_in_threadpool(load):
         items = []
         for d in deps:
             if app.state.gateway.predlog is not None:
                 await app.state.gateway.predlog.drain(p.slug, d.name)
             traffic = await run_in_threadpool(_traffic, app, p.slug, d.name, d.sla_ms, since, now)
 
-            def records(d: Deployment = d) -> dict[str, Any]:
-                out = _records(db, d, since)
+            def records(d: Deployment = d, shaper: Shaper = shaper, slug: str = p.slug) -> dict[str, Any]:
+                shaper.applied.clear()
+                out = _records(db, d, since, shaper)
+                shaper.audit(db, who, slug, "dashboard", d.name)
                 db.commit()
                 return out
 

@@ -23,7 +23,7 @@ from ..orm import (Alert, Deployment, ModelVersion, Monitor, MonitorWindow, Proj
                    Webhook, WebhookDelivery)
 from ..serving.service import find_deployment, iso
 from . import service
-from .shaping import DRIFT_KEEP, PROFILE_KEEP, shape_features
+from .shaping import DRIFT_KEEP, PROFILE_KEEP, shape_alert, shape_features
 from .schemas import (AlertOut, AlertPage, DeliveryOut, EvaluationOut, MonitorOut, MonitorRequest, ProfileOut,
                       RetrainingOut, RetrainingPage, WindowOut, WindowPage)
 
@@ -72,14 +72,15 @@ def _window_out(db: DB, w: MonitorWindow, numbers: dict[int, int]) -> WindowOut:
                      labelled=w.labelled, performance=json.loads(w.performance) if w.performance else None)
 
 
-def _alert_out(db: DB, a: Alert, names: dict[int, str]) -> AlertOut:
+def _alert_out(db: DB, a: Alert, names: dict[int, str], shaper: Shaper) -> AlertOut:
     hooks = {h.id: h.name for h in db.execute(select(Webhook).where(Webhook.project_id == a.project_id)).scalars()}
     deliveries = [DeliveryOut(webhook=hooks.get(x.webhook_id, str(x.webhook_id)), state=x.state, ok=x.ok,
                               status_code=x.status_code, attempts=x.attempts, error=x.error, at=iso(x.created_at))
                   for x in db.execute(select(WebhookDelivery).where(WebhookDelivery.alert_id == a.id)
                                       .order_by(WebhookDelivery.id)).scalars()]
+    title, detail = shape_alert(shaper, a.kind, a.title, json.loads(a.detail or "{}"))
     return AlertOut(id=a.id, deployment=names.get(a.monitor_id, ""), key=a.key, kind=a.kind, severity=a.severity,
-                    state=a.state, title=a.title, detail=json.loads(a.detail or "{}"), windows=a.windows,
+                    state=a.state, title=title, detail=detail, windows=a.windows,
                     started_at=iso(a.started_at), updated_at=iso(a.updated_at), resolved_at=iso(a.resolved_at),
                     deliveries=deliveries)
 
@@ -134,7 +135,9 @@ async def put_monitor(app, request, db: DB, who: Caller, slug: str, name: str,  
         await sync_dagster(request, db)  # the sensor that evaluates monitors
     except Exception as e:  # noqa: BLE001 - the monitor works without the sensor ("check now"); say so
         await run_in_threadpool(_note, db, slug, d_name, f"Dagster's sensor is not running: {e}")
-    return await get_monitor(db, who, slug, name)
+    # Saved: the answer is the monitor as this role may see it. Saving reads no rows, so a feature whose column the
+    # role is denied is withheld from the answer (named, with its policy), not refused after the write.
+    return await get_monitor(db, who, slug, name, refuse=False)
 
 
 def _note(db: DB, slug: str, name: str, message: str) -> None:
@@ -144,7 +147,9 @@ def _note(db: DB, slug: str, name: str, message: str) -> None:
     db.commit()
 
 
-async def get_monitor(db: DB, who: Caller, slug: str, name: str) -> MonitorOut:
+async def get_monitor(db: DB, who: Caller, slug: str, name: str, refuse: bool = True) -> MonitorOut:
+    """The monitor with its profile shaped for the caller's role; a feature denied to it refuses the read (403), or
+    with `refuse=False` (the answer to a write that succeeded) is withheld like a masked one."""
     def load() -> tuple[Monitor, Deployment, Shaper]:
         g = require(db, who, slug, Action.read_monitoring, target=name)
         d = find_deployment(db, g.project.id, name)
@@ -159,7 +164,7 @@ async def get_monitor(db: DB, who: Caller, slug: str, name: str) -> MonitorOut:
         out = _monitor_out(db, m, d)
         # The profile's statistics sum up the training data's values: shaped for the caller's column policies.
         try:
-            features = shape_features(shaper, out.profile.features if out.profile else [], PROFILE_KEEP)
+            features = shape_features(shaper, out.profile.features if out.profile else [], PROFILE_KEEP, refuse)
         except ColumnDenied as e:
             shaper.refused(db, who, slug, "monitor-profile", name, e)
             raise
@@ -288,7 +293,10 @@ def list_alerts(db: DB, who: Caller, slug: str, limit: int, offset: int, state: 
     total = db.execute(select(func.count()).select_from(q.subquery())).scalar_one()
     rows = db.execute(q.order_by(Alert.id.desc()).offset(offset).limit(limit)).scalars().all()
     names = _monitor_names(db, g.project.id)
-    out = AlertPage(items=[_alert_out(db, a, names) for a in rows], total=total)
+    # A drift alert quotes its window's test statistic: shaped for the caller's column policies like the windows.
+    shaper = column_policies(db, g.project.id, g.role.value)
+    out = AlertPage(items=[_alert_out(db, a, names, shaper) for a in rows], total=total)
+    shaper.audit(db, who, slug, "alerts", deployment or "alerts")
     db.commit()
     return out
 

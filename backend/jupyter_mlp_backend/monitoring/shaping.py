@@ -41,3 +41,25 @@ def shape_features(shaper: Shaper, entries: list, keep: tuple[str, ...], refuse:
                               f"{rule.name}")
         out.append(shaped)
     return out
+
+
+def shape_alert(shaper: Shaper, kind: str, title: str, detail: dict) -> tuple[str, dict]:
+    """An alert's title and detail as the caller's role may see them. A drift alert names its feature and quotes the
+    window's test statistic (title, and detail's `statistic` and `message`): for a feature the role sees masked,
+    hashed or not at all, the statistic is withheld as in the windows (the verdict, test and threshold stay) and
+    the policy named; a denied feature is withheld rather than refused, since an alert list holds much else.
+    Schema and performance alerts name columns and metrics, no column's values: as they are."""
+    feature = detail.get("feature") if kind == "drift" and isinstance(detail, dict) else None
+    if not shaper.active or feature is None:
+        return title, detail
+    rule = shaper.rule(str(feature))
+    if rule is None or rule.action == "allow":
+        return title, detail
+    if rule not in shaper.applied:
+        shaper.applied.append(rule)
+    note = f"{MASK_TOKEN} for your role ({rule.role}), column policy {rule.name}"
+    shaped = {k: v for k, v in detail.items() if k in DRIFT_KEEP or k in ("window", "version_id", "rows")}
+    shaped["statistic"] = None
+    shaped["withheld"] = f"statistics withheld: {note}"
+    test = str(detail.get("test") or "test").upper()
+    return f"Drift in {feature}: {test} statistic withheld ({note})", shaped
