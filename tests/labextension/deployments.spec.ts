@@ -3,6 +3,7 @@ import {
   canDeploy,
   canManageKeys,
   curlExample,
+  exampleNote,
   workerUptime,
   deployFailure,
   deployInput,
@@ -195,6 +196,19 @@ describe('the endpoint', () => {
     const body = curl.split('\n')[3].trim().replace(/^-d '/, '').replace(/'$/, '').replace(/'\\''/g, "'");
     expect(JSON.parse(body)).toEqual({ dataframe_split: { columns: ['age', 'owner'], data: [[41.5, "O'Neil"]] } });
     expect(curlExample('/p', null, { columns: 'nope' })).toContain('<feature>'); // no usable example: placeholders
+  });
+
+  it('says when column policies shaped the example row for the caller, naming them', () => {
+    expect(exampleNote({ columns: ['x1'], data: [[0.5]] })).toBeNull(); // as logged
+    expect(exampleNote(null)).toBeNull();
+    const masked = { columns: ['x1', 'x2'], data: [['***', 0.5]], policies: ['feats.x1:viewer=mask'] };
+    expect(exampleNote(masked)).toContain('feats.x1:viewer=mask');
+    expect(JSON.parse(curlExample('/p', 'http://h', masked).split("-d '")[1].slice(0, -1))).toEqual({
+      dataframe_split: { columns: ['x1', 'x2'], data: [['***', 0.5]] }
+    });
+    const denied = { columns: ['x1'], data: [], withheld: "Column 'x1' is denied ... feats.x1:viewer=deny" };
+    expect(exampleNote(denied)).toBe(`No example row for your role: ${denied.withheld}`);
+    expect(curlExample('/p', null, denied)).toContain('<feature>'); // no row: placeholders
   });
 
   it("reads a worker's uptime from the backend's monotonic reading", () => {

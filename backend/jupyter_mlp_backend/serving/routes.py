@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from ..deps import DB, Caller, Paging
-from . import client_tls, deployments, jobs, keys
+from . import client_tls, deployments, examples, jobs, keys
 from .schemas import (BatchJobOut, BatchJobPage, ClientCertOut, ClientCertRequest, ClientTlsOut, ClientTlsRequest,
                        BatchRequest, DatasetName, DeploymentMetrics, DeploymentOut,
                       DeploymentPage, DeployRequest, EventPage, KeyOut, KeyPage, KeyRequest, LogOut, NewKeyOut,
@@ -39,7 +39,7 @@ def list_deployments(slug: str, request: Request, db: DB, who: Caller, page: Pag
 
 @router.get("/projects/{slug}/deployments/{name}", response_model=DeploymentOut, summary="A deployment")
 def get_deployment(slug: str, name: str, request: Request, db: DB, who: Caller) -> DeploymentOut:
-    return deployments.get_deployment(request.app, db, who, slug, name, str(request.base_url))
+    return examples.get_deployment(request.app, db, who, slug, name, str(request.base_url))
 
 
 @router.put("/projects/{slug}/deployments/{name}/version", response_model=DeploymentOut,

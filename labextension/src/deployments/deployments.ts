@@ -284,6 +284,25 @@ export function curlExample(path: string, base?: string | null, example?: unknow
   ].join('\n');
 }
 
+/**
+ * What the panel says of the example row when the project's column policies shaped it for the caller's role (the
+ * backend decides: `policies` names the policies that masked or hashed values, `withheld` why a denied column left
+ * the example without its row); null when the row is as logged.
+ */
+export function exampleNote(example: unknown): string | null {
+  const e = example as { policies?: unknown; withheld?: unknown } | null | undefined;
+  if (!e || typeof e !== 'object') {
+    return null;
+  }
+  if (typeof e.withheld === 'string' && e.withheld) {
+    return `No example row for your role: ${e.withheld}`;
+  }
+  const names = Array.isArray(e.policies) ? e.policies.filter(p => typeof p === 'string') : [];
+  return names.length
+    ? `The example row is shaped for your role by column policies ${names.join(', ')} (masked or hashed values).`
+    : null;
+}
+
 /** How long a worker has been up, from the backend's reading (its own monotonic clock, so it never jumps). */
 export function workerUptime(uptimeSeconds: number | null | undefined): string {
   if (typeof uptimeSeconds !== 'number' || !Number.isFinite(uptimeSeconds) || uptimeSeconds < 0) {

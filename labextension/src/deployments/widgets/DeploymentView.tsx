@@ -15,6 +15,7 @@ import {
   BACKEND_PLACEHOLDER,
   canDeploy,
   curlExample,
+  exampleNote,
   deploymentStatus,
   describeTarget,
   isStarting,
@@ -242,6 +243,7 @@ function Endpoint({ deployment: d }: { deployment: Deployment }): JSX.Element {
   const [copied, setCopied] = useState(false);
   const base = d.base_url || BACKEND_PLACEHOLDER;
   const curl = curlExample(d.url, d.base_url, d.example);
+  const shaped = exampleNote(d.example);
   return (
     <section className="jp-mlp-deployment-endpoint">
       <h4 className="jp-mlp-heading">Endpoint</h4>
@@ -280,6 +282,11 @@ function Endpoint({ deployment: d }: { deployment: Deployment }): JSX.Element {
         {d.example ? 'the example row has the model signature\'s columns. ' : ''}A client sends an API key
         (below) as <code>Authorization: Bearer …</code> or <code>X-API-Key</code>.
       </p>
+      {shaped && (
+        <p className="jp-mlp-hint" data-testid="mlp-deployment-example-note">
+          {shaped}
+        </p>
+      )}
     </section>
   );
 }
