@@ -27,7 +27,7 @@ from tests.conftest import Api, seed_database
 def api(mlp_home: Path, database_url: str, migrated_templates: dict[str, str]) -> Iterator[Api]:
     seed_database(database_url, migrated_templates)
     settings = Settings(home=mlp_home, database_url=database_url, admin_users=["admin"],
-                        dagster_run_launcher="nowhere_pkg.Launcher")
+                        dagster_run_launcher="nowhere_pkg.Launcher", webhook_allow_hosts=["127.0.0.1"])
     with TestClient(create_app(settings)) as client:
         yield Api(client, settings)
 
@@ -94,20 +94,16 @@ def test_saving_a_monitor_answers_with_a_denied_feature_withheld_not_refused(api
     assert "-99-0000" in api.as_user("lena").put(url, json={"window_size": 50}).text
 
 
-@SQLITE_ONLY
-def test_alerts_and_the_dashboard_withhold_a_masked_features_drift_statistic(api, acme):
-    """A window whose ssn values (known: `-55-0000`) drifted fires alerts through the monitor's own code (check,
-    then alerts). No alert names a value; the drift alert's title and detail quote the test statistic, which a
-    viewer who sees ssn masked gets withheld (the policy named) in the alert list and on the stakeholder dashboard,
-    as in the monitor's windows; a lead sees it."""
+def _fire_alerts(api, slug: str) -> tuple[str, dict]:  # noqa: ANN001
+    """A window whose ssn values (`-55-0000`, none in the reference) drifted, checked and turned into alerts by the
+    monitor's own code; returns the ssn statistic as titles quote it, and ssn's drift result."""
     from datetime import datetime, timezone
 
     from jupyter_mlp_backend.monitoring import drift
     from jupyter_mlp_backend.monitoring.alerts import _update_alerts
     from jupyter_mlp_backend.orm import Deployment, Monitor, MonitorWindow
 
-    write(api, acme, "credit", CREDIT, "sam")
-    deployment_id, version_id = deployment_with_log(api, acme, "risk-api", [])
+    deployment_id, version_id = deployment_with_log(api, slug, "risk-api", [])
     profile = _profile(version_id, api.settings.home)
     window = pd.DataFrame({"ssn": [f"{i % 5:03d}-55-0000" for i in range(50)], "income": [5 * i for i in range(50)]})
     result = drift.check_window(profile, window).to_dict()
@@ -126,6 +122,17 @@ def test_alerts_and_the_dashboard_withhold_a_masked_features_drift_statistic(api
     fired, _ = _update_alerts(api.client.app, monitor_id)
     assert fired
     statistic = f"{ssn['statistic']:.4g}"
+    return statistic, ssn
+
+
+@SQLITE_ONLY
+def test_alerts_and_the_dashboard_withhold_a_masked_features_drift_statistic(api, acme):
+    """A window whose ssn values (known: `-55-0000`) drifted fires alerts through the monitor's own code (check,
+    then alerts). No alert names a value; the drift alert's title and detail quote the test statistic, which a
+    viewer who sees ssn masked gets withheld (the policy named) in the alert list and on the stakeholder dashboard,
+    as in the monitor's windows; a lead sees it."""
+    write(api, acme, "credit", CREDIT, "sam")
+    statistic, ssn = _fire_alerts(api, acme)
 
     def alerts(user: str) -> tuple[str, dict]:
         page = api.as_user(user).get(f"/projects/{acme}/alerts")
@@ -161,3 +168,44 @@ def test_alerts_and_the_dashboard_withhold_a_masked_features_drift_statistic(api
     text, seen = alerts("vic")
     assert statistic not in json.dumps(seen["drift:ssn"]) and "credit.ssn:viewer=deny" in seen["drift:ssn"]["title"]
     assert statistic not in dashboard("vic")[1]["drift:ssn"]["title"]
+
+
+@SQLITE_ONLY
+def test_an_alert_leaves_without_the_statistic_of_a_column_a_policy_names(api, acme):
+    """Where an alert's title goes with no reader's role to shape it for (webhooks, the platform events, the
+    assistant's index, the audit log), a drift alert of a column that a policy masks for some role is stored without
+    its statistic, naming the policy; the statistic stays in the detail, for the roles that see the column."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from jupyter_mlp_backend.assistant.documents import alert_doc
+    from jupyter_mlp_backend.monitoring.alerts import deliver_events
+    from jupyter_mlp_backend.orm import Alert, PlatformEvent, Project, Webhook
+    from tests.helpers import recording_server
+
+    write(api, acme, "credit", CREDIT, "sam")
+    assert set_policy(api, acme, "credit", "lena", "ssn", "viewer", "mask").status_code == 200
+    with recording_server() as rec:
+        with api.db.session() as s:
+            project_id = s.execute(select(Project.id).where(Project.slug == acme)).scalar_one()
+            s.add(Webhook(project_id=project_id, name="ops", kind="generic", url=f"{rec.url}/hook", created_by="lena"))
+            s.commit()
+        statistic, ssn = _fire_alerts(api, acme)
+        assert asyncio.run(deliver_events(api.client.app))
+        sent = [r["body"].decode() for r in rec.received]
+    ssn_sent = [b for b in sent if "drift:ssn" in b]
+    assert ssn_sent and all(statistic not in b and str(ssn["statistic"]) not in b for b in ssn_sent)
+    assert all("credit.ssn:viewer=mask" in b for b in ssn_sent)
+    with api.db.session() as s:
+        alert = s.execute(select(Alert).where(Alert.key == "drift:ssn")).scalar_one()
+        stored, alert_id = alert.title, alert.id
+        events = [b for (b,) in s.execute(select(PlatformEvent.body)) if "alert" in b]
+        doc = alert_doc(s, acme, str(alert_id))
+    assert statistic not in stored and "credit.ssn:viewer=mask" in stored and "1.66" in stored
+    assert events and all(statistic not in b for b in events)
+    assert statistic not in json.dumps(doc)
+    fired = [e for e in audit_entries(api, acme, "alert.fire") if e["target"] == "risk-api:drift:ssn"]
+    assert fired and statistic not in json.dumps(fired)
+    lead = {a["key"]: a for a in api.as_user("lena").get(f"/projects/{acme}/alerts").json()["items"]}
+    assert lead["drift:ssn"]["title"] == stored and lead["drift:ssn"]["detail"]["statistic"] == ssn["statistic"]

@@ -26,6 +26,7 @@ from .policy import MASK as MASK_TOKEN  # noqa: F401 - other domains shape rows 
 from .policy import ColumnDenied, Shaper  # noqa: F401
 from .policy import for_caller as caller_column_policies  # noqa: F401
 from .policy import for_role as column_policies  # noqa: F401
+from .policy import rules as column_rules  # noqa: F401
 
 MAX_UPLOAD = 512 * 2**20
 log = logging.getLogger(__name__)

@@ -14,12 +14,14 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import audit
 from ..access import Action, require
+from ..datasets.service import column_rules
 from ..deps import DB, Caller
 from ..errors import Conflict, Invalid, NotFound
 from ..orm import (Alert, Deployment, Monitor, MonitorWindow, PlatformEvent, Project, Webhook, WebhookDelivery,
                    utcnow)
 from ..serving.service import iso
 from .schemas import WebhookOut, WebhookPage
+from .shaping import outbound_detail, outbound_title
 from .windows import jsonable
 
 
@@ -27,11 +29,22 @@ def _aware(dt: datetime | None) -> datetime | None:
     return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def _alert_to_hook(a: Alert, slug: str, deployment: str):  # noqa: ANN202
+def _named_columns(s, project_id: int) -> dict[str, list[str]]:  # noqa: ANN001
+    """The project's columns that a policy masks, hashes or denies for some role, with those policies' names: what
+    an alert leaving without a reader's role (stored title, webhook payload) does not quote the statistic of."""
+    named: dict[str, list[str]] = {}
+    for r in column_rules(s, project_id):
+        if r.action != "allow":
+            named.setdefault(r.column, []).append(r.name)
+    return named
+
+
+def _alert_to_hook(a: Alert, slug: str, deployment: str, named: dict[str, list[str]]):  # noqa: ANN202
     from .webhooks import Alert as Payload
 
     return Payload(id=a.id, project=slug, deployment=deployment, monitor=deployment, kind=a.kind, key=a.key,
-                   state=a.state, severity=a.severity, title=a.title, detail=json.loads(a.detail),
+                   state=a.state, severity=a.severity, title=a.title,
+                   detail=outbound_detail(a.kind, json.loads(a.detail), named),
                    started_at=_aware(a.started_at).isoformat(),
                    resolved_at=_aware(a.resolved_at).isoformat() if a.resolved_at else None, url=None)
 
@@ -95,6 +108,9 @@ def _update_alerts(app, monitor_id: int) -> tuple[list[int], list[int]]:  # noqa
             MonitorWindow.performance.is_not(None), ~MonitorWindow.performance.contains('"status": "insufficient data"'))
             .order_by(MonitorWindow.seq.desc())).scalars().first()
         firing, fine = _findings(latest, latest_perf)
+        named = _named_columns(s, mon.project_id)
+        for f in firing.values():
+            f["title"] = outbound_title(f["kind"], f["title"], f["detail"], named)
         open_ = {a.key: a for a in s.execute(select(Alert).where(Alert.monitor_id == monitor_id,
                                                                   Alert.state == "firing")).scalars()}
         fired, resolved = [], []
@@ -182,7 +198,8 @@ async def deliver(app, alert_ids: list[int]) -> None:  # noqa: ANN001
                                        jira_issue_type=h.jira_issue_type)
                          for h in s.execute(select(Webhook).where(Webhook.project_id == a.project_id,
                                                                   Webhook.enabled)).scalars()]
-                out.append((_alert_to_hook(a, slug, d.name), hooks, json.loads(a.external or "{}")))
+                named = _named_columns(s, a.project_id)
+                out.append((_alert_to_hook(a, slug, d.name, named), hooks, json.loads(a.external or "{}")))
         return out
 
     for payload, hooks, external in await run_in_threadpool(load):

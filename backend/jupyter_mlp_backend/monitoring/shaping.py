@@ -43,6 +43,32 @@ def shape_features(shaper: Shaper, entries: list, keep: tuple[str, ...], refuse:
     return out
 
 
+def outbound_title(kind: str, title: str, detail: dict, named: dict[str, list[str]]) -> str:
+    """The title an alert is stored with, which also leaves without a reader's role (webhooks, platform events, the
+    assistant's index, the audit log's alert.fire): a drift alert of a feature that a policy masks, hashes or denies
+    for any role (`named`: column -> those policies' names) says its verdict and threshold, not its statistic. The
+    statistic stays in the alert's detail, shaped per reader by `shape_alert`."""
+    feature = detail.get("feature") if kind == "drift" else None
+    if feature is None or str(feature) not in named:
+        return title
+    test = str(detail.get("test") or "test").upper()
+    side = "<=" if detail.get("test") == "ks" else ">="
+    return (f"Drift in {feature}: {test} {side} threshold {detail.get('threshold', 0):.4g} (statistic withheld: "
+            f"column policy {', '.join(named[str(feature)])})")
+
+
+def outbound_detail(kind: str, detail: dict, named: dict[str, list[str]]) -> dict:
+    """An alert's detail as it leaves without a reader's role (a webhook's payload): a drift alert of a column in
+    `named` without its statistic and the message quoting it, the policies named."""
+    feature = detail.get("feature") if kind == "drift" else None
+    if feature is None or str(feature) not in named:
+        return detail
+    out = {k: v for k, v in detail.items() if k != "message"}
+    out["statistic"] = None
+    out["withheld"] = f"statistics withheld: column policy {', '.join(named[str(feature)])}"
+    return out
+
+
 def shape_alert(shaper: Shaper, kind: str, title: str, detail: dict) -> tuple[str, dict]:
     """An alert's title and detail as the caller's role may see them. A drift alert names its feature and quotes the
     window's test statistic (title, and detail's `statistic` and `message`): for a feature the role sees masked,
