@@ -147,8 +147,14 @@ def verify_statement(statement: dict[str, Any] | None, signature: str | None, tr
 
 def verify_tree(root: Path, statement: dict[str, Any]) -> None:
     """Re-hash the files under root and compare them with the signed manifest, exactly."""
+    verify_files(hash_tree(root), statement)
+
+
+def verify_files(files: list[dict[str, Any]], statement: dict[str, Any]) -> None:
+    """Compare a manifest (path, sha256), hashed elsewhere — e.g. over a sealed copy's plaintext as it was
+    written — with the signed manifest, exactly."""
     expected = {f["path"]: f for f in statement.get("files", [])}
-    found = {f["path"]: f for f in hash_tree(root)}
+    found = {f["path"]: f for f in files}
     added = sorted(set(found) - set(expected))
     removed = sorted(set(expected) - set(found))
     changed = sorted(p for p in set(found) & set(expected) if found[p]["sha256"] != expected[p]["sha256"])

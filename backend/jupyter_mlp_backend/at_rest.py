@@ -88,11 +88,13 @@ class Keyring:
         got = self._load(ProjectDataKey.project_id == project_id, session)
         return DataKey(got[1], got[2]) if got and got[3] else None
 
-    def reader(self, project_id: int, session=None) -> at_rest.Lookup:  # noqa: ANN001
-        """A lookup for the project's files: its own data key only (another project's or a destroyed one: None)."""
+    def reader(self, project_id: int, session=None, fresh: bool = False) -> at_rest.Lookup:  # noqa: ANN001
+        """A lookup for the project's files: its own data key only (another project's or a destroyed one: None).
+        `fresh`: the key's row is read again at every lookup, for a process a shred in the backend does not reach
+        (MLflow's sealed artifact store): a destroyed key stops opening files there at once too."""
         def lookup(key_id: bytes) -> bytes | None:
             with self._lock:
-                hit = self._keys.get(key_id)
+                hit = None if fresh else self._keys.get(key_id)
             if hit is None:
                 got = self._load(ProjectDataKey.key_id == key_id.hex(), session)
                 hit = (got[0], got[2]) if got else None

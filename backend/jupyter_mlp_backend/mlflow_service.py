@@ -26,10 +26,28 @@ from .children import child_options
 
 log = logging.getLogger(__name__)
 
+# The sealed artifact store (encryption at rest; experiments/sealed_artifacts.py, an MLflow artifact-repository plugin
+# under this scheme) and what the MLflow server's environment gives it: the platform database, MLP_HOME (the master
+# key's folder), the master-key provider, and the store's root (paths below it start with the experiment id).
+SEALED_SCHEME = "mlp-sealed"
+SEALED_DATABASE_ENV = "MLP_ARTIFACTS_DATABASE_URL"
+SEALED_HOME_ENV = "MLP_ARTIFACTS_HOME"
+SEALED_MASTER_KEY_ENV = "MLP_ARTIFACTS_AT_REST_MASTER_KEY"
+SEALED_ROOT_ENV = "MLP_ARTIFACTS_ROOT"
+
+
+def sealed_destination(root: Path) -> str:
+    from urllib.parse import quote
+
+    return f"{SEALED_SCHEME}://{quote(str(Path(root).resolve()))}"
+
 
 class MlflowService:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, database_url: str | None = None):
         self.settings = settings
+        # The platform database, for the sealed artifact store (encryption at rest, experiments/sealed_artifacts.py):
+        # given by the backend for its own MLflow; without it (a bare MLflow, as tests share one) artifacts are plain.
+        self.database_url = database_url
         self.root = settings.home / "mlflow"
         self.sock_dir = settings.run_dir / "mlflow"
         self.socket = self.sock_dir / "mlflow.sock"
@@ -83,10 +101,18 @@ class MlflowService:
         }
         if self.settings.s3_endpoint_url:  # `s3://` artifacts on an S3-compatible store; credentials: AWS_* as usual
             env["MLFLOW_S3_ENDPOINT_URL"] = self.settings.s3_endpoint_url
+        artifacts = self.settings.mlflow_artifacts_destination or str(self.root / "artifacts")
+        if self.database_url and "://" not in artifacts:
+            # A local store: the files of projects with encryption on are sealed as MLflow writes them
+            Path(artifacts).mkdir(parents=True, exist_ok=True)
+            env.update({SEALED_DATABASE_ENV: self.database_url, SEALED_HOME_ENV: str(self.settings.home),
+                        SEALED_MASTER_KEY_ENV: self.settings.at_rest_master_key or "",
+                        SEALED_ROOT_ENV: str(Path(artifacts).resolve())})
+            artifacts = sealed_destination(Path(artifacts))
         cmd = [
             sys.executable, "-m", "mlflow", "server",
             "--backend-store-uri", self.backend_store_uri,
-            "--artifacts-destination", self.settings.mlflow_artifacts_destination or str(self.root / "artifacts"),
+            "--artifacts-destination", artifacts,
             "--serve-artifacts",
             "--workers", "1",
             "--host", "127.0.0.1", "--port", "0",  # ignored: uvicorn binds the socket below instead

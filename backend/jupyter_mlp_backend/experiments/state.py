@@ -52,7 +52,7 @@ class ProjectChanges:
 class Experiments:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.mlflow = MlflowService(settings)
+        self.mlflow = MlflowService(settings, settings.effective_database_url)  # its store sealed per project
         self.changes = ProjectChanges()
         self.run_experiment = LRU()  # run id -> experiment id (runs never move)
         self.model_experiment = LRU()  # logged model id -> experiment id

@@ -27,10 +27,16 @@ def _schema_names(app, slug: str, deployment: str, number: int) -> list[str] | N
 
     from ..serving.service import RequestSchema
 
+    from .. import at_rest
+
     path = app.state.serving.folder(slug, deployment, number) / "model" / "MLmodel"
     if not path.exists():
         return None
-    return RequestSchema.from_mlmodel(yaml.safe_load(path.read_text())).names
+    try:  # sealed when the project encrypts at rest (serving/sealed_model.py)
+        text = at_rest.read_file(path, at_rest.keyring(app).reader(at_rest.project_id(app, slug))).decode()
+    except at_rest.AtRestError:
+        return None
+    return RequestSchema.from_mlmodel(yaml.safe_load(text)).names
 
 
 def _training_candidates(lineage: dict[str, Any], evaluation: str | None = None) -> list[tuple[str, int | None]]:

@@ -98,6 +98,14 @@ async def resolve_source(exp, experiment_ids: list[str], run_id: str, path: str)
     return Source(run_id, folder, f"mlflow-artifacts:/{folder}", None, rel)
 
 
+def _reason(r) -> str:  # noqa: ANN001
+    """MLflow's error message in a failed answer (a sealed artifact whose key was destroyed says so)."""
+    try:
+        return str(r.json().get("message") or r.text)[:500]
+    except ValueError:
+        return r.text[:500]
+
+
 async def list_tree(exp, base: str) -> list[tuple[str, int]]:  # noqa: ANN001
     out: list[tuple[str, int]] = []
     pending = [""]
@@ -119,22 +127,29 @@ async def list_tree(exp, base: str) -> list[tuple[str, int]]:  # noqa: ANN001
     return sorted(out)
 
 
-async def download_tree(exp, base: str, dest: Path) -> list[dict[str, Any]]:  # noqa: ANN001
-    """Fetch every file of the model folder into dest; return the manifest entries (path, sha256, size)."""
+async def download_tree(exp, base: str, dest: Path, dk=None) -> list[dict[str, Any]]:  # noqa: ANN001
+    """Fetch every file of the model folder into dest; return the manifest entries (path, sha256, size) of the
+    plaintext. With a data key `dk` (the project encrypts at rest) each file is written sealed as it arrives."""
+    from jupyter_mlp.at_rest import Sealer
+
     files = []
     for rel, _ in await list_tree(exp, base):
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         h = hashlib.sha256()
         size = 0
+        sealer = Sealer(dk) if dk is not None else None
         async with exp.mlflow.client.stream("GET", f"/api/2.0/mlflow-artifacts/artifacts/{base}/{rel}") as r:
             if r.status_code != 200:
-                raise Unavailable(f"MLflow could not serve '{rel}' of the model")
+                await r.aread()
+                raise Unavailable(f"MLflow could not serve '{rel}' of the model: {_reason(r)}")
             with open(target, "wb") as f:
                 async for chunk in r.aiter_bytes(1 << 20):
                     h.update(chunk)
                     size += len(chunk)
-                    f.write(chunk)
+                    f.write(sealer.update(chunk) if sealer else chunk)
+                if sealer:
+                    f.write(sealer.final())
         files.append({"path": rel, "sha256": h.hexdigest(), "size": size})
     return sorted(files, key=lambda f: f["path"])
 
@@ -192,10 +207,12 @@ def sign(signer, st: dict[str, Any]):  # noqa: ANN001, ANN201
 
 async def fetch_verified(exp, signer, *, slug: str, name: str, version: int, source: str,  # noqa: ANN001
                          statement_json: str | None, signature: str | None, experiment_ids: list[str],
-                         dest: Path | None = None) -> Path:
+                         dest: Path | None = None, dk=None) -> Path:  # noqa: ANN001
     """Download a version's files into a private folder and verify them; the folder is safe to load only if
-    this returns. Raises Refused (nothing loaded) otherwise."""
-    from jupyter_mlp.signing import VerificationError
+    this returns. Raises Refused (nothing loaded) otherwise. With a data key `dk` the files are written sealed
+    (serving's copy of an encrypted project's version) and verified by the hashes of their plaintext as it arrived;
+    a worker opens them (serving/sealed_model.py) and verifies them again."""
+    from jupyter_mlp.signing import VerificationError, verify_files, verify_statement
 
     st = json.loads(statement_json) if statement_json else None
     folder = Path(dest) if dest else Path(tempfile.mkdtemp(prefix="mlp-model-"))
@@ -203,8 +220,12 @@ async def fetch_verified(exp, signer, *, slug: str, name: str, version: int, sou
     try:
         if st is None or signature is None:
             raise VerificationError("the model version is not signed")
-        await download_tree(exp, _base(source, experiment_ids), folder)
-        verify_model_dir(folder, st, signature, signer.public_keys(), project=slug, model=name, version=version)
+        files = await download_tree(exp, _base(source, experiment_ids), folder, dk)
+        if dk is None:
+            verify_model_dir(folder, st, signature, signer.public_keys(), project=slug, model=name, version=version)
+        else:
+            verify_statement(st, signature, signer.public_keys(), project=slug, model=name, version=version)
+            verify_files(files, st)
     except VerificationError as e:
         shutil.rmtree(folder, ignore_errors=True)
         raise Refused(f"{name} version {version} refused: {e}") from None

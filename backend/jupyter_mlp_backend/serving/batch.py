@@ -28,6 +28,7 @@ from jupyter_mlp.user_env import user_code_env
 
 from .. import at_rest
 from ..orm import BatchJob, Deployment, Project, utcnow
+from . import sealed_model
 
 log = logging.getLogger(__name__)
 
@@ -147,14 +148,20 @@ class BatchRunner:
         self.pids[job_id] = []
         sealed = await run_in_threadpool(self.chunk_key, info["project_id"])
 
+        lookup = at_rest.keyring(self.app).reader(info["project_id"])
+
         async def start() -> asyncio.subprocess.Process:
-            p = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "jupyter_mlp_backend.serving.worker", "--batch", "--dir", str(model_dir),
-                "--project", info["slug"], "--model", model, "--version", str(version),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-                start_new_session=True, env=user_code_env({"PYTHONUNBUFFERED": "1",
-                                                          "PYTHONDONTWRITEBYTECODE": "1"}))  # as manager.py's
-            line = (await p.stdout.readline()).decode()  # type: ignore[union-attr]
+            try:  # a sealed model copy is opened on tmpfs for the load and removed once loaded (sealed_model.py)
+                async with sealed_model.opened(model_dir, lookup) as folder:
+                    p = await asyncio.create_subprocess_exec(
+                        sys.executable, "-m", "jupyter_mlp_backend.serving.worker", "--batch", "--dir", str(folder),
+                        "--project", info["slug"], "--model", model, "--version", str(version),
+                        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                        stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
+                        env=user_code_env({"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}))  # as manager's
+                    line = (await p.stdout.readline()).decode()  # type: ignore[union-attr]
+            except at_rest.AtRestError as e:
+                raise RuntimeError(f"the model cannot be opened: {e}") from None
             if not line.startswith("READY"):
                 raise RuntimeError(line.strip()[len("REFUSED "):] or "the batch worker could not load the model")
             self.pids[job_id].append(p.pid)

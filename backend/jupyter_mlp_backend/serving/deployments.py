@@ -75,11 +75,13 @@ def _example(live: Live | None) -> dict[str, Any] | None:
         return None
     columns = [c["name"] for c in w.signature]
     row = [_EXAMPLE_VALUES.get(c.get("datatype"), "") for c in w.signature]
-    try:
-        logged = json.loads((live.pool.spec.folder / "input_example.json").read_text())
+    from jupyter_mlp.at_rest import AtRestError, read_file
+
+    try:  # sealed when the project encrypts at rest (sealed_model.py)
+        logged = json.loads(read_file(live.pool.spec.folder / "input_example.json", live.pool.spec.lookup))
         if isinstance(logged, dict) and logged.get("columns") == columns and logged.get("data"):
             row = logged["data"][0]
-    except (OSError, ValueError):
+    except (OSError, ValueError, AtRestError):
         pass
     return {"columns": columns, "data": [row]}
 

@@ -31,9 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jupyter_mlp.at_rest import AtRestError
 from jupyter_mlp.local_backend import clean_stale_socket_dirs, note_socket_dir
 from jupyter_mlp.user_env import user_code_env
 
+from . import sealed_model
 from .wire import FAST_ENV, PING, WorkerConnection, WorkerGone
 from ..children import child_options
 
@@ -68,6 +70,7 @@ class Spec:
     folder: Path  # <root>/model, beside statement.json, signature, trusted.json
     max_batch: int
     max_wait_ms: float
+    lookup: Any = None  # the project's data-key lookup: opens a sealed copy of the folder (sealed_model.py)
 
 
 class Worker:
@@ -88,12 +91,19 @@ class Worker:
             not self.conn.closed
 
     async def start(self, timeout: float) -> None:
+        try:  # a sealed copy (encryption at rest) is opened on tmpfs for the load, and removed once loaded
+            async with sealed_model.opened(self.spec.folder, self.spec.lookup) as folder:
+                await self._start(timeout, folder)
+        except AtRestError as e:
+            raise StartFailed(f"version {self.spec.version} cannot be opened: {e}") from None
+
+    async def _start(self, timeout: float, folder: Path) -> None:
         s = self.spec
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         logf = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         try:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "jupyter_mlp_backend.serving.worker", "--dir", str(s.folder),
+                sys.executable, "-m", "jupyter_mlp_backend.serving.worker", "--dir", str(folder),
                 "--socket", str(self.socket), "--project", s.project, "--model", s.model, "--version", str(s.version),
                 "--max-batch", str(s.max_batch), "--max-wait-ms", str(s.max_wait_ms),
                 stdout=asyncio.subprocess.PIPE, stderr=logf, **child_options(),

@@ -15,7 +15,7 @@ from datetime import timezone
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from .. import audit
+from .. import at_rest, audit
 from ..deps import DB, Caller
 from ..errors import Conflict, NotFound
 from ..orm import Deployment, DeploymentEvent, ModelVersion, utcnow
@@ -86,9 +86,11 @@ async def ensure_folder(app, slug: str, project_id: int, deployment: str, versio
     def load():  # noqa: ANN202
         with db_.session() as s:
             v = s.get(ModelVersion, version_id)
-            return v.model.name, v.version, v.source, v.statement, v.signature, experiment_ids(s, project_id)
+            # the project's data key while it encrypts at rest: the copy is written sealed (sealed_model.py)
+            dk = at_rest.keyring(app).writer(project_id, s)
+            return v.model.name, v.version, v.source, v.statement, v.signature, experiment_ids(s, project_id), dk
 
-    model, number, source, st, sig, ids = await run_in_threadpool(load)
+    model, number, source, st, sig, ids, dk = await run_in_threadpool(load)
     root = manager.folder(slug, deployment, number)
     if (slug, deployment, number) in manager.warm:
         fresh = False  # fetched and verified by `warm` a moment ago, and its worker loaded from there
@@ -101,7 +103,8 @@ async def ensure_folder(app, slug: str, project_id: int, deployment: str, versio
     sgn = app_signer(app)
     try:
         await service.fetch_verified(exp, sgn, slug=slug, name=model, version=number, source=source,
-                                     statement_json=st, signature=sig, experiment_ids=ids, dest=root / "model")
+                                     statement_json=st, signature=sig, experiment_ids=ids, dest=root / "model",
+                                     dk=dk)
     except Refused as e:
         raise StartFailed(e.message) from None
     manager.write_meta(root, st, sig, sgn.public_keys())
@@ -130,7 +133,8 @@ async def start_version(app, slug: str, project_id: int, d_id: int, version_id: 
         live = Live(d_id, pid, slug, name, model, sla, mn, mx)
     live.min_workers, live.max_workers, live.log_predictions = mn, mx, logp
     spec = Spec(deployment_id=d_id, project=slug, deployment=name, model=model, version=number,
-                version_id=version_id, folder=root / "model", max_batch=mb, max_wait_ms=mw)
+                version_id=version_id, folder=root / "model", max_batch=mb, max_wait_ms=mw,
+                lookup=at_rest.keyring(app).reader(project_id))
     workers = manager.remembered_scale(slug, name) if restore else None
     try:
         return await manager.deploy(live, spec, workers=workers)
@@ -286,7 +290,7 @@ async def warm(app, db: DB, who: Caller, slug: str, deployment: str, model: str,
     root, model, number = await ensure_folder(app, slug, project_id, deployment, version_id)
     manager.start_warm(Spec(deployment_id=d_id, project=slug, deployment=deployment, model=model, version=number,
                             version_id=version_id, folder=root / "model", max_batch=max_batch,
-                            max_wait_ms=max_wait))
+                            max_wait_ms=max_wait, lookup=at_rest.keyring(app).reader(project_id)))
 
 
 async def drop_warm(app, slug: str, deployment: str, version: int) -> None:
