@@ -204,3 +204,74 @@ def test_models_sealed_in_mlflow_and_serving(own_backend, use_mlflow, xy):  # no
     use_mlflow(b.kernel_env("sam", "plain"))
     assert Path(mlflow.artifacts.download_artifacts(run_id=runs["plain"], artifact_path="notes/secret.txt")
                 ).read_text() == SECRET
+
+
+def test_the_sealed_repository_itself(api, acme, globex, tmp_path, monkeypatch):  # noqa: ANN001
+    """The plug-in as MLflow's server calls it, on the `api` app's database: every write path seals (a file, a
+    folder, a stream, an async stream), listings give the plaintext's sizes at the segment boundaries, reads give the
+    bytes back; a tampered file and another project's experiment are refused with MLflow's 409, never opened."""
+    import asyncio
+
+    from mlflow.exceptions import MlflowException
+
+    from jupyter_mlp_backend import at_rest
+    from jupyter_mlp_backend.experiments import sealed_artifacts as sa
+    from jupyter_mlp_backend.mlflow_service import sealed_destination
+    from jupyter_mlp_backend.orm import ProjectExperiment
+
+    app, admin = api.client.app, api.as_user("admin")
+    with api.db.session() as s:
+        for exp, slug in (("7", "acme"), ("8", "globex")):
+            s.add(ProjectExperiment(experiment_id=exp, project_id=at_rest.project_id(app, slug, s), name="e",
+                                    created_by="admin"))
+        s.commit()
+    assert admin.put("/projects/acme/encryption", json={"enabled": True}).status_code == 200
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    for name, value in ((sa.DATABASE_ENV, api.settings.effective_database_url), (sa.HOME_ENV, str(api.settings.home)),
+                        (sa.MASTER_KEY_ENV, ""), (sa.ROOT_ENV, str(root))):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sa, "_KEYS", None)
+    repo = sa.SealedArtifactRepository(sealed_destination(root))
+
+    sizes = {"empty.txt": 0, "one.bin": core.SEGMENT, "two.bin": core.SEGMENT + 1, "note.txt": len(SECRET)}
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    for name, n in sizes.items():
+        (src / name).write_bytes(SECRET.encode() if name == "note.txt" else b"\x01" * n)
+    (src / "sub" / "deep.txt").write_text(SECRET)
+    repo.log_artifact(str(src / "note.txt"), "7/run/artifacts/a")
+    repo.log_artifacts(str(src), "7/run/artifacts/b")
+    repo.log_artifact_from_stream(io.BytesIO(SECRET.encode()), "streamed.txt", "7/run/artifacts/c")
+
+    async def chunks():  # noqa: ANN202
+        for piece in (SECRET[:5], SECRET[5:]):
+            yield piece.encode()
+
+    asyncio.run(repo.log_artifact_from_async_stream(chunks(), "async.txt", "7/run/artifacts/c"))
+    repo.log_artifact(str(src / "note.txt"), "8/run/artifacts")  # globex: encryption off, plain
+
+    acme_files = _files(root / "7")
+    assert len(acme_files) == 8 and all(core.is_sealed(p.read_bytes()) for p in acme_files)
+    assert not _holding(SECRET.encode(), acme_files) and _holding(SECRET.encode(), _files(root / "8"))
+    listed = {f.path: f.file_size for f in repo.list_artifacts("7/run/artifacts/b") if not f.is_dir}
+    assert listed == {f"7/run/artifacts/b/{k}": v for k, v in sizes.items()}
+    for d in ("dl", "dl2", "dl3"):
+        (tmp_path / d).mkdir()
+    for rel in ("a/note.txt", "b/sub/deep.txt", "c/streamed.txt", "c/async.txt", "b/two.bin"):
+        out = Path(repo.download_artifacts(f"7/run/artifacts/{rel}", str(tmp_path / "dl")))
+        want = src / rel.split("/", 1)[1] if rel.startswith("b/") else src / "note.txt"
+        assert out.read_bytes() == want.read_bytes(), rel
+    assert repo.get_local_path("7/run/artifacts/a/note.txt") is None  # sealed: MLflow must not send it as it is
+    assert repo.get_local_path("8/run/artifacts/note.txt") == str(root / "8" / "run" / "artifacts" / "note.txt")
+
+    # a sealed file moved into another project's experiment does not open there; a flipped byte is refused
+    (root / "8" / "moved.txt").write_bytes((root / "7/run/artifacts/a/note.txt").read_bytes())
+    with pytest.raises(MlflowException, match="belongs to another project") as refused:
+        repo.download_artifacts("8/moved.txt", str(tmp_path / "dl2"))
+    assert refused.value.get_http_status_code() == 409
+    raw = bytearray((root / "7/run/artifacts/b/two.bin").read_bytes())
+    raw[-5] ^= 1
+    (root / "7/run/artifacts/b/two.bin").write_bytes(bytes(raw))
+    with pytest.raises(MlflowException, match="'two.bin' fails authentication at segment 1"):
+        repo.download_artifacts("7/run/artifacts/b/two.bin", str(tmp_path / "dl3"))
