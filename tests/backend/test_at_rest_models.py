@@ -200,6 +200,8 @@ def test_models_sealed_in_mlflow_and_serving(own_backend, use_mlflow, xy):  # no
     assert "'secret.txt' was encrypted with data key" in raw.json()["message"] and "no longer exists" in raw.text
     again = sam.post("/projects/acme/models", json={"name": "churn", "run_id": runs["acme"]})
     assert again.status_code == 503 and "no longer exists" in again.json()["error"]["message"], again.text
+    redeploy = sam.post("/projects/acme/deployments", json={"name": "again", "model": "churn", "version": 1})
+    assert redeploy.status_code in (409, 503) and "no longer exists" in redeploy.text, redeploy.text
     # the plain project is untouched
     use_mlflow(b.kernel_env("sam", "plain"))
     assert Path(mlflow.artifacts.download_artifacts(run_id=runs["plain"], artifact_path="notes/secret.txt")
