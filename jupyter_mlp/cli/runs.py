@@ -49,7 +49,8 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     params = args.params.split(",") if args.params else sorted({k for r in page["items"] for k in r["params"]})[:4]
     rows = _run_rows(page["items"], metrics, params)
     print(table(rows, list(rows[0]) if rows else ["run_id"]))
-    print(f"({len(rows)} of {page['total']} runs)")
+    about = "" if page.get("total_exact", True) else "about "  # the backend's estimate (many runs, PostgreSQL)
+    print(f"({len(rows)} of {about}{page['total']} runs)")
     return 0
 
 

@@ -33,6 +33,32 @@ def test_sort_filter_and_page(backend, project, runs):
     assert [r["run_name"] for r in page["items"]] == ["r0", "r2"] and page["total"] == 4
 
 
+def test_the_exact_count_follows_the_page_for_members_only(backend, project, runs):
+    """GET .../runs/count: the exact number of runs a search matches (the page's `total` when `total_exact` is
+    false: an estimate on PostgreSQL at many runs; tests/experiments/test_search.py covers that path), checked and
+    scoped like the page: a member of another project, a stranger and a missing experiment get 404, no token 401."""
+    c = backend.client("vic")
+    page = c.get(f"/projects/{project}/runs", params={"filter": "params.alpha = '0.5'", "limit": 1}).json()
+    assert (page["total"], page["total_exact"]) == (2, True)  # a few runs (and SQLite): counted, as before
+    r = c.get(f"/projects/{project}/runs/count", params={"filter": "params.alpha = '0.5'"})
+    assert r.status_code == 200 and r.json() == {"total": 2}
+    assert c.get(f"/projects/{project}/runs/count").json() == {"total": 4}
+    exp = c.get(f"/projects/{project}/experiments").json()["items"][0]["experiment_id"]
+    assert c.get(f"/projects/{project}/runs/count", params={"experiment_id": exp}).json() == {"total": 4}
+    bad = c.get(f"/projects/{project}/runs/count", params={"filter": "params.alpha = "})
+    assert bad.status_code == 400 and "filter" in json.dumps(bad.json()["error"]["detail"])
+    assert c.get(f"/projects/{project}/runs/count", params={"experiment_id": "999999"}).status_code == 404
+
+    admin = backend.admin
+    assert admin.post("/projects", json={"slug": "globex", "name": "Globex"}).status_code == 201
+    assert admin.put("/projects/globex/members/gus", json={"role": "lead"}).status_code == 200
+    for user in ("gus", "nobody"):
+        r = backend.client(user).get(f"/projects/{project}/runs/count")
+        assert r.status_code == 404, (user, r.text)
+        assert "total" not in r.text
+    assert httpx.get(f"{backend.url}/api/projects/{project}/runs/count").status_code == 401
+
+
 @pytest.mark.parametrize("params, status, field", [
     ({"filter": "params.alpha = "}, 400, "filter"),
     ({"filter": "metrics.auc > 'high'"}, 400, "filter"),

@@ -273,3 +273,40 @@ def test_the_total_is_counted_again_only_after_a_write(store):
         assert ours.page(RunQuery([counted], "params.p0 = 'v3'", [], limit=2))[1] == 0
     finally:
         event.remove(ours.engine, "before_cursor_execute", seen)
+
+
+def test_a_page_over_many_runs_estimates_its_total_and_the_count_is_exact(store, monkeypatch):
+    """PostgreSQL: when the kept total cannot be reused and the planner expects more than ESTIMATE_ABOVE matching
+    runs (10,000; lowered here so 1,500 runs reach it), the page answers with the planner's estimate, flagged as
+    one, and `count` gives the exact number, MLflow's. SQLite and small counts: exact, as before."""
+    from jupyter_mlp_backend.experiments import search
+
+    exp, ours, mlstore = store
+    order = ["metrics.m0 DESC"]
+    everything = _mlflow_ids(mlstore, exp, "", order, 1500)
+    some = _mlflow_ids(mlstore, exp, "params.p0 = 'v3'", order, 1500)
+    q = RunQuery([exp], "", order, limit=50)
+    rows, total, exact = RunSearch(ours.engine).page_estimated(q)  # default threshold: 1,500 runs are counted
+    assert (total, exact) == (len(everything), True)
+    assert [r.run_id for r in rows] == everything[:50]
+
+    monkeypatch.setattr(search, "ESTIMATE_ABOVE", 100)
+    fresh = RunSearch(ours.engine)  # nothing kept yet
+    rows, total, exact = fresh.page_estimated(q)
+    assert [r.run_id for r in rows] == everything[:50]  # the page itself is the same
+    if ours.dialect == "postgresql":
+        assert exact is False, total  # the planner's guess, not a count
+        with ours.engine.connect() as conn:
+            ids_q, _ = fresh._statements(q)
+            assert total == max(search._planner_rows(conn, ids_q), 50) > 100
+    else:
+        assert (total, exact) == (len(everything), True)
+    assert fresh.count(q) == len(everything)
+    assert fresh.count(RunQuery([exp], "params.p0 = 'v3'")) == len(some)
+    assert fresh.page(q)[1] == len(everything)  # `page` is always exact
+    # A page that ends before its limit knows its total, whatever the planner guessed.
+    rows, total, exact = RunSearch(ours.engine).page_estimated(RunQuery([exp], "", order, limit=50, offset=1490))
+    assert (len(rows), total, exact) == (10, len(everything), True)
+    assert fresh.count(RunQuery([exp], "params.p0 = 'no such value'")) == 0
+    with pytest.raises(InvalidSearch):
+        fresh.count(RunQuery([exp], "params.p0 = "))

@@ -30,6 +30,7 @@ from .schemas import (
     MetricPoint,
     RunColumns,
     RunComparison,
+    RunCount,
     RunDetail,
     RunPage,
     RunSummary,
@@ -109,15 +110,33 @@ async def search_runs(app, db: DB, who: Identity, slug: str, filter: str, order_
     exp = await ready(app)
 
     def search() -> RunPage:  # access and the page in one trip to the threadpool (each trip costs under load)
-        _, ids = project_runs(db, who, slug)
-        for e in experiment_id:
-            if e not in ids:
-                raise NotFound(f"Experiment '{e}' not found")
-        q = RunQuery(experiment_ids=experiment_id or ids, filter=filter, order_by=order_by, limit=limit, offset=offset)
-        rows, total = exp.search.page(q)
-        return RunPage(items=[summary(r) for r in rows], total=total)
+        q = RunQuery(experiment_ids=_searched(db, who, slug, experiment_id), filter=filter, order_by=order_by,
+                     limit=limit, offset=offset)
+        rows, total, exact = exp.search.page_estimated(q)
+        return RunPage(items=[summary(r) for r in rows], total=total, total_exact=exact)
 
     return await run_in_threadpool(search)
+
+
+async def count_runs(app, db: DB, who: Identity, slug: str, filter: str,  # noqa: A002, ANN001
+                     experiment_id: list[str]) -> RunCount:
+    """The exact number of the project's runs a filter matches: what a page answered as an estimate."""
+    exp = await ready(app)
+
+    def count() -> RunCount:
+        ids = _searched(db, who, slug, experiment_id)
+        return RunCount(total=exp.search.count(RunQuery(experiment_ids=ids, filter=filter)))
+
+    return await run_in_threadpool(count)
+
+
+def _searched(db: DB, who: Identity, slug: str, experiment_id: list[str]) -> list[str]:
+    """The experiments a search of the project covers: the ones named (each the project's) or all of them."""
+    _, ids = project_runs(db, who, slug)
+    for e in experiment_id:
+        if e not in ids:
+            raise NotFound(f"Experiment '{e}' not found")
+    return experiment_id or ids
 
 
 async def run_columns(app, db: DB, who: Identity, slug: str) -> RunColumns:  # noqa: ANN001

@@ -32,6 +32,12 @@ class RunSummary(BaseModel):
 class RunPage(BaseModel):
     items: list[RunSummary]
     total: int
+    total_exact: bool = Field(True, description="False when `total` is the database planner's estimate (many matching "
+                              "runs on PostgreSQL); GET .../runs/count then gives the exact number")
+
+
+class RunCount(BaseModel):
+    total: int = Field(description="The exact number of the project's runs the filter matches")
 
 
 class RunColumns(BaseModel):

@@ -1310,6 +1310,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{slug}/runs/count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The exact number of runs a search matches (when its page gave an estimate) */
+        get: operations["count_runs_api_projects__slug__runs_count_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{slug}/runs/events": {
         parameters: {
             query?: never;
@@ -3865,6 +3882,14 @@ export interface components {
             /** Runs */
             runs: components["schemas"]["RunSummary"][];
         };
+        /** RunCount */
+        RunCount: {
+            /**
+             * Total
+             * @description The exact number of the project's runs the filter matches
+             */
+            total: number;
+        };
         /** RunDetail */
         RunDetail: {
             /** Artifact Uri */
@@ -3906,6 +3931,12 @@ export interface components {
             items: components["schemas"]["RunSummary"][];
             /** Total */
             total: number;
+            /**
+             * Total Exact
+             * @description False when `total` is the database planner's estimate (many matching runs on PostgreSQL); GET .../runs/count then gives the exact number
+             * @default true
+             */
+            total_exact?: boolean;
         };
         /** RunRequest */
         RunRequest: {
@@ -11622,6 +11653,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunColumns"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, forged or expired identity */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Role too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    count_runs_api_projects__slug__runs_count_get: {
+        parameters: {
+            query?: {
+                /** @description MLflow filter, as for the search */
+                filter?: string;
+                experiment_id?: string[];
+            };
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunCount"];
                 };
             };
             /** @description Malformed request */
