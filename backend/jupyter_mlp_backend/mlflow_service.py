@@ -1,7 +1,8 @@
 """The MLflow tracking server as the backend's managed child, reachable only by the backend.
 
-Embedded default: `mlflow server` on SQLite + local artifacts under `$MLP_HOME/mlflow`, listening on a Unix
-socket inside a 0700 folder — no TCP port, so no other process can talk to MLflow around the backend. Artifacts
+Embedded default: `mlflow server` on SQLite + local artifacts under `$MLP_HOME/mlflow` (sealed per project with
+encryption at rest on: experiments/sealed_artifacts.py), listening on a Unix socket inside a 0700 folder — no TCP
+port, so no other process can talk to MLflow around the backend. Artifacts
 may live on an S3-compatible bucket instead (`mlflow_artifacts_destination = "s3://…"`, `s3_endpoint_url`): the
 server proxies them (`--serve-artifacts`), so clients never hold bucket credentials.
 A team deployment names an existing MLflow server instead (`MLP_MLFLOW_URL`).
