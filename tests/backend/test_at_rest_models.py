@@ -168,8 +168,18 @@ def test_models_sealed_in_mlflow_and_serving(own_backend, use_mlflow, xy):  # no
     everywhere = _files(home / "mlflow", home / "serving" / "acme")
     for needle in (SECRET.encode(), probe, b"python_function"):  # the value, the pickle, the MLmodel file
         assert set(_holding(needle, everywhere)) <= set(plain_files), needle
-    assert not list(Path("/dev/shm").glob("mlp-model-*/statement.json")) or all(  # the opened copy is removed
-        "acme" not in p.read_text() for p in Path("/dev/shm").glob("mlp-model-*/statement.json"))
+    # acme's worker loaded from a copy opened on tmpfs, gone once it loaded; plain's from the serving folder itself
+    import os
+
+    import psutil
+
+    dirs = {}
+    for proc in psutil.Process(os.getpid()).children():
+        c = proc.cmdline()
+        if "jupyter_mlp_backend.serving.worker" in c:
+            dirs[c[c.index("--project") + 1]] = c[c.index("--dir") + 1]
+    assert dirs["plain"] == str(home / "serving" / "plain" / "churn-api" / "v1" / "model")
+    assert dirs["acme"].startswith("/dev/shm/mlp-model-") and not Path(dirs["acme"]).exists(), dirs
 
     # a batch job scores through a worker started on the sealed copy
     sam = b.client("sam")
