@@ -268,7 +268,7 @@ def test_the_sealed_repository_itself(api, acme, globex, tmp_path, monkeypatch):
     assert not _holding(SECRET.encode(), acme_files) and _holding(SECRET.encode(), _files(root / "8"))
     listed = {f.path: f.file_size for f in repo.list_artifacts("7/run/artifacts/b") if not f.is_dir}
     assert listed == {f"7/run/artifacts/b/{k}": v for k, v in sizes.items()}
-    for d in ("dl", "dl2", "dl3"):
+    for d in ("dl", "dl2", "dl3", "dl4"):
         (tmp_path / d).mkdir()
     for rel in ("a/note.txt", "b/sub/deep.txt", "c/streamed.txt", "c/async.txt", "b/two.bin"):
         out = Path(repo.download_artifacts(f"7/run/artifacts/{rel}", str(tmp_path / "dl")))
@@ -276,6 +276,11 @@ def test_the_sealed_repository_itself(api, acme, globex, tmp_path, monkeypatch):
         assert out.read_bytes() == want.read_bytes(), rel
     assert repo.get_local_path("7/run/artifacts/a/note.txt") is None  # sealed: MLflow must not send it as it is
     assert repo.get_local_path("8/run/artifacts/note.txt") == str(root / "8" / "run" / "artifacts" / "note.txt")
+
+    # a master-key rotation: a fresh MLflow process (no cached data key) unwraps with the new master key and reads
+    assert admin.post("/security/rotate-master-key").status_code == 200
+    monkeypatch.setattr(sa, "_KEYS", None)
+    assert Path(repo.download_artifacts("7/run/artifacts/c/async.txt", str(tmp_path / "dl3"))).read_text() == SECRET
 
     # a sealed file moved into another project's experiment does not open there; a flipped byte is refused
     (root / "8" / "moved.txt").write_bytes((root / "7/run/artifacts/a/note.txt").read_bytes())
@@ -286,4 +291,4 @@ def test_the_sealed_repository_itself(api, acme, globex, tmp_path, monkeypatch):
     raw[-5] ^= 1
     (root / "7/run/artifacts/b/two.bin").write_bytes(bytes(raw))
     with pytest.raises(MlflowException, match="'two.bin' fails authentication at segment 1"):
-        repo.download_artifacts("7/run/artifacts/b/two.bin", str(tmp_path / "dl3"))
+        repo.download_artifacts("7/run/artifacts/b/two.bin", str(tmp_path / "dl4"))
