@@ -127,15 +127,17 @@ async def list_tree(exp, base: str) -> list[tuple[str, int]]:  # noqa: ANN001
     return sorted(out)
 
 
-async def download_tree(exp, base: str, dest: Path, dk=None) -> list[dict[str, Any]]:  # noqa: ANN001
+async def download_tree(exp, base: str, dest: Path | None, dk=None) -> list[dict[str, Any]]:  # noqa: ANN001
     """Fetch every file of the model folder into dest; return the manifest entries (path, sha256, size) of the
-    plaintext. With a data key `dk` (the project encrypts at rest) each file is written sealed as it arrives."""
+    plaintext. With a data key `dk` (the project encrypts at rest) each file is written sealed as it arrives;
+    without `dest` the files are only hashed (registration: nothing written anywhere)."""
     from jupyter_mlp.at_rest import Sealer
 
     files = []
     for rel, _ in await list_tree(exp, base):
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = dest / rel if dest is not None else Path(os.devnull)
+        if dest is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
         h = hashlib.sha256()
         size = 0
         sealer = Sealer(dk) if dk is not None else None

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -55,11 +53,7 @@ async def register_version(app, db: DB, who: Identity, slug: str, name: str, run
         pipeline["stage_reads"] = [t["value"] for r in (siblings.json().get("runs", []) if siblings.status_code == 200
                                                         else []) for t in r["data"].get("tags", [])
                                    if t["key"] == "mlp.datasets"]
-    folder = Path(tempfile.mkdtemp(prefix="mlp-register-"))
-    try:  # hashed as they arrive; never loaded
-        files = await artifacts.download_tree(exp, src.base, folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    files = await artifacts.download_tree(exp, src.base, None)  # hashed as they arrive; never written nor loaded
     if not any(f["path"] == "MLmodel" for f in files):
         raise Invalid(f"'{artifact_path}' is not an MLflow model (no MLmodel file)", detail=[{"field": "artifact_path"}])
     lin = artifacts.lineage(run, pipeline, app.state.settings.home)
