@@ -109,6 +109,8 @@ def prepare_store(url: str, first: bool = True) -> None:
                     # Param and tag values reach 8000 characters, past what a PostgreSQL btree entry holds.
                     ddl = ddl.replace("(key, value, run_uuid)", "(key, left(value, 200), run_uuid)")
                 conn.exec_driver_sql(ddl)
+            if not sqlite:
+                _pg_statistics(conn)
             if sqlite:
                 has_stats = conn.exec_driver_sql(
                     "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first() is not None
@@ -118,6 +120,22 @@ def prepare_store(url: str, first: bool = True) -> None:
                 conn.exec_driver_sql("ANALYZE")
     finally:
         engine.dispose()
+
+
+# PostgreSQL: which values go with which key in params and tags (the same expression as the mlp_ index). Without them
+# the planner takes a key and a value as independent: at 200k runs it expected 4,477 runs for `params.p0 = 'v3'`
+# (19,776 match), and that estimate is what a page shows as its total (RunSearch.page_estimated); with them, 19,040.
+STATISTICS = [f"CREATE STATISTICS IF NOT EXISTS mlp_{t}_key_value (mcv) ON key, left(value, 200) FROM {t}"
+              for t in ("params", "tags")]
+
+
+def _pg_statistics(conn: sa.Connection) -> None:
+    for ddl in STATISTICS:
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql(ddl)
+        except sa.exc.DBAPIError:  # before PostgreSQL 14 statistics take no expressions: the estimates stay rough
+            pass
 
 
 @dataclass
