@@ -58,6 +58,7 @@ describe('run formatting', () => {
     expect(formatBytes(null)).toBe('');
     expect(formatRunCount(1)).toBe('1 run');
     expect(formatRunCount(12345)).toBe('12,345 runs');
+    expect(formatRunCount(100000, false)).toBe('≈ 100,000 runs');
     expect(shortHash('a'.repeat(64))).toBe('aaaaaaaaaaaa');
     expect(shortHash(null)).toBe('—');
   });

@@ -117,9 +117,9 @@ export function formatBytes(size: number | null | undefined, format: IBytesForma
   return `${format.wholeFromTen && value >= 10 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
 }
 
-/** "1 run" / "1,234 runs". */
-export function formatRunCount(total: number): string {
-  return `${total.toLocaleString('en-US')} ${total === 1 ? 'run' : 'runs'}`;
+/** "1 run" / "1,234 runs"; an estimate (`exact` false) as "≈ 100,000 runs". */
+export function formatRunCount(total: number, exact = true): string {
+  return `${exact ? '' : '≈ '}${total.toLocaleString('en-US')} ${total === 1 ? 'run' : 'runs'}`;
 }
 
 /** A sha256 shortened for display (first 12 hex digits). */

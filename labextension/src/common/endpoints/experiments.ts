@@ -27,6 +27,16 @@ export function getRunColumns(slug: string): Promise<RunColumns> {
   return data(api().GET('/api/projects/{slug}/runs/columns', { params: { path: { slug } } }));
 }
 
+/**
+ * The exact number of a project's runs a filter matches: what the runs page answered as an estimate
+ * (`total_exact: false`, many runs on PostgreSQL). The filter is trimmed as the page's query string trims it.
+ */
+export async function countRuns(slug: string, filter: string): Promise<number> {
+  const query = { filter: filter.trim() || undefined };
+  const result = await data(api().GET('/api/projects/{slug}/runs/count', { params: { path: { slug }, query } }));
+  return result.total;
+}
+
 /** One run with its lineage. */
 export function getRun(slug: string, runId: string): Promise<RunDetail> {
   return data(api().GET('/api/projects/{slug}/runs/{run_id}', { params: { path: { slug, run_id: runId } } }));

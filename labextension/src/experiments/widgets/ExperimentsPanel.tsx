@@ -13,6 +13,7 @@ import { ErrorBanner, NoProject, PanelHeader, ProjectPanel, useProjectPanel } fr
 import { compareSelectionProblem } from '../runCompare';
 import { formatRunCount } from '../../common/runFormat';
 import { FeedState, RunsFeed } from '../runsFeed';
+import type { IRunsTotal } from '../runsTotal';
 import {
   applyFilter,
   buildOrderBy,
@@ -124,7 +125,7 @@ function ProjectRuns({
       : suggesting
         ? { kind: 'suggest' }
         : null;
-  const [total, setTotal] = useState<number | null>(null);
+  const [total, setTotal] = useState<IRunsTotal | null>(null);
   const [refreshToken, setRefreshToken] = useState(0);
   const [feedState, setFeedState] = useState<FeedState>('stopped');
   const [error, setError] = useState<string | null>(null);
@@ -270,7 +271,7 @@ function ProjectRuns({
         )}
         <span className="jp-mlp-runs-count" data-testid="mlp-runs-count" aria-live="polite">
           {/* The first page can wait for MLflow while the platform starts: say so rather than show nothing. */}
-          {total === null ? (error ? '' : 'Loading runs…') : formatRunCount(total)}
+          {total === null ? (error ? '' : 'Loading runs…') : formatRunCount(total.count, total.exact)}
         </span>
         <span className={`jp-mlp-feed jp-mlp-feed-${feedState}`} title={FEED_HINTS[feedState]}>
           {feedState === 'live' ? '● live' : feedState === 'polling' ? '○ polling' : ''}

@@ -1,9 +1,10 @@
 import React, { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 
-import { ApiError, listRuns, RunSummary } from '../../common/api';
+import { ApiError, countRuns, listRuns, RunSummary } from '../../common/api';
 import { formatMetric, formatTimestamp } from '../../common/runFormat';
 import { IRunColumn, ISortState, RUNS_PAGE_SIZE } from '../runsQuery';
 import { IRowWindow, PageCache, pagesFor, visibleWindow } from '../runsWindow';
+import { IRunsTotal, RunsTotal } from '../runsTotal';
 
 /** Every row's height in pixels; the virtual window depends on it being fixed. */
 export const ROW_HEIGHT = 28;
@@ -21,7 +22,8 @@ export interface IRunsTableProps {
   onSort: (column: string) => void;
   onToggleSelected: (runId: string) => void;
   onOpenRun: (runId: string) => void;
-  onTotal: (total: number | null) => void;
+  /** The runs matching (null while unknown): exact, or the server's estimate until the exact count arrives. */
+  onTotal: (total: IRunsTotal | null) => void;
   /** The server refused the filter (400/422): the message, in words. */
   onFilterError: (error: ApiError) => void;
   onError: (error: unknown) => void;
@@ -62,6 +64,7 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
   const generation = useRef(0);
   const scroller = useRef<HTMLDivElement>(null);
   const [total, setTotal] = useState<number | null>(null);
+  const totals = useRef<RunsTotal | null>(null);
   const [window, setWindow] = useState<IRowWindow>({ start: 0, end: 0 });
   const [, setVersion] = useState(0);
 
@@ -79,8 +82,7 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
           return;
         }
         cache.current.set(page, result.items);
-        setTotal(result.total);
-        onTotal(result.total);
+        totals.current?.page(result.total, result.total_exact ?? true);
         setVersion(v => v + 1);
       } catch (err) {
         if (gen !== generation.current) {
@@ -114,6 +116,15 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
     cache.current.clear();
     setTotal(null);
     onTotal(null);
+    totals.current?.stop();
+    // A page may answer with an estimate of its total (many runs on PostgreSQL): the exact count is asked once.
+    totals.current = new RunsTotal(
+      () => countRuns(slug, filter),
+      found => {
+        setTotal(found.count);
+        onTotal(found);
+      }
+    );
     if (scroller.current) {
       scroller.current.scrollTop = 0;
     }
@@ -138,6 +149,7 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
       RUNS_PAGE_SIZE
     );
     cache.current.invalidateExcept(pages);
+    totals.current?.changed();
     for (const page of pages) {
       void fetchPage(page, generation.current);
     }
