@@ -81,10 +81,32 @@ def fresh_postgres_database(prefix: str = "mlp_test"):
         conn.execute(f'CREATE DATABASE "{name}"')
 
     def drop() -> None:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(admin, name)
 
     return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def drop_database(admin: str, name: str) -> None:
+    """DROP DATABASE, ending the connections still open on it (FORCE). An autovacuum worker on the database is no
+    process of our role, so FORCE refuses it ("must be a member of the role whose process is being terminated":
+    CI's teardown of a test once failed so); a plain DROP makes autovacuum leave by itself (waiting up to 5 s), and
+    is tried again while the test's own connections are still closing."""
+    import psycopg
+
+    for attempt in range(20):
+        try:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            try:
+                with psycopg.connect(admin, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                return
+            except psycopg.errors.ObjectInUse:
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
 
 
 @pytest.fixture
@@ -171,8 +193,8 @@ def seed_database(url: str, templates: dict[str, str]) -> None:
 
     base = make_url(os.environ["MLP_TEST_POSTGRES_URL"])  # connected to as fresh_postgres_database does
     admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    drop_database(admin, u.database)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{u.database}" TEMPLATE "{templates["postgres"]}"')
 
 

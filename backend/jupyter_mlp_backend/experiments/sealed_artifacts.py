@@ -104,6 +104,12 @@ def _sealed(path: str) -> bool:
         return False
 
 
+def _pieces(stream: BinaryIO):  # noqa: ANN202
+    """A stream's bytes in MLflow's chunk size, until it ends."""
+    while piece := stream.read(ARTIFACT_STREAM_CHUNK_SIZE):
+        yield piece
+
+
 def plain_size(path: str) -> int:
     """A sealed file's plaintext size from its size alone (every segment but the last is full)."""
     body = os.path.getsize(path) - at_rest.HEADER
@@ -174,8 +180,7 @@ class SealedArtifactRepository(LocalArtifactRepository):
         dk = self._writer(artifact_path)
         if dk is None:
             return super().log_artifact_from_stream(stream, artifact_file_name, artifact_path)
-        self._write_sealed(artifact_file_name, iter(lambda: stream.read(ARTIFACT_STREAM_CHUNK_SIZE), b""),
-                           artifact_path, dk)
+        self._write_sealed(artifact_file_name, _pieces(stream), artifact_path, dk)
         return None
 
     async def log_artifact_from_async_stream(self, chunks: AsyncIterable[bytes], artifact_file_name: str,
