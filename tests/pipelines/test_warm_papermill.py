@@ -41,14 +41,19 @@ def test_the_next_stage_takes_a_papermill_process_started_ahead_with_only_its_ow
     stage_runner.run_stage(v, "first", cfg)
     assert len(warm_papermill._spare) == 1  # started for the second stage while the first ran
     ahead = warm_papermill._spare[0][1]
-    assert ahead.poll() is None and stage_procs.find(run_dir) == [ahead.pid]  # a cancel of the run finds it
+    # a cancel of the run finds it, and the second stage's kernel it started ahead (with the stage's MLP_STAGE: the
+    # stage's own kill after it finds that kernel too)
+    kernel, = stage_procs.find(run_dir, "second")
+    assert ahead.poll() is None and sorted(stage_procs.find(run_dir)) == sorted([ahead.pid, kernel])
     with pytest.raises(stage_runner.StageFailed, match="ValueError: broken"):  # fails as it did
         stage_runner.run_stage(v, "second", cfg)
     assert ahead.wait(10) == 1 and "ValueError" in (run_dir / "second.log").read_text()
 
     first, second = (json.loads((run_dir / f"{s}.probe.json").read_text()) for s in ("first", "second"))
     assert second["ppid"] == ahead.pid  # the second stage's kernel was started by the process started ahead
+    assert second["pid"] == kernel  # before the stage was handed to it
     assert first["ppid"] != second["ppid"]  # each stage its own papermill process
+    assert first["pid"] != second["pid"]  # and its own kernel
     for name, seen in (("first", first), ("second", second)):
         assert seen["env"]["MLP_STAGE"] == name
         assert seen["env"]["MLP_STAGE_IO"] == str(run_dir / "io")
@@ -63,3 +68,115 @@ def test_the_next_stage_takes_a_papermill_process_started_ahead_with_only_its_ow
     warm_papermill.discard(spare)
     assert spare.wait(30) == 0 and not (run_dir / "third.ipynb").exists()
     assert stage_procs.find(run_dir) == []
+
+
+HAND_OVER_PROBE = [
+    # what the notebook's namespace and history hold before its first cell (nothing of the hand-over)
+    ("seen = sorted(k for k in globals() if not k.startswith('_') and k not in ('In', 'Out', 'get_ipython', 'exit',"
+     " 'quit', 'open'))\nhistory = len(In)", []),
+    ("import json, os\n"
+     "json.dump({'pid': os.getpid(), 'env': dict(os.environ), 'seen': seen, 'history': history},"
+     " open(os.environ['MLP_STAGE'] + '.probe.json', 'w'))\nprint(os.environ['MLP_STAGE'])", []),
+]
+
+
+def _stage(run_dir, nb_path, stage: str, run_env: dict, late: dict, proc):
+    """Hand a process its stage as the stage runner does, with `late` the variables known only once the stage's
+    MLflow child run exists."""
+    from jupyter_mlp_backend.pipelines import warm_papermill
+
+    out = run_dir / f"{stage}.ipynb"
+    code, _, err = warm_papermill.run(proc, {**run_env, "MLP_STAGE": stage, **late},
+                                      [str(nb_path), str(out), "-k", "python3", "--cwd", str(run_dir),
+                                       "--no-progress-bar", "-y", "{}"])
+    assert code == 0, err
+    return json.loads((run_dir / f"{stage}.probe.json").read_text()), json.loads(out.read_text())
+
+
+def _cells(nb: dict) -> list:
+    return [(c["source"], c.get("execution_count"), c.get("outputs")) for c in nb["cells"]]
+
+
+def test_a_kernel_started_ahead_gets_its_stages_own_variables_and_leaves_no_trace(tmp_path):
+    """The kernel started ahead (issue 17) sees its stage's MLFLOW_RUN_ID, token and MLP_STAGE, never the stage
+    before's; each stage a fresh kernel; the output notebook as papermill's own kernel leaves it; a stage the kernel
+    was not started for gets the plain path; a cancel (stage_procs.kill of the run) kills a kernel started ahead."""
+    from jupyter_mlp.user_env import user_code_env
+    from jupyter_mlp_backend.pipelines import stage_procs, warm_papermill
+
+    run_dir = tmp_path / "r1"
+    run_dir.mkdir()
+    nb_path = tmp_path / "probe.ipynb"
+    nb_path.write_text(json.dumps(_nb(HAND_OVER_PROBE)))
+    run_env = user_code_env({"MLP_STAGE_IO": str(run_dir / "io"), "MLP_PIPELINE_VERSION": "v1"})
+    late = {s: {"MLFLOW_RUN_ID": f"run-{s}", "MLP_STAGE_RUN_ID": f"run-{s}", "MLFLOW_TRACKING_TOKEN": f"token-{s}"}
+            for s in ("a", "b", "plain", "c")}
+
+    first = warm_papermill.take(run_env, ("a", "python3", str(run_dir)))
+    warm_papermill.ahead(run_env, ("b", "python3", str(run_dir)))
+    a, nb_a = _stage(run_dir, nb_path, "a", run_env, late["a"], first)
+    kernel_b, = stage_procs.find(run_dir, "b")  # started ahead, while stage a ran
+    b, nb_b = _stage(run_dir, nb_path, "b", run_env, late["b"], warm_papermill.take(run_env, ("b", "python3",
+                                                                                              str(run_dir))))
+    # the old path: papermill starts the kernel with the whole environment
+    plain, nb_plain = _stage(run_dir, nb_path, "plain", run_env, late["plain"], warm_papermill.take(run_env))
+
+    assert b["pid"] == kernel_b and a["pid"] != b["pid"]
+    for name, seen in (("a", a), ("b", b), ("plain", plain)):
+        assert seen["env"]["MLP_STAGE"] == name
+        for k, v in late[name].items():
+            assert seen["env"][k] == v
+        own = (*late[name], "MLP_STAGE", "JPY_PARENT_PID")  # (JPY_PARENT_PID: its papermill process's pid)
+        assert {k: v for k, v in seen["env"].items() if k not in own} == \
+            {k: v for k, v in plain["env"].items() if k not in own}
+        assert (seen["seen"], seen["history"]) == (plain["seen"], plain["history"])
+    for name, nb in (("a", nb_a), ("b", nb_b), ("plain", nb_plain)):  # the cells, counts and outputs papermill's
+        # own kernel gives (the stage's name printed), nothing more
+        assert [(s, n) for s, n, _ in _cells(nb)] == [(s, n) for s, n, _ in _cells(nb_plain)]
+        assert [n for _, n, _ in _cells(nb)] == [1, 2] and _cells(nb)[0][2] == []
+        assert [(o["output_type"], o["text"]) for o in _cells(nb)[1][2]] == [("stream", [f"{name}\n"])]
+    assert stage_procs.find(run_dir) == []  # each stage's kernel shut down with it
+
+    # started for stage c but handed stage d (not what its kernel was started for): papermill starts d's own
+    other = warm_papermill.take(run_env, ("c", "python3", str(run_dir)))
+    kernel_c, = _found(stage_procs, run_dir, "c")
+    d, _ = _stage(run_dir, nb_path, "d", run_env, late["c"], other)
+    assert d["pid"] != kernel_c and d["env"]["MLP_STAGE"] == "d" and stage_procs.find(run_dir) == []
+
+    # a cancel of the run kills the process started ahead and its kernel
+    warm_papermill.ahead(run_env, ("c", "python3", str(run_dir)))
+    (_, spare), = warm_papermill._spare
+    kernel_c, = _found(stage_procs, run_dir, "c")
+    assert stage_procs.kill(run_dir) == 2
+    warm_papermill._spare.clear()
+    assert spare.wait(30) != 0
+    _gone(kernel_c)
+    assert stage_procs.find(run_dir) == []
+
+
+def _found(stage_procs, run_dir, stage: str) -> list[int]:
+    """The stage's kernel, once the process started ahead has launched it (an event, not a duration: polled)."""
+    import time
+
+    for _ in range(600):
+        pids = stage_procs.find(run_dir, stage)
+        if pids:
+            return pids
+        time.sleep(0.05)
+    return []
+
+
+def _gone(pid: int) -> None:
+    import os
+    import time
+
+    for _ in range(600):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        with open(f"/proc/{pid}/stat") as f:  # a zombie until its parent (pid 1 here) reaps it
+            if f.read().split(")")[-1].split()[0] == "Z":
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"kernel {pid} still runs")

@@ -168,9 +168,10 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
                              # the same rows
                              "MLP_DATASET_SNAPSHOTS": json.dumps(cfg.get("snapshots", {}))})
     local = cfg.get("executor") != "docker"
-    # A local stage's papermill process, started ahead (warm_papermill): for a first stage it starts now, while
-    # the child run is created, and imports papermill meanwhile.
-    proc = warm_papermill.take(run_env) if local else None
+    kernel = cfg.get("kernel", "python3")
+    # A local stage's papermill process and kernel, started ahead (warm_papermill): for a first stage they start
+    # now, while the child run is created, papermill imported and the kernel started meanwhile.
+    proc = warm_papermill.take(run_env, (stage, kernel, str(run_dir))) if local else None
     try:
         child = _child_run(cfg, stage, version_dir)
     except BaseException:
@@ -191,7 +192,7 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
     source = version_dir / "stages" / f"{stage}.ipynb"
     if child:
         source = _with_stage_mlflow(source, run_dir / f"{stage}.input.ipynb")
-    args = [str(source), str(output), "-k", cfg.get("kernel", "python3"),
+    args = [str(source), str(output), "-k", kernel,
             "--cwd", str(run_dir), "--no-progress-bar", "-y", json.dumps(cfg.get("parameters", {}))]
     log_path = run_dir / f"{stage}.log"
     ok = False
@@ -201,8 +202,9 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
             code = _in_container(version_dir, run_dir, stage, cfg, env, args, log_path)
             stderr = log_path.read_text(errors="replace") if log_path.exists() else ""
         else:
-            if _next_stage(version_dir, stage):
-                warm_papermill.ahead(run_env)
+            after = _next_stage(version_dir, stage)
+            if after:
+                warm_papermill.ahead(run_env, (after, kernel, str(run_dir)))
             marks["papermill_start"] = time.time()
             # as `python -m papermill *args` with env, in a session of its own
             code, stdout, stderr = warm_papermill.run(proc, env, args)
@@ -235,13 +237,13 @@ def _write_timings(path: Path, marks: dict[str, float]) -> None:
         pass
 
 
-def _next_stage(version_dir: Path, stage: str) -> bool:
-    """Whether another stage of the version runs after this one (the job runs them in this order)."""
+def _next_stage(version_dir: Path, stage: str) -> str | None:
+    """The stage of the version that runs after this one (the job runs them in this order), if any."""
     try:
         order = json.loads((version_dir / "pipeline.json").read_text()).get("order") or []
     except (OSError, ValueError):
-        return False
-    return stage in order and order.index(stage) < len(order) - 1
+        return None
+    return order[order.index(stage) + 1] if stage in order and order.index(stage) < len(order) - 1 else None
 
 
 STAGE_MLFLOW_CELL = (

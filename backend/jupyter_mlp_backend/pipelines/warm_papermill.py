@@ -6,8 +6,12 @@ kernel. Before its first cell ran, that process spent about 1.5 s starting the i
 needed — for a run's first stage while the stage runner creates its MLflow child run (which itself imports
 MLflow), for each later stage while the stage before it runs — and waits on its stdin. The stage runner then sends
 it one line: the stage's whole environment and papermill's arguments. The process replaces its environment with
-the stage's (the kernel papermill starts inherits it, as before), runs papermill's command line and exits with its
-code: one process per stage, its own kernel, the same arguments, output and exit status as `python -m papermill`.
+the stage's, runs papermill's command line and exits with its code: one process per stage, its own kernel, the same
+arguments, output and exit status as `python -m papermill`.
+
+The stage's kernel is started ahead too (papermill_child.py), as soon as the process is: a fresh kernel with the
+stage's kernel name, folder, the run's environment and `MLP_STAGE`; the variables known only once the stage's MLflow
+child run exists are set in it by a silent execution before the first cell, and papermill runs with that kernel.
 
 A process started ahead carries the run's `MLP_STAGE_IO` from its start, so cancelling the run (stage_procs.kill
 of the run) finds it too; it exits at once when its stdin closes (the run worker ended) with no job.
@@ -20,48 +24,42 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
-# What the process runs: the import first (the part paid ahead), then one job from stdin.
-CHILD = """\
-import json, os, sys
-import papermill.cli
-line = sys.stdin.readline()
-if not line.strip():
-    sys.exit(0)
-job = json.loads(line)
-os.environ.clear()
-os.environ.update(job["env"])
-papermill.cli.papermill.main(args=job["args"], prog_name="papermill")
-"""
+# What the process runs (papermill_child.py: papermill's import, the stage's kernel when the stage is known, then
+# one job from stdin); runpy adds nothing to sys.path.
+CHILD = f"import runpy; runpy.run_path({str(Path(__file__).with_name('papermill_child.py'))!r}, run_name='__main__')"
 
-# One process started ahead per run worker (a run's stages run one after the other in it): (run-level env, proc)
-_spare: list[tuple[dict[str, str], subprocess.Popen]] = []
+# One process started ahead per run worker (a run's stages run one after the other in it):
+# ((run-level env, kernel spec), proc)
+_spare: list[tuple[tuple, subprocess.Popen]] = []
 
 
-def _spawn(env: dict[str, str]) -> subprocess.Popen:
-    # The command line names papermill and the run's I/O folder (the child ignores them): `ps` shows which run's
-    # stage a process is, as `python -m papermill <run dir>/...` did.
-    return subprocess.Popen([sys.executable, "-c", CHILD, "papermill", env.get("MLP_STAGE_IO", "")], env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+def _spawn(env: dict[str, str], kernel: tuple[str, str, str] | None) -> subprocess.Popen:
+    # The command line names papermill and the run's I/O folder: `ps` shows which run's stage a process is, as
+    # `python -m papermill <run dir>/...` did; then the stage, kernel name and folder its kernel starts with.
+    return subprocess.Popen([sys.executable, "-c", CHILD, "papermill", env.get("MLP_STAGE_IO", ""), *(kernel or ())],
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
 
 
-def take(run_env: dict[str, str]) -> subprocess.Popen:
+def take(run_env: dict[str, str], kernel: tuple[str, str, str] | None = None) -> subprocess.Popen:
     """A papermill process for a stage of the run whose stage-independent environment is `run_env`: the one
-    started ahead for it when there is one still waiting, else a new one."""
+    started ahead for it when there is one still waiting, else a new one. `kernel` (stage, kernel name, working
+    folder): the process starts that stage's kernel at once (papermill_child); None: papermill starts it."""
     while _spare:
-        env, proc = _spare.pop()
-        if env == run_env and proc.poll() is None:
+        key, proc = _spare.pop()
+        if key == (run_env, kernel) and proc.poll() is None:
             return proc
         discard(proc)
-    return _spawn(run_env)
+    return _spawn(run_env, kernel)
 
 
-def ahead(run_env: dict[str, str]) -> None:
-    """Start the process the run's next stage will take."""
+def ahead(run_env: dict[str, str], kernel: tuple[str, str, str] | None = None) -> None:
+    """Start the process (and, with `kernel`, the kernel) the run's next stage will take."""
     while _spare:
         discard(_spare.pop()[1])
-    _spare.append((run_env, _spawn(run_env)))
+    _spare.append(((run_env, kernel), _spawn(run_env, kernel)))
 
 
 def run(proc: subprocess.Popen, env: dict[str, str], args: list[str]) -> tuple[int, str, str]:
@@ -77,8 +75,8 @@ def run(proc: subprocess.Popen, env: dict[str, str], args: list[str]) -> tuple[i
 
 
 def discard(proc: subprocess.Popen) -> None:
-    """A process started ahead that no stage will take: its stdin closed, it exits without running anything (not
-    waited for here: it may still be importing)."""
+    """A process started ahead that no stage will take: its stdin closed, it exits without running anything, its
+    kernel started ahead shut down at once (not waited for here: it may still be importing)."""
     try:
         proc.stdin.close()
     except OSError:
