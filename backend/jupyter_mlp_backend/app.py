@@ -13,7 +13,7 @@ from jupyter_mlp import __version__
 from jupyter_mlp.identity import ensure_secret
 from jupyter_mlp.settings import Settings, load_settings
 
-from . import at_rest
+from . import at_rest, heap
 from .db import Database
 from .event_feed import prune as prune_events
 from .assistant import routes as assistant_routes
@@ -239,7 +239,8 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
             background.append(resumed)
             # MLflow, and its store opened with the runs search's indexes built (issue 17): a store that lacks them
             # (new, upgraded, bulk-filled) gets them now, not on the first user's call to the runs list.
-            background.append(asyncio.create_task(_after(resumed, app.state.experiments.ready)))
+            ready = asyncio.create_task(_after(resumed, app.state.experiments.ready))
+            background.append(ready)
             background.append(asyncio.create_task(_after(resumed, lambda: _resume_schedules(app))))
             background.append(asyncio.create_task(batch_resume(app)))
             if settings.container_engine != "none":
@@ -247,8 +248,13 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
                 from .pipelines.containers import prepare_base_image_in_background
 
                 prepare_base_image_in_background(settings, log.info)
+            # what MLflow's start imported and keeps, out of the collector's sight too (heap.py)
+            background.append(asyncio.create_task(_after(ready, heap.settle, 120)))
         log.info("backend ready (db %s, auth %s)", db.engine.url.render_as_string(hide_password=True),
                  settings.auth_mode)
+        # The start's heap (millions of objects) out of every later full collection: walking it stopped the event
+        # loop 100-200 ms every few seconds under load, every request in flight waiting (issue 17, heap.py).
+        heap.settle()
         yield
         # Every step bounded (_bounded): a part that does not stop is logged and left, never holds the rest up.
         await _bounded("ships", app.state.ships.shutdown())
@@ -266,6 +272,7 @@ def create_app(settings: Settings | None = None, eager: bool = False) -> FastAPI
         if app.state.event_relay:
             await _bounded("event relay", asyncio.to_thread(app.state.event_relay.stop))
         db.dispose()
+        heap.thaw()  # a process that goes on (a test's) collects this app's objects again
 
     app = Backend(
         title="jupyter-mlp backend",

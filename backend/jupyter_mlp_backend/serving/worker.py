@@ -25,7 +25,9 @@ would cost more than the prediction. `MLP_SERVING_FAST=0` in the backend's envir
 benchmark's side-by-side "before", and an escape hatch).
 The gateway's connection is read as a protocol (`Conn`): frames are cut from the bytes as they arrive, and such a
 fast model's batch is scored inside the read that completed it, without waking the batching loop (issue 17;
-`MLP_SERVING_FAST=0` keeps the stream reader and the loop).
+`MLP_SERVING_FAST=0` keeps the stream reader and the loop). Once loaded, such a worker freezes its heap out of the
+cyclic collector's sight (`heap.settle`: a full collection of it stopped the loop for 40-50 ms every few seconds
+under load) and says in its READY line how many objects a full collection still walks.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from .. import heap
 from . import protocol, wire
 from .model_loading import array_dtype, load, probabilities_of
 
@@ -374,8 +377,13 @@ async def main_async(args: argparse.Namespace) -> None:
         stop.set()
 
     watch = asyncio.create_task(orphaned())
-    print("READY", json.dumps({"pid": os.getpid(), "signature": schema.describe(), "outputs": schema.outputs}),
-          flush=True)
+    ready = {"pid": os.getpid(), "signature": schema.describe(), "outputs": schema.outputs}
+    if worker.last_predict is not None:
+        # The model's load (MLflow, pandas, scikit-learn: about a million objects) out of every later full
+        # collection, which walked it for 40-50 ms every few seconds at thousands of requests a second, stopping
+        # the loop with every request in flight (issue 17, heap.py). "heap": what a full collection walks now.
+        ready["heap"] = {"frozen": heap.settle(), "walked": heap.walked()}
+    print("READY", json.dumps(ready), flush=True)
     await stop.wait()
     watch.cancel()
     server.close()
