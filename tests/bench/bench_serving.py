@@ -173,7 +173,9 @@ def span_backend() -> None:
 
 
 def spans_p50() -> dict[str, float]:
+    """p50 of each span in ms, and its p99 under "<span> p99" (where the tail is: the HTTP side or the worker's)."""
     out = {k: sorted(v)[len(v) // 2] * 1000 for k, v in SPANS.items() if v}
+    out.update({f"{k} p99": sorted(v)[int(len(v) * 0.99)] * 1000 for k, v in SPANS.items() if v})
     for v in SPANS.values():
         v.clear()
     return out
@@ -426,7 +428,8 @@ def main() -> None:
                 if "gateway" in sp and "worker round trip" in sp:
                     print(f"  {name:7s} {c:3d} clients, {who:12s}: total {r['p50']:.3f} = HTTP "
                           f"{r['p50'] - sp['gateway']:.3f} + gateway {sp['gateway'] - sp['worker round trip']:.3f} "
-                          f"+ worker round trip {sp['worker round trip']:.3f}")
+                          f"+ worker round trip {sp['worker round trip']:.3f}; p99: total {r['p99']:.3f}, gateway's "
+                          f"call {sp['gateway p99']:.3f}, worker round trip {sp['worker round trip p99']:.3f}")
     print("CPU per request, microseconds (user + system, /proc): the backend process (HTTP, gateway, prediction "
           "log) and the worker")
     for c in clients:
