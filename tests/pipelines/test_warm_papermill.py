@@ -180,3 +180,69 @@ def _gone(pid: int) -> None:
                 return
         time.sleep(0.05)
     raise AssertionError(f"kernel {pid} still runs")
+
+
+PREIMPORT_PROBE = [
+    # what is loaded and bound before the notebook's own imports run
+    ("import sys, json\nloaded = ['numpy' in sys.modules, 'sklearn.linear_model' in sys.modules]\n"
+     "seen = sorted(k for k in globals() if not k.startswith('_') and k not in ('In', 'Out', 'get_ipython', 'exit',"
+     " 'quit', 'open'))\nhistory = len(In)", []),
+    ("import numpy as np\nfrom sklearn.linear_model import LogisticRegression\n"
+     "json.dump({'loaded': loaded, 'seen': seen, 'history': history}, open('preimport.probe.json', 'w'))\n"
+     "print(np.arange(3).sum())", []),
+]
+
+
+def test_preimports_are_a_notebooks_top_level_scientific_imports_unless_it_touches_what_imports_read(tmp_path):
+    from jupyter_mlp_backend.pipelines.warm_papermill import preimports
+
+    def of(cells: list[str]) -> str:
+        path = tmp_path / "nb.ipynb"
+        path.write_text(json.dumps(_nb([(c, []) for c in cells])))
+        return preimports(path)
+
+    assert of(["import numpy as np, json\nfrom sklearn.linear_model import LogisticRegression",
+               "import mlflow\nimport torch\nfrom . import local\nimport pandas.api.types",
+               "if True:\n    import scipy\n", "%matplotlib inline\nimport pyarrow", "import numpy"]) == \
+        "numpy,sklearn.linear_model,pandas.api.types"  # the magic's cell is not Python: its import is not read
+    assert of(["import os\nos.environ['OMP_NUM_THREADS'] = '1'", "import numpy"]) == ""
+    assert of(["import sys\nsys.path.insert(0, 'vendor')\nimport numpy"]) == ""
+    assert of(["import warnings\nwarnings.simplefilter('error')\nimport pandas"]) == ""
+    assert of(["print(1)"]) == ""
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    assert preimports(tmp_path / "broken.ipynb") == ""
+
+
+def test_a_kernel_started_ahead_has_the_stages_heavy_imports_done_and_nothing_else(tmp_path):
+    """The kernel started ahead imports the stage's top-level numpy / scikit-learn modules before the stage is
+    handed over (issue 17: the first cell's imports were paid on the stage's path): the notebook finds them loaded,
+    and nothing is bound in its namespace or history; the output is papermill's own kernel's. Without preimports
+    (the plain ahead path) nothing is loaded."""
+    from jupyter_mlp.user_env import user_code_env
+    from jupyter_mlp_backend.pipelines import stage_procs, warm_papermill
+
+    run_dir = tmp_path / "r1"
+    run_dir.mkdir()
+    nb_path = tmp_path / "pre.ipynb"
+    nb_path.write_text(json.dumps(_nb(PREIMPORT_PROBE)))
+    mods = warm_papermill.preimports(nb_path)
+    assert mods == "numpy,sklearn.linear_model"
+    run_env = user_code_env({"MLP_STAGE_IO": str(run_dir / "io"), "MLP_PIPELINE_VERSION": "v1"})
+
+    seen = {}
+    for name, spec in (("pre", ("pre", "python3", str(run_dir), mods)), ("ahead", ("ahead", "python3", str(run_dir))),
+                       ("plain", None)):
+        out = run_dir / f"{name}.ipynb"
+        code, _, err = warm_papermill.run(warm_papermill.take(run_env, spec), {**run_env, "MLP_STAGE": name},
+                                          [str(nb_path), str(out), "-k", "python3", "--cwd", str(run_dir),
+                                           "--no-progress-bar", "-y", "{}"])
+        assert code == 0, err
+        seen[name] = (json.loads((run_dir / "preimport.probe.json").read_text()), json.loads(out.read_text()))
+    assert seen["pre"][0]["loaded"] == [True, True]
+    assert seen["ahead"][0]["loaded"] == seen["plain"][0]["loaded"] == [False, False]
+    for name in ("pre", "ahead"):
+        assert {k: v for k, v in seen[name][0].items() if k != "loaded"} == \
+            {k: v for k, v in seen["plain"][0].items() if k != "loaded"}
+        assert _cells(seen[name][1]) == _cells(seen["plain"][1])
+    assert [o["text"] for o in _cells(seen["pre"][1])[1][2]] == [["3\n"]]
+    assert stage_procs.find(run_dir) == []

@@ -1,7 +1,7 @@
 """The body of a local stage's papermill process started ahead by warm_papermill (issue 17).
 
-Run as `python -c "runpy.run_path(<this file>)" papermill <run io dir> [<stage> <kernel name> <cwd>]` (runpy adds
-nothing to sys.path). It imports papermill and, when the stage it is for is known, starts that stage's kernel at
+Run as `python -c "runpy.run_path(<this file>)" papermill <run io dir> [<stage> <kernel name> <cwd> [<modules>]]`
+(runpy adds nothing to sys.path). It imports papermill and, when the stage it is for is known, starts that stage's kernel at
 once: a fresh jupyter_client kernel with the stage's kernel name and working folder and the run's environment plus
 `MLP_STAGE` (so stage_procs finds it by `MLP_STAGE_IO` and `MLP_STAGE`, as a kernel papermill starts). Then it waits
 for one line on stdin: the stage's whole environment and papermill's arguments.
@@ -14,6 +14,10 @@ execution count, no history, no name bound in the notebook's namespace) that set
 process shuts the kernel down gracefully after papermill saved the output notebook, as nbclient did. A stage that
 does not match what the kernel was started for (another stage, kernel name or folder) gets the plain path: the
 kernel is shut down and papermill starts its own. One process and one fresh kernel per stage, as before.
+
+`<modules>` (warm_papermill.preimports: comma-separated): the kernel started ahead imports them by a silent
+execution (in a thread of this process, so papermill's import goes on meanwhile), finished before the stage's
+variables are handed over.
 
 Plain standard library until papermill's import; never imported by the backend.
 """
@@ -30,6 +34,7 @@ START_TIMEOUT = 60  # papermill's default --start-timeout, which nbclient's wait
 def main(argv: list[str]) -> int | None:
     ahead = tuple(argv[3:6]) if len(argv) >= 6 else None  # argv: -c papermill <io> [<stage> <kernel> <cwd>]
     km = _start(*ahead) if ahead else None  # the kernel starts while papermill is imported
+    pre = _preimport(km[0], argv[6].split(",")) if km is not None and len(argv) > 6 and argv[6] else None
     try:
         import papermill.cli
 
@@ -42,6 +47,8 @@ def main(argv: list[str]) -> int | None:
         job = json.loads(line)
         os.environ.clear()
         os.environ.update(job["env"])
+        if pre is not None:  # the kernel is busy importing until then: the stage's cells would wait for it anyway
+            pre.join(2 * START_TIMEOUT)
         if km is not None and not _hand_over(km, ahead, job):
             _shutdown(km[0], now=True)
             km = None
@@ -71,6 +78,41 @@ def _start(stage: str, kernel: str, cwd: str):
         return km, env
     except Exception:
         return None
+
+
+def _preimport(km, modules: list[str]):
+    """The kernel imports `modules` now, while it waits for its stage: one silent execution whose code runs in a
+    namespace of its own (nothing bound in the notebook's), a module that fails to import skipped (the notebook's
+    own import then raises as before). Waited for in a daemon thread (returned; joined before the hand-over, so the
+    notebook's first cell never runs before it): a reply lost to a shutdown costs nothing."""
+    import threading
+
+    body = "import importlib\nfor m in %r:\n    try:\n        importlib.import_module(m)\n    except Exception:\n" \
+           "        pass\n" % (modules,)
+    code = f"exec({body!r}, {{}})"
+
+    def run() -> None:
+        from jupyter_client.blocking import BlockingKernelClient
+
+        kc = BlockingKernelClient()
+        try:
+            kc.load_connection_info(km.get_connection_info())
+            kc.start_channels()
+            kc.wait_for_ready(timeout=START_TIMEOUT)
+            msg_id = kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+            while kc.get_shell_msg(timeout=START_TIMEOUT)["parent_header"].get("msg_id") != msg_id:
+                pass
+        except Exception:
+            pass
+        finally:
+            try:
+                kc.stop_channels()
+            except Exception:
+                pass
+
+    thread = threading.Thread(target=run, name="preimport", daemon=True)
+    thread.start()
+    return thread
 
 
 def _as_papermill(env: dict[str, str]) -> dict[str, str]:

@@ -171,7 +171,10 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
     kernel = cfg.get("kernel", "python3")
     # A local stage's papermill process and kernel, started ahead (warm_papermill): for a first stage they start
     # now, while the child run is created, papermill imported and the kernel started meanwhile.
-    proc = warm_papermill.take(run_env, (stage, kernel, str(run_dir))) if local else None
+    def ahead_spec(name: str) -> tuple[str, ...]:  # the kernel to start ahead for stage `name`, and its imports
+        return name, kernel, str(run_dir), warm_papermill.preimports(version_dir / "stages" / f"{name}.ipynb")
+
+    proc = warm_papermill.take(run_env, ahead_spec(stage)) if local else None
     try:
         child = _child_run(cfg, stage, version_dir)
     except BaseException:
@@ -204,7 +207,7 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
         else:
             after = _next_stage(version_dir, stage)
             if after:
-                warm_papermill.ahead(run_env, (after, kernel, str(run_dir)))
+                warm_papermill.ahead(run_env, ahead_spec(after))
             marks["papermill_start"] = time.time()
             # as `python -m papermill *args` with env, in a session of its own
             code, stdout, stderr = warm_papermill.run(proc, env, args)
