@@ -91,24 +91,13 @@ def _preimport(km, modules: list[str]):
            "        pass\n" % (modules,)
     code = f"exec({body!r}, {{}})"
 
-    def run() -> None:
-        from jupyter_client.blocking import BlockingKernelClient
+    def run() -> None:  # the same silent execution as the hand-over's, on an event loop of this thread's own
+        import asyncio
 
-        kc = BlockingKernelClient()
         try:
-            kc.load_connection_info(km.get_connection_info())
-            kc.start_channels()
-            kc.wait_for_ready(timeout=START_TIMEOUT)
-            msg_id = kc.execute(code, silent=True, store_history=False, allow_stdin=False)
-            while kc.get_shell_msg(timeout=START_TIMEOUT)["parent_header"].get("msg_id") != msg_id:
-                pass
+            asyncio.run(_execute_silently(km, code))
         except Exception:
             pass
-        finally:
-            try:
-                kc.stop_channels()
-            except Exception:
-                pass
 
     thread = threading.Thread(target=run, name="preimport", daemon=True)
     thread.start()
