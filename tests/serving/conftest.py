@@ -67,3 +67,39 @@ def deployed(backend, project, publish, xy):
     key = backend.client("lena").post(f"/projects/{project}/api-keys", json={"name": "crm"})
     assert key.status_code == 201, key.text
     yield Endpoint(f"{backend.url}/serve/{project}/churn-api", key.json()["key"]), model
+
+
+@pytest.fixture
+def deploy_code_model(backend, project, use_mlflow, tmp_path, xy):
+    """deploy_code_model(code, name) -> Endpoint: a model logged as code (models-from-code, `code` its source) by
+    sam, registered as `name`, promoted to staging, deployed as `<name>-api` with one worker and ready, with a key
+    from lead lena."""
+    import time
+
+    import mlflow
+    import mlflow.pyfunc
+    from mlflow.models import infer_signature
+
+    def run(code: str, name: str) -> Endpoint:
+        x, _ = xy
+        path = tmp_path / f"{name}_model.py"
+        path.write_text(code)
+        use_mlflow(backend.kernel_env("sam", project))
+        with mlflow.start_run() as r:
+            mlflow.pyfunc.log_model(name="model", python_model=str(path), pip_requirements=["pandas"],
+                                    signature=infer_signature(x, [0] * len(x)))
+        sam = backend.client("sam")
+        assert sam.post(f"/projects/{project}/models", json={"name": name, "run_id": r.info.run_id}).status_code == 201
+        d = sam.post(f"/projects/{project}/models/{name}/versions/1/promote", json={"alias": "staging"})
+        assert d.status_code == 201 and d.json()["status"] == "passed", d.text
+        r = sam.post(f"/projects/{project}/deployments", json={"name": f"{name}-api", "model": name, "version": 1,
+                                                               "max_workers": 1})
+        assert r.status_code == 201, r.text
+        deadline = time.time() + 180
+        while (dep := sam.get(f"/projects/{project}/deployments/{name}-api").json())["status"] != "ready":
+            assert dep["status"] != "failed" and time.time() < deadline, dep
+            time.sleep(0.2)
+        key = backend.client("lena").post(f"/projects/{project}/api-keys", json={"name": "crm"}).json()["key"]
+        return Endpoint(f"{backend.url}/serve/{project}/{name}-api", key)
+
+    return run

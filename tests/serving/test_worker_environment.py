@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 
 import pandas as pd
 
@@ -38,37 +37,13 @@ set_model(Leaks())
 """
 
 
-def test_serving_and_batch_workers_see_no_platform_secret(backend, project, use_mlflow, tmp_path, xy, monkeypatch):
-    import mlflow
-    import mlflow.pyfunc
-    from mlflow.models import infer_signature
-
+def test_serving_and_batch_workers_see_no_platform_secret(backend, project, deploy_code_model, xy, monkeypatch):
     for k, v in SECRETS.items():  # in the backend's environment, as a deployment would have them
         monkeypatch.setenv(k, v)
     x, _ = xy
-    code = tmp_path / "leaks_model.py"
-    code.write_text(CODE_MODEL)
-    use_mlflow(backend.kernel_env("sam", project))
-    with mlflow.start_run() as r:
-        mlflow.pyfunc.log_model(name="model", python_model=str(code), pip_requirements=["pandas"],
-                                signature=infer_signature(x, [0] * len(x)))
+    endpoint = deploy_code_model(CODE_MODEL, "leaks")
     sam = backend.client("sam")
-    assert sam.post(f"/projects/{project}/models", json={"name": "leaks", "run_id": r.info.run_id}).status_code == 201
-    d = sam.post(f"/projects/{project}/models/leaks/versions/1/promote", json={"alias": "staging"})
-    assert d.status_code == 201 and d.json()["status"] == "passed", d.text
-    r = sam.post(f"/projects/{project}/deployments", json={"name": "leaks-api", "model": "leaks", "version": 1,
-                                                           "max_workers": 1})
-    assert r.status_code == 201, r.text
-    deadline = time.time() + 180
-    while (dep := sam.get(f"/projects/{project}/deployments/leaks-api").json())["status"] != "ready":
-        assert dep["status"] != "failed" and time.time() < deadline, dep
-        time.sleep(0.2)
-
-    key = backend.client("lena").post(f"/projects/{project}/api-keys", json={"name": "crm"}).json()["key"]
-    import httpx
-
-    with httpx.Client(base_url=f"{backend.url}/serve/{project}/leaks-api",
-                      headers={"Authorization": f"Bearer {key}"}, timeout=30) as c:
+    with endpoint.client() as c:
         answer = c.post("/invocations", json={"dataframe_records": x.iloc[:3].to_dict(orient="records")})
     assert answer.status_code == 200, answer.text
     assert answer.json()["predictions"] == [0, 0, 0]  # the serving worker
