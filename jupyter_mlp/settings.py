@@ -183,6 +183,15 @@ class Settings(BaseSettings):
         "(its daemon still starts at once while schedules or monitors tick), which spares the CPU and memory of a "
         "platform that runs no pipelines.",
     )
+    pipeline_standby_kernels: int = Field(
+        default=3,
+        ge=0,
+        le=16,
+        description="Stage kernels the managed Dagster keeps started between runs, for the stages of the pipeline "
+        "last run (papermill imported, a fresh kernel, the stage's numpy/pandas/scipy/scikit-learn/pyarrow imports "
+        "done); each serves one stage of the next run and is then replaced. 0: none (each stage's kernel starts "
+        "with its stage).",
+    )
     container_engine: Literal["auto", "docker", "none"] = Field(
         default="auto",
         description="Where pipeline stages run. `auto`: in Docker containers when a Docker engine answers "

@@ -127,18 +127,28 @@ def test_cli_runs_a_pipeline_and_shows_the_failing_cell(backend, project, promot
 def test_killing_a_stage_fails_the_run_and_a_retry_works(backend, project):
     import psutil
 
+    from jupyter_mlp_backend.pipelines import stage_procs
+
     sam = backend.client("sam")
     nb = _nb([("import time", ["imports"]), ("seconds = 60", ["parameters"]),
               ("time.sleep(seconds)\nslept = seconds", ["stage:wait"]), ("done = slept", ["stage:after"])])
     assert sam.post(f"/projects/{project}/pipelines", json={"notebook": nb, "path": "w.ipynb",
                                                            "name": "wait"}).status_code == 201
     run = sam.post(f"/projects/{project}/pipelines/wait/runs", json={}).json()
-    run_dir = str(backend.settings.home / "pipeline-runs" / project / run["run_id"])
+    run_dir = backend.settings.home / "pipeline-runs" / project / run["run_id"]
     victim = None
-    for _ in range(240):  # the stage's papermill process, found by the run folder on its command line
-        victim = next((p for p in psutil.process_iter(["cmdline"])
-                       if "papermill" in " ".join(p.info["cmdline"] or []) and run_dir in " ".join(
-                           p.info["cmdline"] or [])), None)
+    def papermill() -> psutil.Process | None:  # the stage's papermill process: its kernel's parent (the kernel
+        for pid in stage_procs.find(run_dir, "wait"):  # found as a cancel finds the stage's processes)
+            try:
+                proc = psutil.Process(pid)
+                if "ipykernel" in " ".join(proc.cmdline()):
+                    return proc.parent()
+            except psutil.Error:
+                pass
+        return None
+
+    for _ in range(240):
+        victim = papermill()
         if victim:
             break
         time.sleep(0.5)
@@ -228,9 +238,14 @@ def test_replay_reads_the_same_snapshots_after_new_rows_arrive(backend, project,
     assert first["status"] == "SUCCESS" and total(first) == 12.0
     datasets.register("obs", pd.DataFrame({"v": [100.0]}), mode="append")  # new rows arrive
 
+    # issue 17: the run worker started ahead for the next run starts a standby stage process for each stage of the
+    # pipeline last run; waited for here, so that the replay's stage surely takes one
+    _standby_started()
     replay = sam.post(f"/projects/{project}/pipeline-runs/{first['run_id']}/replay")
     assert replay.status_code == 201 and replay.json()["replay_of"] == first["run_id"]
     replayed = _wait(sam, project, replay.json()["run_id"])
+    timings = backend.settings.home / "pipeline-runs" / project / replayed["run_id"] / "sum.timings.json"
+    assert json.loads(timings.read_text())["standby"] is True
     assert replayed["status"] == "SUCCESS" and replayed["snapshots"] == first["snapshots"]
     assert total(replayed) == 12.0  # same version, parameters and snapshots: the same number
     # the same lineage (issue 17: stages now run in papermill processes started ahead): one child run per stage
@@ -260,3 +275,19 @@ def test_replay_reads_the_same_snapshots_after_new_rows_arrive(backend, project,
     fresh = _wait(sam, project, sam.post(f"/projects/{project}/pipelines/sums/runs", json={}).json()["run_id"])
     assert total(fresh) == 212.0  # a new run sees the new rows
     assert backend.client("vic").post(f"/projects/{project}/pipeline-runs/{first['run_id']}/replay").status_code == 403
+
+
+def _standby_started(timeout: float = 120) -> None:
+    """Wait until a standby stage process (warm_papermill.standby: MLP_STANDBY in its environment) runs."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in psutil.process_iter(["cmdline"]):
+            try:
+                if "papermill" in " ".join(proc.info["cmdline"] or []) and "MLP_STANDBY" in proc.environ():
+                    return
+            except psutil.Error:
+                pass
+        time.sleep(0.2)
+    raise AssertionError("no standby stage process started")

@@ -246,3 +246,84 @@ def test_a_kernel_started_ahead_has_the_stages_heavy_imports_done_and_nothing_el
         assert _cells(seen[name][1]) == _cells(seen["plain"][1])
     assert [o["text"] for o in _cells(seen["pre"][1])[1][2]] == [["3\n"]]
     assert stage_procs.find(run_dir) == []
+
+
+STANDBY_PROBE = [
+    ("import numpy as np", []),
+    ("import json, os, sys\n"
+     "json.dump({'pid': os.getpid(), 'ppid': os.getppid(), 'env': dict(os.environ), 'cwd': os.getcwd(),"
+     " 'dh': [str(p) for p in _dh], 'start': get_ipython().starting_dir, 'path': sys.path, 'history': len(In),"
+     " 'seen': sorted(k for k in globals() if not k.startswith('_') and k not in ('In', 'Out', 'get_ipython',"
+     " 'exit', 'quit', 'open'))}, open(os.environ['MLP_STAGE'] + '.probe.json', 'w'))\n"
+     "with open('written-here.txt', 'w') as f:\n    f.write(os.environ['MLP_STAGE'])", []),
+]
+
+
+def test_a_standby_started_before_its_run_serves_one_stage_as_a_kernel_started_for_it_would(tmp_path):
+    """issue 17: the run worker starts standbys before its run is known (warm_papermill.standby). A stage that takes
+    one runs in the stage's folder with exactly the stage's variables (nothing of the standby's), as papermill's own
+    kernel would; a standby serves one stage; one started before the installed packages changed is never taken; a
+    cancel of the run finds a standby a stage took (its `<stage>.standby`) and kills it and its kernel."""
+    import threading
+
+    from jupyter_mlp.user_env import user_code_env
+    from jupyter_mlp_backend.pipelines import stage_procs, warm_papermill
+
+    nb_path = tmp_path / "standby.ipynb"
+    nb_path.write_text(json.dumps(_nb(STANDBY_PROBE)))
+    mods = "numpy"  # (given: the probe reads os.environ, so preimports() would import nothing ahead for it)
+    warm_papermill.standby([("python3", mods)] * 3, 2, threading.Event())  # at most 2 (the limit)
+    assert len(warm_papermill._standby) == 2
+    standbys = {proc.pid for _, proc, _ in warm_papermill._standby}
+
+    def stage(run_dir, name: str, proc) -> tuple[dict, dict]:
+        run_env = user_code_env({"MLP_STAGE_IO": str(run_dir / "io"), "MLP_PIPELINE_VERSION": "v1"})
+        out = run_dir / f"{name}.ipynb"
+        code, _, err = warm_papermill.run(proc, {**run_env, "MLP_STAGE": name, "MLFLOW_RUN_ID": f"run-{name}"},
+                                          [str(nb_path), str(out), "-k", "python3", "--cwd", str(run_dir),
+                                           "--no-progress-bar", "-y", "{}"])
+        assert code == 0, err
+        return json.loads((run_dir / f"{name}.probe.json").read_text()), json.loads(out.read_text())
+
+    runs = [tmp_path / f"r{i}" for i in range(3)]
+    for r in runs:
+        r.mkdir()
+    envs = [user_code_env({"MLP_STAGE_IO": str(r / "io"), "MLP_PIPELINE_VERSION": "v1"}) for r in runs]
+    taken = warm_papermill.take(envs[0], ("a", "python3", str(runs[0]), mods))
+    assert taken.pid in standbys and (runs[0] / "a.standby").read_text() == taken.mlp_standby
+    assert len(stage_procs.find(runs[0], "a")) == 2  # the standby and its kernel, by the token the stage recorded
+    a, nb_a = stage(runs[0], "a", taken)
+    plain, nb_plain = stage(runs[1], "plain", warm_papermill.take(envs[1]))  # papermill starts its own kernel
+    assert a["ppid"] == taken.pid
+    assert (runs[0] / "written-here.txt").read_text() == "a"  # the notebook's relative paths: the stage's folder
+    assert (a["cwd"], a["dh"], a["start"]) == (str(runs[0]), [str(runs[0])], str(runs[0]))
+    assert (plain["cwd"], plain["dh"], plain["start"]) == (str(runs[1]), [str(runs[1])], str(runs[1]))
+    own = ("MLP_STAGE", "MLFLOW_RUN_ID", "MLP_STAGE_IO", "JPY_PARENT_PID")
+    assert {k: v for k, v in a["env"].items() if k not in own} == \
+        {k: v for k, v in plain["env"].items() if k not in own}  # MLP_STANDBY gone: nothing of the standby's
+    assert (a["env"]["MLP_STAGE"], a["env"]["MLFLOW_RUN_ID"], a["env"]["MLP_STAGE_IO"]) == \
+        ("a", "run-a", str(runs[0] / "io"))
+    assert (a["path"], a["history"], a["seen"]) == (plain["path"], plain["history"], plain["seen"])
+    assert [(s, n, o) for s, n, o in _cells(nb_a)] == [(s, n, o) for s, n, o in _cells(nb_plain)]
+    assert stage_procs.find(runs[0]) == []
+
+    # the packages changed since the last standby started: the stage gets a process of its own instead
+    (_, left, token), = warm_papermill._standby
+    real = warm_papermill.stamp
+    try:
+        warm_papermill.stamp = lambda: (("site-packages", 1),)
+        fresh = warm_papermill.take(envs[2], ("b", "python3", str(runs[2]), mods))
+    finally:
+        warm_papermill.stamp = real
+    assert not hasattr(fresh, "mlp_standby") and len(warm_papermill._standby) == 1
+    warm_papermill.discard(fresh)
+    assert fresh.wait(30) == 0
+
+    # a cancel of the run kills the standby its stage took, and that standby's kernel
+    again = warm_papermill.take(envs[2], ("c", "python3", str(runs[2]), mods))
+    assert again is left and warm_papermill._standby == []
+    kernel = next(pid for pid in _found(stage_procs, runs[2], "c") if pid != left.pid)
+    assert stage_procs.kill(runs[2]) == 2
+    assert left.wait(30) != 0
+    _gone(kernel)
+    assert stage_procs.find(runs[2]) == []

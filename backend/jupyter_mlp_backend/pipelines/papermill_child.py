@@ -1,6 +1,7 @@
 """The body of a local stage's papermill process started ahead by warm_papermill (issue 17).
 
-Run as `python -c "runpy.run_path(<this file>)" papermill <run io dir> [<stage> <kernel name> <cwd> [<modules>]]`
+Run as `python -c "runpy.run_path(<this file>)" papermill <run io dir> [<stage> <kernel name> <cwd> [<modules>
+[<ready fd>]]]`
 (runpy adds nothing to sys.path). It imports papermill and, when the stage it is for is known, starts that stage's kernel at
 once: a fresh jupyter_client kernel with the stage's kernel name and working folder and the run's environment plus
 `MLP_STAGE` (so stage_procs finds it by `MLP_STAGE_IO` and `MLP_STAGE`, as a kernel papermill starts). Then it waits
@@ -18,6 +19,11 @@ kernel is shut down and papermill starts its own. One process and one fresh kern
 `<modules>` (warm_papermill.preimports: comma-separated): the kernel started ahead imports them by a silent
 execution (in a thread of this process, so papermill's import goes on meanwhile), finished before the stage's
 variables are handed over.
+
+A standby (`<stage>` empty: warm_papermill.standby, started by a run worker before its run is known) starts its
+kernel with the worker's user-code environment and folder; at the hand-over the same silent execution also moves
+the kernel into the stage's folder (`os.chdir`, and IPython's own record of the folder it started in) and gives it
+every variable of the stage, the run's included. Any stage with the same kernel name may take it.
 
 Plain standard library until papermill's import; never imported by the backend.
 """
@@ -37,6 +43,11 @@ def main(argv: list[str]) -> int | None:
     pre = _preimport(km[0], argv[6].split(",")) if km is not None and len(argv) > 6 and argv[6] else None
     try:
         import papermill.cli
+
+        if len(argv) > 7:  # a standby: ready (or not, its kernel failed to start) once its imports are done
+            if pre is not None:
+                pre.join(2 * START_TIMEOUT)
+            os.close(int(argv[7]))
 
         line = sys.stdin.readline()
         if not line.strip():  # discarded: no stage for this process
@@ -71,10 +82,10 @@ def _start(stage: str, kernel: str, cwd: str):
         from jupyter_core.utils import run_sync
 
         km = AsyncKernelManager(kernel_name=kernel)
-        env = _as_papermill({**os.environ, "MLP_STAGE": stage})
+        env = _as_papermill({**os.environ, "MLP_STAGE": stage} if stage else dict(os.environ))
         # as nbclient starts it: IPython's history in memory
         extra = ["--HistoryManager.hist_file=:memory:"] if km.ipykernel else []
-        run_sync(km.start_kernel)(extra_arguments=extra, cwd=cwd, env=env)
+        run_sync(km.start_kernel)(extra_arguments=extra, cwd=cwd or None, env=env)
         return km, env
     except Exception:
         return None
@@ -118,16 +129,24 @@ def _hand_over(km_env, ahead: tuple, job: dict) -> bool:
     km, started = km_env
     stage, kernel, cwd = ahead
     env, args = job["env"], job["args"]
-    if env.get("MLP_STAGE") != stage or _opt(args, "-k") != kernel or _opt(args, "--cwd") != cwd:
+    if _opt(args, "-k") != kernel:
         return False
-    if env.get("MLP_STAGE_IO") != started.get("MLP_STAGE_IO"):
-        return False
+    move = ""
+    if stage:  # started for this stage of this run
+        if env.get("MLP_STAGE") != stage or _opt(args, "--cwd") != cwd:
+            return False
+        if env.get("MLP_STAGE_IO") != started.get("MLP_STAGE_IO"):
+            return False
+    else:  # a standby: into the stage's folder, as if started there (IPython keeps the folder it started in)
+        to = os.path.abspath(_opt(args, "--cwd") or ".")
+        move = (f", o.chdir({to!r}), setattr(i, 'starting_dir', {to!r}),"
+                f" i.history_manager.dir_hist.__setitem__(slice(None), [__import__('pathlib').Path({to!r})])")
     env = _as_papermill(env)
     changed = {k: v for k, v in env.items() if started.get(k) != v}
     removed = sorted(k for k in started if k not in env)
     # an expression: it binds no name in the notebook's namespace
-    code = (f"(lambda e: (e.update({json.dumps(changed)}), [e.pop(k, None) for k in {json.dumps(removed)}]))"
-            "(__import__('os').environ)")
+    code = (f"(lambda o, e, i: (e.update({json.dumps(changed)}), [e.pop(k, None) for k in {json.dumps(removed)}]"
+            f"{move}))(__import__('os'), __import__('os').environ, get_ipython())")
     from jupyter_core.utils import run_sync
 
     try:

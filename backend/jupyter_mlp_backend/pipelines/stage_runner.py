@@ -175,6 +175,9 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
         return name, kernel, str(run_dir), warm_papermill.preimports(version_dir / "stages" / f"{name}.ipynb")
 
     proc = warm_papermill.take(run_env, ahead_spec(stage)) if local else None
+    if local:
+        marks["standby"] = hasattr(proc, "mlp_standby")  # its kernel started before the run (warm_papermill)
+        _hint_standbys(version_dir, stage, kernel)
     try:
         child = _child_run(cfg, stage, version_dir)
     except BaseException:
@@ -238,6 +241,18 @@ def _write_timings(path: Path, marks: dict[str, float]) -> None:
         path.write_text(json.dumps(marks))
     except OSError:
         pass
+
+
+def _hint_standbys(version_dir: Path, stage: str, kernel: str) -> None:
+    """At a run's first stage: record its stages' kernels and imports, for which the next run worker starts
+    standbys (warm_papermill.HINT)."""
+    try:
+        order = json.loads((version_dir / "pipeline.json").read_text()).get("order") or []
+    except (OSError, ValueError):
+        return
+    if order[:1] == [stage]:
+        warm_papermill.write_hint(os.environ.get("DAGSTER_HOME"), [
+            (kernel, warm_papermill.preimports(version_dir / "stages" / f"{name}.ipynb")) for name in order])
 
 
 def _next_stage(version_dir: Path, stage: str) -> str | None:

@@ -23,6 +23,18 @@ import-time warning of such a library is raised during the silent execution, not
 A process started ahead carries the run's `MLP_STAGE_IO` from its start, so cancelling the run (stage_procs.kill
 of the run) finds it too; it exits at once when its stdin closes (the run worker ended) with no job.
 
+Standbys (issue 17: "kernels started ahead and reused across runs of the same environment"): the processes above
+start when their run does, so a run's first stage still waited for its kernel's start and imports (1.5-2 s on
+every run). A run worker started ahead (warm_run_worker) therefore starts, while it waits for its run, one standby
+process per stage of the pipeline last run (HINT, written by the stage runner; at most
+`Settings.pipeline_standby_kernels`): papermill imported, a fresh kernel started with the worker's user-code
+environment (nothing of any run) and the stage's heavy imports done. A stage takes a standby whose kernel name,
+imports, user-code environment and installed packages (STAMP) are its own; the hand-over then sets every variable
+of the stage and moves the kernel into the stage's folder (papermill_child). Each standby serves one stage and
+ends with it: still one fresh process and kernel per stage, never a kernel that ran anything. A standby has no run
+in its environment, so a stage that takes one writes `<stage>.standby` (its random `MLP_STANDBY`) in the run's
+folder first: stage_procs finds it, its kernel and what its notebook starts by that.
+
 Plain standard library: imported by the stage runner, inside Dagster's run worker.
 """
 
@@ -30,7 +42,11 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import secrets
+import select
 import subprocess
+import threading
 import sys
 from pathlib import Path
 
@@ -76,6 +92,32 @@ CHILD = f"import runpy; runpy.run_path({str(Path(__file__).with_name('papermill_
 # One process started ahead per run worker (a run's stages run one after the other in it):
 # ((run-level env, kernel spec), proc)
 _spare: list[tuple[tuple, subprocess.Popen]] = []
+# The standbys this run worker started before its run was known: (key, proc, its MLP_STANDBY)
+_standby: list[tuple[tuple, subprocess.Popen, str]] = []
+_lock = threading.Lock()  # (standby() appends from its own thread)
+STANDBY = "MLP_STANDBY"
+HINT = "mlp-standby.json"  # in DAGSTER_HOME: {"recent": [[[kernel name, preimports], ...] of a run's stages, ...]}
+RECENT = 5  # the runs whose stages the standbys are for (pipelines run in turn each find theirs)
+
+
+def stamp() -> tuple:
+    """The installed packages as a kernel started earlier imported them: the modification time of each folder of
+    distributions on the import path (installing, upgrading or removing one adds or removes entries there). A
+    standby started before a change is never taken after it."""
+    out = []
+    for entry in sys.path:
+        if os.path.basename(entry.rstrip("/")) in ("site-packages", "dist-packages"):
+            try:
+                out.append((entry, os.stat(entry).st_mtime_ns))
+            except OSError:
+                pass
+    return tuple(out)
+
+
+def _standby_key(run_env: dict[str, str], kernel: str, modules: str) -> tuple:
+    from jupyter_mlp.user_env import STAGE
+
+    return ({k: v for k, v in run_env.items() if k not in STAGE and k != STANDBY}, kernel, modules, stamp())
 
 
 def _spawn(env: dict[str, str], kernel: tuple[str, ...] | None) -> subprocess.Popen:
@@ -97,13 +139,104 @@ def take(run_env: dict[str, str], kernel: tuple[str, ...] | None = None) -> subp
         if key == (run_env, kernel) and proc.poll() is None:
             return proc
         discard(proc)
+    if kernel is not None:
+        proc = _take_standby(run_env, kernel)
+        if proc is not None:
+            return proc
     return _spawn(run_env, kernel)
 
 
+def _take_standby(run_env: dict[str, str], kernel: tuple[str, ...]) -> subprocess.Popen | None:
+    """A standby for the stage `kernel` names (stage, kernel name, its run's folder[, preimports]), recorded in
+    that folder as `<stage>.standby` before it is returned (a cancel from then on finds it); None when none fits."""
+    stage, name, run_dir, modules = (*kernel, "")[:4]
+    key = _standby_key(run_env, name, modules)
+    with _lock:
+        for i, (k, proc, token) in enumerate(_standby):
+            if k == key and proc.poll() is None:
+                del _standby[i]
+                break
+        else:
+            return None
+    Path(run_dir, f"{stage}.standby").write_text(token)
+    proc.mlp_standby = token  # (stage_runner: the stage's timings say where its kernel came from)
+    return proc
+
+
+def has_standby(run_env: dict[str, str], kernel: tuple[str, ...]) -> bool:
+    stage, name, run_dir, modules = (*kernel, "")[:4]
+    key = _standby_key(run_env, name, modules)
+    with _lock:
+        return any(k == key and proc.poll() is None for k, proc, _ in _standby)
+
+
+def standby(specs: list[tuple[str, str]], limit: int, stop) -> None:
+    """Start a standby for each (kernel name, preimports) of `specs`, at most `limit` in all, one after the other:
+    each once the one before has its kernel started and its imports done (its pipe `ready` closes), so they never
+    start all at once on a small machine. None more once `stop` (a threading.Event: the run arrived) is set. Run in
+    a thread of the run worker while it waits for its run."""
+    from jupyter_mlp.user_env import user_code_env
+
+    for name, modules in specs[:max(0, limit)]:
+        if stop.is_set():
+            return
+        token = secrets.token_hex(16)
+        env = user_code_env({STANDBY: token})
+        ready, ready_w = os.pipe()
+        try:
+            proc = subprocess.Popen([sys.executable, "-c", CHILD, "papermill", "", "", name, "", modules, str(ready_w)],
+                                    env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, start_new_session=True, pass_fds=(ready_w,))
+        finally:
+            os.close(ready_w)
+        with _lock:
+            _standby.append((_standby_key(env, name, modules), proc, token))
+        try:
+            select.select([ready], [], [], 120)  # readable at EOF: the child closed it, ready or gone
+        finally:
+            os.close(ready)
+
+
+def _recent(dagster_home: str | None) -> list[list[tuple[str, str]]]:
+    try:
+        runs = json.loads(Path(dagster_home or "", HINT).read_text())["recent"]
+        return [[(str(k), str(m)) for k, m in run] for run in runs]
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
+
+
+def read_hint(dagster_home: str | None) -> list[tuple[str, str]]:
+    """The standbys to start for the next run: the stages' (kernel name, preimports) of the last RECENT runs on
+    this Dagster instance, each as many times as one of those runs needed it, the latest run's first."""
+    out: list[tuple[str, str]] = []
+    for run in _recent(dagster_home):
+        for spec in dict.fromkeys(run):
+            out += [spec] * max(0, run.count(spec) - out.count(spec))
+    return out
+
+
+def write_hint(dagster_home: str | None, specs: list[tuple[str, str]]) -> None:
+    """Record the stages of the run starting now (the next run worker starts standbys for them and for those of
+    the runs before, read_hint); a failure to write it never fails the run."""
+    if not dagster_home:
+        return
+    path = Path(dagster_home, HINT)
+    try:
+        runs = [list(specs)] + [r for r in _recent(dagster_home) if r != list(specs)][:RECENT - 1]
+        if runs != _recent(dagster_home):
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"recent": runs}))
+            tmp.replace(path)
+    except OSError:
+        pass
+
+
 def ahead(run_env: dict[str, str], kernel: tuple[str, ...] | None = None) -> None:
-    """Start the process (and, with `kernel`, the kernel) the run's next stage will take."""
+    """Start the process (and, with `kernel`, the kernel) the run's next stage will take, unless a standby fits it."""
     while _spare:
         discard(_spare.pop()[1])
+    if kernel is not None and has_standby(run_env, kernel):
+        return
     _spare.append(((run_env, kernel), _spawn(run_env, kernel)))
 
 

@@ -72,8 +72,11 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
     @staticmethod
     def _start() -> subprocess.Popen:
         # stdout/stderr: Dagster's own log (the webserver's or daemon's); the same process group, so stopping
-        # Dagster stops its workers, as it stopped the code server's run processes
-        return subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE, text=True,
+        # Dagster stops its workers, as it stopped the code server's run processes. The webserver's workers (the
+        # runs people launch and wait for) start standby stage processes while they wait (warm_papermill); the
+        # daemon's (schedules, sensors) do not, so that one instance never keeps two sets of idle kernels.
+        standby = ["standby"] if "dagster_webserver" in sys.modules else []
+        return subprocess.Popen([sys.executable, "-c", CHILD, *standby], stdin=subprocess.PIPE, text=True,
                                 close_fds=True)
 
     def _take(self) -> tuple[subprocess.Popen, str]:
@@ -172,7 +175,11 @@ def main() -> int:
     for name in ("httpx", "mlflow", "mlflow.store.tracking.rest_store", "mlflow.store.artifact.mlflow_artifacts_repo"):
         importlib.import_module(name)
 
+    arrived = threading.Event()
+    if "standby" in sys.argv[1:]:
+        _start_standbys(arrived)
     line = sys.stdin.readline().strip()
+    arrived.set()
     if not line:
         return 0
     if signal.SIGINT in signal.sigpending():  # cancelled before it started (see CHILD)
@@ -184,6 +191,23 @@ def main() -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def _start_standbys(stop: threading.Event) -> None:
+    """The stage processes of the pipeline last run, started while this worker waits (warm_papermill.standby),
+    at most `pipeline_standby_kernels` (0: none). They end with this worker (their stdin closes), taken or not."""
+    from jupyter_mlp.settings import load_settings
+
+    from . import warm_papermill
+
+    try:
+        limit = load_settings().pipeline_standby_kernels
+    except Exception:  # settings this worker cannot read: the run still runs, with no standby
+        return
+    specs = warm_papermill.read_hint(os.environ.get("DAGSTER_HOME"))
+    if specs and limit:
+        threading.Thread(target=warm_papermill.standby, args=(specs, limit, stop), name="mlp-standby",
+                         daemon=True).start()
 
 
 def _cancelled(line: str) -> int:
