@@ -250,6 +250,10 @@ def test_a_kernel_started_ahead_has_the_stages_heavy_imports_done_and_nothing_el
 
 STANDBY_PROBE = [
     ("import numpy as np", []),
+    # the kernel's atexit handlers run when the stage ends (MLflow flushes what a stage logged in one): its shutdown
+    # is graceful, never a signal
+    ("import atexit, os\nstage = os.environ['MLP_STAGE']\n"
+     "atexit.register(lambda s=stage: open(s + '.atexit', 'w').write('ran'))\ndel stage", []),
     ("import json, os, sys\n"
      "json.dump({'pid': os.getpid(), 'ppid': os.getppid(), 'env': dict(os.environ), 'cwd': os.getcwd(),"
      " 'dh': [str(p) for p in _dh], 'start': get_ipython().starting_dir, 'path': sys.path, 'history': len(In),"
@@ -306,6 +310,7 @@ def test_a_standby_started_before_its_run_serves_one_stage_as_a_kernel_started_f
     assert (a["path"], a["history"], a["seen"]) == (plain["path"], plain["history"], plain["seen"])
     assert [(s, n, o) for s, n, o in _cells(nb_a)] == [(s, n, o) for s, n, o in _cells(nb_plain)]
     assert stage_procs.find(runs[0]) == []
+    assert (runs[0] / "a.atexit").read_text() == (runs[1] / "plain.atexit").read_text() == "ran"
 
     # the packages changed since the last standby started: the stage gets a process of its own instead
     (_, left, token), = warm_papermill._standby
