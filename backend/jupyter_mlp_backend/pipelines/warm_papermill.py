@@ -123,7 +123,8 @@ def _standby_key(run_env: dict[str, str], kernel: str, modules: str) -> tuple:
 def _spawn(env: dict[str, str], kernel: tuple[str, ...] | None) -> subprocess.Popen:
     # The command line names papermill and the run's I/O folder: `ps` shows which run's stage a process is, as
     # `python -m papermill <run dir>/...` did; then the stage, kernel name and folder its kernel starts with, and
-    # the modules it may import ahead (preimports).
+    # the modules it may import ahead (preimports). (A standby, started before its run was known, names none of
+    # these: the stage that takes it records its MLP_STANDBY in the run's folder.)
     return subprocess.Popen([sys.executable, "-c", CHILD, "papermill", env.get("MLP_STAGE_IO", ""), *(kernel or ())],
                             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
@@ -164,13 +165,14 @@ def _take_standby(run_env: dict[str, str], kernel: tuple[str, ...]) -> subproces
 
 
 def has_standby(run_env: dict[str, str], kernel: tuple[str, ...]) -> bool:
-    stage, name, run_dir, modules = (*kernel, "")[:4]
+    """Whether a standby would fit the stage `kernel` names (as _take_standby)."""
+    _, name, _, modules = (*kernel, "")[:4]
     key = _standby_key(run_env, name, modules)
     with _lock:
         return any(k == key and proc.poll() is None for k, proc, _ in _standby)
 
 
-def standby(specs: list[tuple[str, str]], limit: int, stop) -> None:
+def standby(specs: list[tuple[str, str]], limit: int, stop: threading.Event) -> None:
     """Start a standby for each (kernel name, preimports) of `specs`, at most `limit` in all, one after the other:
     each once the one before has its kernel started and its imports done (its pipe `ready` closes), so they never
     start all at once on a small machine. None more once `stop` (a threading.Event: the run arrived) is set. Run in
