@@ -175,9 +175,12 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
         return name, kernel, str(run_dir), warm_papermill.preimports(version_dir / "stages" / f"{name}.ipynb")
 
     proc = warm_papermill.take(run_env, ahead_spec(stage)) if local else None
+    order = _order(version_dir)
     if local:
         marks["standby"] = hasattr(proc, "mlp_standby")  # its kernel started before the run (warm_papermill)
-        _hint_standbys(version_dir, stage, kernel)
+        if order[:1] == [stage]:  # a run's first stage: the next run worker starts standbys for its stages
+            warm_papermill.write_hint(os.environ.get("DAGSTER_HOME"), [
+                (kernel, warm_papermill.preimports(version_dir / "stages" / f"{name}.ipynb")) for name in order])
     try:
         child = _child_run(cfg, stage, version_dir)
     except BaseException:
@@ -208,7 +211,7 @@ def run_stage(version_dir: Path, stage: str, cfg: dict[str, Any]) -> StageResult
             code = _in_container(version_dir, run_dir, stage, cfg, env, args, log_path)
             stderr = log_path.read_text(errors="replace") if log_path.exists() else ""
         else:
-            after = _next_stage(version_dir, stage)
+            after = _next_stage(order, stage)
             if after:
                 warm_papermill.ahead(run_env, ahead_spec(after))
             marks["papermill_start"] = time.time()
@@ -243,24 +246,16 @@ def _write_timings(path: Path, marks: dict[str, float]) -> None:
         pass
 
 
-def _hint_standbys(version_dir: Path, stage: str, kernel: str) -> None:
-    """At a run's first stage: record its stages' kernels and imports, for which the next run worker starts
-    standbys (warm_papermill.HINT)."""
+def _order(version_dir: Path) -> list[str]:
+    """The version's stages in the order the job runs them ([] when its description cannot be read)."""
     try:
-        order = json.loads((version_dir / "pipeline.json").read_text()).get("order") or []
+        return json.loads((version_dir / "pipeline.json").read_text()).get("order") or []
     except (OSError, ValueError):
-        return
-    if order[:1] == [stage]:
-        warm_papermill.write_hint(os.environ.get("DAGSTER_HOME"), [
-            (kernel, warm_papermill.preimports(version_dir / "stages" / f"{name}.ipynb")) for name in order])
+        return []
 
 
-def _next_stage(version_dir: Path, stage: str) -> str | None:
-    """The stage of the version that runs after this one (the job runs them in this order), if any."""
-    try:
-        order = json.loads((version_dir / "pipeline.json").read_text()).get("order") or []
-    except (OSError, ValueError):
-        return None
+def _next_stage(order: list[str], stage: str) -> str | None:
+    """The stage that runs after this one, if any."""
     return order[order.index(stage) + 1] if stage in order and order.index(stage) < len(order) - 1 else None
 
 

@@ -120,14 +120,14 @@ def _standby_key(run_env: dict[str, str], kernel: str, modules: str) -> tuple:
     return ({k: v for k, v in run_env.items() if k not in STAGE and k != STANDBY}, kernel, modules, stamp())
 
 
-def _spawn(env: dict[str, str], kernel: tuple[str, ...] | None) -> subprocess.Popen:
+def _spawn(env: dict[str, str], kernel: tuple[str, ...] | None, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
     # The command line names papermill and the run's I/O folder: `ps` shows which run's stage a process is, as
     # `python -m papermill <run dir>/...` did; then the stage, kernel name and folder its kernel starts with, and
     # the modules it may import ahead (preimports). (A standby, started before its run was known, names none of
     # these: the stage that takes it records its MLP_STANDBY in the run's folder.)
     return subprocess.Popen([sys.executable, "-c", CHILD, "papermill", env.get("MLP_STAGE_IO", ""), *(kernel or ())],
                             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, pass_fds=pass_fds)
 
 
 def take(run_env: dict[str, str], kernel: tuple[str, ...] | None = None) -> subprocess.Popen:
@@ -150,15 +150,12 @@ def take(run_env: dict[str, str], kernel: tuple[str, ...] | None = None) -> subp
 def _take_standby(run_env: dict[str, str], kernel: tuple[str, ...]) -> subprocess.Popen | None:
     """A standby for the stage `kernel` names (stage, kernel name, its run's folder[, preimports]), recorded in
     that folder as `<stage>.standby` before it is returned (a cancel from then on finds it); None when none fits."""
-    stage, name, run_dir, modules = (*kernel, "")[:4]
-    key = _standby_key(run_env, name, modules)
+    stage, _, run_dir = kernel[:3]
     with _lock:
-        for i, (k, proc, token) in enumerate(_standby):
-            if k == key and proc.poll() is None:
-                del _standby[i]
-                break
-        else:
+        i = _fitting(run_env, kernel)
+        if i is None:
             return None
+        _, proc, token = _standby.pop(i)
     Path(run_dir, f"{stage}.standby").write_text(token)
     proc.mlp_standby = token  # (stage_runner: the stage's timings say where its kernel came from)
     return proc
@@ -166,10 +163,15 @@ def _take_standby(run_env: dict[str, str], kernel: tuple[str, ...]) -> subproces
 
 def has_standby(run_env: dict[str, str], kernel: tuple[str, ...]) -> bool:
     """Whether a standby would fit the stage `kernel` names (as _take_standby)."""
+    with _lock:
+        return _fitting(run_env, kernel) is not None
+
+
+def _fitting(run_env: dict[str, str], kernel: tuple[str, ...]) -> int | None:
+    """Where in _standby a live standby for the stage `kernel` names is (_lock held), or None."""
     _, name, _, modules = (*kernel, "")[:4]
     key = _standby_key(run_env, name, modules)
-    with _lock:
-        return any(k == key and proc.poll() is None for k, proc, _ in _standby)
+    return next((i for i, (k, proc, _) in enumerate(_standby) if k == key and proc.poll() is None), None)
 
 
 def standby(specs: list[tuple[str, str]], limit: int, stop: threading.Event) -> None:
@@ -185,10 +187,8 @@ def standby(specs: list[tuple[str, str]], limit: int, stop: threading.Event) -> 
         token = secrets.token_hex(16)
         env = user_code_env({STANDBY: token})
         ready, ready_w = os.pipe()
-        try:
-            proc = subprocess.Popen([sys.executable, "-c", CHILD, "papermill", "", "", name, "", modules, str(ready_w)],
-                                    env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, start_new_session=True, pass_fds=(ready_w,))
+        try:  # no run, no stage, no folder: the worker's (papermill_child's standby)
+            proc = _spawn(env, ("", name, "", modules, str(ready_w)), pass_fds=(ready_w,))
         finally:
             os.close(ready_w)
         with _lock:
@@ -224,8 +224,9 @@ def write_hint(dagster_home: str | None, specs: list[tuple[str, str]]) -> None:
         return
     path = Path(dagster_home, HINT)
     try:
-        runs = [list(specs)] + [r for r in _recent(dagster_home) if r != list(specs)][:RECENT - 1]
-        if runs != _recent(dagster_home):
+        recent = _recent(dagster_home)
+        runs = [list(specs)] + [r for r in recent if r != list(specs)][:RECENT - 1]
+        if runs != recent:
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps({"recent": runs}))
             tmp.replace(path)
